@@ -1,0 +1,83 @@
+use std::borrow::Cow;
+
+/// What went wrong talking to PostgreSQL, classified the way callers must react to it.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The database cannot be reached right now (down, restarting, pool exhausted). Callers
+    /// answer 503; the pool reconnects by itself when the database returns.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// A named constraint refused the write.
+    #[error("constraint `{constraint}` refused the write ({kind:?})")]
+    Constraint {
+        kind: ConstraintKind,
+        constraint: String,
+    },
+    /// Row-level security or a missing grant refused the statement.
+    #[error("the database refused the statement: insufficient privilege")]
+    Forbidden(#[source] sqlx::Error),
+    #[error("record not found")]
+    NotFound,
+    #[error("database error")]
+    Other(#[source] sqlx::Error),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConstraintKind {
+    Unique,
+    ForeignKey,
+    Check,
+    NotNull,
+    Exclusion,
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => DbError::NotFound,
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => DbError::Unavailable(err),
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or(Cow::Borrowed(""));
+                let constraint = || db.constraint().unwrap_or("unnamed").to_owned();
+                let kind = match code.as_ref() {
+                    "23505" => Some(ConstraintKind::Unique),
+                    "23503" => Some(ConstraintKind::ForeignKey),
+                    "23514" => Some(ConstraintKind::Check),
+                    "23502" => Some(ConstraintKind::NotNull),
+                    "23P01" => Some(ConstraintKind::Exclusion),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    return DbError::Constraint {
+                        kind,
+                        constraint: constraint(),
+                    };
+                }
+                // Class 08: connection exception; 57P01-03: the server is shutting down or
+                // starting up. All mean "try again shortly", not "your request is wrong".
+                if code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03") {
+                    DbError::Unavailable(err)
+                } else if code == "42501" {
+                    DbError::Forbidden(err)
+                } else {
+                    DbError::Other(err)
+                }
+            }
+            _ => DbError::Other(err),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for DbError {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        match err {
+            sqlx::migrate::MigrateError::Execute(inner) => inner.into(),
+            other => DbError::Other(sqlx::Error::Migrate(Box::new(other))),
+        }
+    }
+}

@@ -1,0 +1,126 @@
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use url::Url;
+
+use super::{DbError, TenantContext, TenantTx, APP_ROLE};
+
+/// How the server's pool behaves when the database misbehaves.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    /// How long a request waits for a connection before it is answered with 503.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// The pool of `aura_app`, the role the server runs as. It hands out nothing but tenant
+/// transactions and a liveness probe.
+#[derive(Clone)]
+pub struct AppPool(PgPool);
+
+impl AppPool {
+    /// A lazily connecting pool: the server starts, and answers 503, while the database is away.
+    pub fn connect_lazy(url: &str, settings: PoolSettings) -> Result<Self, DbError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            // A connection that died with a database restart is found out before use.
+            .test_before_acquire(true)
+            .connect_lazy(url)?;
+        Ok(Self(pool))
+    }
+
+    /// Begins a transaction confined to `context`'s tenant.
+    pub async fn begin(&self, context: TenantContext) -> Result<TenantTx, DbError> {
+        let tx = self.0.begin().await?;
+        TenantTx::begin(tx, context).await
+    }
+
+    /// Answers whether the database is reachable. Reads no table.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        sqlx::raw_sql("select 1").execute(&self.0).await?;
+        Ok(())
+    }
+
+    /// Fails closed if the configured role could see past row-level security: the server must
+    /// never run as a superuser, a role with BYPASSRLS, or the owner of any table.
+    pub async fn verify_role(&self) -> Result<(), RoleCheckError> {
+        let role = sqlx::query!(
+            r#"select r.rolname as "name!", r.rolsuper as "superuser!",
+                      r.rolbypassrls as "bypass_rls!",
+                      exists (select 1 from pg_class c where c.relowner = r.oid) as "owns_tables!"
+               from pg_roles r where r.rolname = current_user"#
+        )
+        .fetch_one(&self.0)
+        .await
+        .map_err(DbError::from)?;
+        if role.superuser || role.bypass_rls || role.owns_tables {
+            return Err(RoleCheckError::Privileged { role: role.name });
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.0.close().await;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoleCheckError {
+    #[error(
+        "refusing to serve as database role `{role}`: it is a superuser, has BYPASSRLS, or owns \
+         tables, so row-level security would not confine it. Connect as `{APP_ROLE}` \
+         (created by `aura migrate`)"
+    )]
+    Privileged { role: String },
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// The schema owner's pool: migrations and operator commands (`aura migrate`, `aura seed-demo`).
+/// Never used on a request path.
+#[derive(Clone)]
+pub struct OwnerPool(PgPool);
+
+impl OwnerPool {
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(Self(pool))
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.0
+    }
+
+    pub async fn close(&self) {
+        self.0.close().await;
+    }
+}
+
+/// The `aura_app` URL for a database given by its owner's URL: same host and database, the
+/// app role's name, and its password if one is configured.
+pub fn app_url_from_owner_url(
+    owner_url: &str,
+    app_password: Option<&str>,
+) -> Result<String, url::ParseError> {
+    let mut url = Url::parse(owner_url)?;
+    // `set_username` fails only for URLs that cannot have credentials, which parse already refused
+    // for postgres:// URLs; treat it as a parse error all the same.
+    url.set_username(APP_ROLE)
+        .and_then(|()| url.set_password(app_password))
+        .map_err(|()| url::ParseError::EmptyHost)?;
+    Ok(url.into())
+}

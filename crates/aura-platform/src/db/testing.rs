@@ -1,0 +1,210 @@
+//! Test harness: every test gets a fresh database cloned from a migrated template, and connects
+//! to it as `aura_app` exactly as the server does.
+//!
+//! The PostgreSQL server is `AURA_TEST_DATABASE_URL` (a superuser URL, as in CI) when set, else
+//! a private embedded cluster in the system's temporary folder, started on first use and left
+//! running for the next test run.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::PathBuf;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection};
+use tokio::sync::OnceCell;
+use url::Url;
+
+use super::embedded::EmbeddedCluster;
+use super::{app_url_from_owner_url, migrate, AppPool, OwnerPool, PoolSettings, MIGRATOR};
+
+const TEST_DB_PREFIX: &str = "aura_test_";
+
+/// The server the tests run against: a superuser URL to its maintenance database.
+struct TestServer {
+    admin_url: String,
+    template: String,
+}
+
+static SERVER: OnceCell<TestServer> = OnceCell::const_new();
+
+/// A database of one's own for one test, dropped when the value is dropped.
+pub struct TestDatabase {
+    pub name: String,
+    /// The schema owner's URL (a superuser here).
+    pub owner_url: String,
+    /// `aura_app`'s URL: what the server is configured with.
+    pub app_url: String,
+    /// A superuser pool, for a test's own setup and for looking behind row-level security.
+    pub owner: PgPool,
+    /// The pool the application uses.
+    pub app: AppPool,
+}
+
+impl TestDatabase {
+    pub async fn new() -> Self {
+        let server = SERVER.get_or_init(init_server).await;
+        let name = format!("{TEST_DB_PREFIX}{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&server.admin_url)
+            .await
+            .expect("connect to the test PostgreSQL server");
+        sqlx::raw_sql(&format!(
+            r#"create database "{name}" template "{}""#,
+            server.template
+        ))
+        .execute(&mut admin)
+        .await
+        .expect("clone the template database");
+        admin.close().await.ok();
+
+        let owner_url = with_database(&server.admin_url, &name);
+        let app_url = app_url_from_owner_url(&owner_url, None).expect("a valid URL");
+        let owner = PgPoolOptions::new()
+            .max_connections(5)
+            .connect(&owner_url)
+            .await
+            .expect("connect to the test database as owner");
+        let app = AppPool::connect_lazy(&app_url, PoolSettings::default()).expect("app pool");
+        Self {
+            name,
+            owner_url,
+            app_url,
+            owner,
+            app,
+        }
+    }
+
+    /// A pool of `aura_app` with no tenant context available, for attacking it directly.
+    pub async fn raw_app_connection(&self) -> PgConnection {
+        PgConnection::connect(&self.app_url)
+            .await
+            .expect("connect as aura_app")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(server) = SERVER.get() else { return };
+        let admin_url = server.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs outside async; use a thread with its own small runtime. FORCE ends the
+        // pools' connections, which would otherwise keep the database alive.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url).await?;
+                sqlx::raw_sql(&format!(r#"drop database if exists "{name}" with (force)"#))
+                    .execute(&mut admin)
+                    .await?;
+                Ok::<_, sqlx::Error>(())
+            })?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .join();
+        if let Ok(Err(err)) = dropped {
+            eprintln!("warning: could not drop test database {}: {err}", self.name);
+        }
+    }
+}
+
+async fn init_server() -> TestServer {
+    let admin_url = match std::env::var("AURA_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => embedded_test_cluster().await,
+    };
+    let template = ensure_template(&admin_url).await;
+    TestServer {
+        admin_url,
+        template,
+    }
+}
+
+/// The embedded cluster the tests use when no server is configured.
+async fn embedded_test_cluster() -> String {
+    let folder =
+        std::env::temp_dir().join(format!("aura-test-pg-{}", nix::unistd::Uid::effective()));
+    let bin_dir = std::env::var_os("AURA_PG_BIN_DIR").map(PathBuf::from);
+    let cluster =
+        tokio::task::spawn_blocking(move || EmbeddedCluster::start(&folder, bin_dir.as_deref()))
+            .await
+            .expect("the cluster start task")
+            .unwrap_or_else(|err| panic!("start the embedded test cluster: {err}"));
+    cluster.owner_url("postgres")
+}
+
+/// The name of the template for the current migrations; built once per migration set, by the
+/// first test process to need it (an advisory lock makes concurrent processes wait for it).
+async fn ensure_template(admin_url: &str) -> String {
+    let mut hasher = DefaultHasher::new();
+    for migration in MIGRATOR.iter() {
+        migration.version.hash(&mut hasher);
+        migration.checksum.hash(&mut hasher);
+    }
+    let template = format!("aura_template_{:016x}", hasher.finish());
+
+    let mut admin = PgConnection::connect(admin_url)
+        .await
+        .expect("connect to the test PostgreSQL server");
+    sqlx::raw_sql("select pg_advisory_lock(hashtext('aura test template'))")
+        .execute(&mut admin)
+        .await
+        .expect("take the template lock");
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(&template)
+            .fetch_one(&mut admin)
+            .await
+            .expect("look for the template");
+    if !exists {
+        // Build under a scratch name and rename, so a crash mid-way leaves no broken template.
+        let building = format!("{template}_building");
+        sqlx::raw_sql(&format!(
+            r#"drop database if exists "{building}" with (force); create database "{building}""#
+        ))
+        .execute(&mut admin)
+        .await
+        .expect("create the template database");
+        let owner = OwnerPool::connect(&with_database(admin_url, &building))
+            .await
+            .expect("connect to the template");
+        migrate(&owner, None).await.expect("migrate the template");
+        owner.close().await;
+        sqlx::raw_sql(&format!(
+            r#"alter database "{building}" rename to "{template}";
+               alter database "{template}" is_template true"#
+        ))
+        .execute(&mut admin)
+        .await
+        .expect("publish the template");
+        drop_stale_templates(&mut admin, &template).await;
+    }
+    sqlx::raw_sql("select pg_advisory_unlock(hashtext('aura test template'))")
+        .execute(&mut admin)
+        .await
+        .expect("release the template lock");
+    admin.close().await.ok();
+    template
+}
+
+/// Templates of earlier migration sets are of no further use.
+async fn drop_stale_templates(admin: &mut PgConnection, current: &str) {
+    let stale: Vec<String> = sqlx::query_scalar(
+        "select datname from pg_database where datname like 'aura\\_template\\_%' and datname <> $1",
+    )
+    .bind(current)
+    .fetch_all(&mut *admin)
+    .await
+    .unwrap_or_default();
+    for name in stale {
+        let statement = format!(
+            r#"alter database "{name}" is_template false; drop database if exists "{name}" with (force)"#
+        );
+        sqlx::raw_sql(&statement).execute(&mut *admin).await.ok();
+    }
+}
+
+fn with_database(url: &str, database: &str) -> String {
+    let mut url = Url::parse(url).expect("a valid database URL");
+    url.set_path(database);
+    url.into()
+}

@@ -1,0 +1,166 @@
+//! The demo platform: two tenants with a member of every role each, and a platform admin, so a
+//! newcomer can log in and see isolation at work (two reps per tenant: each sees only their own).
+
+use crate::db::{DbError, OwnerPool};
+use crate::ids::{MemberRole, TenantId, UserId};
+use crate::password;
+
+/// The password of every demo account. Demo data only: `seed-demo` is for evaluation databases.
+pub const DEMO_PASSWORD: &str = "aura-demo-password";
+
+pub struct DemoUser {
+    pub email: String,
+    pub name: String,
+    pub role: MemberRole,
+}
+
+pub struct DemoTenant {
+    pub slug: String,
+    pub name: String,
+    pub currency: &'static str,
+    pub users: Vec<DemoUser>,
+}
+
+pub struct DemoPlatform {
+    pub platform_admin_email: String,
+    pub tenants: Vec<DemoTenant>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error(
+        "the database already holds tenants; the demo platform is seeded only into an empty one"
+    )]
+    NotEmpty,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// What `seed` creates.
+pub fn platform() -> DemoPlatform {
+    let tenant =
+        |slug: &str, name: &str, currency, people: [(&str, &str, MemberRole); 4]| DemoTenant {
+            slug: slug.to_owned(),
+            name: name.to_owned(),
+            currency,
+            users: people
+                .into_iter()
+                .map(|(local, person, role)| DemoUser {
+                    email: format!("{local}@{slug}.example"),
+                    name: person.to_owned(),
+                    role,
+                })
+                .collect(),
+        };
+    DemoPlatform {
+        platform_admin_email: "ops@aura.example".to_owned(),
+        tenants: vec![
+            tenant(
+                "acme",
+                "Acme Corporation",
+                "USD",
+                [
+                    ("admin", "Ada Admin", MemberRole::Admin),
+                    ("manager", "Max Manager", MemberRole::Manager),
+                    ("rep", "Rita Rep", MemberRole::SalesRep),
+                    ("rep2", "Rob Rep", MemberRole::SalesRep),
+                ],
+            ),
+            tenant(
+                "globex",
+                "Globex Ltd",
+                "EUR",
+                [
+                    ("admin", "Gina Admin", MemberRole::Admin),
+                    ("manager", "Gus Manager", MemberRole::Manager),
+                    ("rep", "Greta Rep", MemberRole::SalesRep),
+                    ("rep2", "Gil Rep", MemberRole::SalesRep),
+                ],
+            ),
+        ],
+    }
+}
+
+/// Seeds the demo platform into an empty database, in one transaction, as the schema owner
+/// (an operator command: the owner must be a superuser or hold BYPASSRLS, as for migrations).
+pub async fn seed(owner: &OwnerPool) -> Result<DemoPlatform, SeedError> {
+    let demo = platform();
+    let mut tx = owner.pool().begin().await.map_err(DbError::from)?;
+    // Serialise concurrent seeders so the emptiness check below stays true until commit.
+    sqlx::query!("lock table tenants in exclusive mode")
+        .execute(&mut *tx)
+        .await
+        .map_err(DbError::from)?;
+    let holds_tenants =
+        sqlx::query_scalar!(r#"select exists (select 1 from tenants) as "exists!""#)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(DbError::from)?;
+    if holds_tenants {
+        return Err(SeedError::NotEmpty);
+    }
+
+    let platform_admin = UserId::new();
+    sqlx::query!(
+        "insert into users (id, email, display_name, password_hash, is_platform_admin)
+         values ($1, $2, 'Platform Operator', $3, true)",
+        platform_admin as UserId,
+        demo.platform_admin_email,
+        password::hash(DEMO_PASSWORD),
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(DbError::from)?;
+
+    for tenant in &demo.tenants {
+        let tenant_id = TenantId::new();
+        sqlx::query!(
+            "insert into tenants (id, slug, name, currency, created_by, updated_by)
+             values ($1, $2, $3, $4, $5, $5)",
+            tenant_id as TenantId,
+            tenant.slug,
+            tenant.name,
+            tenant.currency,
+            platform_admin as UserId,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(DbError::from)?;
+        for user in &tenant.users {
+            let user_id = UserId::new();
+            sqlx::query!(
+                "insert into users (id, email, display_name, password_hash) values ($1, $2, $3, $4)",
+                user_id as UserId,
+                user.email,
+                user.name,
+                password::hash(DEMO_PASSWORD),
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(DbError::from)?;
+            sqlx::query!(
+                "insert into tenant_members (tenant_id, user_id, role, created_by, updated_by)
+                 values ($1, $2, $3, $4, $4)",
+                tenant_id as TenantId,
+                user_id as UserId,
+                user.role as MemberRole,
+                platform_admin as UserId,
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(DbError::from)?;
+        }
+        sqlx::query!(
+            "insert into audit_log (tenant_id, actor_user_id, action, entity_type, entity_id, after)
+             values ($1, $2, 'tenant.provisioned', 'tenant', $1, $3)",
+            tenant_id as TenantId,
+            platform_admin as UserId,
+            serde_json::json!({ "slug": tenant.slug, "name": tenant.name, "source": "seed-demo" }),
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(DbError::from)?;
+    }
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(demo)
+}

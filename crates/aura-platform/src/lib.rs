@@ -1,0 +1,8 @@
+//! The platform every Aura module stands on: tenant-scoped database access (the only way request
+//! code reaches PostgreSQL), migrations, the embedded development cluster, and the platform's
+//! own records (tenants, users, memberships, audit).
+
+pub mod db;
+pub mod demo;
+pub mod ids;
+pub mod password;

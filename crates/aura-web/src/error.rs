@@ -1,0 +1,144 @@
+//! The web layer's one error type, mapped to HTTP in one place. API clients get
+//! `application/problem+json` with a stable `code`; browsers get a readable page. No SQL,
+//! stack trace or internal identifier reaches a client: details go to the log only.
+
+use aura_platform::db::{ConstraintKind, DbError};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+#[derive(Debug, Clone)]
+pub enum WebError {
+    NotFound,
+    Forbidden,
+    Conflict { constraint: String },
+    Invalid { constraint: String },
+    Unavailable,
+    Internal,
+}
+
+impl From<DbError> for WebError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Unavailable(source) => {
+                tracing::warn!(error = %source, "database unavailable");
+                WebError::Unavailable
+            }
+            DbError::NotFound => WebError::NotFound,
+            DbError::Forbidden(source) => {
+                tracing::warn!(error = %source, "database refused the statement");
+                WebError::Forbidden
+            }
+            DbError::Constraint {
+                kind: ConstraintKind::Unique | ConstraintKind::Exclusion,
+                constraint,
+            } => WebError::Conflict { constraint },
+            DbError::Constraint { constraint, .. } => WebError::Invalid { constraint },
+            DbError::Other(source) => {
+                tracing::error!(error = %source, "database error");
+                WebError::Internal
+            }
+        }
+    }
+}
+
+impl WebError {
+    fn parts(&self) -> (StatusCode, &'static str, &'static str, &'static str) {
+        match self {
+            WebError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Not found",
+                "There is nothing here, or you may not see it.",
+            ),
+            WebError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Not allowed",
+                "You may not do this.",
+            ),
+            WebError::Conflict { .. } => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "Already exists",
+                "This conflicts with a record that already exists.",
+            ),
+            WebError::Invalid { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                "Not valid",
+                "Some of what was sent is not valid.",
+            ),
+            WebError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "Aura is briefly unavailable",
+                "We cannot reach our database right now. Nothing you sent was lost or half-saved; \
+                 please try again in a few seconds.",
+            ),
+            WebError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong",
+                "Something went wrong on our side. It has been logged; please try again.",
+            ),
+        }
+    }
+
+    /// The response in the form the client asked for: a page for browsers, else problem+json.
+    pub(crate) fn render(&self, wants_html: bool) -> Response {
+        let (status, code, title, detail) = self.parts();
+        let mut response = if wants_html {
+            Html(error_page(title, detail)).into_response()
+        } else {
+            let body = json!({ "type": "about:blank", "title": title, "status": status.as_u16(),
+                               "code": code, "detail": detail });
+            let mut response = Json(body).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/problem+json"),
+            );
+            response
+        };
+        *response.status_mut() = status;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+/// Handlers return `WebError` without the request at hand, so the response only carries it;
+/// the `render_errors` middleware, which saw the request's `Accept` header, renders it.
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, ..) = self.parts();
+        let mut response = status.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+pub(crate) fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+pub async fn not_found() -> WebError {
+    WebError::NotFound
+}
+
+fn error_page(title: &str, detail: &str) -> String {
+    // Static strings from `parts` only: nothing user-supplied is interpolated.
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · Aura</title></head>\
+         <body><main><h1>{title}</h1><p>{detail}</p><p><a href=\"/\">Aura home</a></p></main></body></html>"
+    )
+}

@@ -1,0 +1,141 @@
+//! The command line. Every option can also be set by the environment variable named in its help.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use url::Url;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "aura",
+    version,
+    about = "Aura CRM: a multi-tenant CRM whose tenant isolation PostgreSQL itself enforces",
+    long_about = "Aura CRM: a multi-tenant CRM whose tenant isolation PostgreSQL itself enforces.\n\n\
+        Without AURA_DATABASE_URL, Aura runs a private PostgreSQL cluster from the machine's \
+        installed server binaries in its data folder, and `aura serve` seeds a demo platform \
+        into it. With AURA_DATABASE_URL, Aura uses that database and seeds nothing.",
+    after_help = "Examples:\n  aura serve                        start with the private database and demo data\n  \
+        AURA_DATABASE_URL=postgres://owner@db/aura aura migrate\n  \
+        AURA_DATABASE_URL=postgres://owner@db/aura AURA_APP_PASSWORD=... aura serve"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `aura_web=debug,info`).
+    #[arg(long, env = "AURA_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web UI and API until SIGTERM or Ctrl-C, then finish requests in flight and exit.
+    Serve(ServeArgs),
+    /// Create or update the `aura_app` role and apply pending schema migrations.
+    Migrate,
+    /// Seed the demo platform (two tenants, a user of every role, a platform admin) into an empty database.
+    SeedDemo,
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// Database URL of the schema owner (superuser or BYPASSRLS), used by `migrate` and `seed-demo`.
+    /// Unset: a private PostgreSQL cluster in --data-dir.
+    #[arg(long, env = "AURA_DATABASE_URL", global = true, hide_env_values = true,
+          value_parser = parse_postgres_url)]
+    pub database_url: Option<Url>,
+
+    /// Database URL `aura serve` connects with; its role must not bypass row-level security.
+    /// Default: AURA_DATABASE_URL with the user `aura_app` and AURA_APP_PASSWORD.
+    #[arg(long, env = "AURA_APP_DATABASE_URL", global = true, hide_env_values = true,
+          value_parser = parse_postgres_url)]
+    pub app_database_url: Option<Url>,
+
+    /// Password `aura migrate` gives the `aura_app` role, and `aura serve` logs in with.
+    #[arg(long, env = "AURA_APP_PASSWORD", global = true, hide_env_values = true)]
+    pub app_password: Option<String>,
+
+    /// Folder of the private PostgreSQL cluster. Default: /var/lib/aura as root, else
+    /// $XDG_DATA_HOME/aura (~/.local/share/aura).
+    #[arg(long, env = "AURA_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Folder holding initdb, pg_ctl and postgres. Default: found via pg_config, /usr/lib/postgresql, PATH.
+    #[arg(long, env = "AURA_PG_BIN_DIR", global = true)]
+    pub pg_bin_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "AURA_LISTEN",
+        default_value = "127.0.0.1:3000",
+        value_name = "ADDR"
+    )]
+    pub listen: SocketAddr,
+
+    /// The URL users reach Aura at; tenants live at its subdomains (`acme.<host>`).
+    /// Default: http://localhost:<port of --listen>.
+    #[arg(long, env = "AURA_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<Url>,
+
+    /// Most database connections the server holds.
+    #[arg(long, env = "AURA_DB_POOL_SIZE", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub db_pool_size: u32,
+}
+
+fn parse_postgres_url(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|err| format!("not a URL ({err})"))?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return Err("expected a postgres:// or postgresql:// URL".into());
+    }
+    Ok(url)
+}
+
+fn parse_public_url(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|err| format!("not a URL ({err})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("expected an http:// or https:// URL".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("the URL needs a host name".into());
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err("expected a bare origin such as https://crm.example.com, with no path".into());
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_are_bare_http_origins() {
+        assert!(parse_public_url("https://crm.example.com").is_ok());
+        assert!(parse_public_url("http://localhost:3000").is_ok());
+        assert!(parse_public_url("ftp://crm.example.com").is_err());
+        assert!(parse_public_url("https://crm.example.com/app").is_err());
+        assert!(parse_public_url("crm.example.com").is_err());
+    }
+
+    #[test]
+    fn database_urls_must_be_postgres() {
+        assert!(parse_postgres_url("postgres://u@h/db").is_ok());
+        assert!(parse_postgres_url("mysql://u@h/db").is_err());
+        assert!(parse_postgres_url("not a url").is_err());
+    }
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,170 @@
+//! The `aura` binary's logic: commands, configuration and wiring. Kept thin: the work happens
+//! in `aura-platform` and `aura-web`.
+
+pub mod cli;
+mod database;
+pub mod telemetry;
+
+use anyhow::Context;
+use aura_platform::db::{migrate, AppPool, PoolSettings};
+use aura_platform::demo::{self, DemoPlatform, SeedError};
+use aura_web::AppState;
+use tokio::net::TcpListener;
+use url::Url;
+
+use crate::cli::{Cli, Command, ServeArgs};
+use crate::database::Database;
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let database = Database::open(&cli.database).await?;
+    let outcome = match cli.command {
+        Command::Serve(args) => serve(&database, args).await,
+        Command::Migrate => migrate_command(&database).await,
+        Command::SeedDemo => seed_demo_command(&database).await,
+    };
+    database.close().await?;
+    outcome
+}
+
+async fn migrate_command(database: &Database) -> anyhow::Result<()> {
+    let owner = database.owner_pool().await?;
+    migrate(&owner, database.app_password())
+        .await
+        .context("migration failed")?;
+    owner.close().await;
+    eprintln!("Schema is up to date; role `aura_app` is ready.");
+    Ok(())
+}
+
+async fn seed_demo_command(database: &Database) -> anyhow::Result<()> {
+    let owner = database.owner_pool().await?;
+    if database.is_embedded() {
+        migrate(&owner, database.app_password()).await?;
+    }
+    let seeded = demo::seed(&owner).await;
+    owner.close().await;
+    match seeded {
+        Ok(platform) => {
+            eprintln!("Seeded the demo platform.");
+            eprint!("{}", logins(&platform, &default_public_url(3000)));
+            Ok(())
+        }
+        Err(SeedError::NotEmpty) => anyhow::bail!(
+            "refusing to seed: the database already holds tenants (seed-demo fills only an empty database)"
+        ),
+        Err(err) => Err(err).context("seeding failed (has `aura migrate` been run?)"),
+    }
+}
+
+async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| default_public_url(args.listen.port()));
+    let mut demo_platform = None;
+    if database.is_embedded() {
+        let owner = database.owner_pool().await?;
+        migrate(&owner, database.app_password()).await?;
+        match demo::seed(&owner).await {
+            Ok(_) | Err(SeedError::NotEmpty) => demo_platform = Some(demo::platform()),
+            Err(err) => return Err(err).context("seeding the demo platform failed"),
+        }
+        owner.close().await;
+    }
+
+    let settings = PoolSettings {
+        max_connections: args.db_pool_size,
+        ..PoolSettings::default()
+    };
+    let app = AppPool::connect_lazy(database.app_url(), settings)?;
+    app.verify_role()
+        .await
+        .context("checking the server's database role")?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+
+    eprintln!(
+        "Aura is running at {public_url} (listening on {}).",
+        args.listen
+    );
+    if let Some(platform) = &demo_platform {
+        eprint!("{}", logins(platform, &public_url));
+        eprintln!(
+            "Database: private PostgreSQL cluster in {}; data is kept across restarts.",
+            database
+                .data_folder()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+    }
+    eprintln!("Press Ctrl-C to stop.");
+    tracing::info!(listen = %args.listen, public_url = %public_url, "serving");
+
+    aura_web::serve(listener, AppState { db: app.clone() }, shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
+    tracing::info!("shut down cleanly");
+    app.close().await;
+    Ok(())
+}
+
+fn default_public_url(port: u16) -> Url {
+    Url::parse(&format!("http://localhost:{port}")).expect("a valid URL")
+}
+
+/// `public_url` with the tenant's slug prefixed to its host.
+fn tenant_url(public_url: &Url, slug: &str) -> String {
+    let mut url = public_url.clone();
+    let host = format!("{slug}.{}", public_url.host_str().unwrap_or("localhost"));
+    url.set_host(Some(&host))
+        .expect("a slug is a valid host label");
+    url.into()
+}
+
+fn logins(platform: &DemoPlatform, public_url: &Url) -> String {
+    let mut out = format!("\nDemo logins (every password: {}):\n", demo::DEMO_PASSWORD);
+    out.push_str(&format!(
+        "  Platform admin  {:<24} {}\n",
+        platform.platform_admin_email, public_url
+    ));
+    for tenant in &platform.tenants {
+        out.push_str(&format!(
+            "  {} ({})\n",
+            tenant.name,
+            tenant_url(public_url, &tenant.slug)
+        ));
+        for user in &tenant.users {
+            out.push_str(&format!("    {:<13} {}\n", user.role.label(), user.email));
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// Completes on SIGTERM or Ctrl-C (SIGINT).
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("install the SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate.recv() => {},
+    }
+    tracing::info!("shutdown signal received; finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_urls_are_subdomains_of_the_public_url() {
+        let public = Url::parse("https://crm.example.com").unwrap();
+        assert_eq!(tenant_url(&public, "acme"), "https://acme.crm.example.com/");
+        assert_eq!(
+            tenant_url(&default_public_url(3000), "acme"),
+            "http://acme.localhost:3000/"
+        );
+    }
+}
