@@ -28,11 +28,11 @@ impl TenantTx {
         // `SET LOCAL` as statements of their own (Citus forwards only those to its workers),
         // with literals formatted from already-parsed values: a Uuid's and an enum's text
         // cannot carry a quote. `raw_sql` uses the simple protocol, so these one-off strings
-        // do not fill the prepared-statement cache.
+        // do not fill the prepared-statement cache. `current_role` is an SQL keyword, hence quoted.
         let set_context = format!(
             "SET LOCAL app.current_tenant_id = '{}'; \
              SET LOCAL app.current_user_id = '{}'; \
-             SET LOCAL app.current_role = '{}'",
+             SET LOCAL app.\"current_role\" = '{}'",
             context.tenant_id.as_uuid(),
             context.user_id.as_uuid(),
             context.role.as_str(),

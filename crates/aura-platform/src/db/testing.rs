@@ -158,24 +158,31 @@ async fn ensure_template(admin_url: &str) -> String {
     if !exists {
         // Build under a scratch name and rename, so a crash mid-way leaves no broken template.
         let building = format!("{template}_building");
-        sqlx::raw_sql(&format!(
-            r#"drop database if exists "{building}" with (force); create database "{building}""#
-        ))
-        .execute(&mut admin)
-        .await
-        .expect("create the template database");
+        // One statement per call: (DROP|CREATE|ALTER) DATABASE refuse to run inside the
+        // implicit transaction of a multi-statement query.
+        for statement in [
+            format!(r#"drop database if exists "{building}" with (force)"#),
+            format!(r#"create database "{building}""#),
+        ] {
+            sqlx::raw_sql(&statement)
+                .execute(&mut admin)
+                .await
+                .expect("create the template database");
+        }
         let owner = OwnerPool::connect(&with_database(admin_url, &building))
             .await
             .expect("connect to the template");
         migrate(&owner, None).await.expect("migrate the template");
         owner.close().await;
-        sqlx::raw_sql(&format!(
-            r#"alter database "{building}" rename to "{template}";
-               alter database "{template}" is_template true"#
-        ))
-        .execute(&mut admin)
-        .await
-        .expect("publish the template");
+        for statement in [
+            format!(r#"alter database "{building}" rename to "{template}""#),
+            format!(r#"alter database "{template}" is_template true"#),
+        ] {
+            sqlx::raw_sql(&statement)
+                .execute(&mut admin)
+                .await
+                .expect("publish the template");
+        }
         drop_stale_templates(&mut admin, &template).await;
     }
     sqlx::raw_sql("select pg_advisory_unlock(hashtext('aura test template'))")
@@ -196,10 +203,12 @@ async fn drop_stale_templates(admin: &mut PgConnection, current: &str) {
     .await
     .unwrap_or_default();
     for name in stale {
-        let statement = format!(
-            r#"alter database "{name}" is_template false; drop database if exists "{name}" with (force)"#
-        );
-        sqlx::raw_sql(&statement).execute(&mut *admin).await.ok();
+        for statement in [
+            format!(r#"alter database "{name}" is_template false"#),
+            format!(r#"drop database if exists "{name}" with (force)"#),
+        ] {
+            sqlx::raw_sql(&statement).execute(&mut *admin).await.ok();
+        }
     }
 }
 

@@ -1,1 +1,5 @@
+//! Integration tests of the platform against real PostgreSQL (one binary, to keep link time down).
 
+mod catalog;
+mod embedded;
+mod isolation;

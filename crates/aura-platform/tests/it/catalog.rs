@@ -1,0 +1,221 @@
+//! The catalog test: reads the schema from PostgreSQL's catalog, so a table added by a future
+//! migration is checked without anyone remembering to list it.
+
+use aura_platform::db::testing::TestDatabase;
+use aura_platform::db::APP_ROLE;
+use sqlx::PgPool;
+
+const COMMANDS: [&str; 4] = ["SELECT", "INSERT", "UPDATE", "DELETE"];
+
+/// Every way the schema breaks the isolation rules, as readable sentences; empty when it holds.
+///
+/// - Every table with a `tenant_id` column: `tenant_id` is `uuid not null`; RLS is enabled and
+///   forced; and for each of select/insert/update/delete, either `aura_app` lacks the privilege
+///   or a policy for that command checks `aura.current_tenant_id()`.
+/// - Every other table, view or sequence `aura_app` can reach: RLS enabled and forced, with a
+///   policy for each granted command (tables), and views run as the invoker.
+async fn isolation_violations(db: &PgPool) -> Vec<String> {
+    let mut violations = Vec::new();
+    let tables: Vec<(String, String, bool, bool, Option<String>, Option<bool>)> = sqlx::query_as(
+        "select c.oid::regclass::text, c.relkind::text, c.relrowsecurity, c.relforcerowsecurity,
+                format_type(a.atttypid, a.atttypmod), a.attnotnull
+         from pg_class c
+         join pg_namespace n on n.oid = c.relnamespace
+         left join pg_attribute a
+                on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
+         where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
+           and c.relkind in ('r', 'p', 'v', 'm', 'f')
+         order by 1",
+    )
+    .fetch_all(db)
+    .await
+    .expect("read the catalog");
+
+    for (table, kind, rls, forced, tenant_id_type, not_null) in tables {
+        let granted = granted_commands(db, &table).await;
+        let tenant_scoped = tenant_id_type.is_some();
+        if !tenant_scoped && granted.is_empty() {
+            continue; // out of aura_app's reach, e.g. the migrations bookkeeping table
+        }
+        if kind == "v" {
+            let invoker: bool = sqlx::query_scalar(
+                "select coalesce('security_invoker=true' = any(reloptions), false)
+                 from pg_class where oid = $1::regclass",
+            )
+            .bind(&table)
+            .fetch_one(db)
+            .await
+            .unwrap();
+            if !invoker {
+                violations.push(format!("view {table} is not security_invoker"));
+            }
+            continue;
+        }
+        if kind == "m" || kind == "f" {
+            violations.push(format!(
+                "{table}: materialized views and foreign tables bypass RLS"
+            ));
+            continue;
+        }
+        if tenant_scoped {
+            if tenant_id_type.as_deref() != Some("uuid") || not_null != Some(true) {
+                violations.push(format!("{table}.tenant_id is not `uuid not null`"));
+            }
+        }
+        if !rls {
+            violations.push(format!("{table} does not ENABLE row level security"));
+        }
+        if !forced {
+            violations.push(format!("{table} does not FORCE row level security"));
+        }
+        for command in COMMANDS {
+            if !granted.iter().any(|g| g == command) {
+                continue;
+            }
+            let policies: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
+                "select qual, with_check from pg_policies
+                 where format('%I.%I', schemaname, tablename)::regclass = $1::regclass
+                   and cmd in ($2, 'ALL')",
+            )
+            .bind(&table)
+            .bind(command)
+            .fetch_all(db)
+            .await
+            .unwrap();
+            if policies.is_empty() {
+                violations.push(format!(
+                    "{table} has no {command} policy though {APP_ROLE} may {command}"
+                ));
+                continue;
+            }
+            if tenant_scoped {
+                let checks_tenant = |expr: &Option<String>| {
+                    expr.as_deref()
+                        .is_some_and(|e| e.contains("current_tenant_id()"))
+                };
+                let ok = policies.iter().all(|(using, check)| match command {
+                    "INSERT" => checks_tenant(check),
+                    "UPDATE" => checks_tenant(using) && checks_tenant(check),
+                    _ => checks_tenant(using),
+                });
+                if !ok {
+                    violations.push(format!(
+                        "{table}: a {command} policy does not confine rows to aura.current_tenant_id()"
+                    ));
+                }
+            }
+        }
+    }
+    violations
+}
+
+async fn granted_commands(db: &PgPool, table: &str) -> Vec<String> {
+    let mut granted = Vec::new();
+    for command in COMMANDS {
+        let has: bool = sqlx::query_scalar("select has_table_privilege($1, $2::regclass, $3)")
+            .bind(APP_ROLE)
+            .bind(table)
+            .bind(command)
+            .fetch_one(db)
+            .await
+            .unwrap();
+        if has {
+            granted.push(command.to_owned());
+        }
+    }
+    granted
+}
+
+#[tokio::test]
+async fn every_table_obeys_the_isolation_rules() {
+    let db = TestDatabase::new().await;
+    let violations = isolation_violations(&db.owner).await;
+    assert!(
+        violations.is_empty(),
+        "isolation rules broken:\n{}",
+        violations.join("\n")
+    );
+}
+
+/// The check itself is tested: each way a future migration could get RLS wrong is caught.
+#[tokio::test]
+async fn the_catalog_check_catches_every_kind_of_unguarded_table() {
+    let db = TestDatabase::new().await;
+    sqlx::raw_sql(
+        "create table rogue_no_rls (tenant_id uuid not null, note text);
+         create table rogue_not_forced (tenant_id uuid not null, note text);
+         alter table rogue_not_forced enable row level security;
+         create policy p on rogue_not_forced using (tenant_id = aura.current_tenant_id());
+         create table rogue_no_delete_policy (tenant_id uuid not null, note text);
+         alter table rogue_no_delete_policy enable row level security;
+         alter table rogue_no_delete_policy force row level security;
+         create policy s on rogue_no_delete_policy for select using (tenant_id = aura.current_tenant_id());
+         create policy i on rogue_no_delete_policy for insert with check (tenant_id = aura.current_tenant_id());
+         create policy u on rogue_no_delete_policy for update using (tenant_id = aura.current_tenant_id())
+             with check (tenant_id = aura.current_tenant_id());
+         create table rogue_open_policy (tenant_id uuid not null, note text);
+         alter table rogue_open_policy enable row level security;
+         alter table rogue_open_policy force row level security;
+         create policy everything on rogue_open_policy using (true) with check (true);
+         create table rogue_nullable (tenant_id uuid, note text);
+         alter table rogue_nullable enable row level security;
+         alter table rogue_nullable force row level security;
+         create policy everything on rogue_nullable using (tenant_id = aura.current_tenant_id())
+             with check (tenant_id = aura.current_tenant_id());
+         create table rogue_global (note text);
+         create view rogue_view as select * from tenants;
+         grant select, insert, update, delete on rogue_no_rls, rogue_not_forced,
+             rogue_no_delete_policy, rogue_open_policy, rogue_nullable, rogue_global, rogue_view
+             to aura_app;",
+    )
+    .execute(&db.owner)
+    .await
+    .unwrap();
+
+    let violations = isolation_violations(&db.owner).await.join("\n");
+    for expected in [
+        "rogue_no_rls does not ENABLE row level security",
+        "rogue_no_rls does not FORCE row level security",
+        "rogue_not_forced does not FORCE row level security",
+        "rogue_no_delete_policy has no DELETE policy",
+        "rogue_open_policy: a SELECT policy does not confine rows",
+        "rogue_open_policy: a INSERT policy does not confine rows",
+        "rogue_nullable.tenant_id is not `uuid not null`",
+        "rogue_global does not ENABLE row level security",
+        "view rogue_view is not security_invoker",
+    ] {
+        assert!(
+            violations.contains(expected),
+            "missed `{expected}` in:\n{violations}"
+        );
+    }
+    assert!(
+        !violations.contains("tenant_members"),
+        "false alarm:\n{violations}"
+    );
+}
+
+#[tokio::test]
+async fn the_app_role_is_unprivileged_and_owns_nothing() {
+    let db = TestDatabase::new().await;
+    let (superuser, bypass, create_role, create_db, owned): (bool, bool, bool, bool, i64) =
+        sqlx::query_as(
+            "select rolsuper, rolbypassrls, rolcreaterole, rolcreatedb,
+                    (select count(*) from pg_class where relowner = r.oid)
+             from pg_roles r where rolname = $1",
+        )
+        .bind(APP_ROLE)
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert!(!superuser && !bypass && !create_role && !create_db);
+    assert_eq!(owned, 0, "{APP_ROLE} must own no relation");
+    let members_of: i64 = sqlx::query_scalar(
+        "select count(*) from pg_auth_members m join pg_roles r on r.oid = m.member where r.rolname = $1",
+    )
+    .bind(APP_ROLE)
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(members_of, 0, "{APP_ROLE} must be a member of no role");
+}

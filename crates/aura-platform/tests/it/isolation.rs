@@ -1,0 +1,397 @@
+//! The isolation matrix: for every table with a `tenant_id` column (found in the catalog, so new
+//! tables join automatically), as `aura_app` with tenant A's context, tenant B's rows cannot be
+//! seen, changed, deleted or created; without context nothing is visible; and `aura_app` cannot
+//! switch row-level security off by any route.
+
+use aura_platform::db::testing::TestDatabase;
+use aura_platform::db::{DbError, TenantContext, TenantTx};
+use aura_platform::ids::{MemberRole, TenantId, UserId};
+use sqlx::{Connection, PgConnection, PgPool};
+use uuid::Uuid;
+
+/// Two tenants with a member and an audit entry each, created as the owner.
+struct TwoTenants {
+    a: TenantContext,
+    b: TenantContext,
+}
+
+async fn two_tenants(owner: &PgPool) -> TwoTenants {
+    let mut contexts = Vec::new();
+    for slug in ["tenant-a", "tenant-b"] {
+        let tenant_id = TenantId::new();
+        let user_id = UserId::new();
+        sqlx::query(
+            "insert into users (id, email, display_name) values ($1, $2 || '@example.com', $2);
+             ",
+        )
+        .bind(user_id.as_uuid())
+        .bind(slug)
+        .execute(owner)
+        .await
+        .unwrap();
+        sqlx::query("insert into tenants (id, slug, name) values ($1, $2, $2)")
+            .bind(tenant_id.as_uuid())
+            .bind(slug)
+            .execute(owner)
+            .await
+            .unwrap();
+        sqlx::query(
+            "insert into tenant_members (tenant_id, user_id, role) values ($1, $2, 'admin')",
+        )
+        .bind(tenant_id.as_uuid())
+        .bind(user_id.as_uuid())
+        .execute(owner)
+        .await
+        .unwrap();
+        sqlx::query(
+            "insert into audit_log (tenant_id, actor_user_id, action, entity_type, entity_id)
+             values ($1, $2, 'test.created', 'tenant', $1)",
+        )
+        .bind(tenant_id.as_uuid())
+        .bind(user_id.as_uuid())
+        .execute(owner)
+        .await
+        .unwrap();
+        contexts.push(TenantContext {
+            tenant_id,
+            user_id,
+            role: MemberRole::Admin,
+        });
+    }
+    TwoTenants {
+        a: contexts[0],
+        b: contexts[1],
+    }
+}
+
+/// Tables with a `tenant_id` column, and the columns an insert may name.
+async fn tenant_tables(owner: &PgPool) -> Vec<(String, Vec<String>)> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "select c.oid::regclass::text from pg_class c
+         join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id'
+         join pg_namespace n on n.oid = c.relnamespace
+         where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema')
+         order by 1",
+    )
+    .fetch_all(owner)
+    .await
+    .unwrap();
+    assert!(
+        tables.len() >= 2,
+        "expected tenant tables, found {tables:?}"
+    );
+    let mut out = Vec::new();
+    for table in tables {
+        let columns: Vec<String> = sqlx::query_scalar(
+            "select attname::text from pg_attribute
+             where attrelid = $1::regclass and attnum > 0 and not attisdropped
+               and attgenerated = '' and attidentity <> 'a'
+             order by attnum",
+        )
+        .bind(&table)
+        .fetch_all(owner)
+        .await
+        .unwrap();
+        out.push((table, columns));
+    }
+    out
+}
+
+fn refused_by_privilege_or_policy(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.code().as_deref() == Some("42501"))
+}
+
+#[tokio::test]
+async fn tenant_a_cannot_see_change_delete_or_create_tenant_b_rows_in_any_table() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let b_id = t.b.tenant_id.as_uuid();
+
+    for (table, columns) in tenant_tables(&db.owner).await {
+        let b_rows: i64 = sqlx::query_scalar(&format!(
+            "select count(*) from {table} where tenant_id = $1"
+        ))
+        .bind(b_id)
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+        assert!(
+            b_rows > 0,
+            "{table}: the fixture must give tenant B rows to attack"
+        );
+
+        let mut tx = db.app.begin(t.a).await.unwrap();
+        let seen: i64 = sqlx::query_scalar(&format!(
+            "select count(*) from {table} where tenant_id = $1"
+        ))
+        .bind(b_id)
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+        assert_eq!(seen, 0, "{table}: tenant A sees tenant B's rows");
+        let others: i64 = sqlx::query_scalar(&format!(
+            "select count(*) from {table} where tenant_id <> $1"
+        ))
+        .bind(t.a.tenant_id.as_uuid())
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+        assert_eq!(others, 0, "{table}: tenant A sees rows of another tenant");
+        drop(tx);
+
+        for statement in [
+            format!("update {table} set tenant_id = tenant_id where tenant_id = $1"),
+            format!(
+                "update {table} set tenant_id = '{}' where tenant_id = $1",
+                t.a.tenant_id
+            ),
+            format!("delete from {table} where tenant_id = $1"),
+        ] {
+            let mut tx = db.app.begin(t.a).await.unwrap();
+            match sqlx::query(&statement).bind(b_id).execute(tx.conn()).await {
+                Ok(done) => assert_eq!(done.rows_affected(), 0, "{table}: `{statement}` reached B"),
+                Err(err) => assert!(refused_by_privilege_or_policy(&err), "{table}: {err}"),
+            }
+        }
+
+        // Insert a copy of one of B's rows (fresh id) while in A's context: refused by policy.
+        let row: serde_json::Value = sqlx::query_scalar(&format!(
+            "select to_jsonb(t) from {table} t where tenant_id = $1 limit 1"
+        ))
+        .bind(b_id)
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+        let mut row = row;
+        if row.get("id").is_some_and(|id| id.is_string()) {
+            row["id"] = serde_json::Value::String(Uuid::new_v4().to_string());
+        }
+        let list = columns.join(", ");
+        let mut tx = db.app.begin(t.a).await.unwrap();
+        let err = sqlx::query(&format!(
+            "insert into {table} ({list}) select {list} from jsonb_populate_record(null::{table}, $1)"
+        ))
+        .bind(&row)
+        .execute(tx.conn())
+        .await
+        .expect_err(&format!("{table}: tenant A inserted a row for tenant B"));
+        assert!(refused_by_privilege_or_policy(&err), "{table}: {err}");
+        assert!(
+            err.to_string().contains("row-level security"),
+            "{table}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_tenant_context_every_table_is_empty() {
+    let db = TestDatabase::new().await;
+    two_tenants(&db.owner).await;
+    let mut tables: Vec<String> = tenant_tables(&db.owner)
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    tables.extend(["tenants".to_owned(), "users".to_owned()]);
+    let mut conn = db.raw_app_connection().await;
+    for table in &tables {
+        // Never set, then set to empty: both mean "no tenant", never an error, never all rows.
+        for setup in [
+            "",
+            "set local app.current_tenant_id = ''; set local app.current_user_id = '';",
+        ] {
+            let mut tx = conn.begin().await.unwrap();
+            sqlx::raw_sql(setup).execute(&mut *tx).await.unwrap();
+            let count: i64 = sqlx::query_scalar(&format!("select count(*) from {table}"))
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+            assert_eq!(
+                count, 0,
+                "{table} shows rows without a tenant context ({setup:?})"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn tenant_context_ends_with_its_transaction() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let mut conn = db.raw_app_connection().await;
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::raw_sql(&format!(
+        "set local app.current_tenant_id = '{}'",
+        t.a.tenant_id
+    ))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let inside: i64 = sqlx::query_scalar("select count(*) from tenants")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let after: i64 = sqlx::query_scalar("select count(*) from tenants")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        (inside, after),
+        (1, 0),
+        "the setting outlived its transaction"
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_transaction_sees_its_own_tenant_members_and_users_only() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let mut tx: TenantTx = db.app.begin(t.a).await.unwrap();
+    let tenants: Vec<Uuid> = sqlx::query_scalar("select id from tenants")
+        .fetch_all(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(tenants, [t.a.tenant_id.as_uuid()]);
+    let users: Vec<Uuid> = sqlx::query_scalar("select id from users")
+        .fetch_all(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(users, [t.a.user_id.as_uuid()]);
+    // Another tenant's user cannot be edited, even by id.
+    let changed = sqlx::query("update users set display_name = 'pwned' where id = $1")
+        .bind(t.b.user_id.as_uuid())
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(changed.rows_affected(), 0);
+    let (user, role): (Uuid, String) =
+        sqlx::query_as("select aura.current_user_id(), aura.current_member_role()::text")
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+    assert_eq!((user, role.as_str()), (t.a.user_id.as_uuid(), "admin"));
+}
+
+#[tokio::test]
+async fn the_audit_log_is_append_only_for_the_app() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let mut tx = db.app.begin(t.a).await.unwrap();
+    sqlx::query(
+        "insert into audit_log (tenant_id, actor_user_id, action, entity_type)
+         values ($1, $2, 'test.appended', 'tenant')",
+    )
+    .bind(t.a.tenant_id.as_uuid())
+    .bind(t.a.user_id.as_uuid())
+    .execute(tx.conn())
+    .await
+    .expect("the app may append to its tenant's audit log");
+    tx.commit().await.unwrap();
+
+    for statement in [
+        "update audit_log set action = 'rewritten'",
+        "delete from audit_log",
+        "truncate audit_log",
+    ] {
+        let mut tx = db.app.begin(t.a).await.unwrap();
+        let err = sqlx::raw_sql(statement)
+            .execute(tx.conn())
+            .await
+            .expect_err(&format!("`{statement}` must be refused"));
+        assert!(refused_by_privilege_or_policy(&err), "`{statement}`: {err}");
+    }
+
+    // Nor may an entry name someone else as its actor.
+    let mut tx = db.app.begin(t.a).await.unwrap();
+    let err = sqlx::query(
+        "insert into audit_log (tenant_id, actor_user_id, action, entity_type)
+         values ($1, $2, 'test.forged', 'tenant')",
+    )
+    .bind(t.a.tenant_id.as_uuid())
+    .bind(t.b.user_id.as_uuid())
+    .execute(tx.conn())
+    .await
+    .expect_err("a forged actor must be refused");
+    assert!(refused_by_privilege_or_policy(&err));
+
+    let entries: i64 = sqlx::query_scalar("select count(*) from audit_log where tenant_id = $1")
+        .bind(t.a.tenant_id.as_uuid())
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert_eq!(
+        entries, 2,
+        "the original entry and the appended one, untouched"
+    );
+}
+
+#[tokio::test]
+async fn the_app_role_cannot_switch_isolation_off() {
+    let db = TestDatabase::new().await;
+    let owner_role: String = sqlx::query_scalar("select current_user::text")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    let attacks = [
+        "alter table tenant_members disable row level security".to_owned(),
+        "alter table tenant_members no force row level security".to_owned(),
+        "drop policy tenant_members_select on tenant_members".to_owned(),
+        "create policy open_door on tenant_members using (true)".to_owned(),
+        "alter policy tenant_members_select on tenant_members using (true)".to_owned(),
+        "alter role aura_app bypassrls".to_owned(),
+        format!("set role \"{owner_role}\""),
+        format!("set session authorization \"{owner_role}\""),
+        "create or replace function aura.current_tenant_id() returns uuid language sql as $$ select null::uuid $$"
+            .to_owned(),
+        "create table public.smuggled (tenant_id uuid)".to_owned(),
+    ];
+    let mut conn: PgConnection = db.raw_app_connection().await;
+    for attack in attacks {
+        let err = sqlx::raw_sql(&attack)
+            .execute(&mut conn)
+            .await
+            .expect_err(&format!("aura_app could run `{attack}`"));
+        let code = err
+            .as_database_error()
+            .and_then(|e| e.code())
+            .unwrap_or_default();
+        assert!(
+            matches!(code.as_ref(), "42501" | "0LP01"),
+            "`{attack}` failed for the wrong reason: {err}"
+        );
+    }
+    // A GRANT by a non-owner only warns; what matters is that it grants nothing.
+    sqlx::raw_sql("grant update, delete on audit_log to aura_app")
+        .execute(&mut conn)
+        .await
+        .ok();
+    let can_rewrite: bool = sqlx::query_scalar(
+        "select has_table_privilege('aura_app', 'audit_log', 'UPDATE')
+             or has_table_privilege('aura_app', 'audit_log', 'DELETE')",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert!(
+        !can_rewrite,
+        "aura_app granted itself the right to rewrite the audit log"
+    );
+}
+
+#[tokio::test]
+async fn a_write_refused_by_policy_maps_to_forbidden() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let mut tx = db.app.begin(t.a).await.unwrap();
+    let err = sqlx::query(
+        "insert into tenant_members (tenant_id, user_id, role) values ($1, $2, 'admin')",
+    )
+    .bind(t.b.tenant_id.as_uuid())
+    .bind(t.a.user_id.as_uuid())
+    .execute(tx.conn())
+    .await
+    .unwrap_err();
+    assert!(matches!(DbError::from(err), DbError::Forbidden(_)));
+}
