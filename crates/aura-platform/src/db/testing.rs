@@ -217,3 +217,13 @@ fn with_database(url: &str, database: &str) -> String {
     url.set_path(database);
     url.into()
 }
+
+/// A temporary folder that the embedded cluster's unprivileged service user can reach (tempfile
+/// creates them 0700, which would lock that user out when the tests run as root).
+pub fn scratch_folder() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("create a temporary folder");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("open the temporary folder to the service user");
+    dir
+}

@@ -1,17 +1,10 @@
 //! The private cluster behind `aura serve` without a database URL.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 
 use aura_platform::db::embedded::{EmbeddedCluster, EmbeddedError};
+use aura_platform::db::testing::scratch_folder;
 use sqlx::{Connection, PgConnection};
-
-/// A temporary folder the unprivileged service user can reach (tempfile makes them 0700).
-fn reachable_tempdir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    dir
-}
 
 fn start(folder: &std::path::Path) -> EmbeddedCluster {
     EmbeddedCluster::start(folder, None).unwrap_or_else(|err| panic!("start the cluster: {err}"))
@@ -19,7 +12,7 @@ fn start(folder: &std::path::Path) -> EmbeddedCluster {
 
 #[tokio::test]
 async fn the_cluster_keeps_its_data_across_restarts_and_never_runs_as_root() {
-    let dir = reachable_tempdir();
+    let dir = scratch_folder();
     let folder = dir.path().join("data");
 
     let cluster = start(&folder);
@@ -66,7 +59,7 @@ async fn the_cluster_keeps_its_data_across_restarts_and_never_runs_as_root() {
 
 #[test]
 fn missing_server_binaries_are_named_and_nothing_is_created() {
-    let dir = reachable_tempdir();
+    let dir = scratch_folder();
     let empty_bin = dir.path().join("bin");
     fs::create_dir(&empty_bin).unwrap();
     let folder = dir.path().join("data");

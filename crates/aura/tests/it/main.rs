@@ -1,1 +1,6 @@
+//! End-to-end tests of the `aura` server and binary, over real HTTP against real PostgreSQL.
 
+mod cli;
+mod health;
+mod helpers;
+mod outage;

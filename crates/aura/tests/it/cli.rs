@@ -1,0 +1,270 @@
+//! The `aura` binary as an operator uses it.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use aura_platform::db::testing::{scratch_folder, TestDatabase};
+use aura_platform::db::TenantContext;
+use aura_platform::ids::{MemberRole, TenantId, UserId};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::helpers::aura_command;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn run(command: &mut std::process::Command) -> Output {
+    command.output().expect("run the aura binary")
+}
+
+#[test]
+fn help_reads_like_a_real_tool() {
+    let out = run(aura_command().arg("--help"));
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for expected in [
+        "serve",
+        "migrate",
+        "seed-demo",
+        "AURA_DATABASE_URL",
+        "AURA_DATA_DIR",
+        "Examples:",
+    ] {
+        assert!(help.contains(expected), "--help lacks {expected}:\n{help}");
+    }
+    let out = run(aura_command().args(["serve", "--help"]));
+    let help = text(&out.stdout);
+    for expected in ["AURA_LISTEN", "AURA_PUBLIC_URL", "SIGTERM"] {
+        assert!(
+            help.contains(expected),
+            "serve --help lacks {expected}:\n{help}"
+        );
+    }
+    assert!(run(aura_command().arg("--version")).status.success());
+}
+
+#[test]
+fn each_bad_setting_gets_a_clear_error() {
+    let cases = [
+        ("AURA_LISTEN", "nowhere", "serve", "invalid value 'nowhere'"),
+        (
+            "AURA_PUBLIC_URL",
+            "ftp://crm.example.com",
+            "serve",
+            "expected an http:// or https:// URL",
+        ),
+        (
+            "AURA_PUBLIC_URL",
+            "https://crm.example.com/app",
+            "serve",
+            "with no path",
+        ),
+        ("AURA_DB_POOL_SIZE", "0", "serve", "invalid value '0'"),
+        (
+            "AURA_DATABASE_URL",
+            "mysql://db/aura",
+            "migrate",
+            "expected a postgres:// or postgresql:// URL",
+        ),
+        ("AURA_DATABASE_URL", "not a url", "migrate", "not a URL"),
+        (
+            "AURA_LOG",
+            "aura=loud",
+            "migrate",
+            "invalid AURA_LOG filter",
+        ),
+    ];
+    for (variable, value, command, expected) in cases {
+        let out = run(aura_command().env(variable, value).arg(command));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{variable}={value} should be refused"
+        );
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(expected), "{variable}={value}: {stderr}");
+    }
+}
+
+#[test]
+fn without_postgresql_binaries_serve_says_what_to_install_and_creates_nothing() {
+    let dir = scratch_folder();
+    let empty_bin = dir.path().join("bin");
+    std::fs::create_dir(&empty_bin).unwrap();
+    let data = dir.path().join("data");
+    let out = run(aura_command()
+        .env("AURA_PG_BIN_DIR", &empty_bin)
+        .env("AURA_DATA_DIR", &data)
+        .arg("serve"));
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("apt-get install postgresql"), "{stderr}");
+    assert!(!data.exists(), "nothing may be half-initialised");
+}
+
+#[tokio::test]
+async fn migrate_is_idempotent_and_seed_demo_fills_only_an_empty_database() {
+    let db = TestDatabase::new().await;
+    let with_db = |args: &[&str]| {
+        run(aura_command()
+            .env("AURA_DATABASE_URL", &db.owner_url)
+            .args(args))
+    };
+    for _ in 0..2 {
+        let out = with_db(&["migrate"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+
+    let out = with_db(&["seed-demo"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stderr);
+    for expected in [
+        "admin@acme.example",
+        "rep@globex.example",
+        "ops@aura.example",
+        "aura-demo-password",
+    ] {
+        assert!(
+            printed.contains(expected),
+            "seed-demo did not print {expected}:\n{printed}"
+        );
+    }
+    let roles: Vec<(String, String, i64)> = sqlx::query_as(
+        "select t.slug, m.role::text, count(*) from tenant_members m join tenants t on t.id = m.tenant_id
+         group by 1, 2 order by 1, 2",
+    )
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    let expected: Vec<(String, String, i64)> = ["acme", "globex"]
+        .iter()
+        .flat_map(|slug| {
+            [("admin", 1), ("manager", 1), ("sales_rep", 2)]
+                .map(|(role, n)| (slug.to_string(), role.to_string(), n))
+        })
+        .collect();
+    assert_eq!(roles, expected);
+    let platform_admins: i64 =
+        sqlx::query_scalar("select count(*) from users where is_platform_admin")
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    assert_eq!(platform_admins, 1);
+
+    // The seeded data obeys isolation: acme's context sees acme's four members only.
+    let (acme, admin): (uuid::Uuid, uuid::Uuid) = sqlx::query_as(
+        "select t.id, m.user_id from tenants t join tenant_members m on m.tenant_id = t.id
+         where t.slug = 'acme' and m.role = 'admin'",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    let context = TenantContext {
+        tenant_id: TenantId::from(acme),
+        user_id: UserId::from(admin),
+        role: MemberRole::Admin,
+    };
+    let mut tx = db.app.begin(context).await.unwrap();
+    let visible: i64 = sqlx::query_scalar("select count(*) from tenant_members")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(visible, 4);
+    drop(tx);
+
+    let out = with_db(&["seed-demo"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("already holds tenants"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn serve_refuses_a_database_role_that_bypasses_row_level_security() {
+    let db = TestDatabase::new().await;
+    // The test server's owner is a superuser: exactly what the server must never run as.
+    let out = run(aura_command()
+        .env("AURA_DATABASE_URL", &db.owner_url)
+        .env("AURA_APP_DATABASE_URL", &db.owner_url)
+        .env("AURA_LISTEN", "127.0.0.1:0")
+        .arg("serve"));
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("refusing to serve"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn serve_logs_json_and_exits_cleanly_on_sigterm() {
+    let db = TestDatabase::new().await;
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = aura_command()
+        .env("AURA_DATABASE_URL", &db.owner_url)
+        .env("AURA_APP_DATABASE_URL", &db.app_url)
+        .env("AURA_LISTEN", format!("127.0.0.1:{port}"))
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let client = reqwest::Client::new();
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = client.get(&ready).send().await {
+            assert_eq!(response.status(), 200);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no exit within 10 s of SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "exit status {status}");
+
+    let mut logs = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let request = lines
+        .iter()
+        .find(|line| line["span"]["path"] == "/readyz")
+        .expect("an access log line for /readyz");
+    assert!(request["span"]["request_id"]
+        .as_str()
+        .is_some_and(|id| id.len() == 36));
+    assert!(lines
+        .iter()
+        .any(|line| line["fields"]["message"] == "shut down cleanly"));
+}
