@@ -5,6 +5,17 @@ use aura_platform::db::testing::TestDatabase;
 use aura_platform::db::APP_ROLE;
 use sqlx::PgPool;
 
+/// A table-like relation as the catalog describes it; `tenant_id_*` are NULL without that column.
+#[derive(sqlx::FromRow)]
+struct Relation {
+    name: String,
+    kind: String,
+    rls: bool,
+    forced: bool,
+    tenant_id_type: Option<String>,
+    tenant_id_not_null: Option<bool>,
+}
+
 const COMMANDS: [&str; 4] = ["SELECT", "INSERT", "UPDATE", "DELETE"];
 
 /// Every way the schema breaks the isolation rules, as readable sentences; empty when it holds.
@@ -16,9 +27,11 @@ const COMMANDS: [&str; 4] = ["SELECT", "INSERT", "UPDATE", "DELETE"];
 ///   policy for each granted command (tables), and views run as the invoker.
 async fn isolation_violations(db: &PgPool) -> Vec<String> {
     let mut violations = Vec::new();
-    let tables: Vec<(String, String, bool, bool, Option<String>, Option<bool>)> = sqlx::query_as(
-        "select c.oid::regclass::text, c.relkind::text, c.relrowsecurity, c.relforcerowsecurity,
-                format_type(a.atttypid, a.atttypmod), a.attnotnull
+    let tables: Vec<Relation> = sqlx::query_as(
+        "select c.oid::regclass::text as name, c.relkind::text as kind,
+                c.relrowsecurity as rls, c.relforcerowsecurity as forced,
+                format_type(a.atttypid, a.atttypmod) as tenant_id_type,
+                a.attnotnull as tenant_id_not_null
          from pg_class c
          join pg_namespace n on n.oid = c.relnamespace
          left join pg_attribute a
@@ -31,7 +44,15 @@ async fn isolation_violations(db: &PgPool) -> Vec<String> {
     .await
     .expect("read the catalog");
 
-    for (table, kind, rls, forced, tenant_id_type, not_null) in tables {
+    for Relation {
+        name: table,
+        kind,
+        rls,
+        forced,
+        tenant_id_type,
+        tenant_id_not_null,
+    } in tables
+    {
         let granted = granted_commands(db, &table).await;
         let tenant_scoped = tenant_id_type.is_some();
         if !tenant_scoped && granted.is_empty() {
@@ -57,10 +78,10 @@ async fn isolation_violations(db: &PgPool) -> Vec<String> {
             ));
             continue;
         }
-        if tenant_scoped {
-            if tenant_id_type.as_deref() != Some("uuid") || not_null != Some(true) {
-                violations.push(format!("{table}.tenant_id is not `uuid not null`"));
-            }
+        if tenant_scoped
+            && (tenant_id_type.as_deref() != Some("uuid") || tenant_id_not_null != Some(true))
+        {
+            violations.push(format!("{table}.tenant_id is not `uuid not null`"));
         }
         if !rls {
             violations.push(format!("{table} does not ENABLE row level security"));
