@@ -16,4 +16,6 @@ pub mod testing;
 pub use context::{TenantContext, TenantTx};
 pub use error::{ConstraintKind, DbError};
 pub use migrate::{migrate, APP_ROLE, MIGRATOR};
-pub use pools::{app_url_from_owner_url, AppPool, OwnerPool, PoolSettings, RoleCheckError};
+pub use pools::{
+    app_url_from_owner_url, AppPool, InvalidDatabaseUrl, OwnerPool, PoolSettings, RoleCheckError,
+};

@@ -115,12 +115,43 @@ impl OwnerPool {
 pub fn app_url_from_owner_url(
     owner_url: &str,
     app_password: Option<&str>,
-) -> Result<String, url::ParseError> {
-    let mut url = Url::parse(owner_url)?;
-    // `set_username` fails only for URLs that cannot have credentials, which parse already refused
-    // for postgres:// URLs; treat it as a parse error all the same.
+) -> Result<String, InvalidDatabaseUrl> {
+    let mut url = Url::parse(owner_url).map_err(|_| InvalidDatabaseUrl)?;
     url.set_username(APP_ROLE)
-        .and_then(|()| url.set_password(app_password))
-        .map_err(|()| url::ParseError::EmptyHost)?;
+        .map_err(|()| InvalidDatabaseUrl)?;
+    url.set_password(app_password)
+        .map_err(|()| InvalidDatabaseUrl)?;
     Ok(url.into())
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the database URL is not a URL that can name a user (postgres://user@host/database)")]
+pub struct InvalidDatabaseUrl;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_app_url_swaps_the_credentials_and_keeps_the_rest() {
+        let url = app_url_from_owner_url(
+            "postgres://owner:s3cret@db.internal:5433/aura",
+            Some("p@ss/word"),
+        )
+        .unwrap();
+        assert_eq!(
+            url,
+            "postgres://aura_app:p%40ss%2Fword@db.internal:5433/aura"
+        );
+        let socket = app_url_from_owner_url(
+            "postgres://aura_owner@localhost/aura?host=/var/lib/aura/run",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            socket,
+            "postgres://aura_app@localhost/aura?host=/var/lib/aura/run"
+        );
+        assert!(app_url_from_owner_url("not a url", None).is_err());
+    }
 }
