@@ -8,6 +8,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::pages::{Chrome, Section};
+
 #[derive(Debug, Clone)]
 pub enum WebError {
     NotFound,
@@ -133,12 +135,20 @@ pub async fn not_found() -> WebError {
     WebError::NotFound
 }
 
-fn error_page(title: &str, detail: &str) -> String {
-    // Static strings from `parts` only: nothing user-supplied is interpolated.
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · Aura</title></head>\
-         <body><main><h1>{title}</h1><p>{detail}</p><p><a href=\"/\">Aura home</a></p></main></body></html>"
-    )
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    chrome: Chrome,
+    title: &'static str,
+    detail: &'static str,
+}
+
+fn error_page(title: &'static str, detail: &'static str) -> String {
+    let page = ErrorPage {
+        chrome: Chrome::new(Section::None),
+        title,
+        detail,
+    };
+    // The error page is static text; should it ever fail to render, a bare heading still serves.
+    askama::Template::render(&page).unwrap_or_else(|_| format!("<h1>{title}</h1>"))
 }

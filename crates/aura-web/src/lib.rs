@@ -1,9 +1,11 @@
 //! Aura's HTTP surface. [`router`] builds the whole application; [`serve`] runs it until a
 //! shutdown signal, finishing the requests already in flight.
 
+mod assets;
 mod error;
 mod health;
 mod middleware;
+mod pages;
 
 use std::future::Future;
 
@@ -23,6 +25,8 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(health::routes())
+        .merge(pages::routes())
+        .merge(assets::routes())
         .fallback(error::not_found)
         .with_state(state);
     middleware::wrap(routes)
