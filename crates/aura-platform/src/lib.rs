@@ -2,7 +2,9 @@
 //! code reaches PostgreSQL), migrations, the embedded development cluster, and the platform's
 //! own records (tenants, users, memberships, audit).
 
+pub mod auth;
 pub mod db;
 pub mod demo;
 pub mod ids;
 pub mod password;
+pub mod tenants;

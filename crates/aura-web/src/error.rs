@@ -14,8 +14,16 @@ use crate::pages::{Chrome, Section};
 pub enum WebError {
     NotFound,
     Forbidden,
-    Conflict { constraint: String },
-    Invalid { constraint: String },
+    /// A form arrived without this session's CSRF token.
+    CsrfRejected,
+    /// The host names a suspended workspace: nobody may use it, its data is kept.
+    WorkspaceSuspended,
+    Conflict {
+        constraint: String,
+    },
+    Invalid {
+        constraint: String,
+    },
     Unavailable,
     Internal,
 }
@@ -59,6 +67,19 @@ impl WebError {
                 "forbidden",
                 "Not allowed",
                 "You may not do this.",
+            ),
+            WebError::CsrfRejected => (
+                StatusCode::FORBIDDEN,
+                "csrf_rejected",
+                "This form had expired",
+                "For your safety the form was not accepted. Go back, reload the page and submit it again.",
+            ),
+            WebError::WorkspaceSuspended => (
+                StatusCode::FORBIDDEN,
+                "workspace_suspended",
+                "This workspace is suspended",
+                "Its data is kept safe, but nobody can use it until it is reactivated. \
+                 Contact your administrator or Aura support.",
             ),
             WebError::Conflict { .. } => (
                 StatusCode::CONFLICT,

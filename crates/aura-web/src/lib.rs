@@ -6,10 +6,14 @@ mod error;
 mod health;
 mod middleware;
 mod pages;
+mod session;
+mod site;
+mod workspace;
 
 use std::future::Future;
 
 use aura_platform::db::AppPool;
+use axum::extract::{Request, State};
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -20,14 +24,37 @@ pub use error::WebError;
 #[derive(Clone)]
 pub struct AppState {
     pub db: AppPool,
+    pub site: SiteConfig,
+}
+
+/// Where Aura is reached.
+#[derive(Clone, Debug)]
+pub struct SiteConfig {
+    /// The apex's host as browsers send it in `Host` (`localhost:3000`, `crm.example.com`);
+    /// workspaces are its subdomains.
+    pub base_host: String,
+    /// Mark cookies `Secure` (Aura is reached over HTTPS).
+    pub secure_cookies: bool,
 }
 
 pub fn router(state: AppState) -> Router {
+    let sites = site::Sites {
+        apex: Router::new()
+            .merge(pages::routes())
+            .fallback(error::not_found)
+            .with_state(state.clone()),
+        workspace: Router::new()
+            .merge(workspace::routes())
+            .fallback(error::not_found)
+            .with_state(state.clone()),
+    };
+    // Probes and assets answer on every host; everything else is the apex's or a workspace's.
     let routes = Router::new()
         .merge(health::routes())
-        .merge(pages::routes())
         .merge(assets::routes())
-        .fallback(error::not_found)
+        .fallback(move |State(state): State<AppState>, request: Request| {
+            site::dispatch(state, sites.clone(), request)
+        })
         .with_state(state);
     middleware::wrap(routes)
 }

@@ -5,6 +5,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use aura_platform::tenants::Workspace;
+
+use crate::session::Member;
 use crate::{assets, AppState, WebError};
 
 /// Which navigation entry a page belongs to (marked `aria-current` in the layout).
@@ -21,14 +24,48 @@ pub struct Chrome {
     pub section: Section,
     pub script: String,
     pub stylesheet: String,
+    /// The workspace's name on a tenant's host; `None` on the apex.
+    pub workspace: Option<String>,
+    /// The signed-in member, for the account menu and the sign-out form.
+    pub member: Option<MemberChrome>,
+}
+
+pub struct MemberChrome {
+    pub name: String,
+    pub role: &'static str,
+    pub csrf_token: String,
 }
 
 impl Chrome {
+    /// A page of the apex site.
     pub fn new(section: Section) -> Self {
         Self {
             section,
             script: assets::script_url(),
             stylesheet: assets::stylesheet_url(),
+            workspace: None,
+            member: None,
+        }
+    }
+
+    /// A page of a workspace, before sign-in.
+    pub fn for_workspace(section: Section, workspace: &Workspace) -> Self {
+        Self {
+            workspace: Some(workspace.name.clone()),
+            ..Self::new(section)
+        }
+    }
+
+    /// A page of a workspace, for a signed-in member.
+    pub fn for_member(section: Section, member: &Member) -> Self {
+        let signed_in = &member.signed_in;
+        Self {
+            member: Some(MemberChrome {
+                name: signed_in.display_name.clone(),
+                role: signed_in.context.role.label(),
+                csrf_token: signed_in.csrf_token.clone(),
+            }),
+            ..Self::for_workspace(section, &member.workspace)
         }
     }
 }

@@ -8,7 +8,7 @@ pub mod telemetry;
 use anyhow::Context;
 use aura_platform::db::{migrate, AppPool, PoolSettings};
 use aura_platform::demo::{self, DemoPlatform, SeedError};
-use aura_web::AppState;
+use aura_web::{AppState, SiteConfig};
 use tokio::net::TcpListener;
 use url::Url;
 
@@ -101,12 +101,31 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
     eprintln!("Press Ctrl-C to stop.");
     tracing::info!(listen = %args.listen, public_url = %public_url, "serving");
 
-    aura_web::serve(listener, AppState { db: app.clone() }, shutdown_signal())
+    let state = AppState {
+        db: app.clone(),
+        site: site_config(&public_url),
+    };
+    aura_web::serve(listener, state, shutdown_signal())
         .await
         .context("the HTTP server failed")?;
     tracing::info!("shut down cleanly");
     app.close().await;
     Ok(())
+}
+
+/// The apex host as browsers send it in `Host` (the port only when not the scheme's default).
+fn site_config(public_url: &Url) -> SiteConfig {
+    let host = public_url
+        .host_str()
+        .unwrap_or("localhost")
+        .to_ascii_lowercase();
+    SiteConfig {
+        base_host: match public_url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        },
+        secure_cookies: public_url.scheme() == "https",
+    }
 }
 
 fn default_public_url(port: u16) -> Url {
@@ -157,6 +176,16 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_base_host_is_what_browsers_send_in_the_host_header() {
+        let site = site_config(&Url::parse("https://CRM.example.com").unwrap());
+        assert_eq!(site.base_host, "crm.example.com");
+        assert!(site.secure_cookies);
+        let site = site_config(&default_public_url(3000));
+        assert_eq!(site.base_host, "localhost:3000");
+        assert!(!site.secure_cookies);
+    }
 
     #[test]
     fn tenant_urls_are_subdomains_of_the_public_url() {

@@ -1,4 +1,4 @@
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::{Executor, PgConnection, Postgres, Transaction};
 
 use super::DbError;
 use crate::ids::{MemberRole, TenantId, UserId};
@@ -25,19 +25,13 @@ impl TenantTx {
         mut tx: Transaction<'static, Postgres>,
         context: TenantContext,
     ) -> Result<Self, DbError> {
-        // `SET LOCAL` as statements of their own (Citus forwards only those to its workers),
-        // with literals formatted from already-parsed values: a Uuid's and an enum's text
-        // cannot carry a quote. `raw_sql` uses the simple protocol, so these one-off strings
-        // do not fill the prepared-statement cache. `current_role` is an SQL keyword, hence quoted.
-        let set_context = format!(
-            "SET LOCAL app.current_tenant_id = '{}'; \
-             SET LOCAL app.current_user_id = '{}'; \
-             SET LOCAL app.\"current_role\" = '{}'",
-            context.tenant_id.as_uuid(),
-            context.user_id.as_uuid(),
-            context.role.as_str(),
-        );
-        sqlx::raw_sql(&set_context).execute(&mut *tx).await?;
+        set_context(
+            &mut tx,
+            Some(context.tenant_id),
+            Some(context.user_id),
+            Some(context.role),
+        )
+        .await?;
         Ok(Self { tx, context })
     }
 
@@ -53,4 +47,41 @@ impl TenantTx {
     pub async fn commit(self) -> Result<(), DbError> {
         self.tx.commit().await.map_err(DbError::from)
     }
+}
+
+/// Sets the given parts of the tenant context for the rest of the transaction on `conn`.
+///
+/// `SET LOCAL` statements of their own (Citus forwards only those to its workers), with literals
+/// formatted from already-parsed values: a Uuid's or an enum's text cannot carry a quote.
+/// `current_role` is an SQL keyword, hence quoted. A query without arguments goes over the
+/// simple protocol: one round trip for all of them, and nothing added to the prepared-statement
+/// cache. (Not `raw_sql(..).execute`: awaiting it makes every caller's future fail the `Send`
+/// proof, a rustc higher-ranked lifetime limitation; sqlx issues 3150 and 3581.)
+pub(crate) async fn set_context(
+    conn: &mut PgConnection,
+    tenant: Option<TenantId>,
+    user: Option<UserId>,
+    role: Option<MemberRole>,
+) -> Result<(), DbError> {
+    let mut statements = String::new();
+    if let Some(tenant) = tenant {
+        statements.push_str(&format!(
+            "SET LOCAL app.current_tenant_id = '{}';",
+            tenant.as_uuid()
+        ));
+    }
+    if let Some(user) = user {
+        statements.push_str(&format!(
+            "SET LOCAL app.current_user_id = '{}';",
+            user.as_uuid()
+        ));
+    }
+    if let Some(role) = role {
+        statements.push_str(&format!(
+            "SET LOCAL app.\"current_role\" = '{}';",
+            role.as_str()
+        ));
+    }
+    conn.execute(statements.as_str()).await?;
+    Ok(())
 }

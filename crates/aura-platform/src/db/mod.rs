@@ -13,6 +13,7 @@ mod pools;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub(crate) use context::set_context;
 pub use context::{TenantContext, TenantTx};
 pub use error::{ConstraintKind, DbError};
 pub use migrate::{migrate, APP_ROLE, MIGRATOR};

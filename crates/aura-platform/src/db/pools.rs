@@ -1,9 +1,11 @@
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
 use url::Url;
 
 use super::{DbError, TenantContext, TenantTx, APP_ROLE};
+use crate::ids::TenantId;
 
 /// How the server's pool behaves when the database misbehaves.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +47,18 @@ impl AppPool {
         TenantTx::begin(tx, context).await
     }
 
+    /// A transaction with only the tenant in context: no user, no role. Crate-private: it serves
+    /// the steps that establish who the user is (sign-in, session lookup), and row policies that
+    /// depend on a role or user show it nothing.
+    pub(crate) async fn begin_tenant_scope(
+        &self,
+        tenant_id: TenantId,
+    ) -> Result<Transaction<'static, Postgres>, DbError> {
+        let mut tx = self.0.begin().await?;
+        super::set_context(&mut tx, Some(tenant_id), None, None).await?;
+        Ok(tx)
+    }
+
     /// Answers whether the database is reachable. Reads no table.
     pub async fn ping(&self) -> Result<(), DbError> {
         sqlx::raw_sql("select 1").execute(&self.0).await?;
@@ -71,6 +85,10 @@ impl AppPool {
 
     pub async fn close(&self) {
         self.0.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.0
     }
 }
 

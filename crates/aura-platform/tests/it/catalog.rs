@@ -240,3 +240,35 @@ async fn the_app_role_is_unprivileged_and_owns_nothing() {
     .unwrap();
     assert_eq!(members_of, 0, "{APP_ROLE} must be a member of no role");
 }
+
+/// `security definer` functions run as their owner and skip row-level security: each must pin
+/// an empty search_path (so no object of the caller's can stand in for one of ours), must not be
+/// callable by PUBLIC, and must be one we know, each covered by a test in the isolation suite.
+#[tokio::test]
+async fn security_definer_functions_are_few_known_and_hardened() {
+    let db = TestDatabase::new().await;
+    let functions: Vec<(String, Option<Vec<String>>, bool)> = sqlx::query_as(
+        "select p.oid::regprocedure::text, p.proconfig,
+                has_function_privilege('public', p.oid, 'execute')
+         from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+         where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema')
+         order by 1",
+    )
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    let names: Vec<&str> = functions.iter().map(|(name, ..)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["aura.tenant_by_slug(text)"],
+        "a new definer function needs a test"
+    );
+    for (name, config, public) in &functions {
+        let pinned = config.as_ref().is_some_and(|c| {
+            c.iter()
+                .any(|s| s == "search_path=\"\"" || s == "search_path=")
+        });
+        assert!(pinned, "{name} does not pin search_path: {config:?}");
+        assert!(!public, "{name} is executable by PUBLIC");
+    }
+}

@@ -9,7 +9,7 @@ use aura_platform::ids::{MemberRole, TenantId, UserId};
 use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
-/// Two tenants with a member and an audit entry each, created as the owner.
+/// Two tenants with a member, an audit entry and a session each, created as the owner.
 struct TwoTenants {
     a: TenantContext,
     b: TenantContext,
@@ -46,6 +46,15 @@ async fn two_tenants(owner: &PgPool) -> TwoTenants {
         sqlx::query(
             "insert into audit_log (tenant_id, actor_user_id, action, entity_type, entity_id)
              values ($1, $2, 'test.created', 'tenant', $1)",
+        )
+        .bind(tenant_id.as_uuid())
+        .bind(user_id.as_uuid())
+        .execute(owner)
+        .await
+        .unwrap();
+        sqlx::query(
+            "insert into tenant_sessions (tenant_id, token_hash, user_id, csrf_token)
+             values ($1, sha256(gen_random_uuid()::text::bytea), $2, repeat('c', 43))",
         )
         .bind(tenant_id.as_uuid())
         .bind(user_id.as_uuid())
@@ -394,4 +403,32 @@ async fn a_write_refused_by_policy_maps_to_forbidden() {
     .await
     .unwrap_err();
     assert!(matches!(DbError::from(err), DbError::Forbidden(_)));
+}
+
+#[tokio::test]
+async fn the_slug_lookup_reveals_one_exact_tenant_and_nothing_else() {
+    let db = TestDatabase::new().await;
+    two_tenants(&db.owner).await;
+    let mut conn = db.raw_app_connection().await;
+    let found: Vec<(Uuid, String)> =
+        sqlx::query_as("select id, name from aura.tenant_by_slug('tenant-a')")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].1, "tenant-a");
+    for probe in ["tenant-%", "tenant-a' or '1'='1", "TENANT-A", "", "tenant"] {
+        let rows: i64 = sqlx::query_scalar("select count(*) from aura.tenant_by_slug($1)")
+            .bind(probe)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "{probe:?} matched");
+    }
+    // The function opens no other door: the table itself stays invisible without context.
+    let visible: i64 = sqlx::query_scalar("select count(*) from tenants")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(visible, 0);
 }

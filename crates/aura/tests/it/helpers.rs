@@ -3,21 +3,49 @@ use std::process::Command;
 
 use aura_platform::db::testing::TestDatabase;
 use aura_platform::db::AppPool;
-use aura_web::AppState;
+use aura_web::{AppState, SiteConfig};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-/// The real server, on a random port of 127.0.0.1, serving until dropped.
+/// Workspace slugs the test clients can reach: `<slug>.localhost` resolves to the test server.
+pub const TEST_SLUGS: [&str; 4] = ["acme", "globex", "ghost", "dormant"];
+
+/// The real server, on a random port of 127.0.0.1, serving `localhost:<port>` as its apex until
+/// dropped.
 pub struct TestApp {
-    pub address: String,
+    pub port: u16,
+    /// A client without cookies.
     pub client: reqwest::Client,
+    address: SocketAddr,
     _stop: oneshot::Sender<()>,
 }
 
 impl TestApp {
+    /// A URL on the apex.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
+        format!("http://localhost:{}{path}", self.port)
     }
+
+    /// A URL on the workspace host of `slug`.
+    pub fn workspace_url(&self, slug: &str, path: &str) -> String {
+        format!("http://{slug}.localhost:{}{path}", self.port)
+    }
+
+    /// A client like a browser: it keeps cookies per host and does not follow redirects.
+    pub fn browser(&self) -> reqwest::Client {
+        client_for(self.address, true)
+    }
+}
+
+fn client_for(address: SocketAddr, cookies: bool) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(cookies)
+        .resolve("localhost", address);
+    for slug in TEST_SLUGS {
+        builder = builder.resolve(&format!("{slug}.localhost"), address);
+    }
+    builder.build().expect("a test client")
 }
 
 /// A server over a fresh database of its own.
@@ -34,12 +62,20 @@ pub async fn spawn_app_with(pool: AppPool) -> TestApp {
         .expect("bind a random port");
     let address: SocketAddr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(aura_web::serve(listener, AppState { db: pool }, async {
+    let state = AppState {
+        db: pool,
+        site: SiteConfig {
+            base_host: format!("localhost:{}", address.port()),
+            secure_cookies: false,
+        },
+    };
+    tokio::spawn(aura_web::serve(listener, state, async {
         stopped.await.ok();
     }));
     TestApp {
-        address: format!("http://{address}"),
-        client: reqwest::Client::new(),
+        port: address.port(),
+        client: client_for(address, false),
+        address,
         _stop: stop,
     }
 }

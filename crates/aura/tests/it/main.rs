@@ -5,3 +5,4 @@ mod health;
 mod helpers;
 mod outage;
 mod pages;
+mod workspace;

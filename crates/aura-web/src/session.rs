@@ -1,0 +1,114 @@
+//! The browser session on a workspace host: its cookie, the extractor that requires it, and
+//! CSRF checks for forms.
+
+use aura_platform::auth::{self, Secret, SignedIn, SESSION_IDLE_LIMIT};
+use aura_platform::tenants::Workspace;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+
+use crate::{AppState, WebError};
+
+pub const SESSION_COOKIE: &str = "aura_session";
+/// Double-submit token for the sign-in form, which has no session yet.
+pub const LOGIN_CSRF_COOKIE: &str = "aura_login_csrf";
+
+/// A cookie only this host gets (no Domain attribute), hidden from scripts.
+pub fn private_cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .secure(state.site.secure_cookies)
+        .same_site(SameSite::Lax)
+        .build()
+}
+
+pub fn session_cookie(state: &AppState, token: &Secret) -> Cookie<'static> {
+    let mut cookie = private_cookie(state, SESSION_COOKIE, token.as_str().to_owned());
+    cookie.set_max_age(time_duration(SESSION_IDLE_LIMIT));
+    cookie
+}
+
+pub fn removal(name: &'static str) -> Cookie<'static> {
+    Cookie::build((name, "")).path("/").build()
+}
+
+fn time_duration(duration: std::time::Duration) -> time::Duration {
+    time::Duration::seconds(duration.as_secs().try_into().unwrap_or(i64::MAX))
+}
+
+/// The workspace the host named; present on every request the workspace router serves.
+pub fn workspace(parts: &Parts) -> Result<Workspace, WebError> {
+    parts
+        .extensions
+        .get::<Workspace>()
+        .cloned()
+        .ok_or(WebError::NotFound)
+}
+
+/// A signed-in member of the request's workspace. Handlers that take it are reachable only
+/// with a valid session for this very tenant; anyone else is sent to the sign-in page.
+pub struct Member {
+    pub signed_in: SignedIn,
+    pub workspace: Workspace,
+    /// The session cookie, when it should be re-issued to extend its life.
+    pub renewed_cookie: Option<Cookie<'static>>,
+}
+
+impl Member {
+    /// Refuses a form whose CSRF token is not this session's.
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), WebError> {
+        let expected = self.signed_in.csrf_token.as_bytes();
+        if constant_time_eq(expected, submitted.as_bytes()) {
+            Ok(())
+        } else {
+            Err(WebError::CsrfRejected)
+        }
+    }
+}
+
+pub enum NotSignedIn {
+    Redirect,
+    Error(WebError),
+}
+
+impl IntoResponse for NotSignedIn {
+    fn into_response(self) -> Response {
+        match self {
+            NotSignedIn::Redirect => Redirect::to("/login").into_response(),
+            NotSignedIn::Error(err) => err.into_response(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Member {
+    type Rejection = NotSignedIn;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let workspace = workspace(parts).map_err(NotSignedIn::Error)?;
+        let jar = CookieJar::from_headers(&parts.headers);
+        let token = jar
+            .get(SESSION_COOKIE)
+            .and_then(|cookie| Secret::parse(cookie.value()))
+            .ok_or(NotSignedIn::Redirect)?;
+        let signed_in = auth::authenticate(&state.db, workspace.id, &token)
+            .await
+            .map_err(|err| NotSignedIn::Error(err.into()))?
+            .ok_or(NotSignedIn::Redirect)?;
+        let renewed_cookie = signed_in.refreshed.then(|| session_cookie(state, &token));
+        Ok(Member {
+            signed_in,
+            workspace,
+            renewed_cookie,
+        })
+    }
+}
+
+/// Compares without an early exit, so the time taken does not reveal how much matched.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

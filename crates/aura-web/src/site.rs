@@ -1,0 +1,101 @@
+//! Which site a request is for. The apex (`<base host>`) serves the public pages; each tenant's
+//! workspace lives at `<slug>.<base host>`. Only the `Host` header as sent to Aura decides
+//! (no `X-Forwarded-Host`: a client can set that to anything).
+
+use aura_platform::ids::TenantSlug;
+use aura_platform::tenants::{self, TenantStatus};
+use axum::extract::Request;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower::ServiceExt;
+
+use crate::{AppState, WebError};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum HostKind {
+    Apex,
+    Workspace(TenantSlug),
+    /// Not an address Aura serves.
+    Foreign,
+}
+
+/// Classifies `host` (as in the `Host` header: name and optional port) against `base_host`.
+pub fn classify(host: &str, base_host: &str) -> HostKind {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host == base_host {
+        return HostKind::Apex;
+    }
+    match host
+        .strip_suffix(base_host)
+        .and_then(|rest| rest.strip_suffix('.'))
+    {
+        Some(label) if !label.contains('.') => label
+            .parse::<TenantSlug>()
+            .map(HostKind::Workspace)
+            .unwrap_or(HostKind::Foreign),
+        _ => HostKind::Foreign,
+    }
+}
+
+/// The apex and workspace routers, chosen per request by its host.
+#[derive(Clone)]
+pub struct Sites {
+    pub apex: Router,
+    pub workspace: Router,
+}
+
+pub async fn dispatch(state: AppState, sites: Sites, mut request: Request) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))
+        .unwrap_or_default();
+    let router = match classify(&host, &state.site.base_host) {
+        HostKind::Apex => sites.apex,
+        HostKind::Workspace(slug) => match tenants::find_by_slug(&state.db, &slug).await {
+            Ok(Some(workspace)) if workspace.status == TenantStatus::Active => {
+                request.extensions_mut().insert(workspace);
+                sites.workspace
+            }
+            Ok(Some(_)) => return WebError::WorkspaceSuspended.into_response(),
+            Ok(None) => return WebError::NotFound.into_response(),
+            Err(err) => return WebError::from(err).into_response(),
+        },
+        HostKind::Foreign => return WebError::NotFound.into_response(),
+    };
+    match router.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_classified_against_the_base_host() {
+        let base = "localhost:3000";
+        assert_eq!(classify("localhost:3000", base), HostKind::Apex);
+        assert_eq!(classify("LOCALHOST:3000.", base), HostKind::Apex);
+        assert_eq!(
+            classify("acme.localhost:3000", base),
+            HostKind::Workspace("acme".parse().unwrap())
+        );
+        for foreign in [
+            "evil.example",
+            "localhost:3001",
+            "a.b.localhost:3000",
+            "www.localhost:3000",
+            "-x.localhost:3000",
+            ".localhost:3000",
+            "xlocalhost:3000",
+            "",
+        ] {
+            assert_eq!(classify(foreign, base), HostKind::Foreign, "{foreign}");
+        }
+    }
+}
