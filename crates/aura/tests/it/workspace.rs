@@ -8,7 +8,7 @@ use reqwest::{header, Client, Response, StatusCode};
 use crate::helpers::{spawn_app, TestApp};
 
 /// A server whose database holds the demo platform (acme and globex, a member of every role).
-async fn demo_app() -> (TestApp, TestDatabase) {
+pub async fn demo_app() -> (TestApp, TestDatabase) {
     let (app, db) = spawn_app().await;
     let owner = OwnerPool::connect(&db.owner_url).await.unwrap();
     demo::seed(&owner).await.unwrap();
