@@ -7,4 +7,5 @@ pub mod db;
 pub mod demo;
 pub mod ids;
 pub mod password;
+pub mod signup;
 pub mod tenants;

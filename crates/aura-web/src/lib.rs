@@ -1,12 +1,14 @@
 //! Aura's HTTP surface. [`router`] builds the whole application; [`serve`] runs it until a
 //! shutdown signal, finishing the requests already in flight.
 
+mod account;
 mod assets;
 mod error;
 mod health;
 mod middleware;
 mod pages;
 mod session;
+mod sign_in;
 mod site;
 mod workspace;
 
@@ -41,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     let sites = site::Sites {
         apex: Router::new()
             .merge(pages::routes())
+            .merge(account::routes())
             .fallback(error::not_found)
             .with_state(state.clone()),
         workspace: Router::new()

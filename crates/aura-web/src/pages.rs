@@ -5,6 +5,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use aura_platform::auth::apex::ApexSignedIn;
 use aura_platform::tenants::Workspace;
 
 use crate::session::Member;
@@ -16,6 +17,9 @@ pub enum Section {
     Home,
     Pricing,
     About,
+    SignIn,
+    SignUp,
+    Account,
     None,
 }
 
@@ -45,6 +49,22 @@ impl Chrome {
             stylesheet: assets::stylesheet_url(),
             workspace: None,
             member: None,
+        }
+    }
+
+    /// A page of the apex, for a signed-in operator or prospect.
+    pub fn for_apex_member(section: Section, signed_in: &ApexSignedIn) -> Self {
+        Self {
+            member: Some(MemberChrome {
+                name: signed_in.display_name.clone(),
+                role: if signed_in.is_platform_admin {
+                    "Platform operator"
+                } else {
+                    "Account"
+                },
+                csrf_token: signed_in.csrf_token.clone(),
+            }),
+            ..Self::new(section)
         }
     }
 

@@ -1,6 +1,7 @@
 //! The browser session on a workspace host: its cookie, the extractor that requires it, and
 //! CSRF checks for forms.
 
+use aura_platform::auth::apex::{self, ApexSignedIn, ApexToken};
 use aura_platform::auth::{self, Secret, SignedIn, SESSION_IDLE_LIMIT};
 use aura_platform::tenants::Workspace;
 use axum::extract::FromRequestParts;
@@ -11,8 +12,10 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use crate::{AppState, WebError};
 
 pub const SESSION_COOKIE: &str = "aura_session";
-/// Double-submit token for the sign-in form, which has no session yet.
-pub const LOGIN_CSRF_COOKIE: &str = "aura_login_csrf";
+/// The apex's session cookie (operators, and users without a workspace yet).
+pub const APEX_SESSION_COOKIE: &str = "aura_apex_session";
+/// Double-submit token for the forms sent before there is a session (sign-in, signup).
+pub const FORM_CSRF_COOKIE: &str = "aura_form_csrf";
 
 /// A cookie only this host gets (no Domain attribute), hidden from scripts.
 pub fn private_cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
@@ -25,7 +28,23 @@ pub fn private_cookie(state: &AppState, name: &'static str, value: String) -> Co
 }
 
 pub fn session_cookie(state: &AppState, token: &Secret) -> Cookie<'static> {
-    let mut cookie = private_cookie(state, SESSION_COOKIE, token.as_str().to_owned());
+    lasting(private_cookie(
+        state,
+        SESSION_COOKIE,
+        token.as_str().to_owned(),
+    ))
+}
+
+pub fn apex_session_cookie(state: &AppState, token: &ApexToken) -> Cookie<'static> {
+    lasting(private_cookie(
+        state,
+        APEX_SESSION_COOKIE,
+        token.cookie_value(),
+    ))
+}
+
+/// Kept by the browser as long as the server would keep the session idle.
+fn lasting(mut cookie: Cookie<'static>) -> Cookie<'static> {
     cookie.set_max_age(time_duration(SESSION_IDLE_LIMIT));
     cookie
 }
@@ -59,12 +78,7 @@ pub struct Member {
 impl Member {
     /// Refuses a form whose CSRF token is not this session's.
     pub fn check_csrf(&self, submitted: &str) -> Result<(), WebError> {
-        let expected = self.signed_in.csrf_token.as_bytes();
-        if constant_time_eq(expected, submitted.as_bytes()) {
-            Ok(())
-        } else {
-            Err(WebError::CsrfRejected)
-        }
+        check_csrf(&self.signed_in.csrf_token, submitted)
     }
 }
 
@@ -105,6 +119,54 @@ impl FromRequestParts<AppState> for Member {
             workspace,
             renewed_cookie,
         })
+    }
+}
+
+/// A user signed in on the apex: a platform operator, or someone whose workspace does not exist
+/// yet. Anyone else is sent to the apex's sign-in page.
+pub struct ApexMember {
+    pub signed_in: ApexSignedIn,
+    pub renewed_cookie: Option<Cookie<'static>>,
+}
+
+impl ApexMember {
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), WebError> {
+        check_csrf(&self.signed_in.csrf_token, submitted)
+    }
+}
+
+impl FromRequestParts<AppState> for ApexMember {
+    type Rejection = NotSignedIn;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let token = jar
+            .get(APEX_SESSION_COOKIE)
+            .and_then(|cookie| ApexToken::parse(cookie.value()))
+            .ok_or(NotSignedIn::Redirect)?;
+        let signed_in = apex::authenticate(&state.db, &token)
+            .await
+            .map_err(|err| NotSignedIn::Error(err.into()))?
+            .ok_or(NotSignedIn::Redirect)?;
+        let renewed_cookie = signed_in
+            .refreshed
+            .then(|| apex_session_cookie(state, &token));
+        Ok(ApexMember {
+            signed_in,
+            renewed_cookie,
+        })
+    }
+}
+
+/// Refuses a form whose CSRF token is not its session's.
+fn check_csrf(expected: &str, submitted: &str) -> Result<(), WebError> {
+    if constant_time_eq(expected.as_bytes(), submitted.as_bytes()) {
+        Ok(())
+    } else {
+        Err(WebError::CsrfRejected)
     }
 }
 

@@ -59,6 +59,13 @@ impl AppPool {
         Ok(tx)
     }
 
+    /// A transaction with no context at all: row policies show it nothing. Crate-private: it
+    /// serves the platform's own steps before anyone is known (apex sign-in, signup), which
+    /// set the user in context themselves or call a narrow `security definer` function.
+    pub(crate) async fn begin_unscoped(&self) -> Result<Transaction<'static, Postgres>, DbError> {
+        Ok(self.0.begin().await?)
+    }
+
     /// Answers whether the database is reachable. Reads no table.
     pub async fn ping(&self) -> Result<(), DbError> {
         sqlx::raw_sql("select 1").execute(&self.0).await?;

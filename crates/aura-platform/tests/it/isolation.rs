@@ -202,7 +202,7 @@ async fn without_tenant_context_every_table_is_empty() {
         .into_iter()
         .map(|(t, _)| t)
         .collect();
-    tables.extend(["tenants".to_owned(), "users".to_owned()]);
+    tables.extend(["tenants", "users", "signups", "platform_sessions"].map(String::from));
     let mut conn = db.raw_app_connection().await;
     for table in &tables {
         // Never set, then set to empty: both mean "no tenant", never an error, never all rows.
@@ -431,4 +431,170 @@ async fn the_slug_lookup_reveals_one_exact_tenant_and_nothing_else() {
         .await
         .unwrap();
     assert_eq!(visible, 0);
+}
+
+/// A user's own platform rows (signup, apex sessions), as the user in context.
+async fn user_scoped(db: &TestDatabase, user: UserId) -> (i64, i64, i64) {
+    let mut conn = db.raw_app_connection().await;
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::raw_sql(&format!("set local app.current_user_id = '{user}'"))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let count = |table: &str| format!("select count(*) from {table}");
+    let signups: i64 = sqlx::query_scalar(&count("signups"))
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let sessions: i64 = sqlx::query_scalar(&count("platform_sessions"))
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let users: i64 = sqlx::query_scalar(&count("users"))
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    (signups, sessions, users)
+}
+
+#[tokio::test]
+async fn a_prospect_sees_only_their_own_signup_and_sessions_and_operators_see_all_signups() {
+    let db = TestDatabase::new().await;
+    let mut prospects = Vec::new();
+    for name in ["pat", "quinn"] {
+        let id = UserId::new();
+        sqlx::query(
+            "insert into users (id, email, display_name) values ($1, $2 || '@newco.example', $2);
+             ",
+        )
+        .bind(id.as_uuid())
+        .bind(name)
+        .execute(&db.owner)
+        .await
+        .unwrap();
+        sqlx::query("insert into signups (user_id, company_name) values ($1, $2)")
+            .bind(id.as_uuid())
+            .bind(name)
+            .execute(&db.owner)
+            .await
+            .unwrap();
+        sqlx::query(
+            "insert into platform_sessions (user_id, token_hash, csrf_token)
+             values ($1, sha256(gen_random_uuid()::text::bytea), repeat('c', 43))",
+        )
+        .bind(id.as_uuid())
+        .execute(&db.owner)
+        .await
+        .unwrap();
+        prospects.push(id);
+    }
+    let operator = UserId::new();
+    sqlx::query(
+        "insert into users (id, email, display_name, is_platform_admin)
+         values ($1, 'ops@aura.example', 'Ops', true)",
+    )
+    .bind(operator.as_uuid())
+    .execute(&db.owner)
+    .await
+    .unwrap();
+
+    assert_eq!(
+        user_scoped(&db, prospects[0]).await,
+        (1, 1, 1),
+        "a prospect sees their own rows only"
+    );
+    assert_eq!(
+        user_scoped(&db, operator).await,
+        (2, 0, 3),
+        "an operator sees every signup and user, no one's sessions"
+    );
+
+    // A prospect cannot advance their own request (only operators update signups), nor touch
+    // another's session.
+    let mut conn = db.raw_app_connection().await;
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::raw_sql(&format!(
+        "set local app.current_user_id = '{}'",
+        prospects[0]
+    ))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let advanced = sqlx::query("update signups set status = 'pending'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(advanced.rows_affected(), 0);
+    let ended = sqlx::query("delete from platform_sessions where user_id = $1")
+        .bind(prospects[1].as_uuid())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(ended.rows_affected(), 0);
+    let err = sqlx::query("insert into signups (user_id, company_name) values ($1, 'Forged')")
+        .bind(prospects[1].as_uuid())
+        .execute(&mut *tx)
+        .await
+        .expect_err("a signup for someone else must be refused");
+    assert!(refused_by_privilege_or_policy(&err));
+}
+
+#[tokio::test]
+async fn the_apex_login_lookup_answers_one_exact_email_only() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let mut conn = db.raw_app_connection().await;
+    let found: Vec<Uuid> =
+        sqlx::query_scalar("select id from aura.apex_login_candidate('Tenant-A@Example.com')")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        found,
+        [t.a.user_id.as_uuid()],
+        "exact email, case-insensitively"
+    );
+    for probe in [
+        "%",
+        "tenant-%@example.com",
+        "tenant-a@example.com' or '1'='1",
+        "",
+    ] {
+        let rows: i64 = sqlx::query_scalar("select count(*) from aura.apex_login_candidate($1)")
+            .bind(probe)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "{probe:?} matched");
+    }
+}
+
+#[tokio::test]
+async fn only_an_operator_in_context_is_a_platform_admin() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    sqlx::query("update users set is_platform_admin = true where id = $1")
+        .bind(t.b.user_id.as_uuid())
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    let mut conn = db.raw_app_connection().await;
+    for (context, expected) in [
+        (None, false),
+        (Some(t.a.user_id), false),
+        (Some(t.b.user_id), true),
+    ] {
+        let mut tx = conn.begin().await.unwrap();
+        if let Some(user) = context {
+            sqlx::raw_sql(&format!("set local app.current_user_id = '{user}'"))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        let is_admin: bool = sqlx::query_scalar("select aura.current_user_is_platform_admin()")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(is_admin, expected, "{context:?}");
+    }
 }

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `aura` server and binary, over real HTTP against real PostgreSQL.
 
+mod account;
 mod browser;
 mod cli;
 mod health;

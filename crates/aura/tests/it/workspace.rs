@@ -17,7 +17,7 @@ pub async fn demo_app() -> (TestApp, TestDatabase) {
 }
 
 /// The value of the hidden `csrf_token` field in a page.
-fn csrf_token(html: &str) -> String {
+pub fn csrf_token(html: &str) -> String {
     html.split("name=\"csrf_token\" value=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())

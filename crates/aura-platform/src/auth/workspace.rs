@@ -1,0 +1,152 @@
+//! Sessions on a workspace's host. Everything here runs inside the tenant the host names, so an
+//! account, a membership or a session of another tenant simply does not exist for it.
+
+use uuid::Uuid;
+
+use super::{
+    check_password, Candidate, LoginError, Secret, LAST_SEEN_GRANULARITY, SESSION_IDLE_LIMIT,
+};
+use crate::db::{AppPool, DbError, TenantContext};
+use crate::ids::{MemberRole, TenantId, UserId};
+
+/// Who a valid session belongs to.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub session_id: Uuid,
+    pub context: TenantContext,
+    pub display_name: String,
+    pub email: String,
+    /// Must accompany every state-changing form this session submits.
+    pub csrf_token: String,
+    /// The session was used after a pause, and its cookie should be re-issued to extend it.
+    pub refreshed: bool,
+}
+
+/// Signs `email` in to `tenant` if `password` matches, opening a new session (a fresh secret at
+/// every sign-in). Failed attempts count toward a temporary lockout.
+pub async fn log_in(
+    pool: &AppPool,
+    tenant: TenantId,
+    email: &str,
+    password: &str,
+) -> Result<(Secret, SignedIn), LoginError> {
+    let mut tx = pool.begin_tenant_scope(tenant).await?;
+    let candidate = sqlx::query!(
+        r#"select u.id as "id: UserId", u.password_hash, u.display_name, u.email,
+                  coalesce(u.locked_until > now(), false) as "locked!",
+                  m.role as "role: MemberRole", m.deactivated_at is not null as "deactivated!"
+           from tenant_members m
+           join users u on u.id = m.user_id
+           where m.tenant_id = $1 and u.email_norm = lower($2)"#,
+        tenant.as_uuid(),
+        email.trim(),
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(DbError::from)?;
+
+    let details = candidate
+        .as_ref()
+        .map(|c| (c.display_name.clone(), c.email.clone(), c.role));
+    let candidate = candidate.map(|c| Candidate {
+        id: c.id,
+        password_hash: c.password_hash,
+        locked: c.locked,
+        barred: c.deactivated,
+    });
+    let (mut tx, user_id) = check_password(tx, candidate, password).await?;
+    let (display_name, email, role) = details.expect("a successful check had a candidate");
+    let token = Secret::generate();
+    let csrf_token = Secret::generate().as_str().to_owned();
+    let session_id = sqlx::query_scalar!(
+        "insert into tenant_sessions (tenant_id, token_hash, user_id, csrf_token)
+         values ($1, $2, $3, $4) returning id",
+        tenant.as_uuid(),
+        token.sha256(),
+        user_id as UserId,
+        csrf_token,
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(DbError::from)?;
+    tx.commit().await.map_err(DbError::from)?;
+
+    let signed_in = SignedIn {
+        session_id,
+        context: TenantContext {
+            tenant_id: tenant,
+            user_id,
+            role,
+        },
+        display_name,
+        email,
+        csrf_token,
+        refreshed: false,
+    };
+    Ok((token, signed_in))
+}
+
+/// The session `token` opens in `tenant`, if it exists, has not been idle too long, and its
+/// member is still active: a deactivated member is out at their next request.
+pub async fn authenticate(
+    pool: &AppPool,
+    tenant: TenantId,
+    token: &Secret,
+) -> Result<Option<SignedIn>, DbError> {
+    let mut tx = pool.begin_tenant_scope(tenant).await?;
+    let session = sqlx::query!(
+        r#"select s.id, s.csrf_token, u.id as "user_id: UserId", u.display_name, u.email,
+                  m.role as "role: MemberRole",
+                  s.last_seen_at < now() - make_interval(secs => $4) as "stale!"
+           from tenant_sessions s
+           join tenant_members m on m.tenant_id = s.tenant_id and m.user_id = s.user_id
+           join users u on u.id = s.user_id
+           where s.tenant_id = $1 and s.token_hash = $2
+             and m.deactivated_at is null
+             and s.last_seen_at > now() - make_interval(secs => $3)"#,
+        tenant.as_uuid(),
+        token.sha256(),
+        SESSION_IDLE_LIMIT.as_secs_f64(),
+        LAST_SEEN_GRANULARITY.as_secs_f64(),
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(session) = session else {
+        return Ok(None);
+    };
+    if session.stale {
+        sqlx::query!(
+            "update tenant_sessions set last_seen_at = now() where tenant_id = $1 and id = $2",
+            tenant.as_uuid(),
+            session.id
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(Some(SignedIn {
+        session_id: session.id,
+        context: TenantContext {
+            tenant_id: tenant,
+            user_id: session.user_id,
+            role: session.role,
+        },
+        display_name: session.display_name,
+        email: session.email,
+        csrf_token: session.csrf_token,
+        refreshed: session.stale,
+    }))
+}
+
+/// Ends the session.
+pub async fn log_out(pool: &AppPool, signed_in: &SignedIn) -> Result<(), DbError> {
+    let mut tx = pool.begin(signed_in.context).await?;
+    sqlx::query!(
+        "delete from tenant_sessions where tenant_id = $1 and id = $2",
+        signed_in.context.tenant_id.as_uuid(),
+        signed_in.session_id
+    )
+    .execute(tx.conn())
+    .await?;
+    tx.commit().await
+}

@@ -1,0 +1,257 @@
+//! Signing up before any tenant exists (F1.1-F1.3): a prospect becomes a user with no
+//! membership, plus a request for a workspace that operators take through contract and approval.
+
+use chrono::{DateTime, Utc};
+
+use crate::db::{set_context, AppPool, ConstraintKind, DbError};
+use crate::ids::{Email, UserId};
+use crate::password;
+
+/// Shortest password accepted. Long passphrases beat complexity rules.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// Longest accepted: generous for passphrases and managers, bounded for hashing cost.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// What the signup form sends, as typed.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct SignupInput {
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub company_name: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+/// A signup that passed validation.
+#[derive(Debug)]
+pub struct NewSignup {
+    display_name: String,
+    email: Email,
+    company_name: String,
+    password: String,
+}
+
+/// Each field's problem, in the form's order, worded for the person filling it in.
+pub type FieldErrors = Vec<(&'static str, String)>;
+
+impl SignupInput {
+    pub fn validate(&self) -> Result<NewSignup, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let display_name = self.display_name.trim();
+        if display_name.is_empty() {
+            errors.push(("display_name", "Enter your name.".into()));
+        } else if display_name.chars().count() > 200 {
+            errors.push((
+                "display_name",
+                "Your name can be at most 200 characters.".into(),
+            ));
+        }
+        let email = match self.email.parse::<Email>() {
+            Ok(email) => Some(email),
+            Err(_) if self.email.trim().is_empty() => {
+                errors.push(("email", "Enter your work email address.".into()));
+                None
+            }
+            Err(_) => {
+                errors.push((
+                    "email",
+                    "Enter an email address like name@company.com.".into(),
+                ));
+                None
+            }
+        };
+        let company_name = self.company_name.trim();
+        if company_name.is_empty() {
+            errors.push(("company_name", "Enter your company's name.".into()));
+        } else if company_name.chars().count() > 200 {
+            errors.push((
+                "company_name",
+                "The company name can be at most 200 characters.".into(),
+            ));
+        }
+        let length = self.password.chars().count();
+        if length < MIN_PASSWORD_CHARS {
+            errors.push((
+                "password",
+                format!("Use at least {MIN_PASSWORD_CHARS} characters; a few unrelated words work well."),
+            ));
+        } else if length > MAX_PASSWORD_CHARS {
+            errors.push((
+                "password",
+                format!("Use at most {MAX_PASSWORD_CHARS} characters."),
+            ));
+        }
+        match (errors.is_empty(), email) {
+            (true, Some(email)) => Ok(NewSignup {
+                display_name: display_name.to_owned(),
+                email,
+                company_name: company_name.to_owned(),
+                password: self.password.clone(),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignupError {
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Creates the user (with no membership: "pre-tenant") and their workspace request, in one
+/// transaction with the new user in context, so the row policies check even this.
+pub async fn sign_up(pool: &AppPool, signup: &NewSignup) -> Result<UserId, SignupError> {
+    let user_id = UserId::new();
+    let plaintext = signup.password.clone();
+    let password_hash = tokio::task::spawn_blocking(move || password::hash(&plaintext))
+        .await
+        .expect("password hashing does not panic");
+    let mut tx = pool.begin_unscoped().await?;
+    set_context(&mut tx, None, Some(user_id), None).await?;
+    let inserted = sqlx::query!(
+        "insert into users (id, email, display_name, password_hash) values ($1, $2, $3, $4)",
+        user_id as UserId,
+        signup.email.as_str(),
+        signup.display_name,
+        password_hash,
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(DbError::from);
+    match inserted {
+        Err(DbError::Constraint {
+            kind: ConstraintKind::Unique,
+            constraint,
+        }) if constraint == "users_email_norm_key" => return Err(SignupError::EmailTaken),
+        other => other?,
+    };
+    sqlx::query!(
+        "insert into signups (user_id, company_name) values ($1, $2)",
+        user_id as UserId,
+        signup.company_name,
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(DbError::from)?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(user_id)
+}
+
+/// Where a workspace request stands. Mirrors `aura.signup_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "aura.signup_status", rename_all = "snake_case")]
+pub enum SignupStatus {
+    /// Signed up; the contract is not signed yet.
+    Prospect,
+    /// Contract signed; waiting for an operator's approval.
+    Pending,
+    /// The workspace exists.
+    Activated,
+}
+
+impl SignupStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            SignupStatus::Prospect => "Awaiting contract",
+            SignupStatus::Pending => "Contract signed, awaiting activation",
+            SignupStatus::Activated => "Activated",
+        }
+    }
+}
+
+/// A workspace request as its owner or an operator sees it.
+#[derive(Debug, Clone)]
+pub struct Signup {
+    pub company_name: String,
+    pub status: SignupStatus,
+    pub requested_by: String,
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The user's own workspace request, if they made one.
+pub async fn own(pool: &AppPool, user: UserId) -> Result<Option<Signup>, DbError> {
+    let mut tx = pool.begin_unscoped().await?;
+    set_context(&mut tx, None, Some(user), None).await?;
+    let row = sqlx::query_as!(
+        Signup,
+        r#"select s.company_name, s.status as "status: SignupStatus", u.display_name as requested_by,
+                  u.email, s.created_at
+           from signups s join users u on u.id = s.user_id
+           where s.user_id = $1"#,
+        user as UserId
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(row)
+}
+
+/// The most recent workspace requests, newest first, for a platform operator (the policy shows
+/// anyone else only their own). At most `limit` (1-100).
+pub async fn recent(pool: &AppPool, operator: UserId, limit: i64) -> Result<Vec<Signup>, DbError> {
+    let mut tx = pool.begin_unscoped().await?;
+    set_context(&mut tx, None, Some(operator), None).await?;
+    let rows = sqlx::query_as!(
+        Signup,
+        r#"select s.company_name, s.status as "status: SignupStatus", u.display_name as requested_by,
+                  u.email, s.created_at
+           from signups s join users u on u.id = s.user_id
+           order by s.created_at desc, s.id desc
+           limit $1"#,
+        limit.clamp(1, 100)
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> SignupInput {
+        SignupInput {
+            display_name: "Pat Prospect".into(),
+            email: "pat@newco.example".into(),
+            company_name: "NewCo".into(),
+            password: "correct horse battery".into(),
+        }
+    }
+
+    #[test]
+    fn a_complete_signup_is_valid() {
+        assert!(input().validate().is_ok());
+    }
+
+    #[test]
+    fn every_problem_is_named_by_its_field() {
+        let bad = SignupInput {
+            display_name: " ".into(),
+            email: "pat-at-newco".into(),
+            company_name: String::new(),
+            password: "short".into(),
+        };
+        let errors = bad.validate().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|(field, _)| *field).collect();
+        assert_eq!(
+            fields,
+            ["display_name", "email", "company_name", "password"]
+        );
+        let long = SignupInput {
+            password: "x".repeat(MAX_PASSWORD_CHARS + 1),
+            ..input()
+        };
+        assert_eq!(long.validate().unwrap_err()[0].0, "password");
+        let exactly_long_enough = SignupInput {
+            password: "y".repeat(MIN_PASSWORD_CHARS),
+            ..input()
+        };
+        assert!(exactly_long_enough.validate().is_ok());
+    }
+}

@@ -1,0 +1,231 @@
+//! Accounts on the apex: signing up before any workspace exists, signing in as an operator or
+//! a prospect, and the account page that shows where a workspace request stands.
+
+use askama::Template;
+use aura_platform::auth::apex;
+use aura_platform::auth::LoginError;
+use aura_platform::signup::{self, Signup, SignupError, SignupInput};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+
+use crate::pages::{render, Chrome, Section};
+use crate::session::{
+    apex_session_cookie, constant_time_eq, private_cookie, removal, ApexMember,
+    APEX_SESSION_COOKIE, FORM_CSRF_COOKIE,
+};
+use crate::sign_in::{self, Attempt, SignInForm};
+use crate::{AppState, WebError};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/signup", get(signup_page).post(sign_up))
+        .route("/login", get(login_page).post(log_in))
+        .route("/logout", post(log_out))
+        .route("/account", get(account))
+}
+
+const SIGN_IN_HEADING: &str = "Sign in to Aura";
+const REJECTED: &str = "That email and password do not match an account. \
+    After 5 failed attempts an account is locked for 15 minutes.";
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    signed_out: Option<String>,
+}
+
+async fn login_page(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Response {
+    let notice = query.signed_out.is_some().then_some("You have signed out.");
+    sign_in::show(
+        &state,
+        Chrome::new(Section::SignIn),
+        SIGN_IN_HEADING.into(),
+        notice,
+    )
+}
+
+async fn log_in(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, WebError> {
+    let chrome = Chrome::new(Section::SignIn);
+    let attempt = match Attempt::check(&state, jar, chrome, SIGN_IN_HEADING.into(), &form) {
+        Ok(attempt) => attempt,
+        Err(answer) => return Ok(*answer),
+    };
+    match apex::log_in(&state.db, &form.email, &form.password).await {
+        Ok((token, _)) => {
+            let jar = attempt.into_jar().add(apex_session_cookie(&state, &token));
+            Ok((jar, Redirect::to("/account")).into_response())
+        }
+        Err(LoginError::Rejected) => Ok(attempt.rejected(REJECTED)),
+        Err(LoginError::Db(err)) => Err(err.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+async fn log_out(
+    State(state): State<AppState>,
+    member: ApexMember,
+    jar: CookieJar,
+    Form(form): Form<LogoutForm>,
+) -> Result<Response, WebError> {
+    member.check_csrf(&form.csrf_token)?;
+    apex::log_out(&state.db, &member.signed_in).await?;
+    let jar = jar.remove(removal(APEX_SESSION_COOKIE));
+    Ok((jar, Redirect::to("/login?signed_out=1")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignupPage {
+    chrome: Chrome,
+    csrf_token: String,
+    input: SignupInput,
+    name_error: Option<String>,
+    email_error: Option<String>,
+    company_error: Option<String>,
+    password_error: Option<String>,
+    email_taken: bool,
+    form_error: Option<&'static str>,
+    min_password_chars: usize,
+}
+
+impl SignupPage {
+    /// The form with a fresh token (also set in the returned jar), showing `input` again.
+    fn new(state: &AppState, jar: CookieJar, input: SignupInput) -> (CookieJar, Self) {
+        let token = aura_platform::auth::Secret::generate();
+        let jar = jar.add(private_cookie(
+            state,
+            FORM_CSRF_COOKIE,
+            token.as_str().to_owned(),
+        ));
+        let page = SignupPage {
+            chrome: Chrome::new(Section::SignUp),
+            csrf_token: token.as_str().to_owned(),
+            // The password is never sent back.
+            input: SignupInput {
+                password: String::new(),
+                ..input
+            },
+            name_error: None,
+            email_error: None,
+            company_error: None,
+            password_error: None,
+            email_taken: false,
+            form_error: None,
+            min_password_chars: signup::MIN_PASSWORD_CHARS,
+        };
+        (jar, page)
+    }
+}
+
+async fn signup_page(State(state): State<AppState>) -> Response {
+    let (jar, page) = SignupPage::new(&state, CookieJar::new(), SignupInput::default());
+    (jar, render(&page)).into_response()
+}
+
+#[derive(Deserialize)]
+struct SignupForm {
+    #[serde(flatten)]
+    input: SignupInput,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+async fn sign_up(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<SignupForm>,
+) -> Result<Response, WebError> {
+    let csrf_ok = jar.get(FORM_CSRF_COOKIE).is_some_and(|cookie| {
+        constant_time_eq(cookie.value().as_bytes(), form.csrf_token.as_bytes())
+    });
+    let (jar, mut page) = SignupPage::new(&state, jar, form.input.clone());
+    if !csrf_ok {
+        // Keep what was typed: only the expired token is the problem.
+        page.form_error = Some("This form had expired. Please check it and send it again.");
+        return Ok((StatusCode::FORBIDDEN, jar, render(&page)).into_response());
+    }
+    let new_signup = match form.input.validate() {
+        Ok(valid) => valid,
+        Err(errors) => {
+            for (field, message) in errors {
+                let slot = match field {
+                    "display_name" => &mut page.name_error,
+                    "email" => &mut page.email_error,
+                    "company_name" => &mut page.company_error,
+                    _ => &mut page.password_error,
+                };
+                *slot = Some(message);
+            }
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, jar, render(&page)).into_response());
+        }
+    };
+    match signup::sign_up(&state.db, &new_signup).await {
+        Ok(_) => {}
+        Err(SignupError::EmailTaken) => {
+            page.email_taken = true;
+            page.email_error = Some("An account with this email already exists.".into());
+            return Ok((StatusCode::CONFLICT, jar, render(&page)).into_response());
+        }
+        Err(SignupError::Db(err)) => return Err(err.into()),
+    }
+    // Signed up: sign straight in, with the credentials just chosen.
+    let (token, _) = apex::log_in(&state.db, &form.input.email, &form.input.password)
+        .await
+        .map_err(|err| match err {
+            LoginError::Db(err) => err.into(),
+            LoginError::Rejected => WebError::Internal,
+        })?;
+    let jar = jar
+        .remove(removal(FORM_CSRF_COOKIE))
+        .add(apex_session_cookie(&state, &token));
+    Ok((jar, Redirect::to("/account")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    chrome: Chrome,
+    display_name: String,
+    is_platform_admin: bool,
+    own_request: Option<Signup>,
+    requests: Vec<Signup>,
+}
+
+/// Most workspace requests the operators' list shows at once.
+const QUEUE_PAGE: i64 = 50;
+
+async fn account(State(state): State<AppState>, member: ApexMember) -> Result<Response, WebError> {
+    let signed_in = &member.signed_in;
+    let (own_request, requests) = if signed_in.is_platform_admin {
+        (
+            None,
+            signup::recent(&state.db, signed_in.user_id, QUEUE_PAGE).await?,
+        )
+    } else {
+        (signup::own(&state.db, signed_in.user_id).await?, Vec::new())
+    };
+    let page = AccountPage {
+        chrome: Chrome::for_apex_member(Section::Account, signed_in),
+        display_name: signed_in.display_name.clone(),
+        is_platform_admin: signed_in.is_platform_admin,
+        own_request,
+        requests,
+    };
+    Ok(match member.renewed_cookie {
+        Some(cookie) => (CookieJar::new().add(cookie), render(&page)).into_response(),
+        None => render(&page),
+    })
+}

@@ -1,0 +1,136 @@
+//! The sign-in form, shared by the apex and every workspace host: a double-submit CSRF token
+//! (there is no session yet), field checks, and one answer for every refused attempt.
+
+use askama::Template;
+use aura_platform::auth::Secret;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+
+use crate::pages::{render, Chrome, Section};
+use crate::session::{constant_time_eq, private_cookie, FORM_CSRF_COOKIE};
+use crate::AppState;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct SignInPage {
+    chrome: Chrome,
+    heading: String,
+    csrf_token: String,
+    email: String,
+    notice: Option<&'static str>,
+    email_error: Option<&'static str>,
+    password_error: Option<&'static str>,
+    form_error: Option<&'static str>,
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// The empty form, with a fresh token in a cookie and in the form.
+pub fn show(
+    state: &AppState,
+    chrome: Chrome,
+    heading: String,
+    notice: Option<&'static str>,
+) -> Response {
+    let (jar, mut page) = fresh(state, CookieJar::new(), chrome, heading, String::new());
+    page.notice = notice;
+    (jar, render(&page)).into_response()
+}
+
+/// A submitted form that passed the CSRF and field checks, ready to be tried: on refusal,
+/// [`Attempt::rejected`] re-renders it with the email kept and a new token.
+pub struct Attempt {
+    jar: CookieJar,
+    page: SignInPage,
+}
+
+impl Attempt {
+    /// Checks the form; an error answer is returned as `Err`, ready to send.
+    pub fn check(
+        state: &AppState,
+        jar: CookieJar,
+        chrome: Chrome,
+        heading: String,
+        form: &SignInForm,
+    ) -> Result<Self, Box<Response>> {
+        // Read before the jar gets the next token.
+        let csrf_ok = jar.get(FORM_CSRF_COOKIE).is_some_and(|cookie| {
+            constant_time_eq(cookie.value().as_bytes(), form.csrf_token.as_bytes())
+        });
+        let (jar, mut page) = fresh(state, jar, chrome, heading, form.email.trim().to_owned());
+        let answer = |status: StatusCode, page: SignInPage, jar: CookieJar| {
+            (status, jar, render(&page)).into_response()
+        };
+        if !csrf_ok {
+            page.form_error = Some("This form had expired. Please sign in again.");
+            return Err(Box::new(answer(StatusCode::FORBIDDEN, page, jar)));
+        }
+        if form.email.trim().is_empty() {
+            page.email_error = Some("Enter your email address.");
+        }
+        if form.password.is_empty() {
+            page.password_error = Some("Enter your password.");
+        }
+        if page.email_error.is_some() || page.password_error.is_some() {
+            return Err(Box::new(answer(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page,
+                jar,
+            )));
+        }
+        Ok(Self { jar, page })
+    }
+
+    /// The cookies to send with a successful sign-in: the form's token is spent.
+    pub fn into_jar(self) -> CookieJar {
+        self.jar.remove(crate::session::removal(FORM_CSRF_COOKIE))
+    }
+
+    /// The answer to wrong credentials, a locked account or a barred member: all the same,
+    /// with `message` saying so.
+    pub fn rejected(mut self, message: &'static str) -> Response {
+        self.page.form_error = Some(message);
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            self.jar,
+            render(&self.page),
+        )
+            .into_response()
+    }
+}
+
+fn fresh(
+    state: &AppState,
+    jar: CookieJar,
+    chrome: Chrome,
+    heading: String,
+    email: String,
+) -> (CookieJar, SignInPage) {
+    let token = Secret::generate();
+    let jar = jar.add(private_cookie(
+        state,
+        FORM_CSRF_COOKIE,
+        token.as_str().to_owned(),
+    ));
+    let page = SignInPage {
+        chrome,
+        heading,
+        csrf_token: token.as_str().to_owned(),
+        email,
+        notice: None,
+        email_error: None,
+        password_error: None,
+        form_error: None,
+    };
+    (jar, page)
+}
