@@ -7,5 +7,6 @@ pub mod db;
 pub mod demo;
 pub mod ids;
 pub mod password;
+pub mod provisioning;
 pub mod signup;
 pub mod tenants;

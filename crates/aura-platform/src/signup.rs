@@ -168,11 +168,14 @@ impl SignupStatus {
 /// A workspace request as its owner or an operator sees it.
 #[derive(Debug, Clone)]
 pub struct Signup {
+    pub id: uuid::Uuid,
     pub company_name: String,
     pub status: SignupStatus,
     pub requested_by: String,
     pub email: String,
     pub created_at: DateTime<Utc>,
+    /// The workspace's subdomain, once activated.
+    pub workspace_slug: Option<String>,
 }
 
 /// The user's own workspace request, if they made one.
@@ -181,11 +184,32 @@ pub async fn own(pool: &AppPool, user: UserId) -> Result<Option<Signup>, DbError
     set_context(&mut tx, None, Some(user), None).await?;
     let row = sqlx::query_as!(
         Signup,
-        r#"select s.company_name, s.status as "status: SignupStatus", u.display_name as requested_by,
-                  u.email, s.created_at
+        r#"select s.id, s.company_name, s.status as "status: SignupStatus",
+                  u.display_name as requested_by, u.email, s.created_at, s.workspace_slug
            from signups s join users u on u.id = s.user_id
            where s.user_id = $1"#,
         user as UserId
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(row)
+}
+
+/// One workspace request, if `viewer` may see it (its requester, or an operator).
+pub async fn by_id(
+    pool: &AppPool,
+    viewer: UserId,
+    id: uuid::Uuid,
+) -> Result<Option<Signup>, DbError> {
+    let mut tx = pool.begin_unscoped().await?;
+    set_context(&mut tx, None, Some(viewer), None).await?;
+    let row = sqlx::query_as!(
+        Signup,
+        r#"select s.id, s.company_name, s.status as "status: SignupStatus",
+                  u.display_name as requested_by, u.email, s.created_at, s.workspace_slug
+           from signups s join users u on u.id = s.user_id
+           where s.id = $1"#,
+        id
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -199,8 +223,8 @@ pub async fn recent(pool: &AppPool, operator: UserId, limit: i64) -> Result<Vec<
     set_context(&mut tx, None, Some(operator), None).await?;
     let rows = sqlx::query_as!(
         Signup,
-        r#"select s.company_name, s.status as "status: SignupStatus", u.display_name as requested_by,
-                  u.email, s.created_at
+        r#"select s.id, s.company_name, s.status as "status: SignupStatus",
+                  u.display_name as requested_by, u.email, s.created_at, s.workspace_slug
            from signups s join users u on u.id = s.user_id
            order by s.created_at desc, s.id desc
            limit $1"#,

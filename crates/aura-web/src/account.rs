@@ -200,27 +200,61 @@ struct AccountPage {
     chrome: Chrome,
     display_name: String,
     is_platform_admin: bool,
-    own_request: Option<Signup>,
-    requests: Vec<Signup>,
+    /// Set after an activation: the new workspace's slug and address.
+    activated: Option<(String, String)>,
+    own_request: Option<RequestRow>,
+    requests: Vec<RequestRow>,
+}
+
+/// A workspace request, with its workspace's address once it has one.
+struct RequestRow {
+    request: Signup,
+    workspace_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AccountQuery {
+    activated: Option<String>,
 }
 
 /// Most workspace requests the operators' list shows at once.
 const QUEUE_PAGE: i64 = 50;
 
-async fn account(State(state): State<AppState>, member: ApexMember) -> Result<Response, WebError> {
+async fn account(
+    State(state): State<AppState>,
+    member: ApexMember,
+    Query(query): Query<AccountQuery>,
+) -> Result<Response, WebError> {
     let signed_in = &member.signed_in;
-    let (own_request, requests) = if signed_in.is_platform_admin {
-        (
-            None,
-            signup::recent(&state.db, signed_in.user_id, QUEUE_PAGE).await?,
-        )
-    } else {
-        (signup::own(&state.db, signed_in.user_id).await?, Vec::new())
+    let row = |request: Signup| RequestRow {
+        workspace_url: request
+            .workspace_slug
+            .as_deref()
+            .map(|slug| state.site.workspace_url(slug)),
+        request,
     };
+    let (own_request, requests) = if signed_in.is_platform_admin {
+        let recent = signup::recent(&state.db, signed_in.user_id, QUEUE_PAGE).await?;
+        (None, recent.into_iter().map(row).collect())
+    } else {
+        (
+            signup::own(&state.db, signed_in.user_id).await?.map(row),
+            Vec::new(),
+        )
+    };
+    // Only a slug-shaped value is echoed back, and only as a link the page builds itself.
+    let activated = query
+        .activated
+        .filter(|slug| slug.parse::<aura_platform::ids::TenantSlug>().is_ok())
+        .map(|slug| {
+            let url = state.site.workspace_url(&slug);
+            (slug, url)
+        });
     let page = AccountPage {
         chrome: Chrome::for_apex_member(Section::Account, signed_in),
         display_name: signed_in.display_name.clone(),
         is_platform_admin: signed_in.is_platform_admin,
+        activated,
         own_request,
         requests,
     };

@@ -6,6 +6,7 @@ mod assets;
 mod error;
 mod health;
 mod middleware;
+mod operations;
 mod pages;
 mod session;
 mod sign_in;
@@ -35,8 +36,16 @@ pub struct SiteConfig {
     /// The apex's host as browsers send it in `Host` (`localhost:3000`, `crm.example.com`);
     /// workspaces are its subdomains.
     pub base_host: String,
-    /// Mark cookies `Secure` (Aura is reached over HTTPS).
-    pub secure_cookies: bool,
+    /// Aura is reached over HTTPS (cookies are then marked `Secure`).
+    pub https: bool,
+}
+
+impl SiteConfig {
+    /// The address of the workspace at `slug`.
+    pub fn workspace_url(&self, slug: &str) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{slug}.{}/", self.base_host)
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -44,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         apex: Router::new()
             .merge(pages::routes())
             .merge(account::routes())
+            .merge(operations::routes())
             .fallback(error::not_found)
             .with_state(state.clone()),
         workspace: Router::new()

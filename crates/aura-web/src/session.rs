@@ -22,7 +22,7 @@ pub fn private_cookie(state: &AppState, name: &'static str, value: String) -> Co
     Cookie::build((name, value))
         .path("/")
         .http_only(true)
-        .secure(state.site.secure_cookies)
+        .secure(state.site.https)
         .same_site(SameSite::Lax)
         .build()
 }

@@ -124,7 +124,7 @@ fn site_config(public_url: &Url) -> SiteConfig {
             Some(port) => format!("{host}:{port}"),
             None => host,
         },
-        secure_cookies: public_url.scheme() == "https",
+        https: public_url.scheme() == "https",
     }
 }
 
@@ -181,10 +181,10 @@ mod tests {
     fn the_base_host_is_what_browsers_send_in_the_host_header() {
         let site = site_config(&Url::parse("https://CRM.example.com").unwrap());
         assert_eq!(site.base_host, "crm.example.com");
-        assert!(site.secure_cookies);
+        assert!(site.https);
         let site = site_config(&default_public_url(3000));
         assert_eq!(site.base_host, "localhost:3000");
-        assert!(!site.secure_cookies);
+        assert!(!site.https);
     }
 
     #[test]

@@ -9,7 +9,8 @@ use aura_platform::ids::{MemberRole, TenantId, UserId};
 use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
-/// Two tenants with a member, an audit entry and a session each, created as the owner.
+/// Two tenants with a row in every tenant table each (member, audit entry, session, process,
+/// stage, product), created as the owner.
 struct TwoTenants {
     a: TenantContext,
     b: TenantContext,
@@ -58,6 +59,18 @@ async fn two_tenants(owner: &PgPool) -> TwoTenants {
         )
         .bind(tenant_id.as_uuid())
         .bind(user_id.as_uuid())
+        .execute(owner)
+        .await
+        .unwrap();
+        sqlx::raw_sql(&format!(
+            "with process as (
+                 insert into sales_processes (tenant_id, name, is_default)
+                 values ('{tenant_id}', 'Sales', true) returning id)
+             insert into deal_stages (tenant_id, process_id, name, position, win_probability)
+             select '{tenant_id}', id, 'Prospect', 0, 10 from process;
+             insert into products (tenant_id, sku, name, unit_price)
+             values ('{tenant_id}', 'SKU-1', 'Widget', 10.00);"
+        ))
         .execute(owner)
         .await
         .unwrap();
@@ -202,7 +215,16 @@ async fn without_tenant_context_every_table_is_empty() {
         .into_iter()
         .map(|(t, _)| t)
         .collect();
-    tables.extend(["tenants", "users", "signups", "platform_sessions"].map(String::from));
+    tables.extend(
+        [
+            "tenants",
+            "users",
+            "signups",
+            "platform_sessions",
+            "platform_audit_log",
+        ]
+        .map(String::from),
+    );
     let mut conn = db.raw_app_connection().await;
     for table in &tables {
         // Never set, then set to empty: both mean "no tenant", never an error, never all rows.
@@ -596,5 +618,97 @@ async fn only_an_operator_in_context_is_a_platform_admin() {
             .await
             .unwrap();
         assert_eq!(is_admin, expected, "{context:?}");
+    }
+}
+
+#[tokio::test]
+async fn only_admins_change_processes_stages_and_products() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    for role in [MemberRole::Manager, MemberRole::SalesRep] {
+        let context = TenantContext { role, ..t.a };
+        for statement in [
+            "insert into products (tenant_id, sku, name, unit_price) values (aura.current_tenant_id(), 'X', 'X', 1)",
+            "insert into sales_processes (tenant_id, name) values (aura.current_tenant_id(), 'Shadow')",
+        ] {
+            let mut tx = db.app.begin(context).await.unwrap();
+            let err = sqlx::query(statement).execute(tx.conn()).await.expect_err(statement);
+            assert!(refused_by_privilege_or_policy(&err), "{role:?}: {err}");
+        }
+        let mut tx = db.app.begin(context).await.unwrap();
+        for statement in [
+            "update products set unit_price = 0",
+            "delete from deal_stages",
+            "update sales_processes set name = 'Renamed'",
+        ] {
+            let done = sqlx::query(statement).execute(tx.conn()).await.unwrap();
+            assert_eq!(
+                done.rows_affected(),
+                0,
+                "{role:?}: `{statement}` changed rows"
+            );
+        }
+        // Reading is everyone's.
+        let visible: i64 = sqlx::query_scalar("select count(*) from products")
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+        assert_eq!(visible, 1, "{role:?}");
+    }
+    let mut tx = db.app.begin(t.a).await.unwrap();
+    let changed = sqlx::query("update products set unit_price = 12.50")
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(
+        changed.rows_affected(),
+        1,
+        "an admin changes their own tenant's catalog"
+    );
+}
+
+#[tokio::test]
+async fn the_platform_audit_log_is_for_operators_and_append_only() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    sqlx::query("update users set is_platform_admin = true where id = $1")
+        .bind(t.b.user_id.as_uuid())
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    let mut conn = db.raw_app_connection().await;
+    for (user, may_read) in [(t.a.user_id, false), (t.b.user_id, true)] {
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::raw_sql(&format!("set local app.current_user_id = '{user}'"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query("insert into platform_audit_log (actor_user_id, action, entity_type) values ($1, 'test', 'signup')")
+            .bind(user.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .expect("anyone acting may append under their own name");
+        let seen: i64 = sqlx::query_scalar("select count(*) from platform_audit_log")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(seen > 0, may_read, "{user}");
+        tx.commit().await.unwrap();
+        // Each attempt in a transaction of its own: a refusal aborts the transaction.
+        for statement in [
+            "update platform_audit_log set action = 'x'",
+            "delete from platform_audit_log",
+        ] {
+            let mut tx = conn.begin().await.unwrap();
+            sqlx::raw_sql(&format!("set local app.current_user_id = '{user}'"))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let err = sqlx::raw_sql(statement)
+                .execute(&mut *tx)
+                .await
+                .expect_err(statement);
+            assert!(refused_by_privilege_or_policy(&err), "{statement}: {err}");
+        }
     }
 }

@@ -305,3 +305,345 @@ async fn apex_and_workspace_sessions_do_not_open_each_other() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
+
+/// Signs the operator in on the apex; returns their browser and the CSRF token of their session.
+async fn operator(app: &TestApp) -> (Client, String) {
+    let browser = app.browser();
+    let token = {
+        let page = browser.get(app.url("/login")).send().await.unwrap();
+        csrf_token(&page.text().await.unwrap())
+    };
+    let signed_in = browser
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "ops@aura.example"),
+            ("password", DEMO_PASSWORD),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&signed_in), "/account");
+    let page = browser
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let session_token = csrf_token(&page);
+    (browser, session_token)
+}
+
+async fn signup_id(db: &aura_platform::db::testing::TestDatabase, email: &str) -> uuid::Uuid {
+    sqlx::query_scalar(
+        "select s.id from signups s join users u on u.id = s.user_id where u.email = $1",
+    )
+    .bind(email)
+    .fetch_one(&db.owner)
+    .await
+    .unwrap()
+}
+
+fn activation_form<'a>(csrf: &'a str, slug: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("slug", slug),
+        ("company_name", "NewCo Ltd"),
+        ("industry", "Software"),
+        ("timezone", "Europe/Berlin"),
+        ("currency", "eur"),
+        ("csrf_token", csrf),
+    ]
+}
+
+#[tokio::test]
+async fn journey_one_from_signup_to_the_new_admin_in_their_workspace() {
+    let (app, db) = demo_app().await;
+    let pat_browser = app.browser();
+    assert_eq!(
+        sign_up(&app, &pat_browser, pat()).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let id = signup_id(&db, "pat@newco.example").await;
+    let (ops, csrf) = operator(&app).await;
+
+    // Approval needs a signed contract first.
+    let early = ops
+        .post(app.url(&format!("/account/requests/{id}/activate")))
+        .form(&activation_form(&csrf, "newco"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(early.status(), StatusCode::CONFLICT);
+
+    let signed = ops
+        .post(app.url(&format!("/account/requests/{id}/contract-signed")))
+        .form(&[("csrf_token", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&signed), "/account");
+    let pat_page = pat_browser
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(pat_page.contains("Contract signed, awaiting activation"));
+
+    let form = ops
+        .get(app.url(&format!("/account/requests/{id}/activate")))
+        .send()
+        .await
+        .unwrap();
+    let html = form.text().await.unwrap();
+    assert!(
+        html.contains("value=\"newco-ltd\""),
+        "a slug is suggested from the company name"
+    );
+
+    // Refusals keep the operator's input.
+    for (slug, status, message) in [
+        (
+            "acme",
+            StatusCode::CONFLICT,
+            "acme is already another workspace",
+        ),
+        ("www", StatusCode::UNPROCESSABLE_ENTITY, "`www` is reserved"),
+        (
+            "New Co",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "only lowercase letters",
+        ),
+    ] {
+        let refused = ops
+            .post(app.url(&format!("/account/requests/{id}/activate")))
+            .form(&activation_form(&csrf, slug))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), status, "{slug}");
+        let html = refused.text().await.unwrap();
+        assert!(html.contains(message), "{slug}: {message}");
+        assert!(html.contains("value=\"Software\""), "{slug}: input lost");
+    }
+    let mut bad_zone = activation_form(&csrf, "newco");
+    bad_zone[3] = ("timezone", "Mars/Olympus");
+    let refused = ops
+        .post(app.url(&format!("/account/requests/{id}/activate")))
+        .form(&bad_zone)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let tenants: i64 = sqlx::query_scalar("select count(*) from tenants")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert_eq!(tenants, 2, "a refused activation leaves nothing behind");
+
+    let activated = ops
+        .post(app.url(&format!("/account/requests/{id}/activate")))
+        .form(&activation_form(&csrf, "newco"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(activated.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&activated), "/account?activated=newco");
+    let notice = ops
+        .get(app.url("/account?activated=newco"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(notice.contains(&format!(
+        "is live at <a href=\"http://newco.localhost:{}/\"",
+        app.port
+    )));
+
+    // What provisioning created, in one transaction.
+    let (name, currency, timezone, industry): (String, String, String, String) = sqlx::query_as(
+        "select name, currency, timezone, industry from tenants where slug = 'newco'",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            name.as_str(),
+            currency.as_str(),
+            timezone.as_str(),
+            industry.as_str()
+        ),
+        ("NewCo Ltd", "EUR", "Europe/Berlin", "Software")
+    );
+    let admin: String = sqlx::query_scalar(
+        "select u.email from tenant_members m join tenants t on t.id = m.tenant_id join users u on u.id = m.user_id
+         where t.slug = 'newco' and m.role = 'admin'",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(admin, "pat@newco.example");
+    let stages: Vec<(String, i32, String, String)> = sqlx::query_as(
+        "select s.name, s.position, s.outcome::text, s.win_probability::text
+         from deal_stages s join sales_processes p on (p.tenant_id, p.id) = (s.tenant_id, s.process_id)
+         join tenants t on t.id = p.tenant_id
+         where t.slug = 'newco' and p.name = 'Sales' and p.is_default order by s.position",
+    )
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    let names: Vec<&str> = stages.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Prospect",
+            "Qualified",
+            "Proposal",
+            "Negotiation",
+            "Won",
+            "Lost"
+        ]
+    );
+    assert_eq!(
+        (stages[4].2.as_str(), stages[4].3.to_string().as_str()),
+        ("won", "100.00")
+    );
+    let products: i64 = sqlx::query_scalar(
+        "select count(*) from products p join tenants t on t.id = p.tenant_id where t.slug = 'newco' and p.active",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(products, 4);
+    let audited: Vec<String> = sqlx::query_scalar(
+        "select action from audit_log a join tenants t on t.id = a.tenant_id where t.slug = 'newco'
+         union all select action from platform_audit_log where entity_id = $1 order by 1",
+    )
+    .bind(id)
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        audited,
+        [
+            "signup.activated",
+            "signup.contract_signed",
+            "tenant.provisioned"
+        ]
+    );
+
+    // A second approval of the same request is refused.
+    let again = ops
+        .post(app.url(&format!("/account/requests/{id}/activate")))
+        .form(&activation_form(&csrf, "newco-two"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+
+    // The requester is sent to their workspace, and signs in there as its Admin.
+    let pat_page = pat_browser
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(pat_page.contains(&format!("href=\"http://newco.localhost:{}/\"", app.port)));
+    let token = {
+        let page = pat_browser
+            .get(app.workspace_url("newco", "/login"))
+            .send()
+            .await
+            .unwrap();
+        csrf_token(&page.text().await.unwrap())
+    };
+    let signed_in = pat_browser
+        .post(app.workspace_url("newco", "/login"))
+        .form(&[
+            ("email", "pat@newco.example"),
+            ("password", PASSWORD),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let home = pat_browser
+        .get(app.workspace_url("newco", "/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Welcome, Pat Prospect") && home.contains("NewCo Ltd as Admin"));
+}
+
+#[tokio::test]
+async fn only_operators_move_requests_along() {
+    let (app, db) = demo_app().await;
+    let pat_browser = app.browser();
+    sign_up(&app, &pat_browser, pat()).await;
+    let id = signup_id(&db, "pat@newco.example").await;
+    let html = pat_browser
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_token(&html);
+
+    let signed = pat_browser
+        .post(app.url(&format!("/account/requests/{id}/contract-signed")))
+        .form(&[("csrf_token", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        signed.status(),
+        StatusCode::FORBIDDEN,
+        "a prospect cannot sign off their own contract"
+    );
+    let form = pat_browser
+        .get(app.url(&format!("/account/requests/{id}/activate")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::FORBIDDEN);
+    let status: String = sqlx::query_scalar("select status::text from signups where id = $1")
+        .bind(id)
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert_eq!(status, "prospect");
+
+    // Operators' forms need their session's token too.
+    let (ops, _) = operator(&app).await;
+    let forged = ops
+        .post(app.url(&format!("/account/requests/{id}/contract-signed")))
+        .form(&[("csrf_token", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let unknown = ops
+        .get(app.url(&format!(
+            "/account/requests/{}/activate",
+            uuid::Uuid::new_v4()
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}

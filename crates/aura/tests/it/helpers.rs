@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// Workspace slugs the test clients can reach: `<slug>.localhost` resolves to the test server.
-pub const TEST_SLUGS: [&str; 4] = ["acme", "globex", "ghost", "dormant"];
+pub const TEST_SLUGS: [&str; 5] = ["acme", "globex", "ghost", "dormant", "newco"];
 
 /// The real server, on a random port of 127.0.0.1, serving `localhost:<port>` as its apex until
 /// dropped.
@@ -66,7 +66,7 @@ pub async fn spawn_app_with(pool: AppPool) -> TestApp {
         db: pool,
         site: SiteConfig {
             base_host: format!("localhost:{}", address.port()),
-            secure_cookies: false,
+            https: false,
         },
     };
     tokio::spawn(aura_web::serve(listener, state, async {

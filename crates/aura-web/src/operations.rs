@@ -1,0 +1,245 @@
+//! Platform operators' actions on workspace requests (journey 1, steps 4-6): record the signed
+//! contract, then approve, which provisions the workspace.
+
+use askama::Template;
+use aura_platform::ids::TenantSlug;
+use aura_platform::provisioning::{self, Activation, LifecycleError};
+use aura_platform::signup::{self, Signup};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::pages::{render, Chrome, Section};
+use crate::session::ApexMember;
+use crate::{AppState, WebError};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/account/requests/{id}/contract-signed",
+            post(mark_contract_signed),
+        )
+        .route(
+            "/account/requests/{id}/activate",
+            get(activation_form).post(activate),
+        )
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+async fn mark_contract_signed(
+    State(state): State<AppState>,
+    member: ApexMember,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    member.check_csrf(&form.csrf_token)?;
+    provisioning::mark_contract_signed(&state.db, member.signed_in.user_id, id)
+        .await
+        .map_err(lifecycle_error)?;
+    Ok(Redirect::to("/account").into_response())
+}
+
+/// What the activation form sends, as typed.
+#[derive(Debug, Default, Clone, Deserialize)]
+struct ActivationInput {
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    company_name: String,
+    #[serde(default)]
+    industry: String,
+    #[serde(default)]
+    timezone: String,
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "activate.html")]
+struct ActivationPage {
+    chrome: Chrome,
+    request: Signup,
+    input: ActivationInput,
+    base_host: String,
+    slug_error: Option<String>,
+    name_error: Option<String>,
+    industry_error: Option<String>,
+    timezone_error: Option<String>,
+    currency_error: Option<String>,
+}
+
+impl ActivationPage {
+    fn new(state: &AppState, member: &ApexMember, request: Signup, input: ActivationInput) -> Self {
+        Self {
+            chrome: Chrome::for_apex_member(Section::Account, &member.signed_in),
+            request,
+            input,
+            base_host: state.site.base_host.clone(),
+            slug_error: None,
+            name_error: None,
+            industry_error: None,
+            timezone_error: None,
+            currency_error: None,
+        }
+    }
+
+    fn has_errors(&self) -> bool {
+        [
+            &self.slug_error,
+            &self.name_error,
+            &self.industry_error,
+            &self.timezone_error,
+            &self.currency_error,
+        ]
+        .iter()
+        .any(|e| e.is_some())
+    }
+}
+
+/// The request, if this operator may act on it.
+async fn request_for(state: &AppState, member: &ApexMember, id: Uuid) -> Result<Signup, WebError> {
+    if !member.signed_in.is_platform_admin {
+        return Err(WebError::Forbidden);
+    }
+    signup::by_id(&state.db, member.signed_in.user_id, id)
+        .await?
+        .ok_or(WebError::NotFound)
+}
+
+async fn activation_form(
+    State(state): State<AppState>,
+    member: ApexMember,
+    Path(id): Path<Uuid>,
+) -> Result<Response, WebError> {
+    let request = request_for(&state, &member, id).await?;
+    let input = ActivationInput {
+        slug: suggest_slug(&request.company_name),
+        company_name: request.company_name.clone(),
+        timezone: "UTC".into(),
+        currency: "USD".into(),
+        ..ActivationInput::default()
+    };
+    Ok(render(&ActivationPage::new(
+        &state, &member, request, input,
+    )))
+}
+
+async fn activate(
+    State(state): State<AppState>,
+    member: ApexMember,
+    Path(id): Path<Uuid>,
+    Form(input): Form<ActivationInput>,
+) -> Result<Response, WebError> {
+    member.check_csrf(&input.csrf_token)?;
+    let request = request_for(&state, &member, id).await?;
+    let mut page = ActivationPage::new(&state, &member, request, input.clone());
+    let slug = input
+        .slug
+        .trim()
+        .parse::<TenantSlug>()
+        .map_err(|err| page.slug_error = Some(format!("{err}.")));
+    let company_name = input.company_name.trim();
+    if company_name.is_empty() || company_name.chars().count() > 200 {
+        page.name_error = Some("Enter the company's name (at most 200 characters).".into());
+    }
+    let industry = input.industry.trim();
+    if industry.chars().count() > 100 {
+        page.industry_error = Some("Use at most 100 characters.".into());
+    }
+    let currency = input.currency.trim().to_ascii_uppercase();
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+        page.currency_error =
+            Some("Enter a three-letter ISO 4217 code, such as USD or EUR.".into());
+    }
+    let (Ok(slug), false) = (slug, page.has_errors()) else {
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
+    };
+    let activation = Activation {
+        signup_id: id,
+        slug: slug.clone(),
+        company_name: company_name.to_owned(),
+        industry: (!industry.is_empty()).then(|| industry.to_owned()),
+        timezone: input.timezone.trim().to_owned(),
+        currency,
+    };
+
+    let provisioned = async {
+        let mut provisioning =
+            provisioning::begin(&state.db, member.signed_in.user_id, &activation).await?;
+        aura_crm::workspace_defaults::seed(provisioning.tx()).await?;
+        provisioning.finish().await
+    }
+    .await;
+    match provisioned {
+        Ok(_) => Ok(Redirect::to(&format!("/account?activated={slug}")).into_response()),
+        Err(LifecycleError::SlugTaken) => {
+            page.slug_error = Some(format!(
+                "{slug} is already another workspace's address; choose another."
+            ));
+            Ok((StatusCode::CONFLICT, render(&page)).into_response())
+        }
+        Err(LifecycleError::UnknownTimezone) => {
+            page.timezone_error =
+                Some("Enter a time zone name such as Europe/Berlin or America/New_York.".into());
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(other) => Err(lifecycle_error(other)),
+    }
+}
+
+fn lifecycle_error(err: LifecycleError) -> WebError {
+    match err {
+        LifecycleError::NotOperator => WebError::Forbidden,
+        LifecycleError::NoSuchRequest => WebError::NotFound,
+        LifecycleError::WrongStep(_) => WebError::Conflict {
+            constraint: "signup_status".into(),
+        },
+        LifecycleError::SlugTaken => WebError::Conflict {
+            constraint: "tenants_slug_key".into(),
+        },
+        LifecycleError::UnknownTimezone => WebError::Invalid {
+            constraint: "timezone".into(),
+        },
+        LifecycleError::Db(err) => err.into(),
+    }
+}
+
+/// A subdomain made from a company name: lowercase letters and digits, words joined by hyphens.
+fn suggest_slug(company_name: &str) -> String {
+    let mut slug = String::new();
+    for c in company_name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.truncate(40);
+    slug.trim_end_matches('-').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::suggest_slug;
+
+    #[test]
+    fn slugs_are_suggested_from_company_names() {
+        assert_eq!(suggest_slug("NewCo Ltd."), "newco-ltd");
+        assert_eq!(suggest_slug("  Über & Söhne GmbH "), "ber-s-hne-gmbh");
+        assert_eq!(suggest_slug("A".repeat(60).as_str()).len(), 40);
+        assert!(suggest_slug("Acme")
+            .parse::<aura_platform::ids::TenantSlug>()
+            .is_ok());
+    }
+}
