@@ -16,6 +16,8 @@ pub enum WebError {
     Forbidden,
     /// A form arrived without this session's CSRF token.
     CsrfRejected,
+    /// An invitation link that was used, withdrawn, has expired, or never existed.
+    InvitationGone,
     /// The host names a suspended workspace: nobody may use it, its data is kept.
     WorkspaceSuspended,
     Conflict {
@@ -73,6 +75,13 @@ impl WebError {
                 "csrf_rejected",
                 "This form had expired",
                 "For your safety the form was not accepted. Go back, reload the page and submit it again.",
+            ),
+            WebError::InvitationGone => (
+                StatusCode::GONE,
+                "invitation_gone",
+                "This invitation cannot be used",
+                "It has been used already, was withdrawn, or has expired (invitations last 7 days). \
+                 Ask your workspace's administrator for a new one.",
             ),
             WebError::WorkspaceSuspended => (
                 StatusCode::FORBIDDEN,

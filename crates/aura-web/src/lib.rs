@@ -11,6 +11,7 @@ mod pages;
 mod session;
 mod sign_in;
 mod site;
+mod team;
 mod workspace;
 
 use std::future::Future;
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
             .with_state(state.clone()),
         workspace: Router::new()
             .merge(workspace::routes())
+            .merge(team::routes())
             .fallback(error::not_found)
             .with_state(state.clone()),
     };

@@ -3,6 +3,7 @@
 
 use askama::Template;
 use aura_platform::ids::TenantSlug;
+use aura_platform::outbox::{self, OutboxMessage};
 use aura_platform::provisioning::{self, Activation, LifecycleError};
 use aura_platform::signup::{self, Signup};
 use axum::extract::{Path, State};
@@ -27,6 +28,31 @@ pub fn routes() -> Router<AppState> {
             "/account/requests/{id}/activate",
             get(activation_form).post(activate),
         )
+        .route("/outbox", get(outbox_page))
+}
+
+#[derive(Template)]
+#[template(path = "outbox.html")]
+struct OutboxPage {
+    chrome: Chrome,
+    messages: Vec<OutboxMessage>,
+}
+
+/// Most messages the outbox page shows.
+const OUTBOX_PAGE: i64 = 50;
+
+async fn outbox_page(
+    State(state): State<AppState>,
+    member: ApexMember,
+) -> Result<Response, WebError> {
+    if !member.signed_in.is_platform_admin {
+        return Err(WebError::Forbidden);
+    }
+    let messages = outbox::recent(&state.db, member.signed_in.user_id, OUTBOX_PAGE).await?;
+    Ok(render(&OutboxPage {
+        chrome: Chrome::for_apex_member(Section::Outbox, &member.signed_in),
+        messages,
+    }))
 }
 
 #[derive(Deserialize)]

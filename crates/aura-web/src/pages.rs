@@ -6,6 +6,7 @@ use axum::routing::get;
 use axum::Router;
 
 use aura_platform::auth::apex::ApexSignedIn;
+use aura_platform::ids::MemberRole;
 use aura_platform::tenants::Workspace;
 
 use crate::session::Member;
@@ -20,7 +21,16 @@ pub enum Section {
     SignIn,
     SignUp,
     Account,
+    Outbox,
+    Members,
     None,
+}
+
+/// A navigation entry only some members get (by role, or for operators).
+pub struct NavLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub section: Section,
 }
 
 /// What the layout needs from every page.
@@ -38,6 +48,7 @@ pub struct MemberChrome {
     pub name: String,
     pub role: &'static str,
     pub csrf_token: String,
+    pub links: Vec<NavLink>,
 }
 
 impl Chrome {
@@ -63,6 +74,15 @@ impl Chrome {
                     "Account"
                 },
                 csrf_token: signed_in.csrf_token.clone(),
+                links: if signed_in.is_platform_admin {
+                    vec![NavLink {
+                        href: "/outbox",
+                        label: "Outbox",
+                        section: Section::Outbox,
+                    }]
+                } else {
+                    Vec::new()
+                },
             }),
             ..Self::new(section)
         }
@@ -84,6 +104,14 @@ impl Chrome {
                 name: signed_in.display_name.clone(),
                 role: signed_in.context.role.label(),
                 csrf_token: signed_in.csrf_token.clone(),
+                links: match signed_in.context.role {
+                    MemberRole::Admin | MemberRole::Manager => vec![NavLink {
+                        href: "/members",
+                        label: "Members",
+                        section: Section::Members,
+                    }],
+                    MemberRole::SalesRep => Vec::new(),
+                },
             }),
             ..Self::for_workspace(section, &member.workspace)
         }

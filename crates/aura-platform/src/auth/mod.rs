@@ -5,6 +5,7 @@
 pub mod apex;
 mod workspace;
 
+pub(crate) use workspace::open_session;
 pub use workspace::{authenticate, log_in, log_out, SignedIn};
 
 use std::time::Duration;
@@ -49,7 +50,7 @@ impl Secret {
         &self.0
     }
 
-    fn sha256(&self) -> Vec<u8> {
+    pub(crate) fn sha256(&self) -> Vec<u8> {
         Sha256::digest(self.0.as_bytes()).to_vec()
     }
 }
@@ -71,19 +72,19 @@ pub enum LoginError {
 }
 
 /// What checking a password needs to know about the account an email names.
-struct Candidate {
-    id: UserId,
-    password_hash: Option<String>,
-    locked: bool,
+pub(crate) struct Candidate {
+    pub(crate) id: UserId,
+    pub(crate) password_hash: Option<String>,
+    pub(crate) locked: bool,
     /// Deactivated where the sign-in happens: the password may be right, the door stays shut.
-    barred: bool,
+    pub(crate) barred: bool,
 }
 
 /// Verifies `password` for `candidate`, or with no candidate against a throwaway hash, so the
 /// time taken does not tell whether the email has an account. A failure counts toward the
 /// lockout (committed at once); success resets the count and hands the transaction back, with
 /// the user in context, for the caller to open a session in.
-async fn check_password(
+pub(crate) async fn check_password(
     mut tx: Transaction<'static, Postgres>,
     candidate: Option<Candidate>,
     password: &str,

@@ -56,6 +56,21 @@ pub async fn log_in(
     });
     let (mut tx, user_id) = check_password(tx, candidate, password).await?;
     let (display_name, email, role) = details.expect("a successful check had a candidate");
+    let opened = open_session(&mut tx, tenant, user_id, role, display_name, email).await?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(opened)
+}
+
+/// Opens a session for `user` in `tenant` inside `tx` (committed by the caller): a fresh
+/// secret for the cookie, only its hash stored.
+pub(crate) async fn open_session(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    user_id: UserId,
+    role: MemberRole,
+    display_name: String,
+    email: String,
+) -> Result<(Secret, SignedIn), DbError> {
     let token = Secret::generate();
     let csrf_token = Secret::generate().as_str().to_owned();
     let session_id = sqlx::query_scalar!(
@@ -66,11 +81,8 @@ pub async fn log_in(
         user_id as UserId,
         csrf_token,
     )
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(DbError::from)?;
-    tx.commit().await.map_err(DbError::from)?;
-
+    .fetch_one(tx)
+    .await?;
     let signed_in = SignedIn {
         session_id,
         context: TenantContext {

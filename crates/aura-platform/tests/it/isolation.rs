@@ -10,7 +10,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
 /// Two tenants with a row in every tenant table each (member, audit entry, session, process,
-/// stage, product), created as the owner.
+/// stage, product, invitation), created as the owner.
 struct TwoTenants {
     a: TenantContext,
     b: TenantContext,
@@ -69,7 +69,10 @@ async fn two_tenants(owner: &PgPool) -> TwoTenants {
              insert into deal_stages (tenant_id, process_id, name, position, win_probability)
              select '{tenant_id}', id, 'Prospect', 0, 10 from process;
              insert into products (tenant_id, sku, name, unit_price)
-             values ('{tenant_id}', 'SKU-1', 'Widget', 10.00);"
+             values ('{tenant_id}', 'SKU-1', 'Widget', 10.00);
+             insert into invitations (tenant_id, email, role, token_hash, invited_by, expires_at)
+             values ('{tenant_id}', 'new@example.com', 'sales_rep',
+                     sha256(gen_random_uuid()::text::bytea), '{user_id}', now() + interval '7 days');"
         ))
         .execute(owner)
         .await
@@ -710,5 +713,47 @@ async fn the_platform_audit_log_is_for_operators_and_append_only() {
                 .expect_err(statement);
             assert!(refused_by_privilege_or_policy(&err), "{statement}: {err}");
         }
+    }
+}
+
+#[tokio::test]
+async fn the_outbox_is_read_by_operators_only_and_written_under_ones_own_name() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    sqlx::query("update users set is_platform_admin = true where id = $1")
+        .bind(t.b.user_id.as_uuid())
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    let insert = "insert into email_outbox (to_address, subject, body_text, created_by)
+                  values ('x@example.com', 'Hello', 'Body', $1)";
+    let mut conn = db.raw_app_connection().await;
+    for (user, may_read) in [(t.a.user_id, false), (t.b.user_id, true)] {
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::raw_sql(&format!("set local app.current_user_id = '{user}'"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(insert)
+            .bind(user.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let seen: i64 = sqlx::query_scalar("select count(*) from email_outbox")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(seen > 0, may_read, "{user}");
+        let other = if user == t.a.user_id {
+            t.b.user_id
+        } else {
+            t.a.user_id
+        };
+        let err = sqlx::query(insert)
+            .bind(other.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .expect_err("a message under someone else's name");
+        assert!(refused_by_privilege_or_policy(&err));
     }
 }

@@ -7,4 +7,5 @@ mod health;
 mod helpers;
 mod outage;
 mod pages;
+mod team;
 mod workspace;

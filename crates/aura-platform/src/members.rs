@@ -1,0 +1,247 @@
+//! A workspace's members (F3, F4.2): who they are, their roles, and the admin's changes to them,
+//! each audited with its before and after.
+
+use chrono::{DateTime, Utc};
+
+use crate::db::{AppPool, DbError, TenantContext, TenantTx};
+use crate::ids::{MemberRole, UserId};
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub user_id: UserId,
+    pub display_name: String,
+    pub email: String,
+    pub role: MemberRole,
+    pub active: bool,
+    pub joined_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PendingInvitation {
+    pub email: String,
+    pub role: MemberRole,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Everyone in the workspace, active first, then by name. A workspace has at most a few
+/// hundred members (the product's ceiling is 300 seats), so this is one page.
+pub async fn list(pool: &AppPool, context: TenantContext) -> Result<Vec<Member>, DbError> {
+    let mut tx = pool.begin(context).await?;
+    let members = sqlx::query_as!(
+        Member,
+        r#"select m.user_id as "user_id: UserId", u.display_name, u.email,
+                  m.role as "role: MemberRole", m.deactivated_at is null as "active!",
+                  m.created_at as joined_at
+           from tenant_members m join users u on u.id = m.user_id
+           where m.tenant_id = $1
+           order by m.deactivated_at is not null, lower(u.display_name), m.user_id"#,
+        context.tenant_id.as_uuid()
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(members)
+}
+
+/// Invitations not yet accepted, withdrawn or expired, soonest to expire first.
+pub async fn pending_invitations(
+    pool: &AppPool,
+    context: TenantContext,
+) -> Result<Vec<PendingInvitation>, DbError> {
+    let mut tx = pool.begin(context).await?;
+    let pending = sqlx::query_as!(
+        PendingInvitation,
+        r#"select email, role as "role: MemberRole", expires_at from invitations
+           where tenant_id = $1 and accepted_at is null and revoked_at is null and expires_at > now()
+           order by expires_at"#,
+        context.tenant_id.as_uuid()
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(pending)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MemberChangeError {
+    #[error("only admins change members")]
+    NotAdmin,
+    #[error("no such member")]
+    NotFound,
+    #[error("you cannot change your own role or deactivate yourself")]
+    OwnAccount,
+    #[error("the workspace must keep at least one active admin")]
+    LastAdmin,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Gives `user` the role `role` (F4.2).
+pub async fn change_role(
+    pool: &AppPool,
+    context: TenantContext,
+    user: UserId,
+    role: MemberRole,
+) -> Result<(), MemberChangeError> {
+    let mut tx = begin_change(pool, context, user).await?;
+    let (before, active) = lock_member(&mut tx, user).await?;
+    if before == role {
+        return Ok(());
+    }
+    if before == MemberRole::Admin && active {
+        ensure_another_admin(&mut tx, user).await?;
+    }
+    sqlx::query!(
+        "update tenant_members set role = $3, updated_at = now(), updated_by = $4, version = version + 1
+         where tenant_id = $1 and user_id = $2",
+        context.tenant_id.as_uuid(),
+        user as UserId,
+        role as MemberRole,
+        context.user_id as UserId,
+    )
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    audit(
+        &mut tx,
+        "member.role_changed",
+        user,
+        ("role", before.as_str()),
+        ("role", role.as_str()),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deactivates `user` (F3.4-F3.5: they cannot sign in, their sessions end now, their records
+/// stay), or reactivates them.
+pub async fn set_active(
+    pool: &AppPool,
+    context: TenantContext,
+    user: UserId,
+    active: bool,
+) -> Result<(), MemberChangeError> {
+    let mut tx = begin_change(pool, context, user).await?;
+    let (role, was_active) = lock_member(&mut tx, user).await?;
+    if was_active == active {
+        return Ok(());
+    }
+    if !active && role == MemberRole::Admin {
+        ensure_another_admin(&mut tx, user).await?;
+    }
+    sqlx::query!(
+        "update tenant_members
+         set deactivated_at = case when $3 then null else now() end,
+             updated_at = now(), updated_by = $4, version = version + 1
+         where tenant_id = $1 and user_id = $2",
+        context.tenant_id.as_uuid(),
+        user as UserId,
+        active,
+        context.user_id as UserId,
+    )
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    if !active {
+        sqlx::query!(
+            "delete from tenant_sessions where tenant_id = $1 and user_id = $2",
+            context.tenant_id.as_uuid(),
+            user as UserId,
+        )
+        .execute(tx.conn())
+        .await
+        .map_err(DbError::from)?;
+    }
+    let state = |on: bool| if on { "active" } else { "deactivated" };
+    let action = if active {
+        "member.reactivated"
+    } else {
+        "member.deactivated"
+    };
+    audit(
+        &mut tx,
+        action,
+        user,
+        ("status", state(was_active)),
+        ("status", state(active)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn begin_change(
+    pool: &AppPool,
+    context: TenantContext,
+    user: UserId,
+) -> Result<TenantTx, MemberChangeError> {
+    if context.role != MemberRole::Admin {
+        return Err(MemberChangeError::NotAdmin);
+    }
+    if context.user_id == user {
+        return Err(MemberChangeError::OwnAccount);
+    }
+    Ok(pool.begin(context).await?)
+}
+
+/// The member's role and whether they are active, locked for the rest of the transaction.
+async fn lock_member(
+    tx: &mut TenantTx,
+    user: UserId,
+) -> Result<(MemberRole, bool), MemberChangeError> {
+    let tenant = tx.context().tenant_id;
+    let row = sqlx::query!(
+        r#"select role as "role: MemberRole", deactivated_at is null as "active!"
+           from tenant_members where tenant_id = $1 and user_id = $2 for update"#,
+        tenant.as_uuid(),
+        user as UserId,
+    )
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .ok_or(MemberChangeError::NotFound)?;
+    Ok((row.role, row.active))
+}
+
+/// Refuses a change that would leave no active admin besides `user`. Locks the admins' rows,
+/// so two admins demoting each other at once cannot both succeed.
+async fn ensure_another_admin(tx: &mut TenantTx, user: UserId) -> Result<(), MemberChangeError> {
+    let tenant = tx.context().tenant_id;
+    let others = sqlx::query_scalar!(
+        "select user_id from tenant_members
+         where tenant_id = $1 and role = 'admin' and deactivated_at is null and user_id <> $2
+         for update",
+        tenant.as_uuid(),
+        user as UserId,
+    )
+    .fetch_all(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    if others.is_empty() {
+        Err(MemberChangeError::LastAdmin)
+    } else {
+        Ok(())
+    }
+}
+
+async fn audit(
+    tx: &mut TenantTx,
+    action: &str,
+    user: UserId,
+    before: (&str, &str),
+    after: (&str, &str),
+) -> Result<(), DbError> {
+    let context = *tx.context();
+    sqlx::query!(
+        "insert into audit_log (tenant_id, actor_user_id, action, entity_type, entity_id, before, after)
+         values ($1, $2, $3, 'member', $4, $5, $6)",
+        context.tenant_id.as_uuid(),
+        context.user_id as UserId,
+        action,
+        user as UserId,
+        serde_json::json!({ before.0: before.1 }),
+        serde_json::json!({ after.0: after.1 }),
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,361 @@
+//! A workspace's team (F3, F4.2): the members page, invitations, role changes, deactivation;
+//! and joining through an invitation link.
+
+use askama::Template;
+use aura_platform::auth::Secret;
+use aura_platform::ids::{Email, MemberRole, UserId};
+use aura_platform::invitations::{self, AcceptError, AcceptInput, InviteError, OpenInvitation};
+use aura_platform::members::{self, Member as TeamMember, MemberChangeError, PendingInvitation};
+use aura_platform::tenants::Workspace;
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::pages::{render, Chrome, Section};
+use crate::session::{
+    self, constant_time_eq, private_cookie, removal, session_cookie, Member, FORM_CSRF_COOKIE,
+};
+use crate::{AppState, WebError};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/members", get(members_page))
+        .route("/members/invitations", post(invite))
+        .route("/members/{user_id}/role", post(change_role))
+        .route("/members/{user_id}/deactivate", post(deactivate))
+        .route("/members/{user_id}/reactivate", post(reactivate))
+        .route(
+            "/invitations/{secret}",
+            get(invitation_page).post(accept_invitation),
+        )
+}
+
+#[derive(Template)]
+#[template(path = "members.html")]
+struct MembersPage {
+    chrome: Chrome,
+    is_admin: bool,
+    own_id: UserId,
+    members: Vec<TeamMember>,
+    pending: Vec<PendingInvitation>,
+    roles: [MemberRole; 3],
+    invite_email: String,
+    invite_role: MemberRole,
+    invite_error: Option<String>,
+    /// After an invitation: who, and the link to pass on while no mail server is configured.
+    invited: Option<(String, String)>,
+}
+
+impl MembersPage {
+    async fn load(state: &AppState, member: &Member) -> Result<Self, WebError> {
+        let context = member.signed_in.context;
+        if context.role == MemberRole::SalesRep {
+            return Err(WebError::Forbidden);
+        }
+        Ok(Self {
+            chrome: Chrome::for_member(Section::Members, member),
+            is_admin: context.role == MemberRole::Admin,
+            own_id: context.user_id,
+            members: members::list(&state.db, context).await?,
+            pending: members::pending_invitations(&state.db, context).await?,
+            roles: MemberRole::ALL,
+            invite_email: String::new(),
+            invite_role: MemberRole::SalesRep,
+            invite_error: None,
+            invited: None,
+        })
+    }
+}
+
+async fn members_page(State(state): State<AppState>, member: Member) -> Result<Response, WebError> {
+    Ok(render(&MembersPage::load(&state, &member).await?))
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+fn parse_role(value: &str) -> Option<MemberRole> {
+    MemberRole::ALL
+        .into_iter()
+        .find(|role| role.as_str() == value)
+}
+
+async fn invite(
+    State(state): State<AppState>,
+    member: Member,
+    Form(form): Form<InviteForm>,
+) -> Result<Response, WebError> {
+    member.check_csrf(&form.csrf_token)?;
+    let context = member.signed_in.context;
+    if context.role != MemberRole::Admin {
+        return Err(WebError::Forbidden);
+    }
+    let role = parse_role(&form.role).ok_or(WebError::Invalid {
+        constraint: "role".into(),
+    })?;
+    let email = form.email.parse::<Email>();
+    let sent = match &email {
+        Ok(email) => {
+            let link_base = state.site.workspace_url(member.workspace.slug.as_str());
+            Some(
+                invitations::invite(
+                    &state.db,
+                    context,
+                    &member.workspace.name,
+                    email,
+                    role,
+                    &link_base,
+                )
+                .await,
+            )
+        }
+        Err(_) => None,
+    };
+    let mut page = MembersPage::load(&state, &member).await?;
+    page.invite_email = form.email.trim().to_owned();
+    page.invite_role = role;
+    let status = match sent {
+        Some(Ok(sent)) => {
+            page.invite_email.clear();
+            page.invited = Some((sent.email.to_string(), sent.link));
+            StatusCode::OK
+        }
+        None => {
+            page.invite_error = Some("Enter an email address like name@company.com.".into());
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Some(Err(InviteError::AlreadyMember)) => {
+            page.invite_error = Some("This person is already a member of this workspace.".into());
+            StatusCode::CONFLICT
+        }
+        Some(Err(InviteError::AlreadyInvited)) => {
+            page.invite_error = Some("This person already has an open invitation.".into());
+            StatusCode::CONFLICT
+        }
+        Some(Err(InviteError::NotAdmin)) => return Err(WebError::Forbidden),
+        Some(Err(InviteError::Db(err))) => return Err(err.into()),
+    };
+    Ok((status, render(&page)).into_response())
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+async fn change_role(
+    State(state): State<AppState>,
+    member: Member,
+    Path(user_id): Path<Uuid>,
+    Form(form): Form<RoleForm>,
+) -> Result<Response, WebError> {
+    member.check_csrf(&form.csrf_token)?;
+    let role = parse_role(&form.role).ok_or(WebError::Invalid {
+        constraint: "role".into(),
+    })?;
+    members::change_role(
+        &state.db,
+        member.signed_in.context,
+        UserId::from(user_id),
+        role,
+    )
+    .await
+    .map_err(member_change_error)?;
+    Ok(Redirect::to("/members").into_response())
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+async fn deactivate(
+    State(state): State<AppState>,
+    member: Member,
+    Path(user_id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    set_active(state, member, user_id, form, false).await
+}
+
+async fn reactivate(
+    State(state): State<AppState>,
+    member: Member,
+    Path(user_id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    set_active(state, member, user_id, form, true).await
+}
+
+async fn set_active(
+    state: AppState,
+    member: Member,
+    user_id: Uuid,
+    form: CsrfForm,
+    active: bool,
+) -> Result<Response, WebError> {
+    member.check_csrf(&form.csrf_token)?;
+    members::set_active(
+        &state.db,
+        member.signed_in.context,
+        UserId::from(user_id),
+        active,
+    )
+    .await
+    .map_err(member_change_error)?;
+    Ok(Redirect::to("/members").into_response())
+}
+
+fn member_change_error(err: MemberChangeError) -> WebError {
+    match err {
+        MemberChangeError::NotAdmin | MemberChangeError::OwnAccount => WebError::Forbidden,
+        MemberChangeError::NotFound => WebError::NotFound,
+        MemberChangeError::LastAdmin => WebError::Conflict {
+            constraint: "last_admin".into(),
+        },
+        MemberChangeError::Db(err) => err.into(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "accept_invitation.html")]
+struct InvitationPage {
+    chrome: Chrome,
+    workspace_name: String,
+    invitation: OpenInvitation,
+    secret: String,
+    csrf_token: String,
+    display_name: String,
+    name_error: Option<String>,
+    password_error: Option<String>,
+}
+
+/// The open invitation at this workspace named by the link's secret.
+async fn open_invitation(
+    state: &AppState,
+    parts: &Parts,
+    secret: &str,
+) -> Result<(Workspace, Secret, OpenInvitation), WebError> {
+    let workspace = session::workspace(parts)?;
+    let secret = Secret::parse(secret).ok_or(WebError::InvitationGone)?;
+    let invitation = invitations::find_open(&state.db, workspace.id, &secret)
+        .await?
+        .ok_or(WebError::InvitationGone)?;
+    Ok((workspace, secret, invitation))
+}
+
+/// The acceptance form, with a fresh double-submit token (also set in the returned jar).
+fn invitation_form(
+    state: &AppState,
+    jar: CookieJar,
+    workspace: &Workspace,
+    invitation: OpenInvitation,
+    secret: &str,
+    display_name: String,
+) -> (CookieJar, InvitationPage) {
+    let token = Secret::generate();
+    let jar = jar.add(private_cookie(
+        state,
+        FORM_CSRF_COOKIE,
+        token.as_str().to_owned(),
+    ));
+    let page = InvitationPage {
+        chrome: Chrome::for_workspace(Section::None, workspace),
+        workspace_name: workspace.name.clone(),
+        invitation,
+        secret: secret.to_owned(),
+        csrf_token: token.as_str().to_owned(),
+        display_name,
+        name_error: None,
+        password_error: None,
+    };
+    (jar, page)
+}
+
+async fn invitation_page(
+    State(state): State<AppState>,
+    Path(secret): Path<String>,
+    parts: Parts,
+) -> Result<Response, WebError> {
+    let (workspace, _, invitation) = open_invitation(&state, &parts, &secret).await?;
+    let (jar, page) = invitation_form(
+        &state,
+        CookieJar::new(),
+        &workspace,
+        invitation,
+        &secret,
+        String::new(),
+    );
+    Ok((jar, render(&page)).into_response())
+}
+
+#[derive(Deserialize)]
+struct AcceptForm {
+    #[serde(flatten)]
+    input: AcceptInput,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+async fn accept_invitation(
+    State(state): State<AppState>,
+    Path(secret_text): Path<String>,
+    jar: CookieJar,
+    parts: Parts,
+    Form(form): Form<AcceptForm>,
+) -> Result<Response, WebError> {
+    let csrf_ok = jar.get(FORM_CSRF_COOKIE).is_some_and(|cookie| {
+        constant_time_eq(cookie.value().as_bytes(), form.csrf_token.as_bytes())
+    });
+    let (workspace, secret, invitation) = open_invitation(&state, &parts, &secret_text).await?;
+    let name = form.input.display_name.trim().to_owned();
+    let (jar, mut page) = invitation_form(&state, jar, &workspace, invitation, &secret_text, name);
+    if !csrf_ok {
+        page.password_error =
+            Some("This form had expired. Please enter your password again.".into());
+        return Ok((StatusCode::FORBIDDEN, jar, render(&page)).into_response());
+    }
+    match invitations::accept(&state.db, workspace.id, &secret, &form.input).await {
+        Ok((token, _)) => {
+            let jar = jar
+                .remove(removal(FORM_CSRF_COOKIE))
+                .add(session_cookie(&state, &token));
+            Ok((jar, Redirect::to("/")).into_response())
+        }
+        Err(AcceptError::Invalid(errors)) => {
+            for (field, message) in errors {
+                match field {
+                    "display_name" => page.name_error = Some(message),
+                    _ => page.password_error = Some(message),
+                }
+            }
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, jar, render(&page)).into_response())
+        }
+        Err(AcceptError::WrongPassword) => {
+            page.password_error = Some(
+                "That is not this account's password. After 5 failed attempts the account is locked for 15 minutes."
+                    .into(),
+            );
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, jar, render(&page)).into_response())
+        }
+        Err(AcceptError::Gone) => Err(WebError::InvitationGone),
+        Err(AcceptError::Db(err)) => Err(err.into()),
+    }
+}

@@ -1,0 +1,416 @@
+//! A workspace's team: invitations (journey 1, steps 10-11), roles, deactivation.
+
+use aura_platform::demo::DEMO_PASSWORD;
+use reqwest::{header, Client, Response, StatusCode};
+
+use crate::helpers::TestApp;
+use crate::workspace::{csrf_token, demo_app};
+
+async fn signed_in(app: &TestApp, email: &str, password: &str) -> (Client, String) {
+    let browser = app.browser();
+    let page = browser
+        .get(app.workspace_url("acme", "/login"))
+        .send()
+        .await
+        .unwrap();
+    let token = csrf_token(&page.text().await.unwrap());
+    let response = browser
+        .post(app.workspace_url("acme", "/login"))
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "{email} could not sign in"
+    );
+    let home = browser
+        .get(app.workspace_url("acme", "/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_token(&home);
+    (browser, csrf)
+}
+
+async fn invite(app: &TestApp, admin: &Client, csrf: &str, email: &str, role: &str) -> Response {
+    admin
+        .post(app.workspace_url("acme", "/members/invitations"))
+        .form(&[("email", email), ("role", role), ("csrf_token", csrf)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The invitation link shown on the members page after inviting.
+fn link_in(html: &str) -> String {
+    html.split("class=\"copyable\" readonly value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("an invitation link on the page")
+        .to_owned()
+}
+
+async fn accept(app: &TestApp, link: &str, fields: &[(&str, &str)]) -> (Client, Response) {
+    let invitee = app.browser();
+    let page = invitee.get(link).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{link}");
+    let token = csrf_token(&page.text().await.unwrap());
+    let mut form = fields.to_vec();
+    form.push(("csrf_token", &token));
+    let response = invitee.post(link).form(&form).send().await.unwrap();
+    (invitee, response)
+}
+
+#[tokio::test]
+async fn an_admin_invites_a_new_rep_who_joins_once() {
+    let (app, db) = demo_app().await;
+    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let members = admin
+        .get(app.workspace_url("acme", "/members"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(members.status(), 200);
+    assert!(members.text().await.unwrap().contains("4 members"));
+
+    let invited = invite(&app, &admin, &csrf, "nina@acme.example", "sales_rep").await;
+    assert_eq!(invited.status(), StatusCode::OK);
+    let html = invited.text().await.unwrap();
+    let link = link_in(&html);
+    assert!(
+        link.starts_with(&app.workspace_url("acme", "/invitations/")),
+        "{link}"
+    );
+    assert!(
+        html.contains("nina@acme.example as Sales Rep"),
+        "listed as open"
+    );
+    let message: String = sqlx::query_scalar(
+        "select body_text from email_outbox where to_address = 'nina@acme.example'",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert!(message.contains(&link), "the outbox holds the same link");
+    let stored: Vec<u8> = sqlx::query_scalar("select token_hash from invitations")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert!(!link.contains(&String::from_utf8_lossy(&stored).to_string()) && stored.len() == 32);
+
+    let (invitee, joined) = accept(
+        &app,
+        &link,
+        &[
+            ("display_name", "Nina New"),
+            ("password", "nina's long passphrase"),
+        ],
+    )
+    .await;
+    assert_eq!(joined.status(), StatusCode::SEE_OTHER);
+    let home = invitee
+        .get(app.workspace_url("acme", "/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("Welcome, Nina New") && home.contains("as Sales Rep"),
+        "{home}"
+    );
+
+    let reused = app
+        .client
+        .get(&link)
+        .header(header::ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        reused.status(),
+        StatusCode::GONE,
+        "an invitation works once"
+    );
+    assert!(reused
+        .text()
+        .await
+        .unwrap()
+        .contains("This invitation cannot be used"));
+
+    let actions: Vec<String> =
+        sqlx::query_scalar("select action from audit_log where action like 'member.%' order by id")
+            .fetch_all(&db.owner)
+            .await
+            .unwrap();
+    assert_eq!(actions, ["member.invited", "member.joined"]);
+}
+
+#[tokio::test]
+async fn someone_with_an_account_joins_with_their_password() {
+    let (app, db) = demo_app().await;
+    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let html = invite(
+        &app,
+        &admin,
+        &csrf,
+        "gus@globex.example".replace("gus", "manager").as_str(),
+        "manager",
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let link = link_in(&html);
+    let form = app
+        .client
+        .get(&link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        form.contains("already has an Aura account") && !form.contains("name=\"display_name\"")
+    );
+
+    let (_, wrong) = accept(&app, &link, &[("password", "not it")]).await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (member, joined) = accept(&app, &link, &[("password", DEMO_PASSWORD)]).await;
+    assert_eq!(joined.status(), StatusCode::SEE_OTHER);
+    let home = member
+        .get(app.workspace_url("acme", "/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Welcome, Gus Manager") && home.contains("Acme Corporation as Manager"));
+    let workspaces: i64 = sqlx::query_scalar(
+        "select count(*) from tenant_members m join users u on u.id = m.user_id where u.email = 'manager@globex.example'",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(workspaces, 2, "one account, two workspaces");
+}
+
+#[tokio::test]
+async fn invitations_are_refused_when_they_should_be() {
+    let (app, db) = demo_app().await;
+    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    for (email, status, message) in [
+        (
+            "not-an-email",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Enter an email address",
+        ),
+        ("rep@acme.example", StatusCode::CONFLICT, "already a member"),
+    ] {
+        let response = invite(&app, &admin, &csrf, email, "sales_rep").await;
+        assert_eq!(response.status(), status, "{email}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains(message), "{email}");
+        assert!(
+            html.contains(&format!("value=\"{email}\"")),
+            "{email}: input lost"
+        );
+    }
+    let first = invite(&app, &admin, &csrf, "sam@acme.example", "manager").await;
+    let link = link_in(&first.text().await.unwrap());
+    let again = invite(&app, &admin, &csrf, "SAM@acme.example", "manager").await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+
+    // Expired: a week has passed.
+    sqlx::query("update invitations set created_at = now() - interval '8 days', expires_at = now() - interval '1 day'")
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.client.get(&link).send().await.unwrap().status(),
+        StatusCode::GONE
+    );
+    // A made-up link, and one of this workspace used on another.
+    let forged = app.workspace_url("acme", "/invitations/not-a-secret");
+    assert_eq!(
+        app.client.get(&forged).send().await.unwrap().status(),
+        StatusCode::GONE
+    );
+    let elsewhere = link.replace("acme.localhost", "globex.localhost");
+    assert_eq!(
+        app.client.get(&elsewhere).send().await.unwrap().status(),
+        StatusCode::GONE
+    );
+
+    // Only admins invite; reps do not even see the team.
+    let (manager, manager_csrf) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
+    let page = manager
+        .get(app.workspace_url("acme", "/members"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(!page.text().await.unwrap().contains("Send invitation"));
+    let refused = invite(&app, &manager, &manager_csrf, "x@acme.example", "admin").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let (rep, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let page = rep
+        .get(app.workspace_url("acme", "/members"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+}
+
+async fn user_id(db: &aura_platform::db::testing::TestDatabase, email: &str) -> uuid::Uuid {
+    sqlx::query_scalar("select id from users where email = $1")
+        .bind(email)
+        .fetch_one(&db.owner)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn admins_change_roles_and_deactivate_members_with_an_audit_trail() {
+    let (app, db) = demo_app().await;
+    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let (rep, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let rep_id = user_id(&db, "rep@acme.example").await;
+
+    let promoted = admin
+        .post(app.workspace_url("acme", &format!("/members/{rep_id}/role")))
+        .form(&[("role", "manager"), ("csrf_token", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(promoted.status(), StatusCode::SEE_OTHER);
+    // The rep's open session carries the new role at once.
+    let home = rep
+        .get(app.workspace_url("acme", "/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("as Manager"), "{home}");
+
+    let deactivated = admin
+        .post(app.workspace_url("acme", &format!("/members/{rep_id}/deactivate")))
+        .form(&[("csrf_token", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deactivated.status(), StatusCode::SEE_OTHER);
+    let out = rep
+        .get(app.workspace_url("acme", "/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status(),
+        StatusCode::SEE_OTHER,
+        "deactivation ends the session at once"
+    );
+    let listed = admin
+        .get(app.workspace_url("acme", "/members"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.contains("Deactivated") && listed.contains("Reactivate"));
+
+    let reactivated = admin
+        .post(app.workspace_url("acme", &format!("/members/{rep_id}/reactivate")))
+        .form(&[("csrf_token", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reactivated.status(), StatusCode::SEE_OTHER);
+    signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+
+    let trail: Vec<(String, serde_json::Value, serde_json::Value)> = sqlx::query_as(
+        "select action, before, after from audit_log where entity_id = $1 order by id",
+    )
+    .bind(rep_id)
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    let actions: Vec<&str> = trail.iter().map(|t| t.0.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "member.role_changed",
+            "member.deactivated",
+            "member.reactivated"
+        ]
+    );
+    assert_eq!(
+        (trail[0].1["role"].as_str(), trail[0].2["role"].as_str()),
+        (Some("sales_rep"), Some("manager"))
+    );
+
+    // Refusals: one's own account, the last admin, a forged token, a non-admin.
+    let admin_id = user_id(&db, "admin@acme.example").await;
+    let own = admin
+        .post(app.workspace_url("acme", &format!("/members/{admin_id}/role")))
+        .form(&[("role", "sales_rep"), ("csrf_token", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), StatusCode::FORBIDDEN);
+    let forged = admin
+        .post(app.workspace_url("acme", &format!("/members/{rep_id}/deactivate")))
+        .form(&[("csrf_token", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let (manager, manager_csrf) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
+    let by_manager = manager
+        .post(app.workspace_url("acme", &format!("/members/{admin_id}/deactivate")))
+        .form(&[("csrf_token", &manager_csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_manager.status(), StatusCode::FORBIDDEN);
+    // Promote the manager to admin, then the admin may not be demoted by... the only other admin
+    // demoting the first leaves one; demoting both is refused at the last.
+    let manager_id = user_id(&db, "manager@acme.example").await;
+    let promote = admin
+        .post(app.workspace_url("acme", &format!("/members/{manager_id}/role")))
+        .form(&[("role", "admin"), ("csrf_token", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(promote.status(), StatusCode::SEE_OTHER);
+    let demote_first = manager
+        .post(app.workspace_url("acme", &format!("/members/{admin_id}/role")))
+        .form(&[("role", "manager"), ("csrf_token", &manager_csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(demote_first.status(), StatusCode::SEE_OTHER);
+    let admins: i64 = sqlx::query_scalar(
+        "select count(*) from tenant_members m join tenants t on t.id = m.tenant_id
+         where t.slug = 'acme' and m.role = 'admin' and m.deactivated_at is null",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(admins, 1, "there is always an admin");
+}
