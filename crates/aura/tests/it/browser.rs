@@ -85,6 +85,64 @@ impl Browser {
         value.as_bool().unwrap()
     }
 
+    async fn fill(&self, id: &str, text: &str) {
+        let field = self.client.find(Locator::Id(id)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    /// Clicks `css` (waiting for it to appear) and waits for the page it leads to: until the
+    /// current document is gone, since the next page may well have the same heading.
+    async fn click(&self, css: &str) {
+        let old_page = self.client.find(Locator::Css("html")).await.unwrap();
+        let target = self
+            .client
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap();
+        target.click().await.unwrap();
+        let started = Instant::now();
+        while old_page.tag_name().await.is_ok() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "clicking {css} led nowhere"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits for the page's heading to read `expected` (pages load after each click).
+    async fn expect_heading(&self, expected: &str) {
+        let started = Instant::now();
+        loop {
+            // The page may be mid-navigation: a missing or stale heading is just "not yet".
+            let heading = match self.client.find(Locator::Css("h1")).await {
+                Ok(element) => element.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if heading == expected {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "heading {heading:?}, expected {expected:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn sign_in(&self, url: &str, email: &str, password: &str) {
+        self.client.goto(url).await.unwrap();
+        self.fill("email", email).await;
+        self.fill("password", password).await;
+        self.click("form.stack button[type=submit]").await;
+    }
+
+    async fn sign_out(&self) {
+        self.click(".account button").await;
+    }
+
     async fn close(mut self) {
         self.client.clone().close().await.ok();
         self.driver.kill().ok();
@@ -140,7 +198,7 @@ async fn a_member_signs_in_and_out_with_the_keyboard_on_a_small_phone() {
         .send_keys(&format!("{DEMO_PASSWORD}\u{E007}"))
         .await
         .unwrap();
-    assert_eq!(browser.text_of("h1").await, "Welcome, Rita Rep");
+    browser.expect_heading("Welcome, Rita Rep").await;
     assert!(browser.text_of(".account").await.contains("Sales Rep"));
     assert!(
         !browser.overflows_horizontally().await,
@@ -156,5 +214,80 @@ async fn a_member_signs_in_and_out_with_the_keyboard_on_a_small_phone() {
     assert_eq!(browser.text_of("p.notice").await, "You have signed out.");
     page.goto(&app.workspace_url("acme", "/")).await.unwrap();
     assert_eq!(browser.text_of("h1").await, "Sign in to Acme Corporation");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn journey_one_from_signup_to_the_invited_reps_first_sign_in() {
+    let (app, _db) = demo_app().await;
+    let browser = Browser::start(1024).await;
+    let page = &browser.client;
+    let passphrase = "pat's long passphrase";
+
+    // 1. A prospect signs up on the apex and waits.
+    page.goto(&app.url("/")).await.unwrap();
+    browser.click("a.cta").await;
+    browser.expect_heading("Start with Aura").await;
+    browser.fill("display_name", "Pat Prospect").await;
+    browser.fill("email", "pat@newco.example").await;
+    browser.fill("company_name", "NewCo Ltd").await;
+    browser.fill("password", passphrase).await;
+    browser.click("form.stack button[type=submit]").await;
+    browser.expect_heading("Hello, Pat Prospect").await;
+    assert!(browser
+        .text_of("p.lead")
+        .await
+        .contains("Awaiting contract"));
+    browser.sign_out().await;
+
+    // 2-3. The operator records the contract and approves; the workspace is provisioned.
+    browser
+        .sign_in(&app.url("/login"), "ops@aura.example", DEMO_PASSWORD)
+        .await;
+    browser.expect_heading("Hello, Platform Operator").await;
+    browser.click("td form button").await;
+    browser.expect_heading("Hello, Platform Operator").await;
+    browser.click("td a.button").await;
+    browser.expect_heading("Activate NewCo Ltd").await;
+    browser.fill("slug", "newco").await;
+    browser.click("form.stack button[type=submit]").await;
+    assert!(browser.text_of("p.notice").await.contains("newco is live"));
+    browser.sign_out().await;
+
+    // 4. The new admin follows the link to their workspace and invites a rep.
+    browser
+        .sign_in(&app.url("/login"), "pat@newco.example", passphrase)
+        .await;
+    browser.click("main a.button").await;
+    browser.expect_heading("Sign in to NewCo Ltd").await;
+    browser.fill("email", "pat@newco.example").await;
+    browser.fill("password", passphrase).await;
+    browser.click("form.stack button[type=submit]").await;
+    browser.expect_heading("Welcome, Pat Prospect").await;
+    browser.click("nav a[href='/members']").await;
+    browser.expect_heading("Members").await;
+    browser.fill("invite-email", "rita@newco.example").await;
+    browser
+        .click("form[action='/members/invitations'] button")
+        .await;
+    let link = page
+        .wait()
+        .for_element(Locator::Css("input.copyable"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .expect("the invitation link");
+    browser.sign_out().await;
+
+    // 5. The invitee opens the link, chooses a password, and lands in the CRM as a rep.
+    page.goto(&link).await.unwrap();
+    browser.expect_heading("Join NewCo Ltd").await;
+    browser.fill("display_name", "Rita Rep").await;
+    browser.fill("password", "rita's long passphrase").await;
+    browser.click("form.stack button[type=submit]").await;
+    browser.expect_heading("Welcome, Rita Rep").await;
+    assert!(browser.text_of(".account").await.contains("Sales Rep"));
     browser.close().await;
 }
