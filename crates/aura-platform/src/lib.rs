@@ -2,6 +2,7 @@
 //! code reaches PostgreSQL), migrations, the embedded development cluster, and the platform's
 //! own records (tenants, users, memberships, audit).
 
+pub mod audit;
 pub mod auth;
 pub mod db;
 pub mod demo;

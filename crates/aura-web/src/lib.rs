@@ -3,6 +3,7 @@
 
 mod account;
 mod assets;
+mod audit_log;
 mod error;
 mod health;
 mod middleware;
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         workspace: Router::new()
             .merge(workspace::routes())
             .merge(team::routes())
+            .merge(audit_log::routes())
             .fallback(error::not_found)
             .with_state(state.clone()),
     };

@@ -23,6 +23,7 @@ pub enum Section {
     Account,
     Outbox,
     Members,
+    Audit,
     None,
 }
 
@@ -32,6 +33,17 @@ pub struct NavLink {
     pub label: &'static str,
     pub section: Section,
 }
+
+const MEMBERS_LINK: NavLink = NavLink {
+    href: "/members",
+    label: "Members",
+    section: Section::Members,
+};
+const AUDIT_LINK: NavLink = NavLink {
+    href: "/audit",
+    label: "Audit log",
+    section: Section::Audit,
+};
 
 /// What the layout needs from every page.
 pub struct Chrome {
@@ -105,11 +117,8 @@ impl Chrome {
                 role: signed_in.context.role.label(),
                 csrf_token: signed_in.csrf_token.clone(),
                 links: match signed_in.context.role {
-                    MemberRole::Admin | MemberRole::Manager => vec![NavLink {
-                        href: "/members",
-                        label: "Members",
-                        section: Section::Members,
-                    }],
+                    MemberRole::Admin => vec![MEMBERS_LINK, AUDIT_LINK],
+                    MemberRole::Manager => vec![MEMBERS_LINK],
                     MemberRole::SalesRep => Vec::new(),
                 },
             }),

@@ -6,7 +6,7 @@ use reqwest::{header, Client, Response, StatusCode};
 use crate::helpers::TestApp;
 use crate::workspace::{csrf_token, demo_app};
 
-async fn signed_in(app: &TestApp, email: &str, password: &str) -> (Client, String) {
+pub async fn signed_in(app: &TestApp, email: &str, password: &str) -> (Client, String) {
     let browser = app.browser();
     let page = browser
         .get(app.workspace_url("acme", "/login"))

@@ -1,0 +1,157 @@
+//! Reading a workspace's audit trail (F14.5): newest first, filtered, a page at a time.
+
+use chrono::{DateTime, Utc};
+
+use crate::db::{AppPool, DbError, TenantContext};
+use crate::ids::{MemberRole, UserId};
+
+/// Actions the trail records, for filtering (the UI offers exactly these).
+pub const ACTIONS: [&str; 6] = [
+    "tenant.provisioned",
+    "member.invited",
+    "member.joined",
+    "member.role_changed",
+    "member.deactivated",
+    "member.reactivated",
+];
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    /// The actor's name if they are a member here; operators acting on a workspace are not.
+    pub actor: Option<String>,
+    pub action: String,
+    pub entity_type: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// Where a page ends: the next page starts after this entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub occurred_at: DateTime<Utc>,
+    pub id: i64,
+}
+
+impl Cursor {
+    /// `<RFC 3339 time>_<id>`, as produced by `Display`.
+    pub fn parse(value: &str) -> Option<Self> {
+        let (at, id) = value.rsplit_once('_')?;
+        Some(Self {
+            occurred_at: DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `Z` rather than `+00:00`: a `+` in a query string reads back as a space. Microseconds,
+        // PostgreSQL's precision, so the cursor names the exact row.
+        let at = self.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        write!(f, "{at}_{}", self.id)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// One of [`ACTIONS`].
+    pub action: Option<&'static str>,
+    pub actor: Option<UserId>,
+    pub after: Option<Cursor>,
+}
+
+pub struct Page {
+    pub entries: Vec<Entry>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<Cursor>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("only admins read the audit log")]
+    NotAdmin,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Most entries a page holds.
+pub const PAGE_SIZE: i64 = 25;
+
+/// A page of the workspace's audit trail, newest first. Keyset pagination on
+/// `(occurred_at, id)`, served by the `(tenant_id, occurred_at desc, id desc)` index.
+///
+/// Plan (checked as `aura_app` with tenant context, 100k entries in the tenant, 200k in all):
+/// an index scan on `audit_log_recent_idx` with both `tenant_id` and the row comparison as
+/// index conditions, stopping after `PAGE_SIZE + 1` rows: 0.1-0.3 ms on any page. The first
+/// page compares against `'infinity'` rather than skipping the condition: an
+/// `$4 is null or (...)` form hides it from the index and filtered 43k rows (10 ms) one day
+/// deep. The action and actor filters are row filters on that scan; selective ones read more
+/// of the index before 25 rows match, still bounded by the tenant's range.
+pub async fn page(
+    pool: &AppPool,
+    context: TenantContext,
+    filter: &Filter,
+) -> Result<Page, AuditError> {
+    if context.role != MemberRole::Admin {
+        return Err(AuditError::NotAdmin);
+    }
+    let mut tx = pool.begin(context).await?;
+    let mut entries = sqlx::query_as!(
+        Entry,
+        r#"select a.id, a.occurred_at, u.display_name as "actor?", a.action, a.entity_type,
+                  a.before, a.after
+           from audit_log a left join users u on u.id = a.actor_user_id
+           where a.tenant_id = $1
+             and ($2::text is null or a.action = $2)
+             and ($3::uuid is null or a.actor_user_id = $3)
+             and (a.occurred_at, a.id) < (coalesce($4, 'infinity'::timestamptz), $5)
+           order by a.occurred_at desc, a.id desc
+           limit $6"#,
+        context.tenant_id.as_uuid(),
+        filter.action,
+        filter.actor.map(|u| u.as_uuid()),
+        filter.after.map(|c| c.occurred_at),
+        filter.after.map_or(i64::MAX, |c| c.id),
+        PAGE_SIZE + 1,
+    )
+    .fetch_all(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    let next = if entries.len() as i64 > PAGE_SIZE {
+        entries.truncate(PAGE_SIZE as usize);
+        entries.last().map(|e| Cursor {
+            occurred_at: e.occurred_at,
+            id: e.id,
+        })
+    } else {
+        None
+    };
+    Ok(Page { entries, next })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cursor;
+
+    #[test]
+    fn cursors_round_trip_and_junk_is_refused() {
+        let cursor = Cursor {
+            occurred_at: chrono::DateTime::parse_from_rfc3339("2026-11-22T05:00:00.123456Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+            id: 42,
+        };
+        assert_eq!(Cursor::parse(&cursor.to_string()), Some(cursor));
+        for junk in [
+            "",
+            "42",
+            "yesterday_42",
+            "2026-11-22T05:00:00Z_x",
+            "'; drop table audit_log; --",
+        ] {
+            assert_eq!(Cursor::parse(junk), None, "{junk}");
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The workspace's audit trail for its admins (F14.5).
+
+use askama::Template;
+use aura_platform::audit::{self, AuditError, Cursor, Entry, Filter, ACTIONS};
+use aura_platform::ids::UserId;
+use aura_platform::members::{self, Member as TeamMember};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::pages::{render, Chrome, Section};
+use crate::session::Member;
+use crate::{AppState, WebError};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/audit", get(audit_page))
+}
+
+/// The filters as the query string carries them; anything unknown is ignored, not trusted.
+#[derive(Deserialize, Default)]
+struct AuditQuery {
+    action: Option<String>,
+    actor: Option<String>,
+    after: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    chrome: Chrome,
+    entries: Vec<Entry>,
+    actions: [&'static str; 6],
+    members: Vec<TeamMember>,
+    action: Option<&'static str>,
+    actor: Option<UserId>,
+    /// The query string of the next (older) page, if any.
+    next_query: Option<String>,
+    first_page: bool,
+}
+
+async fn audit_page(
+    State(state): State<AppState>,
+    member: Member,
+    Query(query): Query<AuditQuery>,
+) -> Result<Response, WebError> {
+    let context = member.signed_in.context;
+    let filter = Filter {
+        action: query
+            .action
+            .as_deref()
+            .and_then(|wanted| ACTIONS.into_iter().find(|known| *known == wanted)),
+        actor: query
+            .actor
+            .as_deref()
+            .and_then(|id| id.parse::<Uuid>().ok())
+            .map(UserId::from),
+        after: query.after.as_deref().and_then(Cursor::parse),
+    };
+    let page = audit::page(&state.db, context, &filter)
+        .await
+        .map_err(|err| match err {
+            AuditError::NotAdmin => WebError::Forbidden,
+            AuditError::Db(err) => err.into(),
+        })?;
+    let next_query = page.next.map(|cursor| {
+        let mut query = format!("after={cursor}");
+        if let Some(action) = filter.action {
+            query.push_str(&format!("&action={action}"));
+        }
+        if let Some(actor) = filter.actor {
+            query.push_str(&format!("&actor={actor}"));
+        }
+        query
+    });
+    Ok(render(&AuditPage {
+        chrome: Chrome::for_member(Section::Audit, &member),
+        entries: page.entries,
+        actions: ACTIONS,
+        members: members::list(&state.db, context).await?,
+        action: filter.action,
+        actor: filter.actor,
+        next_query,
+        first_page: filter.after.is_none(),
+    }))
+}
