@@ -6,8 +6,11 @@ use crate::db::{AppPool, DbError, TenantContext};
 use crate::ids::{MemberRole, UserId};
 
 /// Actions the trail records, for filtering (the UI offers exactly these).
-pub const ACTIONS: [&str; 6] = [
+pub const ACTIONS: &[&str] = &[
     "tenant.provisioned",
+    "tenant.suspended",
+    "tenant.reactivated",
+    "workspace.updated",
     "member.invited",
     "member.joined",
     "member.role_changed",
@@ -49,7 +52,9 @@ impl std::fmt::Display for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // `Z` rather than `+00:00`: a `+` in a query string reads back as a space. Microseconds,
         // PostgreSQL's precision, so the cursor names the exact row.
-        let at = self.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let at = self
+            .occurred_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         write!(f, "{at}_{}", self.id)
     }
 }

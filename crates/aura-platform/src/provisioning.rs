@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::db::{set_context, AppPool, ConstraintKind, DbError, TenantContext, TenantTx};
 use crate::ids::{MemberRole, TenantId, TenantSlug, UserId};
 use crate::signup::SignupStatus;
+use crate::tenants::TenantStatus;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
@@ -14,6 +15,8 @@ pub enum LifecycleError {
     NotOperator,
     #[error("there is no such workspace request")]
     NoSuchRequest,
+    #[error("there is no such workspace")]
+    NoSuchWorkspace,
     #[error("the request is not at the step this action needs (it is {0:?})")]
     WrongStep(SignupStatus),
     #[error("the subdomain is taken")]
@@ -196,6 +199,107 @@ impl Provisioning {
         self.tx.commit().await?;
         Ok(tenant_id)
     }
+}
+
+/// A workspace as operators see it.
+#[derive(Debug, Clone)]
+pub struct WorkspaceSummary {
+    pub id: TenantId,
+    pub slug: String,
+    pub name: String,
+    pub status: TenantStatus,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Every workspace, by name, for a platform operator (anyone else sees none). At most `limit`.
+pub async fn workspaces(
+    pool: &AppPool,
+    operator: UserId,
+    limit: i64,
+) -> Result<Vec<WorkspaceSummary>, DbError> {
+    let mut tx = pool.begin_unscoped().await?;
+    set_context(&mut tx, None, Some(operator), None).await?;
+    let rows = sqlx::query_as!(
+        WorkspaceSummary,
+        r#"select id as "id: TenantId", slug, name, status as "status: TenantStatus", created_at
+           from tenants order by lower(name), id limit $1"#,
+        limit.clamp(1, 500)
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows)
+}
+
+/// Suspends a workspace (every request to it is refused at once; its data is kept) or
+/// reactivates it (F1.9). Audited in the workspace's trail and the platform's.
+pub async fn set_status(
+    pool: &AppPool,
+    operator: UserId,
+    tenant: TenantId,
+    status: TenantStatus,
+) -> Result<(), LifecycleError> {
+    let context = TenantContext {
+        tenant_id: tenant,
+        user_id: operator,
+        role: MemberRole::Admin,
+    };
+    let mut tx = pool.begin(context).await?;
+    require_operator(tx.conn()).await?;
+    let before = sqlx::query_scalar!(
+        r#"select status as "status: TenantStatus" from tenants where id = $1 for update"#,
+        tenant.as_uuid()
+    )
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .ok_or(LifecycleError::NoSuchWorkspace)?;
+    if before == status {
+        return Ok(());
+    }
+    sqlx::query!(
+        "update tenants set status = $2, updated_at = now(), updated_by = $3, version = version + 1
+         where id = $1",
+        tenant.as_uuid(),
+        status as TenantStatus,
+        operator as UserId,
+    )
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    let action = match status {
+        TenantStatus::Suspended => "tenant.suspended",
+        _ => "tenant.reactivated",
+    };
+    let (before_json, after_json) = (
+        serde_json::json!({ "status": before }),
+        serde_json::json!({ "status": status }),
+    );
+    sqlx::query!(
+        "insert into audit_log (tenant_id, actor_user_id, action, entity_type, entity_id, before, after)
+         values ($1, $2, $3, 'tenant', $1, $4, $5)",
+        tenant.as_uuid(),
+        operator as UserId,
+        action,
+        before_json,
+        after_json,
+    )
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    sqlx::query!(
+        "insert into platform_audit_log (actor_user_id, action, entity_type, entity_id, before, after)
+         values ($1, $2, 'tenant', $3, $4, $5)",
+        operator as UserId,
+        action,
+        tenant.as_uuid(),
+        before_json,
+        after_json,
+    )
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn require_operator(conn: &mut sqlx::PgConnection) -> Result<(), LifecycleError> {

@@ -1,11 +1,12 @@
 //! Tenants as the rest of the platform sees them.
 
-use crate::db::{AppPool, DbError};
-use crate::ids::{TenantId, TenantSlug};
+use crate::db::{AppPool, DbError, TenantContext, TenantTx};
+use crate::ids::{MemberRole, TenantId, TenantSlug, UserId};
 
 /// A tenant's lifecycle state. Mirrors `aura.tenant_status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize)]
 #[sqlx(type_name = "aura.tenant_status", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum TenantStatus {
     Active,
     Suspended,
@@ -37,4 +38,153 @@ pub async fn find_by_slug(pool: &AppPool, slug: &TenantSlug) -> Result<Option<Wo
         name: row.name,
         status: row.status,
     }))
+}
+
+/// A workspace's metadata as its admin edits it (F1.6-F1.7).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub name: String,
+    pub logo_url: String,
+    pub industry: String,
+    pub timezone: String,
+    pub currency: String,
+    /// The version the form was loaded at: a save against a newer one is refused (409).
+    pub version: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("only admins change the workspace's settings")]
+    NotAdmin,
+    #[error("someone else saved the settings meanwhile")]
+    Stale { current: Box<Settings> },
+    #[error("some settings are not valid")]
+    Invalid(Vec<(&'static str, String)>),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// The workspace's current settings.
+pub async fn settings(pool: &AppPool, context: TenantContext) -> Result<Settings, DbError> {
+    let mut tx = pool.begin(context).await?;
+    load_settings(&mut tx).await
+}
+
+async fn load_settings(tx: &mut TenantTx) -> Result<Settings, DbError> {
+    let tenant = tx.context().tenant_id;
+    let row = sqlx::query!(
+        "select name, logo_url, industry, timezone, currency, version from tenants where id = $1",
+        tenant.as_uuid()
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(Settings {
+        name: row.name,
+        logo_url: row.logo_url.unwrap_or_default(),
+        industry: row.industry.unwrap_or_default(),
+        timezone: row.timezone,
+        currency: row.currency,
+        version: row.version,
+    })
+}
+
+/// Saves `input` if it is valid and was made from the current version; audited with the
+/// settings before and after.
+pub async fn update_settings(
+    pool: &AppPool,
+    context: TenantContext,
+    input: &Settings,
+) -> Result<(), SettingsError> {
+    if context.role != MemberRole::Admin {
+        return Err(SettingsError::NotAdmin);
+    }
+    let mut tx = pool.begin(context).await?;
+    let mut errors = Vec::new();
+    let name = input.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        errors.push((
+            "name",
+            "Enter the company's name (at most 200 characters).".to_owned(),
+        ));
+    }
+    let logo_url = input.logo_url.trim();
+    let logo_ok = logo_url.is_empty()
+        || (logo_url.len() <= 2000
+            && url::Url::parse(logo_url)
+                .is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some()));
+    if !logo_ok {
+        errors.push((
+            "logo_url",
+            "Enter an https:// address of an image, or leave it empty.".to_owned(),
+        ));
+    }
+    let industry = input.industry.trim();
+    if industry.chars().count() > 100 {
+        errors.push(("industry", "Use at most 100 characters.".to_owned()));
+    }
+    let currency = input.currency.trim().to_ascii_uppercase();
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+        errors.push((
+            "currency",
+            "Enter a three-letter ISO 4217 code, such as USD or EUR.".to_owned(),
+        ));
+    }
+    let timezone = input.timezone.trim();
+    let known_zone = sqlx::query_scalar!(
+        r#"select exists (select 1 from pg_timezone_names where name = $1) as "known!""#,
+        timezone
+    )
+    .fetch_one(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    if !known_zone {
+        errors.push((
+            "timezone",
+            "Enter a time zone name such as Europe/Berlin or America/New_York.".to_owned(),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(SettingsError::Invalid(errors));
+    }
+
+    let before = load_settings(&mut tx).await?;
+    let updated = sqlx::query!(
+        "update tenants set name = $2, logo_url = nullif($3, ''), industry = nullif($4, ''),
+                timezone = $5, currency = $6, version = version + 1, updated_at = now(), updated_by = $7
+         where id = $1 and version = $8",
+        context.tenant_id.as_uuid(),
+        name,
+        logo_url,
+        industry,
+        timezone,
+        currency,
+        context.user_id as UserId,
+        input.version,
+    )
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    if updated.rows_affected() == 0 {
+        return Err(SettingsError::Stale {
+            current: Box::new(before),
+        });
+    }
+    let snapshot = |s: &Settings| {
+        serde_json::json!({ "name": s.name, "logo_url": s.logo_url, "industry": s.industry,
+                            "timezone": s.timezone, "currency": s.currency })
+    };
+    let after = load_settings(&mut tx).await?;
+    sqlx::query!(
+        "insert into audit_log (tenant_id, actor_user_id, action, entity_type, entity_id, before, after)
+         values ($1, $2, 'workspace.updated', 'tenant', $1, $3, $4)",
+        context.tenant_id.as_uuid(),
+        context.user_id as UserId,
+        snapshot(&before),
+        snapshot(&after),
+    )
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    tx.commit().await?;
+    Ok(())
 }

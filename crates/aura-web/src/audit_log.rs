@@ -32,7 +32,7 @@ struct AuditQuery {
 struct AuditPage {
     chrome: Chrome,
     entries: Vec<Entry>,
-    actions: [&'static str; 6],
+    actions: &'static [&'static str],
     members: Vec<TeamMember>,
     action: Option<&'static str>,
     actor: Option<UserId>,
@@ -51,7 +51,7 @@ async fn audit_page(
         action: query
             .action
             .as_deref()
-            .and_then(|wanted| ACTIONS.into_iter().find(|known| *known == wanted)),
+            .and_then(|wanted| ACTIONS.iter().copied().find(|known| *known == wanted)),
         actor: query
             .actor
             .as_deref()

@@ -10,6 +10,7 @@ mod middleware;
 mod operations;
 mod pages;
 mod session;
+mod settings;
 mod sign_in;
 mod site;
 mod team;
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
             .merge(workspace::routes())
             .merge(team::routes())
             .merge(audit_log::routes())
+            .merge(settings::routes())
             .fallback(error::not_found)
             .with_state(state.clone()),
     };

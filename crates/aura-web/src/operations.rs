@@ -2,10 +2,11 @@
 //! contract, then approve, which provisions the workspace.
 
 use askama::Template;
-use aura_platform::ids::TenantSlug;
+use aura_platform::ids::{TenantId, TenantSlug};
 use aura_platform::outbox::{self, OutboxMessage};
-use aura_platform::provisioning::{self, Activation, LifecycleError};
+use aura_platform::provisioning::{self, Activation, LifecycleError, WorkspaceSummary};
 use aura_platform::signup::{self, Signup};
+use aura_platform::tenants::TenantStatus;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -29,6 +30,77 @@ pub fn routes() -> Router<AppState> {
             get(activation_form).post(activate),
         )
         .route("/outbox", get(outbox_page))
+        .route("/workspaces", get(workspaces_page))
+        .route("/workspaces/{id}/suspend", post(suspend))
+        .route("/workspaces/{id}/reactivate", post(reactivate))
+}
+
+#[derive(Template)]
+#[template(path = "workspaces.html")]
+struct WorkspacesPage {
+    chrome: Chrome,
+    workspaces: Vec<(WorkspaceSummary, String)>,
+}
+
+/// Most workspaces the operators' list shows.
+const WORKSPACES_PAGE: i64 = 500;
+
+async fn workspaces_page(
+    State(state): State<AppState>,
+    member: ApexMember,
+) -> Result<Response, WebError> {
+    if !member.signed_in.is_platform_admin {
+        return Err(WebError::Forbidden);
+    }
+    let workspaces = provisioning::workspaces(&state.db, member.signed_in.user_id, WORKSPACES_PAGE)
+        .await?
+        .into_iter()
+        .map(|w| {
+            let url = state.site.workspace_url(&w.slug);
+            (w, url)
+        })
+        .collect();
+    Ok(render(&WorkspacesPage {
+        chrome: Chrome::for_apex_member(Section::Workspaces, &member.signed_in),
+        workspaces,
+    }))
+}
+
+async fn suspend(
+    State(state): State<AppState>,
+    member: ApexMember,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    set_status(state, member, id, form, TenantStatus::Suspended).await
+}
+
+async fn reactivate(
+    State(state): State<AppState>,
+    member: ApexMember,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    set_status(state, member, id, form, TenantStatus::Active).await
+}
+
+async fn set_status(
+    state: AppState,
+    member: ApexMember,
+    id: Uuid,
+    form: CsrfForm,
+    status: TenantStatus,
+) -> Result<Response, WebError> {
+    member.check_csrf(&form.csrf_token)?;
+    provisioning::set_status(
+        &state.db,
+        member.signed_in.user_id,
+        TenantId::from(id),
+        status,
+    )
+    .await
+    .map_err(lifecycle_error)?;
+    Ok(Redirect::to("/workspaces").into_response())
 }
 
 #[derive(Template)]
@@ -227,7 +299,7 @@ async fn activate(
 fn lifecycle_error(err: LifecycleError) -> WebError {
     match err {
         LifecycleError::NotOperator => WebError::Forbidden,
-        LifecycleError::NoSuchRequest => WebError::NotFound,
+        LifecycleError::NoSuchRequest | LifecycleError::NoSuchWorkspace => WebError::NotFound,
         LifecycleError::WrongStep(_) => WebError::Conflict {
             constraint: "signup_status".into(),
         },

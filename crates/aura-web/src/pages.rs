@@ -22,7 +22,9 @@ pub enum Section {
     SignUp,
     Account,
     Outbox,
+    Workspaces,
     Members,
+    Settings,
     Audit,
     None,
 }
@@ -43,6 +45,12 @@ const AUDIT_LINK: NavLink = NavLink {
     href: "/audit",
     label: "Audit log",
     section: Section::Audit,
+};
+
+const SETTINGS_LINK: NavLink = NavLink {
+    href: "/settings",
+    label: "Settings",
+    section: Section::Settings,
 };
 
 /// What the layout needs from every page.
@@ -87,11 +95,18 @@ impl Chrome {
                 },
                 csrf_token: signed_in.csrf_token.clone(),
                 links: if signed_in.is_platform_admin {
-                    vec![NavLink {
-                        href: "/outbox",
-                        label: "Outbox",
-                        section: Section::Outbox,
-                    }]
+                    vec![
+                        NavLink {
+                            href: "/workspaces",
+                            label: "Workspaces",
+                            section: Section::Workspaces,
+                        },
+                        NavLink {
+                            href: "/outbox",
+                            label: "Outbox",
+                            section: Section::Outbox,
+                        },
+                    ]
                 } else {
                     Vec::new()
                 },
@@ -117,7 +132,7 @@ impl Chrome {
                 role: signed_in.context.role.label(),
                 csrf_token: signed_in.csrf_token.clone(),
                 links: match signed_in.context.role {
-                    MemberRole::Admin => vec![MEMBERS_LINK, AUDIT_LINK],
+                    MemberRole::Admin => vec![MEMBERS_LINK, AUDIT_LINK, SETTINGS_LINK],
                     MemberRole::Manager => vec![MEMBERS_LINK],
                     MemberRole::SalesRep => Vec::new(),
                 },

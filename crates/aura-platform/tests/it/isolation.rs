@@ -757,3 +757,48 @@ async fn the_outbox_is_read_by_operators_only_and_written_under_ones_own_name() 
         assert!(refused_by_privilege_or_policy(&err));
     }
 }
+
+/// Operators see and may change every tenant's own row (to suspend it), and nothing more: with
+/// no tenant in context, no tenant data at all.
+#[tokio::test]
+async fn operators_reach_tenant_rows_but_no_tenant_data() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let operator = UserId::new();
+    sqlx::query(
+        "insert into users (id, email, display_name, is_platform_admin) values ($1, 'ops@aura.example', 'Ops', true)",
+    )
+    .bind(operator.as_uuid())
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    let mut conn = db.raw_app_connection().await;
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::raw_sql(&format!("set local app.current_user_id = '{operator}'"))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let tenants: i64 = sqlx::query_scalar("select count(*) from tenants")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(tenants, 2);
+    for table in tenant_tables(&db.owner).await.into_iter().map(|(t, _)| t) {
+        let rows: i64 = sqlx::query_scalar(&format!("select count(*) from {table}"))
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(
+            rows, 0,
+            "an operator without tenant context sees {table} rows"
+        );
+    }
+    drop(tx);
+    // A member (not an operator) still sees only their own tenant's row.
+    let mut tx = db.app.begin(t.a).await.unwrap();
+    let visible: i64 = sqlx::query_scalar("select count(*) from tenants")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(visible, 1);
+}

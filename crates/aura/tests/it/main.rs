@@ -8,5 +8,6 @@ mod health;
 mod helpers;
 mod outage;
 mod pages;
+mod settings;
 mod team;
 mod workspace;

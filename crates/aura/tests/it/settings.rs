@@ -1,0 +1,294 @@
+//! Workspace settings (F1.7) and suspension by operators (F1.9).
+
+use aura_platform::demo::DEMO_PASSWORD;
+use reqwest::{header, StatusCode};
+
+use crate::team::signed_in;
+use crate::workspace::{csrf_token, demo_app};
+
+fn form<'a>(
+    csrf: &'a str,
+    version: &'a str,
+    name: &'a str,
+    timezone: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("name", name),
+        ("logo_url", "https://cdn.acme.example/logo.png"),
+        ("industry", "Manufacturing"),
+        ("timezone", timezone),
+        ("currency", "usd"),
+        ("version", version),
+        ("csrf_token", csrf),
+    ]
+}
+
+#[tokio::test]
+async fn an_admin_edits_the_workspace_and_a_stale_save_keeps_its_input() {
+    let (app, db) = demo_app().await;
+    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let page = admin
+        .get(app.workspace_url("acme", "/settings"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("name=\"version\" value=\"1\""));
+
+    let invalid = admin
+        .post(app.workspace_url("acme", "/settings"))
+        .form(&[
+            ("name", ""),
+            ("logo_url", "http://insecure.example/x.png"),
+            ("timezone", "Nowhere/Else"),
+            ("currency", "dollars"),
+            ("industry", "Widgets"),
+            ("version", "1"),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = invalid.text().await.unwrap();
+    for message in [
+        "Enter the company",
+        "https:// address",
+        "time zone name",
+        "three-letter",
+    ] {
+        assert!(html.contains(message), "{message}");
+    }
+    assert!(
+        html.contains("value=\"Widgets\"") && html.contains("value=\"Nowhere/Else\""),
+        "input kept"
+    );
+
+    let saved = admin
+        .post(app.workspace_url("acme", "/settings"))
+        .form(&form(&csrf, "1", "Acme Industries", "Europe/Berlin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let login_page = app
+        .client
+        .get(app.workspace_url("acme", "/login"))
+        .send()
+        .await
+        .unwrap();
+    assert!(login_page
+        .text()
+        .await
+        .unwrap()
+        .contains("Sign in to Acme Industries"));
+
+    // A second tab still on version 1: refused, their input kept, the newer values shown.
+    let stale = admin
+        .post(app.workspace_url("acme", "/settings"))
+        .form(&form(&csrf, "1", "Acme Older Idea", "America/New_York"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    let html = stale.text().await.unwrap();
+    assert!(html.contains("value=\"Acme Older Idea\"") && html.contains("Someone else saved"));
+    assert!(html.contains("Acme Industries, Europe/Berlin"));
+    assert!(
+        html.contains("name=\"version\" value=\"2\""),
+        "saving again applies over the newer version"
+    );
+
+    let (before, after): (serde_json::Value, serde_json::Value) =
+        sqlx::query_as("select before, after from audit_log where action = 'workspace.updated'")
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    assert_eq!(
+        (before["name"].as_str(), after["name"].as_str()),
+        (Some("Acme Corporation"), Some("Acme Industries"))
+    );
+    assert_eq!(after["currency"], "USD");
+
+    let (manager, manager_csrf) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
+    assert_eq!(
+        manager
+            .get(app.workspace_url("acme", "/settings"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let refused = manager
+        .post(app.workspace_url("acme", "/settings"))
+        .form(&form(&manager_csrf, "2", "Taken Over", "UTC"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_operator_suspends_a_workspace_and_nobody_gets_in_until_it_is_reactivated() {
+    let (app, db) = demo_app().await;
+    let (rep, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let ops = app.browser();
+    let token = {
+        let page = ops.get(app.url("/login")).send().await.unwrap();
+        csrf_token(&page.text().await.unwrap())
+    };
+    ops.post(app.url("/login"))
+        .form(&[
+            ("email", "ops@aura.example"),
+            ("password", DEMO_PASSWORD),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let list = ops
+        .get(app.url("/workspaces"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("Acme Corporation") && list.contains("Globex Ltd"));
+    let csrf = csrf_token(&list);
+    let acme: uuid::Uuid = sqlx::query_scalar("select id from tenants where slug = 'acme'")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+
+    let suspended = ops
+        .post(app.url(&format!("/workspaces/{acme}/suspend")))
+        .form(&[("csrf_token", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(suspended.status(), StatusCode::SEE_OTHER);
+    let refused = rep
+        .get(app.workspace_url("acme", "/"))
+        .header(header::ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status(),
+        StatusCode::FORBIDDEN,
+        "an open session is refused at once"
+    );
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("This workspace is suspended"));
+    let members: i64 =
+        sqlx::query_scalar("select count(*) from tenant_members where tenant_id = $1")
+            .bind(acme)
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    assert_eq!(members, 4, "suspension keeps the data");
+    assert_eq!(
+        app.client
+            .get(app.workspace_url("globex", "/login"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    ops.post(app.url(&format!("/workspaces/{acme}/reactivate")))
+        .form(&[("csrf_token", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rep.get(app.workspace_url("acme", "/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let trail: Vec<String> = sqlx::query_scalar(
+        "select action from audit_log where tenant_id = $1 and action like 'tenant.%' order by id",
+    )
+    .bind(acme)
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        trail,
+        [
+            "tenant.provisioned",
+            "tenant.suspended",
+            "tenant.reactivated"
+        ]
+    );
+
+    // Only operators, and only with their session's token.
+    let forged = ops
+        .post(app.url(&format!("/workspaces/{acme}/suspend")))
+        .form(&[("csrf_token", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let prospect = app.browser();
+    let token = csrf_token(
+        &prospect
+            .get(app.url("/signup"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    prospect
+        .post(app.url("/signup"))
+        .form(&[
+            ("display_name", "Pat"),
+            ("email", "pat@newco.example"),
+            ("company_name", "NewCo"),
+            ("password", "a long enough passphrase"),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        prospect
+            .get(app.url("/workspaces"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let account = prospect
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prospect_csrf = csrf_token(&account);
+    let by_prospect = prospect
+        .post(app.url(&format!("/workspaces/{acme}/suspend")))
+        .form(&[("csrf_token", &prospect_csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_prospect.status(), StatusCode::FORBIDDEN);
+}
