@@ -54,7 +54,9 @@ id_type!(
 );
 
 /// A member's role in a tenant (F4.1). Mirrors the `aura.member_role` enum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[sqlx(type_name = "aura.member_role", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum MemberRole {

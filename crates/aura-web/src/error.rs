@@ -13,6 +13,11 @@ use crate::pages::{Chrome, Section};
 #[derive(Debug, Clone)]
 pub enum WebError {
     NotFound,
+    /// No valid credentials (API): missing, malformed, expired or revoked.
+    Unauthorized,
+    /// An API body that is not JSON of the expected shape.
+    MalformedBody,
+    UnsupportedMediaType,
     Forbidden,
     /// A form arrived without this session's CSRF token.
     CsrfRejected,
@@ -63,6 +68,24 @@ impl WebError {
                 "not_found",
                 "Not found",
                 "There is nothing here, or you may not see it.",
+            ),
+            WebError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Not signed in",
+                "The credentials are missing, invalid or expired. Sign in again.",
+            ),
+            WebError::MalformedBody => (
+                StatusCode::BAD_REQUEST,
+                "malformed_body",
+                "Malformed request",
+                "The request body is not JSON of the expected shape; see the API's OpenAPI document.",
+            ),
+            WebError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+                "Send the request body as JSON, with Content-Type: application/json.",
             ),
             WebError::Forbidden => (
                 StatusCode::FORBIDDEN,
@@ -134,6 +157,12 @@ impl WebError {
             response
         };
         *response.status_mut() = status;
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

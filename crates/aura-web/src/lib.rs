@@ -2,6 +2,7 @@
 //! shutdown signal, finishing the requests already in flight.
 
 mod account;
+mod api;
 mod assets;
 mod audit_log;
 mod error;
@@ -18,11 +19,13 @@ mod workspace;
 
 use std::future::Future;
 
+use aura_platform::auth::api::TokenKeys;
 use aura_platform::db::AppPool;
 use axum::extract::{Request, State};
 use axum::Router;
 use tokio::net::TcpListener;
 
+pub use api::ApiDoc;
 pub use error::WebError;
 
 /// What every handler may use. The database is reachable only as [`AppPool`], which hands out
@@ -31,6 +34,8 @@ pub use error::WebError;
 pub struct AppState {
     pub db: AppPool,
     pub site: SiteConfig,
+    /// Signs and checks API access tokens.
+    pub tokens: TokenKeys,
 }
 
 /// Where Aura is reached.
@@ -61,6 +66,7 @@ pub fn router(state: AppState) -> Router {
             .with_state(state.clone()),
         workspace: Router::new()
             .merge(workspace::routes())
+            .merge(api::routes())
             .merge(team::routes())
             .merge(audit_log::routes())
             .merge(settings::routes())
@@ -71,6 +77,7 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(health::routes())
         .merge(assets::routes())
+        .route("/api/v1/openapi.json", axum::routing::get(api::openapi))
         .fallback(move |State(state): State<AppState>, request: Request| {
             site::dispatch(state, sites.clone(), request)
         })

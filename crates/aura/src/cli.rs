@@ -85,6 +85,11 @@ pub struct ServeArgs {
     #[arg(long, env = "AURA_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<Url>,
 
+    /// Secret that signs API access tokens (at least 32 bytes). Unset: a random one per start,
+    /// so tokens do not survive a restart and are not shared between servers.
+    #[arg(long, env = "AURA_JWT_SECRET", hide_env_values = true, value_parser = parse_jwt_secret)]
+    pub jwt_secret: Option<String>,
+
     /// Most database connections the server holds.
     #[arg(long, env = "AURA_DB_POOL_SIZE", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=500))]
@@ -97,6 +102,16 @@ fn parse_postgres_url(value: &str) -> Result<Url, String> {
         return Err("expected a postgres:// or postgresql:// URL".into());
     }
     Ok(url)
+}
+
+fn parse_jwt_secret(value: &str) -> Result<String, String> {
+    if value.len() < aura_platform::auth::api::MIN_SECRET_BYTES {
+        return Err(format!(
+            "use at least {} bytes (e.g. `openssl rand -base64 48`)",
+            aura_platform::auth::api::MIN_SECRET_BYTES
+        ));
+    }
+    Ok(value.to_owned())
 }
 
 fn parse_public_url(value: &str) -> Result<Url, String> {

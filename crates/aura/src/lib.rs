@@ -6,6 +6,7 @@ mod database;
 pub mod telemetry;
 
 use anyhow::Context;
+use aura_platform::auth::api::TokenKeys;
 use aura_platform::db::{migrate, AppPool, PoolSettings};
 use aura_platform::demo::{self, DemoPlatform, SeedError};
 use aura_web::{AppState, SiteConfig};
@@ -101,9 +102,17 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
     eprintln!("Press Ctrl-C to stop.");
     tracing::info!(listen = %args.listen, public_url = %public_url, "serving");
 
+    let tokens = match &args.jwt_secret {
+        Some(secret) => TokenKeys::from_secret(secret.as_bytes())?,
+        None => {
+            tracing::warn!("AURA_JWT_SECRET is not set: API tokens are signed with a key that lasts until this server stops");
+            TokenKeys::generate()
+        }
+    };
     let state = AppState {
         db: app.clone(),
         site: site_config(&public_url),
+        tokens,
     };
     aura_web::serve(listener, state, shutdown_signal())
         .await

@@ -3,6 +3,7 @@
 //! users who have no workspace yet).
 
 pub mod apex;
+pub mod api;
 mod workspace;
 
 pub(crate) use workspace::open_session;

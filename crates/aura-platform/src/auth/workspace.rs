@@ -30,6 +30,36 @@ pub async fn log_in(
     email: &str,
     password: &str,
 ) -> Result<(Secret, SignedIn), LoginError> {
+    let (mut tx, member) = verify_member(pool, tenant, email, password).await?;
+    let opened = open_session(
+        &mut tx,
+        tenant,
+        member.user_id,
+        member.role,
+        member.display_name,
+        member.email,
+    )
+    .await?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(opened)
+}
+
+/// A member whose credentials were just checked.
+pub(crate) struct VerifiedMember {
+    pub(crate) user_id: UserId,
+    pub(crate) role: MemberRole,
+    pub(crate) display_name: String,
+    pub(crate) email: String,
+}
+
+/// Checks `email` and `password` against the active members of `tenant` (with the lockout's
+/// bookkeeping), returning the transaction, the member in context, for what follows.
+pub(crate) async fn verify_member(
+    pool: &AppPool,
+    tenant: TenantId,
+    email: &str,
+    password: &str,
+) -> Result<(sqlx::Transaction<'static, sqlx::Postgres>, VerifiedMember), LoginError> {
     let mut tx = pool.begin_tenant_scope(tenant).await?;
     let candidate = sqlx::query!(
         r#"select u.id as "id: UserId", u.password_hash, u.display_name, u.email,
@@ -44,7 +74,6 @@ pub async fn log_in(
     .fetch_optional(&mut *tx)
     .await
     .map_err(DbError::from)?;
-
     let details = candidate
         .as_ref()
         .map(|c| (c.display_name.clone(), c.email.clone(), c.role));
@@ -54,11 +83,17 @@ pub async fn log_in(
         locked: c.locked,
         barred: c.deactivated,
     });
-    let (mut tx, user_id) = check_password(tx, candidate, password).await?;
+    let (tx, user_id) = check_password(tx, candidate, password).await?;
     let (display_name, email, role) = details.expect("a successful check had a candidate");
-    let opened = open_session(&mut tx, tenant, user_id, role, display_name, email).await?;
-    tx.commit().await.map_err(DbError::from)?;
-    Ok(opened)
+    Ok((
+        tx,
+        VerifiedMember {
+            user_id,
+            role,
+            display_name,
+            email,
+        },
+    ))
 }
 
 /// Opens a session for `user` in `tenant` inside `tx` (committed by the caller): a fresh

@@ -10,7 +10,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
 /// Two tenants with a row in every tenant table each (member, audit entry, session, process,
-/// stage, product, invitation), created as the owner.
+/// stage, product, invitation, API refresh token), created as the owner.
 struct TwoTenants {
     a: TenantContext,
     b: TenantContext,
@@ -72,7 +72,10 @@ async fn two_tenants(owner: &PgPool) -> TwoTenants {
              values ('{tenant_id}', 'SKU-1', 'Widget', 10.00);
              insert into invitations (tenant_id, email, role, token_hash, invited_by, expires_at)
              values ('{tenant_id}', 'new@example.com', 'sales_rep',
-                     sha256(gen_random_uuid()::text::bytea), '{user_id}', now() + interval '7 days');"
+                     sha256(gen_random_uuid()::text::bytea), '{user_id}', now() + interval '7 days');
+             insert into api_refresh_tokens (tenant_id, user_id, token_hash, expires_at)
+             values ('{tenant_id}', '{user_id}', sha256(gen_random_uuid()::text::bytea),
+                     now() + interval '30 days');"
         ))
         .execute(owner)
         .await

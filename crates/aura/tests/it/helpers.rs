@@ -1,11 +1,15 @@
 use std::net::SocketAddr;
 use std::process::Command;
 
+use aura_platform::auth::api::TokenKeys;
 use aura_platform::db::testing::TestDatabase;
 use aura_platform::db::AppPool;
 use aura_web::{AppState, SiteConfig};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+
+/// The test server's token signing secret, so tests can forge tokens it would accept.
+pub const TEST_JWT_SECRET: &[u8] = b"the test server's token signing secret, 32+ bytes";
 
 /// Workspace slugs the test clients can reach: `<slug>.localhost` resolves to the test server.
 pub const TEST_SLUGS: [&str; 5] = ["acme", "globex", "ghost", "dormant", "newco"];
@@ -68,6 +72,7 @@ pub async fn spawn_app_with(pool: AppPool) -> TestApp {
             base_host: format!("localhost:{}", address.port()),
             https: false,
         },
+        tokens: TokenKeys::from_secret(TEST_JWT_SECRET).expect("a long enough secret"),
     };
     tokio::spawn(aura_web::serve(listener, state, async {
         stopped.await.ok();

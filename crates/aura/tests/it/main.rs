@@ -1,6 +1,7 @@
 //! End-to-end tests of the `aura` server and binary, over real HTTP against real PostgreSQL.
 
 mod account;
+mod api;
 mod audit;
 mod browser;
 mod cli;

@@ -1,0 +1,190 @@
+//! API clients (NFR-S1): a short-lived signed access token (JWT, HS256) carrying tenant, user
+//! and role, and a single-use refresh token for the next one. The token's claims route a
+//! request; membership and role are read from the database on every request, so a deactivated
+//! or demoted member loses access at once, whatever their token says.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::workspace::verify_member;
+use super::{LoginError, Secret};
+use crate::db::{set_context, AppPool, DbError, TenantContext};
+use crate::ids::{MemberRole, TenantId, UserId};
+
+pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+pub const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+const ISSUER: &str = "aura";
+/// Shortest signing secret accepted: HS256 keys need 256 bits.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// The key access tokens are signed and checked with.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the token signing secret must be at least {MIN_SECRET_BYTES} bytes")]
+pub struct WeakSecret;
+
+impl TokenKeys {
+    pub fn from_secret(secret: &[u8]) -> Result<Self, WeakSecret> {
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(WeakSecret);
+        }
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        })
+    }
+
+    /// A random key: tokens then last only as long as this process.
+    pub fn generate() -> Self {
+        Self::from_secret(Secret::generate().as_str().as_bytes())
+            .expect("a generated secret is long enough")
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: Uuid,
+    tenant_id: Uuid,
+    role: MemberRole,
+    iat: i64,
+    exp: i64,
+    iss: String,
+}
+
+/// What a client gets: the access token and its lifetime, and the refresh token.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access_token: String,
+    pub expires_in: Duration,
+    pub refresh_token: String,
+}
+
+/// Exchanges a member's email and password for tokens (same checks and lockout as the web).
+pub async fn issue(
+    pool: &AppPool,
+    keys: &TokenKeys,
+    tenant: TenantId,
+    email: &str,
+    password: &str,
+) -> Result<Tokens, LoginError> {
+    let (mut tx, member) = verify_member(pool, tenant, email, password).await?;
+    let tokens = mint(&mut tx, keys, tenant, member.user_id, member.role).await?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(tokens)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("the refresh token is unknown, used, expired, or its member is deactivated")]
+    Invalid,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Exchanges a refresh token for new tokens; the old one is spent.
+pub async fn refresh(
+    pool: &AppPool,
+    keys: &TokenKeys,
+    tenant: TenantId,
+    refresh_token: &str,
+) -> Result<Tokens, RefreshError> {
+    let secret = Secret::parse(refresh_token).ok_or(RefreshError::Invalid)?;
+    let mut tx = pool.begin_tenant_scope(tenant).await?;
+    let spent = sqlx::query!(
+        r#"update api_refresh_tokens r set used_at = now()
+           from tenant_members m
+           where r.tenant_id = $1 and r.token_hash = $2 and r.used_at is null and r.expires_at > now()
+             and m.tenant_id = r.tenant_id and m.user_id = r.user_id and m.deactivated_at is null
+           returning r.user_id as "user_id: UserId", m.role as "role: MemberRole""#,
+        tenant.as_uuid(),
+        secret.sha256(),
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(DbError::from)?
+    .ok_or(RefreshError::Invalid)?;
+    set_context(&mut tx, None, Some(spent.user_id), Some(spent.role)).await?;
+    let tokens = mint(&mut tx, keys, tenant, spent.user_id, spent.role).await?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(tokens)
+}
+
+/// The caller an access token names in `tenant`, checked against the database now: `None` for
+/// a bad signature, an expired token, another tenant's token, or a member no longer active.
+pub async fn authenticate(
+    pool: &AppPool,
+    keys: &TokenKeys,
+    tenant: TenantId,
+    token: &str,
+) -> Result<Option<TenantContext>, DbError> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&[ISSUER]);
+    validation.leeway = 0;
+    let Ok(decoded) = jsonwebtoken::decode::<Claims>(token, &keys.decoding, &validation) else {
+        return Ok(None);
+    };
+    if decoded.claims.tenant_id != tenant.as_uuid() {
+        return Ok(None);
+    }
+    let user = UserId::from(decoded.claims.sub);
+    let mut tx = pool.begin_tenant_scope(tenant).await?;
+    let role = sqlx::query_scalar!(
+        r#"select role as "role: MemberRole" from tenant_members
+           where tenant_id = $1 and user_id = $2 and deactivated_at is null"#,
+        tenant.as_uuid(),
+        user as UserId,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(role.map(|role| TenantContext {
+        tenant_id: tenant,
+        user_id: user,
+        role,
+    }))
+}
+
+/// Signs an access token and stores a new refresh token, in `tx`.
+async fn mint(
+    tx: &mut sqlx::PgConnection,
+    keys: &TokenKeys,
+    tenant: TenantId,
+    user: UserId,
+    role: MemberRole,
+) -> Result<Tokens, DbError> {
+    let now = chrono::Utc::now().timestamp();
+    let claims = Claims {
+        sub: user.as_uuid(),
+        tenant_id: tenant.as_uuid(),
+        role,
+        iat: now,
+        exp: now + ACCESS_TOKEN_LIFETIME.as_secs() as i64,
+        iss: ISSUER.to_owned(),
+    };
+    let access_token =
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
+            .expect("HS256 signing with a valid key does not fail");
+    let refresh = Secret::generate();
+    sqlx::query!(
+        "insert into api_refresh_tokens (tenant_id, user_id, token_hash, expires_at)
+         values ($1, $2, $3, now() + make_interval(secs => $4))",
+        tenant.as_uuid(),
+        user as UserId,
+        refresh.sha256(),
+        REFRESH_TOKEN_LIFETIME.as_secs_f64(),
+    )
+    .execute(tx)
+    .await?;
+    Ok(Tokens {
+        access_token,
+        expires_in: ACCESS_TOKEN_LIFETIME,
+        refresh_token: refresh.as_str().to_owned(),
+    })
+}

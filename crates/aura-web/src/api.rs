@@ -1,0 +1,208 @@
+//! The JSON API under `/api/v1` on each workspace's host, described by an OpenAPI document
+//! (`/api/v1/openapi.json`) so any client can generate its types. Clients authenticate with
+//! `Authorization: Bearer <access token>`; cookies play no part, so CSRF does not apply.
+
+use aura_platform::auth::api::{self as tokens, RefreshError};
+use aura_platform::auth::LoginError;
+use aura_platform::db::TenantContext;
+use aura_platform::ids::MemberRole;
+use aura_platform::tenants::Workspace;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use uuid::Uuid;
+
+use crate::session;
+use crate::{AppState, WebError};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Aura CRM API", version = "1", description = "Served at each workspace's own host: https://<workspace>.<domain>/api/v1"),
+    paths(issue_token, refresh_token, me),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Routes of the workspace hosts.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/token", post(issue_token))
+        .route("/api/v1/auth/refresh", post(refresh_token))
+        .route("/api/v1/me", get(me))
+}
+
+/// The OpenAPI document, served on every host.
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// A JSON body; a malformed one is answered with a problem document, not plain text.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = WebError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(WebError::UnsupportedMediaType),
+            Err(_) => Err(WebError::MalformedBody),
+        }
+    }
+}
+
+/// An API caller, authenticated by their bearer token and re-checked against the database.
+pub struct ApiCaller {
+    pub context: TenantContext,
+    pub workspace: Workspace,
+}
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let workspace = session::workspace(parts)?;
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(WebError::Unauthorized)?;
+        let context = tokens::authenticate(&state.db, &state.tokens, workspace.id, token.trim())
+            .await?
+            .ok_or(WebError::Unauthorized)?;
+        Ok(Self { context, workspace })
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TokenRequest {
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    access_token: String,
+    /// Always `Bearer`.
+    token_type: &'static str,
+    /// Seconds until the access token expires.
+    expires_in: u64,
+    /// Single use: exchange it at `/api/v1/auth/refresh` for the next pair.
+    refresh_token: String,
+}
+
+impl From<tokens::Tokens> for TokenResponse {
+    fn from(t: tokens::Tokens) -> Self {
+        Self {
+            access_token: t.access_token,
+            token_type: "Bearer",
+            expires_in: t.expires_in.as_secs(),
+            refresh_token: t.refresh_token,
+        }
+    }
+}
+
+/// Exchanges a member's email and password for an access token and a refresh token.
+#[utoipa::path(post, path = "/api/v1/auth/token", request_body = TokenRequest, tag = "auth",
+    responses(
+        (status = 200, description = "Tokens issued", body = TokenResponse),
+        (status = 401, description = "Wrong email or password, locked account, or not an active member here"),
+    ))]
+async fn issue_token(
+    State(state): State<AppState>,
+    parts: Parts,
+    ApiJson(request): ApiJson<TokenRequest>,
+) -> Result<Json<TokenResponse>, WebError> {
+    let workspace = session::workspace(&parts)?;
+    match tokens::issue(
+        &state.db,
+        &state.tokens,
+        workspace.id,
+        &request.email,
+        &request.password,
+    )
+    .await
+    {
+        Ok(issued) => Ok(Json(issued.into())),
+        Err(LoginError::Rejected) => Err(WebError::Unauthorized),
+        Err(LoginError::Db(err)) => Err(err.into()),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// Exchanges a refresh token (once) for a new access token and refresh token.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", request_body = RefreshRequest, tag = "auth",
+    responses(
+        (status = 200, description = "Tokens issued", body = TokenResponse),
+        (status = 401, description = "Unknown, used or expired refresh token, or a deactivated member"),
+    ))]
+async fn refresh_token(
+    State(state): State<AppState>,
+    parts: Parts,
+    ApiJson(request): ApiJson<RefreshRequest>,
+) -> Result<Json<TokenResponse>, WebError> {
+    let workspace = session::workspace(&parts)?;
+    match tokens::refresh(
+        &state.db,
+        &state.tokens,
+        workspace.id,
+        &request.refresh_token,
+    )
+    .await
+    {
+        Ok(issued) => Ok(Json(issued.into())),
+        Err(RefreshError::Invalid) => Err(WebError::Unauthorized),
+        Err(RefreshError::Db(err)) => Err(err.into()),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    user_id: Uuid,
+    role: MemberRole,
+    workspace_id: Uuid,
+    workspace_slug: String,
+    workspace_name: String,
+}
+
+/// The caller: who they are in this workspace, as the database says now.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = Me),
+        (status = 401, description = "Missing, invalid or expired token, or no longer an active member"),
+    ))]
+async fn me(caller: ApiCaller) -> Json<Me> {
+    Json(Me {
+        user_id: caller.context.user_id.as_uuid(),
+        role: caller.context.role,
+        workspace_id: caller.workspace.id.as_uuid(),
+        workspace_slug: caller.workspace.slug.to_string(),
+        workspace_name: caller.workspace.name,
+    })
+}
