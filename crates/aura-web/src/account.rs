@@ -5,7 +5,9 @@ use askama::Template;
 use aura_platform::auth::apex;
 use aura_platform::auth::LoginError;
 use aura_platform::signup::{self, Signup, SignupError, SignupInput};
-use axum::extract::{Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -19,7 +21,7 @@ use crate::session::{
     APEX_SESSION_COOKIE, FORM_CSRF_COOKIE,
 };
 use crate::sign_in::{self, Attempt, SignInForm};
-use crate::{AppState, WebError};
+use crate::{rate_limit, AppState, WebError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -50,9 +52,11 @@ async fn login_page(State(state): State<AppState>, Query(query): Query<LoginQuer
 
 async fn log_in(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     jar: CookieJar,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, WebError> {
+    rate_limit::per_client_address(&state, client).await?;
     let chrome = Chrome::new(Section::SignIn);
     let attempt = match Attempt::check(&state, jar, chrome, SIGN_IN_HEADING.into(), &form) {
         Ok(attempt) => attempt,
@@ -145,9 +149,11 @@ struct SignupForm {
 
 async fn sign_up(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     jar: CookieJar,
     Form(form): Form<SignupForm>,
 ) -> Result<Response, WebError> {
+    rate_limit::per_client_address(&state, client).await?;
     let csrf_ok = jar.get(FORM_CSRF_COOKIE).is_some_and(|cookie| {
         constant_time_eq(cookie.value().as_bytes(), form.csrf_token.as_bytes())
     });

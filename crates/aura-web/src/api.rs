@@ -8,7 +8,7 @@ use aura_platform::db::TenantContext;
 use aura_platform::ids::MemberRole;
 use aura_platform::tenants::Workspace;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
@@ -18,7 +18,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use uuid::Uuid;
 
-use crate::session;
+use std::net::SocketAddr;
+
+use crate::{rate_limit, session};
 use crate::{AppState, WebError};
 
 #[derive(OpenApi)]
@@ -92,6 +94,7 @@ impl FromRequestParts<AppState> for ApiCaller {
         let context = tokens::authenticate(&state.db, &state.tokens, workspace.id, token.trim())
             .await?
             .ok_or(WebError::Unauthorized)?;
+        rate_limit::per_user(state, context.user_id).await?;
         Ok(Self { context, workspace })
     }
 }
@@ -132,9 +135,11 @@ impl From<tokens::Tokens> for TokenResponse {
     ))]
 async fn issue_token(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     parts: Parts,
     ApiJson(request): ApiJson<TokenRequest>,
 ) -> Result<Json<TokenResponse>, WebError> {
+    rate_limit::per_client_address(&state, client).await?;
     let workspace = session::workspace(&parts)?;
     match tokens::issue(
         &state.db,
@@ -164,9 +169,11 @@ pub struct RefreshRequest {
     ))]
 async fn refresh_token(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     parts: Parts,
     ApiJson(request): ApiJson<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, WebError> {
+    rate_limit::per_client_address(&state, client).await?;
     let workspace = session::workspace(&parts)?;
     match tokens::refresh(
         &state.db,

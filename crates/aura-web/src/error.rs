@@ -18,6 +18,10 @@ pub enum WebError {
     /// An API body that is not JSON of the expected shape.
     MalformedBody,
     UnsupportedMediaType,
+    /// Too many requests (NFR-S7); the window ends in `retry_after` seconds.
+    RateLimited {
+        retry_after: u64,
+    },
     Forbidden,
     /// A form arrived without this session's CSRF token.
     CsrfRejected,
@@ -86,6 +90,12 @@ impl WebError {
                 "unsupported_media_type",
                 "Unsupported media type",
                 "Send the request body as JSON, with Content-Type: application/json.",
+            ),
+            WebError::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests",
+                "You have made more than 100 requests in a minute. Wait a moment, then try again.",
             ),
             WebError::Forbidden => (
                 StatusCode::FORBIDDEN,
@@ -157,6 +167,11 @@ impl WebError {
             response
         };
         *response.status_mut() = status;
+        if let WebError::RateLimited { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(*retry_after));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -10,6 +10,7 @@ mod health;
 mod middleware;
 mod operations;
 mod pages;
+pub mod rate_limit;
 mod session;
 mod settings;
 mod sign_in;
@@ -18,6 +19,8 @@ mod team;
 mod workspace;
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use aura_platform::auth::api::TokenKeys;
 use aura_platform::db::AppPool;
@@ -27,6 +30,7 @@ use tokio::net::TcpListener;
 
 pub use api::ApiDoc;
 pub use error::WebError;
+use rate_limit::RateLimiter;
 
 /// What every handler may use. The database is reachable only as [`AppPool`], which hands out
 /// nothing but tenant-scoped transactions.
@@ -36,6 +40,7 @@ pub struct AppState {
     pub site: SiteConfig,
     /// Signs and checks API access tokens.
     pub tokens: TokenKeys,
+    pub limiter: Arc<RateLimiter>,
 }
 
 /// Where Aura is reached.
@@ -92,7 +97,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // Connection info: the anonymous endpoints' rate limit counts per client address.
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
-use crate::{AppState, WebError};
+use crate::{rate_limit, AppState, WebError};
 
 pub const SESSION_COOKIE: &str = "aura_session";
 /// The apex's session cookie (operators, and users without a workspace yet).
@@ -113,6 +113,9 @@ impl FromRequestParts<AppState> for Member {
             .await
             .map_err(|err| NotSignedIn::Error(err.into()))?
             .ok_or(NotSignedIn::Redirect)?;
+        rate_limit::per_user(state, signed_in.context.user_id)
+            .await
+            .map_err(NotSignedIn::Error)?;
         let renewed_cookie = signed_in.refreshed.then(|| session_cookie(state, &token));
         Ok(Member {
             signed_in,
@@ -151,6 +154,9 @@ impl FromRequestParts<AppState> for ApexMember {
             .await
             .map_err(|err| NotSignedIn::Error(err.into()))?
             .ok_or(NotSignedIn::Redirect)?;
+        rate_limit::per_user(state, signed_in.user_id)
+            .await
+            .map_err(NotSignedIn::Error)?;
         let renewed_cookie = signed_in
             .refreshed
             .then(|| apex_session_cookie(state, &token));

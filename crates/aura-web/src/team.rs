@@ -7,7 +7,9 @@ use aura_platform::ids::{Email, MemberRole, UserId};
 use aura_platform::invitations::{self, AcceptError, AcceptInput, InviteError, OpenInvitation};
 use aura_platform::members::{self, Member as TeamMember, MemberChangeError, PendingInvitation};
 use aura_platform::tenants::Workspace;
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -21,7 +23,7 @@ use crate::pages::{render, Chrome, Section};
 use crate::session::{
     self, constant_time_eq, private_cookie, removal, session_cookie, Member, FORM_CSRF_COOKIE,
 };
-use crate::{AppState, WebError};
+use crate::{rate_limit, AppState, WebError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -316,11 +318,13 @@ struct AcceptForm {
 
 async fn accept_invitation(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path(secret_text): Path<String>,
     jar: CookieJar,
     parts: Parts,
     Form(form): Form<AcceptForm>,
 ) -> Result<Response, WebError> {
+    rate_limit::per_client_address(&state, client).await?;
     let csrf_ok = jar.get(FORM_CSRF_COOKIE).is_some_and(|cookie| {
         constant_time_eq(cookie.value().as_bytes(), form.csrf_token.as_bytes())
     });

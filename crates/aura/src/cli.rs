@@ -90,6 +90,10 @@ pub struct ServeArgs {
     #[arg(long, env = "AURA_JWT_SECRET", hide_env_values = true, value_parser = parse_jwt_secret)]
     pub jwt_secret: Option<String>,
 
+    /// Redis URL for rate-limit counts shared by all servers. Unset: counted in this process.
+    #[arg(long, env = "AURA_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
     /// Most database connections the server holds.
     #[arg(long, env = "AURA_DB_POOL_SIZE", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=500))]

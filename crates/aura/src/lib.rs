@@ -9,6 +9,9 @@ use anyhow::Context;
 use aura_platform::auth::api::TokenKeys;
 use aura_platform::db::{migrate, AppPool, PoolSettings};
 use aura_platform::demo::{self, DemoPlatform, SeedError};
+use std::sync::Arc;
+
+use aura_web::rate_limit::RateLimiter;
 use aura_web::{AppState, SiteConfig};
 use tokio::net::TcpListener;
 use url::Url;
@@ -109,10 +112,17 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
             TokenKeys::generate()
         }
     };
+    let limiter = match &args.redis_url {
+        Some(url) => RateLimiter::redis(url)
+            .await
+            .context("cannot connect to the Redis in AURA_REDIS_URL")?,
+        None => RateLimiter::local(),
+    };
     let state = AppState {
         db: app.clone(),
         site: site_config(&public_url),
         tokens,
+        limiter: Arc::new(limiter),
     };
     aura_web::serve(listener, state, shutdown_signal())
         .await

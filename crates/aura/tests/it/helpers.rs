@@ -1,9 +1,11 @@
 use std::net::SocketAddr;
 use std::process::Command;
+use std::sync::Arc;
 
 use aura_platform::auth::api::TokenKeys;
 use aura_platform::db::testing::TestDatabase;
 use aura_platform::db::AppPool;
+use aura_web::rate_limit::RateLimiter;
 use aura_web::{AppState, SiteConfig};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -59,8 +61,13 @@ pub async fn spawn_app() -> (TestApp, TestDatabase) {
     (app, db)
 }
 
-/// A server over the given pool.
+/// A server over the given pool, counting rate limits in this process.
 pub async fn spawn_app_with(pool: AppPool) -> TestApp {
+    spawn_app_with_limiter(pool, RateLimiter::local()).await
+}
+
+/// A server over the given pool and rate limiter.
+pub async fn spawn_app_with_limiter(pool: AppPool, limiter: RateLimiter) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a random port");
@@ -73,6 +80,7 @@ pub async fn spawn_app_with(pool: AppPool) -> TestApp {
             https: false,
         },
         tokens: TokenKeys::from_secret(TEST_JWT_SECRET).expect("a long enough secret"),
+        limiter: Arc::new(limiter),
     };
     tokio::spawn(aura_web::serve(listener, state, async {
         stopped.await.ok();

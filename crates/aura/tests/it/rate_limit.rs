@@ -1,0 +1,161 @@
+//! NFR-S7: 100 requests a minute per user (and per address for anonymous forms), 429 with
+//! Retry-After beyond; shared between servers through Redis when configured.
+
+use aura_platform::demo::DEMO_PASSWORD;
+use aura_web::rate_limit::{RateLimiter, LIMIT_PER_MINUTE};
+use reqwest::{header, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app_with_limiter, TestApp};
+use crate::team::signed_in;
+use crate::workspace::{csrf_token, demo_app};
+
+/// Makes requests until one is refused; returns how many got through, and the refusal.
+async fn until_refused(
+    mut send: impl AsyncFnMut() -> reqwest::Response,
+) -> (u64, reqwest::Response) {
+    for allowed in 0..=LIMIT_PER_MINUTE + 1 {
+        let response = send().await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            return (allowed, response);
+        }
+    }
+    panic!("no request was refused");
+}
+
+fn assert_limited(response: &reqwest::Response) {
+    let retry_after: u64 = response.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+}
+
+#[tokio::test]
+async fn a_user_gets_100_requests_a_minute_across_pages_and_api() {
+    let (app, _db) = demo_app().await;
+    let (browser, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    // `signed_in` used one request of the budget (the home page).
+    let (allowed, refused) = until_refused(async || {
+        browser
+            .get(app.workspace_url("acme", "/"))
+            .send()
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(allowed, LIMIT_PER_MINUTE - 1);
+    assert_limited(&refused);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("more than 100 requests"));
+
+    // The same user over the API shares the budget; another user has their own.
+    let token: Value = app
+        .client
+        .post(app.workspace_url("acme", "/api/v1/auth/token"))
+        .json(&json!({ "email": "rep@acme.example", "password": DEMO_PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let me = app
+        .client
+        .get(app.workspace_url("acme", "/api/v1/me"))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        me.headers()[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    let (other, _) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
+    assert_eq!(
+        other
+            .get(app.workspace_url("acme", "/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn anonymous_sign_in_attempts_are_limited_per_address() {
+    let (app, _db) = demo_app().await;
+    let browser = app.browser();
+    let page = browser
+        .get(app.workspace_url("acme", "/login"))
+        .send()
+        .await
+        .unwrap();
+    let token = csrf_token(&page.text().await.unwrap());
+    let (allowed, refused) = until_refused(async || {
+        browser
+            .post(app.workspace_url("acme", "/login"))
+            .form(&[
+                ("email", "x@acme.example"),
+                ("password", "guess"),
+                ("csrf_token", &token),
+            ])
+            .send()
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(allowed, LIMIT_PER_MINUTE);
+    assert_limited(&refused);
+}
+
+/// Two servers sharing one Redis share one count. Needs `AURA_TEST_REDIS_URL` (CI sets it).
+#[tokio::test]
+async fn servers_share_the_count_through_redis() {
+    let Ok(redis_url) = std::env::var("AURA_TEST_REDIS_URL") else {
+        eprintln!("skipped: AURA_TEST_REDIS_URL is not set");
+        return;
+    };
+    let (app, db) = demo_app().await;
+    let second: TestApp = spawn_app_with_limiter(
+        db.app.clone(),
+        RateLimiter::redis(&redis_url).await.unwrap(),
+    )
+    .await;
+    let first: TestApp = spawn_app_with_limiter(
+        db.app.clone(),
+        RateLimiter::redis(&redis_url).await.unwrap(),
+    )
+    .await;
+    drop(app); // the demo data stays; only its server goes
+    let (browser_one, _) = signed_in(&first, "admin@acme.example", DEMO_PASSWORD).await;
+    let (browser_two, _) = signed_in(&second, "admin@acme.example", DEMO_PASSWORD).await;
+    // Alternate between the servers: the budget is the user's, wherever they land.
+    let mut turn = 0;
+    let (allowed, refused) = until_refused(async || {
+        turn += 1;
+        let (browser, app) = if turn % 2 == 0 {
+            (&browser_one, &first)
+        } else {
+            (&browser_two, &second)
+        };
+        browser
+            .get(app.workspace_url("acme", "/"))
+            .send()
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(
+        allowed,
+        LIMIT_PER_MINUTE - 2,
+        "two requests went to signing in on each server"
+    );
+    assert_limited(&refused);
+}
