@@ -11,6 +11,7 @@ pub mod invitations;
 pub mod members;
 pub mod outbox;
 pub mod password;
+pub mod password_reset;
 pub mod provisioning;
 pub mod signup;
 pub mod tenants;

@@ -38,10 +38,15 @@ const REJECTED: &str = "That email and password do not match an account. \
 #[derive(Deserialize)]
 struct LoginQuery {
     signed_out: Option<String>,
+    password_changed: Option<String>,
 }
 
 async fn login_page(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Response {
-    let notice = query.signed_out.is_some().then_some("You have signed out.");
+    let notice = if query.password_changed.is_some() {
+        Some("Your password has been changed and every session signed out. Sign in with the new one.")
+    } else {
+        query.signed_out.is_some().then_some("You have signed out.")
+    };
     sign_in::show(
         &state,
         Chrome::new(Section::SignIn),

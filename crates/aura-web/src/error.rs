@@ -27,6 +27,8 @@ pub enum WebError {
     CsrfRejected,
     /// An invitation link that was used, withdrawn, has expired, or never existed.
     InvitationGone,
+    /// A password-reset link that was used, has expired, or never existed.
+    ResetLinkGone,
     /// The host names a suspended workspace: nobody may use it, its data is kept.
     WorkspaceSuspended,
     Conflict {
@@ -115,6 +117,12 @@ impl WebError {
                 "This invitation cannot be used",
                 "It has been used already, was withdrawn, or has expired (invitations last 7 days). \
                  Ask your workspace's administrator for a new one.",
+            ),
+            WebError::ResetLinkGone => (
+                StatusCode::GONE,
+                "reset_link_gone",
+                "This link cannot be used",
+                "Password-reset links work once, for an hour. Ask for a new one from the sign-in page.",
             ),
             WebError::WorkspaceSuspended => (
                 StatusCode::FORBIDDEN,

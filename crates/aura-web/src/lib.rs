@@ -10,6 +10,7 @@ mod health;
 mod middleware;
 mod operations;
 mod pages;
+mod password_reset;
 pub mod rate_limit;
 mod session;
 mod settings;
@@ -54,6 +55,12 @@ pub struct SiteConfig {
 }
 
 impl SiteConfig {
+    /// An address on the apex.
+    pub fn apex_url(&self, path: &str) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}{path}", self.base_host)
+    }
+
     /// The address of the workspace at `slug`.
     pub fn workspace_url(&self, slug: &str) -> String {
         let scheme = if self.https { "https" } else { "http" };
@@ -67,6 +74,7 @@ pub fn router(state: AppState) -> Router {
             .merge(pages::routes())
             .merge(account::routes())
             .merge(operations::routes())
+            .merge(password_reset::routes())
             .fallback(error::not_found)
             .with_state(state.clone()),
         workspace: Router::new()

@@ -20,6 +20,8 @@ pub struct SignInPage {
     csrf_token: String,
     email: String,
     notice: Option<&'static str>,
+    /// Where a forgotten password is reset (on the apex, for every host).
+    forgot_url: String,
     email_error: Option<&'static str>,
     password_error: Option<&'static str>,
     form_error: Option<&'static str>,
@@ -128,6 +130,7 @@ fn fresh(
         csrf_token: token.as_str().to_owned(),
         email,
         notice: None,
+        forgot_url: state.site.apex_url("/password-reset"),
         email_error: None,
         password_error: None,
         form_error: None,

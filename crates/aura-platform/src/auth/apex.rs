@@ -108,7 +108,8 @@ pub async fn authenticate(
                   s.last_seen_at < now() - make_interval(secs => $4) as "stale!"
            from platform_sessions s join users u on u.id = s.user_id
            where s.user_id = $1 and s.token_hash = $2
-             and s.last_seen_at > now() - make_interval(secs => $3)"#,
+             and s.last_seen_at > now() - make_interval(secs => $3)
+             and s.created_at > u.sessions_valid_after"#,
         token.user_id as UserId,
         token.secret.sha256(),
         SESSION_IDLE_LIMIT.as_secs_f64(),

@@ -100,9 +100,10 @@ pub async fn refresh(
     let mut tx = pool.begin_tenant_scope(tenant).await?;
     let spent = sqlx::query!(
         r#"update api_refresh_tokens r set used_at = now()
-           from tenant_members m
+           from tenant_members m, users u
            where r.tenant_id = $1 and r.token_hash = $2 and r.used_at is null and r.expires_at > now()
              and m.tenant_id = r.tenant_id and m.user_id = r.user_id and m.deactivated_at is null
+             and u.id = r.user_id and r.created_at > u.sessions_valid_after
            returning r.user_id as "user_id: UserId", m.role as "role: MemberRole""#,
         tenant.as_uuid(),
         secret.sha256(),
@@ -118,7 +119,8 @@ pub async fn refresh(
 }
 
 /// The caller an access token names in `tenant`, checked against the database now: `None` for
-/// a bad signature, an expired token, another tenant's token, or a member no longer active.
+/// a bad signature, an expired token, another tenant's token, a member no longer active, or a
+/// token issued before its user's password changed.
 pub async fn authenticate(
     pool: &AppPool,
     keys: &TokenKeys,
@@ -137,10 +139,12 @@ pub async fn authenticate(
     let user = UserId::from(decoded.claims.sub);
     let mut tx = pool.begin_tenant_scope(tenant).await?;
     let role = sqlx::query_scalar!(
-        r#"select role as "role: MemberRole" from tenant_members
-           where tenant_id = $1 and user_id = $2 and deactivated_at is null"#,
+        r#"select m.role as "role: MemberRole" from tenant_members m join users u on u.id = m.user_id
+           where m.tenant_id = $1 and m.user_id = $2 and m.deactivated_at is null
+             and to_timestamp($3) >= u.sessions_valid_after"#,
         tenant.as_uuid(),
         user as UserId,
+        decoded.claims.iat as f64,
     )
     .fetch_optional(&mut *tx)
     .await?;

@@ -150,7 +150,8 @@ pub async fn authenticate(
            join users u on u.id = s.user_id
            where s.tenant_id = $1 and s.token_hash = $2
              and m.deactivated_at is null
-             and s.last_seen_at > now() - make_interval(secs => $3)"#,
+             and s.last_seen_at > now() - make_interval(secs => $3)
+             and s.created_at > u.sessions_valid_after"#,
         tenant.as_uuid(),
         token.sha256(),
         SESSION_IDLE_LIMIT.as_secs_f64(),

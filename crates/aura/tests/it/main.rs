@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod outage;
 mod pages;
+mod password_reset;
 mod rate_limit;
 mod settings;
 mod team;

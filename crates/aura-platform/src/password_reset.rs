@@ -1,0 +1,153 @@
+//! Resetting a forgotten password by an emailed, single-use link (F2.3). Setting the new
+//! password signs the account out everywhere: every session, refresh token and access token
+//! issued before it stops working.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::auth::Secret;
+use crate::db::{set_context, AppPool, DbError};
+use crate::ids::UserId;
+use crate::signup::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+use crate::{outbox, password};
+
+pub const LINK_LIFETIME: Duration = Duration::from_secs(60 * 60);
+
+/// A reset link's secret part: `<user id>.<secret>`.
+#[derive(Debug, Clone)]
+pub struct ResetToken {
+    user_id: UserId,
+    secret: Secret,
+}
+
+impl ResetToken {
+    pub fn parse(value: &str) -> Option<Self> {
+        let (user, secret) = value.split_once('.')?;
+        Some(Self {
+            user_id: UserId::from(user.parse::<Uuid>().ok()?),
+            secret: Secret::parse(secret)?,
+        })
+    }
+
+    fn to_link_part(&self) -> String {
+        format!("{}.{}", self.user_id, self.secret.as_str())
+    }
+}
+
+/// Sends a reset link to `email` if it has an account; does nothing otherwise. The caller says
+/// the same either way, so the form tells no one whether an email is registered.
+/// `link_base` is the apex's address.
+pub async fn request(pool: &AppPool, email: &str, link_base: &str) -> Result<(), DbError> {
+    let mut tx = pool.begin_unscoped().await?;
+    let account = sqlx::query_scalar!(
+        r#"select id as "id!: UserId" from aura.apex_login_candidate($1)"#,
+        email.trim()
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(user) = account else {
+        return Ok(());
+    };
+    set_context(&mut tx, None, Some(user), None).await?;
+    let token = ResetToken {
+        user_id: user,
+        secret: Secret::generate(),
+    };
+    sqlx::query!(
+        "insert into password_resets (user_id, token_hash, expires_at)
+         values ($1, $2, now() + make_interval(secs => $3))",
+        user as UserId,
+        token.secret.sha256(),
+        LINK_LIFETIME.as_secs_f64(),
+    )
+    .execute(&mut *tx)
+    .await?;
+    let link = format!(
+        "{}/password-reset/{}",
+        link_base.trim_end_matches('/'),
+        token.to_link_part()
+    );
+    let to = sqlx::query_scalar!("select email from users where id = $1", user as UserId)
+        .fetch_one(&mut *tx)
+        .await?;
+    let body = format!(
+        "Someone asked to reset the password of your Aura account.\n\n\
+         To choose a new password, open this link within the hour (it works once):\n{link}\n\n\
+         If it was not you, ignore this message: your password stays as it is.\n"
+    );
+    outbox::enqueue(&mut tx, user, &to, "Reset your Aura password", &body).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Whether `token` is an open reset link (unused, unexpired).
+pub async fn is_open(pool: &AppPool, token: &ResetToken) -> Result<bool, DbError> {
+    let mut tx = pool.begin_unscoped().await?;
+    set_context(&mut tx, None, Some(token.user_id), None).await?;
+    let open = sqlx::query_scalar!(
+        r#"select exists (select 1 from password_resets
+                          where user_id = $1 and token_hash = $2 and used_at is null
+                            and expires_at > now()) as "open!""#,
+        token.user_id as UserId,
+        token.secret.sha256(),
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(open)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResetError {
+    #[error("the link has been used or has expired")]
+    Gone,
+    #[error("the password is not acceptable")]
+    WeakPassword(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Sets the new password through the link (once), unlocks the account, and signs it out
+/// everywhere.
+pub async fn complete(
+    pool: &AppPool,
+    token: &ResetToken,
+    new_password: &str,
+) -> Result<(), ResetError> {
+    let length = new_password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&length) {
+        return Err(ResetError::WeakPassword(format!(
+            "Use {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters; a few unrelated words work well."
+        )));
+    }
+    let plaintext = new_password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || password::hash(&plaintext))
+        .await
+        .expect("password hashing does not panic");
+    let mut tx = pool.begin_unscoped().await?;
+    set_context(&mut tx, None, Some(token.user_id), None).await?;
+    let used = sqlx::query!(
+        "update password_resets set used_at = now()
+         where user_id = $1 and token_hash = $2 and used_at is null and expires_at > now()",
+        token.user_id as UserId,
+        token.secret.sha256(),
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(DbError::from)?;
+    if used.rows_affected() == 0 {
+        return Err(ResetError::Gone);
+    }
+    sqlx::query!(
+        "update users set password_hash = $2, failed_logins = 0, locked_until = null,
+                sessions_valid_after = now(), version = version + 1, updated_at = now()
+         where id = $1",
+        token.user_id as UserId,
+        hash,
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(DbError::from)?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! F2.3: resetting a forgotten password by emailed single-use link, signing out everywhere.
+
+use aura_platform::demo::DEMO_PASSWORD;
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+use crate::team::signed_in;
+use crate::workspace::{csrf_token, demo_app};
+
+async fn request_reset(app: &TestApp, email: &str) -> String {
+    let browser = app.browser();
+    let token = csrf_token(
+        &browser
+            .get(app.url("/password-reset"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let response = browser
+        .post(app.url("/password-reset"))
+        .form(&[("email", email), ("csrf_token", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{email}");
+    response.text().await.unwrap()
+}
+
+async fn reset_link(db: &aura_platform::db::testing::TestDatabase, email: &str) -> String {
+    let body: String = sqlx::query_scalar(
+        "select body_text from email_outbox where to_address = $1 and subject like 'Reset%' order by created_at desc limit 1",
+    )
+    .bind(email)
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    body.lines()
+        .find(|l| l.contains("/password-reset/"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+async fn set_password(browser: &Client, link: &str, password: &str) -> reqwest::Response {
+    let page = browser.get(link).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "{link}");
+    let token = csrf_token(&page.text().await.unwrap());
+    browser
+        .post(link)
+        .form(&[("password", password), ("csrf_token", &token)])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_request_says_the_same_whether_or_not_the_account_exists() {
+    let (app, db) = demo_app().await;
+    let known = request_reset(&app, "rep@acme.example").await;
+    let unknown = request_reset(&app, "nobody@acme.example").await;
+    // The answer page holds no form (and so no token): only the email differs.
+    let normalise = |html: &str, email: &str| html.replace(email, "EMAIL");
+    assert_eq!(
+        normalise(&known, "rep@acme.example"),
+        normalise(&unknown, "nobody@acme.example")
+    );
+    assert!(known.contains("is on its way"));
+    let messages: Vec<String> =
+        sqlx::query_scalar("select to_address from email_outbox where subject like 'Reset%'")
+            .fetch_all(&db.owner)
+            .await
+            .unwrap();
+    assert_eq!(
+        messages,
+        ["rep@acme.example"],
+        "only a real account gets a message"
+    );
+}
+
+#[tokio::test]
+async fn a_new_password_signs_the_account_out_everywhere() {
+    let (app, db) = demo_app().await;
+    let (web, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let tokens: Value = app
+        .client
+        .post(app.workspace_url("acme", "/api/v1/auth/token"))
+        .json(&json!({ "email": "rep@acme.example", "password": DEMO_PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // Lock the account too: a reset unlocks it.
+    sqlx::query("update users set failed_logins = 5, locked_until = now() + interval '15 minutes' where email = 'rep@acme.example'")
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    // A second wait so the tokens' issue time (whole seconds) is before the change.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    request_reset(&app, "rep@acme.example").await;
+    let link = reset_link(&db, "rep@acme.example").await;
+    assert!(link.starts_with(&app.url("/password-reset/")), "{link}");
+    let browser = app.browser();
+    let weak = set_password(&browser, &link, "short").await;
+    assert_eq!(
+        weak.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a weak password is refused, the link kept"
+    );
+    let changed = set_password(&browser, &link, "a brand new passphrase").await;
+    assert_eq!(changed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(changed.headers()["location"], "/login?password_changed=1");
+
+    assert_eq!(
+        web.get(app.workspace_url("acme", "/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SEE_OTHER,
+        "web session ended"
+    );
+    let me = app
+        .client
+        .get(app.workspace_url("acme", "/api/v1/me"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.status(),
+        StatusCode::UNAUTHORIZED,
+        "access token revoked"
+    );
+    let refreshed = app
+        .client
+        .post(app.workspace_url("acme", "/api/v1/auth/refresh"))
+        .json(&json!({ "refresh_token": tokens["refresh_token"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refreshed.status(),
+        StatusCode::UNAUTHORIZED,
+        "refresh token revoked"
+    );
+
+    let reused = browser.get(&link).send().await.unwrap();
+    assert_eq!(reused.status(), StatusCode::GONE, "a link works once");
+    signed_in(&app, "rep@acme.example", "a brand new passphrase").await;
+    let old = app.browser();
+    let token = csrf_token(
+        &old.get(app.workspace_url("acme", "/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let refused = old
+        .post(app.workspace_url("acme", "/login"))
+        .form(&[
+            ("email", "rep@acme.example"),
+            ("password", DEMO_PASSWORD),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the old password is gone"
+    );
+}
+
+#[tokio::test]
+async fn expired_and_forged_links_are_refused() {
+    let (app, db) = demo_app().await;
+    request_reset(&app, "admin@acme.example").await;
+    let link = reset_link(&db, "admin@acme.example").await;
+    sqlx::query("update password_resets set created_at = now() - interval '2 hours', expires_at = now() - interval '1 hour'")
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.client.get(&link).send().await.unwrap().status(),
+        StatusCode::GONE
+    );
+    let user_part = link
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .to_owned();
+    for forged in [
+        "nothing".to_owned(),
+        format!("{user_part}.AAAA"),
+        format!("{}.{}", uuid::Uuid::new_v4(), "x".repeat(43)),
+    ] {
+        let response = app
+            .client
+            .get(app.url(&format!("/password-reset/{forged}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::GONE, "{forged}");
+    }
+}
