@@ -16,6 +16,7 @@ pub const ACTIONS: &[&str] = &[
     "member.role_changed",
     "member.deactivated",
     "member.reactivated",
+    "member.removed",
 ];
 
 #[derive(Debug, Clone)]

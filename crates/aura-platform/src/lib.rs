@@ -14,4 +14,5 @@ pub mod password;
 pub mod password_reset;
 pub mod provisioning;
 pub mod signup;
+pub mod step_up;
 pub mod tenants;

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::db::{AppPool, DbError, TenantContext, TenantTx};
 use crate::ids::{MemberRole, UserId};
+use crate::step_up::{self, IssuedCode, Purpose, StepUpError};
 
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -70,6 +71,10 @@ pub enum MemberChangeError {
     OwnAccount,
     #[error("the workspace must keep at least one active admin")]
     LastAdmin,
+    #[error("the verification code is wrong")]
+    WrongCode,
+    #[error("there is no usable verification code; ask for a new one")]
+    NoCode,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -165,6 +170,67 @@ pub async fn set_active(
         ("status", state(active)),
     )
     .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sends the admin in context a one-time code to remove `user` (step-up, NFR-S8).
+pub async fn request_removal_code(
+    pool: &AppPool,
+    context: TenantContext,
+    user: UserId,
+) -> Result<IssuedCode, MemberChangeError> {
+    let mut tx = begin_change(pool, context, user).await?;
+    lock_member(&mut tx, user).await?;
+    let code = step_up::issue(&mut tx, &Purpose::RemoveMember(user)).await?;
+    tx.commit().await?;
+    Ok(code)
+}
+
+/// Removes `user` from the workspace, with the admin's one-time code: their membership, sessions
+/// and tokens go; what they created stays, attributed to them (F3.5). Audited.
+pub async fn remove(
+    pool: &AppPool,
+    context: TenantContext,
+    user: UserId,
+    code: &str,
+) -> Result<(), MemberChangeError> {
+    let mut tx = begin_change(pool, context, user).await?;
+    let (role, active) = lock_member(&mut tx, user).await?;
+    if let Err(err) = step_up::consume(&mut tx, &Purpose::RemoveMember(user), code).await {
+        tx.commit().await?; // the counted attempt
+        return Err(match err {
+            StepUpError::Wrong => MemberChangeError::WrongCode,
+            StepUpError::NoCode => MemberChangeError::NoCode,
+            StepUpError::Db(err) => err.into(),
+        });
+    }
+    if role == MemberRole::Admin && active {
+        ensure_another_admin(&mut tx, user).await?;
+    }
+    let email = sqlx::query_scalar!("select email from users where id = $1", user as UserId)
+        .fetch_one(tx.conn())
+        .await
+        .map_err(DbError::from)?;
+    sqlx::query!(
+        "delete from tenant_members where tenant_id = $1 and user_id = $2",
+        context.tenant_id.as_uuid(),
+        user as UserId,
+    )
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    sqlx::query!(
+        "insert into audit_log (tenant_id, actor_user_id, action, entity_type, entity_id, before)
+         values ($1, $2, 'member.removed', 'member', $3, $4)",
+        context.tenant_id.as_uuid(),
+        context.user_id as UserId,
+        user as UserId,
+        serde_json::json!({ "email": email, "role": role.as_str(), "active": active }),
+    )
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
     tx.commit().await?;
     Ok(())
 }

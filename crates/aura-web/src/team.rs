@@ -36,6 +36,101 @@ pub fn routes() -> Router<AppState> {
             "/invitations/{secret}",
             get(invitation_page).post(accept_invitation),
         )
+        .route("/members/{user_id}/remove", get(removal_page).post(remove))
+        .route("/members/{user_id}/remove/code", post(send_removal_code))
+}
+
+#[derive(Template)]
+#[template(path = "remove_member.html")]
+struct RemovalPage {
+    chrome: Chrome,
+    target: TeamMember,
+    /// A code was just sent; while no mail server is configured it is shown here too.
+    sent_code: Option<String>,
+    code_error: Option<&'static str>,
+}
+
+/// The member `user_id`, for an admin about to remove them.
+async fn removal_target(
+    state: &AppState,
+    member: &Member,
+    user_id: Uuid,
+) -> Result<TeamMember, WebError> {
+    if member.signed_in.context.role != MemberRole::Admin {
+        return Err(WebError::Forbidden);
+    }
+    members::list(&state.db, member.signed_in.context)
+        .await?
+        .into_iter()
+        .find(|m| m.user_id.as_uuid() == user_id)
+        .ok_or(WebError::NotFound)
+}
+
+async fn removal_page(
+    State(state): State<AppState>,
+    member: Member,
+    Path(user_id): Path<Uuid>,
+) -> Result<Response, WebError> {
+    let target = removal_target(&state, &member, user_id).await?;
+    Ok(render(&RemovalPage {
+        chrome: Chrome::for_member(Section::Members, &member),
+        target,
+        sent_code: None,
+        code_error: None,
+    }))
+}
+
+async fn send_removal_code(
+    State(state): State<AppState>,
+    member: Member,
+    Path(user_id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    member.check_csrf(&form.csrf_token)?;
+    let target = removal_target(&state, &member, user_id).await?;
+    let code = members::request_removal_code(&state.db, member.signed_in.context, target.user_id)
+        .await
+        .map_err(member_change_error)?;
+    Ok(render(&RemovalPage {
+        chrome: Chrome::for_member(Section::Members, &member),
+        target,
+        sent_code: Some(code.0),
+        code_error: None,
+    }))
+}
+
+#[derive(Deserialize)]
+struct RemovalForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    member: Member,
+    Path(user_id): Path<Uuid>,
+    Form(form): Form<RemovalForm>,
+) -> Result<Response, WebError> {
+    member.check_csrf(&form.csrf_token)?;
+    let target = removal_target(&state, &member, user_id).await?;
+    let error = match members::remove(&state.db, member.signed_in.context, target.user_id, &form.code).await {
+        Ok(()) => return Ok(Redirect::to("/members").into_response()),
+        Err(MemberChangeError::WrongCode) => "That code is not right. Check the latest email and try again.",
+        Err(MemberChangeError::NoCode) => {
+            "There is no usable code: it expired (codes last ten minutes), was used, or was guessed \
+             wrong five times. Ask for a new one."
+        }
+        Err(other) => return Err(member_change_error(other)),
+    };
+    let page = RemovalPage {
+        chrome: Chrome::for_member(Section::Members, &member),
+        target,
+        sent_code: None,
+        code_error: Some(error),
+    };
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
 }
 
 #[derive(Template)]
@@ -232,6 +327,7 @@ fn member_change_error(err: MemberChangeError) -> WebError {
         MemberChangeError::LastAdmin => WebError::Conflict {
             constraint: "last_admin".into(),
         },
+        MemberChangeError::WrongCode | MemberChangeError::NoCode => WebError::Forbidden,
         MemberChangeError::Db(err) => err.into(),
     }
 }

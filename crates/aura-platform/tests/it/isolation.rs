@@ -10,7 +10,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
 /// Two tenants with a row in every tenant table each (member, audit entry, session, process,
-/// stage, product, invitation, API refresh token), created as the owner.
+/// stage, product, invitation, API refresh token, step-up code), created as the owner.
 struct TwoTenants {
     a: TenantContext,
     b: TenantContext,
@@ -75,7 +75,10 @@ async fn two_tenants(owner: &PgPool) -> TwoTenants {
                      sha256(gen_random_uuid()::text::bytea), '{user_id}', now() + interval '7 days');
              insert into api_refresh_tokens (tenant_id, user_id, token_hash, expires_at)
              values ('{tenant_id}', '{user_id}', sha256(gen_random_uuid()::text::bytea),
-                     now() + interval '30 days');"
+                     now() + interval '30 days');
+             insert into step_up_codes (tenant_id, user_id, purpose, code_hash, expires_at)
+             values ('{tenant_id}', '{user_id}', 'member.remove:x', sha256('123456'),
+                     now() + interval '10 minutes');"
         ))
         .execute(owner)
         .await

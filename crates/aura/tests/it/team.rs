@@ -414,3 +414,116 @@ async fn admins_change_roles_and_deactivate_members_with_an_audit_trail() {
     .unwrap();
     assert_eq!(admins, 1, "there is always an admin");
 }
+
+/// The code shown on the page after asking for one (no mail server is configured).
+fn code_in(html: &str) -> String {
+    html.split("here it is: <strong>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("a code on the page")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn removing_a_member_needs_a_fresh_one_time_code() {
+    let (app, db) = demo_app().await;
+    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let (rep, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let rep_id = user_id(&db, "rep@acme.example").await;
+    let rep2_id = user_id(&db, "rep2@acme.example").await;
+    let remove = |target: uuid::Uuid, code: String| {
+        let admin = admin.clone();
+        let url = app.workspace_url("acme", &format!("/members/{target}/remove"));
+        let csrf = csrf.clone();
+        async move {
+            admin
+                .post(url)
+                .form(&[("code", code.as_str()), ("csrf_token", &csrf)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ask_code = |target: uuid::Uuid| {
+        let admin = admin.clone();
+        let url = app.workspace_url("acme", &format!("/members/{target}/remove/code"));
+        let csrf = csrf.clone();
+        async move {
+            admin
+                .post(url)
+                .form(&[("csrf_token", csrf.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+
+    let without = remove(rep_id, "123456".into()).await;
+    assert_eq!(without.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(without.text().await.unwrap().contains("no usable code"));
+
+    let code = code_in(&ask_code(rep_id).await);
+    let emailed: String = sqlx::query_scalar(
+        "select body_text from email_outbox where to_address = 'admin@acme.example'",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert!(emailed.contains(&code), "the code is emailed");
+    // Bound to its target: it does not remove someone else.
+    assert_eq!(
+        remove(rep2_id, code.clone()).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let response = remove(rep_id, wrong.into()).await;
+    assert!(response.text().await.unwrap().contains("not right"));
+    assert_eq!(
+        remove(rep_id, code.clone()).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        remove(rep_id, code).await.status(),
+        StatusCode::NOT_FOUND,
+        "gone, and the code is spent"
+    );
+
+    assert_eq!(
+        rep.get(app.workspace_url("acme", "/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    let (still_user, removed): (i64, serde_json::Value) = sqlx::query_as(
+        "select (select count(*) from users where id = $1),
+                (select before from audit_log where action = 'member.removed' and entity_id = $1)",
+    )
+    .bind(rep_id)
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(still_user, 1, "the account stays; only the membership goes");
+    assert_eq!(removed["email"], "rep@acme.example");
+
+    // Five wrong guesses use a code up.
+    let code = code_in(&ask_code(rep2_id).await);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..aura_platform::step_up::MAX_ATTEMPTS {
+        remove(rep2_id, wrong.into()).await;
+    }
+    let late = remove(rep2_id, code).await;
+    assert!(late.text().await.unwrap().contains("no usable code"));
+
+    let (manager, _) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
+    let page = manager
+        .get(app.workspace_url("acme", &format!("/members/{rep2_id}/remove")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+}

@@ -1,0 +1,130 @@
+//! Step-up verification for sensitive operations (NFR-S8): before one, the member asks for a
+//! one-time code, sent to their email; the operation then runs only with that code, in the same
+//! transaction that consumes it.
+
+use std::time::Duration;
+
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use sha2::{Digest, Sha256};
+
+use crate::db::{DbError, TenantTx};
+use crate::ids::UserId;
+use crate::outbox;
+
+pub const CODE_LIFETIME: Duration = Duration::from_secs(10 * 60);
+pub const MAX_ATTEMPTS: i32 = 5;
+
+/// What a code authorises: one operation on one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Purpose {
+    RemoveMember(UserId),
+}
+
+impl Purpose {
+    fn key(&self) -> String {
+        match self {
+            Purpose::RemoveMember(user) => format!("member.remove:{user}"),
+        }
+    }
+
+    fn description(&self) -> &'static str {
+        match self {
+            Purpose::RemoveMember(_) => "remove a member from your workspace",
+        }
+    }
+}
+
+/// A code just issued: it is also shown to the member while no mail server is configured.
+#[derive(Debug, Clone)]
+pub struct IssuedCode(pub String);
+
+/// Issues a code for `purpose` to the member in context, emailed through the outbox.
+pub async fn issue(tx: &mut TenantTx, purpose: &Purpose) -> Result<IssuedCode, DbError> {
+    let context = *tx.context();
+    let code = format!("{:06}", OsRng.next_u32() % 1_000_000);
+    sqlx::query!(
+        "insert into step_up_codes (tenant_id, user_id, purpose, code_hash, expires_at)
+         values ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+        context.tenant_id.as_uuid(),
+        context.user_id as UserId,
+        purpose.key(),
+        hash(&code),
+        CODE_LIFETIME.as_secs_f64(),
+    )
+    .execute(tx.conn())
+    .await?;
+    let email = sqlx::query_scalar!(
+        "select email from users where id = $1",
+        context.user_id as UserId
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    let body = format!(
+        "Your Aura verification code is {code}.\n\n\
+         It lets you {} and works once, for ten minutes. If you did not ask for it, someone may\n\
+         be using your session: sign out everywhere by resetting your password.\n",
+        purpose.description()
+    );
+    outbox::enqueue(
+        tx.conn(),
+        context.user_id,
+        &email,
+        "Your Aura verification code",
+        &body,
+    )
+    .await?;
+    Ok(IssuedCode(code))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StepUpError {
+    #[error("the code is wrong")]
+    Wrong,
+    #[error("there is no usable code: it expired, was used, or had too many wrong attempts")]
+    NoCode,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Consumes the member's newest open code for `purpose` if `code` matches it. Either way the
+/// attempt is counted in `tx`: the caller commits it on a wrong code too (with nothing else
+/// done), so guessing costs attempts.
+pub async fn consume(tx: &mut TenantTx, purpose: &Purpose, code: &str) -> Result<(), StepUpError> {
+    let context = *tx.context();
+    let open = sqlx::query!(
+        "select id, code_hash from step_up_codes
+         where tenant_id = $1 and user_id = $2 and purpose = $3
+           and used_at is null and expires_at > now() and attempts < $4
+         order by created_at desc limit 1
+         for update",
+        context.tenant_id.as_uuid(),
+        context.user_id as UserId,
+        purpose.key(),
+        MAX_ATTEMPTS,
+    )
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .ok_or(StepUpError::NoCode)?;
+    let matches = open.code_hash == hash(code.trim());
+    sqlx::query!(
+        "update step_up_codes
+         set attempts = attempts + 1, used_at = case when $3 then now() end
+         where tenant_id = $1 and id = $2",
+        context.tenant_id.as_uuid(),
+        open.id,
+        matches,
+    )
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    if matches {
+        Ok(())
+    } else {
+        Err(StepUpError::Wrong)
+    }
+}
+
+fn hash(code: &str) -> Vec<u8> {
+    Sha256::digest(code.as_bytes()).to_vec()
+}
