@@ -4,8 +4,7 @@
 use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, Client, Response, StatusCode};
 
-use crate::helpers::TestApp;
-use crate::workspace::{csrf_token, demo_app};
+use crate::helpers::{csrf_token, demo_app, operator_signed_in, TestApp};
 
 const PASSWORD: &str = "a long enough passphrase";
 
@@ -306,36 +305,6 @@ async fn apex_and_workspace_sessions_do_not_open_each_other() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
-/// Signs the operator in on the apex; returns their browser and the CSRF token of their session.
-async fn operator(app: &TestApp) -> (Client, String) {
-    let browser = app.browser();
-    let token = {
-        let page = browser.get(app.url("/login")).send().await.unwrap();
-        csrf_token(&page.text().await.unwrap())
-    };
-    let signed_in = browser
-        .post(app.url("/login"))
-        .form(&[
-            ("email", "ops@aura.example"),
-            ("password", DEMO_PASSWORD),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(location(&signed_in), "/account");
-    let page = browser
-        .get(app.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let session_token = csrf_token(&page);
-    (browser, session_token)
-}
-
 async fn signup_id(db: &aura_platform::db::testing::TestDatabase, email: &str) -> uuid::Uuid {
     sqlx::query_scalar(
         "select s.id from signups s join users u on u.id = s.user_id where u.email = $1",
@@ -366,7 +335,7 @@ async fn journey_one_from_signup_to_the_new_admin_in_their_workspace() {
         StatusCode::SEE_OTHER
     );
     let id = signup_id(&db, "pat@newco.example").await;
-    let (ops, csrf) = operator(&app).await;
+    let (ops, csrf) = operator_signed_in(&app).await;
 
     // Approval needs a signed contract first.
     let early = ops
@@ -629,7 +598,7 @@ async fn only_operators_move_requests_along() {
     assert_eq!(status, "prospect");
 
     // Operators' forms need their session's token too.
-    let (ops, _) = operator(&app).await;
+    let (ops, _) = operator_signed_in(&app).await;
     let forged = ops
         .post(app.url(&format!("/account/requests/{id}/contract-signed")))
         .form(&[("csrf_token", "forged")])

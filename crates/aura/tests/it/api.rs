@@ -5,8 +5,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{TestApp, TEST_JWT_SECRET};
-use crate::workspace::demo_app;
+use crate::helpers::{demo_app, TestApp, TEST_JWT_SECRET};
 
 async fn tokens(app: &TestApp, slug: &str, email: &str, password: &str) -> (StatusCode, Value) {
     let response = app

@@ -1,10 +1,8 @@
 //! A workspace admin reads the audit trail (F14.5): filtered, paginated, their tenant's only.
 
+use crate::helpers::{demo_app, signed_in};
 use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::StatusCode;
-
-use crate::team::signed_in;
-use crate::workspace::demo_app;
 
 #[tokio::test]
 async fn admins_page_and_filter_their_own_audit_trail() {

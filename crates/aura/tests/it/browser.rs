@@ -1,6 +1,7 @@
 //! Journeys in a real browser: headless Chromium (Debian's `chromium`), driven over WebDriver
 //! by Debian's `chromedriver`.
 
+use crate::helpers::demo_app;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -9,8 +10,6 @@ use aura_platform::demo::DEMO_PASSWORD;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
-
-use crate::workspace::demo_app;
 
 /// A headless Chromium session; the driver process ends with it.
 struct Browser {

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use aura_platform::auth::api::TokenKeys;
 use aura_platform::db::testing::TestDatabase;
-use aura_platform::db::AppPool;
+use aura_platform::db::{AppPool, OwnerPool};
+use aura_platform::demo::{self, DEMO_PASSWORD};
 use aura_web::rate_limit::RateLimiter;
 use aura_web::{AppState, SiteConfig};
 use tokio::net::TcpListener;
@@ -103,4 +104,87 @@ pub fn aura_command() -> Command {
         }
     }
     command
+}
+
+/// A server whose database holds the demo platform (acme and globex, a member of every role).
+pub async fn demo_app() -> (TestApp, TestDatabase) {
+    let (app, db) = spawn_app().await;
+    let owner = OwnerPool::connect(&db.owner_url).await.unwrap();
+    demo::seed(&owner).await.unwrap();
+    owner.close().await;
+    (app, db)
+}
+
+/// The value of the hidden `csrf_token` field in a page.
+pub fn csrf_token(html: &str) -> String {
+    html.split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a csrf_token field")
+        .to_owned()
+}
+
+pub async fn signed_in(app: &TestApp, email: &str, password: &str) -> (reqwest::Client, String) {
+    let browser = app.browser();
+    let page = browser
+        .get(app.workspace_url("acme", "/login"))
+        .send()
+        .await
+        .unwrap();
+    let token = csrf_token(&page.text().await.unwrap());
+    let response = browser
+        .post(app.workspace_url("acme", "/login"))
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        reqwest::StatusCode::SEE_OTHER,
+        "{email} could not sign in"
+    );
+    let home = browser
+        .get(app.workspace_url("acme", "/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_token(&home);
+    (browser, csrf)
+}
+
+/// The platform operator signed in on the apex: their browser and their session's CSRF token.
+pub async fn operator_signed_in(app: &TestApp) -> (reqwest::Client, String) {
+    let browser = app.browser();
+    let token = {
+        let page = browser.get(app.url("/login")).send().await.unwrap();
+        csrf_token(&page.text().await.unwrap())
+    };
+    let signed_in = browser
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "ops@aura.example"),
+            ("password", DEMO_PASSWORD),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.headers()[reqwest::header::LOCATION], "/account");
+    let page = browser
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let session_token = csrf_token(&page);
+    (browser, session_token)
 }

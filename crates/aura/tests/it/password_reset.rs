@@ -4,9 +4,7 @@ use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
-use crate::team::signed_in;
-use crate::workspace::{csrf_token, demo_app};
+use crate::helpers::{csrf_token, demo_app, signed_in, TestApp};
 
 async fn request_reset(app: &TestApp, email: &str) -> String {
     let browser = app.browser();

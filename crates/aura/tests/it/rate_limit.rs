@@ -6,9 +6,7 @@ use aura_web::rate_limit::{RateLimiter, LIMIT_PER_MINUTE};
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with_limiter, TestApp};
-use crate::team::signed_in;
-use crate::workspace::{csrf_token, demo_app};
+use crate::helpers::{csrf_token, demo_app, signed_in, spawn_app_with_limiter, TestApp};
 
 /// Makes requests until one is refused; returns how many got through, and the refusal.
 async fn until_refused(

@@ -1,10 +1,8 @@
 //! Workspace settings (F1.7) and suspension by operators (F1.9).
 
+use crate::helpers::{csrf_token, demo_app, operator_signed_in, signed_in};
 use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, StatusCode};
-
-use crate::team::signed_in;
-use crate::workspace::{csrf_token, demo_app};
 
 fn form<'a>(
     csrf: &'a str,
@@ -137,20 +135,7 @@ async fn an_admin_edits_the_workspace_and_a_stale_save_keeps_its_input() {
 async fn an_operator_suspends_a_workspace_and_nobody_gets_in_until_it_is_reactivated() {
     let (app, db) = demo_app().await;
     let (rep, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
-    let ops = app.browser();
-    let token = {
-        let page = ops.get(app.url("/login")).send().await.unwrap();
-        csrf_token(&page.text().await.unwrap())
-    };
-    ops.post(app.url("/login"))
-        .form(&[
-            ("email", "ops@aura.example"),
-            ("password", DEMO_PASSWORD),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let (ops, _) = operator_signed_in(&app).await;
     let list = ops
         .get(app.url("/workspaces"))
         .send()

@@ -3,43 +3,7 @@
 use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, Client, Response, StatusCode};
 
-use crate::helpers::TestApp;
-use crate::workspace::{csrf_token, demo_app};
-
-pub async fn signed_in(app: &TestApp, email: &str, password: &str) -> (Client, String) {
-    let browser = app.browser();
-    let page = browser
-        .get(app.workspace_url("acme", "/login"))
-        .send()
-        .await
-        .unwrap();
-    let token = csrf_token(&page.text().await.unwrap());
-    let response = browser
-        .post(app.workspace_url("acme", "/login"))
-        .form(&[
-            ("email", email),
-            ("password", password),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::SEE_OTHER,
-        "{email} could not sign in"
-    );
-    let home = browser
-        .get(app.workspace_url("acme", "/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_token(&home);
-    (browser, csrf)
-}
+use crate::helpers::{csrf_token, demo_app, signed_in, TestApp};
 
 async fn invite(app: &TestApp, admin: &Client, csrf: &str, email: &str, role: &str) -> Response {
     admin

@@ -1,29 +1,9 @@
 //! Workspace hosts and signing in to them: every refusal is tested alongside the happy path.
 
-use aura_platform::db::testing::TestDatabase;
-use aura_platform::db::OwnerPool;
-use aura_platform::demo::{self, DEMO_PASSWORD};
+use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, Client, Response, StatusCode};
 
-use crate::helpers::{spawn_app, TestApp};
-
-/// A server whose database holds the demo platform (acme and globex, a member of every role).
-pub async fn demo_app() -> (TestApp, TestDatabase) {
-    let (app, db) = spawn_app().await;
-    let owner = OwnerPool::connect(&db.owner_url).await.unwrap();
-    demo::seed(&owner).await.unwrap();
-    owner.close().await;
-    (app, db)
-}
-
-/// The value of the hidden `csrf_token` field in a page.
-pub fn csrf_token(html: &str) -> String {
-    html.split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a csrf_token field")
-        .to_owned()
-}
+use crate::helpers::{csrf_token, demo_app, TestApp};
 
 async fn sign_in_page(app: &TestApp, browser: &Client, slug: &str) -> String {
     let response = browser
