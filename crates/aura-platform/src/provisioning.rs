@@ -27,7 +27,8 @@ pub enum LifecycleError {
     Db(#[from] DbError),
 }
 
-/// Records that the prospect signed the contract: the request now awaits approval (F1.3).
+/// Records that the prospect signed the contract, as an operator: the request now awaits
+/// approval (F1.3).
 pub async fn mark_contract_signed(
     pool: &AppPool,
     operator: UserId,
@@ -36,6 +37,29 @@ pub async fn mark_contract_signed(
     let mut tx = pool.begin_unscoped().await?;
     set_context(&mut tx, None, Some(operator), None).await?;
     require_operator(&mut tx).await?;
+    record_contract_signed(tx, Some(operator), signup_id, "operator").await
+}
+
+/// Records that the prospect signed the contract, as the external contract-signing system
+/// (authenticated by the platform API key; see migration 0012).
+pub async fn mark_contract_signed_by_integration(
+    pool: &AppPool,
+    signup_id: Uuid,
+) -> Result<(), LifecycleError> {
+    let mut tx = pool.begin_unscoped().await?;
+    sqlx::query("SET LOCAL app.current_integration = 'contract_signing'")
+        .execute(&mut *tx)
+        .await
+        .map_err(DbError::from)?;
+    record_contract_signed(tx, None, signup_id, "contract-signing API").await
+}
+
+async fn record_contract_signed(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    actor: Option<UserId>,
+    signup_id: Uuid,
+    via: &str,
+) -> Result<(), LifecycleError> {
     let status = lock_request(&mut tx, signup_id).await?.1;
     if status != SignupStatus::Prospect {
         return Err(LifecycleError::WrongStep(status));
@@ -49,14 +73,16 @@ pub async fn mark_contract_signed(
     .execute(&mut *tx)
     .await
     .map_err(DbError::from)?;
-    platform_audit(
-        &mut tx,
-        operator,
-        "signup.contract_signed",
+    sqlx::query!(
+        "insert into platform_audit_log (actor_user_id, action, entity_type, entity_id, after)
+         values ($1, 'signup.contract_signed', 'signup', $2, $3)",
+        actor.map(|a| a.as_uuid()),
         signup_id,
-        serde_json::json!({ "status": "pending" }),
+        serde_json::json!({ "status": "pending", "via": via }),
     )
-    .await?;
+    .execute(&mut *tx)
+    .await
+    .map_err(DbError::from)?;
     tx.commit().await.map_err(DbError::from)?;
     Ok(())
 }

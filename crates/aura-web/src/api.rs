@@ -6,11 +6,13 @@ use aura_platform::auth::api::{self as tokens, RefreshError};
 use aura_platform::auth::LoginError;
 use aura_platform::db::TenantContext;
 use aura_platform::ids::MemberRole;
+use aura_platform::provisioning::{self, LifecycleError};
 use aura_platform::tenants::Workspace;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -26,7 +28,7 @@ use crate::{AppState, WebError};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Aura CRM API", version = "1", description = "Served at each workspace's own host: https://<workspace>.<domain>/api/v1"),
-    paths(issue_token, refresh_token, me),
+    paths(issue_token, refresh_token, me, contract_signed),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -49,6 +51,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/token", post(issue_token))
         .route("/api/v1/auth/refresh", post(refresh_token))
         .route("/api/v1/me", get(me))
+}
+
+/// Routes of the apex: the platform's integrations.
+pub fn platform_routes() -> Router<AppState> {
+    Router::new().route(
+        "/api/v1/platform/signups/{id}/contract-signed",
+        post(contract_signed),
+    )
 }
 
 /// The OpenAPI document, served on every host.
@@ -212,4 +222,46 @@ async fn me(caller: ApiCaller) -> Json<Me> {
         workspace_slug: caller.workspace.slug.to_string(),
         workspace_name: caller.workspace.name,
     })
+}
+
+/// Records that a prospect signed their contract (journey 1, step 2), for the external
+/// contract-signing system. Served on the apex; authenticated by the platform API key.
+#[utoipa::path(post, path = "/api/v1/platform/signups/{id}/contract-signed", tag = "platform",
+    security(("platform_key" = [])),
+    params(("id" = Uuid, Path, description = "The workspace request")),
+    responses(
+        (status = 204, description = "Recorded: the request awaits an operator's approval"),
+        (status = 401, description = "Missing or wrong platform API key"),
+        (status = 404, description = "No such request, or the endpoint is not enabled (no key configured)"),
+        (status = 409, description = "The request is not awaiting a contract"),
+    ))]
+async fn contract_signed(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Path(id): Path<Uuid>,
+    headers: axum::http::HeaderMap,
+) -> Result<StatusCode, WebError> {
+    rate_limit::per_client_address(&state, client).await?;
+    let Some(expected) = &state.platform_api_key else {
+        return Err(WebError::NotFound);
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !session::constant_time_eq(expected.as_bytes(), presented.trim().as_bytes()) {
+        return Err(WebError::Unauthorized);
+    }
+    provisioning::mark_contract_signed_by_integration(&state.db, id)
+        .await
+        .map_err(|err| match err {
+            LifecycleError::NoSuchRequest => WebError::NotFound,
+            LifecycleError::WrongStep(_) => WebError::Conflict {
+                constraint: "signup_status".into(),
+            },
+            LifecycleError::Db(err) => err.into(),
+            _ => WebError::Internal,
+        })?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -42,6 +42,8 @@ pub struct AppState {
     /// Signs and checks API access tokens.
     pub tokens: TokenKeys,
     pub limiter: Arc<RateLimiter>,
+    /// The key the external contract-signing system presents; `None` disables its endpoint.
+    pub platform_api_key: Option<String>,
 }
 
 /// Where Aura is reached.
@@ -75,6 +77,7 @@ pub fn router(state: AppState) -> Router {
             .merge(account::routes())
             .merge(operations::routes())
             .merge(password_reset::routes())
+            .merge(api::platform_routes())
             .fallback(error::not_found)
             .with_state(state.clone()),
         workspace: Router::new()

@@ -87,8 +87,13 @@ pub struct ServeArgs {
 
     /// Secret that signs API access tokens (at least 32 bytes). Unset: a random one per start,
     /// so tokens do not survive a restart and are not shared between servers.
-    #[arg(long, env = "AURA_JWT_SECRET", hide_env_values = true, value_parser = parse_jwt_secret)]
+    #[arg(long, env = "AURA_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
     pub jwt_secret: Option<String>,
+
+    /// Key the external contract-signing system presents to record signed contracts (at least
+    /// 32 bytes). Unset: that endpoint is disabled.
+    #[arg(long, env = "AURA_PLATFORM_API_KEY", hide_env_values = true, value_parser = parse_secret)]
+    pub platform_api_key: Option<String>,
 
     /// Redis URL for rate-limit counts shared by all servers. Unset: counted in this process.
     #[arg(long, env = "AURA_REDIS_URL", hide_env_values = true)]
@@ -108,7 +113,8 @@ fn parse_postgres_url(value: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-fn parse_jwt_secret(value: &str) -> Result<String, String> {
+/// A secret of at least 32 bytes (token signing secret, platform API key).
+fn parse_secret(value: &str) -> Result<String, String> {
     if value.len() < aura_platform::auth::api::MIN_SECRET_BYTES {
         return Err(format!(
             "use at least {} bytes (e.g. `openssl rand -base64 48`)",

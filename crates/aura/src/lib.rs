@@ -123,6 +123,7 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
         site: site_config(&public_url),
         tokens,
         limiter: Arc::new(limiter),
+        platform_api_key: args.platform_api_key.clone(),
     };
     aura_web::serve(listener, state, shutdown_signal())
         .await

@@ -808,3 +808,56 @@ async fn operators_reach_tenant_rows_but_no_tenant_data() {
         .unwrap();
     assert_eq!(visible, 1);
 }
+
+/// The contract-signing integration reads and advances workspace requests, and nothing else.
+#[tokio::test]
+async fn the_contract_signing_integration_reaches_signups_only() {
+    let db = TestDatabase::new().await;
+    two_tenants(&db.owner).await;
+    let prospect = UserId::new();
+    sqlx::query(
+        "insert into users (id, email, display_name) values ($1, 'pat@newco.example', 'Pat')",
+    )
+    .bind(prospect.as_uuid())
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    sqlx::query("insert into signups (user_id, company_name) values ($1, 'NewCo')")
+        .bind(prospect.as_uuid())
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    let mut conn = db.raw_app_connection().await;
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::raw_sql("set local app.current_integration = 'contract_signing'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let advanced = sqlx::query("update signups set status = 'pending' where status = 'prospect'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(advanced.rows_affected(), 1);
+    let mut tables: Vec<String> = tenant_tables(&db.owner)
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    tables.extend(
+        [
+            "tenants",
+            "users",
+            "platform_sessions",
+            "platform_audit_log",
+            "email_outbox",
+        ]
+        .map(String::from),
+    );
+    for table in tables {
+        let rows: i64 = sqlx::query_scalar(&format!("select count(*) from {table}"))
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "the integration sees {table} rows");
+    }
+}

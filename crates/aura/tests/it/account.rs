@@ -4,7 +4,7 @@
 use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, Client, Response, StatusCode};
 
-use crate::helpers::{csrf_token, demo_app, operator_signed_in, TestApp};
+use crate::helpers::{csrf_token, demo_app, operator_signed_in, TestApp, TEST_PLATFORM_API_KEY};
 
 const PASSWORD: &str = "a long enough passphrase";
 
@@ -615,4 +615,73 @@ async fn only_operators_move_requests_along() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_contract_signing_system_records_signatures_with_the_platform_key() {
+    let (app, db) = demo_app().await;
+    sign_up(&app, &app.browser(), pat()).await;
+    let id = signup_id(&db, "pat@newco.example").await;
+    let url = app.url(&format!("/api/v1/platform/signups/{id}/contract-signed"));
+    let call = |key: Option<&str>| {
+        let mut request = app.client.post(&url);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send()
+    };
+    assert_eq!(call(None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(Some("a wrong key of at least thirty-two bytes"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(Some(TEST_PLATFORM_API_KEY)).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(Some(TEST_PLATFORM_API_KEY)).await.unwrap().status(),
+        StatusCode::CONFLICT,
+        "already signed"
+    );
+    let unknown = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/platform/signups/{}/contract-signed",
+            uuid::Uuid::new_v4()
+        )))
+        .bearer_auth(TEST_PLATFORM_API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    // Only on the apex: a workspace host does not serve it.
+    let on_workspace = app
+        .client
+        .post(app.workspace_url(
+            "acme",
+            &format!("/api/v1/platform/signups/{id}/contract-signed"),
+        ))
+        .bearer_auth(TEST_PLATFORM_API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on_workspace.status(), StatusCode::NOT_FOUND);
+
+    let (status, audit): (String, serde_json::Value) = sqlx::query_as(
+        "select s.status::text, a.after from signups s
+         join platform_audit_log a on a.entity_id = s.id and a.action = 'signup.contract_signed'
+         where s.id = $1",
+    )
+    .bind(id)
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        (status.as_str(), audit["via"].as_str()),
+        ("pending", Some("contract-signing API"))
+    );
 }

@@ -14,6 +14,9 @@ use tokio::sync::oneshot;
 /// The test server's token signing secret, so tests can forge tokens it would accept.
 pub const TEST_JWT_SECRET: &[u8] = b"the test server's token signing secret, 32+ bytes";
 
+/// The key the test server expects from the contract-signing system.
+pub const TEST_PLATFORM_API_KEY: &str = "the contract-signing system's key, 32+ bytes";
+
 /// Workspace slugs the test clients can reach: `<slug>.localhost` resolves to the test server.
 pub const TEST_SLUGS: [&str; 5] = ["acme", "globex", "ghost", "dormant", "newco"];
 
@@ -82,6 +85,7 @@ pub async fn spawn_app_with_limiter(pool: AppPool, limiter: RateLimiter) -> Test
         },
         tokens: TokenKeys::from_secret(TEST_JWT_SECRET).expect("a long enough secret"),
         limiter: Arc::new(limiter),
+        platform_api_key: Some(TEST_PLATFORM_API_KEY.to_owned()),
     };
     tokio::spawn(aura_web::serve(listener, state, async {
         stopped.await.ok();
