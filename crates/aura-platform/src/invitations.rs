@@ -33,6 +33,8 @@ pub struct Sent {
     pub email: Email,
     pub link: String,
     pub expires_at: DateTime<Utc>,
+    /// The invitation message, for the mailer to send now that it is committed.
+    pub message: outbox::QueuedEmail,
 }
 
 /// Invites `email` as `role` into the context's workspace; `link_base` is the workspace's
@@ -99,7 +101,8 @@ pub async fn invite(
         expires = expires_at.format("%Y-%m-%d %H:%M UTC"),
     );
     let subject = format!("You are invited to {workspace_name} on Aura");
-    outbox::enqueue(tx.conn(), context.user_id, email.as_str(), &subject, &body).await?;
+    let message =
+        outbox::enqueue(tx.conn(), context.user_id, email.as_str(), &subject, &body).await?;
     sqlx::query!(
         "insert into audit_log (tenant_id, actor_user_id, action, entity_type, after)
          values ($1, $2, 'member.invited', 'invitation', $3)",
@@ -115,6 +118,7 @@ pub async fn invite(
         email: email.clone(),
         link,
         expires_at,
+        message,
     })
 }
 

@@ -1,10 +1,23 @@
 //! Outgoing email, written to `email_outbox` in the same transaction as its cause.
 
 use chrono::{DateTime, Utc};
+use lettre::message::header::ContentType;
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use uuid::Uuid;
 
 use crate::db::{set_context, AppPool, DbError};
 use crate::ids::UserId;
+
+/// A message written to the outbox, for the mailer to send once its transaction commits.
+#[derive(Debug, Clone)]
+pub struct QueuedEmail {
+    pub id: Uuid,
+    pub created_by: UserId,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
 
 /// Queues a message under the name of `created_by` (the user in the transaction's context).
 /// No `RETURNING`: it would need the select policy, which only operators pass.
@@ -14,7 +27,7 @@ pub(crate) async fn enqueue(
     to: &str,
     subject: &str,
     body: &str,
-) -> Result<Uuid, DbError> {
+) -> Result<QueuedEmail, DbError> {
     let id = Uuid::new_v4();
     sqlx::query!(
         "insert into email_outbox (id, to_address, subject, body_text, created_by)
@@ -27,7 +40,86 @@ pub(crate) async fn enqueue(
     )
     .execute(conn)
     .await?;
-    Ok(id)
+    Ok(QueuedEmail {
+        id,
+        created_by,
+        to: to.to_owned(),
+        subject: subject.to_owned(),
+        body: body.to_owned(),
+    })
+}
+
+/// How queued messages leave: through SMTP, or not at all (they stay in the outbox, which
+/// operators read; the UI then shows links and codes itself).
+pub enum Mailer {
+    OutboxOnly,
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailerError {
+    #[error("invalid SMTP URL: {0}")]
+    Url(#[from] lettre::transport::smtp::Error),
+    #[error("invalid sender address: {0}")]
+    From(#[from] lettre::address::AddressError),
+}
+
+impl Mailer {
+    /// A mailer for the SMTP server at `url` (`smtp://user:pass@host:587?tls=required`,
+    /// `smtps://...`), sending as `from` (`Aura <no-reply@example.com>`).
+    pub fn smtp(url: &str, from: &str) -> Result<Self, MailerError> {
+        Ok(Self::Smtp {
+            transport: AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?.build(),
+            from: from.parse()?,
+        })
+    }
+
+    /// Whether messages actually leave (else the UI must show what they would have carried).
+    pub fn delivers(&self) -> bool {
+        matches!(self, Self::Smtp { .. })
+    }
+
+    /// Sends `email` and marks it sent, as the user who queued it. A failure is logged and the
+    /// message stays unsent in the outbox, where operators see it.
+    pub async fn deliver(&self, pool: &AppPool, email: &QueuedEmail) {
+        let Self::Smtp { transport, from } = self else {
+            return;
+        };
+        let sent = async {
+            let message = Message::builder()
+                .from(from.clone())
+                .to(email.to.parse()?)
+                .subject(email.subject.clone())
+                .header(ContentType::TEXT_PLAIN)
+                .body(email.body.clone())?;
+            transport.send(message).await?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        }
+        .await;
+        if let Err(err) = sent {
+            tracing::warn!(error = %err, message_id = %email.id, "email not delivered; it stays in the outbox");
+            return;
+        }
+        let marked = async {
+            let mut tx = pool.begin_unscoped().await?;
+            set_context(&mut tx, None, Some(email.created_by), None).await?;
+            sqlx::query!(
+                "update email_outbox set sent_at = now() where id = $1",
+                email.id
+            )
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, DbError>(())
+        }
+        .await;
+        if let Err(err) = marked {
+            tracing::warn!(error = %err, message_id = %email.id, "email sent but not marked sent");
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

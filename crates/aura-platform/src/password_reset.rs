@@ -9,8 +9,9 @@ use uuid::Uuid;
 use crate::auth::Secret;
 use crate::db::{set_context, AppPool, DbError};
 use crate::ids::UserId;
+use crate::outbox::{self, QueuedEmail};
+use crate::password;
 use crate::signup::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
-use crate::{outbox, password};
 
 pub const LINK_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
@@ -35,10 +36,14 @@ impl ResetToken {
     }
 }
 
-/// Sends a reset link to `email` if it has an account; does nothing otherwise. The caller says
+/// Queues a reset link for `email` if it has an account; does nothing otherwise. The caller says
 /// the same either way, so the form tells no one whether an email is registered.
-/// `link_base` is the apex's address.
-pub async fn request(pool: &AppPool, email: &str, link_base: &str) -> Result<(), DbError> {
+/// `link_base` is the apex's address. Returns the message for the mailer, if one was written.
+pub async fn request(
+    pool: &AppPool,
+    email: &str,
+    link_base: &str,
+) -> Result<Option<QueuedEmail>, DbError> {
     let mut tx = pool.begin_unscoped().await?;
     let account = sqlx::query_scalar!(
         r#"select id as "id!: UserId" from aura.apex_login_candidate($1)"#,
@@ -47,7 +52,7 @@ pub async fn request(pool: &AppPool, email: &str, link_base: &str) -> Result<(),
     .fetch_optional(&mut *tx)
     .await?;
     let Some(user) = account else {
-        return Ok(());
+        return Ok(None);
     };
     set_context(&mut tx, None, Some(user), None).await?;
     let token = ResetToken {
@@ -76,9 +81,9 @@ pub async fn request(pool: &AppPool, email: &str, link_base: &str) -> Result<(),
          To choose a new password, open this link within the hour (it works once):\n{link}\n\n\
          If it was not you, ignore this message: your password stays as it is.\n"
     );
-    outbox::enqueue(&mut tx, user, &to, "Reset your Aura password", &body).await?;
+    let message = outbox::enqueue(&mut tx, user, &to, "Reset your Aura password", &body).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(Some(message))
 }
 
 /// Whether `token` is an open reset link (unused, unexpired).

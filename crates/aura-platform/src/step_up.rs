@@ -34,9 +34,13 @@ impl Purpose {
     }
 }
 
-/// A code just issued: it is also shown to the member while no mail server is configured.
+/// A code just issued, and the message carrying it (shown to the member too while no mail
+/// server is configured).
 #[derive(Debug, Clone)]
-pub struct IssuedCode(pub String);
+pub struct IssuedCode {
+    pub code: String,
+    pub message: outbox::QueuedEmail,
+}
 
 /// Issues a code for `purpose` to the member in context, emailed through the outbox.
 pub async fn issue(tx: &mut TenantTx, purpose: &Purpose) -> Result<IssuedCode, DbError> {
@@ -65,7 +69,7 @@ pub async fn issue(tx: &mut TenantTx, purpose: &Purpose) -> Result<IssuedCode, D
          be using your session: sign out everywhere by resetting your password.\n",
         purpose.description()
     );
-    outbox::enqueue(
+    let message = outbox::enqueue(
         tx.conn(),
         context.user_id,
         &email,
@@ -73,7 +77,7 @@ pub async fn issue(tx: &mut TenantTx, purpose: &Purpose) -> Result<IssuedCode, D
         &body,
     )
     .await?;
-    Ok(IssuedCode(code))
+    Ok(IssuedCode { code, message })
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use aura_platform::auth::api::TokenKeys;
 use aura_platform::db::AppPool;
+use aura_platform::outbox::Mailer;
 use axum::extract::{Request, State};
 use axum::Router;
 use tokio::net::TcpListener;
@@ -44,6 +45,7 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// The key the external contract-signing system presents; `None` disables its endpoint.
     pub platform_api_key: Option<String>,
+    pub mailer: Arc<Mailer>,
 }
 
 /// Where Aura is reached.

@@ -93,7 +93,11 @@ async fn request_link(
         page.form_error = Some("Enter the email address of your account.".into());
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, jar, render(&page)).into_response());
     }
-    password_reset::request(&state.db, &page.email, &state.site.apex_url("")).await?;
+    if let Some(message) =
+        password_reset::request(&state.db, &page.email, &state.site.apex_url("")).await?
+    {
+        state.mailer.deliver(&state.db, &message).await;
+    }
     page.requested = true;
     Ok((jar, render(&page)).into_response())
 }

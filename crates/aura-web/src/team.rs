@@ -45,8 +45,10 @@ pub fn routes() -> Router<AppState> {
 struct RemovalPage {
     chrome: Chrome,
     target: TeamMember,
-    /// A code was just sent; while no mail server is configured it is shown here too.
-    sent_code: Option<String>,
+    /// A code was just sent.
+    code_sent: bool,
+    /// The code itself, while no mail server is configured to carry it.
+    shown_code: Option<String>,
     code_error: Option<&'static str>,
 }
 
@@ -75,7 +77,8 @@ async fn removal_page(
     Ok(render(&RemovalPage {
         chrome: Chrome::for_member(Section::Members, &member),
         target,
-        sent_code: None,
+        code_sent: false,
+        shown_code: None,
         code_error: None,
     }))
 }
@@ -88,13 +91,15 @@ async fn send_removal_code(
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
     let target = removal_target(&state, &member, user_id).await?;
-    let code = members::request_removal_code(&state.db, member.signed_in.context, target.user_id)
+    let issued = members::request_removal_code(&state.db, member.signed_in.context, target.user_id)
         .await
         .map_err(member_change_error)?;
+    state.mailer.deliver(&state.db, &issued.message).await;
     Ok(render(&RemovalPage {
         chrome: Chrome::for_member(Section::Members, &member),
         target,
-        sent_code: Some(code.0),
+        code_sent: true,
+        shown_code: (!state.mailer.delivers()).then_some(issued.code),
         code_error: None,
     }))
 }
@@ -127,7 +132,8 @@ async fn remove(
     let page = RemovalPage {
         chrome: Chrome::for_member(Section::Members, &member),
         target,
-        sent_code: None,
+        code_sent: false,
+        shown_code: None,
         code_error: Some(error),
     };
     Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
@@ -145,8 +151,10 @@ struct MembersPage {
     invite_email: String,
     invite_role: MemberRole,
     invite_error: Option<String>,
-    /// After an invitation: who, and the link to pass on while no mail server is configured.
-    invited: Option<(String, String)>,
+    /// After an invitation: who was invited.
+    invited: Option<String>,
+    /// Their link, to pass on by hand while no mail server is configured.
+    invite_link: Option<String>,
 }
 
 impl MembersPage {
@@ -166,6 +174,7 @@ impl MembersPage {
             invite_role: MemberRole::SalesRep,
             invite_error: None,
             invited: None,
+            invite_link: None,
         })
     }
 }
@@ -226,8 +235,10 @@ async fn invite(
     page.invite_role = role;
     let status = match sent {
         Some(Ok(sent)) => {
+            state.mailer.deliver(&state.db, &sent.message).await;
             page.invite_email.clear();
-            page.invited = Some((sent.email.to_string(), sent.link));
+            page.invited = Some(sent.email.to_string());
+            page.invite_link = (!state.mailer.delivers()).then_some(sent.link);
             StatusCode::OK
         }
         None => {

@@ -34,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the web UI and API until SIGTERM or Ctrl-C, then finish requests in flight and exit.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create or update the `aura_app` role and apply pending schema migrations.
     Migrate,
     /// Seed the demo platform (two tenants, a user of every role, a platform admin) into an empty database.
@@ -94,6 +94,15 @@ pub struct ServeArgs {
     /// 32 bytes). Unset: that endpoint is disabled.
     #[arg(long, env = "AURA_PLATFORM_API_KEY", hide_env_values = true, value_parser = parse_secret)]
     pub platform_api_key: Option<String>,
+
+    /// SMTP server for outgoing email (`smtp://user:pass@host:587?tls=required`, `smtps://...`).
+    /// Unset: messages stay in the outbox, and the UI shows links and codes itself.
+    #[arg(long, env = "AURA_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of outgoing email. Default: `Aura <no-reply@HOST>` with the public URL's host.
+    #[arg(long, env = "AURA_MAIL_FROM")]
+    pub mail_from: Option<String>,
 
     /// Redis URL for rate-limit counts shared by all servers. Unset: counted in this process.
     #[arg(long, env = "AURA_REDIS_URL", hide_env_values = true)]

@@ -9,6 +9,7 @@ use anyhow::Context;
 use aura_platform::auth::api::TokenKeys;
 use aura_platform::db::{migrate, AppPool, PoolSettings};
 use aura_platform::demo::{self, DemoPlatform, SeedError};
+use aura_platform::outbox::Mailer;
 use std::sync::Arc;
 
 use aura_web::rate_limit::RateLimiter;
@@ -22,7 +23,7 @@ use crate::database::Database;
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let database = Database::open(&cli.database).await?;
     let outcome = match cli.command {
-        Command::Serve(args) => serve(&database, args).await,
+        Command::Serve(args) => serve(&database, *args).await,
         Command::Migrate => migrate_command(&database).await,
         Command::SeedDemo => seed_demo_command(&database).await,
     };
@@ -112,6 +113,17 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
             TokenKeys::generate()
         }
     };
+    let mailer = match &args.smtp_url {
+        Some(url) => {
+            let host = public_url.host_str().unwrap_or("localhost");
+            let from = args
+                .mail_from
+                .clone()
+                .unwrap_or_else(|| format!("Aura <no-reply@{host}>"));
+            Mailer::smtp(url, &from).context("the mail settings (AURA_SMTP_URL, AURA_MAIL_FROM)")?
+        }
+        None => Mailer::OutboxOnly,
+    };
     let limiter = match &args.redis_url {
         Some(url) => RateLimiter::redis(url)
             .await
@@ -124,6 +136,7 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
         tokens,
         limiter: Arc::new(limiter),
         platform_api_key: args.platform_api_key.clone(),
+        mailer: Arc::new(mailer),
     };
     aura_web::serve(listener, state, shutdown_signal())
         .await

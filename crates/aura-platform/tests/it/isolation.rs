@@ -723,7 +723,7 @@ async fn the_platform_audit_log_is_for_operators_and_append_only() {
 }
 
 #[tokio::test]
-async fn the_outbox_is_read_by_operators_only_and_written_under_ones_own_name() {
+async fn the_outbox_shows_creators_their_own_messages_and_operators_all() {
     let db = TestDatabase::new().await;
     let t = two_tenants(&db.owner).await;
     sqlx::query("update users set is_platform_admin = true where id = $1")
@@ -734,7 +734,7 @@ async fn the_outbox_is_read_by_operators_only_and_written_under_ones_own_name() 
     let insert = "insert into email_outbox (to_address, subject, body_text, created_by)
                   values ('x@example.com', 'Hello', 'Body', $1)";
     let mut conn = db.raw_app_connection().await;
-    for (user, may_read) in [(t.a.user_id, false), (t.b.user_id, true)] {
+    for (user, sees_all) in [(t.a.user_id, false), (t.b.user_id, true)] {
         let mut tx = conn.begin().await.unwrap();
         sqlx::raw_sql(&format!("set local app.current_user_id = '{user}'"))
             .execute(&mut *tx)
@@ -749,12 +749,19 @@ async fn the_outbox_is_read_by_operators_only_and_written_under_ones_own_name() 
             .fetch_one(&mut *tx)
             .await
             .unwrap();
-        assert_eq!(seen > 0, may_read, "{user}");
+        // A member sees the one message they wrote; the operator sees everyone's (here: both).
+        assert_eq!(seen, if sees_all { 2 } else { 1 }, "{user}");
+        tx.commit().await.unwrap();
         let other = if user == t.a.user_id {
             t.b.user_id
         } else {
             t.a.user_id
         };
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::raw_sql(&format!("set local app.current_user_id = '{user}'"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
         let err = sqlx::query(insert)
             .bind(other.as_uuid())
             .execute(&mut *tx)

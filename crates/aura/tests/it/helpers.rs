@@ -6,6 +6,7 @@ use aura_platform::auth::api::TokenKeys;
 use aura_platform::db::testing::TestDatabase;
 use aura_platform::db::{AppPool, OwnerPool};
 use aura_platform::demo::{self, DEMO_PASSWORD};
+use aura_platform::outbox::Mailer;
 use aura_web::rate_limit::RateLimiter;
 use aura_web::{AppState, SiteConfig};
 use tokio::net::TcpListener;
@@ -72,6 +73,11 @@ pub async fn spawn_app_with(pool: AppPool) -> TestApp {
 
 /// A server over the given pool and rate limiter.
 pub async fn spawn_app_with_limiter(pool: AppPool, limiter: RateLimiter) -> TestApp {
+    spawn_app_configured(pool, limiter, Mailer::OutboxOnly).await
+}
+
+/// A server over the given pool, rate limiter and mailer.
+pub async fn spawn_app_configured(pool: AppPool, limiter: RateLimiter, mailer: Mailer) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a random port");
@@ -86,6 +92,7 @@ pub async fn spawn_app_with_limiter(pool: AppPool, limiter: RateLimiter) -> Test
         tokens: TokenKeys::from_secret(TEST_JWT_SECRET).expect("a long enough secret"),
         limiter: Arc::new(limiter),
         platform_api_key: Some(TEST_PLATFORM_API_KEY.to_owned()),
+        mailer: Arc::new(mailer),
     };
     tokio::spawn(aura_web::serve(listener, state, async {
         stopped.await.ok();

@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod health;
 mod helpers;
+mod mail;
 mod outage;
 mod pages;
 mod password_reset;

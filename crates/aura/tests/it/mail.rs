@@ -1,0 +1,98 @@
+//! With a mail server configured, messages leave by SMTP and are marked sent; the UI then stops
+//! showing links itself. The server here is Python's standard-library SMTP debugging server, a
+//! real SMTP peer on a loopback port.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aura_platform::demo::DEMO_PASSWORD;
+use aura_platform::outbox::Mailer;
+use aura_web::rate_limit::RateLimiter;
+use reqwest::StatusCode;
+
+use crate::helpers::{demo_app, signed_in, spawn_app_configured};
+
+#[tokio::test]
+async fn an_invitation_goes_out_by_smtp_and_is_marked_sent() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut smtp = Command::new("python3")
+        .args([
+            "-W",
+            "ignore",
+            "-u",
+            "-m",
+            "smtpd",
+            "-n",
+            "-c",
+            "DebuggingServer",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 runs an SMTP server for this test");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the SMTP server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let (demo, db) = demo_app().await;
+    drop(demo);
+    let mailer = Mailer::smtp(
+        &format!("smtp://127.0.0.1:{port}"),
+        "Aura <no-reply@aura.example>",
+    )
+    .unwrap();
+    let app = spawn_app_configured(db.app.clone(), RateLimiter::local(), mailer).await;
+    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let invited = admin
+        .post(app.workspace_url("acme", "/members/invitations"))
+        .form(&[
+            ("email", "nina@acme.example"),
+            ("role", "sales_rep"),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invited.status(), StatusCode::OK);
+    let html = invited.text().await.unwrap();
+    assert!(
+        html.contains("on its way by email") && !html.contains("class=\"copyable\""),
+        "no link on the page"
+    );
+
+    let sent: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+        "select sent_at from email_outbox where to_address = 'nina@acme.example'",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    smtp.kill().unwrap();
+    smtp.wait().unwrap();
+    let mut received = String::new();
+    smtp.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut received)
+        .unwrap();
+    assert!(sent.is_some(), "not marked sent; the server got: {received}");
+    assert!(
+        received.contains("You are invited to Acme Corporation on Aura"),
+        "{received}"
+    );
+    assert!(
+        received.contains("/invitations/"),
+        "the link travels in the message"
+    );
+}
