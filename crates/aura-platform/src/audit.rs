@@ -10,6 +10,7 @@ pub const ACTIONS: &[&str] = &[
     "tenant.provisioned",
     "tenant.suspended",
     "tenant.reactivated",
+    "tenant.deleted",
     "workspace.updated",
     "member.invited",
     "member.joined",

@@ -17,6 +17,8 @@ pub enum LifecycleError {
     NoSuchRequest,
     #[error("there is no such workspace")]
     NoSuchWorkspace,
+    #[error("the workspace is {0:?}, which does not allow this change")]
+    WrongWorkspaceStatus(TenantStatus),
     #[error("the request is not at the step this action needs (it is {0:?})")]
     WrongStep(SignupStatus),
     #[error("the subdomain is taken")]
@@ -256,8 +258,10 @@ pub async fn workspaces(
     Ok(rows)
 }
 
-/// Suspends a workspace (every request to it is refused at once; its data is kept) or
-/// reactivates it (F1.9). Audited in the workspace's trail and the platform's.
+/// Suspends a workspace (every request to it is refused at once; its data is kept),
+/// reactivates it (F1.9), or deletes a suspended one (F1.8, F1.10: it is gone for everyone,
+/// its subdomain stays taken, its data is retained for the retention period). Audited in the
+/// workspace's trail and the platform's.
 pub async fn set_status(
     pool: &AppPool,
     operator: UserId,
@@ -282,6 +286,16 @@ pub async fn set_status(
     if before == status {
         return Ok(());
     }
+    // Deletion is final and only follows suspension; a deleted workspace is never revived here.
+    let allowed = matches!(
+        (before, status),
+        (TenantStatus::Active, TenantStatus::Suspended)
+            | (TenantStatus::Suspended, TenantStatus::Active)
+            | (TenantStatus::Suspended, TenantStatus::Deleted)
+    );
+    if !allowed {
+        return Err(LifecycleError::WrongWorkspaceStatus(before));
+    }
     sqlx::query!(
         "update tenants set status = $2, updated_at = now(), updated_by = $3, version = version + 1
          where id = $1",
@@ -294,7 +308,8 @@ pub async fn set_status(
     .map_err(DbError::from)?;
     let action = match status {
         TenantStatus::Suspended => "tenant.suspended",
-        _ => "tenant.reactivated",
+        TenantStatus::Deleted => "tenant.deleted",
+        TenantStatus::Active => "tenant.reactivated",
     };
     let (before_json, after_json) = (
         serde_json::json!({ "status": before }),

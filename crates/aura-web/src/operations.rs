@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/workspaces", get(workspaces_page))
         .route("/workspaces/{id}/suspend", post(suspend))
         .route("/workspaces/{id}/reactivate", post(reactivate))
+        .route("/workspaces/{id}/delete", post(delete))
 }
 
 #[derive(Template)]
@@ -82,6 +83,15 @@ async fn reactivate(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
     set_status(state, member, id, form, TenantStatus::Active).await
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    member: ApexMember,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    set_status(state, member, id, form, TenantStatus::Deleted).await
 }
 
 async fn set_status(
@@ -300,6 +310,9 @@ fn lifecycle_error(err: LifecycleError) -> WebError {
     match err {
         LifecycleError::NotOperator => WebError::Forbidden,
         LifecycleError::NoSuchRequest | LifecycleError::NoSuchWorkspace => WebError::NotFound,
+        LifecycleError::WrongWorkspaceStatus(_) => WebError::Conflict {
+            constraint: "tenant_status".into(),
+        },
         LifecycleError::WrongStep(_) => WebError::Conflict {
             constraint: "signup_status".into(),
         },

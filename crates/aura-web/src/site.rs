@@ -60,7 +60,11 @@ pub async fn dispatch(state: AppState, sites: Sites, mut request: Request) -> Re
                 request.extensions_mut().insert(workspace);
                 sites.workspace
             }
-            Ok(Some(_)) => return WebError::WorkspaceSuspended.into_response(),
+            Ok(Some(workspace)) if workspace.status == TenantStatus::Suspended => {
+                return WebError::WorkspaceSuspended.into_response();
+            }
+            // Deleted: as if it never existed.
+            Ok(Some(_)) => return WebError::NotFound.into_response(),
             Ok(None) => return WebError::NotFound.into_response(),
             Err(err) => return WebError::from(err).into_response(),
         },

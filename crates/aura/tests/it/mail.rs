@@ -86,7 +86,10 @@ async fn an_invitation_goes_out_by_smtp_and_is_marked_sent() {
         .unwrap()
         .read_to_string(&mut received)
         .unwrap();
-    assert!(sent.is_some(), "not marked sent; the server got: {received}");
+    assert!(
+        sent.is_some(),
+        "not marked sent; the server got: {received}"
+    );
     assert!(
         received.contains("You are invited to Acme Corporation on Aura"),
         "{received}"

@@ -220,6 +220,50 @@ async fn an_operator_suspends_a_workspace_and_nobody_gets_in_until_it_is_reactiv
         ]
     );
 
+    // Deletion follows suspension only, and is final: the workspace answers as if it never was.
+    let early = ops
+        .post(app.url(&format!("/workspaces/{acme}/delete")))
+        .form(&[("csrf_token", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        early.status(),
+        StatusCode::CONFLICT,
+        "an active workspace is suspended first"
+    );
+    for step in ["suspend", "delete"] {
+        let done = ops
+            .post(app.url(&format!("/workspaces/{acme}/{step}")))
+            .form(&[("csrf_token", &csrf)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.status(), StatusCode::SEE_OTHER, "{step}");
+    }
+    assert_eq!(
+        app.client
+            .get(app.workspace_url("acme", "/login"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let revive = ops
+        .post(app.url(&format!("/workspaces/{acme}/reactivate")))
+        .form(&[("csrf_token", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revive.status(), StatusCode::CONFLICT, "deletion is final");
+    let kept: i64 = sqlx::query_scalar("select count(*) from tenant_members where tenant_id = $1")
+        .bind(acme)
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert_eq!(kept, 4, "the data is retained");
+
     // Only operators, and only with their session's token.
     let forged = ops
         .post(app.url(&format!("/workspaces/{acme}/suspend")))
