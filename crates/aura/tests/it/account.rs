@@ -231,22 +231,7 @@ async fn operators_see_every_request_and_prospects_only_their_own() {
         .unwrap();
     assert!(quinn_page.contains("Other Inc") && !quinn_page.contains("NewCo"));
 
-    let operator = app.browser();
-    let token = {
-        let page = operator.get(app.url("/login")).send().await.unwrap();
-        csrf_token(&page.text().await.unwrap())
-    };
-    let signed_in = operator
-        .post(app.url("/login"))
-        .form(&[
-            ("email", "ops@aura.example"),
-            ("password", DEMO_PASSWORD),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(location(&signed_in), "/account");
+    let (operator, _) = operator_signed_in(&app).await;
     let html = operator
         .get(app.url("/account"))
         .send()
