@@ -1,7 +1,6 @@
 //! Journey 1, steps 1-2 on the apex: signing up before any workspace exists, the waiting page,
 //! operators' view of the requests, and the refusals around them.
 
-use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, Client, Response, StatusCode};
 
 use crate::helpers::{csrf_token, demo_app, operator_signed_in, TestApp, TEST_PLATFORM_API_KEY};
