@@ -5,6 +5,7 @@ use aura_platform::audit::{self, AuditError, Cursor, Entry, Filter, ACTIONS};
 use aura_platform::ids::UserId;
 use aura_platform::members::{self, Member as TeamMember};
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -39,12 +40,25 @@ struct AuditPage {
     /// The query string of the next (older) page, if any.
     next_query: Option<String>,
     first_page: bool,
+    /// Rendered into a page (false) or as an htmx out-of-band swap of the pager (true).
+    oob: bool,
+}
+
+/// The next page's rows and the pager, for htmx to append in place ("Older entries").
+#[derive(Template)]
+#[template(path = "audit_more.html")]
+struct MoreEntries {
+    entries: Vec<Entry>,
+    next_query: Option<String>,
+    first_page: bool,
+    oob: bool,
 }
 
 async fn audit_page(
     State(state): State<AppState>,
     member: Member,
     Query(query): Query<AuditQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let context = member.signed_in.context;
     let filter = Filter {
@@ -75,6 +89,16 @@ async fn audit_page(
         }
         query
     });
+    // One handler, two renderings: htmx asks for just the rows to append; a browser without
+    // JavaScript follows the link and gets the whole page.
+    if headers.contains_key("hx-request") {
+        return Ok(render(&MoreEntries {
+            entries: page.entries,
+            next_query,
+            first_page: filter.after.is_none(),
+            oob: true,
+        }));
+    }
     Ok(render(&AuditPage {
         chrome: Chrome::for_member(Section::Audit, &member),
         entries: page.entries,
@@ -84,5 +108,6 @@ async fn audit_page(
         actor: filter.actor,
         next_query,
         first_page: filter.after.is_none(),
+        oob: false,
     }))
 }

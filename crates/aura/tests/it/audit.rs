@@ -66,6 +66,19 @@ async fn admins_page_and_filter_their_own_audit_trail() {
         "the operator is not a member: shown as Aura"
     );
 
+    // htmx asks for the next rows only (the same handler, a partial rendering).
+    let partial = admin
+        .get(app.workspace_url("acme", &format!("/audit?{older}")))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!partial.contains("<html") && partial.matches("<tr>").count() == 6);
+    assert!(partial.contains("id=\"audit-pager\" hx-swap-oob=\"true\""));
+
     // Junk filters are ignored, never an error.
     for junk in [
         "action=drop%20table",

@@ -290,3 +290,70 @@ async fn journey_one_from_signup_to_the_invited_reps_first_sign_in() {
     assert!(browser.text_of(".account").await.contains("Sales Rep"));
     browser.close().await;
 }
+
+#[tokio::test]
+async fn older_audit_entries_load_in_place_with_htmx_under_the_csp() {
+    let (app, db) = demo_app().await;
+    sqlx::raw_sql(
+        "insert into audit_log (tenant_id, actor_user_id, action, entity_type, occurred_at)
+         select t.id, m.user_id, 'member.invited', 'invitation', now() - g * interval '1 minute'
+         from tenants t join tenant_members m on m.tenant_id = t.id and m.role = 'admin',
+              generate_series(1, 30) g
+         where t.slug = 'acme'",
+    )
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    let browser = Browser::start(1024).await;
+    browser
+        .sign_in(
+            &app.workspace_url("acme", "/login"),
+            "admin@acme.example",
+            DEMO_PASSWORD,
+        )
+        .await;
+    browser.expect_heading("Welcome, Ada Admin").await;
+    browser
+        .client
+        .goto(&app.workspace_url("acme", "/audit"))
+        .await
+        .unwrap();
+    let rows = |b: &Browser| {
+        let client = b.client.clone();
+        async move {
+            client
+                .find_all(Locator::Css("#audit-rows tr"))
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(rows(&browser).await, 25);
+    browser
+        .client
+        .find(Locator::Css("#audit-pager a[hx-get]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while rows(&browser).await != 31 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the older entries did not arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = browser.client.current_url().await.unwrap();
+    assert_eq!(url.path(), "/audit", "loaded in place, no navigation");
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("#audit-pager a[hx-get]"))
+            .await
+            .is_err(),
+        "no older entries left"
+    );
+    browser.close().await;
+}
