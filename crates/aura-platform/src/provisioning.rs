@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::db::{set_context, AppPool, ConstraintKind, DbError, TenantContext, TenantTx};
 use crate::ids::{MemberRole, TenantId, TenantSlug, UserId};
 use crate::signup::SignupStatus;
-use crate::tenants::TenantStatus;
+use crate::tenants::{known_timezone, TenantStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
@@ -129,14 +129,7 @@ pub async fn begin(
     if status != SignupStatus::Pending {
         return Err(LifecycleError::WrongStep(status));
     }
-    let known_zone = sqlx::query_scalar!(
-        r#"select exists (select 1 from pg_timezone_names where name = $1) as "known!""#,
-        activation.timezone
-    )
-    .fetch_one(tx.conn())
-    .await
-    .map_err(DbError::from)?;
-    if !known_zone {
+    if !known_timezone(tx.conn(), &activation.timezone).await? {
         return Err(LifecycleError::UnknownTimezone);
     }
 

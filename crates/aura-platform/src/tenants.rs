@@ -99,54 +99,26 @@ pub async fn update_settings(
         return Err(SettingsError::NotAdmin);
     }
     let mut tx = pool.begin(context).await?;
-    let mut errors = Vec::new();
-    let name = input.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        errors.push((
-            "name",
-            "Enter the company's name (at most 200 characters).".to_owned(),
-        ));
-    }
-    let logo_url = input.logo_url.trim();
-    let logo_ok = logo_url.is_empty()
-        || (logo_url.len() <= 2000
-            && url::Url::parse(logo_url)
-                .is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some()));
-    if !logo_ok {
-        errors.push((
-            "logo_url",
-            "Enter an https:// address of an image, or leave it empty.".to_owned(),
-        ));
-    }
-    let industry = input.industry.trim();
-    if industry.chars().count() > 100 {
-        errors.push(("industry", "Use at most 100 characters.".to_owned()));
-    }
-    let currency = input.currency.trim().to_ascii_uppercase();
-    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-        errors.push((
-            "currency",
-            "Enter a three-letter ISO 4217 code, such as USD or EUR.".to_owned(),
-        ));
-    }
-    let timezone = input.timezone.trim();
-    let known_zone = sqlx::query_scalar!(
-        r#"select exists (select 1 from pg_timezone_names where name = $1) as "known!""#,
-        timezone
-    )
-    .fetch_one(tx.conn())
-    .await
-    .map_err(DbError::from)?;
-    if !known_zone {
-        errors.push((
-            "timezone",
-            "Enter a time zone name such as Europe/Berlin or America/New_York.".to_owned(),
-        ));
+    let mut errors = metadata_problems(
+        &input.name,
+        &input.industry,
+        &input.currency,
+        &input.logo_url,
+    );
+    if !known_timezone(tx.conn(), input.timezone.trim()).await? {
+        errors.push(("timezone", UNKNOWN_TIMEZONE.to_owned()));
     }
     if !errors.is_empty() {
         return Err(SettingsError::Invalid(errors));
     }
 
+    let (name, logo_url, industry, timezone) = (
+        input.name.trim(),
+        input.logo_url.trim(),
+        input.industry.trim(),
+        input.timezone.trim(),
+    );
+    let currency = input.currency.trim().to_ascii_uppercase();
     let before = load_settings(&mut tx).await?;
     let updated = sqlx::query!(
         "update tenants set name = $2, logo_url = nullif($3, ''), industry = nullif($4, ''),
@@ -187,4 +159,62 @@ pub async fn update_settings(
     .map_err(DbError::from)?;
     tx.commit().await?;
     Ok(())
+}
+
+/// What to tell someone whose time zone PostgreSQL does not know.
+pub const UNKNOWN_TIMEZONE: &str =
+    "Enter a time zone name such as Europe/Berlin or America/New_York.";
+
+/// The problems with workspace metadata as typed (at activation and in settings), each named by
+/// its field and worded for the form. The time zone is checked by [`known_timezone`].
+pub fn metadata_problems(
+    name: &str,
+    industry: &str,
+    currency: &str,
+    logo_url: &str,
+) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        problems.push((
+            "name",
+            "Enter the company's name (at most 200 characters).".to_owned(),
+        ));
+    }
+    let logo_url = logo_url.trim();
+    let logo_ok = logo_url.is_empty()
+        || (logo_url.len() <= 2000
+            && url::Url::parse(logo_url)
+                .is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some()));
+    if !logo_ok {
+        problems.push((
+            "logo_url",
+            "Enter an https:// address of an image, or leave it empty.".to_owned(),
+        ));
+    }
+    if industry.trim().chars().count() > 100 {
+        problems.push(("industry", "Use at most 100 characters.".to_owned()));
+    }
+    let currency = currency.trim();
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
+        problems.push((
+            "currency",
+            "Enter a three-letter ISO 4217 code, such as USD or EUR.".to_owned(),
+        ));
+    }
+    problems
+}
+
+/// Whether PostgreSQL knows the time zone `name` (the same list the server converts times with).
+pub(crate) async fn known_timezone(
+    conn: &mut sqlx::PgConnection,
+    name: &str,
+) -> Result<bool, DbError> {
+    let known = sqlx::query_scalar!(
+        r#"select exists (select 1 from pg_timezone_names where name = $1) as "known!""#,
+        name
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(known)
 }

@@ -6,7 +6,7 @@ use aura_platform::ids::{TenantId, TenantSlug};
 use aura_platform::outbox::{self, OutboxMessage};
 use aura_platform::provisioning::{self, Activation, LifecycleError, WorkspaceSummary};
 use aura_platform::signup::{self, Signup};
-use aura_platform::tenants::TenantStatus;
+use aura_platform::tenants::{self, TenantStatus};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -257,19 +257,19 @@ async fn activate(
         .trim()
         .parse::<TenantSlug>()
         .map_err(|err| page.slug_error = Some(format!("{err}.")));
-    let company_name = input.company_name.trim();
-    if company_name.is_empty() || company_name.chars().count() > 200 {
-        page.name_error = Some("Enter the company's name (at most 200 characters).".into());
+    // The same rules, and words, as the workspace's own settings page.
+    for (field, problem) in
+        tenants::metadata_problems(&input.company_name, &input.industry, &input.currency, "")
+    {
+        let slot = match field {
+            "name" => &mut page.name_error,
+            "industry" => &mut page.industry_error,
+            _ => &mut page.currency_error,
+        };
+        *slot = Some(problem);
     }
-    let industry = input.industry.trim();
-    if industry.chars().count() > 100 {
-        page.industry_error = Some("Use at most 100 characters.".into());
-    }
+    let (company_name, industry) = (input.company_name.trim(), input.industry.trim());
     let currency = input.currency.trim().to_ascii_uppercase();
-    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-        page.currency_error =
-            Some("Enter a three-letter ISO 4217 code, such as USD or EUR.".into());
-    }
     let (Ok(slug), false) = (slug, page.has_errors()) else {
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
     };
@@ -298,8 +298,7 @@ async fn activate(
             Ok((StatusCode::CONFLICT, render(&page)).into_response())
         }
         Err(LifecycleError::UnknownTimezone) => {
-            page.timezone_error =
-                Some("Enter a time zone name such as Europe/Berlin or America/New_York.".into());
+            page.timezone_error = Some(tenants::UNKNOWN_TIMEZONE.into());
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }
         Err(other) => Err(lifecycle_error(other)),
