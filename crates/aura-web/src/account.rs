@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::pages::{render, Chrome, Section};
 use crate::session::{
-    apex_session_cookie, constant_time_eq, private_cookie, removal, ApexMember,
+    apex_session_cookie, form_token_matches, issue_form_token, removal, ApexMember,
     APEX_SESSION_COOKIE, FORM_CSRF_COOKIE,
 };
 use crate::sign_in::{self, Attempt, SignInForm};
@@ -113,15 +113,10 @@ struct SignupPage {
 impl SignupPage {
     /// The form with a fresh token (also set in the returned jar), showing `input` again.
     fn new(state: &AppState, jar: CookieJar, input: SignupInput) -> (CookieJar, Self) {
-        let token = aura_platform::auth::Secret::generate();
-        let jar = jar.add(private_cookie(
-            state,
-            FORM_CSRF_COOKIE,
-            token.as_str().to_owned(),
-        ));
+        let (jar, token) = issue_form_token(state, jar);
         let page = SignupPage {
             chrome: Chrome::new(Section::SignUp),
-            csrf_token: token.as_str().to_owned(),
+            csrf_token: token,
             // The password is never sent back.
             input: SignupInput {
                 password: String::new(),
@@ -159,9 +154,7 @@ async fn sign_up(
     Form(form): Form<SignupForm>,
 ) -> Result<Response, WebError> {
     rate_limit::per_client_address(&state, client).await?;
-    let csrf_ok = jar.get(FORM_CSRF_COOKIE).is_some_and(|cookie| {
-        constant_time_eq(cookie.value().as_bytes(), form.csrf_token.as_bytes())
-    });
+    let csrf_ok = form_token_matches(&jar, &form.csrf_token);
     let (jar, mut page) = SignupPage::new(&state, jar, form.input.clone());
     if !csrf_ok {
         // Keep what was typed: only the expired token is the problem.

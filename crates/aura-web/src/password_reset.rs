@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 
 use askama::Template;
-use aura_platform::auth::Secret;
 use aura_platform::password_reset::{self, ResetError, ResetToken};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
@@ -14,7 +13,7 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use crate::pages::{render, Chrome, Section};
-use crate::session::{constant_time_eq, private_cookie, removal, FORM_CSRF_COOKIE};
+use crate::session::{form_token_matches, issue_form_token, removal, FORM_CSRF_COOKIE};
 use crate::{rate_limit, AppState, WebError};
 
 pub fn routes() -> Router<AppState> {
@@ -40,26 +39,16 @@ struct ResetPage {
 }
 
 fn page(state: &AppState, jar: CookieJar, token: Option<String>) -> (CookieJar, ResetPage) {
-    let csrf = Secret::generate();
-    let jar = jar.add(private_cookie(
-        state,
-        FORM_CSRF_COOKIE,
-        csrf.as_str().to_owned(),
-    ));
+    let (jar, csrf) = issue_form_token(state, jar);
     let page = ResetPage {
         chrome: Chrome::new(Section::SignIn),
-        csrf_token: csrf.as_str().to_owned(),
+        csrf_token: csrf,
         token,
         email: String::new(),
         requested: false,
         form_error: None,
     };
     (jar, page)
-}
-
-fn csrf_ok(jar: &CookieJar, submitted: &str) -> bool {
-    jar.get(FORM_CSRF_COOKIE)
-        .is_some_and(|cookie| constant_time_eq(cookie.value().as_bytes(), submitted.as_bytes()))
 }
 
 async fn request_page(State(state): State<AppState>) -> Response {
@@ -82,7 +71,7 @@ async fn request_link(
     Form(form): Form<RequestForm>,
 ) -> Result<Response, WebError> {
     rate_limit::per_client_address(&state, client).await?;
-    let valid_token = csrf_ok(&jar, &form.csrf_token);
+    let valid_token = form_token_matches(&jar, &form.csrf_token);
     let (jar, mut page) = page(&state, jar, None);
     page.email = form.email.trim().to_owned();
     if !valid_token {
@@ -137,7 +126,7 @@ async fn set_password(
 ) -> Result<Response, WebError> {
     rate_limit::per_client_address(&state, client).await?;
     let reset = open_token(&state, &token).await?;
-    let valid_token = csrf_ok(&jar, &form.csrf_token);
+    let valid_token = form_token_matches(&jar, &form.csrf_token);
     let (jar, mut page) = page(&state, jar, Some(token));
     if !valid_token {
         page.form_error =

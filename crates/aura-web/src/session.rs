@@ -17,6 +17,20 @@ pub const APEX_SESSION_COOKIE: &str = "aura_apex_session";
 /// Double-submit token for the forms sent before there is a session (sign-in, signup).
 pub const FORM_CSRF_COOKIE: &str = "aura_form_csrf";
 
+/// A fresh double-submit token for a form sent before there is a session (sign-in, signup,
+/// invitation, password reset): set in a cookie, added to `jar`, and returned for the form.
+pub fn issue_form_token(state: &AppState, jar: CookieJar) -> (CookieJar, String) {
+    let token = Secret::generate().as_str().to_owned();
+    let jar = jar.add(private_cookie(state, FORM_CSRF_COOKIE, token.clone()));
+    (jar, token)
+}
+
+/// Whether such a form came back with the token its cookie carries.
+pub fn form_token_matches(jar: &CookieJar, submitted: &str) -> bool {
+    jar.get(FORM_CSRF_COOKIE)
+        .is_some_and(|cookie| constant_time_eq(cookie.value().as_bytes(), submitted.as_bytes()))
+}
+
 /// A cookie only this host gets (no Domain attribute), hidden from scripts.
 pub fn private_cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
     Cookie::build((name, value))

@@ -2,14 +2,13 @@
 //! (there is no session yet), field checks, and one answer for every refused attempt.
 
 use askama::Template;
-use aura_platform::auth::Secret;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use crate::pages::{render, Chrome, Section};
-use crate::session::{constant_time_eq, private_cookie, FORM_CSRF_COOKIE};
+use crate::session::{form_token_matches, issue_form_token, FORM_CSRF_COOKIE};
 use crate::AppState;
 
 #[derive(Template)]
@@ -66,9 +65,7 @@ impl Attempt {
         form: &SignInForm,
     ) -> Result<Self, Box<Response>> {
         // Read before the jar gets the next token.
-        let csrf_ok = jar.get(FORM_CSRF_COOKIE).is_some_and(|cookie| {
-            constant_time_eq(cookie.value().as_bytes(), form.csrf_token.as_bytes())
-        });
+        let csrf_ok = form_token_matches(&jar, &form.csrf_token);
         let (jar, mut page) = fresh(state, jar, chrome, heading, form.email.trim().to_owned());
         let answer = |status: StatusCode, page: SignInPage, jar: CookieJar| {
             (status, jar, render(&page)).into_response()
@@ -118,16 +115,11 @@ fn fresh(
     heading: String,
     email: String,
 ) -> (CookieJar, SignInPage) {
-    let token = Secret::generate();
-    let jar = jar.add(private_cookie(
-        state,
-        FORM_CSRF_COOKIE,
-        token.as_str().to_owned(),
-    ));
+    let (jar, token) = issue_form_token(state, jar);
     let page = SignInPage {
         chrome,
         heading,
-        csrf_token: token.as_str().to_owned(),
+        csrf_token: token,
         email,
         notice: None,
         forgot_url: state.site.apex_url("/password-reset"),

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::pages::{render, Chrome, Section};
 use crate::session::{
-    self, constant_time_eq, private_cookie, removal, session_cookie, Member, FORM_CSRF_COOKIE,
+    self, form_token_matches, issue_form_token, removal, session_cookie, Member, FORM_CSRF_COOKIE,
 };
 use crate::{rate_limit, AppState, WebError};
 
@@ -379,18 +379,13 @@ fn invitation_form(
     secret: &str,
     display_name: String,
 ) -> (CookieJar, InvitationPage) {
-    let token = Secret::generate();
-    let jar = jar.add(private_cookie(
-        state,
-        FORM_CSRF_COOKIE,
-        token.as_str().to_owned(),
-    ));
+    let (jar, token) = issue_form_token(state, jar);
     let page = InvitationPage {
         chrome: Chrome::for_workspace(Section::None, workspace),
         workspace_name: workspace.name.clone(),
         invitation,
         secret: secret.to_owned(),
-        csrf_token: token.as_str().to_owned(),
+        csrf_token: token,
         display_name,
         name_error: None,
         password_error: None,
@@ -432,9 +427,7 @@ async fn accept_invitation(
     Form(form): Form<AcceptForm>,
 ) -> Result<Response, WebError> {
     rate_limit::per_client_address(&state, client).await?;
-    let csrf_ok = jar.get(FORM_CSRF_COOKIE).is_some_and(|cookie| {
-        constant_time_eq(cookie.value().as_bytes(), form.csrf_token.as_bytes())
-    });
+    let csrf_ok = form_token_matches(&jar, &form.csrf_token);
     let (workspace, secret, invitation) = open_invitation(&state, &parts, &secret_text).await?;
     let name = form.input.display_name.trim().to_owned();
     let (jar, mut page) = invitation_form(&state, jar, &workspace, invitation, &secret_text, name);
