@@ -1,4 +1,19 @@
 //! Aura's CRM module. It stands on `aura-platform` (tenant transactions, identities) and adds
 //! its own tables through its own migrations, without changing the platform's (NFR-Sc4).
+//!
+//! Each record type is a module of repository functions: they take the caller's
+//! `TenantContext`, validate, and run their SQL in one tenant transaction, so the tenant and
+//! ownership rules live here and in the policies, never in handlers.
 
+pub mod activities;
+pub mod contacts;
+pub mod custom_fields;
+pub mod demo;
+pub mod fields;
+pub mod ids;
+pub mod organizations;
+pub mod paging;
 pub mod workspace_defaults;
+
+pub use fields::{FieldError, WriteError};
+pub use paging::Page;

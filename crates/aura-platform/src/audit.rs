@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{AppPool, DbError, TenantContext};
+use crate::db::{AppPool, DbError, TenantContext, TenantTx};
 use crate::ids::{MemberRole, UserId};
 
 /// Actions the trail records, for filtering (the UI offers exactly these).
@@ -18,6 +18,12 @@ pub const ACTIONS: &[&str] = &[
     "member.deactivated",
     "member.reactivated",
     "member.removed",
+    "organization.deleted",
+    "organization.restored",
+    "contact.reassigned",
+    "contact.deleted",
+    "contact.restored",
+    "activity.deleted",
 ];
 
 #[derive(Debug, Clone)]
@@ -136,6 +142,34 @@ pub async fn page(
         None
     };
     Ok(Page { entries, next })
+}
+
+/// Appends an entry to the trail inside the caller's transaction, so it commits or rolls back
+/// with the change it describes; the actor is the context's user (the policy insists).
+pub async fn record(
+    tx: &mut TenantTx,
+    action: &'static str,
+    entity_type: &'static str,
+    entity_id: uuid::Uuid,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> Result<(), DbError> {
+    debug_assert!(ACTIONS.contains(&action), "unlisted audit action {action}");
+    let context = *tx.context();
+    sqlx::query!(
+        "insert into audit_log (tenant_id, actor_user_id, action, entity_type, entity_id, before, after)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+        context.tenant_id.as_uuid(),
+        context.user_id as UserId,
+        action,
+        entity_type,
+        entity_id,
+        before,
+        after,
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

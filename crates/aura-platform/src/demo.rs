@@ -9,12 +9,14 @@ use crate::password;
 pub const DEMO_PASSWORD: &str = "aura-demo-password";
 
 pub struct DemoUser {
+    pub id: UserId,
     pub email: String,
     pub name: String,
     pub role: MemberRole,
 }
 
 pub struct DemoTenant {
+    pub id: TenantId,
     pub slug: String,
     pub name: String,
     pub currency: &'static str,
@@ -40,12 +42,14 @@ pub enum SeedError {
 pub fn platform() -> DemoPlatform {
     let tenant =
         |slug: &str, name: &str, currency, people: [(&str, &str, MemberRole); 4]| DemoTenant {
+            id: TenantId::new(),
             slug: slug.to_owned(),
             name: name.to_owned(),
             currency,
             users: people
                 .into_iter()
                 .map(|(local, person, role)| DemoUser {
+                    id: UserId::new(),
                     email: format!("{local}@{slug}.example"),
                     name: person.to_owned(),
                     role,
@@ -113,7 +117,7 @@ pub async fn seed(owner: &OwnerPool) -> Result<DemoPlatform, SeedError> {
     .map_err(DbError::from)?;
 
     for tenant in &demo.tenants {
-        let tenant_id = TenantId::new();
+        let tenant_id = tenant.id;
         sqlx::query!(
             "insert into tenants (id, slug, name, currency, created_by, updated_by)
              values ($1, $2, $3, $4, $5, $5)",
@@ -127,7 +131,7 @@ pub async fn seed(owner: &OwnerPool) -> Result<DemoPlatform, SeedError> {
         .await
         .map_err(DbError::from)?;
         for user in &tenant.users {
-            let user_id = UserId::new();
+            let user_id = user.id;
             sqlx::query!(
                 "insert into users (id, email, display_name, password_hash) values ($1, $2, $3, $4)",
                 user_id as UserId,

@@ -291,23 +291,18 @@ async fn ensure_another_admin(tx: &mut TenantTx, user: UserId) -> Result<(), Mem
 
 async fn audit(
     tx: &mut TenantTx,
-    action: &str,
+    action: &'static str,
     user: UserId,
     before: (&str, &str),
     after: (&str, &str),
 ) -> Result<(), DbError> {
-    let context = *tx.context();
-    sqlx::query!(
-        "insert into audit_log (tenant_id, actor_user_id, action, entity_type, entity_id, before, after)
-         values ($1, $2, $3, 'member', $4, $5, $6)",
-        context.tenant_id.as_uuid(),
-        context.user_id as UserId,
+    crate::audit::record(
+        tx,
         action,
-        user as UserId,
-        serde_json::json!({ before.0: before.1 }),
-        serde_json::json!({ after.0: after.1 }),
+        "member",
+        user.as_uuid(),
+        Some(serde_json::json!({ before.0: before.1 })),
+        Some(serde_json::json!({ after.0: after.1 })),
     )
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    .await
 }

@@ -10,7 +10,8 @@ use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
 /// Two tenants with a row in every tenant table each (member, audit entry, session, process,
-/// stage, product, invitation, API refresh token, step-up code), created as the owner.
+/// stage, product, invitation, API refresh token, step-up code, custom field, organization,
+/// contact with the same email in both, activity), created as the owner.
 struct TwoTenants {
     a: TenantContext,
     b: TenantContext,
@@ -78,7 +79,21 @@ async fn two_tenants(owner: &PgPool) -> TwoTenants {
                      now() + interval '30 days');
              insert into step_up_codes (tenant_id, user_id, purpose, code_hash, expires_at)
              values ('{tenant_id}', '{user_id}', 'member.remove:x', sha256('123456'),
-                     now() + interval '10 minutes');"
+                     now() + interval '10 minutes');
+             insert into custom_field_definitions (tenant_id, entity, key, label, kind)
+             values ('{tenant_id}', 'contact', 'linkedin', 'LinkedIn', 'url');
+             with org as (
+                 insert into organizations (tenant_id, name) values ('{tenant_id}', 'Client Co')
+                 returning id),
+             contact as (
+                 insert into contacts (tenant_id, first_name, email, organization_id, assigned_to)
+                 select '{tenant_id}', 'Client', 'client@example.com', id, '{user_id}' from org
+                 returning id, organization_id)
+             insert into activities (tenant_id, kind, description, occurred_at, participant_id,
+                                     contact_id, organization_id, created_by)
+             select '{tenant_id}', 'call', 'Called', now(), '{user_id}', id, organization_id,
+                    '{user_id}'
+             from contact;"
         ))
         .execute(owner)
         .await
@@ -866,5 +881,82 @@ async fn the_contract_signing_integration_reaches_signups_only() {
             .await
             .unwrap();
         assert_eq!(rows, 0, "the integration sees {table} rows");
+    }
+}
+
+/// Within a tenant, a sales rep's reach is the contacts assigned to them and the activities on
+/// those (F9.4), whatever the query asks: the policies decide, not the application.
+#[tokio::test]
+async fn a_rep_reaches_only_their_own_contacts_and_their_activities() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let tenant = t.a.tenant_id;
+    let rep = UserId::new();
+    sqlx::raw_sql(&format!(
+        "insert into users (id, email, display_name) values ('{rep}', 'rep@example.com', 'Rep');
+         insert into tenant_members (tenant_id, user_id, role) values ('{tenant}', '{rep}', 'sales_rep');
+         insert into contacts (tenant_id, first_name, assigned_to) values ('{tenant}', 'Mine', '{rep}');"
+    ))
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    let as_rep = TenantContext {
+        tenant_id: tenant,
+        user_id: rep,
+        role: MemberRole::SalesRep,
+    };
+    let others_contact: Uuid = sqlx::query_scalar(
+        "select id from contacts where tenant_id = $1 and first_name = 'Client'",
+    )
+    .bind(tenant.as_uuid())
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+
+    let mut tx = db.app.begin(as_rep).await.unwrap();
+    let names: Vec<String> = sqlx::query_scalar("select first_name from contacts")
+        .fetch_all(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(names, ["Mine"]);
+    let activities: i64 = sqlx::query_scalar("select count(*) from activities")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(
+        activities, 0,
+        "the admin's contact's call is not the rep's to see"
+    );
+    let changed = sqlx::query("update contacts set first_name = 'Taken' where id = $1")
+        .bind(others_contact)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(changed.rows_affected(), 0);
+    drop(tx);
+
+    // Neither creating a contact for someone else, nor handing one's own away, nor logging an
+    // activity on a contact one cannot see.
+    for statement in [
+        format!(
+            "insert into contacts (tenant_id, first_name, assigned_to) values ('{tenant}', 'Gift', '{}')",
+            t.a.user_id
+        ),
+        format!(
+            "update contacts set assigned_to = '{}' where first_name = 'Mine'",
+            t.a.user_id
+        ),
+        format!(
+            "insert into activities (tenant_id, kind, description, occurred_at, participant_id,
+                                     contact_id, created_by)
+             values ('{tenant}', 'note', 'x', now(), '{rep}', '{others_contact}', '{rep}')"
+        ),
+    ] {
+        let mut tx = db.app.begin(as_rep).await.unwrap();
+        let err = sqlx::raw_sql(&statement)
+            .execute(tx.conn())
+            .await
+            .expect_err(&format!("a rep could run `{statement}`"));
+        assert!(refused_by_privilege_or_policy(&err), "`{statement}`: {err}");
     }
 }

@@ -1,0 +1,268 @@
+//! Activities (F10): calls, emails, meetings and notes logged on a contact. Immutable once
+//! logged (F10.4): there is no update here, and the database refuses one (only the deletion
+//! columns are granted to `aura_app`, and a trigger guards the rest). A deletion is audited.
+//! A rep logs and sees activities only on contacts they may see (the policy follows the
+//! contact's own).
+
+use aura_platform::audit;
+use aura_platform::db::{AppPool, DbError, TenantContext, TenantTx};
+use aura_platform::ids::UserId;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::fields::{Check, WriteError};
+use crate::ids::{ActivityId, ContactId, OrganizationId};
+use crate::paging::{page_size, Page};
+
+/// Mirrors `aura.activity_kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
+#[sqlx(type_name = "aura.activity_kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityKind {
+    Call,
+    Email,
+    Meeting,
+    Note,
+}
+
+impl ActivityKind {
+    pub const ALL: [Self; 4] = [Self::Call, Self::Email, Self::Meeting, Self::Note];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Call => "call",
+            Self::Email => "email",
+            Self::Meeting => "meeting",
+            Self::Note => "note",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Call => "Call",
+            Self::Email => "Email",
+            Self::Meeting => "Meeting",
+            Self::Note => "Note",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == value.trim())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ActivityInput {
+    /// `call`, `email`, `meeting` or `note`.
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub description: String,
+    /// When it happened; now, if not given.
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// The member who took part; the caller, if not given.
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub participant_id: Option<UserId>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Activity {
+    #[schema(value_type = uuid::Uuid)]
+    pub id: ActivityId,
+    pub kind: ActivityKind,
+    pub description: String,
+    pub occurred_at: DateTime<Utc>,
+    #[schema(value_type = uuid::Uuid)]
+    pub participant_id: UserId,
+    pub participant_name: Option<String>,
+    #[schema(value_type = uuid::Uuid)]
+    pub contact_id: ContactId,
+    pub contact_name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub type ActivityPage = Page<Activity, ActivityId>;
+
+/// Logs an activity on `contact` (F10.1-F10.2). The activity also records the contact's
+/// organization at this moment, for the organization's timeline.
+pub async fn log(
+    pool: &AppPool,
+    context: TenantContext,
+    contact: ContactId,
+    input: &ActivityInput,
+) -> Result<ActivityId, WriteError<Activity>> {
+    let mut check = Check::new();
+    let kind = ActivityKind::parse(&input.kind);
+    if kind.is_none() {
+        check.refuse("kind", "Choose call, email, meeting or note.");
+    }
+    let description = check.required("description", "Description", &input.description, 10_000);
+    let occurred_at = input.occurred_at.unwrap_or_else(Utc::now);
+    if occurred_at > Utc::now() + chrono::Duration::days(366) {
+        check.refuse("occurred_at", "The date is more than a year ahead.");
+    }
+    check.finish()?;
+    let participant = input.participant_id.unwrap_or(context.user_id);
+    let mut tx = pool.begin(context).await?;
+    let member = sqlx::query_scalar!(
+        r#"select true as "member!" from tenant_members where tenant_id = $1 and user_id = $2"#,
+        context.tenant_id.as_uuid(),
+        participant as UserId,
+    )
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    if member.is_none() {
+        return Err(WriteError::invalid(
+            "participant_id",
+            "The participant must be a member of this workspace.",
+        ));
+    }
+    // The policy sees to it that the caller may see the contact; this says "not found" kindly.
+    let id = sqlx::query_scalar!(
+        r#"insert into activities (tenant_id, kind, description, occurred_at, participant_id,
+                                   contact_id, organization_id, created_by)
+           select $1, $2, $3, $4, $5, c.id, c.organization_id, $6
+           from contacts c where c.tenant_id = $1 and c.id = $7 and c.deleted_at is null
+           returning id as "id: ActivityId""#,
+        context.tenant_id.as_uuid(),
+        kind as Option<ActivityKind>,
+        description,
+        occurred_at,
+        participant as UserId,
+        context.user_id as UserId,
+        contact as ContactId,
+    )
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    let Some(id) = id else {
+        return Err(WriteError::NotFound);
+    };
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Soft-deletes an activity, audited with what it said. Its content never changes.
+pub async fn delete(
+    pool: &AppPool,
+    context: TenantContext,
+    id: ActivityId,
+) -> Result<(), WriteError<Activity>> {
+    let mut tx = pool.begin(context).await?;
+    let deleted = sqlx::query!(
+        r#"update activities set deleted_at = now(), deleted_by = $3
+           where tenant_id = $1 and id = $2 and deleted_at is null
+           returning kind as "kind: ActivityKind", description, occurred_at, contact_id"#,
+        context.tenant_id.as_uuid(),
+        id as ActivityId,
+        context.user_id as UserId,
+    )
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    let Some(deleted) = deleted else {
+        return Err(WriteError::NotFound);
+    };
+    audit::record(
+        &mut tx,
+        "activity.deleted",
+        "activity",
+        id.as_uuid(),
+        Some(serde_json::json!({
+            "kind": deleted.kind,
+            "description": deleted.description,
+            "occurred_at": deleted.occurred_at,
+            "contact_id": deleted.contact_id,
+        })),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Whose timeline to read.
+#[derive(Debug, Clone, Copy)]
+pub enum Timeline {
+    Contact(ContactId),
+    /// Activities logged while the contact belonged to the organization.
+    Organization(OrganizationId),
+}
+
+/// A page of a timeline, newest first (F10.3).
+///
+/// Plan (as `aura_app`, tenant context): an index scan of `activities_contact_timeline_idx`
+/// (or `activities_organization_timeline_idx`) with the tenant, the owner and the cursor as index
+/// conditions, stopping after a page. For a rep, each row's policy check is one primary-key
+/// lookup of its contact.
+pub async fn timeline(
+    pool: &AppPool,
+    context: TenantContext,
+    of: Timeline,
+    after: Option<ActivityId>,
+    limit: Option<i64>,
+) -> Result<ActivityPage, DbError> {
+    let size = page_size(limit);
+    let mut tx = pool.begin(context).await?;
+    let (contact, organization) = match of {
+        Timeline::Contact(id) => (Some(id), None),
+        Timeline::Organization(id) => (None, Some(id)),
+    };
+    let position = match after {
+        None => None,
+        Some(after) => sqlx::query_scalar!(
+            "select occurred_at from activities where tenant_id = $1 and id = $2",
+            context.tenant_id.as_uuid(),
+            after as ActivityId,
+        )
+        .fetch_optional(tx.conn())
+        .await?
+        .map(|at| (at, after.as_uuid())),
+    };
+    let (at, id) = position.unwrap_or((DateTime::<Utc>::MAX_UTC, uuid::Uuid::max()));
+    let ids = sqlx::query_scalar!(
+        r#"select id as "id: ActivityId" from activities
+           where tenant_id = $1 and deleted_at is null
+             and ($2::uuid is null or contact_id = $2)
+             and ($3::uuid is null or organization_id = $3)
+             and (occurred_at, id) < ($4, $5)
+           order by occurred_at desc, id desc
+           limit $6"#,
+        context.tenant_id.as_uuid(),
+        contact as Option<ContactId>,
+        organization as Option<OrganizationId>,
+        at,
+        id,
+        size + 1,
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    let rows = fetch(&mut tx, &ids).await?;
+    Ok(Page::from_rows(rows, size, |a| a.id))
+}
+
+async fn fetch(tx: &mut TenantTx, ids: &[ActivityId]) -> Result<Vec<Activity>, DbError> {
+    let tenant = tx.context().tenant_id;
+    let ids: Vec<uuid::Uuid> = ids.iter().map(ActivityId::as_uuid).collect();
+    let activities = sqlx::query_as!(
+        Activity,
+        r#"select a.id as "id: ActivityId", a.kind as "kind: ActivityKind", a.description,
+                  a.occurred_at, a.participant_id as "participant_id: UserId",
+                  p.display_name as "participant_name?", a.contact_id as "contact_id: ContactId",
+                  trim(c.first_name || ' ' || c.last_name) as "contact_name!", a.created_at
+           from unnest($2::uuid[]) with ordinality as wanted (id, position)
+           join activities a on a.tenant_id = $1 and a.id = wanted.id
+           join contacts c on c.tenant_id = a.tenant_id and c.id = a.contact_id
+           left join users p on p.id = a.participant_id
+           order by wanted.position"#,
+        tenant.as_uuid(),
+        &ids,
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(activities)
+}

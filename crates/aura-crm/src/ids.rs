@@ -1,0 +1,14 @@
+//! The CRM's identifiers.
+
+aura_platform::id_type!(
+    /// An organization (a customer company, F6).
+    OrganizationId
+);
+aura_platform::id_type!(
+    /// A contact (a person, F7).
+    ContactId
+);
+aura_platform::id_type!(
+    /// An activity logged on a contact (F10).
+    ActivityId
+);
