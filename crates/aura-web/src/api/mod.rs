@@ -22,13 +22,24 @@ use uuid::Uuid;
 
 use std::net::SocketAddr;
 
+mod crm;
+
 use crate::{rate_limit, session};
 use crate::{AppState, WebError};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Aura CRM API", version = "1", description = "Served at each workspace's own host: https://<workspace>.<domain>/api/v1"),
-    paths(issue_token, refresh_token, me, contract_signed),
+    paths(
+        issue_token, refresh_token, me, contract_signed,
+        crm::list_organizations, crm::create_organization, crm::get_organization,
+        crm::update_organization, crm::delete_organization, crm::restore_organization,
+        crm::organization_subsidiaries, crm::organization_activities,
+        crm::list_contacts, crm::create_contact, crm::get_contact, crm::update_contact,
+        crm::delete_contact, crm::restore_contact, crm::reassign_contacts,
+        crm::contact_activities, crm::log_activity, crm::delete_activity,
+        crm::list_custom_fields, crm::define_custom_field, crm::archive_custom_field,
+    ),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -51,6 +62,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/token", post(issue_token))
         .route("/api/v1/auth/refresh", post(refresh_token))
         .route("/api/v1/me", get(me))
+        .merge(crm::routes())
 }
 
 /// Routes of the apex: the platform's integrations.

@@ -1,0 +1,659 @@
+//! The CRM's records over the API: organizations, contacts and their activities. The same
+//! repository functions as the pages, so the same rules: a rep reaches only their own contacts
+//! (anything else is 404, as if it did not exist), a stale `version` is 409, invalid input is
+//! 422 with every field's problem.
+
+use std::str::FromStr;
+
+use aura_crm::activities::{self, Activity, ActivityInput, Timeline};
+use aura_crm::contacts::{self, Contact, ContactFilter, ContactInput};
+use aura_crm::custom_fields::{self, Definition, DefinitionId, DefinitionInput, Entity};
+use aura_crm::ids::{ActivityId, ContactId, OrganizationId};
+use aura_crm::organizations::{
+    self, Organization, OrganizationFilter, OrganizationInput, OrganizationRow,
+};
+use aura_crm::WriteError;
+use aura_platform::db::DbError;
+use aura_platform::ids::UserId;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{ApiCaller, ApiJson};
+use crate::{AppState, WebError};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/organizations",
+            get(list_organizations).post(create_organization),
+        )
+        .route(
+            "/api/v1/organizations/{id}",
+            get(get_organization)
+                .put(update_organization)
+                .delete(delete_organization),
+        )
+        .route(
+            "/api/v1/organizations/{id}/restore",
+            post(restore_organization),
+        )
+        .route(
+            "/api/v1/organizations/{id}/subsidiaries",
+            get(organization_subsidiaries),
+        )
+        .route(
+            "/api/v1/organizations/{id}/activities",
+            get(organization_activities),
+        )
+        .route("/api/v1/contacts", get(list_contacts).post(create_contact))
+        .route("/api/v1/contacts/reassign", post(reassign_contacts))
+        .route(
+            "/api/v1/contacts/{id}",
+            get(get_contact).put(update_contact).delete(delete_contact),
+        )
+        .route("/api/v1/contacts/{id}/restore", post(restore_contact))
+        .route(
+            "/api/v1/contacts/{id}/activities",
+            get(contact_activities).post(log_activity),
+        )
+        .route("/api/v1/activities/{id}", delete(delete_activity))
+        .route(
+            "/api/v1/custom-fields",
+            get(list_custom_fields).post(define_custom_field),
+        )
+        .route("/api/v1/custom-fields/{id}", delete(archive_custom_field))
+}
+
+/// A write the repository refused, as a problem document: 422 lists each field's problem,
+/// 409 carries the record as it is now (stale) or the holder of a unique value (duplicate).
+struct Refused<T>(WriteError<T>);
+
+impl<T: Serialize> IntoResponse for Refused<T> {
+    fn into_response(self) -> Response {
+        let (status, body) = match self.0 {
+            WriteError::Invalid(errors) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({ "type": "about:blank", "status": 422, "code": "invalid",
+                        "title": "Not valid",
+                        "detail": "Some fields are not valid; see `errors`.",
+                        "errors": errors }),
+            ),
+            WriteError::Stale(current) => (
+                StatusCode::CONFLICT,
+                json!({ "type": "about:blank", "status": 409, "code": "stale",
+                        "title": "Changed meanwhile",
+                        "detail": "Someone saved this record after you read it. `current` is \
+                                   what it holds now; apply your change to it and send its version.",
+                        "current": current }),
+            ),
+            WriteError::Duplicate { field, existing } => (
+                StatusCode::CONFLICT,
+                json!({ "type": "about:blank", "status": 409, "code": "duplicate",
+                        "title": "Already exists",
+                        "detail": format!("Another record already has this {field}."),
+                        "field": field, "existing_id": existing }),
+            ),
+            WriteError::NotFound => return WebError::NotFound.into_response(),
+            WriteError::NotAllowed => return WebError::Forbidden.into_response(),
+            WriteError::Db(err) => return WebError::from(err).into_response(),
+        };
+        let mut response = (status, Json(body)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+impl<T> From<WriteError<T>> for Refused<T> {
+    fn from(err: WriteError<T>) -> Self {
+        Self(err)
+    }
+}
+
+impl<T> From<DbError> for Refused<T> {
+    fn from(err: DbError) -> Self {
+        Self(WriteError::Db(err))
+    }
+}
+
+/// What a handler answers: the result, or why not.
+type Answer<T, R> = Result<T, Refused<R>>;
+
+fn not_found<R>() -> Refused<R> {
+    Refused(WriteError::NotFound)
+}
+
+/// A path id that does not parse names nothing: 404, like an id of another tenant.
+fn record_id<T: FromStr, R>(raw: &str) -> Result<T, Refused<R>> {
+    raw.parse().map_err(|_| not_found())
+}
+
+/// A query parameter that does not parse is refused by name (422), not ignored.
+fn param<T: FromStr, R>(name: &str, raw: Option<&str>) -> Result<Option<T>, Refused<R>> {
+    match raw.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(value) => value.parse().map(Some).map_err(|_| {
+            Refused(WriteError::invalid(
+                name,
+                format!("`{value}` is not valid here."),
+            ))
+        }),
+    }
+}
+
+fn created(location: String, body: impl Serialize) -> Response {
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// Paging parameters shared by every list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// The `next` of the previous page.
+    after: Option<String>,
+    /// Rows per page: 25 unless given, at most 100.
+    limit: Option<String>,
+}
+
+// Organizations ------------------------------------------------------------------------------
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrganizationQuery {
+    /// Names starting with this, any case.
+    name: Option<String>,
+    /// `true` lists the deleted ones, most recently deleted first.
+    deleted: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrganizationList {
+    items: Vec<OrganizationRow>,
+    next: Option<Uuid>,
+}
+
+/// Organizations by name, a page at a time.
+#[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations",
+    security(("bearer" = [])), params(OrganizationQuery, PageQuery),
+    responses((status = 200, body = OrganizationList), (status = 401), (status = 422)))]
+async fn list_organizations(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Query(query): Query<OrganizationQuery>,
+    Query(paging): Query<PageQuery>,
+) -> Answer<Json<OrganizationList>, ()> {
+    let filter = OrganizationFilter {
+        name_prefix: query.name,
+        deleted: param("deleted", query.deleted.as_deref())?.unwrap_or(false),
+        after: param("after", paging.after.as_deref())?,
+        limit: param("limit", paging.limit.as_deref())?,
+    };
+    let page = organizations::list(&state.db, caller.context, &filter).await?;
+    Ok(Json(OrganizationList {
+        items: page.items,
+        next: page.next.map(|id| id.as_uuid()),
+    }))
+}
+
+/// Creates an organization (any member).
+#[utoipa::path(post, path = "/api/v1/organizations", tag = "organizations",
+    security(("bearer" = [])), request_body = OrganizationInput,
+    responses((status = 201, body = Organization), (status = 409, description = "The name is taken"),
+              (status = 422, description = "Invalid fields")))]
+async fn create_organization(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    ApiJson(input): ApiJson<OrganizationInput>,
+) -> Answer<Response, Organization> {
+    let id = organizations::create(&state.db, caller.context, &input).await?;
+    let organization = organizations::get(&state.db, caller.context, id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(created(format!("/api/v1/organizations/{id}"), organization))
+}
+
+/// One organization, deleted or not.
+#[utoipa::path(get, path = "/api/v1/organizations/{id}", tag = "organizations",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Organization), (status = 404)))]
+async fn get_organization(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Answer<Json<Organization>, ()> {
+    let id: OrganizationId = record_id(&id)?;
+    organizations::get(&state.db, caller.context, id)
+        .await?
+        .map(Json)
+        .ok_or_else(not_found)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct OrganizationUpdate {
+    /// The `version` read with the organization.
+    version: i64,
+    #[serde(flatten)]
+    organization: OrganizationInput,
+}
+
+/// Replaces an organization's fields, if `version` is still current.
+#[utoipa::path(put, path = "/api/v1/organizations/{id}", tag = "organizations",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = OrganizationUpdate,
+    responses((status = 200, body = Organization), (status = 404),
+              (status = 409, description = "Stale version (the body holds the current record) or a taken name"),
+              (status = 422, description = "Invalid fields, or a parent that would make a loop")))]
+async fn update_organization(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    ApiJson(update): ApiJson<OrganizationUpdate>,
+) -> Answer<Json<Organization>, Organization> {
+    let id: OrganizationId = record_id(&id)?;
+    organizations::update(
+        &state.db,
+        caller.context,
+        id,
+        update.version,
+        &update.organization,
+    )
+    .await?;
+    organizations::get(&state.db, caller.context, id)
+        .await?
+        .map(Json)
+        .ok_or_else(not_found)
+}
+
+/// Deletes an organization (soft: it can be restored). Managers and admins.
+#[utoipa::path(delete, path = "/api/v1/organizations/{id}", tag = "organizations",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403), (status = 404)))]
+async fn delete_organization(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Answer<StatusCode, Organization> {
+    let id: OrganizationId = record_id(&id)?;
+    organizations::set_deleted(&state.db, caller.context, id, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Restores a deleted organization. Managers and admins.
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/restore", tag = "organizations",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403), (status = 404),
+              (status = 409, description = "A live organization took its name meanwhile")))]
+async fn restore_organization(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Answer<StatusCode, Organization> {
+    let id: OrganizationId = record_id(&id)?;
+    organizations::set_deleted(&state.db, caller.context, id, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The organization's live subsidiaries (F6.5).
+#[utoipa::path(get, path = "/api/v1/organizations/{id}/subsidiaries", tag = "organizations",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<OrganizationRow>), (status = 404)))]
+async fn organization_subsidiaries(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Answer<Json<Vec<OrganizationRow>>, ()> {
+    let id: OrganizationId = record_id(&id)?;
+    organizations::get(&state.db, caller.context, id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(
+        organizations::subsidiaries(&state.db, caller.context, id).await?,
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ActivityList {
+    items: Vec<Activity>,
+    next: Option<Uuid>,
+}
+
+/// Activities logged while their contacts belonged to the organization, newest first (those
+/// on contacts the caller may see).
+#[utoipa::path(get, path = "/api/v1/organizations/{id}/activities", tag = "organizations",
+    security(("bearer" = [])), params(("id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = ActivityList), (status = 404)))]
+async fn organization_activities(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    Query(paging): Query<PageQuery>,
+) -> Answer<Json<ActivityList>, ()> {
+    let id: OrganizationId = record_id(&id)?;
+    organizations::get(&state.db, caller.context, id)
+        .await?
+        .ok_or_else(not_found)?;
+    timeline(&state, &caller, Timeline::Organization(id), paging).await
+}
+
+async fn timeline(
+    state: &AppState,
+    caller: &ApiCaller,
+    of: Timeline,
+    paging: PageQuery,
+) -> Answer<Json<ActivityList>, ()> {
+    let after = param("after", paging.after.as_deref())?;
+    let limit = param("limit", paging.limit.as_deref())?;
+    let page = activities::timeline(&state.db, caller.context, of, after, limit).await?;
+    Ok(Json(ActivityList {
+        items: page.items,
+        next: page.next.map(|id| id.as_uuid()),
+    }))
+}
+
+// Contacts -----------------------------------------------------------------------------------
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContactQuery {
+    /// Contacts whose first or last name, email, phone or company starts with this.
+    search: Option<String>,
+    /// Only this member's contacts (managers and admins; a rep only ever gets their own).
+    assigned_to: Option<String>,
+    /// Only this organization's contacts.
+    organization_id: Option<String>,
+    /// `true` lists the deleted ones, most recently deleted first.
+    deleted: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ContactList {
+    items: Vec<Contact>,
+    next: Option<Uuid>,
+    /// The search matched no contact's start; these are similar names instead.
+    similar: bool,
+}
+
+/// Contacts by last name, a page at a time: all of the tenant's for managers and admins, a
+/// rep's own for a rep (F9.3-F9.4).
+#[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts",
+    security(("bearer" = [])), params(ContactQuery, PageQuery),
+    responses((status = 200, body = ContactList), (status = 401), (status = 422)))]
+async fn list_contacts(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Query(query): Query<ContactQuery>,
+    Query(paging): Query<PageQuery>,
+) -> Answer<Json<ContactList>, ()> {
+    let filter = ContactFilter {
+        search: query.search,
+        assigned_to: param::<Uuid, _>("assigned_to", query.assigned_to.as_deref())?
+            .map(UserId::from),
+        organization_id: param("organization_id", query.organization_id.as_deref())?,
+        deleted: param("deleted", query.deleted.as_deref())?.unwrap_or(false),
+        after: param("after", paging.after.as_deref())?,
+        limit: param("limit", paging.limit.as_deref())?,
+    };
+    let list = contacts::list(&state.db, caller.context, &filter).await?;
+    Ok(Json(ContactList {
+        items: list.page.items,
+        next: list.page.next.map(|id| id.as_uuid()),
+        similar: list.similar,
+    }))
+}
+
+/// Creates a contact, assigned to the caller unless `assigned_to` says otherwise (managers
+/// and admins only).
+#[utoipa::path(post, path = "/api/v1/contacts", tag = "contacts",
+    security(("bearer" = [])), request_body = ContactInput,
+    responses((status = 201, body = Contact), (status = 403, description = "A rep assigning to someone else"),
+              (status = 409, description = "A live contact has this email; `existing_id` names it if the caller may see it"),
+              (status = 422, description = "Invalid fields")))]
+async fn create_contact(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    ApiJson(input): ApiJson<ContactInput>,
+) -> Answer<Response, Contact> {
+    let id = contacts::create(&state.db, caller.context, &input).await?;
+    let contact = contacts::get(&state.db, caller.context, id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(created(format!("/api/v1/contacts/{id}"), contact))
+}
+
+/// One contact, deleted or not, if the caller may see it.
+#[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Contact), (status = 404)))]
+async fn get_contact(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Answer<Json<Contact>, ()> {
+    let id: ContactId = record_id(&id)?;
+    contacts::get(&state.db, caller.context, id)
+        .await?
+        .map(Json)
+        .ok_or_else(not_found)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ContactUpdate {
+    /// The `version` read with the contact.
+    version: i64,
+    #[serde(flatten)]
+    contact: ContactInput,
+}
+
+/// Replaces a contact's fields, if `version` is still current. A new `assigned_to` reassigns
+/// it (managers and admins; audited).
+#[utoipa::path(put, path = "/api/v1/contacts/{id}", tag = "contacts",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = ContactUpdate,
+    responses((status = 200, body = Contact), (status = 403), (status = 404),
+              (status = 409, description = "Stale version (the body holds the current record) or a taken email"),
+              (status = 422, description = "Invalid fields")))]
+async fn update_contact(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    ApiJson(update): ApiJson<ContactUpdate>,
+) -> Answer<Json<Contact>, Contact> {
+    let id: ContactId = record_id(&id)?;
+    contacts::update(
+        &state.db,
+        caller.context,
+        id,
+        update.version,
+        &update.contact,
+    )
+    .await?;
+    contacts::get(&state.db, caller.context, id)
+        .await?
+        .map(Json)
+        .ok_or_else(not_found)
+}
+
+/// Deletes a contact (soft: it can be restored).
+#[utoipa::path(delete, path = "/api/v1/contacts/{id}", tag = "contacts",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404)))]
+async fn delete_contact(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Answer<StatusCode, Contact> {
+    let id: ContactId = record_id(&id)?;
+    contacts::set_deleted(&state.db, caller.context, id, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Restores a deleted contact.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/restore", tag = "contacts",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404),
+              (status = 409, description = "A live contact took its email meanwhile")))]
+async fn restore_contact(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Answer<StatusCode, Contact> {
+    let id: ContactId = record_id(&id)?;
+    contacts::set_deleted(&state.db, caller.context, id, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct Reassignment {
+    #[schema(value_type = Vec<Uuid>)]
+    ids: Vec<ContactId>,
+    #[schema(value_type = Uuid)]
+    assigned_to: UserId,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Reassigned {
+    /// How many contacts changed hands (those already the member's are left alone).
+    reassigned: u64,
+}
+
+/// Gives contacts to a member (F9.5): managers and admins, at most 500 at a time, each change
+/// audited.
+#[utoipa::path(post, path = "/api/v1/contacts/reassign", tag = "contacts",
+    security(("bearer" = [])), request_body = Reassignment,
+    responses((status = 200, body = Reassigned), (status = 403), (status = 422)))]
+async fn reassign_contacts(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    ApiJson(request): ApiJson<Reassignment>,
+) -> Answer<Json<Reassigned>, Contact> {
+    let reassigned =
+        contacts::reassign(&state.db, caller.context, &request.ids, request.assigned_to).await?;
+    Ok(Json(Reassigned { reassigned }))
+}
+
+/// The contact's activities, newest first (F10.3).
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/activities", tag = "contacts",
+    security(("bearer" = [])), params(("id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = ActivityList), (status = 404)))]
+async fn contact_activities(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    Query(paging): Query<PageQuery>,
+) -> Answer<Json<ActivityList>, ()> {
+    let id: ContactId = record_id(&id)?;
+    contacts::get(&state.db, caller.context, id)
+        .await?
+        .ok_or_else(not_found)?;
+    timeline(&state, &caller, Timeline::Contact(id), paging).await
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Logged {
+    #[schema(value_type = Uuid)]
+    id: ActivityId,
+}
+
+/// Logs an activity on the contact (F10.1). Activities cannot be edited afterwards.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/activities", tag = "contacts",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = ActivityInput,
+    responses((status = 201, body = Logged), (status = 404), (status = 422)))]
+async fn log_activity(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ActivityInput>,
+) -> Answer<Response, Activity> {
+    let contact: ContactId = record_id(&id)?;
+    let id = activities::log(&state.db, caller.context, contact, &input).await?;
+    Ok(created(
+        format!("/api/v1/contacts/{contact}/activities"),
+        Logged { id },
+    ))
+}
+
+/// Deletes an activity (soft, audited with what it said).
+#[utoipa::path(delete, path = "/api/v1/activities/{id}", tag = "contacts",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404)))]
+async fn delete_activity(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Answer<StatusCode, Activity> {
+    let id: ActivityId = record_id(&id)?;
+    activities::delete(&state.db, caller.context, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// Custom fields ------------------------------------------------------------------------------
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CustomFieldQuery {
+    /// `organization` or `contact`.
+    entity: String,
+}
+
+/// The workspace's custom fields for organizations or contacts (F6.6, F7.6): what
+/// `custom_fields` in those records may hold.
+#[utoipa::path(get, path = "/api/v1/custom-fields", tag = "custom fields",
+    security(("bearer" = [])), params(CustomFieldQuery),
+    responses((status = 200, body = Vec<Definition>), (status = 422)))]
+async fn list_custom_fields(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Query(query): Query<CustomFieldQuery>,
+) -> Answer<Json<Vec<Definition>>, ()> {
+    let entity = Entity::parse(&query.entity).ok_or_else(|| {
+        Refused(WriteError::invalid(
+            "entity",
+            "Say `organization` or `contact`.",
+        ))
+    })?;
+    Ok(Json(
+        custom_fields::list(&state.db, caller.context, entity).await?,
+    ))
+}
+
+/// Defines a custom field (admins).
+#[utoipa::path(post, path = "/api/v1/custom-fields", tag = "custom fields",
+    security(("bearer" = [])), request_body = DefinitionInput,
+    responses((status = 201, body = Logged, description = "Defined; the body holds its id"),
+              (status = 403), (status = 409, description = "The key is taken"), (status = 422)))]
+async fn define_custom_field(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    ApiJson(input): ApiJson<DefinitionInput>,
+) -> Answer<Response, Definition> {
+    let id = custom_fields::define(&state.db, caller.context, &input).await?;
+    Ok(created(
+        format!("/api/v1/custom-fields/{id}"),
+        json!({ "id": id }),
+    ))
+}
+
+/// Archives a custom field (admins): records keep their values, forms stop showing it.
+#[utoipa::path(delete, path = "/api/v1/custom-fields/{id}", tag = "custom fields",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403), (status = 404)))]
+async fn archive_custom_field(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Answer<StatusCode, Definition> {
+    let id: DefinitionId = record_id(&id)?;
+    custom_fields::archive(&state.db, caller.context, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
