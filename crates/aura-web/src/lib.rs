@@ -5,10 +5,13 @@ mod account;
 mod api;
 mod assets;
 mod audit_log;
+mod contacts;
+mod custom_fields;
 mod error;
 mod health;
 mod middleware;
 mod operations;
+mod organizations;
 mod pages;
 mod password_reset;
 pub mod rate_limit;
@@ -88,6 +91,9 @@ pub fn router(state: AppState) -> Router {
             .merge(team::routes())
             .merge(audit_log::routes())
             .merge(settings::routes())
+            .merge(custom_fields::routes())
+            .merge(contacts::routes())
+            .merge(organizations::routes())
             .fallback(error::not_found)
             .with_state(state.clone()),
     };

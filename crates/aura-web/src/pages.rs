@@ -26,6 +26,8 @@ pub enum Section {
     Members,
     Settings,
     Audit,
+    Contacts,
+    Organizations,
     None,
 }
 
@@ -45,6 +47,17 @@ const AUDIT_LINK: NavLink = NavLink {
     href: "/audit",
     label: "Audit log",
     section: Section::Audit,
+};
+
+const CONTACTS_LINK: NavLink = NavLink {
+    href: "/contacts",
+    label: "Contacts",
+    section: Section::Contacts,
+};
+const ORGANIZATIONS_LINK: NavLink = NavLink {
+    href: "/organizations",
+    label: "Organizations",
+    section: Section::Organizations,
 };
 
 const SETTINGS_LINK: NavLink = NavLink {
@@ -132,9 +145,15 @@ impl Chrome {
                 role: signed_in.context.role.label(),
                 csrf_token: signed_in.csrf_token.clone(),
                 links: match signed_in.context.role {
-                    MemberRole::Admin => vec![MEMBERS_LINK, AUDIT_LINK, SETTINGS_LINK],
-                    MemberRole::Manager => vec![MEMBERS_LINK],
-                    MemberRole::SalesRep => Vec::new(),
+                    MemberRole::Admin => vec![
+                        CONTACTS_LINK,
+                        ORGANIZATIONS_LINK,
+                        MEMBERS_LINK,
+                        AUDIT_LINK,
+                        SETTINGS_LINK,
+                    ],
+                    MemberRole::Manager => vec![CONTACTS_LINK, ORGANIZATIONS_LINK, MEMBERS_LINK],
+                    MemberRole::SalesRep => vec![CONTACTS_LINK, ORGANIZATIONS_LINK],
                 },
             }),
             ..Self::for_workspace(section, &member.workspace)

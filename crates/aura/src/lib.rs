@@ -50,6 +50,9 @@ async fn seed_demo_command(database: &Database) -> anyhow::Result<()> {
     owner.close().await;
     match seeded {
         Ok(platform) => {
+            let app = AppPool::connect_lazy(database.app_url(), PoolSettings::default())?;
+            seed_demo_records(&app, &platform).await?;
+            app.close().await;
             eprintln!("Seeded the demo platform.");
             eprint!("{}", logins(&platform, &default_public_url(3000)));
             Ok(())
@@ -61,19 +64,30 @@ async fn seed_demo_command(database: &Database) -> anyhow::Result<()> {
     }
 }
 
+/// The demo workspaces' organizations, contacts and activities, written by their members.
+async fn seed_demo_records(app: &AppPool, platform: &DemoPlatform) -> anyhow::Result<()> {
+    aura_crm::demo::seed(app, platform)
+        .await
+        .map_err(|err| anyhow::anyhow!(err))
+        .context("seeding the demo records failed")
+}
+
 async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
     let public_url = args
         .public_url
         .clone()
         .unwrap_or_else(|| default_public_url(args.listen.port()));
     let mut demo_platform = None;
+    let mut freshly_seeded = None;
     if database.is_embedded() {
         let owner = database.owner_pool().await?;
         migrate(&owner, database.app_password()).await?;
         match demo::seed(&owner).await {
-            Ok(_) | Err(SeedError::NotEmpty) => demo_platform = Some(demo::platform()),
+            Ok(seeded) => freshly_seeded = Some(seeded),
+            Err(SeedError::NotEmpty) => {}
             Err(err) => return Err(err).context("seeding the demo platform failed"),
         }
+        demo_platform = Some(demo::platform());
         owner.close().await;
     }
 
@@ -85,6 +99,9 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
     app.verify_role()
         .await
         .context("checking the server's database role")?;
+    if let Some(seeded) = &freshly_seeded {
+        seed_demo_records(&app, seeded).await?;
+    }
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

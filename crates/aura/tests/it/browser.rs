@@ -1,7 +1,7 @@
 //! Journeys in a real browser: headless Chromium (Debian's `chromium`), driven over WebDriver
 //! by Debian's `chromedriver`.
 
-use crate::helpers::demo_app;
+use crate::helpers::{demo_app, signed_in};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -355,5 +355,146 @@ async fn older_audit_entries_load_in_place_with_htmx_under_the_csp() {
             .is_err(),
         "no older entries left"
     );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_rep_on_a_small_phone_creates_a_contact_logs_a_call_and_searches_as_they_type() {
+    let (app, _db) = demo_app().await;
+    // Another rep's contact, and one more of Rita's own, made over plain HTTP.
+    let (rob, rob_csrf) = signed_in(&app, "rep2@acme.example", DEMO_PASSWORD).await;
+    let (rita, rita_csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let mut paths = Vec::new();
+    for (client, csrf, first, last) in [
+        (&rob, &rob_csrf, "Robs", "Secret"),
+        (&rita, &rita_csrf, "Alan", "Turing"),
+    ] {
+        let created = client
+            .post(app.workspace_url("acme", "/contacts"))
+            .form(&[
+                ("first_name", first),
+                ("last_name", last),
+                ("csrf_token", csrf),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 303);
+        let location = created.headers()["location"].to_str().unwrap();
+        paths.push(location.split('?').next().unwrap().to_owned());
+    }
+
+    let browser = Browser::start(320).await;
+    let page = &browser.client;
+    browser
+        .sign_in(
+            &app.workspace_url("acme", "/login"),
+            "rep@acme.example",
+            DEMO_PASSWORD,
+        )
+        .await;
+    browser.expect_heading("Welcome, Rita Rep").await;
+    browser.click("main a[href='/contacts/new']").await;
+    browser.expect_heading("New contact").await;
+    assert!(
+        !browser.overflows_horizontally().await,
+        "the contact form overflows 320 px"
+    );
+    browser.fill("first_name", "Joan").await;
+    browser.fill("last_name", "Clarke").await;
+    browser.fill("email", "joan@bletchley.example").await;
+    browser.click("form.stack button[type=submit]").await;
+    browser.expect_heading("Joan Clarke").await;
+    assert!(browser
+        .text_of("p.notice")
+        .await
+        .contains("Contact created."));
+
+    // Log a call: the form folds open with the keyboard, "when" defaults to now (UTC).
+    let summary = page
+        .find(Locator::Css(".log-activity summary"))
+        .await
+        .unwrap();
+    summary.send_keys("\u{E007}").await.unwrap(); // Enter
+    let when = page
+        .find(Locator::Id("occurred_at"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        when.starts_with(&chrono::Utc::now().format("%Y-%m-%d").to_string()),
+        "{when}"
+    );
+    browser
+        .fill(
+            "description",
+            "Called about the Banburismus sheets.\nShe will send them.",
+        )
+        .await;
+    browser.click(".log-activity button[type=submit]").await;
+    let activity = browser.text_of("#timeline .activity").await;
+    assert!(
+        activity.contains("Call") && activity.contains("Called about the Banburismus sheets."),
+        "{activity}"
+    );
+    assert!(
+        !browser.overflows_horizontally().await,
+        "the contact page overflows 320 px"
+    );
+
+    // Search as you type: the list narrows in place, and the address follows the search.
+    page.goto(&app.workspace_url("acme", "/contacts"))
+        .await
+        .unwrap();
+    browser.expect_heading("Contacts").await;
+    assert!(
+        !browser.overflows_horizontally().await,
+        "the contact list overflows 320 px"
+    );
+    let names = |b: &Browser| {
+        let client = b.client.clone();
+        async move {
+            let mut names = Vec::new();
+            for link in client
+                .find_all(Locator::Css("#contact-rows td.primary a"))
+                .await
+                .unwrap()
+            {
+                names.push(link.text().await.unwrap_or_default());
+            }
+            names
+        }
+    };
+    assert_eq!(names(&browser).await, ["Joan Clarke", "Alan Turing"]);
+    page.find(Locator::Id("q"))
+        .await
+        .unwrap()
+        .send_keys("tur")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while names(&browser).await != ["Alan Turing"] {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the list did not narrow"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = page.current_url().await.unwrap();
+    assert_eq!(
+        (url.path(), url.query()),
+        ("/contacts", Some("q=tur")),
+        "pushed, not navigated"
+    );
+    assert_eq!(browser.text_of("h1").await, "Contacts");
+
+    // Rob's contact is not there for Rita, even by its address.
+    page.goto(&app.workspace_url("acme", &paths[0]))
+        .await
+        .unwrap();
+    browser.expect_heading("Not found").await;
     browser.close().await;
 }

@@ -148,6 +148,23 @@ async fn migrate_is_idempotent_and_seed_demo_fills_only_an_empty_database() {
         })
         .collect();
     assert_eq!(roles, expected);
+    // Each workspace has its records, written by its members: reps own some contacts each.
+    let records: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "select t.slug,
+                (select count(*) from organizations o where o.tenant_id = t.id),
+                (select count(*) from contacts c join tenant_members m
+                   on m.tenant_id = c.tenant_id and m.user_id = c.assigned_to and m.role = 'sales_rep'
+                 where c.tenant_id = t.id),
+                (select count(*) from activities a where a.tenant_id = t.id)
+         from tenants t order by 1",
+    )
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        records,
+        [("acme".to_owned(), 5, 8, 8), ("globex".to_owned(), 5, 8, 8)]
+    );
     let platform_admins: i64 =
         sqlx::query_scalar("select count(*) from users where is_platform_admin")
             .fetch_one(&db.owner)

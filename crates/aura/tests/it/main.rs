@@ -2,9 +2,11 @@
 
 mod account;
 mod api;
+mod api_crm;
 mod audit;
 mod browser;
 mod cli;
+mod crm_pages;
 mod health;
 mod helpers;
 mod mail;

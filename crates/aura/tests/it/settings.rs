@@ -321,3 +321,102 @@ async fn an_operator_suspends_a_workspace_and_nobody_gets_in_until_it_is_reactiv
         .unwrap();
     assert_eq!(by_prospect.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn admins_define_and_archive_custom_fields_and_others_may_not() {
+    let (app, _db) = demo_app().await;
+    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let url = app.workspace_url("acme", "/settings/fields");
+
+    let refused = admin
+        .post(&url)
+        .form(&[
+            ("entity", "contact"),
+            ("label", "Tier"),
+            ("kind", "select"),
+            ("options", ""),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("needs 1 to 50 choices"), "{html}");
+    assert!(html.contains(r#"value="Tier""#), "the input is kept");
+
+    let defined = admin
+        .post(&url)
+        .form(&[
+            ("entity", "contact"),
+            ("label", "Tier <b>level</b>"),
+            ("kind", "select"),
+            ("options", "Gold\r\nSilver\r\n"),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(defined.status(), StatusCode::SEE_OTHER);
+    let html = admin.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("Tier &#60;b&#62;level&#60;/b&#62;")
+            || html.contains("Tier &lt;b&gt;level&lt;/b&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("tier_b_level_b") && html.contains("Gold, Silver"));
+
+    let duplicate = admin
+        .post(&url)
+        .form(&[
+            ("entity", "contact"),
+            ("label", "Other"),
+            ("key", "tier_b_level_b"),
+            ("kind", "text"),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(duplicate.status(), StatusCode::CONFLICT);
+
+    let archive_action = html
+        .split("action=\"")
+        .find_map(|rest| rest.split('"').next().filter(|a| a.ends_with("/archive")))
+        .unwrap()
+        .to_owned();
+    let without_token = admin
+        .post(app.workspace_url("acme", &archive_action))
+        .form(&[("csrf_token", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(without_token.status(), StatusCode::FORBIDDEN);
+    let archived = admin
+        .post(app.workspace_url("acme", &archive_action))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(archived.status(), StatusCode::SEE_OTHER);
+    let html = admin.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains("tier_b_level_b"));
+
+    let (manager, manager_csrf) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
+    assert_eq!(
+        manager.get(&url).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let refused = manager
+        .post(&url)
+        .form(&[
+            ("entity", "contact"),
+            ("label", "Sneaky"),
+            ("kind", "text"),
+            ("csrf_token", &manager_csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+}

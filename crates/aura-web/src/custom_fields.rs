@@ -1,0 +1,173 @@
+//! The admins' page for custom fields (F6.6, F7.6): what extra fields organizations and
+//! contacts have, add one, archive one.
+
+use askama::Template;
+use aura_crm::custom_fields::{self, Definition, DefinitionInput, Entity, Kind};
+use aura_crm::WriteError;
+use aura_platform::ids::MemberRole;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use crate::contacts::{parse_id, Errors};
+use crate::pages::{render, Chrome, Section};
+use crate::session::Member;
+use crate::{AppState, WebError};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings/fields", get(fields_page).post(define))
+        .route("/settings/fields/{id}/archive", post(archive))
+}
+
+#[derive(Deserialize, Default)]
+struct DefinitionForm {
+    #[serde(default)]
+    entity: String,
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    kind: String,
+    /// One choice per line.
+    #[serde(default)]
+    options: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "custom_fields.html")]
+struct FieldsPage {
+    chrome: Chrome,
+    csrf_token: String,
+    /// Each kind of record's heading and live fields.
+    sections: Vec<(&'static str, Vec<Definition>)>,
+    kinds: [Kind; 5],
+    form: DefinitionForm,
+    errors: Errors,
+    /// What was just done, for the status line.
+    notice: Option<&'static str>,
+}
+
+#[derive(Deserialize)]
+struct Done {
+    done: Option<String>,
+}
+
+fn require_admin(member: &Member) -> Result<(), WebError> {
+    if member.signed_in.context.role == MemberRole::Admin {
+        Ok(())
+    } else {
+        Err(WebError::Forbidden)
+    }
+}
+
+async fn page(
+    state: &AppState,
+    member: &Member,
+    form: DefinitionForm,
+    errors: Errors,
+) -> Result<FieldsPage, WebError> {
+    let context = member.signed_in.context;
+    Ok(FieldsPage {
+        chrome: Chrome::for_member(Section::Settings, member),
+        csrf_token: member.signed_in.csrf_token.clone(),
+        sections: vec![
+            (
+                "Organization fields",
+                custom_fields::list(&state.db, context, Entity::Organization).await?,
+            ),
+            (
+                "Contact fields",
+                custom_fields::list(&state.db, context, Entity::Contact).await?,
+            ),
+        ],
+        kinds: Kind::ALL,
+        form,
+        errors,
+        notice: None,
+    })
+}
+
+async fn fields_page(
+    State(state): State<AppState>,
+    member: Member,
+    Query(done): Query<Done>,
+) -> Result<Response, WebError> {
+    require_admin(&member)?;
+    let form = DefinitionForm {
+        entity: "contact".into(),
+        kind: "text".into(),
+        ..DefinitionForm::default()
+    };
+    let mut page = page(&state, &member, form, Errors::default()).await?;
+    page.notice = match done.done.as_deref() {
+        Some("defined") => Some("The field was added."),
+        Some("archived") => Some("The field was archived; records keep their values."),
+        _ => None,
+    };
+    Ok(render(&page))
+}
+
+async fn define(
+    State(state): State<AppState>,
+    member: Member,
+    Form(form): Form<DefinitionForm>,
+) -> Result<Response, WebError> {
+    member.check_csrf(&form.csrf_token)?;
+    require_admin(&member)?;
+    let input = DefinitionInput {
+        entity: form.entity.clone(),
+        label: form.label.clone(),
+        key: Some(form.key.clone()),
+        kind: form.kind.clone(),
+        options: form.options.lines().map(str::to_owned).collect(),
+    };
+    let mut errors = Errors::default();
+    let status = match custom_fields::define(&state.db, member.signed_in.context, &input).await {
+        Ok(_) => return Ok(Redirect::to("/settings/fields?done=defined").into_response()),
+        Err(WriteError::Invalid(found)) => {
+            errors.extend(found, &[]);
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Err(WriteError::Duplicate { .. }) => {
+            errors.add(
+                "key",
+                "A live field of these records already has this key; choose another.",
+            );
+            StatusCode::CONFLICT
+        }
+        Err(WriteError::NotAllowed) => return Err(WebError::Forbidden),
+        Err(WriteError::Db(err)) => return Err(err.into()),
+        Err(WriteError::NotFound | WriteError::Stale(_)) => return Err(WebError::NotFound),
+    };
+    let page = page(&state, &member, form, errors).await?;
+    Ok((status, render(&page)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+async fn archive(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, WebError> {
+    member.check_csrf(&form.csrf_token)?;
+    require_admin(&member)?;
+    match custom_fields::archive(&state.db, member.signed_in.context, parse_id(&id)?).await {
+        Ok(()) => Ok(Redirect::to("/settings/fields?done=archived").into_response()),
+        Err(WriteError::NotAllowed) => Err(WebError::Forbidden),
+        Err(WriteError::Db(err)) => Err(err.into()),
+        Err(_) => Err(WebError::NotFound),
+    }
+}

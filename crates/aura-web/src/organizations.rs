@@ -1,0 +1,549 @@
+//! Organizations in the browser (F6): the list by name with a prefix filter as you type, the
+//! forms to create and edit, and the organization's page with its parent, subsidiaries,
+//! contacts and activity timeline. Only managers and admins delete and restore (the domain
+//! layer refuses reps; the pages do not offer them the buttons).
+
+use askama::Template;
+use aura_crm::activities::Timeline;
+use aura_crm::contacts::{self, Contact, ContactFilter};
+use aura_crm::ids::{ActivityId, OrganizationId};
+use aura_crm::organizations::{
+    self, Organization, OrganizationFilter, OrganizationInput, OrganizationRow, OrganizationSize,
+};
+use aura_crm::WriteError;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use crate::contacts::{
+    encode, is_manager, no_such_record, optional_id, parse_id, vary_on_htmx, wants_fragment, when,
+    Errors, MoreActivities, ProblemPage, TimelineView,
+};
+use crate::pages::{render, Chrome, Section};
+use crate::session::Member;
+use crate::{AppState, WebError};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/organizations", get(list_page).post(create))
+        .route("/organizations/new", get(new_page))
+        .route("/organizations/options", get(options))
+        .route("/organizations/{id}", get(organization_page).post(update))
+        .route("/organizations/{id}/edit", get(edit_page))
+        .route("/organizations/{id}/delete", post(delete))
+        .route("/organizations/{id}/restore", post(restore))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The list.
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    q: Option<String>,
+    deleted: Option<String>,
+    after: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "organizations.html")]
+struct OrganizationsPage {
+    chrome: Chrome,
+    csrf_token: String,
+    organizations: Vec<OrganizationRow>,
+    q: String,
+    deleted: bool,
+    can_delete: bool,
+    next_query: Option<String>,
+    first_page: bool,
+    oob: bool,
+    notice: Option<&'static str>,
+}
+
+/// The rows of a filtered list, for htmx to put in the table as the user types.
+#[derive(Template)]
+#[template(path = "organization_results.html")]
+struct OrganizationResults {
+    csrf_token: String,
+    organizations: Vec<OrganizationRow>,
+    q: String,
+    deleted: bool,
+    next_query: Option<String>,
+    first_page: bool,
+    oob: bool,
+}
+
+async fn list_page(
+    State(state): State<AppState>,
+    member: Member,
+    Query(query): Query<ListQuery>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let context = member.signed_in.context;
+    let deleted = query.deleted.as_deref().is_some_and(|d| !d.is_empty());
+    if deleted && !is_manager(&member) {
+        return Err(WebError::Forbidden);
+    }
+    let q = query.q.clone().unwrap_or_default().trim().to_owned();
+    let after: Option<OrganizationId> = optional_id(query.after.as_deref());
+    let filter = OrganizationFilter {
+        name_prefix: (!q.is_empty() && !deleted).then(|| q.clone()),
+        deleted,
+        after,
+        limit: None,
+    };
+    let page = organizations::list(&state.db, context, &filter).await?;
+    let next_query = page.next.map(|next| {
+        let mut query = format!("after={next}");
+        if deleted {
+            query.push_str("&deleted=1");
+        } else if !q.is_empty() {
+            query.push_str(&format!("&q={}", encode(&q)));
+        }
+        query
+    });
+    let csrf_token = member.signed_in.csrf_token.clone();
+    if wants_fragment(&headers) {
+        return Ok(vary_on_htmx(render(&OrganizationResults {
+            csrf_token,
+            organizations: page.items,
+            q,
+            deleted,
+            next_query,
+            first_page: after.is_none(),
+            oob: true,
+        })));
+    }
+    Ok(vary_on_htmx(render(&OrganizationsPage {
+        chrome: Chrome::for_member(Section::Organizations, &member),
+        csrf_token,
+        organizations: page.items,
+        q,
+        deleted,
+        can_delete: is_manager(&member),
+        next_query,
+        first_page: after.is_none(),
+        oob: false,
+        notice: match query.notice.as_deref() {
+            Some("deleted") => Some("Organization deleted."),
+            _ => None,
+        },
+    })))
+}
+
+#[derive(Deserialize, Default)]
+struct OptionsQuery {
+    organization: Option<String>,
+    parent: Option<String>,
+    q: Option<String>,
+}
+
+/// `<option>`s of the organizations whose names start with what was typed, for the
+/// `<datalist>` of an organization-name input.
+#[derive(Template)]
+#[template(path = "organization_options.html")]
+struct OrganizationOptions {
+    organizations: Vec<OrganizationRow>,
+}
+
+async fn options(
+    State(state): State<AppState>,
+    member: Member,
+    Query(query): Query<OptionsQuery>,
+) -> Result<Response, WebError> {
+    let typed = query
+        .organization
+        .or(query.parent)
+        .or(query.q)
+        .unwrap_or_default();
+    let organizations = if typed.trim().is_empty() {
+        Vec::new()
+    } else {
+        let filter = OrganizationFilter {
+            name_prefix: Some(typed),
+            limit: Some(10),
+            ..OrganizationFilter::default()
+        };
+        organizations::list(&state.db, member.signed_in.context, &filter)
+            .await?
+            .items
+    };
+    Ok(render(&OrganizationOptions { organizations }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The form to create or edit an organization.
+
+#[derive(Deserialize, Default, Clone)]
+struct OrganizationForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    industry: String,
+    #[serde(default)]
+    size_band: String,
+    #[serde(default)]
+    location: String,
+    #[serde(default)]
+    website: String,
+    /// The parent organization's name.
+    #[serde(default)]
+    parent: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+impl OrganizationForm {
+    fn of(organization: &Organization) -> Self {
+        Self {
+            name: organization.name.clone(),
+            industry: organization.industry.clone().unwrap_or_default(),
+            size_band: organization
+                .size_band
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            location: organization.location.clone().unwrap_or_default(),
+            website: organization.website.clone().unwrap_or_default(),
+            parent: organization.parent_name.clone().unwrap_or_default(),
+            version: organization.version.to_string(),
+            csrf_token: String::new(),
+        }
+    }
+
+    async fn input(
+        &self,
+        state: &AppState,
+        member: &Member,
+        errors: &mut Errors,
+    ) -> Result<OrganizationInput, WebError> {
+        let parent_id = match self.parent.trim() {
+            "" => None,
+            name => {
+                match organizations::find_by_name(&state.db, member.signed_in.context, name).await?
+                {
+                    Some(id) => Some(id),
+                    None => {
+                        errors.add(
+                            "parent",
+                            format!("No organization named “{name}”. Create it first."),
+                        );
+                        Some(no_such_record())
+                    }
+                }
+            }
+        };
+        Ok(OrganizationInput {
+            name: self.name.clone(),
+            industry: Some(self.industry.clone()),
+            size_band: Some(self.size_band.clone()),
+            location: Some(self.location.clone()),
+            website: Some(self.website.clone()),
+            parent_id,
+            custom_fields: None,
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "organization_form.html")]
+struct OrganizationFormPage {
+    chrome: Chrome,
+    csrf_token: String,
+    heading: String,
+    organization_id: Option<OrganizationId>,
+    form: OrganizationForm,
+    sizes: [OrganizationSize; 7],
+    errors: Errors,
+    unknown_parent: bool,
+    stale: Option<Organization>,
+}
+
+impl OrganizationFormPage {
+    fn new(member: &Member, organization: Option<&Organization>, form: OrganizationForm) -> Self {
+        Self {
+            chrome: Chrome::for_member(Section::Organizations, member),
+            csrf_token: member.signed_in.csrf_token.clone(),
+            heading: match organization {
+                Some(organization) => format!("Edit {}", organization.name),
+                None => "New organization".to_owned(),
+            },
+            organization_id: organization.map(|o| o.id),
+            form,
+            sizes: OrganizationSize::ALL,
+            errors: Errors::default(),
+            unknown_parent: false,
+            stale: None,
+        }
+    }
+
+    fn refused(
+        mut self,
+        error: WriteError<Organization>,
+        errors: Errors,
+    ) -> Result<Response, WebError> {
+        self.unknown_parent = errors.get("parent").is_some();
+        self.errors = errors;
+        let status = match error {
+            WriteError::Invalid(found) => {
+                // With an unknown parent name, the stand-in id's refusal says nothing new.
+                let found = found
+                    .into_iter()
+                    .filter(|e| !(self.unknown_parent && e.field == "parent_id"))
+                    .collect();
+                self.errors.extend(found, &[("parent_id", "parent")]);
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            WriteError::Duplicate { .. } => {
+                self.errors.add(
+                    "name",
+                    format!(
+                        "An organization named “{}” already exists in this workspace.",
+                        self.form.name.trim()
+                    ),
+                );
+                StatusCode::CONFLICT
+            }
+            WriteError::Stale(current) => {
+                self.form.version = current.version.to_string();
+                self.stale = Some(*current);
+                StatusCode::CONFLICT
+            }
+            WriteError::NotFound => return Err(WebError::NotFound),
+            WriteError::NotAllowed => return Err(WebError::Forbidden),
+            WriteError::Db(err) => return Err(err.into()),
+        };
+        Ok((status, render(&self)).into_response())
+    }
+}
+
+async fn new_page(member: Member) -> Response {
+    render(&OrganizationFormPage::new(
+        &member,
+        None,
+        OrganizationForm::default(),
+    ))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    member: Member,
+    Form(form): Form<OrganizationForm>,
+) -> Result<Response, WebError> {
+    member.check_csrf(&form.csrf_token)?;
+    let mut errors = Errors::default();
+    let input = form.input(&state, &member, &mut errors).await?;
+    match organizations::create(&state.db, member.signed_in.context, &input).await {
+        Ok(id) => Ok(Redirect::to(&format!("/organizations/{id}?notice=created")).into_response()),
+        Err(error) => OrganizationFormPage::new(&member, None, form).refused(error, errors),
+    }
+}
+
+async fn visible_organization(
+    state: &AppState,
+    member: &Member,
+    id: &str,
+) -> Result<Organization, WebError> {
+    let id: OrganizationId = parse_id(id)?;
+    organizations::get(&state.db, member.signed_in.context, id)
+        .await?
+        .ok_or(WebError::NotFound)
+}
+
+async fn edit_page(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let organization = visible_organization(&state, &member, &id).await?;
+    if organization.deleted_at.is_some() {
+        return Ok(Redirect::to(&format!("/organizations/{}", organization.id)).into_response());
+    }
+    let form = OrganizationForm::of(&organization);
+    Ok(render(&OrganizationFormPage::new(
+        &member,
+        Some(&organization),
+        form,
+    )))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<String>,
+    Form(form): Form<OrganizationForm>,
+) -> Result<Response, WebError> {
+    member.check_csrf(&form.csrf_token)?;
+    let organization = visible_organization(&state, &member, &id).await?;
+    let mut errors = Errors::default();
+    let input = form.input(&state, &member, &mut errors).await?;
+    let version = form.version.trim().parse().unwrap_or(-1);
+    let context = member.signed_in.context;
+    match organizations::update(&state.db, context, organization.id, version, &input).await {
+        Ok(()) => Ok(
+            Redirect::to(&format!("/organizations/{}?notice=saved", organization.id))
+                .into_response(),
+        ),
+        Err(error) => {
+            OrganizationFormPage::new(&member, Some(&organization), form).refused(error, errors)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The organization's page.
+
+#[derive(Deserialize, Default)]
+struct OrganizationQuery {
+    after: Option<String>,
+    notice: Option<String>,
+}
+
+/// How many of an organization's contacts its page lists before linking to the full list.
+const CONTACTS_SHOWN: i64 = 10;
+
+#[derive(Template)]
+#[template(path = "organization.html")]
+struct OrganizationPage {
+    chrome: Chrome,
+    csrf_token: String,
+    organization: Organization,
+    created: String,
+    updated: String,
+    subsidiaries: Vec<OrganizationRow>,
+    contacts: Vec<Contact>,
+    more_contacts: bool,
+    can_delete: bool,
+    notice: Option<&'static str>,
+    timeline: TimelineView,
+}
+
+async fn organization_page(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<String>,
+    Query(query): Query<OrganizationQuery>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let organization = visible_organization(&state, &member, &id).await?;
+    let context = member.signed_in.context;
+    let after: Option<ActivityId> = optional_id(query.after.as_deref());
+    let timeline = TimelineView::load(
+        &state,
+        context,
+        Timeline::Organization(organization.id),
+        format!("/organizations/{}", organization.id),
+        after,
+    )
+    .await?;
+    let csrf_token = member.signed_in.csrf_token.clone();
+    if wants_fragment(&headers) {
+        let mut timeline = timeline;
+        timeline.oob = true;
+        return Ok(vary_on_htmx(render(&MoreActivities {
+            timeline,
+            csrf_token,
+        })));
+    }
+    let contacts = contacts::list(
+        &state.db,
+        context,
+        &ContactFilter {
+            organization_id: Some(organization.id),
+            limit: Some(CONTACTS_SHOWN),
+            ..ContactFilter::default()
+        },
+    )
+    .await?;
+    let page = OrganizationPage {
+        chrome: Chrome::for_member(Section::Organizations, &member),
+        csrf_token,
+        created: when(&organization.created_at),
+        updated: when(&organization.updated_at),
+        subsidiaries: organizations::subsidiaries(&state.db, context, organization.id).await?,
+        organization,
+        contacts: contacts.page.items,
+        more_contacts: contacts.page.next.is_some(),
+        can_delete: is_manager(&member),
+        notice: match query.notice.as_deref() {
+            Some("created") => Some("Organization created."),
+            Some("saved") => Some("Organization saved."),
+            Some("deleted") => Some("Organization deleted. You can restore it."),
+            Some("restored") => Some("Organization restored."),
+            _ => None,
+        },
+        timeline,
+    };
+    Ok(vary_on_htmx(render(&page)))
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    member.check_csrf(&form.csrf_token)?;
+    set_deleted(&state, &member, &id, true).await
+}
+
+async fn restore(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    member.check_csrf(&form.csrf_token)?;
+    set_deleted(&state, &member, &id, false).await
+}
+
+async fn set_deleted(
+    state: &AppState,
+    member: &Member,
+    id: &str,
+    deleted: bool,
+) -> Result<Response, WebError> {
+    if !is_manager(member) {
+        return Err(WebError::Forbidden);
+    }
+    let organization = visible_organization(state, member, id).await?;
+    let notice = if deleted { "deleted" } else { "restored" };
+    let context = member.signed_in.context;
+    match organizations::set_deleted(&state.db, context, organization.id, deleted).await {
+        Ok(()) => Ok(Redirect::to(&format!(
+            "/organizations/{}?notice={notice}",
+            organization.id
+        ))
+        .into_response()),
+        Err(WriteError::Duplicate { .. }) => {
+            let page = ProblemPage {
+                chrome: Chrome::for_member(Section::Organizations, member),
+                title: format!("{} cannot be restored", organization.name),
+                detail: format!(
+                    "Another organization is now called “{}”, and each name belongs to one \
+                     organization. Rename that one first, then restore this one.",
+                    organization.name
+                ),
+                link: Some((
+                    format!("/organizations?q={}", encode(&organization.name)),
+                    "Find the organization with this name".to_owned(),
+                )),
+                back: format!("/organizations/{}", organization.id),
+            };
+            Ok((StatusCode::CONFLICT, render(&page)).into_response())
+        }
+        Err(WriteError::NotAllowed) => Err(WebError::Forbidden),
+        Err(WriteError::Db(err)) => Err(err.into()),
+        Err(_) => Err(WebError::NotFound),
+    }
+}

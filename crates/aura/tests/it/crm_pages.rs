@@ -1,0 +1,959 @@
+//! The CRM's pages (F6, F7, F9, F10) over real HTTP against real PostgreSQL: contacts and
+//! organizations, their forms' validation, stale edits, ownership, soft deletion, activities
+//! and bulk reassignment.
+
+use aura_platform::demo::DEMO_PASSWORD;
+use reqwest::{header, Client, Response, StatusCode};
+
+use crate::helpers::{csrf_token, demo_app, signed_in, TestApp};
+
+/// A member of `slug` signed in: their browser and their session's CSRF token.
+async fn member_of(app: &TestApp, slug: &str, email: &str) -> (Client, String) {
+    if slug == "acme" {
+        return signed_in(app, email, DEMO_PASSWORD).await;
+    }
+    let browser = app.browser();
+    let page = browser
+        .get(app.workspace_url(slug, "/login"))
+        .send()
+        .await
+        .unwrap();
+    let token = csrf_token(&page.text().await.unwrap());
+    let response = browser
+        .post(app.workspace_url(slug, "/login"))
+        .form(&[
+            ("email", email),
+            ("password", DEMO_PASSWORD),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{email}");
+    let home = browser
+        .get(app.workspace_url(slug, "/"))
+        .send()
+        .await
+        .unwrap();
+    let csrf = csrf_token(&home.text().await.unwrap());
+    (browser, csrf)
+}
+
+async fn post(app: &TestApp, client: &Client, path: &str, form: &[(&str, &str)]) -> Response {
+    post_to(app, "acme", client, path, form).await
+}
+
+async fn post_to(
+    app: &TestApp,
+    slug: &str,
+    client: &Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> Response {
+    client
+        .post(app.workspace_url(slug, path))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get(app: &TestApp, client: &Client, path: &str) -> (StatusCode, String) {
+    let response = client
+        .get(app.workspace_url("acme", path))
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+/// Where a 303 leads.
+fn location(response: &Response) -> String {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "a redirect");
+    response.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `/contacts/<id>?notice=...` -> `/contacts/<id>`.
+fn record_path(response: &Response) -> String {
+    location(response)
+        .split(['?', '#'])
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn create_contact(
+    app: &TestApp,
+    client: &Client,
+    csrf: &str,
+    fields: &[(&str, &str)],
+) -> String {
+    let mut form = fields.to_vec();
+    form.push(("csrf_token", csrf));
+    let created = post(app, client, "/contacts", &form).await;
+    let path = record_path(&created);
+    assert!(path.starts_with("/contacts/"), "{path}");
+    path
+}
+
+async fn create_organization(
+    app: &TestApp,
+    client: &Client,
+    csrf: &str,
+    fields: &[(&str, &str)],
+) -> String {
+    let mut form = fields.to_vec();
+    form.push(("csrf_token", csrf));
+    let created = post(app, client, "/organizations", &form).await;
+    let path = record_path(&created);
+    assert!(path.starts_with("/organizations/"), "{path}");
+    path
+}
+
+/// The value of the hidden `version` field in a form.
+fn version_in(html: &str) -> String {
+    html.split("name=\"version\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a version field")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_contact_form_keeps_the_input_and_names_each_problem() {
+    let (app, _db) = demo_app().await;
+    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let (status, form) = get(&app, &rep, "/contacts/new").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains("name=\"first_name\""));
+    assert!(
+        !form.contains("name=\"assigned_to\""),
+        "reps get no owner select"
+    );
+
+    let refused = post(
+        &app,
+        &rep,
+        "/contacts",
+        &[
+            ("first_name", "  "),
+            ("last_name", "Lovelace"),
+            ("email", "not-an-email"),
+            ("phone", "call me"),
+            ("organization", "Nowhere Inc"),
+            ("csrf_token", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    for (field, message) in [
+        ("first_name", "First name is required."),
+        ("email", "is not an email address"),
+        ("phone", "is not a phone number"),
+        (
+            "organization",
+            "No organization named “Nowhere Inc”. Create it first.",
+        ),
+    ] {
+        assert!(html.contains(message), "{message}");
+        assert!(
+            html.contains(&format!("aria-describedby=\"{field}-error\"")),
+            "{field} is marked invalid"
+        );
+    }
+    for kept in [
+        "value=\"Lovelace\"",
+        "value=\"not-an-email\"",
+        "value=\"call me\"",
+        "value=\"Nowhere Inc\"",
+    ] {
+        assert!(html.contains(kept), "input kept: {kept}");
+    }
+    assert!(html.contains("href=\"/organizations/new\""));
+
+    // Fixed, it is created and shown; markup in the input is text on the page.
+    let path = create_contact(
+        &app,
+        &rep,
+        &csrf,
+        &[
+            ("first_name", "Ada"),
+            ("last_name", "<b>Lovelace</b>"),
+            ("email", "ada@engines.example"),
+            ("phone", "+44 20 7946 0958"),
+            ("title", "Analyst"),
+        ],
+    )
+    .await;
+    let (status, page) = get(&app, &rep, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Lovelace") && !page.contains("<b>Lovelace</b>"),
+        "escaped"
+    );
+    assert!(page.contains("ada@engines.example") && page.contains("Analyst"));
+    assert!(page.contains("by Rita Rep"), "who created it");
+
+    // An edit with an invalid email is refused with the rest kept.
+    let (_, edit) = get(&app, &rep, &format!("{path}/edit")).await;
+    let version = version_in(&edit);
+    let refused = post(
+        &app,
+        &rep,
+        &path,
+        &[
+            ("first_name", "Augusta Ada"),
+            ("last_name", "King"),
+            ("email", "ada@"),
+            ("version", &version),
+            ("csrf_token", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("is not an email address") && html.contains("value=\"Augusta Ada\""));
+
+    let saved = post(
+        &app,
+        &rep,
+        &path,
+        &[
+            ("first_name", "Augusta Ada"),
+            ("last_name", "King"),
+            ("email", "ada@engines.example"),
+            ("version", &version),
+            ("csrf_token", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(location(&saved), format!("{path}?notice=saved"));
+    let (_, page) = get(&app, &rep, &format!("{path}?notice=saved")).await;
+    assert!(page.contains("Augusta Ada King") && page.contains("Contact saved."));
+}
+
+#[tokio::test]
+async fn a_stale_edit_is_refused_with_the_input_kept_and_theirs_shown() {
+    let (app, _db) = demo_app().await;
+    let (manager, manager_csrf) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
+    let (rep, rep_csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let path = create_contact(
+        &app,
+        &rep,
+        &rep_csrf,
+        &[("first_name", "Grace"), ("last_name", "Hopper")],
+    )
+    .await;
+    let (_, rep_form) = get(&app, &rep, &format!("{path}/edit")).await;
+    let (status, manager_form) = get(&app, &manager, &format!("{path}/edit")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        manager_form.contains("name=\"assigned_to\""),
+        "managers get the owner select"
+    );
+    let version = version_in(&rep_form);
+    assert_eq!(version, version_in(&manager_form));
+
+    let saved = post(
+        &app,
+        &manager,
+        &path,
+        &[
+            ("first_name", "Grace"),
+            ("last_name", "Hopper"),
+            ("title", "Rear Admiral"),
+            ("version", &version),
+            ("csrf_token", &manager_csrf),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+
+    let stale = post(
+        &app,
+        &rep,
+        &path,
+        &[
+            ("first_name", "Grace Brewster"),
+            ("last_name", "Hopper"),
+            ("phone", "555 0100"),
+            ("version", &version),
+            ("csrf_token", &rep_csrf),
+        ],
+    )
+    .await;
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    let html = stale.text().await.unwrap();
+    assert!(html.contains("Someone else saved this contact"));
+    assert!(html.contains("Rear Admiral"), "what they saved is shown");
+    assert!(
+        html.contains("value=\"Grace Brewster\"") && html.contains("value=\"555 0100\""),
+        "the user's input is kept"
+    );
+    let newer = version_in(&html);
+    assert_ne!(newer, version, "the form now carries the current version");
+
+    let retried = post(
+        &app,
+        &rep,
+        &path,
+        &[
+            ("first_name", "Grace Brewster"),
+            ("last_name", "Hopper"),
+            ("phone", "555 0100"),
+            ("version", &newer),
+            ("csrf_token", &rep_csrf),
+        ],
+    )
+    .await;
+    assert_eq!(retried.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_duplicate_email_links_to_the_contact_that_has_it_but_other_tenants_may_use_it() {
+    let (app, _db) = demo_app().await;
+    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let first = create_contact(
+        &app,
+        &rep,
+        &csrf,
+        &[("first_name", "Alan"), ("email", "alan@turing.example")],
+    )
+    .await;
+    let duplicate = post(
+        &app,
+        &rep,
+        "/contacts",
+        &[
+            ("first_name", "Another Alan"),
+            ("email", "ALAN@turing.example"),
+            ("csrf_token", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(duplicate.status(), StatusCode::CONFLICT);
+    let html = duplicate.text().await.unwrap();
+    assert!(html.contains("A contact with this email already exists"));
+    assert!(html.contains("aria-describedby=\"email-error\""));
+    assert!(html.contains(&format!("href=\"{first}\"")), "links to it");
+    assert!(html.contains("value=\"Another Alan\""));
+
+    // Globex is another tenant: the same address is free there.
+    let (globex, globex_csrf) = member_of(&app, "globex", "rep@globex.example").await;
+    let created = post_to(
+        &app,
+        "globex",
+        &globex,
+        "/contacts",
+        &[
+            ("first_name", "Alan"),
+            ("email", "alan@turing.example"),
+            ("csrf_token", &globex_csrf),
+        ],
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    // ...and acme's contact is not there.
+    let theirs = globex
+        .get(app.workspace_url("globex", &first))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_rep_cannot_reach_another_reps_contact_in_any_way() {
+    let (app, _db) = demo_app().await;
+    let (rep2, csrf2) = signed_in(&app, "rep2@acme.example", DEMO_PASSWORD).await;
+    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let theirs = create_contact(
+        &app,
+        &rep2,
+        &csrf2,
+        &[("first_name", "Hidden"), ("last_name", "Person")],
+    )
+    .await;
+    create_contact(
+        &app,
+        &rep,
+        &csrf,
+        &[("first_name", "Visible"), ("last_name", "Person")],
+    )
+    .await;
+
+    for path in [theirs.clone(), format!("{theirs}/edit")] {
+        let (status, html) = get(&app, &rep, &path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!html.contains("Hidden"), "{path}");
+    }
+    for (path, form) in [
+        (
+            theirs.clone(),
+            vec![("first_name", "Taken"), ("version", "1")],
+        ),
+        (format!("{theirs}/delete"), vec![]),
+        (format!("{theirs}/restore"), vec![]),
+        (
+            format!("{theirs}/activities"),
+            vec![("kind", "call"), ("description", "sneaky")],
+        ),
+    ] {
+        let mut form = form;
+        form.push(("csrf_token", &csrf));
+        let response = post(&app, &rep, &path, &form).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    for path in ["/contacts", "/contacts?q=Person", "/contacts?q=hid"] {
+        let (status, html) = get(&app, &rep, path).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!html.contains("Hidden"), "{path}");
+    }
+    let (_, list) = get(&app, &rep, "/contacts?q=Person").await;
+    assert!(list.contains("Visible Person"));
+    assert!(!list.contains("name=\"ids\""), "reps get no bulk selection");
+
+    // rep2's contact is untouched, and the manager sees both.
+    let (manager, _) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
+    let (_, all) = get(&app, &manager, "/contacts").await;
+    assert!(all.contains("Hidden Person") && all.contains("Visible Person"));
+}
+
+#[tokio::test]
+async fn a_deleted_contact_leaves_lists_and_searches_until_restored() {
+    let (app, _db) = demo_app().await;
+    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let path = create_contact(
+        &app,
+        &rep,
+        &csrf,
+        &[
+            ("first_name", "Margaret"),
+            ("last_name", "Hamilton"),
+            ("email", "mh@apollo.example"),
+        ],
+    )
+    .await;
+    let deleted = post(
+        &app,
+        &rep,
+        &format!("{path}/delete"),
+        &[("csrf_token", &csrf)],
+    )
+    .await;
+    assert_eq!(location(&deleted), format!("{path}?notice=deleted"));
+    let (status, page) = get(&app, &rep, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("This contact is deleted") && page.contains("Restore contact"));
+    for search in ["/contacts", "/contacts?q=Hamil", "/contacts?q=mh@apollo"] {
+        let (_, html) = get(&app, &rep, search).await;
+        assert!(!html.contains("Margaret Hamilton"), "{search}");
+    }
+    let (_, bin) = get(&app, &rep, "/contacts?deleted=1").await;
+    assert!(bin.contains("Margaret Hamilton") && bin.contains(&format!("{path}/restore")));
+
+    // Meanwhile someone else took the address: restoring is refused, naming who has it.
+    let other = create_contact(
+        &app,
+        &rep,
+        &csrf,
+        &[("first_name", "Impostor"), ("email", "mh@apollo.example")],
+    )
+    .await;
+    let refused = post(
+        &app,
+        &rep,
+        &format!("{path}/restore"),
+        &[("csrf_token", &csrf)],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("cannot be restored") && html.contains(&format!("href=\"{other}\"")));
+    let removed = post(
+        &app,
+        &rep,
+        &format!("{other}/delete"),
+        &[("csrf_token", &csrf)],
+    )
+    .await;
+    assert_eq!(removed.status(), StatusCode::SEE_OTHER);
+
+    let restored = post(
+        &app,
+        &rep,
+        &format!("{path}/restore"),
+        &[("csrf_token", &csrf)],
+    )
+    .await;
+    assert_eq!(location(&restored), format!("{path}?notice=restored"));
+    let (_, html) = get(&app, &rep, "/contacts?q=Hamil").await;
+    assert!(html.contains("Margaret Hamilton"));
+}
+
+#[tokio::test]
+async fn logged_activities_show_on_the_timeline_newest_first() {
+    let (app, _db) = demo_app().await;
+    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let path = create_contact(&app, &rep, &csrf, &[("first_name", "Katherine")]).await;
+
+    let refused = post(
+        &app,
+        &rep,
+        &format!("{path}/activities"),
+        &[
+            ("kind", "telegram"),
+            ("occurred_at", "yesterday"),
+            ("description", "   "),
+            ("csrf_token", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    for message in [
+        "Choose call, email, meeting or note.",
+        "“yesterday” is not a date and time",
+        "Description is required.",
+    ] {
+        assert!(html.contains(message), "{message}");
+    }
+    assert!(html.contains("value=\"yesterday\""), "input kept");
+
+    for (kind, at, text) in [
+        ("call", "2026-01-10T09:30", "Discussed the\norbit numbers"),
+        ("meeting", "2026-02-01T14:00", "<script>alert(1)</script>"),
+    ] {
+        let logged = post(
+            &app,
+            &rep,
+            &format!("{path}/activities"),
+            &[
+                ("kind", kind),
+                ("occurred_at", at),
+                ("description", text),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+        assert_eq!(location(&logged), format!("{path}?notice=logged#timeline"));
+    }
+    let (_, page) = get(&app, &rep, &path).await;
+    let meeting = page.find("2026-02-01 14:00 UTC").expect("the meeting");
+    let call = page.find("2026-01-10 09:30 UTC").expect("the call");
+    assert!(meeting < call, "newest first");
+    assert!(
+        page.contains("Discussed the\norbit numbers"),
+        "line breaks kept"
+    );
+    assert!(
+        page.contains("alert(1)") && !page.contains("<script>alert(1)"),
+        "escaped"
+    );
+    assert!(page.contains("Rita Rep"), "the participant");
+
+    // Deleting an activity takes it off the timeline.
+    let activity = page
+        .split("action=\"/activities/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let contact_id = path.trim_start_matches("/contacts/");
+    let deleted = post(
+        &app,
+        &rep,
+        &format!("/activities/{activity}/delete"),
+        &[("contact_id", contact_id), ("csrf_token", &csrf)],
+    )
+    .await;
+    assert_eq!(
+        location(&deleted),
+        format!("{path}?notice=activity_deleted#timeline")
+    );
+    let (_, page) = get(&app, &rep, &path).await;
+    assert!(!page.contains("2026-02-01 14:00 UTC") && page.contains("2026-01-10 09:30 UTC"));
+}
+
+#[tokio::test]
+async fn organizations_have_unique_names_a_parent_without_loops_and_their_contacts() {
+    let (app, _db) = demo_app().await;
+    let (manager, csrf) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
+    let refused = post(
+        &app,
+        &manager,
+        "/organizations",
+        &[
+            ("name", ""),
+            ("website", "javascript:alert(1)"),
+            ("size_band", "huge"),
+            ("parent", "Nobody Holdings"),
+            ("industry", "Rockets"),
+            ("csrf_token", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    for message in [
+        "Name is required.",
+        "is not a web address",
+        "Choose one of the listed sizes.",
+        "No organization named “Nobody Holdings”",
+    ] {
+        assert!(html.contains(message), "{message}");
+    }
+    assert!(html.contains("value=\"Rockets\""), "input kept");
+
+    let parent = create_organization(
+        &app,
+        &manager,
+        &csrf,
+        &[("name", "Initech Holdings"), ("size_band", "5001+")],
+    )
+    .await;
+    let child = create_organization(
+        &app,
+        &manager,
+        &csrf,
+        &[
+            ("name", "Initech"),
+            ("industry", "Software"),
+            ("website", "initech.example"),
+            ("parent", "initech holdings"),
+        ],
+    )
+    .await;
+    let duplicate = post(
+        &app,
+        &manager,
+        "/organizations",
+        &[("name", "INITECH"), ("csrf_token", &csrf)],
+    )
+    .await;
+    assert_eq!(duplicate.status(), StatusCode::CONFLICT);
+    let html = duplicate.text().await.unwrap();
+    assert!(html.contains("An organization named “INITECH” already exists"));
+    assert!(html.contains("aria-describedby=\"name-error\""));
+
+    let (_, page) = get(&app, &manager, &parent).await;
+    assert!(page.contains("Subsidiaries") && page.contains(&format!("href=\"{child}\"")));
+    let (_, page) = get(&app, &manager, &child).await;
+    assert!(
+        page.contains("https://initech.example/") && page.contains(&format!("href=\"{parent}\""))
+    );
+
+    // The holding cannot become its subsidiary's subsidiary.
+    let (_, form) = get(&app, &manager, &format!("{parent}/edit")).await;
+    let looped = post(
+        &app,
+        &manager,
+        &parent,
+        &[
+            ("name", "Initech Holdings"),
+            ("parent", "Initech"),
+            ("version", &version_in(&form)),
+            ("csrf_token", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(looped.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = looped.text().await.unwrap();
+    assert!(html.contains("cannot be its own parent"));
+    assert!(html.contains("aria-describedby=\"parent-error\""));
+
+    // A contact names its organization, and shows on the organization's page.
+    let contact = create_contact(
+        &app,
+        &manager,
+        &csrf,
+        &[
+            ("first_name", "Peter"),
+            ("last_name", "Gibbons"),
+            ("organization", "initech"),
+        ],
+    )
+    .await;
+    let logged = post(
+        &app,
+        &manager,
+        &format!("{contact}/activities"),
+        &[
+            ("kind", "meeting"),
+            ("description", "TPS reports review"),
+            ("csrf_token", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(logged.status(), StatusCode::SEE_OTHER);
+    let (_, page) = get(&app, &manager, &child).await;
+    assert!(page.contains("Peter Gibbons") && page.contains(&format!("href=\"{contact}\"")));
+    assert!(
+        page.contains("TPS reports review") && page.contains("with <a href"),
+        "the organization's timeline names the contact"
+    );
+    let organization_id = child.trim_start_matches("/organizations/");
+    let (_, list) = get(
+        &app,
+        &manager,
+        &format!("/contacts?organization={organization_id}"),
+    )
+    .await;
+    assert!(list.contains("Peter Gibbons") && list.contains("Contacts of"));
+
+    // The list filters by prefix as you type.
+    let (_, list) = get(&app, &manager, "/organizations?q=initech%20h").await;
+    assert!(list.contains("Initech Holdings") && !list.contains(&format!("href=\"{child}\"")));
+
+    // A stale organization edit keeps the input.
+    let (_, form) = get(&app, &manager, &format!("{child}/edit")).await;
+    let version = version_in(&form);
+    let first = post(
+        &app,
+        &manager,
+        &child,
+        &[
+            ("name", "Initech"),
+            ("location", "Austin"),
+            ("version", &version),
+            ("csrf_token", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    let stale = post(
+        &app,
+        &manager,
+        &child,
+        &[
+            ("name", "Initech"),
+            ("location", "Dallas"),
+            ("version", &version),
+            ("csrf_token", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    let html = stale.text().await.unwrap();
+    assert!(html.contains("Austin") && html.contains("value=\"Dallas\""));
+
+    // Reps neither see the delete button nor may delete; managers may.
+    let (rep, rep_csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let (_, page) = get(&app, &rep, &child).await;
+    assert!(!page.contains("Delete organization"));
+    let refused = post(
+        &app,
+        &rep,
+        &format!("{child}/delete"),
+        &[("csrf_token", &rep_csrf)],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let (status, _) = get(&app, &rep, "/organizations?deleted=1").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let deleted = post(
+        &app,
+        &manager,
+        &format!("{child}/delete"),
+        &[("csrf_token", &csrf)],
+    )
+    .await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    let (_, list) = get(&app, &manager, "/organizations").await;
+    assert!(!list.contains(&format!("href=\"{child}\"")));
+    let (_, bin) = get(&app, &manager, "/organizations?deleted=1").await;
+    assert!(bin.contains(&format!("{child}/restore")));
+    let restored = post(
+        &app,
+        &manager,
+        &format!("{child}/restore"),
+        &[("csrf_token", &csrf)],
+    )
+    .await;
+    assert_eq!(restored.status(), StatusCode::SEE_OTHER);
+    let (_, list) = get(&app, &manager, "/organizations").await;
+    assert!(list.contains(&format!("href=\"{child}\"")));
+}
+
+#[tokio::test]
+async fn a_manager_reassigns_contacts_in_bulk_and_a_rep_may_not() {
+    let (app, _db) = demo_app().await;
+    let (rep, rep_csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let (rep2, _) = signed_in(&app, "rep2@acme.example", DEMO_PASSWORD).await;
+    let mut ids = Vec::new();
+    for name in ["Barbara", "Frances", "Radia"] {
+        let path = create_contact(&app, &rep, &rep_csrf, &[("first_name", name)]).await;
+        ids.push(path.trim_start_matches("/contacts/").to_owned());
+    }
+
+    let (manager, csrf) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
+    let (_, list) = get(&app, &manager, "/contacts").await;
+    assert!(list.contains("name=\"ids\"") && list.contains("action=\"/contacts/reassign\""));
+    let rob = list
+        .split("<option value=\"")
+        .filter_map(|option| option.split_once("\">"))
+        .find(|(_, label)| label.starts_with("Rob Rep"))
+        .map(|(value, _)| value.to_owned())
+        .expect("Rob Rep among the owners");
+
+    let reassigned = post(
+        &app,
+        &manager,
+        "/contacts/reassign",
+        &[
+            ("ids", ids[0].as_str()),
+            ("ids", ids[1].as_str()),
+            ("owner", &rob),
+            ("csrf_token", &csrf),
+        ],
+    )
+    .await;
+    let back = location(&reassigned);
+    assert_eq!(back, "/contacts?reassigned=2");
+    let (_, list) = get(&app, &manager, &back).await;
+    assert!(list.contains("2 contacts reassigned."));
+    let (_, filtered) = get(&app, &manager, &format!("/contacts?owner={rob}")).await;
+    assert!(
+        filtered.contains("Barbara") && filtered.contains("Frances") && !filtered.contains("Radia")
+    );
+
+    let (_, theirs) = get(&app, &rep2, "/contacts").await;
+    assert!(theirs.contains("Barbara") && theirs.contains("Frances"));
+    let (_, mine) = get(&app, &rep, "/contacts").await;
+    assert!(!mine.contains("Barbara") && mine.contains("Radia"));
+
+    // A rep may not, not even their own contacts.
+    let refused = post(
+        &app,
+        &rep,
+        "/contacts/reassign",
+        &[
+            ("ids", ids[2].as_str()),
+            ("owner", &rob),
+            ("csrf_token", &rep_csrf),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let (_, mine) = get(&app, &rep, "/contacts").await;
+    assert!(mine.contains("Radia"));
+}
+
+#[tokio::test]
+async fn search_as_you_type_answers_htmx_with_rows_only_and_suggests_similar_names() {
+    let (app, _db) = demo_app().await;
+    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    for (first, last) in [
+        ("Donald", "Knuth"),
+        ("Dennis", "Ritchie"),
+        ("Ken", "Thompson"),
+    ] {
+        create_contact(
+            &app,
+            &rep,
+            &csrf,
+            &[("first_name", first), ("last_name", last)],
+        )
+        .await;
+    }
+    let rows = rep
+        .get(app.workspace_url("acme", "/contacts?q=d"))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rows.status(), StatusCode::OK);
+    assert_eq!(rows.headers()[header::VARY], "HX-Request");
+    let html = rows.text().await.unwrap();
+    assert!(!html.contains("<html"), "only the rows");
+    assert!(html.contains("Donald Knuth") && html.contains("Dennis Ritchie"));
+    assert!(!html.contains("Ken Thompson"));
+    assert!(html.contains("id=\"contact-pager\" hx-swap-oob=\"true\""));
+
+    let (_, page) = get(&app, &rep, "/contacts?q=Tompson").await;
+    assert!(page.contains("No contact starts with “Tompson”; similar names:"));
+    assert!(page.contains("Ken Thompson"));
+}
+
+#[tokio::test]
+async fn forms_without_the_sessions_token_are_refused() {
+    let (app, _db) = demo_app().await;
+    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let path = create_contact(&app, &rep, &csrf, &[("first_name", "Linus")]).await;
+    for (target, form) in [
+        ("/contacts".to_owned(), vec![("first_name", "Forged")]),
+        (format!("{path}/delete"), vec![]),
+        (
+            format!("{path}/activities"),
+            vec![("kind", "note"), ("description", "forged")],
+        ),
+        ("/organizations".to_owned(), vec![("name", "Forged Ltd")]),
+    ] {
+        let response = post(&app, &rep, &target, &form).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{target}");
+        let mut with_wrong = form.clone();
+        with_wrong.push(("csrf_token", "not-the-token"));
+        let response = post(&app, &rep, &target, &with_wrong).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{target}");
+    }
+    let (_, list) = get(&app, &rep, "/contacts").await;
+    assert!(list.contains("Linus") && !list.contains("Forged"));
+}
+
+#[tokio::test]
+async fn older_activities_come_in_pages_and_htmx_gets_only_the_next_ones() {
+    let (app, _db) = demo_app().await;
+    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let path = create_contact(&app, &rep, &csrf, &[("first_name", "Hedy")]).await;
+    for day in 1..=26 {
+        let at = format!("2026-01-{day:02}T10:00");
+        let text = format!("Note number {day}");
+        let logged = post(
+            &app,
+            &rep,
+            &format!("{path}/activities"),
+            &[
+                ("kind", "note"),
+                ("occurred_at", &at),
+                ("description", &text),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+        assert_eq!(logged.status(), StatusCode::SEE_OTHER);
+    }
+    let (_, page) = get(&app, &rep, &path).await;
+    assert!(page.contains("Note number 26") && page.contains("Note number 2<"));
+    assert!(
+        !page.contains("Note number 1<"),
+        "the 26th is on the next page"
+    );
+    assert!(
+        !page.contains("<script>") && !page.contains(" style="),
+        "nothing inline that the CSP would block"
+    );
+    let older = page
+        .split("hx-get=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("an Older activities link")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    assert!(older.starts_with(&format!("{path}?after=")), "{older}");
+    let more = rep
+        .get(app.workspace_url("acme", &older))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(more.status(), StatusCode::OK);
+    let html = more.text().await.unwrap();
+    assert!(!html.contains("<html") && html.contains("Note number 1<"));
+    assert!(!html.contains("Note number 2<"));
+    assert!(html.contains("id=\"timeline-pager\" hx-swap-oob=\"true\""));
+    assert!(!html.contains("hx-get"), "nothing older left");
+}
