@@ -31,7 +31,8 @@ pub struct ContactInput {
     /// Only managers and admins give a contact to someone else.
     #[schema(value_type = Option<uuid::Uuid>)]
     pub assigned_to: Option<UserId>,
-    /// Values of the workspace's custom contact fields, by key (F7.6).
+    /// Values of the workspace's custom contact fields, by key (F7.6). An edit changes only the
+    /// keys it gives (null or "" clears one).
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -71,7 +72,7 @@ impl ContactInput {
             phone,
             title,
             custom_fields: serde_json::Value::Object(custom),
-            custom_keys: custom_fields::keys(&definitions),
+            custom_keys: custom_fields::keys(self.custom_fields.as_ref()),
         })
     }
 }

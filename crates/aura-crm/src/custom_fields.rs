@@ -323,8 +323,10 @@ pub(crate) fn validate(
             Kind::Text => check
                 .optional(&field, label, &text, 1000)
                 .map(Value::String),
-            Kind::Number => match text.parse::<f64>() {
-                Ok(number) if number.is_finite() => {
+            // Whole numbers stay whole (12, not 12.0).
+            Kind::Number => match (text.parse::<i64>(), text.parse::<f64>()) {
+                (Ok(whole), _) => Some(Value::Number(whole.into())),
+                (_, Ok(number)) if number.is_finite() => {
                     serde_json::Number::from_f64(number).map(Value::Number)
                 }
                 _ => {
@@ -359,10 +361,11 @@ pub(crate) fn validate(
     stored
 }
 
-/// The keys of the live definitions: on an update, the record's values for these keys are
-/// replaced, and values of archived fields are kept.
-pub(crate) fn keys(definitions: &[Definition]) -> Vec<String> {
-    definitions.iter().map(|d| d.key.clone()).collect()
+/// The keys an update replaces: those submitted (a null or empty value clears one). Values the
+/// input leaves out, and those of archived fields, are kept, so a client that does not know a
+/// field cannot wipe it.
+pub(crate) fn keys(submitted: Option<&Map<String, Value>>) -> Vec<String> {
+    submitted.map_or_else(Vec::new, |values| values.keys().cloned().collect())
 }
 
 #[cfg(test)]
@@ -397,7 +400,7 @@ mod tests {
         let stored = validate(&definitions, submitted.as_object(), &mut check);
         assert_eq!(
             Value::Object(stored),
-            serde_json::json!({ "seats": 12.0, "renewal": "2027-01-31", "tier": "Gold",
+            serde_json::json!({ "seats": 12, "renewal": "2027-01-31", "tier": "Gold",
                                 "linkedin": "https://linkedin.example/in/ada" })
         );
         let Err(WriteError::<()>::Invalid(errors)) = check.finish() else {

@@ -85,7 +85,8 @@ pub struct OrganizationInput {
     /// The parent company, for a subsidiary.
     #[schema(value_type = Option<uuid::Uuid>)]
     pub parent_id: Option<OrganizationId>,
-    /// Values of the workspace's custom organization fields, by key (F6.6).
+    /// Values of the workspace's custom organization fields, by key (F6.6). An edit changes only
+    /// the keys it gives (null or "" clears one).
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -132,7 +133,7 @@ impl OrganizationInput {
             website,
             parent_id: self.parent_id,
             custom_fields: serde_json::Value::Object(custom),
-            custom_keys: custom_fields::keys(&definitions),
+            custom_keys: custom_fields::keys(self.custom_fields.as_ref()),
         })
     }
 }

@@ -3,13 +3,14 @@
 //! Who may see or change what is decided by `aura_crm` and the database's policies: a contact
 //! the member may not see is answered exactly like one that does not exist (404).
 
-use std::str::FromStr;
+use std::collections::BTreeMap;
 
 use askama::Template;
 use aura_crm::activities::{self, Activity, ActivityInput, ActivityKind, Timeline};
 use aura_crm::contacts::{self, Contact, ContactFilter, ContactInput};
+use aura_crm::custom_fields::{self, Definition, Entity};
 use aura_crm::ids::{ActivityId, ContactId, OrganizationId};
-use aura_crm::{organizations, FieldError, WriteError};
+use aura_crm::{organizations, WriteError};
 use aura_platform::db::TenantContext;
 use aura_platform::ids::{MemberRole, UserId};
 use aura_platform::members::{self, Member as TeamMember};
@@ -22,6 +23,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::forms::{optional_id, parse_id, CustomField, Errors};
 use crate::pages::{render, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
@@ -41,54 +43,6 @@ pub fn routes() -> Router<AppState> {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers shared with the organization pages.
-
-/// A form's problems, by field name, for the templates (`errors.get("email")`).
-#[derive(Debug, Default)]
-pub(crate) struct Errors(Vec<FieldError>);
-
-impl Errors {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub(crate) fn get(&self, field: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.as_str())
-    }
-
-    pub(crate) fn add(&mut self, field: &str, message: impl Into<String>) {
-        if self.get(field).is_none() {
-            self.0.push(FieldError {
-                field: field.to_owned(),
-                message: message.into(),
-            });
-        }
-    }
-
-    /// Adds the domain's errors, naming each after the form's input (`organization_id` is
-    /// the `organization` input, which takes a name).
-    pub(crate) fn extend(&mut self, errors: Vec<FieldError>, renames: &[(&str, &str)]) {
-        for error in errors {
-            let field = renames
-                .iter()
-                .find(|(from, _)| *from == error.field)
-                .map_or(error.field.as_str(), |(_, to)| to);
-            self.add(field, error.message.clone());
-        }
-    }
-}
-
-/// An id from the path; anything that is not one names nothing (404, not 400).
-pub(crate) fn parse_id<T: FromStr>(value: &str) -> Result<T, WebError> {
-    value.trim().parse().map_err(|_| WebError::NotFound)
-}
-
-/// An optional id from a query or form; anything that is not one is ignored.
-pub(crate) fn optional_id<T: FromStr>(value: Option<&str>) -> Option<T> {
-    value.and_then(|v| v.trim().parse().ok())
-}
 
 /// Whether htmx asked for a fragment (not when it restores history: that needs the page).
 pub(crate) fn wants_fragment(headers: &HeaderMap) -> bool {
@@ -410,6 +364,9 @@ struct ContactForm {
     version: String,
     #[serde(default)]
     csrf_token: String,
+    /// The custom fields' inputs, `custom_fields.<key>` (and any other unknown input).
+    #[serde(flatten)]
+    custom: BTreeMap<String, String>,
 }
 
 impl ContactForm {
@@ -424,6 +381,7 @@ impl ContactForm {
             assigned_to: contact.assigned_to.to_string(),
             version: contact.version.to_string(),
             csrf_token: String::new(),
+            custom: CustomField::stored(&contact.custom_fields),
         }
     }
 
@@ -433,6 +391,7 @@ impl ContactForm {
         &self,
         state: &AppState,
         member: &Member,
+        definitions: &[Definition],
         errors: &mut Errors,
     ) -> Result<ContactInput, WebError> {
         let context = member.signed_in.context;
@@ -462,7 +421,7 @@ impl ContactForm {
             } else {
                 None
             },
-            custom_fields: None,
+            custom_fields: Some(CustomField::submitted(definitions, &self.custom)),
         })
     }
 }
@@ -476,6 +435,8 @@ struct ContactFormPage {
     /// The contact being edited; none for a new one.
     contact_id: Option<ContactId>,
     form: ContactForm,
+    /// The workspace's custom contact fields with the form's values.
+    custom_fields: Vec<CustomField>,
     errors: Errors,
     owners: Vec<TeamMember>,
     /// The email belongs to this contact already.
@@ -491,6 +452,7 @@ impl ContactFormPage {
         state: &AppState,
         member: &Member,
         contact: Option<&Contact>,
+        definitions: Vec<Definition>,
         form: ContactForm,
     ) -> Result<Self, WebError> {
         let context = member.signed_in.context;
@@ -507,6 +469,7 @@ impl ContactFormPage {
                 None => "New contact".to_owned(),
             },
             contact_id: contact.map(|c| c.id),
+            custom_fields: CustomField::all(definitions, &form.custom),
             form,
             errors: Errors::default(),
             owners,
@@ -582,8 +545,9 @@ async fn new_page(
         assigned_to: context.user_id.to_string(),
         ..ContactForm::default()
     };
+    let definitions = custom_fields::list(&state.db, context, Entity::Contact).await?;
     Ok(render(
-        &ContactFormPage::new(&state, &member, None, form).await?,
+        &ContactFormPage::new(&state, &member, None, definitions, form).await?,
     ))
 }
 
@@ -593,11 +557,15 @@ async fn create(
     Form(form): Form<ContactForm>,
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
+    let context = member.signed_in.context;
+    let definitions = custom_fields::list(&state.db, context, Entity::Contact).await?;
     let mut errors = Errors::default();
-    let input = form.input(&state, &member, &mut errors).await?;
-    match contacts::create(&state.db, member.signed_in.context, &input).await {
+    let input = form
+        .input(&state, &member, &definitions, &mut errors)
+        .await?;
+    match contacts::create(&state.db, context, &input).await {
         Ok(id) => Ok(Redirect::to(&format!("/contacts/{id}?notice=created")).into_response()),
-        Err(error) => ContactFormPage::new(&state, &member, None, form)
+        Err(error) => ContactFormPage::new(&state, &member, None, definitions, form)
             .await?
             .refused(error, errors),
     }
@@ -621,8 +589,10 @@ async fn edit_page(
         return Ok(Redirect::to(&format!("/contacts/{}", contact.id)).into_response());
     }
     let form = ContactForm::of(&contact);
+    let definitions =
+        custom_fields::list(&state.db, member.signed_in.context, Entity::Contact).await?;
     Ok(render(
-        &ContactFormPage::new(&state, &member, Some(&contact), form).await?,
+        &ContactFormPage::new(&state, &member, Some(&contact), definitions, form).await?,
     ))
 }
 
@@ -634,8 +604,12 @@ async fn update(
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
     let contact = visible_contact(&state, &member, &id).await?;
+    let definitions =
+        custom_fields::list(&state.db, member.signed_in.context, Entity::Contact).await?;
     let mut errors = Errors::default();
-    let input = form.input(&state, &member, &mut errors).await?;
+    let input = form
+        .input(&state, &member, &definitions, &mut errors)
+        .await?;
     // A mangled version matches no row, and is answered like a stale one.
     let version = form.version.trim().parse().unwrap_or(-1);
     match contacts::update(
@@ -650,7 +624,7 @@ async fn update(
         Ok(()) => {
             Ok(Redirect::to(&format!("/contacts/{}?notice=saved", contact.id)).into_response())
         }
-        Err(error) => ContactFormPage::new(&state, &member, Some(&contact), form)
+        Err(error) => ContactFormPage::new(&state, &member, Some(&contact), definitions, form)
             .await?
             .refused(error, errors),
     }
@@ -685,6 +659,8 @@ struct ContactPage {
     chrome: Chrome,
     csrf_token: String,
     contact: Contact,
+    /// The workspace's custom contact fields with this contact's values.
+    custom_fields: Vec<CustomField>,
     created: String,
     updated: String,
     notice: Option<&'static str>,
@@ -710,9 +686,14 @@ impl ContactPage {
             after,
         )
         .await?;
+        let definitions = custom_fields::list(&state.db, context, Entity::Contact).await?;
         Ok(Self {
             chrome: Chrome::for_member(Section::Contacts, member),
             csrf_token: member.signed_in.csrf_token.clone(),
+            custom_fields: CustomField::all(
+                definitions,
+                &CustomField::stored(&contact.custom_fields),
+            ),
             created: when(&contact.created_at),
             updated: when(&contact.updated_at),
             contact,

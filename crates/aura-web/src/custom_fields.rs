@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use crate::contacts::{parse_id, Errors};
+use crate::forms::{parse_id, Errors};
 use crate::pages::{render, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};

@@ -5,7 +5,10 @@
 
 use askama::Template;
 use aura_crm::activities::Timeline;
+use std::collections::BTreeMap;
+
 use aura_crm::contacts::{self, Contact, ContactFilter};
+use aura_crm::custom_fields::{self, Definition, Entity};
 use aura_crm::ids::{ActivityId, OrganizationId};
 use aura_crm::organizations::{
     self, Organization, OrganizationFilter, OrganizationInput, OrganizationRow, OrganizationSize,
@@ -19,9 +22,10 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use crate::contacts::{
-    encode, is_manager, no_such_record, optional_id, parse_id, vary_on_htmx, wants_fragment, when,
-    Errors, MoreActivities, ProblemPage, TimelineView,
+    encode, is_manager, no_such_record, vary_on_htmx, wants_fragment, when, MoreActivities,
+    ProblemPage, TimelineView,
 };
+use crate::forms::{optional_id, parse_id, CustomField, Errors};
 use crate::pages::{render, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
@@ -196,6 +200,9 @@ struct OrganizationForm {
     version: String,
     #[serde(default)]
     csrf_token: String,
+    /// The custom fields' inputs, `custom_fields.<key>` (and any other unknown input).
+    #[serde(flatten)]
+    custom: BTreeMap<String, String>,
 }
 
 impl OrganizationForm {
@@ -212,6 +219,7 @@ impl OrganizationForm {
             parent: organization.parent_name.clone().unwrap_or_default(),
             version: organization.version.to_string(),
             csrf_token: String::new(),
+            custom: CustomField::stored(&organization.custom_fields),
         }
     }
 
@@ -219,6 +227,7 @@ impl OrganizationForm {
         &self,
         state: &AppState,
         member: &Member,
+        definitions: &[Definition],
         errors: &mut Errors,
     ) -> Result<OrganizationInput, WebError> {
         let parent_id = match self.parent.trim() {
@@ -244,7 +253,7 @@ impl OrganizationForm {
             location: Some(self.location.clone()),
             website: Some(self.website.clone()),
             parent_id,
-            custom_fields: None,
+            custom_fields: Some(CustomField::submitted(definitions, &self.custom)),
         })
     }
 }
@@ -257,6 +266,8 @@ struct OrganizationFormPage {
     heading: String,
     organization_id: Option<OrganizationId>,
     form: OrganizationForm,
+    /// The workspace's custom organization fields with the form's values.
+    custom_fields: Vec<CustomField>,
     sizes: [OrganizationSize; 7],
     errors: Errors,
     unknown_parent: bool,
@@ -264,7 +275,12 @@ struct OrganizationFormPage {
 }
 
 impl OrganizationFormPage {
-    fn new(member: &Member, organization: Option<&Organization>, form: OrganizationForm) -> Self {
+    fn new(
+        member: &Member,
+        organization: Option<&Organization>,
+        definitions: Vec<Definition>,
+        form: OrganizationForm,
+    ) -> Self {
         Self {
             chrome: Chrome::for_member(Section::Organizations, member),
             csrf_token: member.signed_in.csrf_token.clone(),
@@ -273,6 +289,7 @@ impl OrganizationFormPage {
                 None => "New organization".to_owned(),
             },
             organization_id: organization.map(|o| o.id),
+            custom_fields: CustomField::all(definitions, &form.custom),
             form,
             sizes: OrganizationSize::ALL,
             errors: Errors::default(),
@@ -321,12 +338,20 @@ impl OrganizationFormPage {
     }
 }
 
-async fn new_page(member: Member) -> Response {
-    render(&OrganizationFormPage::new(
+async fn new_page(State(state): State<AppState>, member: Member) -> Result<Response, WebError> {
+    let definitions = definitions(&state, &member).await?;
+    Ok(render(&OrganizationFormPage::new(
         &member,
         None,
+        definitions,
         OrganizationForm::default(),
-    ))
+    )))
+}
+
+/// The workspace's custom organization fields.
+async fn definitions(state: &AppState, member: &Member) -> Result<Vec<Definition>, WebError> {
+    let context = member.signed_in.context;
+    Ok(custom_fields::list(&state.db, context, Entity::Organization).await?)
 }
 
 async fn create(
@@ -335,11 +360,16 @@ async fn create(
     Form(form): Form<OrganizationForm>,
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
+    let definitions = definitions(&state, &member).await?;
     let mut errors = Errors::default();
-    let input = form.input(&state, &member, &mut errors).await?;
+    let input = form
+        .input(&state, &member, &definitions, &mut errors)
+        .await?;
     match organizations::create(&state.db, member.signed_in.context, &input).await {
         Ok(id) => Ok(Redirect::to(&format!("/organizations/{id}?notice=created")).into_response()),
-        Err(error) => OrganizationFormPage::new(&member, None, form).refused(error, errors),
+        Err(error) => {
+            OrganizationFormPage::new(&member, None, definitions, form).refused(error, errors)
+        }
     }
 }
 
@@ -364,9 +394,11 @@ async fn edit_page(
         return Ok(Redirect::to(&format!("/organizations/{}", organization.id)).into_response());
     }
     let form = OrganizationForm::of(&organization);
+    let definitions = definitions(&state, &member).await?;
     Ok(render(&OrganizationFormPage::new(
         &member,
         Some(&organization),
+        definitions,
         form,
     )))
 }
@@ -379,8 +411,11 @@ async fn update(
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
     let organization = visible_organization(&state, &member, &id).await?;
+    let definitions = definitions(&state, &member).await?;
     let mut errors = Errors::default();
-    let input = form.input(&state, &member, &mut errors).await?;
+    let input = form
+        .input(&state, &member, &definitions, &mut errors)
+        .await?;
     let version = form.version.trim().parse().unwrap_or(-1);
     let context = member.signed_in.context;
     match organizations::update(&state.db, context, organization.id, version, &input).await {
@@ -388,9 +423,8 @@ async fn update(
             Redirect::to(&format!("/organizations/{}?notice=saved", organization.id))
                 .into_response(),
         ),
-        Err(error) => {
-            OrganizationFormPage::new(&member, Some(&organization), form).refused(error, errors)
-        }
+        Err(error) => OrganizationFormPage::new(&member, Some(&organization), definitions, form)
+            .refused(error, errors),
     }
 }
 
@@ -412,6 +446,8 @@ struct OrganizationPage {
     chrome: Chrome,
     csrf_token: String,
     organization: Organization,
+    /// The workspace's custom organization fields with this organization's values.
+    custom_fields: Vec<CustomField>,
     created: String,
     updated: String,
     subsidiaries: Vec<OrganizationRow>,
@@ -462,6 +498,10 @@ async fn organization_page(
     let page = OrganizationPage {
         chrome: Chrome::for_member(Section::Organizations, &member),
         csrf_token,
+        custom_fields: CustomField::all(
+            definitions(&state, &member).await?,
+            &CustomField::stored(&organization.custom_fields),
+        ),
         created: when(&organization.created_at),
         updated: when(&organization.updated_at),
         subsidiaries: organizations::subsidiaries(&state.db, context, organization.id).await?,

@@ -843,11 +843,12 @@ async fn custom_fields_are_defined_by_admins_and_checked_on_every_write() {
     assert_eq!(status, StatusCode::CREATED, "{contact}");
     assert_eq!(
         contact["custom_fields"],
-        json!({ "seats": 12.0, "tier": "Gold", "renewal": "2027-03-01",
+        json!({ "seats": 12, "tier": "Gold", "renewal": "2027-03-01",
                 "linkedin_profile": "https://linkedin.example/in/cy" })
     );
 
-    // An archived field's value stays in the record; the live ones are replaced by an edit.
+    // An edit replaces the values it names (null clears one) and keeps the others; an archived
+    // field's value stays in the record.
     let tier = definitions.as_array().unwrap()[2]["id"]
         .as_str()
         .unwrap()
@@ -860,18 +861,31 @@ async fn custom_fields_are_defined_by_admins_and_checked_on_every_write() {
     let (status, saved) = rep
         .put(
             &format!("/api/v1/contacts/{id}"),
-            json!({ "version": 1, "first_name": "Cy", "custom_fields": { "seats": "3" } }),
+            json!({ "version": 1, "first_name": "Cy",
+                     "custom_fields": { "seats": "3", "renewal": null } }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{saved}");
     assert_eq!(
         saved["custom_fields"],
-        json!({ "seats": 3.0, "tier": "Gold" })
+        json!({ "seats": 3, "tier": "Gold",
+                "linkedin_profile": "https://linkedin.example/in/cy" })
+    );
+    let (status, saved) = rep
+        .put(
+            &format!("/api/v1/contacts/{id}"),
+            json!({ "version": 2, "first_name": "Cyril" }),
+        )
+        .await;
+    assert_eq!(
+        (status, &saved["custom_fields"]["seats"]),
+        (StatusCode::OK, &json!(3)),
+        "an edit without custom fields keeps them: {saved}"
     );
     let (status, problem) = rep
         .put(
             &format!("/api/v1/contacts/{id}"),
-            json!({ "version": 2, "first_name": "Cy", "custom_fields": { "tier": "Silver" } }),
+            json!({ "version": 3, "first_name": "Cy", "custom_fields": { "tier": "Silver" } }),
         )
         .await;
     assert_eq!(

@@ -957,3 +957,127 @@ async fn older_activities_come_in_pages_and_htmx_gets_only_the_next_ones() {
     assert!(html.contains("id=\"timeline-pager\" hx-swap-oob=\"true\""));
     assert!(!html.contains("hx-get"), "nothing older left");
 }
+
+#[tokio::test]
+async fn custom_fields_appear_on_the_forms_are_checked_and_kept_by_edits() {
+    let (app, _db) = demo_app().await;
+    let (admin, admin_csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    for (entity, label, kind, options) in [
+        ("contact", "Seats", "number", ""),
+        ("contact", "Tier", "select", "Gold\nSilver"),
+        ("organization", "Founded", "date", ""),
+    ] {
+        let defined = post(
+            &app,
+            &admin,
+            "/settings/fields",
+            &[
+                ("entity", entity),
+                ("label", label),
+                ("kind", kind),
+                ("options", options),
+                ("csrf_token", &admin_csrf),
+            ],
+        )
+        .await;
+        assert_eq!(defined.status(), StatusCode::SEE_OTHER, "{label}");
+    }
+
+    let (rep, csrf) = member_of(&app, "acme", "rep@acme.example").await;
+    let (_, form) = get(&app, &rep, "/contacts/new").await;
+    assert!(
+        form.contains(r#"name="custom_fields.seats" type="number""#),
+        "{form}"
+    );
+    assert!(form.contains(r#"<option>Gold</option>"#), "{form}");
+
+    // A bad value is refused at its input, and everything typed comes back.
+    let refused = post(
+        &app,
+        &rep,
+        "/contacts",
+        &[
+            ("first_name", "Quinn"),
+            ("custom_fields.seats", "a dozen"),
+            ("custom_fields.tier", "Gold"),
+            ("csrf_token", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("Seats must be a number"), "{html}");
+    assert!(html.contains(r#"value="a dozen""#), "{html}");
+    assert!(html.contains("<option selected>Gold</option>"), "{html}");
+
+    let path = create_contact(
+        &app,
+        &rep,
+        &csrf,
+        &[
+            ("first_name", "Quinn"),
+            ("custom_fields.seats", "12"),
+            ("custom_fields.tier", "Gold"),
+        ],
+    )
+    .await;
+    let (_, page) = get(&app, &rep, &path).await;
+    assert!(
+        page.contains("<dt>Seats</dt><dd class=\"wrap\">12</dd>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<dt>Tier</dt><dd class=\"wrap\">Gold</dd>"),
+        "{page}"
+    );
+
+    // The edit form shows the values; clearing one input clears only that value.
+    let (_, edit) = get(&app, &rep, &format!("{path}/edit")).await;
+    assert!(edit.contains(r#"value="12""#), "{edit}");
+    let saved = post(
+        &app,
+        &rep,
+        &path,
+        &[
+            ("first_name", "Quinn"),
+            ("version", &version_in(&edit)),
+            ("custom_fields.seats", ""),
+            ("custom_fields.tier", "Gold"),
+            ("csrf_token", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let (_, page) = get(&app, &rep, &path).await;
+    assert!(
+        page.contains("<dt>Seats</dt><dd class=\"wrap\">Not given</dd>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<dt>Tier</dt><dd class=\"wrap\">Gold</dd>"),
+        "{page}"
+    );
+
+    // Organizations have their own fields.
+    let (_, form) = get(&app, &rep, "/organizations/new").await;
+    assert!(
+        form.contains(r#"name="custom_fields.founded" type="date""#),
+        "{form}"
+    );
+    assert!(!form.contains("custom_fields.seats"), "{form}");
+    let path = create_organization(
+        &app,
+        &rep,
+        &csrf,
+        &[
+            ("name", "Old Mill Ltd"),
+            ("custom_fields.founded", "1899-10-01"),
+        ],
+    )
+    .await;
+    let (_, page) = get(&app, &rep, &path).await;
+    assert!(
+        page.contains("<dt>Founded</dt><dd class=\"wrap\">1899-10-01</dd>"),
+        "{page}"
+    );
+}

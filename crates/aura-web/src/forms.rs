@@ -1,0 +1,142 @@
+//! What the record forms share: their problems by field, ids read from paths and forms, and
+//! the inputs for the workspace's custom fields (F6.6, F7.6).
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use aura_crm::custom_fields::{Definition, Kind};
+use aura_crm::FieldError;
+use serde_json::{Map, Value};
+
+use crate::WebError;
+
+/// A form's problems, by field name, for the templates (`errors.get("email")`).
+#[derive(Debug, Default)]
+pub(crate) struct Errors(Vec<FieldError>);
+
+impl Errors {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+
+    pub(crate) fn add(&mut self, field: &str, message: impl Into<String>) {
+        if self.get(field).is_none() {
+            self.0.push(FieldError {
+                field: field.to_owned(),
+                message: message.into(),
+            });
+        }
+    }
+
+    /// Adds the domain's errors, naming each after the form's input (`organization_id` is
+    /// the `organization` input, which takes a name).
+    pub(crate) fn extend(&mut self, errors: Vec<FieldError>, renames: &[(&str, &str)]) {
+        for error in errors {
+            let field = renames
+                .iter()
+                .find(|(from, _)| *from == error.field)
+                .map_or(error.field.as_str(), |(_, to)| to);
+            self.add(field, error.message.clone());
+        }
+    }
+}
+
+/// An id from the path; anything that is not one names nothing (404, not 400).
+pub(crate) fn parse_id<T: FromStr>(value: &str) -> Result<T, WebError> {
+    value.trim().parse().map_err(|_| WebError::NotFound)
+}
+
+/// An optional id from a query or form; anything that is not one is ignored.
+pub(crate) fn optional_id<T: FromStr>(value: Option<&str>) -> Option<T> {
+    value.and_then(|v| v.trim().parse().ok())
+}
+
+/// The prefix of a custom field's input name; the domain reports its problems under the same
+/// name, so they land at the input.
+const CUSTOM_PREFIX: &str = "custom_fields.";
+
+/// A custom field on a form or a record's page: its definition and the value as text.
+pub(crate) struct CustomField {
+    pub(crate) definition: Definition,
+    /// The input's name and id, `custom_fields.<key>`.
+    pub(crate) name: String,
+    pub(crate) value: String,
+}
+
+impl CustomField {
+    /// Each live definition with its value among `values` (input names to text).
+    pub(crate) fn all(
+        definitions: Vec<Definition>,
+        values: &BTreeMap<String, String>,
+    ) -> Vec<Self> {
+        definitions
+            .into_iter()
+            .map(|definition| {
+                let name = format!("{CUSTOM_PREFIX}{}", definition.key);
+                let value = values.get(&name).cloned().unwrap_or_default();
+                Self {
+                    definition,
+                    name,
+                    value,
+                }
+            })
+            .collect()
+    }
+
+    /// The values a record holds, by input name, as a form shows them.
+    pub(crate) fn stored(values: &Value) -> BTreeMap<String, String> {
+        values
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(key, value)| {
+                let text = match value {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                (format!("{CUSTOM_PREFIX}{key}"), text)
+            })
+            .collect()
+    }
+
+    /// What a form sent for the live fields, for the domain layer: every live field is given,
+    /// so an emptied input clears its value; inputs of fields archived meanwhile are dropped.
+    pub(crate) fn submitted(
+        definitions: &[Definition],
+        form: &BTreeMap<String, String>,
+    ) -> Map<String, Value> {
+        definitions
+            .iter()
+            .map(|definition| {
+                let name = format!("{CUSTOM_PREFIX}{}", definition.key);
+                let text = form.get(&name).cloned().unwrap_or_default();
+                (definition.key.clone(), Value::String(text))
+            })
+            .collect()
+    }
+
+    pub(crate) fn is_select(&self) -> bool {
+        self.definition.kind == Kind::Select
+    }
+
+    pub(crate) fn is_url(&self) -> bool {
+        self.definition.kind == Kind::Url
+    }
+
+    /// The HTML input type that helps the browser offer the right keyboard and picker.
+    pub(crate) fn input_type(&self) -> &'static str {
+        match self.definition.kind {
+            Kind::Number => "number",
+            Kind::Date => "date",
+            Kind::Url => "url",
+            Kind::Text | Kind::Select => "text",
+        }
+    }
+}
