@@ -516,7 +516,8 @@ async fn similar_ids(
     text: &str,
     owner: Option<UserId>,
 ) -> Result<Vec<ContactId>, DbError> {
-    if text.chars().count() < 3 {
+    // Names are letters: a phone number or a short fragment resembles nothing worth the scan.
+    if text.chars().filter(|c| c.is_alphabetic()).count() < 3 {
         return Ok(Vec::new());
     }
     let tenant = tx.context().tenant_id;
