@@ -243,6 +243,78 @@ async fn a_stale_save_is_refused_with_the_current_record() {
     assert_eq!(now["first_name"], "Alan");
 }
 
+/// NFR: no lost updates. Twenty editors save the same contact at once, each reading it first
+/// and trying twice: every answer is 200 or 409, each acknowledged save got its own version,
+/// and the contact ends as the last acknowledged save left it.
+#[tokio::test]
+async fn concurrent_editors_of_one_contact_lose_no_acknowledged_save() {
+    let (app, _db) = demo_app().await;
+    let manager = Api::sign_in(&app, "acme", "manager").await;
+    let id = manager
+        .contact(json!({ "first_name": "Grace", "last_name": "Hopper" }))
+        .await;
+    let url = app.workspace_url("acme", &format!("/api/v1/contacts/{id}"));
+
+    let mut editors = tokio::task::JoinSet::new();
+    for editor in 0..20 {
+        let (client, url, token) = (app.client.clone(), url.clone(), manager.token.clone());
+        editors.spawn(async move {
+            let mut acknowledged = Vec::new();
+            // Two tries each keeps the manager under the 100-a-minute rate limit.
+            for attempt in 0..2 {
+                let current: Value = client
+                    .get(&url)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let title = format!("Editor {editor}, try {attempt}");
+                let response = client
+                    .put(&url)
+                    .bearer_auth(&token)
+                    .json(
+                        &json!({ "version": current["version"], "first_name": "Grace",
+                                   "last_name": "Hopper", "title": title }),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                match response.status() {
+                    StatusCode::OK => {
+                        let saved: Value = response.json().await.unwrap();
+                        assert_eq!(saved["title"].as_str(), Some(title.as_str()));
+                        acknowledged.push((saved["version"].as_i64().unwrap(), title));
+                    }
+                    StatusCode::CONFLICT => {}
+                    other => panic!("a concurrent save got {other}"),
+                }
+            }
+            acknowledged
+        });
+    }
+    let mut acknowledged = Vec::new();
+    while let Some(saves) = editors.join_next().await {
+        acknowledged.extend(saves.unwrap());
+    }
+    acknowledged.sort();
+    let versions: Vec<i64> = acknowledged.iter().map(|(version, _)| *version).collect();
+    let expected: Vec<i64> = (2..2 + acknowledged.len() as i64).collect();
+    assert_eq!(
+        versions, expected,
+        "one version per acknowledged save, none skipped"
+    );
+
+    let (_, contact) = manager.get(&format!("/api/v1/contacts/{id}")).await;
+    let (last_version, last_title) = acknowledged.last().expect("some save succeeded");
+    assert_eq!(
+        (contact["version"].as_i64(), contact["title"].as_str()),
+        (Some(*last_version), Some(last_title.as_str()))
+    );
+}
+
 #[tokio::test]
 async fn a_rep_reaches_only_the_contacts_assigned_to_them() {
     let (app, _db) = demo_app().await;
