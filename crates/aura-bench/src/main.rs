@@ -1,0 +1,305 @@
+//! Aura's benchmark program (ARCHITECTURE.md: speed is measured here, never by a timed test).
+//!
+//! It builds a fresh database (on `AURA_TEST_DATABASE_URL`, or a private cluster), seeds two
+//! tenants of 50 000 contacts, 2 000 organizations and 50 000 activities each, starts the real
+//! server on a random port, and times the list and search requests a rep and a manager make
+//! over HTTP, printing a Markdown table for BENCHMARKS.md.
+//!
+//! `cargo run --release -p aura-bench` (a debug build measures the debug server).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use aura_platform::auth::api::TokenKeys;
+use aura_platform::db::testing::TestDatabase;
+use aura_platform::outbox::Mailer;
+use aura_platform::password;
+use aura_web::rate_limit::{RateLimiter, LIMIT_PER_MINUTE};
+use aura_web::{AppState, SiteConfig};
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+const CONTACTS_PER_TENANT: i64 = 50_000;
+const PASSWORD: &str = "benchmark-password";
+/// Timed requests per scenario, after a few to warm up.
+const SAMPLES: usize = 40;
+const WARM_UP: usize = 5;
+/// Members per role: requests rotate among them to stay under the per-user rate limit.
+const MEMBERS_PER_ROLE: i64 = 20;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let db = TestDatabase::new().await;
+    eprintln!("seeding {} ...", db.name);
+    let started = Instant::now();
+    seed(&db).await.context("seeding")?;
+    eprintln!("seeded in {:.1} s", started.elapsed().as_secs_f64());
+
+    let address = serve(&db).await?;
+    let client = reqwest::Client::builder()
+        .resolve("bench-a.localhost", address)
+        .resolve("bench-b.localhost", address)
+        .build()?;
+    let base = format!("http://bench-a.localhost:{}", address.port());
+    let managers = tokens(&client, &base, "manager").await?;
+    let reps = tokens(&client, &base, "rep").await?;
+
+    let deep = deep_cursor(&db).await?;
+    let timeline_contact = busiest_contact(&db).await?;
+    let scenarios: Vec<(&str, &[String], String)> = vec![
+        (
+            "contacts, first page (manager)",
+            &managers,
+            "/api/v1/contacts".into(),
+        ),
+        (
+            "contacts, page 1000 (manager)",
+            &managers,
+            format!("/api/v1/contacts?after={deep}"),
+        ),
+        (
+            "contacts, first page (rep, 1 250 own)",
+            &reps,
+            "/api/v1/contacts".into(),
+        ),
+        (
+            "contacts, 100 a page (manager)",
+            &managers,
+            "/api/v1/contacts?limit=100".into(),
+        ),
+        (
+            "search one letter `m` (manager)",
+            &managers,
+            "/api/v1/contacts?search=m".into(),
+        ),
+        (
+            "search `smith` (manager)",
+            &managers,
+            "/api/v1/contacts?search=smith".into(),
+        ),
+        (
+            "search `smith` (rep)",
+            &reps,
+            "/api/v1/contacts?search=smith".into(),
+        ),
+        (
+            "search email `p1234` (manager)",
+            &managers,
+            "/api/v1/contacts?search=p1234".into(),
+        ),
+        (
+            "search phone `+1 555 000 12` (manager)",
+            &managers,
+            "/api/v1/contacts?search=%2B1%20555%20000%2012".into(),
+        ),
+        (
+            "search company `company 12` (manager)",
+            &managers,
+            "/api/v1/contacts?search=company%2012".into(),
+        ),
+        (
+            "search typo `smiht`, similar names (manager)",
+            &managers,
+            "/api/v1/contacts?search=smiht".into(),
+        ),
+        (
+            "organizations, first page",
+            &managers,
+            "/api/v1/organizations".into(),
+        ),
+        (
+            "timeline of a contact with 200 activities",
+            &managers,
+            format!("/api/v1/contacts/{timeline_contact}/activities"),
+        ),
+    ];
+
+    // Requests each member has made: a member serves at most LIMIT_PER_MINUTE - 10, so the
+    // rate limit never shows in the timings.
+    let mut used = std::collections::HashMap::<&str, usize>::new();
+    println!("| request | rows | p50 ms | p95 ms | max ms |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for (name, tokens, path) in &scenarios {
+        let mut timings = Vec::with_capacity(SAMPLES);
+        let mut rows = 0;
+        for i in 0..WARM_UP + SAMPLES {
+            let token = tokens[i % tokens.len()].as_str();
+            let count = used.entry(token).or_default();
+            *count += 1;
+            anyhow::ensure!(
+                *count < LIMIT_PER_MINUTE as usize - 10,
+                "raise MEMBERS_PER_ROLE: the rate limit would skew the timings"
+            );
+            let started = Instant::now();
+            let response = client
+                .get(format!("{base}{path}"))
+                .bearer_auth(token)
+                .send()
+                .await?;
+            let status = response.status();
+            let body: Value = response.json().await?;
+            let elapsed = started.elapsed();
+            anyhow::ensure!(status.is_success(), "{name}: {status} {body}");
+            rows = body["items"].as_array().map_or(0, Vec::len);
+            if i >= WARM_UP {
+                timings.push(elapsed);
+            }
+        }
+        timings.sort();
+        let at = |q: f64| timings[((timings.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "| {name} | {rows} | {:.1} | {:.1} | {:.1} |",
+            ms(at(0.5)),
+            ms(at(0.95)),
+            ms(*timings.last().unwrap())
+        );
+    }
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Two tenants alike, so every query also has another tenant's rows to skip.
+async fn seed(db: &TestDatabase) -> anyhow::Result<()> {
+    let hash = password::hash(PASSWORD);
+    for slug in ["bench-a", "bench-b"] {
+        let tenant: String = sqlx::query_scalar(
+            "insert into tenants (slug, name) values ($1, $1) returning id::text",
+        )
+        .bind(slug)
+        .fetch_one(&db.owner)
+        .await?;
+        sqlx::query(
+            "with people as (
+                 insert into users (email, display_name, password_hash)
+                 select format('%s%s@%s.example', role, n, $2), format('%s %s', role, n), $3
+                 from unnest(array['manager', 'rep']) role, generate_series(1, $4) n
+                 returning id, email)
+             insert into tenant_members (tenant_id, user_id, role)
+             select $1::uuid, id,
+                    case when email like 'manager%' then 'manager' else 'sales_rep' end::aura.member_role
+             from people",
+        )
+        .bind(&tenant)
+        .bind(slug)
+        .bind(&hash)
+        .bind(MEMBERS_PER_ROLE)
+        .execute(&db.owner)
+        .await?;
+        sqlx::query(
+            "insert into organizations (tenant_id, name, industry)
+             select $1::uuid, format('Company %s', n), 'Industry ' || (n % 20)
+             from generate_series(1, 2000) n",
+        )
+        .bind(&tenant)
+        .execute(&db.owner)
+        .await?;
+        // Names from small lists with a random-looking tail, so prefixes match realistic shares;
+        // owners take runs of 80, so each holds every first and last name.
+        sqlx::query(
+            "with owners as (
+                 select array_agg(user_id order by user_id) ids from tenant_members
+                 where tenant_id = $1::uuid),
+             orgs as (
+                 select array_agg(id order by name_key) ids from organizations
+                 where tenant_id = $1::uuid)
+             insert into contacts (tenant_id, first_name, last_name, email, phone, title,
+                                   organization_id, assigned_to)
+             select $1::uuid,
+                    (array['Ann','Ben','Cara','Dan','Eve','Finn','Gus','Hana','Ida','Max'])[1 + n % 10]
+                        || substr(md5(n::text), 1, 3),
+                    (array['Smith','Jones','Brown','Miller','Davis','Garcia','Wilson','Moore'])[1 + (n / 10) % 8]
+                        || substr(md5(n::text || 'x'), 1, 4),
+                    format('p%s@%s.example', n, $2),
+                    format('+1 555 %s', lpad(n::text, 7, '0')),
+                    'Buyer',
+                    orgs.ids[1 + n % 2000],
+                    owners.ids[1 + (n / 80) % cardinality(owners.ids)]
+             from generate_series(1, $3) n, owners, orgs",
+        )
+        .bind(&tenant)
+        .bind(slug)
+        .bind(CONTACTS_PER_TENANT)
+        .execute(&db.owner)
+        .await?;
+        sqlx::query(
+            "insert into activities (tenant_id, kind, description, occurred_at, participant_id,
+                                     contact_id, organization_id, created_by)
+             select c.tenant_id, 'call'::aura.activity_kind, 'Called about the order', now() - (n || ' minutes')::interval,
+                    c.assigned_to, c.id, c.organization_id, c.assigned_to
+             from (select *, row_number() over (order by id) n from contacts
+                   where tenant_id = $1::uuid) c
+             union all
+             select c.tenant_id, 'note'::aura.activity_kind, format('Note %s', g), now() - (g || ' hours')::interval,
+                    c.assigned_to, c.id, c.organization_id, c.assigned_to
+             from (select * from contacts where tenant_id = $1::uuid
+                   order by sort_key limit 1) c, generate_series(1, 200) g",
+        )
+        .bind(&tenant)
+        .execute(&db.owner)
+        .await?;
+    }
+    sqlx::query("analyze").execute(&db.owner).await?;
+    Ok(())
+}
+
+async fn serve(db: &TestDatabase) -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let state = AppState {
+        db: db.app.clone(),
+        site: SiteConfig {
+            base_host: format!("localhost:{}", address.port()),
+            https: false,
+        },
+        tokens: TokenKeys::from_secret(b"the benchmark's token signing secret, 32+ bytes")?,
+        limiter: Arc::new(RateLimiter::local()),
+        platform_api_key: None,
+        mailer: Arc::new(Mailer::OutboxOnly),
+    };
+    tokio::spawn(aura_web::serve(listener, state, std::future::pending()));
+    Ok(address)
+}
+
+/// An access token for each member of the role in tenant A.
+async fn tokens(client: &reqwest::Client, base: &str, role: &str) -> anyhow::Result<Vec<String>> {
+    let mut tokens = Vec::new();
+    for n in 1..=MEMBERS_PER_ROLE {
+        let response: Value = client
+            .post(format!("{base}/api/v1/auth/token"))
+            .json(&serde_json::json!({
+                "email": format!("{role}{n}@bench-a.example"), "password": PASSWORD }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = response["access_token"]
+            .as_str()
+            .with_context(|| format!("sign-in of {role}{n}: {response}"))?;
+        tokens.push(token.to_owned());
+    }
+    Ok(tokens)
+}
+
+/// The contact 25 000 rows into tenant A's list: where page 1 000 starts.
+async fn deep_cursor(db: &TestDatabase) -> anyhow::Result<String> {
+    Ok(sqlx::query_scalar(
+        "select c.id::text from contacts c join tenants t on t.id = c.tenant_id
+         where t.slug = 'bench-a' order by c.sort_key, c.id offset 24999 limit 1",
+    )
+    .fetch_one(&db.owner)
+    .await?)
+}
+
+async fn busiest_contact(db: &TestDatabase) -> anyhow::Result<String> {
+    Ok(sqlx::query_scalar(
+        "select a.contact_id::text from activities a join tenants t on t.id = a.tenant_id
+         where t.slug = 'bench-a' group by 1 order by count(*) desc limit 1",
+    )
+    .fetch_one(&db.owner)
+    .await?)
+}
