@@ -3,6 +3,7 @@
 mod account;
 mod api;
 mod api_crm;
+mod attacks;
 mod audit;
 mod browser;
 mod cli;

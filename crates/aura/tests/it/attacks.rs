@@ -1,0 +1,523 @@
+//! The standing attack suite (NFR-S1-S3): every route of the JSON API, read from its OpenAPI
+//! document so that a route added later is attacked too, is called for records of workspace
+//! acme by everyone who must not reach them. Each may get only 401, 403 or 404, never a byte of
+//! the records; lists and searches of others never hold them; and afterwards the records are as
+//! they were.
+
+use aura_platform::demo::DEMO_PASSWORD;
+use jsonwebtoken::{EncodingKey, Header};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{demo_app, TestApp, TEST_JWT_SECRET};
+
+/// Text planted in acme's records; no answer to an attacker may contain it. One marker per
+/// kind of record, since a rep of acme may see the organization but not another rep's contact.
+const ORGANIZATION_MARK: &str = "zqxorganization";
+const CONTACT_MARK: &str = "zqxcontact";
+const ACTIVITY_MARK: &str = "zqxactivity";
+const FIELD_MARK: &str = "zqxfield";
+const ALL_MARKS: [&str; 4] = [ORGANIZATION_MARK, CONTACT_MARK, ACTIVITY_MARK, FIELD_MARK];
+
+/// acme's records under attack, created by their owner (acme's `rep`) and admin.
+struct Victim {
+    organization: String,
+    contact: String,
+    activity: String,
+    field: String,
+    /// Whom the writes try to give acme's contact to: globex's admin.
+    thief: uuid::Uuid,
+}
+
+impl Victim {
+    /// The record a route's path parameter names, by the collection before it.
+    fn id_for(&self, collection: &str) -> String {
+        match collection {
+            "organizations" => self.organization.clone(),
+            "contacts" => self.contact.clone(),
+            "activities" => self.activity.clone(),
+            "custom-fields" => self.field.clone(),
+            // Signups belong to no workspace: any id will do, the caller is the point.
+            "signups" => uuid::Uuid::new_v4().to_string(),
+            other => panic!(
+                "the attack suite has no record for `{other}`: create one in acme in `plant` and \
+                 name it here"
+            ),
+        }
+    }
+}
+
+/// One way of calling: a host and an `Authorization` header (or none).
+struct Caller {
+    name: &'static str,
+    slug: &'static str,
+    token: Option<String>,
+    /// A member of acme itself (a rep who does not own the records): what applies to them.
+    same_workspace: bool,
+}
+
+/// A route of the OpenAPI document.
+struct Route {
+    method: Method,
+    path: String,
+    /// Its required query parameters, filled in (`?entity=organization`), or "".
+    query: String,
+}
+
+impl Route {
+    /// The collection whose record the route's parameter names, if it takes one.
+    fn collection(&self) -> Option<&str> {
+        let segments: Vec<&str> = self.path.split('/').collect();
+        let at = segments.iter().position(|s| s.starts_with('{'))?;
+        Some(segments[at - 1])
+    }
+
+    fn is_platform(&self) -> bool {
+        self.path.starts_with("/api/v1/platform/")
+    }
+}
+
+async fn routes(app: &TestApp) -> Vec<Route> {
+    let document: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut routes = Vec::new();
+    for (path, operations) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().unwrap() {
+            let required = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "query" && p["required"] == true);
+            let query: Vec<String> = required
+                .map(|p| match p["name"].as_str().unwrap() {
+                    "entity" => "entity=organization".to_owned(),
+                    other => panic!("the attack suite has no value for the query `{other}`"),
+                })
+                .collect();
+            routes.push(Route {
+                method: method.to_uppercase().parse().unwrap(),
+                path: path.clone(),
+                query: if query.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{}", query.join("&"))
+                },
+            });
+        }
+    }
+    assert!(routes.len() >= 20, "the document lists the API's routes");
+    routes
+}
+
+async fn token(app: &TestApp, slug: &str, who: &str) -> String {
+    let body: Value = app
+        .client
+        .post(app.workspace_url(slug, "/api/v1/auth/token"))
+        .json(&json!({ "email": format!("{who}@{slug}.example"), "password": DEMO_PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{who}@{slug} signs in: {body}"))
+        .to_owned()
+}
+
+/// A body that would pass validation on every write route that names a record in its path,
+/// so that a refusal comes from who is asking, not from what was sent.
+fn plausible_body() -> Value {
+    json!({
+        "version": 1,
+        "name": "Taken over",
+        "first_name": "Taken",
+        "kind": "call",
+        "description": "Taken over",
+    })
+}
+
+/// For the routes that create records or act on several: one naming acme's records, to link
+/// to them or take them over.
+fn reaching_body(victim: &Victim) -> Value {
+    json!({
+        "version": 1,
+        "name": "Taken over",
+        "first_name": "Taken",
+        "kind": "call",
+        "description": "Taken over",
+        "entity": "contact",
+        "label": "Taken over",
+        "organization_id": victim.organization,
+        "parent_id": victim.organization,
+        "ids": [victim.contact],
+        "assigned_to": victim.thief,
+    })
+}
+
+async fn call(
+    app: &TestApp,
+    caller: &Caller,
+    route: &Route,
+    path: &str,
+    body: Option<&Value>,
+) -> (StatusCode, String) {
+    let url = if route.is_platform() {
+        app.url(path)
+    } else {
+        app.workspace_url(caller.slug, path)
+    };
+    let mut request = app.client.request(route.method.clone(), url);
+    if let Some(token) = &caller.token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.unwrap();
+    (
+        response.status(),
+        response.text().await.unwrap().to_lowercase(),
+    )
+}
+
+/// Posts `body` to acme's `path` and returns the new record's id.
+async fn created(app: &TestApp, token: &str, path: &str, body: Value) -> String {
+    let response = app
+        .client
+        .post(app.workspace_url("acme", path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED, "{path}");
+    let created: Value = response.json().await.unwrap();
+    created["id"].as_str().unwrap().to_owned()
+}
+
+/// Creates acme's records, as their owner.
+async fn plant(app: &TestApp, rep: &str, admin: &str, thief: uuid::Uuid) -> Victim {
+    let organization = created(
+        app,
+        rep,
+        "/api/v1/organizations",
+        json!({ "name": format!("{ORGANIZATION_MARK} Holdings") }),
+    )
+    .await;
+    let contact = created(
+        app,
+        rep,
+        "/api/v1/contacts",
+        json!({ "first_name": CONTACT_MARK, "last_name": "Target",
+                "email": format!("{CONTACT_MARK}@victim.example"),
+                "organization_id": organization }),
+    )
+    .await;
+    let activity = created(
+        app,
+        rep,
+        &format!("/api/v1/contacts/{contact}/activities"),
+        json!({ "kind": "call", "description": format!("{ACTIVITY_MARK}: the secret price") }),
+    )
+    .await;
+    let field = created(
+        app,
+        admin,
+        "/api/v1/custom-fields",
+        json!({ "entity": "organization", "label": format!("{FIELD_MARK} score"), "kind": "text" }),
+    )
+    .await;
+    Victim {
+        organization,
+        contact,
+        activity,
+        field,
+        thief,
+    }
+}
+
+/// A token signed with the server's key for any claims: what a thief of the key could make,
+/// and the base of the expired and misdirected tokens below.
+fn signed(claims: &Value, key: &[u8]) -> String {
+    jsonwebtoken::encode(&Header::default(), claims, &EncodingKey::from_secret(key)).unwrap()
+}
+
+fn claims(user: uuid::Uuid, tenant: uuid::Uuid, expires_in: i64) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({ "sub": user, "tenant_id": tenant, "role": "admin", "iat": now - 10,
+            "exp": now + expires_in, "iss": "aura" })
+}
+
+/// A real token with its payload's tenant changed and the signature kept.
+fn with_tenant(token: &str, tenant: uuid::Uuid) -> String {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut payload: Value = serde_json::from_slice(&engine.decode(parts[1]).unwrap()).unwrap();
+    payload["tenant_id"] = json!(tenant);
+    let payload = engine.encode(serde_json::to_vec(&payload).unwrap());
+    format!("{}.{payload}.{}", parts[0], parts[2])
+}
+
+/// Checks every route against `caller`: a route naming one of acme's records is refused (or,
+/// for a member of acme, refused where ownership applies), and no answer holds a mark the
+/// caller may not see.
+async fn attack(app: &TestApp, routes: &[Route], victim: &Victim, caller: &Caller) {
+    let hidden: &[&str] = if caller.same_workspace {
+        &[CONTACT_MARK, ACTIVITY_MARK]
+    } else {
+        &ALL_MARKS
+    };
+    let (plausible, reaching) = (plausible_body(), reaching_body(victim));
+    for route in routes {
+        let writes = route.method != Method::GET;
+        if caller.same_workspace
+            && writes
+            && route.collection() != Some("contacts")
+            && route.collection() != Some("activities")
+        {
+            // A rep of acme may change organizations and create records: not an attack.
+            continue;
+        }
+        let path = match route.collection() {
+            Some(collection) => {
+                let at = route.path.find('{').unwrap();
+                let end = route.path[at..].find('}').unwrap() + at;
+                format!(
+                    "{}{}{}",
+                    &route.path[..at],
+                    victim.id_for(collection),
+                    &route.path[end + 1..]
+                )
+            }
+            None => route.path.clone(),
+        } + &route.query;
+        let body = if route.collection().is_some() {
+            &plausible
+        } else {
+            &reaching
+        };
+        let sent = writes.then_some(body);
+        let (status, text) = call(app, caller, route, &path, sent).await;
+        let what = format!("{} {} {path} as {}", route.method, route.path, caller.name);
+        assert!(!status.is_server_error(), "{what}: {status}");
+        for mark in hidden {
+            assert!(!text.contains(mark), "{what} leaked `{mark}`: {text}");
+        }
+        let owned = matches!(route.collection(), Some("contacts" | "activities"));
+        let refused = [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::FORBIDDEN,
+            StatusCode::NOT_FOUND,
+        ];
+        if route.collection().is_some() && (!caller.same_workspace || owned) {
+            assert!(refused.contains(&status), "{what}: {status} {text}");
+        }
+        // Lists and searches, for mark-bearing text.
+        if route.method == Method::GET && route.collection().is_none() {
+            for mark in hidden {
+                let search = format!(
+                    "{path}{}search={mark}",
+                    if route.query.is_empty() { '?' } else { '&' }
+                );
+                let (_, text) = call(app, caller, route, &search, None).await;
+                assert!(!text.contains(mark), "{what} searching `{mark}`: {text}");
+            }
+        }
+    }
+}
+
+/// The records as their owner sees them: unchanged by any attack.
+async fn assert_untouched(app: &TestApp, rep: &str, admin: &str, victim: &Victim) {
+    let get = |token: &str, path: String| {
+        let request = app
+            .client
+            .get(app.workspace_url("acme", &path))
+            .bearer_auth(token);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let organization = get(
+        rep,
+        format!("/api/v1/organizations/{}", victim.organization),
+    )
+    .await;
+    assert_eq!(
+        (
+            organization["version"].as_i64(),
+            organization["deleted_at"].is_null()
+        ),
+        (Some(1), true)
+    );
+    let contact = get(rep, format!("/api/v1/contacts/{}", victim.contact)).await;
+    assert_eq!(
+        (
+            contact["version"].as_i64(),
+            contact["deleted_at"].is_null(),
+            contact["first_name"].as_str()
+        ),
+        (Some(1), true, Some(CONTACT_MARK))
+    );
+    let timeline = get(
+        rep,
+        format!("/api/v1/contacts/{}/activities", victim.contact),
+    )
+    .await;
+    assert_eq!(
+        timeline["items"][0]["id"].as_str(),
+        Some(victim.activity.as_str())
+    );
+    let fields = get(
+        admin,
+        "/api/v1/custom-fields?entity=organization".to_owned(),
+    )
+    .await;
+    assert!(fields.to_string().contains(&victim.field), "{fields}");
+}
+
+#[tokio::test]
+async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
+    let (app, db) = demo_app().await;
+    let routes = routes(&app).await;
+    let id = |sql: &'static str| {
+        let owner = db.owner.clone();
+        async move {
+            sqlx::query_scalar::<_, uuid::Uuid>(sql)
+                .fetch_one(&owner)
+                .await
+                .unwrap()
+        }
+    };
+    let globex_admin_id = id("select id from users where email = 'admin@globex.example'").await;
+    let rep = token(&app, "acme", "rep").await;
+    let admin = token(&app, "acme", "admin").await;
+    let victim = plant(&app, &rep, &admin, globex_admin_id).await;
+
+    // The ids are real: their owner reaches every record route that reads.
+    for route in routes
+        .iter()
+        .filter(|r| r.method == Method::GET && !r.is_platform())
+    {
+        if let Some(collection) = route.collection() {
+            let path = route.path.replace("{id}", &victim.id_for(collection)) + &route.query;
+            let owner = Caller {
+                name: "the owner",
+                slug: "acme",
+                token: Some(rep.clone()),
+                same_workspace: true,
+            };
+            let (status, _) = call(&app, &owner, route, &path, None).await;
+            assert_eq!(status, StatusCode::OK, "{path}");
+        }
+    }
+
+    let acme = id("select id from tenants where slug = 'acme'").await;
+    let rep_id = id("select id from users where email = 'rep@acme.example'").await;
+    let prospect = id("insert into users (email, display_name, password_hash)
+         values ('prospect@nowhere.example', 'Prospect', 'x') returning id")
+    .await;
+    let globex_admin = token(&app, "globex", "admin").await;
+    let manager = token(&app, "acme", "manager").await;
+    sqlx::query(
+        "update tenant_members set deactivated_at = now()
+         where user_id = (select id from users where email = 'manager@acme.example')",
+    )
+    .execute(&db.owner)
+    .await
+    .unwrap();
+
+    let callers = [
+        Caller {
+            name: "globex's admin on globex",
+            slug: "globex",
+            token: Some(globex_admin.clone()),
+            same_workspace: false,
+        },
+        Caller {
+            name: "globex's admin on acme",
+            slug: "acme",
+            token: Some(globex_admin.clone()),
+            same_workspace: false,
+        },
+        Caller {
+            name: "a rep of acme who does not own them",
+            slug: "acme",
+            token: Some(token(&app, "acme", "rep2").await),
+            same_workspace: true,
+        },
+        Caller {
+            name: "nobody",
+            slug: "acme",
+            token: None,
+            same_workspace: false,
+        },
+        Caller {
+            name: "an expired token",
+            slug: "acme",
+            token: Some(signed(&claims(rep_id, acme, -5), TEST_JWT_SECRET)),
+            same_workspace: false,
+        },
+        Caller {
+            name: "a token signed with another key",
+            slug: "acme",
+            token: Some(signed(
+                &claims(rep_id, acme, 600),
+                b"another key of at least thirty-two bytes",
+            )),
+            same_workspace: false,
+        },
+        Caller {
+            name: "globex's token with acme as its tenant",
+            slug: "acme",
+            token: Some(with_tenant(&globex_admin, acme)),
+            same_workspace: false,
+        },
+        Caller {
+            name: "globex's admin with a validly signed acme token",
+            slug: "acme",
+            token: Some(signed(&claims(globex_admin_id, acme, 600), TEST_JWT_SECRET)),
+            same_workspace: false,
+        },
+        Caller {
+            name: "a deactivated manager of acme",
+            slug: "acme",
+            token: Some(manager),
+            same_workspace: false,
+        },
+        Caller {
+            name: "a user without a workspace",
+            slug: "acme",
+            token: Some(signed(&claims(prospect, acme, 600), TEST_JWT_SECRET)),
+            same_workspace: false,
+        },
+    ];
+    for caller in &callers {
+        attack(&app, &routes, &victim, caller).await;
+    }
+    assert_untouched(&app, &rep, &admin, &victim).await;
+
+    // Last, since it shuts acme: its own admin, once the workspace is suspended.
+    sqlx::query("update tenants set status = 'suspended' where slug = 'acme'")
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    let suspended = Caller {
+        name: "acme's admin, acme suspended",
+        slug: "acme",
+        token: Some(admin.clone()),
+        same_workspace: false,
+    };
+    attack(&app, &routes, &victim, &suspended).await;
+}
