@@ -10,7 +10,6 @@ use uuid::Uuid;
 use crate::auth::{check_password, open_session, Candidate, LoginError, Secret, SignedIn};
 use crate::db::{set_context, AppPool, ConstraintKind, DbError, TenantContext};
 use crate::ids::{Email, MemberRole, TenantId, UserId};
-use crate::signup::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use crate::{outbox, password};
 
 pub const INVITATION_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
@@ -312,12 +311,8 @@ fn validate_new_account(input: &AcceptInput) -> Result<String, AcceptError> {
             "Enter your name (at most 200 characters).".to_owned(),
         ));
     }
-    let length = input.password.chars().count();
-    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&length) {
-        errors.push((
-            "password",
-            format!("Use {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters; a few unrelated words work well."),
-        ));
+    if let Some(problem) = password::weakness(&input.password, &[name]) {
+        errors.push(("password", problem));
     }
     if errors.is_empty() {
         Ok(name.to_owned())

@@ -25,6 +25,46 @@ pub fn verify(plaintext: &str, phc_hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// A new password's length bounds (NFR-S5): long enough to resist guessing, and a maximum far
+/// above any passphrase (argon2 takes any length; the cap only bounds the work per request).
+pub const MIN_CHARS: usize = 12;
+pub const MAX_CHARS: usize = 256;
+
+/// Why a new password is refused, if it is: too short, too long, or easy to guess by zxcvbn's
+/// estimate (score under 3, about 10^8 guesses). `related` are the account's own words (email,
+/// name, company), which a guesser tries first.
+pub fn weakness(password: &str, related: &[&str]) -> Option<String> {
+    let length = password.chars().count();
+    if length < MIN_CHARS {
+        return Some(format!(
+            "Use at least {MIN_CHARS} characters; a few unrelated words work well."
+        ));
+    }
+    if length > MAX_CHARS {
+        return Some(format!("Use at most {MAX_CHARS} characters."));
+    }
+    // zxcvbn matches its user inputs as whole dictionary words: give it each word of them.
+    let words: Vec<String> = related
+        .iter()
+        .flat_map(|text| text.split(|c: char| !c.is_alphanumeric()))
+        .filter(|word| word.chars().count() >= 3)
+        .map(str::to_lowercase)
+        .collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let estimate = zxcvbn::zxcvbn(password, &words);
+    if estimate.score() >= zxcvbn::Score::Three {
+        return None;
+    }
+    let why = estimate
+        .feedback()
+        .and_then(|feedback| feedback.warning())
+        .map(|warning| format!(" ({warning})"))
+        .unwrap_or_default();
+    Some(format!(
+        "This password is easy to guess{why}. Add a few unrelated words."
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -34,5 +74,24 @@ mod tests {
         assert!(super::verify("correct horse battery staple", &phc));
         assert!(!super::verify("correct horse battery stapler", &phc));
         assert!(!super::verify("anything", "not a hash"));
+    }
+
+    #[test]
+    fn weak_passwords_are_refused_with_a_reason() {
+        use super::{weakness, MAX_CHARS};
+        assert!(weakness("short", &[]).unwrap().contains("at least 12"));
+        assert!(weakness(&"x".repeat(MAX_CHARS + 1), &[]).is_some());
+        assert!(weakness("password1234", &[])
+            .unwrap()
+            .contains("easy to guess"));
+        assert!(weakness("qwertyuiopasdf", &[]).is_some(), "a keyboard row");
+        assert!(
+            weakness("acmecorporation", &["acme", "corporation"]).is_some(),
+            "the account's own words"
+        );
+        assert_eq!(weakness("lantern orbit pickle meadow", &[]), None);
+        let long = "a lantern orbits the pickled meadow at dawn while seven owls hum quietly";
+        assert!(long.chars().count() > 64);
+        assert_eq!(weakness(long, &[]), None, "no maximum below 64 characters");
     }
 }

@@ -11,7 +11,6 @@ use crate::db::{set_context, AppPool, DbError};
 use crate::ids::UserId;
 use crate::outbox::{self, QueuedEmail};
 use crate::password;
-use crate::signup::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 
 pub const LINK_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
@@ -119,11 +118,8 @@ pub async fn complete(
     token: &ResetToken,
     new_password: &str,
 ) -> Result<(), ResetError> {
-    let length = new_password.chars().count();
-    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&length) {
-        return Err(ResetError::WeakPassword(format!(
-            "Use {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters; a few unrelated words work well."
-        )));
+    if let Some(problem) = password::weakness(new_password, &[]) {
+        return Err(ResetError::WeakPassword(problem));
     }
     let plaintext = new_password.to_owned();
     let hash = tokio::task::spawn_blocking(move || password::hash(&plaintext))

@@ -7,11 +7,6 @@ use crate::db::{set_context, AppPool, ConstraintKind, DbError};
 use crate::ids::{Email, UserId};
 use crate::password;
 
-/// Shortest password accepted. Long passphrases beat complexity rules.
-pub const MIN_PASSWORD_CHARS: usize = 12;
-/// Longest accepted: generous for passphrases and managers, bounded for hashing cost.
-pub const MAX_PASSWORD_CHARS: usize = 256;
-
 /// What the signup form sends, as typed.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 pub struct SignupInput {
@@ -72,17 +67,9 @@ impl SignupInput {
                 "The company name can be at most 200 characters.".into(),
             ));
         }
-        let length = self.password.chars().count();
-        if length < MIN_PASSWORD_CHARS {
-            errors.push((
-                "password",
-                format!("Use at least {MIN_PASSWORD_CHARS} characters; a few unrelated words work well."),
-            ));
-        } else if length > MAX_PASSWORD_CHARS {
-            errors.push((
-                "password",
-                format!("Use at most {MAX_PASSWORD_CHARS} characters."),
-            ));
+        let related = [self.email.as_str(), display_name, company_name];
+        if let Some(problem) = password::weakness(&self.password, &related) {
+            errors.push(("password", problem));
         }
         match (errors.is_empty(), email) {
             (true, Some(email)) => Ok(NewSignup {
@@ -244,7 +231,7 @@ mod tests {
             display_name: "Pat Prospect".into(),
             email: "pat@newco.example".into(),
             company_name: "NewCo".into(),
-            password: "correct horse battery".into(),
+            password: "lantern orbit pickle meadow".into(),
         }
     }
 
@@ -268,14 +255,19 @@ mod tests {
             ["display_name", "email", "company_name", "password"]
         );
         let long = SignupInput {
-            password: "x".repeat(MAX_PASSWORD_CHARS + 1),
+            password: "x".repeat(password::MAX_CHARS + 1),
             ..input()
         };
         assert_eq!(long.validate().unwrap_err()[0].0, "password");
-        let exactly_long_enough = SignupInput {
-            password: "y".repeat(MIN_PASSWORD_CHARS),
+        let long_but_guessable = SignupInput {
+            password: "y".repeat(password::MIN_CHARS),
             ..input()
         };
-        assert!(exactly_long_enough.validate().is_ok());
+        assert_eq!(long_but_guessable.validate().unwrap_err()[0].0, "password");
+        let own_words = SignupInput {
+            password: "newcoprospect".into(),
+            ..input()
+        };
+        assert_eq!(own_words.validate().unwrap_err()[0].0, "password");
     }
 }

@@ -4,6 +4,7 @@
 use askama::Template;
 use aura_platform::auth::apex;
 use aura_platform::auth::LoginError;
+use aura_platform::password;
 use aura_platform::signup::{self, Signup, SignupError, SignupInput};
 use std::net::SocketAddr;
 
@@ -128,7 +129,7 @@ impl SignupPage {
             password_error: None,
             email_taken: false,
             form_error: None,
-            min_password_chars: signup::MIN_PASSWORD_CHARS,
+            min_password_chars: password::MIN_CHARS,
         };
         (jar, page)
     }
