@@ -2,7 +2,9 @@
 //! document so that a route added later is attacked too, is called for records of workspace
 //! acme by everyone who must not reach them. Each may get only 401, 403 or 404, never a byte of
 //! the records; lists and searches of others never hold them; and afterwards the records are as
-//! they were.
+//! they were. The pages get the same by crawling: every page and form an admin reaches from the
+//! home page is checked for planted markup (stored XSS) and, where it names a record, called
+//! by another workspace's admin and a rep who does not own it.
 
 use aura_platform::demo::DEMO_PASSWORD;
 use jsonwebtoken::{EncodingKey, Header};
@@ -520,4 +522,229 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
         same_workspace: false,
     };
     attack(&app, &routes, &victim, &suspended).await;
+}
+
+/// Markup planted in every text a member can write; no page may carry it unescaped.
+const SCRIPT: &str = "<script>alert('zqxss')</script>";
+const BREAKOUT: &str = "\"><img src=x onerror=alert('zqxss')>";
+
+/// Every same-site link, form action and htmx URL of a page (paths only).
+fn urls_in(html: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for attribute in ["href=\"", "action=\"", "hx-get=\""] {
+        for rest in html.split(attribute).skip(1) {
+            let url = rest.split('"').next().unwrap_or_default();
+            let url = url
+                .split('#')
+                .next()
+                .unwrap_or_default()
+                .replace("&amp;", "&");
+            if url.starts_with('/') && !url.starts_with("//") && !url.starts_with("/assets/") {
+                found.push(url);
+            }
+        }
+    }
+    found
+}
+
+/// The pages a member reaches by following links from the home page (at most `limit`), and
+/// the form actions on them.
+async fn crawl(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    limit: usize,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let mut queue = vec!["/".to_owned()];
+    let mut seen = std::collections::HashSet::new();
+    let (mut pages, mut actions) = (Vec::new(), Vec::new());
+    while let Some(path) = queue.pop() {
+        if pages.len() >= limit || !seen.insert(path.clone()) {
+            continue;
+        }
+        let response = browser
+            .get(app.workspace_url("acme", &path))
+            .send()
+            .await
+            .unwrap();
+        assert!(!response.status().is_server_error(), "{path}");
+        let html = response.text().await.unwrap();
+        for url in urls_in(&html) {
+            if html.contains(&format!("action=\"{url}\"")) {
+                actions.push(url);
+            } else if !url.contains("logout") {
+                queue.insert(0, url);
+            }
+        }
+        pages.push((path, html));
+    }
+    actions.sort();
+    actions.dedup();
+    (pages, actions)
+}
+
+#[tokio::test]
+async fn pages_escape_what_members_write_and_refuse_other_workspaces() {
+    let (app, db) = demo_app().await;
+    let rep = token(&app, "acme", "rep").await;
+    let admin = token(&app, "acme", "admin").await;
+    let organization = created(
+        &app,
+        &rep,
+        "/api/v1/organizations",
+        json!({ "name": format!("{ORGANIZATION_MARK} {SCRIPT}"), "industry": BREAKOUT,
+                "location": SCRIPT }),
+    )
+    .await;
+    created(
+        &app,
+        &admin,
+        "/api/v1/custom-fields",
+        json!({ "entity": "contact", "label": format!("Notes {SCRIPT}"), "kind": "text" }),
+    )
+    .await;
+    let key = "notes_script_alert_zqxss_script";
+    let contact = created(
+        &app,
+        &rep,
+        "/api/v1/contacts",
+        json!({ "first_name": format!("{CONTACT_MARK} {SCRIPT}"), "last_name": BREAKOUT,
+                "title": SCRIPT, "organization_id": organization,
+                "custom_fields": { key: BREAKOUT } }),
+    )
+    .await;
+    created(
+        &app,
+        &rep,
+        &format!("/api/v1/contacts/{contact}/activities"),
+        json!({ "kind": "note", "description": format!("{ACTIVITY_MARK} {SCRIPT} {BREAKOUT}") }),
+    )
+    .await;
+
+    // Every page an admin reaches from home: the markup shows as text, never as markup.
+    let (browser, _) = crate::helpers::signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let (pages, actions) = crawl(&app, &browser, 60).await;
+    for (path, html) in &pages {
+        assert!(
+            !html.contains("<script>alert"),
+            "{path} runs planted script: {html}"
+        );
+        assert!(
+            !html.contains("<img src=x"),
+            "{path} renders planted markup: {html}"
+        );
+    }
+    let shown: Vec<&str> = pages
+        .iter()
+        .filter(|(_, html)| html.contains("zqxss"))
+        .map(|(path, _)| path.as_str())
+        .collect();
+    for needed in [
+        format!("/contacts/{contact}"),
+        format!("/organizations/{organization}"),
+    ] {
+        assert!(
+            shown.contains(&needed.as_str()),
+            "the crawl reached {needed}: {shown:?}"
+        );
+    }
+
+    // The pages and forms naming acme's records, found by the crawl, as globex's admin (with
+    // a session and token of their own) and as a rep of acme who does not own the contact.
+    let (thief, thief_csrf) =
+        crate::helpers::signed_in_to(&app, "globex", "admin@globex.example", DEMO_PASSWORD).await;
+    let (rep2, rep2_csrf) =
+        crate::helpers::signed_in_to(&app, "acme", "rep2@acme.example", DEMO_PASSWORD).await;
+    // Any URL naming a record of acme (a contact, an organization, an activity, a custom field,
+    // a member): in its path it must be refused, in its query it filters a list to nothing.
+    let has_id = |text: &str| {
+        text.split(['/', '?', '=', '&'])
+            .any(|part| part.parse::<uuid::Uuid>().is_ok())
+    };
+    let in_path = |url: &str| has_id(url.split('?').next().unwrap());
+    let record_pages: Vec<&String> = pages
+        .iter()
+        .map(|(path, _)| path)
+        .filter(|p| has_id(p))
+        .collect();
+    let record_actions: Vec<&String> = actions.iter().filter(|a| has_id(a)).collect();
+    assert!(
+        record_pages.len() >= 8 && record_actions.len() >= 12,
+        "the crawl found acme's records: {record_pages:?} {record_actions:?}"
+    );
+    let refused = [StatusCode::FORBIDDEN, StatusCode::NOT_FOUND];
+    for (who, browser, slug, csrf, hidden) in [
+        (
+            "globex's admin",
+            &thief,
+            "globex",
+            &thief_csrf,
+            &ALL_MARKS[..],
+        ),
+        (
+            "acme's other rep",
+            &rep2,
+            "acme",
+            &rep2_csrf,
+            &[CONTACT_MARK, ACTIVITY_MARK][..],
+        ),
+    ] {
+        // A rep of acme may reach acme's organizations; not another rep's contact.
+        let attacked = |url: &&&String| slug == "globex" || url.contains(&contact);
+        for path in record_pages.iter().filter(attacked) {
+            let response = browser
+                .get(app.workspace_url(slug, path))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let html = response.text().await.unwrap().to_lowercase();
+            if in_path(path) {
+                assert!(refused.contains(&status), "GET {path} as {who}: {status}");
+            } else {
+                assert_eq!(status, StatusCode::OK, "GET {path} as {who}");
+            }
+            for mark in hidden {
+                assert!(!html.contains(mark), "GET {path} as {who} leaked {mark}");
+            }
+        }
+        for action in record_actions.iter().filter(attacked) {
+            let response = browser
+                .post(app.workspace_url(slug, action))
+                .form(&[
+                    ("csrf_token", csrf.as_str()),
+                    ("first_name", "Taken"),
+                    ("version", "1"),
+                    ("kind", "call"),
+                    ("description", "Taken"),
+                    ("name", "Taken"),
+                    ("role", "admin"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let html = response.text().await.unwrap().to_lowercase();
+            if in_path(action) {
+                assert!(
+                    refused.contains(&status),
+                    "POST {action} as {who}: {status}"
+                );
+            }
+            for mark in hidden {
+                assert!(!html.contains(mark), "POST {action} as {who} leaked {mark}");
+            }
+        }
+    }
+    // Nothing of acme changed: not the records, not its members.
+    let (changed, members): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from contacts where version <> 1 or deleted_at is not null)
+                + (select count(*) from organizations where version <> 1 or deleted_at is not null),
+                (select count(*) from tenant_members m join tenants t on t.id = m.tenant_id
+                 where t.slug = 'acme' and m.deactivated_at is null and m.role <> 'admin')",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(changed, 0, "every record as it was made");
+    assert_eq!(members, 3, "acme's manager and reps are untouched");
 }

@@ -5,38 +5,11 @@
 use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, Client, Response, StatusCode};
 
-use crate::helpers::{csrf_token, demo_app, signed_in, TestApp};
+use crate::helpers::{demo_app, signed_in, signed_in_to, TestApp};
 
 /// A member of `slug` signed in: their browser and their session's CSRF token.
 async fn member_of(app: &TestApp, slug: &str, email: &str) -> (Client, String) {
-    if slug == "acme" {
-        return signed_in(app, email, DEMO_PASSWORD).await;
-    }
-    let browser = app.browser();
-    let page = browser
-        .get(app.workspace_url(slug, "/login"))
-        .send()
-        .await
-        .unwrap();
-    let token = csrf_token(&page.text().await.unwrap());
-    let response = browser
-        .post(app.workspace_url(slug, "/login"))
-        .form(&[
-            ("email", email),
-            ("password", DEMO_PASSWORD),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{email}");
-    let home = browser
-        .get(app.workspace_url(slug, "/"))
-        .send()
-        .await
-        .unwrap();
-    let csrf = csrf_token(&home.text().await.unwrap());
-    (browser, csrf)
+    signed_in_to(app, slug, email, DEMO_PASSWORD).await
 }
 
 async fn post(app: &TestApp, client: &Client, path: &str, form: &[(&str, &str)]) -> Response {

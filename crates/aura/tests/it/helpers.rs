@@ -136,15 +136,25 @@ pub fn csrf_token(html: &str) -> String {
 }
 
 pub async fn signed_in(app: &TestApp, email: &str, password: &str) -> (reqwest::Client, String) {
+    signed_in_to(app, "acme", email, password).await
+}
+
+/// A member signed in to the workspace `slug`: their browser and their session's CSRF token.
+pub async fn signed_in_to(
+    app: &TestApp,
+    slug: &str,
+    email: &str,
+    password: &str,
+) -> (reqwest::Client, String) {
     let browser = app.browser();
     let page = browser
-        .get(app.workspace_url("acme", "/login"))
+        .get(app.workspace_url(slug, "/login"))
         .send()
         .await
         .unwrap();
     let token = csrf_token(&page.text().await.unwrap());
     let response = browser
-        .post(app.workspace_url("acme", "/login"))
+        .post(app.workspace_url(slug, "/login"))
         .form(&[
             ("email", email),
             ("password", password),
@@ -159,7 +169,7 @@ pub async fn signed_in(app: &TestApp, email: &str, password: &str) -> (reqwest::
         "{email} could not sign in"
     );
     let home = browser
-        .get(app.workspace_url("acme", "/"))
+        .get(app.workspace_url(slug, "/"))
         .send()
         .await
         .unwrap()
