@@ -260,6 +260,7 @@ async fn serve(db: &TestDatabase) -> anyhow::Result<SocketAddr> {
         limiter: Arc::new(RateLimiter::local()),
         platform_api_key: None,
         mailer: Arc::new(Mailer::OutboxOnly),
+        metrics: Arc::default(),
     };
     tokio::spawn(aura_web::serve(listener, state, std::future::pending()));
     Ok(address)

@@ -24,6 +24,7 @@ pub const ACTIONS: &[&str] = &[
     "contact.deleted",
     "contact.restored",
     "activity.deleted",
+    "access.refused",
 ];
 
 #[derive(Debug, Clone)]
@@ -170,6 +171,46 @@ pub async fn record(
     .execute(tx.conn())
     .await?;
     Ok(())
+}
+
+/// Why a request was refused a record it named (F5.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The record belongs to another workspace.
+    OtherWorkspace,
+    /// A sales rep named a contact, or its activity, assigned to someone else.
+    NotOwner,
+}
+
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OtherWorkspace => "other_workspace",
+            Self::NotOwner => "not_owner",
+        }
+    }
+}
+
+/// After a request naming `id` was answered 403 or 404: if the id is a record the caller was
+/// refused (another workspace's, or another member's contact for a rep), writes
+/// `access.refused` to the trail of the workspace holding it and says why. In a transaction of
+/// its own, so the entry outlives the refused request's. See `aura.record_refused_access`.
+pub async fn record_refused_access(
+    pool: &AppPool,
+    context: TenantContext,
+    id: uuid::Uuid,
+    request: &str,
+) -> Result<Option<Refusal>, DbError> {
+    let mut tx = pool.begin(context).await?;
+    let reason = sqlx::query_scalar!("select aura.record_refused_access($1, $2)", id, request)
+        .fetch_one(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(match reason.as_deref() {
+        Some("other_workspace") => Some(Refusal::OtherWorkspace),
+        Some("not_owner") => Some(Refusal::NotOwner),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -10,12 +10,14 @@ mod custom_fields;
 mod error;
 mod forms;
 mod health;
+mod metrics;
 mod middleware;
 mod operations;
 mod organizations;
 mod pages;
 mod password_reset;
 pub mod rate_limit;
+mod refusals;
 mod session;
 mod settings;
 mod sign_in;
@@ -36,6 +38,7 @@ use tokio::net::TcpListener;
 
 pub use api::ApiDoc;
 pub use error::WebError;
+pub use metrics::Metrics;
 use rate_limit::RateLimiter;
 
 /// What every handler may use. The database is reachable only as [`AppPool`], which hands out
@@ -50,6 +53,7 @@ pub struct AppState {
     /// The key the external contract-signing system presents; `None` disables its endpoint.
     pub platform_api_key: Option<String>,
     pub mailer: Arc<Mailer>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Where Aura is reached.
@@ -84,6 +88,7 @@ pub fn router(state: AppState) -> Router {
             .merge(operations::routes())
             .merge(password_reset::routes())
             .merge(api::platform_routes())
+            .merge(metrics::routes())
             .fallback(error::not_found)
             .with_state(state.clone()),
         workspace: Router::new()
@@ -96,8 +101,13 @@ pub fn router(state: AppState) -> Router {
             .merge(contacts::routes())
             .merge(organizations::routes())
             .fallback(error::not_found)
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                refusals::record,
+            ))
             .with_state(state.clone()),
     };
+    let https = state.site.https;
     // Probes and assets answer on every host; everything else is the apex's or a workspace's.
     let routes = Router::new()
         .merge(health::routes())
@@ -107,7 +117,7 @@ pub fn router(state: AppState) -> Router {
             site::dispatch(state, sites.clone(), request)
         })
         .with_state(state);
-    middleware::wrap(routes)
+    middleware::wrap(routes, https)
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` completes; then stops accepting

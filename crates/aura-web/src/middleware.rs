@@ -22,8 +22,16 @@ use crate::error::{wants_html, WebError};
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub fn wrap(routes: Router) -> Router {
+/// Wraps the application. `https`: Aura is reached over HTTPS, so browsers are told to use
+/// nothing else for a year (HSTS), workspace subdomains included.
+pub fn wrap(routes: Router, https: bool) -> Router {
     let security_headers = ServiceBuilder::new()
+        .option_layer(https.then(|| {
+            SetResponseHeaderLayer::overriding(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+            )
+        }))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
@@ -75,5 +83,32 @@ async fn render_errors(request: Request, next: Next) -> Response {
     match response.extensions_mut().remove::<WebError>() {
         Some(error) => error.render(html),
         None => response,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{header, Request};
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    async fn headers(https: bool) -> axum::http::HeaderMap {
+        let app = super::wrap(Router::new().route("/", get(|| async { "ok" })), https);
+        let request = Request::get("/").body(Body::empty()).unwrap();
+        app.oneshot(request).await.unwrap().headers().clone()
+    }
+
+    #[tokio::test]
+    async fn hsts_is_sent_only_when_served_over_https() {
+        let over_tls = headers(true).await;
+        assert_eq!(
+            over_tls[header::STRICT_TRANSPORT_SECURITY],
+            "max-age=31536000; includeSubDomains"
+        );
+        assert!(over_tls.contains_key(header::CONTENT_SECURITY_POLICY));
+        let plain = headers(false).await;
+        assert!(!plain.contains_key(header::STRICT_TRANSPORT_SECURITY));
     }
 }

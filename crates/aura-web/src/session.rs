@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
-use crate::{rate_limit, AppState, WebError};
+use crate::{rate_limit, refusals, AppState, WebError};
 
 pub const SESSION_COOKIE: &str = "aura_session";
 /// The apex's session cookie (operators, and users without a workspace yet).
@@ -130,6 +130,7 @@ impl FromRequestParts<AppState> for Member {
         rate_limit::per_user(state, signed_in.context.user_id)
             .await
             .map_err(NotSignedIn::Error)?;
+        refusals::Caller::note(parts, signed_in.context);
         let renewed_cookie = signed_in.refreshed.then(|| session_cookie(state, &token));
         Ok(Member {
             signed_in,

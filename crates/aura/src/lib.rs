@@ -154,6 +154,7 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
         limiter: Arc::new(limiter),
         platform_api_key: args.platform_api_key.clone(),
         mailer: Arc::new(mailer),
+        metrics: Arc::default(),
     };
     aura_web::serve(listener, state, shutdown_signal())
         .await

@@ -960,3 +960,87 @@ async fn a_rep_reaches_only_their_own_contacts_and_their_activities() {
         assert!(refused_by_privilege_or_policy(&err), "`{statement}`: {err}");
     }
 }
+
+/// The one function that looks past row-level security for refused requests (F5.6) writes one
+/// entry to the holder's trail for a record the caller may not reach, returns nothing of it,
+/// and writes nothing for records the caller may see, unknown ids, or a caller without context.
+#[tokio::test]
+async fn a_refused_access_is_recorded_with_the_holder_and_reveals_nothing() {
+    use aura_platform::audit::{self, Refusal};
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let contact_of = |tenant: TenantId| {
+        let owner = db.owner.clone();
+        async move {
+            sqlx::query_scalar::<_, Uuid>("select id from contacts where tenant_id = $1")
+                .bind(tenant.as_uuid())
+                .fetch_one(&owner)
+                .await
+                .unwrap()
+        }
+    };
+    let (a_contact, b_contact) = (
+        contact_of(t.a.tenant_id).await,
+        contact_of(t.b.tenant_id).await,
+    );
+    let entries = |tenant: TenantId| {
+        let owner = db.owner.clone();
+        async move {
+            sqlx::query_as::<_, (Option<Uuid>, Option<String>, Option<Uuid>)>(
+                "select actor_user_id, after->>'reason', (after->>'from_workspace')::uuid
+                 from audit_log where tenant_id = $1 and action = 'access.refused'",
+            )
+            .bind(tenant.as_uuid())
+            .fetch_all(&owner)
+            .await
+            .unwrap()
+        }
+    };
+
+    let refused = audit::record_refused_access(&db.app, t.a, b_contact, "GET /contacts/x")
+        .await
+        .unwrap();
+    assert_eq!(refused, Some(Refusal::OtherWorkspace));
+    assert_eq!(
+        entries(t.b.tenant_id).await,
+        [(
+            Some(t.a.user_id.as_uuid()),
+            Some("other_workspace".to_owned()),
+            Some(t.a.tenant_id.as_uuid())
+        )]
+    );
+    assert!(entries(t.a.tenant_id).await.is_empty());
+
+    // Not refused: one's own record, an id of nothing.
+    for id in [a_contact, Uuid::new_v4()] {
+        let refused = audit::record_refused_access(&db.app, t.a, id, "GET /contacts/x")
+            .await
+            .unwrap();
+        assert_eq!(refused, None);
+    }
+    assert_eq!(
+        entries(t.a.tenant_id).await.len() + entries(t.b.tenant_id).await.len(),
+        1
+    );
+
+    // The entry is B's to read, not A's, even though A's request wrote it.
+    let mut tx = db.app.begin(t.a).await.unwrap();
+    let visible: i64 =
+        sqlx::query_scalar("select count(*) from audit_log where action = 'access.refused'")
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+    assert_eq!(visible, 0);
+    drop(tx);
+
+    // Without a user in context (no one signed in), nothing is written.
+    let mut conn = PgConnection::connect(&db.app_url).await.unwrap();
+    let reason: Option<String> =
+        sqlx::query_scalar("select aura.record_refused_access($1, 'GET /x')")
+            .bind(b_contact)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(reason, None);
+    assert_eq!(entries(t.b.tenant_id).await.len(), 1);
+}

@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 
 mod crm;
 
-use crate::{rate_limit, session};
+use crate::{rate_limit, refusals, session};
 use crate::{AppState, WebError};
 
 #[derive(OpenApi)]
@@ -117,6 +117,7 @@ impl FromRequestParts<AppState> for ApiCaller {
             .await?
             .ok_or(WebError::Unauthorized)?;
         rate_limit::per_user(state, context.user_id).await?;
+        refusals::Caller::note(parts, context);
         Ok(Self { context, workspace })
     }
 }
@@ -254,17 +255,7 @@ async fn contract_signed(
     headers: axum::http::HeaderMap,
 ) -> Result<StatusCode, WebError> {
     rate_limit::per_client_address(&state, client).await?;
-    let Some(expected) = &state.platform_api_key else {
-        return Err(WebError::NotFound);
-    };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if !session::constant_time_eq(expected.as_bytes(), presented.trim().as_bytes()) {
-        return Err(WebError::Unauthorized);
-    }
+    check_platform_key(&state, &headers)?;
     provisioning::mark_contract_signed_by_integration(&state.db, id)
         .await
         .map_err(|err| match err {
@@ -276,6 +267,27 @@ async fn contract_signed(
             _ => WebError::Internal,
         })?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The platform's own integrations present the platform API key as a bearer token. Without a
+/// configured key their endpoints do not exist (404); a wrong or missing key is 401.
+pub(crate) fn check_platform_key(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<(), WebError> {
+    let Some(expected) = &state.platform_api_key else {
+        return Err(WebError::NotFound);
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if session::constant_time_eq(expected.as_bytes(), presented.trim().as_bytes()) {
+        Ok(())
+    } else {
+        Err(WebError::Unauthorized)
+    }
 }
 
 #[cfg(test)]
@@ -297,7 +309,10 @@ mod tests {
             .collect();
         assert!(routed.len() >= 15, "found the routes: {routed:?}");
         for path in routed {
-            assert!(documented.contains_key(path), "{path} is routed but not documented");
+            assert!(
+                documented.contains_key(path),
+                "{path} is routed but not documented"
+            );
         }
     }
 }

@@ -11,7 +11,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{demo_app, TestApp, TEST_JWT_SECRET};
+use crate::helpers::{demo_app, TestApp, TEST_JWT_SECRET, TEST_PLATFORM_API_KEY};
 
 /// Text planted in acme's records; no answer to an attacker may contain it. One marker per
 /// kind of record, since a rep of acme may see the organization but not another rep's contact.
@@ -509,6 +509,63 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
         attack(&app, &routes, &victim, caller).await;
     }
     assert_untouched(&app, &rep, &admin, &victim).await;
+
+    // Each refused attempt at a record by a caller the server knows is in acme's trail, written
+    // apart from the refused request, and counted for monitoring (F5.6).
+    let refusals: Vec<(String, String, uuid::Uuid)> = sqlx::query_as(
+        "select after->>'reason', after->>'request', actor_user_id from audit_log
+         where action = 'access.refused' and tenant_id = $1 order by id",
+    )
+    .bind(acme)
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    let rep2_id = id("select id from users where email = 'rep2@acme.example'").await;
+    let by = |reason: &str, actor: uuid::Uuid| {
+        refusals
+            .iter()
+            .filter(|(r, _, a)| r == reason && *a == actor)
+            .count()
+    };
+    assert!(by("other_workspace", globex_admin_id) >= 10, "{refusals:?}");
+    assert!(by("not_owner", rep2_id) >= 5, "{refusals:?}");
+    assert!(
+        refusals
+            .iter()
+            .any(|(_, request, _)| request == &format!("GET /api/v1/contacts/{}", victim.contact)),
+        "{refusals:?}"
+    );
+    let metrics = |key: Option<&str>| {
+        let mut request = app.client.get(app.url("/metrics"));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    assert_eq!(metrics(None).await.0, StatusCode::UNAUTHORIZED);
+    let (status, text) = metrics(Some(TEST_PLATFORM_API_KEY)).await;
+    assert_eq!(status, StatusCode::OK);
+    let counted = |reason: &str| {
+        text.lines()
+            .find_map(|line| {
+                line.strip_prefix(&format!(
+                    "aura_refused_access_total{{reason=\"{reason}\"}} "
+                ))
+            })
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        (counted("other_workspace"), counted("not_owner")),
+        (
+            by("other_workspace", globex_admin_id),
+            by("not_owner", rep2_id)
+        ),
+        "{text}"
+    );
 
     // Last, since it shuts acme: its own admin, once the workspace is suspended.
     sqlx::query("update tenants set status = 'suspended' where slug = 'acme'")

@@ -93,6 +93,7 @@ pub async fn spawn_app_configured(pool: AppPool, limiter: RateLimiter, mailer: M
         limiter: Arc::new(limiter),
         platform_api_key: Some(TEST_PLATFORM_API_KEY.to_owned()),
         mailer: Arc::new(mailer),
+        metrics: Arc::default(),
     };
     tokio::spawn(aura_web::serve(listener, state, async {
         stopped.await.ok();
