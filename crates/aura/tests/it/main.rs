@@ -10,6 +10,7 @@ mod cli;
 mod crm_pages;
 mod health;
 mod helpers;
+mod injection;
 mod mail;
 mod outage;
 mod pages;

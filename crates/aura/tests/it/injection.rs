@@ -1,0 +1,157 @@
+//! SQL injection (NFR-S): sqlmap, the Debian package, probes the search, filter and paging
+//! parameters of the running server's lists, over the API and the pages, signed in as a
+//! manager and as an admin. It must find nothing. Bounded: level 1, risk 1, four threads.
+
+use std::process::Command;
+
+use aura_platform::db::testing::{scratch_folder, TestDatabase};
+use aura_platform::db::OwnerPool;
+use aura_platform::demo::{self, DEMO_PASSWORD};
+use aura_web::rate_limit::RateLimiter;
+use serde_json::Value;
+
+use crate::helpers::{csrf_token, spawn_app_with_limiter, TestApp};
+
+/// Runs sqlmap on `url` (on acme's host) for the parameters `params`, with `auth` as a header
+/// or cookie argument, and returns its report.
+fn sqlmap(port: u16, url: &str, params: &str, auth: [&str; 2]) -> String {
+    let output_dir = scratch_folder();
+    let output = Command::new("sqlmap")
+        .args(["-u", &format!("http://127.0.0.1:{port}{url}")])
+        .args(["--host", &format!("acme.localhost:{port}")])
+        .args(auth)
+        .args(["-p", params])
+        .args(["--batch", "--level", "1", "--risk", "1", "--threads", "4"])
+        .args([
+            "--time-sec",
+            "2",
+            "--skip-waf",
+            "--disable-coloring",
+            "--flush-session",
+        ])
+        .arg(format!("--output-dir={}", output_dir.path().display()))
+        .output()
+        .expect("sqlmap is needed for the injection test: apt-get install sqlmap");
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "sqlmap failed: {report}");
+    report
+}
+
+#[tokio::test]
+async fn sqlmap_finds_no_injectable_parameter_in_searches_filters_or_paging() {
+    let db = TestDatabase::new().await;
+    let owner = OwnerPool::connect(&db.owner_url).await.unwrap();
+    demo::seed(&owner).await.unwrap();
+    owner.close().await;
+    // sqlmap sends a few thousand requests: the per-user limit would only slow it down.
+    let app =
+        spawn_app_with_limiter(db.app.clone(), RateLimiter::local().with_limit(u64::MAX)).await;
+
+    let token: Value = app
+        .client
+        .post(app.workspace_url("acme", "/api/v1/auth/token"))
+        .json(&serde_json::json!({ "email": "manager@acme.example", "password": DEMO_PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = format!(
+        "Authorization: Bearer {}",
+        token["access_token"].as_str().unwrap()
+    );
+    let session = session_cookie(&app).await;
+    let audit = app
+        .client
+        .get(app.workspace_url("acme", "/audit"))
+        .header(reqwest::header::COOKIE, &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        audit.status(),
+        reqwest::StatusCode::OK,
+        "the cookie alone signs sqlmap in"
+    );
+    let cookie = format!("Cookie: {session}");
+
+    let (ids, port) = (uuid::Uuid::new_v4(), app.port);
+    let targets = [
+        (
+            format!(
+                "/api/v1/contacts?search=ann&assigned_to={ids}&organization_id={ids}&deleted=false&after={ids}&limit=25"
+            ),
+            "search,assigned_to,organization_id,deleted,after,limit",
+        ),
+        (
+            format!("/api/v1/organizations?name=north&deleted=false&after={ids}&limit=25"),
+            "name,deleted,after,limit",
+        ),
+        // A page, through the session: the audit log's filters.
+        (
+            format!("/audit?action=contact.deleted&actor={ids}&after=2026-11-22T05:00:00Z_42"),
+            "action,actor,after",
+        ),
+        (format!("/contacts?search=ann&after={ids}"), "search,after"),
+    ];
+    let mut reports = Vec::new();
+    for (url, params) in &targets {
+        let report = tokio::task::spawn_blocking({
+            let header = if url.starts_with("/api/") {
+                bearer.clone()
+            } else {
+                cookie.clone()
+            };
+            let (url, params) = (url.clone(), *params);
+            move || sqlmap(port, &url, params, ["--headers", &header])
+        })
+        .await
+        .unwrap();
+        reports.push((url.clone(), report));
+    }
+    for (url, report) in &reports {
+        assert!(
+            !report.contains("identified the following injection point"),
+            "sqlmap found an injection in {url}: {report}"
+        );
+        assert!(
+            report.contains("do not appear to be injectable"),
+            "sqlmap tested {url}: {report}"
+        );
+    }
+}
+
+/// Signs acme's admin in and returns their session cookie (`name=value`), for a tool that
+/// keeps no cookies of its own.
+async fn session_cookie(app: &TestApp) -> String {
+    let browser = app.browser();
+    let login = app.workspace_url("acme", "/login");
+    let page = browser
+        .get(&login)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let response = browser
+        .post(&login)
+        .form(&[
+            ("email", "admin@acme.example"),
+            ("password", DEMO_PASSWORD),
+            ("csrf_token", &csrf_token(&page)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect();
+    assert!(!cookies.is_empty(), "signing in sets a session cookie");
+    cookies.join("; ")
+}
