@@ -6,7 +6,8 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use aura_platform::db::testing::{scratch_folder, TestDatabase};
-use aura_platform::db::TenantContext;
+use aura_platform::db::{OwnerPool, TenantContext};
+use aura_platform::demo;
 use aura_platform::ids::{MemberRole, TenantId, UserId};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -219,15 +220,14 @@ async fn serve_refuses_a_database_role_that_bypasses_row_level_security() {
     );
 }
 
-#[tokio::test]
-async fn serve_logs_json_and_exits_cleanly_on_sigterm() {
-    let db = TestDatabase::new().await;
+/// `aura serve` on `db`, on a free port, once it answers `/readyz`.
+async fn serving(db: &TestDatabase) -> (std::process::Child, u16) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut child = aura_command()
+    let child = aura_command()
         .env("AURA_DATABASE_URL", &db.owner_url)
         .env("AURA_APP_DATABASE_URL", &db.app_url)
         .env("AURA_LISTEN", format!("127.0.0.1:{port}"))
@@ -236,7 +236,6 @@ async fn serve_logs_json_and_exits_cleanly_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-
     let client = reqwest::Client::new();
     let ready = format!("http://127.0.0.1:{port}/readyz");
     let started = Instant::now();
@@ -251,16 +250,27 @@ async fn serve_logs_json_and_exits_cleanly_on_sigterm() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    (child, port)
+}
 
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+/// Waits for the process to end, at most 10 s.
+async fn exit_of(child: &mut std::process::Child) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
+    loop {
         if let Some(status) = child.try_wait().unwrap() {
-            break status;
+            return status;
         }
         assert!(Instant::now() < deadline, "no exit within 10 s of SIGTERM");
         tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    }
+}
+
+#[tokio::test]
+async fn serve_logs_json_and_exits_cleanly_on_sigterm() {
+    let db = TestDatabase::new().await;
+    let (mut child, _) = serving(&db).await;
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let status = exit_of(&mut child).await;
     assert!(status.success(), "exit status {status}");
 
     let mut logs = String::new();
@@ -284,4 +294,64 @@ async fn serve_logs_json_and_exits_cleanly_on_sigterm() {
     assert!(lines
         .iter()
         .any(|line| line["fields"]["message"] == "shut down cleanly"));
+}
+
+/// SIGTERM under load: the requests in flight (sign-ins, slow by design: argon2) are answered
+/// in full, new connections are refused, and the process exits 0.
+#[tokio::test]
+async fn sigterm_under_load_answers_the_requests_in_flight_and_refuses_new_ones() {
+    let db = TestDatabase::new().await;
+    let owner = OwnerPool::connect(&db.owner_url).await.unwrap();
+    demo::seed(&owner).await.unwrap();
+    owner.close().await;
+    let (mut child, port) = serving(&db).await;
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/api/v1/auth/token");
+    let mut in_flight = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let (client, url) = (client.clone(), url.clone());
+        in_flight.spawn(async move {
+            let response = client
+                .post(&url)
+                .header("host", format!("acme.localhost:{port}"))
+                .json(
+                    &serde_json::json!({ "email": format!("nobody{n}@acme.example"),
+                                           "password": "not a real one" }),
+                )
+                .send()
+                .await?;
+            let status = response.status();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, body.len(), Instant::now()))
+        });
+    }
+    // Let the sign-ins reach the server, then stop it while they hash.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let stopped_at = Instant::now();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let late = client
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await;
+    assert!(
+        late.is_err(),
+        "a connection after SIGTERM was accepted: {late:?}"
+    );
+
+    let mut answered_after_sigterm = 0;
+    while let Some(answered) = in_flight.join_next().await {
+        let (status, length, at) = answered.unwrap().expect("a request in flight was cut off");
+        assert!(
+            status == reqwest::StatusCode::UNAUTHORIZED && length > 0,
+            "an in-flight sign-in got {status} ({length} bytes)"
+        );
+        answered_after_sigterm += usize::from(at > stopped_at);
+    }
+    assert!(
+        answered_after_sigterm > 0,
+        "no request was still in flight at SIGTERM"
+    );
+    let status = exit_of(&mut child).await;
+    assert!(status.success(), "exit status {status}");
 }
