@@ -1,8 +1,7 @@
 //! The `aura` binary as an operator uses it.
 
 use std::io::Read;
-use std::net::TcpListener;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use aura_platform::db::testing::{scratch_folder, TestDatabase};
@@ -12,7 +11,7 @@ use aura_platform::ids::{MemberRole, TenantId, UserId};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::helpers::aura_command;
+use crate::helpers::{aura_command, exit_of, serving};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -218,51 +217,6 @@ async fn serve_refuses_a_database_role_that_bypasses_row_level_security() {
         "{}",
         text(&out.stderr)
     );
-}
-
-/// `aura serve` on `db`, on a free port, once it answers `/readyz`.
-async fn serving(db: &TestDatabase) -> (std::process::Child, u16) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = aura_command()
-        .env("AURA_DATABASE_URL", &db.owner_url)
-        .env("AURA_APP_DATABASE_URL", &db.app_url)
-        .env("AURA_LISTEN", format!("127.0.0.1:{port}"))
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::new();
-    let ready = format!("http://127.0.0.1:{port}/readyz");
-    let started = Instant::now();
-    loop {
-        if let Ok(response) = client.get(&ready).send().await {
-            assert_eq!(response.status(), 200);
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the server did not come up"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    (child, port)
-}
-
-/// Waits for the process to end, at most 10 s.
-async fn exit_of(child: &mut std::process::Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "no exit within 10 s of SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]

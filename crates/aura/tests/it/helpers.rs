@@ -1,6 +1,7 @@
 use std::net::SocketAddr;
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aura_platform::auth::api::TokenKeys;
 use aura_platform::db::testing::TestDatabase;
@@ -209,4 +210,49 @@ pub async fn operator_signed_in(app: &TestApp) -> (reqwest::Client, String) {
         .unwrap();
     let session_token = csrf_token(&page);
     (browser, session_token)
+}
+
+/// `aura serve` on `db`, on a free port, once it answers `/readyz`.
+pub async fn serving(db: &TestDatabase) -> (Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = aura_command()
+        .env("AURA_DATABASE_URL", &db.owner_url)
+        .env("AURA_APP_DATABASE_URL", &db.app_url)
+        .env("AURA_LISTEN", format!("127.0.0.1:{port}"))
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = client.get(&ready).send().await {
+            assert_eq!(response.status(), 200);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (child, port)
+}
+
+/// Waits for the process to end, at most 10 s.
+pub async fn exit_of(child: &mut Child) -> ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "no exit within 10 s of SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -17,5 +17,6 @@ mod pages;
 mod password_reset;
 mod rate_limit;
 mod settings;
+mod soak;
 mod team;
 mod workspace;
