@@ -585,27 +585,50 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
 const SCRIPT: &str = "<script>alert('zqxss')</script>";
 const BREAKOUT: &str = "\"><img src=x onerror=alert('zqxss')>";
 
-/// Every same-site link, form action and htmx URL of a page (paths only).
-fn urls_in(html: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for attribute in ["href=\"", "action=\"", "hx-get=\""] {
-        for rest in html.split(attribute).skip(1) {
-            let url = rest.split('"').next().unwrap_or_default();
-            let url = url
-                .split('#')
-                .next()
-                .unwrap_or_default()
-                .replace("&amp;", "&");
-            if url.starts_with('/') && !url.starts_with("//") && !url.starts_with("/assets/") {
-                found.push(url);
+/// A same-site path, without its fragment, or none.
+fn same_site(url: &str) -> Option<String> {
+    let url = url.split('#').next()?.replace("&amp;", "&");
+    (url.starts_with('/') && !url.starts_with("//") && !url.starts_with("/assets/")).then_some(url)
+}
+
+/// The value of `attribute` in an HTML tag's text.
+fn attribute<'a>(tag: &'a str, attribute: &str) -> Option<&'a str> {
+    tag.split(&format!(" {attribute}=\""))
+        .nth(1)?
+        .split('"')
+        .next()
+}
+
+/// A page's same-site links (anchors, htmx URLs, forms sent by GET) and the actions of its
+/// forms sent by POST.
+fn urls_in(html: &str) -> (Vec<String>, Vec<String>) {
+    let (mut links, mut posts) = (Vec::new(), Vec::new());
+    for tag in html
+        .split('<')
+        .map(|rest| rest.split('>').next().unwrap_or_default())
+    {
+        if tag.starts_with("form ") {
+            let posted = attribute(tag, "method").is_some_and(|m| m.eq_ignore_ascii_case("post"));
+            if let Some(url) = attribute(tag, "action").and_then(same_site) {
+                if posted {
+                    posts.push(url)
+                } else {
+                    links.push(url)
+                }
+            }
+        } else {
+            for name in ["href", "hx-get"] {
+                if let Some(url) = attribute(tag, name).and_then(same_site) {
+                    links.push(url);
+                }
             }
         }
     }
-    found
+    (links, posts)
 }
 
 /// The pages a member reaches by following links from the home page (at most `limit`), and
-/// the form actions on them.
+/// the actions of the forms on them that post.
 async fn crawl(
     app: &TestApp,
     browser: &reqwest::Client,
@@ -625,13 +648,11 @@ async fn crawl(
             .unwrap();
         assert!(!response.status().is_server_error(), "{path}");
         let html = response.text().await.unwrap();
-        for url in urls_in(&html) {
-            if html.contains(&format!("action=\"{url}\"")) {
-                actions.push(url);
-            } else if !url.contains("logout") {
-                queue.insert(0, url);
-            }
+        let (links, posts) = urls_in(&html);
+        for link in links {
+            queue.insert(0, link);
         }
+        actions.extend(posts);
         pages.push((path, html));
     }
     actions.sort();
@@ -677,6 +698,24 @@ async fn pages_escape_what_members_write_and_refuse_other_workspaces() {
     )
     .await;
 
+    // What members write elsewhere: their names (at sign-up or on joining) and the workspace's.
+    for (statement, text) in [
+        (
+            "update users set display_name = $1 where email = 'rep@acme.example'",
+            format!("Rita {SCRIPT}"),
+        ),
+        (
+            "update tenants set name = $1 where slug = 'acme'",
+            format!("Acme {BREAKOUT}"),
+        ),
+    ] {
+        sqlx::query(statement)
+            .bind(text)
+            .execute(&db.owner)
+            .await
+            .unwrap();
+    }
+
     // Every page an admin reaches from home: the markup shows as text, never as markup.
     let (browser, _) = crate::helpers::signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
     let (pages, actions) = crawl(&app, &browser, 60).await;
@@ -702,6 +741,25 @@ async fn pages_escape_what_members_write_and_refuse_other_workspaces() {
         assert!(
             shown.contains(&needed.as_str()),
             "the crawl reached {needed}: {shown:?}"
+        );
+    }
+
+    // Every form the crawl found refuses a post without the session's CSRF token.
+    for action in &actions {
+        let response = browser
+            .post(app.workspace_url("acme", action))
+            .form(&[
+                ("first_name", "Forged"),
+                ("name", "Forged"),
+                ("version", "1"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::FORBIDDEN,
+            "POST {action} without a CSRF token"
         );
     }
 
