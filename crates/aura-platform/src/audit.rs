@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::db::{AppPool, DbError, TenantContext, TenantTx};
-use crate::ids::{MemberRole, UserId};
+use crate::ids::{MemberRole, TenantId, UserId};
 
 /// Actions the trail records, for filtering (the UI offers exactly these).
 pub const ACTIONS: &[&str] = &[
@@ -211,6 +211,30 @@ pub async fn record_refused_access(
         Some("not_owner") => Some(Refusal::NotOwner),
         _ => None,
     })
+}
+
+/// A genuine API token of `token_tenant` was presented on `host_tenant`'s host: writes
+/// `access.refused` to the host workspace's trail, in a transaction of its own. See
+/// `aura.record_foreign_token`.
+pub async fn record_foreign_token(
+    pool: &AppPool,
+    host_tenant: TenantId,
+    user: UserId,
+    token_tenant: TenantId,
+    request: &str,
+) -> Result<(), DbError> {
+    let mut tx = pool.begin_unscoped().await?;
+    sqlx::query!(
+        "select aura.record_foreign_token($1, $2, $3, $4)",
+        host_tenant as TenantId,
+        user as UserId,
+        token_tenant as TenantId,
+        request,
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]

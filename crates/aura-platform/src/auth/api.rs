@@ -118,23 +118,36 @@ pub async fn refresh(
     Ok(tokens)
 }
 
-/// The caller an access token names in `tenant`, checked against the database now: `None` for
-/// a bad signature, an expired token, another tenant's token, a member no longer active, or a
-/// token issued before its user's password changed.
+/// What an access token presented on `tenant`'s host amounts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenCheck {
+    /// An active member of the tenant, as the database says now.
+    Member(TenantContext),
+    /// A genuine token of another workspace: its user tried this one (F5.6 records it).
+    OtherWorkspace { user: UserId, tenant: TenantId },
+    /// A bad signature, an expired token, a member no longer active, or a token issued before
+    /// its user's password changed.
+    Refused,
+}
+
+/// Checks an access token presented on `tenant`'s host against the database.
 pub async fn authenticate(
     pool: &AppPool,
     keys: &TokenKeys,
     tenant: TenantId,
     token: &str,
-) -> Result<Option<TenantContext>, DbError> {
+) -> Result<TokenCheck, DbError> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&[ISSUER]);
     validation.leeway = 0;
     let Ok(decoded) = jsonwebtoken::decode::<Claims>(token, &keys.decoding, &validation) else {
-        return Ok(None);
+        return Ok(TokenCheck::Refused);
     };
     if decoded.claims.tenant_id != tenant.as_uuid() {
-        return Ok(None);
+        return Ok(TokenCheck::OtherWorkspace {
+            user: UserId::from(decoded.claims.sub),
+            tenant: TenantId::from(decoded.claims.tenant_id),
+        });
     }
     let user = UserId::from(decoded.claims.sub);
     let mut tx = pool.begin_tenant_scope(tenant).await?;
@@ -148,10 +161,12 @@ pub async fn authenticate(
     )
     .fetch_optional(&mut *tx)
     .await?;
-    Ok(role.map(|role| TenantContext {
-        tenant_id: tenant,
-        user_id: user,
-        role,
+    Ok(role.map_or(TokenCheck::Refused, |role| {
+        TokenCheck::Member(TenantContext {
+            tenant_id: tenant,
+            user_id: user,
+            role,
+        })
     }))
 }
 

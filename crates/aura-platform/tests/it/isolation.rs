@@ -1044,3 +1044,40 @@ async fn a_refused_access_is_recorded_with_the_holder_and_reveals_nothing() {
     assert_eq!(reason, None);
     assert_eq!(entries(t.b.tenant_id).await.len(), 1);
 }
+
+/// The recorder of foreign API tokens writes one entry to the called workspace's trail, and
+/// nothing for a token of the same workspace, an unknown user or an unknown workspace.
+#[tokio::test]
+async fn a_foreign_token_is_recorded_with_the_workspace_it_was_shown_to() {
+    use aura_platform::audit;
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let request = "GET /api/v1/contacts";
+    audit::record_foreign_token(&db.app, t.b.tenant_id, t.a.user_id, t.a.tenant_id, request)
+        .await
+        .unwrap();
+    for (host, user, token_tenant) in [
+        (t.b.tenant_id, t.b.user_id, t.b.tenant_id),
+        (t.b.tenant_id, UserId::new(), t.a.tenant_id),
+        (TenantId::new(), t.a.user_id, t.a.tenant_id),
+    ] {
+        audit::record_foreign_token(&db.app, host, user, token_tenant, request)
+            .await
+            .unwrap();
+    }
+    let entries: Vec<(Uuid, Option<Uuid>, Option<String>)> = sqlx::query_as(
+        "select tenant_id, actor_user_id, after->>'reason' from audit_log
+         where action = 'access.refused'",
+    )
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        entries,
+        [(
+            t.b.tenant_id.as_uuid(),
+            Some(t.a.user_id.as_uuid()),
+            Some("other_workspace_token".to_owned())
+        )]
+    );
+}

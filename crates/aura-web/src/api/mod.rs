@@ -2,7 +2,8 @@
 //! (`/api/v1/openapi.json`) so any client can generate its types. Clients authenticate with
 //! `Authorization: Bearer <access token>`; cookies play no part, so CSRF does not apply.
 
-use aura_platform::auth::api::{self as tokens, RefreshError};
+use aura_platform::audit::{self, Refusal};
+use aura_platform::auth::api::{self as tokens, RefreshError, TokenCheck};
 use aura_platform::auth::LoginError;
 use aura_platform::db::TenantContext;
 use aura_platform::ids::MemberRole;
@@ -113,9 +114,21 @@ impl FromRequestParts<AppState> for ApiCaller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(WebError::Unauthorized)?;
-        let context = tokens::authenticate(&state.db, &state.tokens, workspace.id, token.trim())
-            .await?
-            .ok_or(WebError::Unauthorized)?;
+        let context =
+            match tokens::authenticate(&state.db, &state.tokens, workspace.id, token.trim()).await?
+            {
+                TokenCheck::Member(context) => context,
+                TokenCheck::OtherWorkspace { user, tenant } => {
+                    // Counted against the user first, so refusals cannot flood the trail.
+                    rate_limit::per_user(state, user).await?;
+                    let request = format!("{} {}", parts.method, parts.uri.path());
+                    audit::record_foreign_token(&state.db, workspace.id, user, tenant, &request)
+                        .await?;
+                    state.metrics.count_refusal(Refusal::OtherWorkspace);
+                    return Err(WebError::Unauthorized);
+                }
+                TokenCheck::Refused => return Err(WebError::Unauthorized),
+            };
         rate_limit::per_user(state, context.user_id).await?;
         refusals::Caller::note(parts, context);
         Ok(Self { context, workspace })

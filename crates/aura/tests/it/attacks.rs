@@ -528,6 +528,10 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
             .count()
     };
     assert!(by("other_workspace", globex_admin_id) >= 10, "{refusals:?}");
+    assert!(
+        by("other_workspace_token", globex_admin_id) >= 10,
+        "globex's token on acme's host: {refusals:?}"
+    );
     assert!(by("not_owner", rep2_id) >= 5, "{refusals:?}");
     assert!(
         refusals
@@ -561,7 +565,7 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
     assert_eq!(
         (counted("other_workspace"), counted("not_owner")),
         (
-            by("other_workspace", globex_admin_id),
+            by("other_workspace", globex_admin_id) + by("other_workspace_token", globex_admin_id),
             by("not_owner", rep2_id)
         ),
         "{text}"
