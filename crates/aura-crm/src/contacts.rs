@@ -277,7 +277,22 @@ pub async fn reassign(
     }
     let mut tx = pool.begin(context).await?;
     check_owner(&mut tx, owner).await?;
-    let ids: Vec<uuid::Uuid> = ids.iter().map(ContactId::as_uuid).collect();
+    let mut ids: Vec<uuid::Uuid> = ids.iter().map(ContactId::as_uuid).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    // All or nothing: an id the caller cannot see (another member's or workspace's, or none)
+    // refuses the whole request, so that it is answered, and recorded, as a refusal.
+    let visible = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from contacts where tenant_id = $1 and id = any($2)"#,
+        context.tenant_id.as_uuid(),
+        &ids,
+    )
+    .fetch_one(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    if visible < ids.len() as i64 {
+        return Err(WriteError::NotFound);
+    }
     let changed = sqlx::query!(
         r#"with previous as (
                select id, assigned_to from contacts

@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::forms::{optional_id, parse_id, CustomField, Errors};
 use crate::pages::{render, Chrome, Section};
 use crate::session::Member;
-use crate::{AppState, WebError};
+use crate::{refusals, AppState, WebError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -335,6 +335,12 @@ async fn reassign(
         }
         Err(WriteError::NotAllowed) => Err(WebError::Forbidden),
         Err(WriteError::Db(err)) => Err(err.into()),
+        Err(WriteError::NotFound) => {
+            let context = member.signed_in.context;
+            let named = ids.iter().map(ContactId::as_uuid);
+            refusals::record_named(&state, context, named, "POST /contacts/reassign").await;
+            Err(WebError::NotFound)
+        }
         Err(_) => Err(WebError::NotFound),
     }
 }

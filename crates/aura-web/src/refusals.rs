@@ -34,6 +34,24 @@ impl Caller {
     }
 }
 
+/// For a refusal of ids the request carried in its body (a bulk action): records those the
+/// caller was refused, as the layer does for ids in paths.
+pub(crate) async fn record_named(
+    state: &AppState,
+    context: TenantContext,
+    ids: impl IntoIterator<Item = Uuid>,
+    line: &str,
+) {
+    for id in ids {
+        match audit::record_refused_access(&state.db, context, id, line).await {
+            Ok(Some(reason)) => state.metrics.count_refusal(reason),
+            Ok(None) => {}
+            // The answer stands; the trail lost an entry, which the log says.
+            Err(err) => tracing::error!(error = %err, "recording a refused access failed"),
+        }
+    }
+}
+
 /// The layer over the workspace routes.
 pub(crate) async fn record(
     State(state): State<AppState>,
@@ -52,14 +70,7 @@ pub(crate) async fn record(
     let response = next.run(request).await;
     let refused = matches!(response.status().as_u16(), 403 | 404);
     if let (true, Some(context)) = (refused && !named.is_empty(), caller.get()) {
-        for id in named {
-            match audit::record_refused_access(&state.db, context, id, &line).await {
-                Ok(Some(reason)) => state.metrics.count_refusal(reason),
-                Ok(None) => {}
-                // The answer stands; the trail lost an entry, which the log says.
-                Err(err) => tracing::error!(error = %err, "recording a refused access failed"),
-            }
-        }
+        record_named(&state, context, named, &line).await;
     }
     response
 }

@@ -26,7 +26,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{ApiCaller, ApiJson};
-use crate::{AppState, WebError};
+use crate::{refusals, AppState, WebError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -537,9 +537,21 @@ async fn reassign_contacts(
     caller: ApiCaller,
     ApiJson(request): ApiJson<Reassignment>,
 ) -> Answer<Json<Reassigned>, Contact> {
-    let reassigned =
-        contacts::reassign(&state.db, caller.context, &request.ids, request.assigned_to).await?;
-    Ok(Json(Reassigned { reassigned }))
+    match contacts::reassign(&state.db, caller.context, &request.ids, request.assigned_to).await {
+        Ok(reassigned) => Ok(Json(Reassigned { reassigned })),
+        Err(WriteError::NotFound) => {
+            let ids = request.ids.iter().map(ContactId::as_uuid);
+            refusals::record_named(
+                &state,
+                caller.context,
+                ids,
+                "POST /api/v1/contacts/reassign",
+            )
+            .await;
+            Err(not_found())
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// The contact's activities, newest first (F10.3).

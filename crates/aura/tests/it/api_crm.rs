@@ -458,6 +458,17 @@ async fn managers_reassign_in_bulk_and_each_change_is_audited() {
         (status, fields(&problem)),
         (StatusCode::UNPROCESSABLE_ENTITY, vec!["assigned_to"])
     );
+
+    // All or nothing: one id the manager cannot see refuses the whole request.
+    let c = manager.contact(json!({ "first_name": "Cy" })).await;
+    let (status, _) = manager
+        .post(
+            "/api/v1/contacts/reassign",
+            json!({ "ids": [c, uuid::Uuid::new_v4()], "assigned_to": rep_id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!rep.contact_ids("").await.contains(&c));
 }
 
 #[tokio::test]

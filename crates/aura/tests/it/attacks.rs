@@ -539,6 +539,12 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
             .any(|(_, request, _)| request == &format!("GET /api/v1/contacts/{}", victim.contact)),
         "{refusals:?}"
     );
+    assert!(
+        refusals
+            .iter()
+            .any(|(_, request, _)| request == "POST /api/v1/contacts/reassign"),
+        "ids in a body are recorded too: {refusals:?}"
+    );
     let metrics = |key: Option<&str>| {
         let mut request = app.client.get(app.url("/metrics"));
         if let Some(key) = key {
