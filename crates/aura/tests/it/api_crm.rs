@@ -1,12 +1,11 @@
 //! The CRM's records over the JSON API: validation, uniqueness, optimistic concurrency,
 //! soft deletion, search, activities, reassignment, and what a rep may not reach.
 
-use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor, Row};
 
-use crate::helpers::{demo_app, TestApp};
+use crate::helpers::{api_token, demo_app, TestApp};
 
 /// A signed-in API client of one member in one workspace.
 struct Api<'a> {
@@ -17,16 +16,7 @@ struct Api<'a> {
 
 impl<'a> Api<'a> {
     async fn sign_in(app: &'a TestApp, slug: &'static str, who: &str) -> Self {
-        let response = app
-            .client
-            .post(app.workspace_url(slug, "/api/v1/auth/token"))
-            .json(&json!({ "email": format!("{who}@{slug}.example"), "password": DEMO_PASSWORD }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{who}@{slug} signs in");
-        let body: Value = response.json().await.unwrap();
-        let token = body["access_token"].as_str().unwrap().to_owned();
+        let token = api_token(app, slug, &format!("{who}@{slug}.example")).await;
         Self { app, slug, token }
     }
 

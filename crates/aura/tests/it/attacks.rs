@@ -11,7 +11,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{demo_app, TestApp, TEST_JWT_SECRET, TEST_PLATFORM_API_KEY};
+use crate::helpers::{api_token, demo_app, TestApp, TEST_JWT_SECRET, TEST_PLATFORM_API_KEY};
 
 /// Text planted in acme's records; no answer to an attacker may contain it. One marker per
 /// kind of record, since a rep of acme may see the organization but not another rep's contact.
@@ -119,20 +119,7 @@ async fn routes(app: &TestApp) -> Vec<Route> {
 }
 
 async fn token(app: &TestApp, slug: &str, who: &str) -> String {
-    let body: Value = app
-        .client
-        .post(app.workspace_url(slug, "/api/v1/auth/token"))
-        .json(&json!({ "email": format!("{who}@{slug}.example"), "password": DEMO_PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{who}@{slug} signs in: {body}"))
-        .to_owned()
+    api_token(app, slug, &format!("{who}@{slug}.example")).await
 }
 
 /// A body that would pass validation on every write route that names a record in its path,

@@ -5,13 +5,12 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use aura_platform::db::testing::{scratch_folder, TestDatabase};
-use aura_platform::db::{OwnerPool, TenantContext};
-use aura_platform::demo;
+use aura_platform::db::TenantContext;
 use aura_platform::ids::{MemberRole, TenantId, UserId};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::helpers::{aura_command, exit_of, serving};
+use crate::helpers::{aura_command, demo_database, exit_of, serving};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -254,10 +253,7 @@ async fn serve_logs_json_and_exits_cleanly_on_sigterm() {
 /// in full, new connections are refused, and the process exits 0.
 #[tokio::test]
 async fn sigterm_under_load_answers_the_requests_in_flight_and_refuses_new_ones() {
-    let db = TestDatabase::new().await;
-    let owner = OwnerPool::connect(&db.owner_url).await.unwrap();
-    demo::seed(&owner).await.unwrap();
-    owner.close().await;
+    let db = demo_database().await;
     let (mut child, port) = serving(&db).await;
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/api/v1/auth/token");

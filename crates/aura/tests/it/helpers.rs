@@ -119,13 +119,38 @@ pub fn aura_command() -> Command {
     command
 }
 
-/// A server whose database holds the demo platform (acme and globex, a member of every role).
-pub async fn demo_app() -> (TestApp, TestDatabase) {
-    let (app, db) = spawn_app().await;
+/// A fresh database holding the demo platform (acme and globex, a member of every role).
+pub async fn demo_database() -> TestDatabase {
+    let db = TestDatabase::new().await;
     let owner = OwnerPool::connect(&db.owner_url).await.unwrap();
     demo::seed(&owner).await.unwrap();
     owner.close().await;
+    db
+}
+
+/// A server whose database holds the demo platform.
+pub async fn demo_app() -> (TestApp, TestDatabase) {
+    let db = demo_database().await;
+    let app = spawn_app_with(db.app.clone()).await;
     (app, db)
+}
+
+/// An API access token for `email` on the workspace `slug` (the demo password).
+pub async fn api_token(app: &TestApp, slug: &str, email: &str) -> String {
+    let response = app
+        .client
+        .post(app.workspace_url(slug, "/api/v1/auth/token"))
+        .json(&serde_json::json!({ "email": email, "password": DEMO_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        reqwest::StatusCode::OK,
+        "{email} signs in"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
 }
 
 /// The value of the hidden `csrf_token` field in a page.

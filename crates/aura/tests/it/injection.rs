@@ -4,13 +4,11 @@
 
 use std::process::Command;
 
-use aura_platform::db::testing::{scratch_folder, TestDatabase};
-use aura_platform::db::OwnerPool;
-use aura_platform::demo::{self, DEMO_PASSWORD};
+use aura_platform::db::testing::scratch_folder;
+use aura_platform::demo::DEMO_PASSWORD;
 use aura_web::rate_limit::RateLimiter;
-use serde_json::Value;
 
-use crate::helpers::{csrf_token, spawn_app_with_limiter, TestApp};
+use crate::helpers::{api_token, csrf_token, demo_database, spawn_app_with_limiter, TestApp};
 
 /// Runs sqlmap on `url` (on acme's host) for the parameters `params`, with `auth` as a header
 /// or cookie argument, and returns its report.
@@ -39,27 +37,14 @@ fn sqlmap(port: u16, url: &str, params: &str, auth: [&str; 2]) -> String {
 
 #[tokio::test]
 async fn sqlmap_finds_no_injectable_parameter_in_searches_filters_or_paging() {
-    let db = TestDatabase::new().await;
-    let owner = OwnerPool::connect(&db.owner_url).await.unwrap();
-    demo::seed(&owner).await.unwrap();
-    owner.close().await;
+    let db = demo_database().await;
     // sqlmap sends a few thousand requests: the per-user limit would only slow it down.
     let app =
         spawn_app_with_limiter(db.app.clone(), RateLimiter::local().with_limit(u64::MAX)).await;
 
-    let token: Value = app
-        .client
-        .post(app.workspace_url("acme", "/api/v1/auth/token"))
-        .json(&serde_json::json!({ "email": "manager@acme.example", "password": DEMO_PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     let bearer = format!(
         "Authorization: Bearer {}",
-        token["access_token"].as_str().unwrap()
+        api_token(&app, "acme", "manager@acme.example").await
     );
     let session = session_cookie(&app).await;
     let audit = app

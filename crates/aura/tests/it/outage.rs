@@ -1,6 +1,7 @@
 //! NFR-R4: a lost database is a 503 with a friendly message, the server recovers by itself, and
 //! no acknowledged write is lost.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,19 +9,18 @@ use std::time::{Duration, Instant};
 use aura_platform::db::embedded::EmbeddedCluster;
 use aura_platform::db::testing::scratch_folder;
 use aura_platform::db::{migrate, AppPool, OwnerPool, PoolSettings, APP_ROLE};
-use aura_platform::demo::{self, DEMO_PASSWORD};
+use aura_platform::demo;
 use aura_web::rate_limit::RateLimiter;
 use reqwest::header;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, spawn_app_with_limiter};
+use crate::helpers::{api_token, spawn_app_with, spawn_app_with_limiter};
 
-#[tokio::test]
-async fn the_server_answers_503_while_the_database_is_down_and_recovers_by_itself() {
-    // A cluster of its own, since this test stops it.
-    let dir = scratch_folder();
-    let folder = dir.path().join("data");
+/// A migrated cluster of the test's own in `folder` (the test stops it), the owner's pool on
+/// it, and a pool for the server that gives up on a connection after a second.
+async fn private_cluster(folder: &Path) -> (EmbeddedCluster, OwnerPool, AppPool) {
+    let folder = folder.join("data");
     let cluster = tokio::task::spawn_blocking(move || EmbeddedCluster::start(&folder, None))
         .await
         .unwrap()
@@ -29,12 +29,19 @@ async fn the_server_answers_503_while_the_database_is_down_and_recovers_by_itsel
         .await
         .unwrap();
     migrate(&owner, None).await.unwrap();
-    owner.close().await;
     let settings = PoolSettings {
         max_connections: 4,
         acquire_timeout: Duration::from_secs(1),
     };
     let pool = AppPool::connect_lazy(&cluster.url(APP_ROLE, "postgres"), settings).unwrap();
+    (cluster, owner, pool)
+}
+
+#[tokio::test]
+async fn the_server_answers_503_while_the_database_is_down_and_recovers_by_itself() {
+    let dir = scratch_folder();
+    let (cluster, owner, pool) = private_cluster(dir.path()).await;
+    owner.close().await;
     let app = spawn_app_with(pool).await;
     let ready = || app.client.get(app.url("/readyz")).send();
     assert_eq!(ready().await.unwrap().status(), 200);
@@ -102,33 +109,10 @@ async fn the_server_answers_503_while_the_database_is_down_and_recovers_by_itsel
 #[tokio::test]
 async fn acknowledged_writes_survive_an_outage_under_load() {
     let dir = scratch_folder();
-    let folder = dir.path().join("data");
-    let cluster = tokio::task::spawn_blocking(move || EmbeddedCluster::start(&folder, None))
-        .await
-        .unwrap()
-        .expect("start a private cluster");
-    let owner = OwnerPool::connect(&cluster.owner_url("postgres"))
-        .await
-        .unwrap();
-    migrate(&owner, None).await.unwrap();
+    let (cluster, owner, pool) = private_cluster(dir.path()).await;
     demo::seed(&owner).await.unwrap();
-    let settings = PoolSettings {
-        max_connections: 4,
-        acquire_timeout: Duration::from_secs(1),
-    };
-    let pool = AppPool::connect_lazy(&cluster.url(APP_ROLE, "postgres"), settings).unwrap();
     let app = spawn_app_with_limiter(pool, RateLimiter::local().with_limit(u64::MAX)).await;
-    let token: Value = app
-        .client
-        .post(app.workspace_url("acme", "/api/v1/auth/token"))
-        .json(&json!({ "email": "manager@acme.example", "password": DEMO_PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_owned();
+    let token = api_token(&app, "acme", "manager@acme.example").await;
 
     let running = Arc::new(AtomicBool::new(true));
     let mut clients = tokio::task::JoinSet::new();

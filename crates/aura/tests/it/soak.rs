@@ -8,13 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aura_platform::db::testing::TestDatabase;
-use aura_platform::db::OwnerPool;
-use aura_platform::demo::{self, DEMO_PASSWORD};
+use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{exit_of, serving};
+use crate::helpers::{demo_database, exit_of, serving};
 
 const DURATION: Duration = Duration::from_secs(120);
 /// Between two requests of one member: about 85 a minute, under the limit of 100.
@@ -115,10 +113,7 @@ async fn member(
 
 #[tokio::test]
 async fn two_minutes_of_mixed_traffic_without_a_5xx_and_with_flat_memory() {
-    let db = TestDatabase::new().await;
-    let owner = OwnerPool::connect(&db.owner_url).await.unwrap();
-    demo::seed(&owner).await.unwrap();
-    owner.close().await;
+    let db = demo_database().await;
     let (mut child, port) = serving(&db).await;
     // The access log goes to stdout: keep the pipe drained or the server would block on it.
     let mut logs = child.stdout.take().unwrap();
