@@ -564,6 +564,19 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
         "{text}"
     );
 
+    // acme's admin reads them in the audit log.
+    let (browser, _) = crate::helpers::signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let trail = browser
+        .get(app.workspace_url("acme", "/audit?action=access.refused"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(trail.contains("Someone outside this workspace"), "{trail}");
+    assert!(trail.contains("not_owner") && trail.contains("other_workspace_token"));
+
     // Last, since it shuts acme: its own admin, once the workspace is suspended.
     sqlx::query("update tenants set status = 'suspended' where slug = 'acme'")
         .execute(&db.owner)
