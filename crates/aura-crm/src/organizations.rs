@@ -71,6 +71,47 @@ impl OrganizationSize {
     }
 }
 
+impl std::str::FromStr for OrganizationSize {
+    type Err = ();
+
+    fn from_str(value: &str) -> Result<Self, ()> {
+        Self::parse(value).ok_or(())
+    }
+}
+
+/// How the live organizations are listed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OrganizationOrder {
+    /// By name, A to Z.
+    #[default]
+    Name,
+    /// The most recently changed first.
+    RecentlyChanged,
+}
+
+impl OrganizationOrder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::RecentlyChanged => "recent",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Name, Self::RecentlyChanged]
+            .into_iter()
+            .find(|order| order.as_str() == value.trim())
+    }
+}
+
+impl std::str::FromStr for OrganizationOrder {
+    type Err = ();
+
+    fn from_str(value: &str) -> Result<Self, ()> {
+        Self::parse(value).ok_or(())
+    }
+}
+
 /// What a user submits to create or edit an organization. Empty optional text means none.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct OrganizationInput {
@@ -181,6 +222,9 @@ pub type OrganizationPage = Page<OrganizationRow, OrganizationId>;
 pub struct OrganizationFilter {
     /// Names starting with this (any case).
     pub name_prefix: Option<String>,
+    /// Only this size band.
+    pub size: Option<OrganizationSize>,
+    pub order: OrganizationOrder,
     /// The deleted ones (to restore them), most recently deleted first.
     pub deleted: bool,
     pub after: Option<OrganizationId>,
@@ -382,7 +426,46 @@ pub async fn list(
         )
         .fetch_all(tx.conn())
         .await?
+    } else if filter.order == OrganizationOrder::RecentlyChanged {
+        // `organizations_recent_idx` in order; the name and size filters are checked on the rows
+        // it yields (a workspace's organizations number in the thousands at most). Plan as
+        // aura_app at 2,000 organizations: Index Scan on organizations_recent_idx, 0.07 ms.
+        let (from, to) = prefix_range(filter.name_prefix.as_deref());
+        let position = match filter.after {
+            None => None,
+            Some(after) => sqlx::query_scalar!(
+                "select updated_at from organizations where tenant_id = $1 and id = $2",
+                tenant,
+                after as OrganizationId,
+            )
+            .fetch_optional(tx.conn())
+            .await?
+            .map(|at| (at, after.as_uuid())),
+        };
+        let (at, id) = position.unwrap_or((DateTime::<Utc>::MAX_UTC, uuid::Uuid::max()));
+        sqlx::query_as!(
+            OrganizationRow,
+            r#"select id as "id: OrganizationId", name, industry,
+                      size_band as "size_band: OrganizationSize", location, deleted_at
+               from organizations
+               where tenant_id = $1 and deleted_at is null and (updated_at, id) < ($2, $3)
+                 and name_key >= $4 and name_key < $5
+                 and ($6::aura.organization_size is null or size_band = $6)
+               order by updated_at desc, id desc
+               limit $7"#,
+            tenant,
+            at,
+            id,
+            from,
+            to,
+            filter.size as Option<OrganizationSize>,
+            size + 1,
+        )
+        .fetch_all(tx.conn())
+        .await?
     } else {
+        // `organizations_name_key` in order, from the prefix's range; the size filter is checked
+        // on the rows it yields (one band in seven: 156 rows read for a page, 0.09 ms at 2,000).
         let (from, to) = prefix_range(filter.name_prefix.as_deref());
         let after = match filter.after {
             None => None,
@@ -403,12 +486,14 @@ pub async fn list(
                from organizations
                where tenant_id = $1 and deleted_at is null
                  and name_key > $2 and name_key >= $3 and name_key < $4
+                 and ($5::aura.organization_size is null or size_band = $5)
                order by name_key
-               limit $5"#,
+               limit $6"#,
             tenant,
             after.unwrap_or_default(),
             from,
             to,
+            filter.size as Option<OrganizationSize>,
             size + 1,
         )
         .fetch_all(tx.conn())

@@ -11,7 +11,8 @@ use aura_crm::contacts::{self, Contact, ContactFilter};
 use aura_crm::custom_fields::{self, Definition, Entity};
 use aura_crm::ids::{ActivityId, OrganizationId};
 use aura_crm::organizations::{
-    self, Organization, OrganizationFilter, OrganizationInput, OrganizationRow, OrganizationSize,
+    self, Organization, OrganizationFilter, OrganizationInput, OrganizationOrder, OrganizationRow,
+    OrganizationSize,
 };
 use aura_crm::WriteError;
 use axum::extract::{Path, Query, State};
@@ -47,6 +48,8 @@ pub fn routes() -> Router<AppState> {
 #[derive(Deserialize, Default)]
 struct ListQuery {
     q: Option<String>,
+    size: Option<String>,
+    sort: Option<String>,
     deleted: Option<String>,
     after: Option<String>,
     notice: Option<String>,
@@ -59,6 +62,10 @@ struct OrganizationsPage {
     csrf_token: String,
     organizations: Vec<OrganizationRow>,
     q: String,
+    /// The size band filtered on, or "".
+    size: String,
+    sizes: [OrganizationSize; 7],
+    order: OrganizationOrder,
     deleted: bool,
     can_delete: bool,
     next_query: Option<String>,
@@ -92,9 +99,18 @@ async fn list_page(
         return Err(WebError::Forbidden);
     }
     let q = query.q.clone().unwrap_or_default().trim().to_owned();
+    // An unknown size or order (an edited URL) means none: the list, unfiltered, by name.
+    let size = query.size.as_deref().and_then(OrganizationSize::parse);
+    let order = query
+        .sort
+        .as_deref()
+        .and_then(OrganizationOrder::parse)
+        .unwrap_or_default();
     let after: Option<OrganizationId> = optional_id(query.after.as_deref());
     let filter = OrganizationFilter {
         name_prefix: (!q.is_empty() && !deleted).then(|| q.clone()),
+        size,
+        order,
         deleted,
         after,
         limit: None,
@@ -104,8 +120,16 @@ async fn list_page(
         let mut query = format!("after={next}");
         if deleted {
             query.push_str("&deleted=1");
-        } else if !q.is_empty() {
-            query.push_str(&format!("&q={}", encode(&q)));
+        } else {
+            if !q.is_empty() {
+                query.push_str(&format!("&q={}", encode(&q)));
+            }
+            if let Some(size) = size {
+                query.push_str(&format!("&size={}", encode(size.as_str())));
+            }
+            if order != OrganizationOrder::Name {
+                query.push_str(&format!("&sort={}", order.as_str()));
+            }
         }
         query
     });
@@ -126,6 +150,9 @@ async fn list_page(
         csrf_token,
         organizations: page.items,
         q,
+        size: size.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        sizes: OrganizationSize::ALL,
+        order,
         deleted,
         can_delete: is_manager(&member),
         next_query,

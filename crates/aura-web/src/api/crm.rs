@@ -175,6 +175,11 @@ pub struct PageQuery {
 pub struct OrganizationQuery {
     /// Names starting with this, any case.
     name: Option<String>,
+    /// Only this size band: `1-10`, `11-50`, `51-200`, `201-500`, `501-1000`, `1001-5000`,
+    /// `5001+`.
+    size: Option<String>,
+    /// `name` (A to Z, the default) or `recent` (most recently changed first).
+    sort: Option<String>,
     /// `true` lists the deleted ones, most recently deleted first.
     deleted: Option<String>,
 }
@@ -185,7 +190,7 @@ pub struct OrganizationList {
     next: Option<Uuid>,
 }
 
-/// Organizations by name, a page at a time.
+/// Organizations by name or by last change, a page at a time.
 #[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations",
     security(("bearer" = [])), params(OrganizationQuery, PageQuery),
     responses((status = 200, body = OrganizationList), (status = 401), (status = 422)))]
@@ -197,6 +202,8 @@ async fn list_organizations(
 ) -> Answer<Json<OrganizationList>, ()> {
     let filter = OrganizationFilter {
         name_prefix: query.name,
+        size: param("size", query.size.as_deref())?,
+        order: param("sort", query.sort.as_deref())?.unwrap_or_default(),
         deleted: param("deleted", query.deleted.as_deref())?.unwrap_or(false),
         after: param("after", paging.after.as_deref())?,
         limit: param("limit", paging.limit.as_deref())?,

@@ -996,3 +996,72 @@ async fn custom_fields_are_defined_by_admins_and_checked_on_every_write() {
         "contact fields are not organization fields"
     );
 }
+
+#[tokio::test]
+async fn organizations_are_filtered_by_size_and_sorted_by_name_or_last_change() {
+    let (app, _db) = demo_app().await;
+    let manager = Api::sign_in(&app, "acme", "manager").await;
+    let mut ids = Vec::new();
+    for (name, size) in [
+        ("Zeta Small", "11-50"),
+        ("Alpha Big", "5001+"),
+        ("Mid Small", "11-50"),
+    ] {
+        let (status, org) = manager
+            .post(
+                "/api/v1/organizations",
+                json!({ "name": name, "size_band": size }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{org}");
+        ids.push(org["id"].as_str().unwrap().to_owned());
+    }
+    let names = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let (_, page) = manager.get("/api/v1/organizations?size=11-50").await;
+    assert_eq!(names(&page), ["Mid Small", "Zeta Small"]);
+
+    // An edit moves an organization to the top of the recently changed.
+    let (status, _) = manager
+        .put(
+            &format!("/api/v1/organizations/{}", ids[0]),
+            json!({ "version": 1, "name": "Zeta Small", "size_band": "11-50", "industry": "Retail" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, page) = manager
+        .get("/api/v1/organizations?sort=recent&limit=2")
+        .await;
+    assert_eq!(names(&page), ["Zeta Small", "Mid Small"]);
+    let next = page["next"].as_str().expect("a next page");
+    let (_, rest) = manager
+        .get(&format!(
+            "/api/v1/organizations?sort=recent&limit=2&after={next}"
+        ))
+        .await;
+    assert_eq!(
+        names(&rest)[0],
+        "Alpha Big",
+        "the next page goes on from the cursor"
+    );
+    let (_, page) = manager
+        .get("/api/v1/organizations?sort=recent&size=11-50&name=mid")
+        .await;
+    assert_eq!(names(&page), ["Mid Small"]);
+
+    for bad in ["sort=newest", "size=huge"] {
+        let (status, problem) = manager.get(&format!("/api/v1/organizations?{bad}")).await;
+        let field = bad.split('=').next().unwrap();
+        assert_eq!(
+            (status, fields(&problem)),
+            (StatusCode::UNPROCESSABLE_ENTITY, vec![field])
+        );
+    }
+}

@@ -1054,3 +1054,37 @@ async fn custom_fields_appear_on_the_forms_are_checked_and_kept_by_edits() {
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn the_organization_list_filters_by_size_and_sorts_by_last_change() {
+    let (app, _db) = demo_app().await;
+    let (manager, csrf) = member_of(&app, "acme", "manager@acme.example").await;
+    create_organization(
+        &app,
+        &manager,
+        &csrf,
+        &[("name", "Aardvark Tiny"), ("size_band", "1-10")],
+    )
+    .await;
+    let (status, html) = get(&app, &manager, "/organizations?size=1-10&sort=recent").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Aardvark Tiny"), "{html}");
+    assert!(
+        !html.contains("Northwind Traders"),
+        "other sizes are filtered out"
+    );
+    assert!(html.contains(r#"<option value="1-10" selected>"#), "{html}");
+    assert!(
+        html.contains(r#"<option value="recent" selected>"#),
+        "{html}"
+    );
+    assert!(html.contains("most recently changed first"));
+
+    // By name, the demo's organizations come first; an unknown sort is the default.
+    let (_, html) = get(&app, &manager, "/organizations?sort=sideways").await;
+    let (contoso, northwind) = (
+        html.find("Contoso Health").unwrap(),
+        html.find("Northwind Traders").unwrap(),
+    );
+    assert!(contoso < northwind && html.contains("Aardvark Tiny"));
+}
