@@ -65,6 +65,16 @@ async fn main() -> anyhow::Result<()> {
             "/api/v1/contacts".into(),
         ),
         (
+            "contacts, recently changed (manager)",
+            &managers,
+            "/api/v1/contacts?sort=recent".into(),
+        ),
+        (
+            "contacts, recently changed (rep)",
+            &reps,
+            "/api/v1/contacts?sort=recent".into(),
+        ),
+        (
             "contacts, 100 a page (manager)",
             &managers,
             "/api/v1/contacts?limit=100".into(),
@@ -108,6 +118,11 @@ async fn main() -> anyhow::Result<()> {
             "organizations, first page",
             &managers,
             "/api/v1/organizations".into(),
+        ),
+        (
+            "organizations of one size, recently changed",
+            &managers,
+            "/api/v1/organizations?size=11-50&sort=recent".into(),
         ),
         (
             "timeline of a contact with 200 activities",
@@ -182,8 +197,10 @@ async fn seed(db: &TestDatabase) -> anyhow::Result<()> {
         .execute(&db.owner)
         .await?;
         sqlx::query(
-            "insert into organizations (tenant_id, name, industry)
-             select $1::uuid, format('Company %s', n), 'Industry ' || (n % 20)
+            "insert into organizations (tenant_id, name, industry, size_band)
+             select $1::uuid, format('Company %s', n), 'Industry ' || (n % 20),
+                    (array['1-10', '11-50', '51-200', '201-500', '501-1000', '1001-5000',
+                           '5001+'])[1 + n % 7]::aura.organization_size
              from generate_series(1, 2000) n",
         )
         .bind(&tenant)
@@ -199,7 +216,7 @@ async fn seed(db: &TestDatabase) -> anyhow::Result<()> {
                  select array_agg(id order by name_key) ids from organizations
                  where tenant_id = $1::uuid)
              insert into contacts (tenant_id, first_name, last_name, email, phone, title,
-                                   organization_id, assigned_to)
+                                   organization_id, assigned_to, updated_at)
              select $1::uuid,
                     (array['Ann','Ben','Cara','Dan','Eve','Finn','Gus','Hana','Ida','Max'])[1 + n % 10]
                         || substr(md5(n::text), 1, 3),
@@ -209,7 +226,8 @@ async fn seed(db: &TestDatabase) -> anyhow::Result<()> {
                     format('+1 555 %s', lpad(n::text, 7, '0')),
                     'Buyer',
                     orgs.ids[1 + n % 2000],
-                    owners.ids[1 + (n / 80) % cardinality(owners.ids)]
+                    owners.ids[1 + (n / 80) % cardinality(owners.ids)],
+                    now() - make_interval(mins => n::int)
              from generate_series(1, $3) n, owners, orgs",
         )
         .bind(&tenant)

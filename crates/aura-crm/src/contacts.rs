@@ -14,7 +14,7 @@ use crate::custom_fields::{self, Entity};
 use crate::fields::{Check, WriteError};
 use crate::ids::{ContactId, OrganizationId};
 use crate::organizations::prefix_range;
-use crate::paging::{page_size, Page};
+use crate::paging::{page_size, ListOrder, Page};
 
 /// What a user submits to create or edit a contact. Empty optional text means none.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -123,6 +123,8 @@ pub struct ContactFilter {
     /// Only this member's contacts (a rep's list is always only their own).
     pub assigned_to: Option<UserId>,
     pub organization_id: Option<OrganizationId>,
+    /// The order of the list (not of search results, which are by name).
+    pub order: ListOrder,
     /// The deleted ones (to restore them), most recently deleted first.
     pub deleted: bool,
     pub after: Option<ContactId>,
@@ -383,6 +385,9 @@ pub async fn list(
     let mut ids = match search {
         _ if filter.deleted => deleted_ids(&mut tx, filter.after, size).await?,
         Some(text) => search_ids(&mut tx, text, owner, filter.after, size).await?,
+        None if filter.order == ListOrder::RecentlyChanged => {
+            recent_ids(&mut tx, owner, filter.organization_id, filter.after, size).await?
+        }
         None => listed_ids(&mut tx, owner, filter.organization_id, filter.after, size).await?,
     };
     if let (Some(text), true, None, false) = (search, ids.is_empty(), filter.after, filter.deleted)
@@ -422,6 +427,50 @@ async fn listed_ids(
         owner as Option<UserId>,
         organization as Option<OrganizationId>,
         key,
+        id,
+        size + 1,
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(ids)
+}
+
+/// The list by last change, newest first. Plan (as `aura_app`, tenant context, 50k contacts in
+/// the tenant among 100k): an index scan of `contacts_recent_idx` (`contacts_assigned_recent_idx`
+/// for one owner) with the cursor as an index condition, stopping after a page; an
+/// organization's contacts are filtered on the way (measured in BENCHMARKS.md).
+async fn recent_ids(
+    tx: &mut TenantTx,
+    owner: Option<UserId>,
+    organization: Option<OrganizationId>,
+    after: Option<ContactId>,
+    size: i64,
+) -> Result<Vec<ContactId>, DbError> {
+    let tenant = tx.context().tenant_id;
+    let position = match after {
+        None => None,
+        Some(after) => sqlx::query_scalar!(
+            "select updated_at from contacts where tenant_id = $1 and id = $2",
+            tenant.as_uuid(),
+            after as ContactId,
+        )
+        .fetch_optional(tx.conn())
+        .await?
+        .map(|at| (at, after.as_uuid())),
+    };
+    let (at, id) = position.unwrap_or((DateTime::<Utc>::MAX_UTC, uuid::Uuid::max()));
+    let ids = sqlx::query_scalar!(
+        r#"select id as "id: ContactId" from contacts
+           where tenant_id = $1 and deleted_at is null
+             and ($2::uuid is null or assigned_to = $2)
+             and ($3::uuid is null or organization_id = $3)
+             and (updated_at, id) < ($4, $5)
+           order by updated_at desc, id desc
+           limit $6"#,
+        tenant.as_uuid(),
+        owner as Option<UserId>,
+        organization as Option<OrganizationId>,
+        at,
         id,
         size + 1,
     )

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::custom_fields::{self, Entity};
 use crate::fields::{Check, WriteError};
 use crate::ids::OrganizationId;
-use crate::paging::{page_size, Page};
+use crate::paging::{page_size, ListOrder, Page};
 
 /// Head count bands (F6.1 "size"). Mirrors `aura.organization_size`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
@@ -72,39 +72,6 @@ impl OrganizationSize {
 }
 
 impl std::str::FromStr for OrganizationSize {
-    type Err = ();
-
-    fn from_str(value: &str) -> Result<Self, ()> {
-        Self::parse(value).ok_or(())
-    }
-}
-
-/// How the live organizations are listed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum OrganizationOrder {
-    /// By name, A to Z.
-    #[default]
-    Name,
-    /// The most recently changed first.
-    RecentlyChanged,
-}
-
-impl OrganizationOrder {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Name => "name",
-            Self::RecentlyChanged => "recent",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        [Self::Name, Self::RecentlyChanged]
-            .into_iter()
-            .find(|order| order.as_str() == value.trim())
-    }
-}
-
-impl std::str::FromStr for OrganizationOrder {
     type Err = ();
 
     fn from_str(value: &str) -> Result<Self, ()> {
@@ -224,7 +191,7 @@ pub struct OrganizationFilter {
     pub name_prefix: Option<String>,
     /// Only this size band.
     pub size: Option<OrganizationSize>,
-    pub order: OrganizationOrder,
+    pub order: ListOrder,
     /// The deleted ones (to restore them), most recently deleted first.
     pub deleted: bool,
     pub after: Option<OrganizationId>,
@@ -426,7 +393,7 @@ pub async fn list(
         )
         .fetch_all(tx.conn())
         .await?
-    } else if filter.order == OrganizationOrder::RecentlyChanged {
+    } else if filter.order == ListOrder::RecentlyChanged {
         // `organizations_recent_idx` in order; the name and size filters are checked on the rows
         // it yields (a workspace's organizations number in the thousands at most). Plan as
         // aura_app at 2,000 organizations: Index Scan on organizations_recent_idx, 0.07 ms.

@@ -13,6 +13,39 @@ pub fn page_size(requested: Option<i64>) -> i64 {
         .clamp(1, MAX_PAGE_SIZE)
 }
 
+/// How a list of live records is sorted; search results are always by name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListOrder {
+    /// By name, A to Z.
+    #[default]
+    Name,
+    /// The most recently changed first.
+    RecentlyChanged,
+}
+
+impl ListOrder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::RecentlyChanged => "recent",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Name, Self::RecentlyChanged]
+            .into_iter()
+            .find(|order| order.as_str() == value.trim())
+    }
+}
+
+impl std::str::FromStr for ListOrder {
+    type Err = ();
+
+    fn from_str(value: &str) -> Result<Self, ()> {
+        Self::parse(value).ok_or(())
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Page<T, Id> {
     pub items: Vec<T>,

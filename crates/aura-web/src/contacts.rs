@@ -10,6 +10,7 @@ use aura_crm::activities::{self, Activity, ActivityInput, ActivityKind, Timeline
 use aura_crm::contacts::{self, Contact, ContactFilter, ContactInput};
 use aura_crm::custom_fields::{self, Definition, Entity};
 use aura_crm::ids::{ActivityId, ContactId, OrganizationId};
+use aura_crm::paging::ListOrder;
 use aura_crm::{organizations, WriteError};
 use aura_platform::db::TenantContext;
 use aura_platform::ids::{MemberRole, UserId};
@@ -158,6 +159,7 @@ pub(crate) struct ProblemPage {
 struct ListQuery {
     q: Option<String>,
     owner: Option<String>,
+    sort: Option<String>,
     organization: Option<String>,
     deleted: Option<String>,
     after: Option<String>,
@@ -180,6 +182,7 @@ struct ContactsPage {
     oob: bool,
     owners: Vec<TeamMember>,
     owner: String,
+    order: ListOrder,
     organization: Option<(OrganizationId, String)>,
     notice: Option<String>,
 }
@@ -216,10 +219,17 @@ async fn list_page(
     };
     let organization_id: Option<OrganizationId> = optional_id(query.organization.as_deref());
     let after: Option<ContactId> = optional_id(query.after.as_deref());
+    // An unknown order (an edited URL) is the default.
+    let order = query
+        .sort
+        .as_deref()
+        .and_then(ListOrder::parse)
+        .unwrap_or_default();
     let filter = ContactFilter {
         search: (!q.is_empty()).then(|| q.clone()),
         assigned_to: owner,
         organization_id,
+        order,
         deleted,
         after,
         limit: None,
@@ -238,6 +248,9 @@ async fn list_page(
             }
             if let Some(organization) = organization_id {
                 query.push_str(&format!("&organization={organization}"));
+            }
+            if order != ListOrder::Name {
+                query.push_str(&format!("&sort={}", order.as_str()));
             }
         }
         query
@@ -292,6 +305,7 @@ async fn list_page(
             Vec::new()
         },
         owner: owner.map(|o| o.to_string()).unwrap_or_default(),
+        order,
         organization,
         notice,
     };

@@ -11,9 +11,9 @@ use aura_crm::contacts::{self, Contact, ContactFilter};
 use aura_crm::custom_fields::{self, Definition, Entity};
 use aura_crm::ids::{ActivityId, OrganizationId};
 use aura_crm::organizations::{
-    self, Organization, OrganizationFilter, OrganizationInput, OrganizationOrder, OrganizationRow,
-    OrganizationSize,
+    self, Organization, OrganizationFilter, OrganizationInput, OrganizationRow, OrganizationSize,
 };
+use aura_crm::paging::ListOrder;
 use aura_crm::WriteError;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -65,7 +65,7 @@ struct OrganizationsPage {
     /// The size band filtered on, or "".
     size: String,
     sizes: [OrganizationSize; 7],
-    order: OrganizationOrder,
+    order: ListOrder,
     deleted: bool,
     can_delete: bool,
     next_query: Option<String>,
@@ -104,7 +104,7 @@ async fn list_page(
     let order = query
         .sort
         .as_deref()
-        .and_then(OrganizationOrder::parse)
+        .and_then(ListOrder::parse)
         .unwrap_or_default();
     let after: Option<OrganizationId> = optional_id(query.after.as_deref());
     let filter = OrganizationFilter {
@@ -127,7 +127,7 @@ async fn list_page(
             if let Some(size) = size {
                 query.push_str(&format!("&size={}", encode(size.as_str())));
             }
-            if order != OrganizationOrder::Name {
+            if order != ListOrder::Name {
                 query.push_str(&format!("&sort={}", order.as_str()));
             }
         }

@@ -380,6 +380,8 @@ pub struct ContactQuery {
     assigned_to: Option<String>,
     /// Only this organization's contacts.
     organization_id: Option<String>,
+    /// `name` (by last name, the default) or `recent` (most recently changed first).
+    sort: Option<String>,
     /// `true` lists the deleted ones, most recently deleted first.
     deleted: Option<String>,
 }
@@ -392,8 +394,8 @@ pub struct ContactList {
     similar: bool,
 }
 
-/// Contacts by last name, a page at a time: all of the tenant's for managers and admins, a
-/// rep's own for a rep (F9.3-F9.4).
+/// Contacts by last name or by last change, a page at a time: all of the tenant's for managers
+/// and admins, a rep's own for a rep (F9.3-F9.4). Search results are by name.
 #[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts",
     security(("bearer" = [])), params(ContactQuery, PageQuery),
     responses((status = 200, body = ContactList), (status = 401), (status = 422)))]
@@ -408,6 +410,7 @@ async fn list_contacts(
         assigned_to: param::<Uuid, _>("assigned_to", query.assigned_to.as_deref())?
             .map(UserId::from),
         organization_id: param("organization_id", query.organization_id.as_deref())?,
+        order: param("sort", query.sort.as_deref())?.unwrap_or_default(),
         deleted: param("deleted", query.deleted.as_deref())?.unwrap_or(false),
         after: param("after", paging.after.as_deref())?,
         limit: param("limit", paging.limit.as_deref())?,

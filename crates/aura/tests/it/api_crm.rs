@@ -1065,3 +1065,61 @@ async fn organizations_are_filtered_by_size_and_sorted_by_name_or_last_change() 
         );
     }
 }
+
+#[tokio::test]
+async fn contacts_sort_by_last_change_for_managers_and_reps_alike() {
+    let (app, _db) = demo_app().await;
+    let rep = Api::sign_in(&app, "acme", "rep").await;
+    let manager = Api::sign_in(&app, "acme", "manager").await;
+    let older = rep
+        .contact(json!({ "first_name": "Aaron", "last_name": "Older" }))
+        .await;
+    let newer = rep
+        .contact(json!({ "first_name": "Zed", "last_name": "Newer" }))
+        .await;
+    let managers = manager
+        .contact(json!({ "first_name": "Mia", "last_name": "Managed" }))
+        .await;
+
+    // Editing the older contact brings it to the top.
+    let (status, _) = rep
+        .put(
+            &format!("/api/v1/contacts/{older}"),
+            json!({ "version": 1, "first_name": "Aaron", "last_name": "Older", "title": "CTO" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        rep.contact_ids("?sort=recent&limit=2").await,
+        [older.clone(), newer.clone()]
+    );
+    let mut everyone = manager.contact_ids("?sort=recent&limit=3").await;
+    assert_eq!(everyone.remove(0), older);
+    assert!(everyone.contains(&managers) && everyone.contains(&newer));
+
+    // The rep's pages go on from the cursor, and never include another member's contact.
+    let mut seen = Vec::new();
+    let mut query = "?sort=recent&limit=2".to_owned();
+    loop {
+        let (_, page) = rep.get(&format!("/api/v1/contacts{query}")).await;
+        for item in page["items"].as_array().unwrap() {
+            seen.push(item["id"].as_str().unwrap().to_owned());
+        }
+        match page["next"].as_str() {
+            Some(next) => query = format!("?sort=recent&limit=2&after={next}"),
+            None => break,
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no contact twice");
+    assert!(!seen.contains(&managers));
+    assert_eq!(seen.len(), rep.contact_ids("?limit=100").await.len());
+
+    let (status, problem) = rep.get("/api/v1/contacts?sort=oldest").await;
+    assert_eq!(
+        (status, fields(&problem)),
+        (StatusCode::UNPROCESSABLE_ENTITY, vec!["sort"])
+    );
+}

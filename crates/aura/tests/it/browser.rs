@@ -486,7 +486,7 @@ async fn a_rep_on_a_small_phone_creates_a_contact_logs_a_call_and_searches_as_th
     let url = page.current_url().await.unwrap();
     assert_eq!(
         (url.path(), url.query()),
-        ("/contacts", Some("q=tur")),
+        ("/contacts", Some("q=tur&sort=name")),
         "pushed, not navigated"
     );
     assert_eq!(browser.text_of("h1").await, "Contacts");

@@ -1059,20 +1059,20 @@ async fn custom_fields_appear_on_the_forms_are_checked_and_kept_by_edits() {
 async fn the_organization_list_filters_by_size_and_sorts_by_last_change() {
     let (app, _db) = demo_app().await;
     let (manager, csrf) = member_of(&app, "acme", "manager@acme.example").await;
-    create_organization(
-        &app,
-        &manager,
-        &csrf,
-        &[("name", "Aardvark Tiny"), ("size_band", "1-10")],
-    )
-    .await;
+    // Created in this order: by name Aardvark comes first, by last change Beta.
+    for (name, size) in [("Aardvark Tiny", "1-10"), ("Beta Big", "5001+")] {
+        create_organization(
+            &app,
+            &manager,
+            &csrf,
+            &[("name", name), ("size_band", size)],
+        )
+        .await;
+    }
     let (status, html) = get(&app, &manager, "/organizations?size=1-10&sort=recent").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Aardvark Tiny"), "{html}");
-    assert!(
-        !html.contains("Northwind Traders"),
-        "other sizes are filtered out"
-    );
+    assert!(!html.contains("Beta Big"), "other sizes are filtered out");
     assert!(html.contains(r#"<option value="1-10" selected>"#), "{html}");
     assert!(
         html.contains(r#"<option value="recent" selected>"#),
@@ -1080,11 +1080,36 @@ async fn the_organization_list_filters_by_size_and_sorts_by_last_change() {
     );
     assert!(html.contains("most recently changed first"));
 
-    // By name, the demo's organizations come first; an unknown sort is the default.
-    let (_, html) = get(&app, &manager, "/organizations?sort=sideways").await;
-    let (contoso, northwind) = (
-        html.find("Contoso Health").unwrap(),
-        html.find("Northwind Traders").unwrap(),
+    let position = |html: &str, name: &str| html.find(name).unwrap();
+    let (_, recent) = get(&app, &manager, "/organizations?sort=recent").await;
+    assert!(position(&recent, "Beta Big") < position(&recent, "Aardvark Tiny"));
+    // An unknown sort (an edited URL) is the default, by name.
+    let (_, by_name) = get(&app, &manager, "/organizations?sort=sideways").await;
+    assert!(position(&by_name, "Aardvark Tiny") < position(&by_name, "Beta Big"));
+}
+
+#[tokio::test]
+async fn the_contact_list_sorts_by_last_change_and_keeps_the_choice() {
+    let (app, _db) = demo_app().await;
+    let (rep, csrf) = member_of(&app, "acme", "rep@acme.example").await;
+    // Created in this order: by last name Able comes first, by last change Zorro.
+    for last in ["Able", "Zorro"] {
+        create_contact(
+            &app,
+            &rep,
+            &csrf,
+            &[("first_name", "Sam"), ("last_name", last)],
+        )
+        .await;
+    }
+    let position = |html: &str, name: &str| html.find(name).unwrap();
+    let (_, by_name) = get(&app, &rep, "/contacts").await;
+    assert!(position(&by_name, "Sam Able") < position(&by_name, "Sam Zorro"));
+    let (_, recent) = get(&app, &rep, "/contacts?sort=recent").await;
+    assert!(position(&recent, "Sam Zorro") < position(&recent, "Sam Able"));
+    assert!(
+        recent.contains(r#"<option value="recent" selected>"#),
+        "{recent}"
     );
-    assert!(contoso < northwind && html.contains("Aardvark Tiny"));
+    assert!(recent.contains("most recently changed first"));
 }
