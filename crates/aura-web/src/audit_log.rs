@@ -12,7 +12,7 @@ use axum::Router;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::pages::{render, Chrome, Section};
+use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
 
@@ -91,15 +91,15 @@ async fn audit_page(
     });
     // One handler, two renderings: htmx asks for just the rows to append; a browser without
     // JavaScript follows the link and gets the whole page.
-    if headers.contains_key("hx-request") {
-        return Ok(render(&MoreEntries {
+    if wants_fragment(&headers) {
+        return Ok(vary_on_htmx(render(&MoreEntries {
             entries: page.entries,
             next_query,
             first_page: filter.after.is_none(),
             oob: true,
-        }));
+        })));
     }
-    Ok(render(&AuditPage {
+    Ok(vary_on_htmx(render(&AuditPage {
         chrome: Chrome::for_member(Section::Audit, &member),
         entries: page.entries,
         actions: ACTIONS,
@@ -109,5 +109,5 @@ async fn audit_page(
         next_query,
         first_page: filter.after.is_none(),
         oob: false,
-    }))
+    })))
 }

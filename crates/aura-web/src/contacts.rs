@@ -16,7 +16,7 @@ use aura_platform::db::TenantContext;
 use aura_platform::ids::{MemberRole, UserId};
 use aura_platform::members::{self, Member as TeamMember};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -24,8 +24,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::forms::{optional_id, parse_id, CustomField, Errors};
-use crate::pages::{render, Chrome, Section};
+use crate::forms::{encode, optional_id, parse_id, CsrfForm, CustomField, Errors};
+use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
 use crate::{refusals, AppState, WebError};
 
@@ -45,34 +45,8 @@ pub fn routes() -> Router<AppState> {
 // ---------------------------------------------------------------------------------------------
 // Helpers shared with the organization pages.
 
-/// Whether htmx asked for a fragment (not when it restores history: that needs the page).
-pub(crate) fn wants_fragment(headers: &HeaderMap) -> bool {
-    headers.contains_key("hx-request") && !headers.contains_key("hx-history-restore-request")
-}
-
-/// A page and its htmx fragment share a URL: caches must keep them apart.
-pub(crate) fn vary_on_htmx(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("HX-Request"));
-    response
-}
-
 pub(crate) fn is_manager(member: &Member) -> bool {
     member.signed_in.context.role != MemberRole::SalesRep
-}
-
-/// Percent-encodes a query string value.
-pub(crate) fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// Timestamps as the pages show them.
@@ -825,12 +799,6 @@ async fn log_activity(
     page.activity = form;
     page.errors = errors;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf_token: String,
 }
 
 async fn delete(

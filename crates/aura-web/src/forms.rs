@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use aura_crm::custom_fields::{Definition, Kind};
 use aura_crm::FieldError;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::WebError;
@@ -56,6 +57,18 @@ pub(crate) fn parse_id<T: FromStr>(value: &str) -> Result<T, WebError> {
 /// An optional id from a query or form; anything that is not one is ignored.
 pub(crate) fn optional_id<T: FromStr>(value: Option<&str>) -> Option<T> {
     value.and_then(|v| v.trim().parse().ok())
+}
+
+/// A form that carries nothing but the session's CSRF token (delete, restore, and the like).
+#[derive(Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    pub(crate) csrf_token: String,
+}
+
+/// A value for a query string, percent-encoded.
+pub(crate) fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// The prefix of a custom field's input name; the domain reports its problems under the same

@@ -15,6 +15,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::forms::CsrfForm;
 use crate::pages::{render, Chrome, Section};
 use crate::session::ApexMember;
 use crate::{AppState, WebError};
@@ -135,12 +136,6 @@ async fn outbox_page(
         chrome: Chrome::for_apex_member(Section::Outbox, &member.signed_in),
         messages,
     }))
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf_token: String,
 }
 
 async fn mark_contract_signed(

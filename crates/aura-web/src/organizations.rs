@@ -23,11 +23,10 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use crate::contacts::{
-    encode, is_manager, no_such_record, vary_on_htmx, wants_fragment, when, MoreActivities,
-    ProblemPage, TimelineView,
+    is_manager, no_such_record, when, MoreActivities, ProblemPage, TimelineView,
 };
-use crate::forms::{optional_id, parse_id, CustomField, Errors};
-use crate::pages::{render, Chrome, Section};
+use crate::forms::{encode, optional_id, parse_id, CsrfForm, CustomField, Errors};
+use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
 
@@ -546,12 +545,6 @@ async fn organization_page(
         timeline,
     };
     Ok(vary_on_htmx(render(&page)))
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf_token: String,
 }
 
 async fn delete(

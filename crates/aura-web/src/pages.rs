@@ -1,6 +1,7 @@
 //! The apex domain's public pages, and the page furniture every HTML page shares.
 
 use askama::Template;
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -159,6 +160,20 @@ impl Chrome {
             ..Self::for_workspace(section, &member.workspace)
         }
     }
+}
+
+/// Whether htmx asked for a fragment (not when it restores history: that needs the page). One
+/// handler serves both: htmx gets the rows to put in place, a browser the whole page.
+pub(crate) fn wants_fragment(headers: &HeaderMap) -> bool {
+    headers.contains_key("hx-request") && !headers.contains_key("hx-history-restore-request")
+}
+
+/// A page and its htmx fragment share a URL: caches must keep them apart.
+pub(crate) fn vary_on_htmx(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("HX-Request"));
+    response
 }
 
 /// Renders a page; a template that fails to render is a bug, logged and answered with 500.

@@ -19,6 +19,7 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::forms::CsrfForm;
 use crate::pages::{render, Chrome, Section};
 use crate::session::{
     self, form_token_matches, issue_form_token, removal, session_cookie, Member, FORM_CSRF_COOKIE,
@@ -286,12 +287,6 @@ async fn change_role(
     .await
     .map_err(member_change_error)?;
     Ok(Redirect::to("/members").into_response())
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf_token: String,
 }
 
 async fn deactivate(
