@@ -200,7 +200,7 @@ pub async fn update(
     id: ContactId,
     version: i64,
     input: &ContactInput,
-) -> Result<(), WriteError<Contact>> {
+) -> Result<Contact, WriteError<Contact>> {
     let mut tx = pool.begin(context).await?;
     let valid = input.validate(&mut tx).await?;
     let Some(current) = fetch(&mut tx, &[id]).await?.pop() else {
@@ -256,8 +256,13 @@ pub async fn update(
     if owner != current.assigned_to {
         audit_reassignment(&mut tx, id, current.assigned_to, owner).await?;
     }
+    // Read in the same transaction: the caller gets this save, not a later one.
+    let saved = fetch(&mut tx, &[id])
+        .await?
+        .pop()
+        .ok_or(WriteError::NotFound)?;
     tx.commit().await?;
-    Ok(())
+    Ok(saved)
 }
 
 /// Gives the listed contacts to `owner` (F9.5 bulk reassign); managers and admins only. Each

@@ -269,7 +269,7 @@ pub async fn update(
     id: OrganizationId,
     version: i64,
     input: &OrganizationInput,
-) -> Result<(), WriteError<Organization>> {
+) -> Result<Organization, WriteError<Organization>> {
     let mut tx = pool.begin(context).await?;
     let input = input.validate(&mut tx).await?;
     if let Some(parent) = input.parent_id {
@@ -304,8 +304,10 @@ pub async fn update(
             _ => WriteError::NotFound,
         });
     }
+    // Read in the same transaction: the caller gets this save, not a later one.
+    let saved = fetch(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     tx.commit().await?;
-    Ok(())
+    Ok(saved)
 }
 
 /// Soft-deletes the organization (F6.4), or restores it; managers and admins only, audited.

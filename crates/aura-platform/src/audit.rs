@@ -191,26 +191,34 @@ impl Refusal {
     }
 }
 
-/// After a request naming `id` was answered 403 or 404: if the id is a record the caller was
-/// refused (another workspace's, or another member's contact for a rep), writes
-/// `access.refused` to the trail of the workspace holding it and says why. In a transaction of
-/// its own, so the entry outlives the refused request's. See `aura.record_refused_access`.
+/// After a request naming `ids` was answered 403 or 404: for each id that is a record the
+/// caller was refused (another workspace's, or another member's contact for a rep), writes
+/// `access.refused` to the trail of the workspace holding it; returns why, one reason per
+/// refused record. One call, in a transaction of its own, so the entries outlive the refused
+/// request's. See `aura.record_refused_access`.
 pub async fn record_refused_access(
     pool: &AppPool,
     context: TenantContext,
-    id: uuid::Uuid,
+    ids: &[uuid::Uuid],
     request: &str,
-) -> Result<Option<Refusal>, DbError> {
+) -> Result<Vec<Refusal>, DbError> {
     let mut tx = pool.begin(context).await?;
-    let reason = sqlx::query_scalar!("select aura.record_refused_access($1, $2)", id, request)
-        .fetch_one(tx.conn())
-        .await?;
+    let reasons = sqlx::query_scalar!(
+        r#"select reason as "reason!" from aura.record_refused_access($1, $2) reason"#,
+        ids,
+        request
+    )
+    .fetch_all(tx.conn())
+    .await?;
     tx.commit().await?;
-    Ok(match reason.as_deref() {
-        Some("other_workspace") => Some(Refusal::OtherWorkspace),
-        Some("not_owner") => Some(Refusal::NotOwner),
-        _ => None,
-    })
+    Ok(reasons
+        .iter()
+        .filter_map(|reason| match reason.as_str() {
+            "other_workspace" => Some(Refusal::OtherWorkspace),
+            "not_owner" => Some(Refusal::NotOwner),
+            _ => None,
+        })
+        .collect())
 }
 
 /// A genuine API token of `token_tenant` was presented on `host_tenant`'s host: writes

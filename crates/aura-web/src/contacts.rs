@@ -325,8 +325,8 @@ async fn reassign(
         Err(WriteError::Db(err)) => Err(err.into()),
         Err(WriteError::NotFound) => {
             let context = member.signed_in.context;
-            let named = ids.iter().map(ContactId::as_uuid);
-            refusals::record_named(&state, context, named, "POST /contacts/reassign").await;
+            let named: Vec<Uuid> = ids.iter().map(ContactId::as_uuid).collect();
+            refusals::record_named(&state, context, &named, "POST /contacts/reassign").await;
             Err(WebError::NotFound)
         }
         Err(_) => Err(WebError::NotFound),
@@ -615,7 +615,7 @@ async fn update(
     )
     .await
     {
-        Ok(()) => {
+        Ok(_) => {
             Ok(Redirect::to(&format!("/contacts/{}?notice=saved", contact.id)).into_response())
         }
         Err(error) => ContactFormPage::new(&state, &member, Some(&contact), definitions, form)

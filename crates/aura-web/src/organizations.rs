@@ -445,7 +445,7 @@ async fn update(
     let version = form.version.trim().parse().unwrap_or(-1);
     let context = member.signed_in.context;
     match organizations::update(&state.db, context, organization.id, version, &input).await {
-        Ok(()) => Ok(
+        Ok(_) => Ok(
             Redirect::to(&format!("/organizations/{}?notice=saved", organization.id))
                 .into_response(),
         ),

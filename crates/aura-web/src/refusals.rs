@@ -34,21 +34,20 @@ impl Caller {
     }
 }
 
-/// For a refusal of ids the request carried in its body (a bulk action): records those the
-/// caller was refused, as the layer does for ids in paths.
+/// Records which of the `ids` a refused request named were records the caller was refused, and
+/// counts them. For ids in a request's body (a bulk action); the layer does it for paths.
 pub(crate) async fn record_named(
     state: &AppState,
     context: TenantContext,
-    ids: impl IntoIterator<Item = Uuid>,
+    ids: &[Uuid],
     line: &str,
 ) {
-    for id in ids {
-        match audit::record_refused_access(&state.db, context, id, line).await {
-            Ok(Some(reason)) => state.metrics.count_refusal(reason),
-            Ok(None) => {}
-            // The answer stands; the trail lost an entry, which the log says.
-            Err(err) => tracing::error!(error = %err, "recording a refused access failed"),
-        }
+    match audit::record_refused_access(&state.db, context, ids, line).await {
+        Ok(reasons) => reasons
+            .into_iter()
+            .for_each(|reason| state.metrics.count_refusal(reason)),
+        // The answer stands; the trail lost entries, which the log says.
+        Err(err) => tracing::error!(error = %err, "recording a refused access failed"),
     }
 }
 
@@ -58,19 +57,23 @@ pub(crate) async fn record(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let caller = Caller::default();
-    request.extensions_mut().insert(caller.clone());
     let named: Vec<Uuid> = request
         .uri()
         .path()
         .split('/')
         .filter_map(|segment| segment.parse().ok())
         .collect();
+    if named.is_empty() {
+        return next.run(request).await;
+    }
+    let caller = Caller::default();
+    request.extensions_mut().insert(caller.clone());
     let line = format!("{} {}", request.method(), request.uri().path());
     let response = next.run(request).await;
-    let refused = matches!(response.status().as_u16(), 403 | 404);
-    if let (true, Some(context)) = (refused && !named.is_empty(), caller.get()) {
-        record_named(&state, context, named, &line).await;
+    if matches!(response.status().as_u16(), 403 | 404) {
+        if let Some(context) = caller.get() {
+            record_named(&state, context, &named, &line).await;
+        }
     }
     response
 }

@@ -265,7 +265,7 @@ async fn security_definer_functions_are_few_known_and_hardened() {
             "aura.apex_login_candidate(text)",
             "aura.current_user_is_platform_admin()",
             "aura.record_foreign_token(uuid,uuid,uuid,text)",
-            "aura.record_refused_access(uuid,text)",
+            "aura.record_refused_access(uuid[],text)",
             "aura.tenant_by_slug(text)",
         ],
         "a new definer function needs a test"

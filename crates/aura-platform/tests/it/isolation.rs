@@ -997,10 +997,10 @@ async fn a_refused_access_is_recorded_with_the_holder_and_reveals_nothing() {
         }
     };
 
-    let refused = audit::record_refused_access(&db.app, t.a, b_contact, "GET /contacts/x")
+    let refused = audit::record_refused_access(&db.app, t.a, &[b_contact], "GET /contacts/x")
         .await
         .unwrap();
-    assert_eq!(refused, Some(Refusal::OtherWorkspace));
+    assert_eq!(refused, [Refusal::OtherWorkspace]);
     assert_eq!(
         entries(t.b.tenant_id).await,
         [(
@@ -1011,13 +1011,12 @@ async fn a_refused_access_is_recorded_with_the_holder_and_reveals_nothing() {
     );
     assert!(entries(t.a.tenant_id).await.is_empty());
 
-    // Not refused: one's own record, an id of nothing.
-    for id in [a_contact, Uuid::new_v4()] {
-        let refused = audit::record_refused_access(&db.app, t.a, id, "GET /contacts/x")
+    // Not refused: one's own record, an id of nothing; all in one call.
+    let refused =
+        audit::record_refused_access(&db.app, t.a, &[a_contact, Uuid::new_v4()], "POST /x")
             .await
             .unwrap();
-        assert_eq!(refused, None);
-    }
+    assert!(refused.is_empty());
     assert_eq!(
         entries(t.a.tenant_id).await.len() + entries(t.b.tenant_id).await.len(),
         1
@@ -1035,13 +1034,13 @@ async fn a_refused_access_is_recorded_with_the_holder_and_reveals_nothing() {
 
     // Without a user in context (no one signed in), nothing is written.
     let mut conn = PgConnection::connect(&db.app_url).await.unwrap();
-    let reason: Option<String> =
+    let reasons: Vec<String> =
         sqlx::query_scalar("select aura.record_refused_access($1, 'GET /x')")
-            .bind(b_contact)
-            .fetch_one(&mut conn)
+            .bind(vec![b_contact])
+            .fetch_all(&mut conn)
             .await
             .unwrap();
-    assert_eq!(reason, None);
+    assert!(reasons.is_empty());
     assert_eq!(entries(t.b.tenant_id).await.len(), 1);
 }
 

@@ -269,7 +269,7 @@ async fn update_organization(
     ApiJson(update): ApiJson<OrganizationUpdate>,
 ) -> Answer<Json<Organization>, Organization> {
     let id: OrganizationId = record_id(&id)?;
-    organizations::update(
+    let saved = organizations::update(
         &state.db,
         caller.context,
         id,
@@ -277,10 +277,7 @@ async fn update_organization(
         &update.organization,
     )
     .await?;
-    organizations::get(&state.db, caller.context, id)
-        .await?
-        .map(Json)
-        .ok_or_else(not_found)
+    Ok(Json(saved))
 }
 
 /// Deletes an organization (soft: it can be restored). Managers and admins.
@@ -480,7 +477,7 @@ async fn update_contact(
     ApiJson(update): ApiJson<ContactUpdate>,
 ) -> Answer<Json<Contact>, Contact> {
     let id: ContactId = record_id(&id)?;
-    contacts::update(
+    let saved = contacts::update(
         &state.db,
         caller.context,
         id,
@@ -488,10 +485,7 @@ async fn update_contact(
         &update.contact,
     )
     .await?;
-    contacts::get(&state.db, caller.context, id)
-        .await?
-        .map(Json)
-        .ok_or_else(not_found)
+    Ok(Json(saved))
 }
 
 /// Deletes a contact (soft: it can be restored).
@@ -550,14 +544,9 @@ async fn reassign_contacts(
     match contacts::reassign(&state.db, caller.context, &request.ids, request.assigned_to).await {
         Ok(reassigned) => Ok(Json(Reassigned { reassigned })),
         Err(WriteError::NotFound) => {
-            let ids = request.ids.iter().map(ContactId::as_uuid);
-            refusals::record_named(
-                &state,
-                caller.context,
-                ids,
-                "POST /api/v1/contacts/reassign",
-            )
-            .await;
+            let ids: Vec<Uuid> = request.ids.iter().map(ContactId::as_uuid).collect();
+            let line = "POST /api/v1/contacts/reassign";
+            refusals::record_named(&state, caller.context, &ids, line).await;
             Err(not_found())
         }
         Err(other) => Err(other.into()),
