@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::custom_fields::{self, Entity};
-use crate::fields::{Check, WriteError};
+use crate::fields::{Check, FieldError, WriteError};
 use crate::ids::{ContactId, OrganizationId};
 use crate::organizations::prefix_range;
 use crate::paging::{page_size, ListOrder, Page};
@@ -137,6 +137,21 @@ pub struct ContactFilter {
 pub struct ContactList {
     pub page: ContactPage,
     pub similar: bool,
+}
+
+/// The problems of `input` as a contact, saving nothing: for a form that found one of its own
+/// (a name that matches no organization) and shows every problem at once.
+pub async fn problems(
+    pool: &AppPool,
+    context: TenantContext,
+    input: &ContactInput,
+) -> Result<Vec<FieldError>, DbError> {
+    let mut tx = pool.begin(context).await?;
+    match input.validate(&mut tx).await {
+        Err(WriteError::Invalid(problems)) => Ok(problems),
+        Err(WriteError::Db(err)) => Err(err),
+        _ => Ok(Vec::new()),
+    }
 }
 
 pub async fn create(

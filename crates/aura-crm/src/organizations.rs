@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::custom_fields::{self, Entity};
-use crate::fields::{Check, WriteError};
+use crate::fields::{Check, FieldError, WriteError};
 use crate::ids::OrganizationId;
 use crate::paging::{page_size, ListOrder, Page};
 
@@ -196,6 +196,21 @@ pub struct OrganizationFilter {
     pub deleted: bool,
     pub after: Option<OrganizationId>,
     pub limit: Option<i64>,
+}
+
+/// The problems of `input` as an organization, saving nothing: for a form that found one of its own
+/// (a parent name that matches no organization) and shows every problem at once.
+pub async fn problems(
+    pool: &AppPool,
+    context: TenantContext,
+    input: &OrganizationInput,
+) -> Result<Vec<FieldError>, DbError> {
+    let mut tx = pool.begin(context).await?;
+    match input.validate(&mut tx).await {
+        Err(WriteError::Invalid(problems)) => Ok(problems),
+        Err(WriteError::Db(err)) => Err(err),
+        _ => Ok(Vec::new()),
+    }
 }
 
 pub async fn create(

@@ -54,13 +54,6 @@ pub(crate) fn when(at: &DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-/// A stand-in id that names no record: given to the domain layer for a name that matched
-/// nothing, so that it refuses the write (reporting every other problem of the form too)
-/// instead of saving it without the link.
-pub(crate) fn no_such_record<T: From<Uuid>>() -> T {
-    T::from(Uuid::nil())
-}
-
 /// The members a record may be given to: the active ones, and its current owner.
 pub(crate) async fn owner_choices(
     state: &AppState,
@@ -380,7 +373,7 @@ impl ContactForm {
     }
 
     /// The input for the domain layer. An organization name that matches none is noted in
-    /// `errors` (and stands for no organization, which makes the write fail).
+    /// `errors`, and the input then names no organization.
     async fn input(
         &self,
         state: &AppState,
@@ -398,7 +391,7 @@ impl ContactForm {
                         "organization",
                         format!("No organization named “{name}”. Create it first."),
                     );
-                    Some(no_such_record())
+                    None
                 }
             },
         };
@@ -479,16 +472,7 @@ impl ContactFormPage {
         self.errors = errors;
         let status = match error {
             WriteError::Invalid(found) => {
-                if self.unknown_organization {
-                    // The stand-in id's refusal; the name's own message is already there.
-                    let found = found
-                        .into_iter()
-                        .filter(|e| e.field != "organization_id")
-                        .collect();
-                    self.errors.extend(found, CONTACT_FIELDS);
-                } else {
-                    self.errors.extend(found, CONTACT_FIELDS);
-                }
+                self.errors.extend(found, CONTACT_FIELDS);
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             WriteError::Duplicate { field, existing } => {
@@ -557,7 +541,15 @@ async fn create(
     let input = form
         .input(&state, &member, &definitions, &mut errors)
         .await?;
-    match contacts::create(&state.db, context, &input).await {
+    let created = if errors.is_empty() {
+        contacts::create(&state.db, context, &input).await
+    } else {
+        // The form found a problem of its own: show the domain's too, and save nothing.
+        Err(WriteError::Invalid(
+            contacts::problems(&state.db, context, &input).await?,
+        ))
+    };
+    match created {
         Ok(id) => Ok(Redirect::to(&format!("/contacts/{id}?notice=created")).into_response()),
         Err(error) => ContactFormPage::new(&state, &member, None, definitions, form)
             .await?
@@ -606,15 +598,15 @@ async fn update(
         .await?;
     // A mangled version matches no row, and is answered like a stale one.
     let version = form.version.trim().parse().unwrap_or(-1);
-    match contacts::update(
-        &state.db,
-        member.signed_in.context,
-        contact.id,
-        version,
-        &input,
-    )
-    .await
-    {
+    let context = member.signed_in.context;
+    let saved = if errors.is_empty() {
+        contacts::update(&state.db, context, contact.id, version, &input).await
+    } else {
+        Err(WriteError::Invalid(
+            contacts::problems(&state.db, context, &input).await?,
+        ))
+    };
+    match saved {
         Ok(_) => {
             Ok(Redirect::to(&format!("/contacts/{}?notice=saved", contact.id)).into_response())
         }

@@ -22,9 +22,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use crate::contacts::{
-    is_manager, no_such_record, when, MoreActivities, ProblemPage, TimelineView,
-};
+use crate::contacts::{is_manager, when, MoreActivities, ProblemPage, TimelineView};
 use crate::forms::{encode, optional_id, parse_id, CsrfForm, CustomField, Errors};
 use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
@@ -267,7 +265,7 @@ impl OrganizationForm {
                             "parent",
                             format!("No organization named “{name}”. Create it first."),
                         );
-                        Some(no_such_record())
+                        None
                     }
                 }
             }
@@ -333,11 +331,6 @@ impl OrganizationFormPage {
         self.errors = errors;
         let status = match error {
             WriteError::Invalid(found) => {
-                // With an unknown parent name, the stand-in id's refusal says nothing new.
-                let found = found
-                    .into_iter()
-                    .filter(|e| !(self.unknown_parent && e.field == "parent_id"))
-                    .collect();
                 self.errors.extend(found, &[("parent_id", "parent")]);
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -391,7 +384,16 @@ async fn create(
     let input = form
         .input(&state, &member, &definitions, &mut errors)
         .await?;
-    match organizations::create(&state.db, member.signed_in.context, &input).await {
+    let context = member.signed_in.context;
+    let created = if errors.is_empty() {
+        organizations::create(&state.db, context, &input).await
+    } else {
+        // The form found a problem of its own: show the domain's too, and save nothing.
+        Err(WriteError::Invalid(
+            organizations::problems(&state.db, context, &input).await?,
+        ))
+    };
+    match created {
         Ok(id) => Ok(Redirect::to(&format!("/organizations/{id}?notice=created")).into_response()),
         Err(error) => {
             OrganizationFormPage::new(&member, None, definitions, form).refused(error, errors)
@@ -444,7 +446,14 @@ async fn update(
         .await?;
     let version = form.version.trim().parse().unwrap_or(-1);
     let context = member.signed_in.context;
-    match organizations::update(&state.db, context, organization.id, version, &input).await {
+    let saved = if errors.is_empty() {
+        organizations::update(&state.db, context, organization.id, version, &input).await
+    } else {
+        Err(WriteError::Invalid(
+            organizations::problems(&state.db, context, &input).await?,
+        ))
+    };
+    match saved {
         Ok(_) => Ok(
             Redirect::to(&format!("/organizations/{}?notice=saved", organization.id))
                 .into_response(),
