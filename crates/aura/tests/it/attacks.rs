@@ -796,6 +796,38 @@ async fn pages_escape_what_members_write_and_refuse_other_workspaces() {
         record_pages.len() >= 8 && record_actions.len() >= 12,
         "the crawl found acme's records: {record_pages:?} {record_actions:?}"
     );
+    // Globex's own lists, searches and pickers, found by the same crawl: never acme's records.
+    let lists = pages.iter().map(|(path, _)| path).filter(|p| !has_id(p));
+    // "zqx" starts every mark: it would find each of acme's records, and is not one itself.
+    let searches = [
+        "/contacts?q=zqx".to_owned(),
+        "/organizations?q=zqx".to_owned(),
+        "/organizations/options?q=zqx".to_owned(),
+    ];
+    for (path, mark) in searches
+        .iter()
+        .zip([CONTACT_MARK, ORGANIZATION_MARK, ORGANIZATION_MARK])
+    {
+        let found = browser
+            .get(app.workspace_url("acme", path))
+            .send()
+            .await
+            .unwrap();
+        let html = found.text().await.unwrap().to_lowercase();
+        assert!(html.contains(mark), "acme's own {path} finds {mark}");
+    }
+    for path in lists.cloned().chain(searches) {
+        let response = thief
+            .get(app.workspace_url("globex", &path))
+            .send()
+            .await
+            .unwrap();
+        assert!(!response.status().is_server_error(), "{path}");
+        let html = response.text().await.unwrap().to_lowercase();
+        for mark in ALL_MARKS {
+            assert!(!html.contains(mark), "globex's {path} holds acme's {mark}");
+        }
+    }
     let refused = [StatusCode::FORBIDDEN, StatusCode::NOT_FOUND];
     for (who, browser, slug, csrf, hidden) in [
         (
