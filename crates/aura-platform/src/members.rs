@@ -188,7 +188,8 @@ pub async fn request_removal_code(
 }
 
 /// Removes `user` from the workspace, with the admin's one-time code: their membership, sessions
-/// and tokens go; what they created stays, attributed to them (F3.5). Audited.
+/// and tokens go; what they created stays, attributed to them (F3.5), and the contacts they
+/// owned pass to the admin. Audited.
 pub async fn remove(
     pool: &AppPool,
     context: TenantContext,
@@ -212,6 +213,20 @@ pub async fn remove(
         .fetch_one(tx.conn())
         .await
         .map_err(DbError::from)?;
+    // A contact's owner is a member of its workspace (a composite key says so), so the
+    // removed member's contacts, deleted ones too, pass to the admin removing them.
+    let handed_on = sqlx::query!(
+        "update contacts set assigned_to = $3, updated_at = now(), updated_by = $3,
+                             version = version + 1
+         where tenant_id = $1 and assigned_to = $2",
+        context.tenant_id.as_uuid(),
+        user as UserId,
+        context.user_id as UserId,
+    )
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .rows_affected();
     sqlx::query!(
         "delete from tenant_members where tenant_id = $1 and user_id = $2",
         context.tenant_id.as_uuid(),
@@ -221,12 +236,13 @@ pub async fn remove(
     .await
     .map_err(DbError::from)?;
     sqlx::query!(
-        "insert into audit_log (tenant_id, actor_user_id, action, entity_type, entity_id, before)
-         values ($1, $2, 'member.removed', 'member', $3, $4)",
+        "insert into audit_log (tenant_id, actor_user_id, action, entity_type, entity_id, before, after)
+         values ($1, $2, 'member.removed', 'member', $3, $4, $5)",
         context.tenant_id.as_uuid(),
         context.user_id as UserId,
         user as UserId,
         serde_json::json!({ "email": email, "role": role.as_str(), "active": active }),
+        serde_json::json!({ "contacts_reassigned_to_remover": handed_on }),
     )
     .execute(tx.conn())
     .await

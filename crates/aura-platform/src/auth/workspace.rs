@@ -62,7 +62,10 @@ pub(crate) async fn verify_member(
 ) -> Result<(sqlx::Transaction<'static, sqlx::Postgres>, VerifiedMember), LoginError> {
     let mut tx = pool.begin_tenant_scope(tenant).await?;
     let candidate = sqlx::query!(
-        r#"select u.id as "id: UserId", u.password_hash, u.display_name, u.email,
+        // `aura_app` cannot read `users.password_hash`; the sign-in function hands it over.
+        r#"select u.id as "id: UserId",
+                  (select c.password_hash from aura.apex_login_candidate(u.email) c) as password_hash,
+                  u.display_name, u.email,
                   coalesce(u.locked_until > now(), false) as "locked!",
                   m.role as "role: MemberRole", m.deactivated_at is not null as "deactivated!"
            from tenant_members m

@@ -3,3 +3,4 @@
 mod catalog;
 mod embedded;
 mod isolation;
+mod privileges;

@@ -473,6 +473,22 @@ async fn removing_a_member_needs_a_fresh_one_time_code() {
     .unwrap();
     assert_eq!(still_user, 1, "the account stays; only the membership goes");
     assert_eq!(removed["email"], "rep@acme.example");
+    // Their contacts pass to the admin who removed them (an owner is always a member).
+    let (theirs, handed_on, admins): (i64, serde_json::Value, i64) = sqlx::query_as(
+        "select (select count(*) from contacts where assigned_to = $1),
+                (select after from audit_log where action = 'member.removed' and entity_id = $1),
+                (select count(*) from contacts c join users u on u.id = c.assigned_to
+                 where u.email = 'admin@acme.example')",
+    )
+    .bind(rep_id)
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(theirs, 0);
+    let handed_on = handed_on["contacts_reassigned_to_remover"]
+        .as_i64()
+        .unwrap();
+    assert!(handed_on > 0 && admins >= handed_on, "{handed_on} {admins}");
 
     // Five wrong guesses use a code up.
     let code = code_in(&ask_code(rep2_id).await);
