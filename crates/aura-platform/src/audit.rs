@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{AppPool, DbError, TenantContext, TenantTx};
+use crate::db::{set_context, AppPool, DbError, TenantContext, TenantTx};
 use crate::ids::{MemberRole, TenantId, UserId};
 
 /// Actions the trail records, for filtering (the UI offers exactly these).
@@ -191,22 +191,34 @@ impl Refusal {
     }
 }
 
+/// The most distinct ids of one refused request that are looked up (a bulk body may name
+/// hundreds); the database function caps them at the same number.
+pub const MAX_REFUSED_IDS: usize = 100;
+
 /// After a request naming `ids` was answered 403 or 404: for each id that is a record the
 /// caller was refused (another workspace's, or another member's contact for a rep), writes
 /// `access.refused` to the trail of the workspace holding it; returns why, one reason per
-/// refused record. One call, in a transaction of its own, so the entries outlive the refused
-/// request's. See `aura.record_refused_access`.
+/// refused record. Each distinct id once, at most [`MAX_REFUSED_IDS`]. One call, in a
+/// transaction of its own, so the entries outlive the refused request's. See
+/// `aura.record_refused_access`.
 pub async fn record_refused_access(
     pool: &AppPool,
     context: TenantContext,
     ids: &[uuid::Uuid],
-    request: &str,
 ) -> Result<Vec<Refusal>, DbError> {
+    let mut distinct: Vec<uuid::Uuid> = Vec::with_capacity(ids.len().min(MAX_REFUSED_IDS));
+    for id in ids {
+        if distinct.len() == MAX_REFUSED_IDS {
+            break;
+        }
+        if !distinct.contains(id) {
+            distinct.push(*id);
+        }
+    }
     let mut tx = pool.begin(context).await?;
     let reasons = sqlx::query_scalar!(
-        r#"select reason as "reason!" from aura.record_refused_access($1, $2) reason"#,
-        ids,
-        request
+        r#"select reason as "reason!" from aura.record_refused_access($1) reason"#,
+        &distinct,
     )
     .fetch_all(tx.conn())
     .await?;
@@ -222,22 +234,20 @@ pub async fn record_refused_access(
 }
 
 /// A genuine API token of `token_tenant` was presented on `host_tenant`'s host: writes
-/// `access.refused` to the host workspace's trail, in a transaction of its own. See
+/// `access.refused` to the host workspace's trail, in a transaction of its own set to the
+/// token's own context, which is where the database takes who tried from. See
 /// `aura.record_foreign_token`.
 pub async fn record_foreign_token(
     pool: &AppPool,
     host_tenant: TenantId,
     user: UserId,
     token_tenant: TenantId,
-    request: &str,
 ) -> Result<(), DbError> {
-    let mut tx = pool.begin_unscoped().await?;
+    let mut tx = pool.begin_tenant_scope(token_tenant).await?;
+    set_context(&mut tx, None, Some(user), None).await?;
     sqlx::query!(
-        "select aura.record_foreign_token($1, $2, $3, $4)",
-        host_tenant as TenantId,
-        user as UserId,
-        token_tenant as TenantId,
-        request,
+        "select aura.record_foreign_token($1)",
+        host_tenant as TenantId
     )
     .execute(&mut *tx)
     .await?;

@@ -319,7 +319,7 @@ async fn reassign(
         Err(WriteError::NotFound) => {
             let context = member.signed_in.context;
             let named: Vec<Uuid> = ids.iter().map(ContactId::as_uuid).collect();
-            refusals::record_named(&state, context, &named, "POST /contacts/reassign").await;
+            refusals::record_named(&state, context, &named).await;
             Err(WebError::NotFound)
         }
         Err(_) => Err(WebError::NotFound),

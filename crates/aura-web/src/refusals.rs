@@ -36,13 +36,8 @@ impl Caller {
 
 /// Records which of the `ids` a refused request named were records the caller was refused, and
 /// counts them. For ids in a request's body (a bulk action); the layer does it for paths.
-pub(crate) async fn record_named(
-    state: &AppState,
-    context: TenantContext,
-    ids: &[Uuid],
-    line: &str,
-) {
-    match audit::record_refused_access(&state.db, context, ids, line).await {
+pub(crate) async fn record_named(state: &AppState, context: TenantContext, ids: &[Uuid]) {
+    match audit::record_refused_access(&state.db, context, ids).await {
         Ok(reasons) => reasons
             .into_iter()
             .for_each(|reason| state.metrics.count_refusal(reason)),
@@ -68,11 +63,10 @@ pub(crate) async fn record(
     }
     let caller = Caller::default();
     request.extensions_mut().insert(caller.clone());
-    let line = format!("{} {}", request.method(), request.uri().path());
     let response = next.run(request).await;
     if matches!(response.status().as_u16(), 403 | 404) {
         if let Some(context) = caller.get() {
-            record_named(&state, context, &named, &line).await;
+            record_named(&state, context, &named).await;
         }
     }
     response

@@ -12,12 +12,12 @@ use uuid::Uuid;
 /// Two tenants with a row in every tenant table each (member, audit entry, session, process,
 /// stage, product, invitation, API refresh token, step-up code, custom field, organization,
 /// contact with the same email in both, activity), created as the owner.
-struct TwoTenants {
-    a: TenantContext,
-    b: TenantContext,
+pub(crate) struct TwoTenants {
+    pub(crate) a: TenantContext,
+    pub(crate) b: TenantContext,
 }
 
-async fn two_tenants(owner: &PgPool) -> TwoTenants {
+pub(crate) async fn two_tenants(owner: &PgPool) -> TwoTenants {
     let mut contexts = Vec::new();
     for slug in ["tenant-a", "tenant-b"] {
         let tenant_id = TenantId::new();
@@ -110,7 +110,7 @@ async fn two_tenants(owner: &PgPool) -> TwoTenants {
     }
 }
 
-/// Tables with a `tenant_id` column, and the columns an insert may name.
+/// Tables with a `tenant_id` column, and the columns `aura_app` may name in an insert.
 async fn tenant_tables(owner: &PgPool) -> Vec<(String, Vec<String>)> {
     let tables: Vec<String> = sqlx::query_scalar(
         "select c.oid::regclass::text from pg_class c
@@ -132,6 +132,7 @@ async fn tenant_tables(owner: &PgPool) -> Vec<(String, Vec<String>)> {
             "select attname::text from pg_attribute
              where attrelid = $1::regclass and attnum > 0 and not attisdropped
                and attgenerated = '' and attidentity <> 'a'
+               and has_column_privilege('aura_app', attrelid, attnum, 'INSERT')
              order by attnum",
         )
         .bind(&table)
@@ -143,7 +144,7 @@ async fn tenant_tables(owner: &PgPool) -> Vec<(String, Vec<String>)> {
     out
 }
 
-fn refused_by_privilege_or_policy(err: &sqlx::Error) -> bool {
+pub(crate) fn refused_by_privilege_or_policy(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|e| e.code().as_deref() == Some("42501"))
 }
@@ -964,6 +965,7 @@ async fn a_rep_reaches_only_their_own_contacts_and_their_activities() {
 /// The one function that looks past row-level security for refused requests (F5.6) writes one
 /// entry to the holder's trail for a record the caller may not reach, returns nothing of it,
 /// and writes nothing for records the caller may see, unknown ids, or a caller without context.
+/// The entry holds neither the caller's workspace nor their request's text.
 #[tokio::test]
 async fn a_refused_access_is_recorded_with_the_holder_and_reveals_nothing() {
     use aura_platform::audit::{self, Refusal};
@@ -986,9 +988,9 @@ async fn a_refused_access_is_recorded_with_the_holder_and_reveals_nothing() {
     let entries = |tenant: TenantId| {
         let owner = db.owner.clone();
         async move {
-            sqlx::query_as::<_, (Option<Uuid>, Option<String>, Option<Uuid>)>(
-                "select actor_user_id, after->>'reason', (after->>'from_workspace')::uuid
-                 from audit_log where tenant_id = $1 and action = 'access.refused'",
+            sqlx::query_as::<_, (Option<Uuid>, serde_json::Value)>(
+                "select actor_user_id, after from audit_log
+                 where tenant_id = $1 and action = 'access.refused'",
             )
             .bind(tenant.as_uuid())
             .fetch_all(&owner)
@@ -997,7 +999,7 @@ async fn a_refused_access_is_recorded_with_the_holder_and_reveals_nothing() {
         }
     };
 
-    let refused = audit::record_refused_access(&db.app, t.a, &[b_contact], "GET /contacts/x")
+    let refused = audit::record_refused_access(&db.app, t.a, &[b_contact])
         .await
         .unwrap();
     assert_eq!(refused, [Refusal::OtherWorkspace]);
@@ -1005,17 +1007,15 @@ async fn a_refused_access_is_recorded_with_the_holder_and_reveals_nothing() {
         entries(t.b.tenant_id).await,
         [(
             Some(t.a.user_id.as_uuid()),
-            Some("other_workspace".to_owned()),
-            Some(t.a.tenant_id.as_uuid())
+            serde_json::json!({ "reason": "other_workspace" })
         )]
     );
     assert!(entries(t.a.tenant_id).await.is_empty());
 
     // Not refused: one's own record, an id of nothing; all in one call.
-    let refused =
-        audit::record_refused_access(&db.app, t.a, &[a_contact, Uuid::new_v4()], "POST /x")
-            .await
-            .unwrap();
+    let refused = audit::record_refused_access(&db.app, t.a, &[a_contact, Uuid::new_v4()])
+        .await
+        .unwrap();
     assert!(refused.is_empty());
     assert_eq!(
         entries(t.a.tenant_id).await.len() + entries(t.b.tenant_id).await.len(),
@@ -1034,38 +1034,135 @@ async fn a_refused_access_is_recorded_with_the_holder_and_reveals_nothing() {
 
     // Without a user in context (no one signed in), nothing is written.
     let mut conn = PgConnection::connect(&db.app_url).await.unwrap();
-    let reasons: Vec<String> =
-        sqlx::query_scalar("select aura.record_refused_access($1, 'GET /x')")
-            .bind(vec![b_contact])
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
+    let reasons: Vec<String> = sqlx::query_scalar("select aura.record_refused_access($1)")
+        .bind(vec![b_contact])
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
     assert!(reasons.is_empty());
     assert_eq!(entries(t.b.tenant_id).await.len(), 1);
 }
 
-/// The recorder of foreign API tokens writes one entry to the called workspace's trail, and
-/// nothing for a token of the same workspace, an unknown user or an unknown workspace.
+/// One request's ids are looked up once each and at most `MAX_REFUSED_IDS` of them, by the
+/// server and by the database function alike, so a bulk body of repeated or random ids cannot
+/// hold a connection (each lookup is an index scan: BENCHMARKS.md has the worst case).
+#[tokio::test]
+async fn a_refused_request_s_ids_are_deduplicated_and_capped() {
+    use aura_platform::audit::{self, MAX_REFUSED_IDS};
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let b_contact: Uuid = sqlx::query_scalar("select id from contacts where tenant_id = $1")
+        .bind(t.b.tenant_id.as_uuid())
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    let count = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from audit_log where action = 'access.refused'",
+        )
+        .fetch_one(&db.owner)
+        .await
+        .unwrap()
+    };
+
+    let repeated = vec![b_contact; 500];
+    let refused = audit::record_refused_access(&db.app, t.a, &repeated)
+        .await
+        .unwrap();
+    assert_eq!(refused.len(), 1, "one entry for one record named 500 times");
+    assert_eq!(count().await, 1);
+
+    // Past the cap, ids are not looked up: not by the server...
+    let mut flood: Vec<Uuid> = (0..MAX_REFUSED_IDS).map(|_| Uuid::new_v4()).collect();
+    flood.push(b_contact);
+    let refused = audit::record_refused_access(&db.app, t.a, &flood)
+        .await
+        .unwrap();
+    assert!(refused.is_empty());
+    // ...nor by the function, called directly.
+    let mut tx = db.app.begin(t.a).await.unwrap();
+    let reasons: Vec<String> = sqlx::query_scalar("select aura.record_refused_access($1)")
+        .bind(&flood)
+        .fetch_all(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(reasons.is_empty());
+    assert_eq!(count().await, 1);
+
+    // Each lookup is an index scan, not a scan of the table.
+    let mut conn = PgConnection::connect(&db.owner_url).await.unwrap();
+    sqlx::raw_sql("set enable_seqscan = off; set enable_bitmapscan = off")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for table in [
+        "contacts",
+        "activities",
+        "organizations",
+        "custom_field_definitions",
+        "tenant_members",
+        "invitations",
+        "sales_processes",
+        "deal_stages",
+        "products",
+    ] {
+        let plan: Vec<String> = sqlx::query_scalar(&format!(
+            "explain select tenant_id from {table} where id = '{b_contact}'"
+        ))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains(&format!("{table}_id_idx")),
+            "{table} is not looked up by an index on id:\n{plan}"
+        );
+    }
+}
+
+/// The recorder of foreign API tokens writes one entry to the called workspace's trail, naming
+/// the member in context; nothing for a token of the same workspace, a user who is not an
+/// active member of the token's workspace, an unknown workspace, or a caller without context:
+/// nobody can write an entry naming someone else, or into a trail from nowhere.
 #[tokio::test]
 async fn a_foreign_token_is_recorded_with_the_workspace_it_was_shown_to() {
     use aura_platform::audit;
     let db = TestDatabase::new().await;
     let t = two_tenants(&db.owner).await;
-    let request = "GET /api/v1/contacts";
-    audit::record_foreign_token(&db.app, t.b.tenant_id, t.a.user_id, t.a.tenant_id, request)
+    audit::record_foreign_token(&db.app, t.b.tenant_id, t.a.user_id, t.a.tenant_id)
         .await
         .unwrap();
     for (host, user, token_tenant) in [
         (t.b.tenant_id, t.b.user_id, t.b.tenant_id),
         (t.b.tenant_id, UserId::new(), t.a.tenant_id),
+        // B's admin is no member of A: a context claiming otherwise writes nothing.
+        (t.a.tenant_id, t.b.user_id, t.a.tenant_id),
+        (t.b.tenant_id, t.b.user_id, t.a.tenant_id),
         (TenantId::new(), t.a.user_id, t.a.tenant_id),
     ] {
-        audit::record_foreign_token(&db.app, host, user, token_tenant, request)
+        audit::record_foreign_token(&db.app, host, user, token_tenant)
             .await
             .unwrap();
     }
-    let entries: Vec<(Uuid, Option<Uuid>, Option<String>)> = sqlx::query_as(
-        "select tenant_id, actor_user_id, after->>'reason' from audit_log
+    // Forging from psql: no context, or a deactivated member's.
+    let mut conn = PgConnection::connect(&db.app_url).await.unwrap();
+    sqlx::query("select aura.record_foreign_token($1)")
+        .bind(t.b.tenant_id.as_uuid())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("update tenant_members set deactivated_at = now() where user_id = $1")
+        .bind(t.a.user_id.as_uuid())
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    audit::record_foreign_token(&db.app, t.b.tenant_id, t.a.user_id, t.a.tenant_id)
+        .await
+        .unwrap();
+
+    let entries: Vec<(Uuid, Option<Uuid>, serde_json::Value)> = sqlx::query_as(
+        "select tenant_id, actor_user_id, after from audit_log
          where action = 'access.refused'",
     )
     .fetch_all(&db.owner)
@@ -1076,7 +1173,7 @@ async fn a_foreign_token_is_recorded_with_the_workspace_it_was_shown_to() {
         [(
             t.b.tenant_id.as_uuid(),
             Some(t.a.user_id.as_uuid()),
-            Some("other_workspace_token".to_owned())
+            serde_json::json!({ "reason": "other_workspace_token" })
         )]
     );
 }

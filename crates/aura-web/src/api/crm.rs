@@ -545,8 +545,7 @@ async fn reassign_contacts(
         Ok(reassigned) => Ok(Json(Reassigned { reassigned })),
         Err(WriteError::NotFound) => {
             let ids: Vec<Uuid> = request.ids.iter().map(ContactId::as_uuid).collect();
-            let line = "POST /api/v1/contacts/reassign";
-            refusals::record_named(&state, caller.context, &ids, line).await;
+            refusals::record_named(&state, caller.context, &ids).await;
             Err(not_found())
         }
         Err(other) => Err(other.into()),

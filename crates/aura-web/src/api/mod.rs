@@ -121,9 +121,7 @@ impl FromRequestParts<AppState> for ApiCaller {
                 TokenCheck::OtherWorkspace { user, tenant } => {
                     // Counted against the user first, so refusals cannot flood the trail.
                     rate_limit::per_user(state, user).await?;
-                    let request = format!("{} {}", parts.method, parts.uri.path());
-                    audit::record_foreign_token(&state.db, workspace.id, user, tenant, &request)
-                        .await?;
+                    audit::record_foreign_token(&state.db, workspace.id, user, tenant).await?;
                     state.metrics.count_refusal(Refusal::OtherWorkspace);
                     return Err(WebError::Unauthorized);
                 }
