@@ -110,10 +110,8 @@ async fn isolation_violations(db: &PgPool) -> Vec<String> {
                 continue;
             }
             if tenant_scoped {
-                let checks_tenant = |expr: &Option<String>| {
-                    expr.as_deref()
-                        .is_some_and(|e| e.contains("current_tenant_id()"))
-                };
+                let checks_tenant =
+                    |expr: &Option<String>| expr.as_deref().is_some_and(confines_to_tenant);
                 let ok = policies.iter().all(|(using, check)| match command {
                     "INSERT" => checks_tenant(check),
                     "UPDATE" => checks_tenant(using) && checks_tenant(check),
@@ -128,6 +126,104 @@ async fn isolation_violations(db: &PgPool) -> Vec<String> {
         }
     }
     violations
+}
+
+/// Whether a policy expression, as PostgreSQL deparses it, has `tenant_id =
+/// aura.current_tenant_id()` as one of its top-level conjuncts, so no other part of it (an
+/// `OR`, say) can let another tenant's row through.
+fn confines_to_tenant(expression: &str) -> bool {
+    top_level_conjuncts(expression).contains(&"tenant_id = aura.current_tenant_id()")
+}
+
+/// `((a) AND (b OR c))` -> `["a", "b OR c"]`; an expression that is not a conjunction is its
+/// own one part.
+fn top_level_conjuncts(expression: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut depth = 0;
+    let mut start = 0;
+    let expression = strip_parentheses(expression);
+    let bytes = expression.as_bytes();
+    for (i, byte) in bytes.iter().enumerate() {
+        match byte {
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            b' ' if depth == 0 && expression[i..].starts_with(" AND ") => {
+                parts.push(strip_parentheses(&expression[start..i]));
+                start = i + " AND ".len();
+            }
+            _ => {}
+        }
+    }
+    parts.push(strip_parentheses(&expression[start..]));
+    parts
+}
+
+/// Removes parentheses that enclose the whole expression.
+fn strip_parentheses(mut expression: &str) -> &str {
+    loop {
+        expression = expression.trim();
+        let Some(inner) = expression
+            .strip_prefix('(')
+            .and_then(|e| e.strip_suffix(')'))
+        else {
+            return expression;
+        };
+        // `(a) AND (b)` starts and ends with parentheses that are not one pair.
+        let mut depth = 0;
+        let encloses = inner.bytes().all(|byte| {
+            match byte {
+                b'(' => depth += 1,
+                b')' => depth -= 1,
+                _ => {}
+            }
+            depth >= 0
+        });
+        if !encloses {
+            return expression;
+        }
+        expression = inner;
+    }
+}
+
+/// Columns of tenant tables that may reference `users (id)` alone, not a membership of the
+/// row's own workspace: they record who did something, are set from the context, and outlive
+/// the membership (F3.5). Whom a record belongs to must reference the membership instead.
+const HISTORY_COLUMNS: [&str; 7] = [
+    "created_by",
+    "updated_by",
+    "deleted_by",
+    "invited_by",
+    "accepted_by",
+    // An audit entry of a refused attempt names someone of another workspace.
+    "actor_user_id",
+    // Who took part in an activity: checked to be a member by the insert policy.
+    "participant_id",
+];
+
+/// Foreign keys from a table with a `tenant_id` to `users` that leave the tenant out.
+async fn user_references_without_tenant(db: &PgPool) -> Vec<String> {
+    let references: Vec<(String, String)> = sqlx::query_as(
+        "select c.conrelid::regclass::text, a.attname::text
+         from pg_constraint c
+         join pg_attribute a on a.attrelid = c.conrelid and a.attnum = any (c.conkey)
+         where c.contype = 'f' and c.confrelid = 'users'::regclass
+           and exists (select 1 from pg_attribute t
+                       where t.attrelid = c.conrelid and t.attname = 'tenant_id'
+                         and not t.attisdropped)
+         order by 1, 2",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    references
+        .into_iter()
+        // A membership is the one row that names a user as such.
+        .filter(|(table, column)| !(table == "tenant_members" && column == "user_id"))
+        .filter(|(_, column)| !HISTORY_COLUMNS.contains(&column.as_str()))
+        .map(|(table, column)| {
+            format!("{table}.{column} references users without its tenant (use the membership)")
+        })
+        .collect()
 }
 
 async fn granted_commands(db: &PgPool, table: &str) -> Vec<String> {
@@ -150,7 +246,8 @@ async fn granted_commands(db: &PgPool, table: &str) -> Vec<String> {
 #[tokio::test]
 async fn every_table_obeys_the_isolation_rules() {
     let db = TestDatabase::new().await;
-    let violations = isolation_violations(&db.owner).await;
+    let mut violations = isolation_violations(&db.owner).await;
+    violations.extend(user_references_without_tenant(&db.owner).await);
     assert!(
         violations.is_empty(),
         "isolation rules broken:\n{}",
@@ -183,17 +280,27 @@ async fn the_catalog_check_catches_every_kind_of_unguarded_table() {
          alter table rogue_nullable force row level security;
          create policy everything on rogue_nullable using (tenant_id = aura.current_tenant_id())
              with check (tenant_id = aura.current_tenant_id());
+         create table rogue_or_true (tenant_id uuid not null, note text);
+         alter table rogue_or_true enable row level security;
+         alter table rogue_or_true force row level security;
+         create policy everything on rogue_or_true
+             using (tenant_id = aura.current_tenant_id() or true)
+             with check ((tenant_id = aura.current_tenant_id()) or (note = 'x'));
+         create table rogue_owner (tenant_id uuid not null, owner_id uuid references users (id));
          create table rogue_global (note text);
          create view rogue_view as select * from tenants;
          grant select, insert, update, delete on rogue_no_rls, rogue_not_forced,
-             rogue_no_delete_policy, rogue_open_policy, rogue_nullable, rogue_global, rogue_view
+             rogue_no_delete_policy, rogue_open_policy, rogue_nullable, rogue_or_true,
+             rogue_global, rogue_view
              to aura_app;",
     )
     .execute(&db.owner)
     .await
     .unwrap();
 
-    let violations = isolation_violations(&db.owner).await.join("\n");
+    let mut violations = isolation_violations(&db.owner).await;
+    violations.extend(user_references_without_tenant(&db.owner).await);
+    let violations = violations.join("\n");
     for expected in [
         "rogue_no_rls does not ENABLE row level security",
         "rogue_no_rls does not FORCE row level security",
@@ -202,6 +309,9 @@ async fn the_catalog_check_catches_every_kind_of_unguarded_table() {
         "rogue_open_policy: a SELECT policy does not confine rows",
         "rogue_open_policy: a INSERT policy does not confine rows",
         "rogue_nullable.tenant_id is not `uuid not null`",
+        "rogue_or_true: a SELECT policy does not confine rows",
+        "rogue_or_true: a INSERT policy does not confine rows",
+        "rogue_owner.owner_id references users without its tenant",
         "rogue_global does not ENABLE row level security",
         "view rogue_view is not security_invoker",
     ] {
@@ -214,6 +324,68 @@ async fn the_catalog_check_catches_every_kind_of_unguarded_table() {
         !violations.contains("tenant_members"),
         "false alarm:\n{violations}"
     );
+}
+
+#[test]
+fn a_policy_confines_to_the_tenant_only_through_a_top_level_conjunct() {
+    for confined in [
+        "(tenant_id = aura.current_tenant_id())",
+        "((tenant_id = aura.current_tenant_id()) AND (aura.current_member_role() = 'admin'::aura.member_role))",
+        "((a OR b) AND (tenant_id = aura.current_tenant_id()))",
+    ] {
+        assert!(confines_to_tenant(confined), "{confined}");
+    }
+    for open in [
+        "((tenant_id = aura.current_tenant_id()) OR true)",
+        "(((tenant_id = aura.current_tenant_id()) AND a) OR b)",
+        "(tenant_id = aura.current_tenant_id()) OR (tenant_id = aura.current_tenant_id())",
+        "(tenant_id <> aura.current_tenant_id())",
+        "true",
+    ] {
+        assert!(!confines_to_tenant(open), "{open}");
+    }
+}
+
+/// Column grants that keep a member's context from raising its privileges, whatever the
+/// policies say: nobody sets the operator flag or reads a password hash, memberships,
+/// sessions, tokens and codes are never re-pointed, and history is never rewritten.
+#[tokio::test]
+async fn the_app_role_cannot_reach_the_columns_that_carry_power() {
+    let db = TestDatabase::new().await;
+    let forbidden = [
+        ("users", "is_platform_admin", "INSERT"),
+        ("users", "is_platform_admin", "UPDATE"),
+        ("users", "password_hash", "SELECT"),
+        ("users", "email", "UPDATE"),
+        ("users", "id", "UPDATE"),
+        ("tenant_members", "tenant_id", "UPDATE"),
+        ("tenant_members", "user_id", "UPDATE"),
+        ("tenant_sessions", "user_id", "UPDATE"),
+        ("tenant_sessions", "token_hash", "UPDATE"),
+        ("api_refresh_tokens", "user_id", "UPDATE"),
+        ("api_refresh_tokens", "token_hash", "UPDATE"),
+        ("step_up_codes", "user_id", "UPDATE"),
+        ("step_up_codes", "code_hash", "UPDATE"),
+        ("invitations", "role", "UPDATE"),
+        ("invitations", "email", "UPDATE"),
+        ("audit_log", "after", "UPDATE"),
+        ("activities", "description", "UPDATE"),
+    ];
+    let mut granted = Vec::new();
+    for (table, column, privilege) in forbidden {
+        let has: bool = sqlx::query_scalar("select has_column_privilege($1, $2, $3, $4)")
+            .bind(APP_ROLE)
+            .bind(table)
+            .bind(column)
+            .bind(privilege)
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+        if has {
+            granted.push(format!("{privilege} on {table}.{column}"));
+        }
+    }
+    assert!(granted.is_empty(), "{APP_ROLE} may {granted:?}");
 }
 
 #[tokio::test]
@@ -264,8 +436,8 @@ async fn security_definer_functions_are_few_known_and_hardened() {
         [
             "aura.apex_login_candidate(text)",
             "aura.current_user_is_platform_admin()",
-            "aura.record_foreign_token(uuid,uuid,uuid,text)",
-            "aura.record_refused_access(uuid[],text)",
+            "aura.record_foreign_token(uuid)",
+            "aura.record_refused_access(uuid[])",
             "aura.tenant_by_slug(text)",
         ],
         "a new definer function needs a test"
