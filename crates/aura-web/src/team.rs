@@ -7,9 +7,8 @@ use aura_platform::ids::{Email, MemberRole, UserId};
 use aura_platform::invitations::{self, AcceptError, AcceptInput, InviteError, OpenInvitation};
 use aura_platform::members::{self, Member as TeamMember, MemberChangeError, PendingInvitation};
 use aura_platform::tenants::Workspace;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -21,10 +20,11 @@ use uuid::Uuid;
 
 use crate::forms::CsrfForm;
 use crate::pages::{render, Chrome, Section};
+use crate::rate_limit::{self, ClientAddress};
 use crate::session::{
     self, form_token_matches, issue_form_token, removal, session_cookie, Member, FORM_CSRF_COOKIE,
 };
-use crate::{rate_limit, AppState, WebError};
+use crate::{AppState, WebError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -415,13 +415,13 @@ struct AcceptForm {
 
 async fn accept_invitation(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     Path(secret_text): Path<String>,
     jar: CookieJar,
     parts: Parts,
     Form(form): Form<AcceptForm>,
 ) -> Result<Response, WebError> {
-    rate_limit::per_client_address(&state, client).await?;
+    rate_limit::per_client_address(&state, &client).await?;
     let csrf_ok = form_token_matches(&jar, &form.csrf_token);
     let (workspace, secret, invitation) = open_invitation(&state, &parts, &secret_text).await?;
     let name = form.input.display_name.trim().to_owned();

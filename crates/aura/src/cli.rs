@@ -1,9 +1,10 @@
 //! The command line. Every option can also be set by the environment variable named in its help.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
 use url::Url;
 
 #[derive(Debug, Parser)]
@@ -108,6 +109,13 @@ pub struct ServeArgs {
     #[arg(long, env = "AURA_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
+    /// Load balancers or reverse proxies in front of Aura: addresses or CIDR ranges,
+    /// comma-separated. Only from these is `X-Forwarded-For` believed, for the client address
+    /// that anonymous rate limits count. Unset: the connecting peer is the client.
+    #[arg(long, env = "AURA_TRUSTED_PROXIES", value_name = "RANGES",
+          value_delimiter = ',', value_parser = parse_proxy)]
+    pub trusted_proxies: Vec<IpNet>,
+
     /// Most database connections the server holds.
     #[arg(long, env = "AURA_DB_POOL_SIZE", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=500))]
@@ -131,6 +139,18 @@ fn parse_secret(value: &str) -> Result<String, String> {
         ));
     }
     Ok(value.to_owned())
+}
+
+/// A trusted proxy: one address, or a CIDR range.
+fn parse_proxy(value: &str) -> Result<IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<IpNet>()
+        .map(|range| range.trunc())
+        .or_else(|_| value.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| {
+            "expected IP addresses or CIDR ranges such as 10.0.0.0/8, comma-separated".into()
+        })
 }
 
 fn parse_public_url(value: &str) -> Result<Url, String> {
@@ -165,6 +185,21 @@ mod tests {
         assert!(parse_postgres_url("postgres://u@h/db").is_ok());
         assert!(parse_postgres_url("mysql://u@h/db").is_err());
         assert!(parse_postgres_url("not a url").is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        assert_eq!(
+            parse_proxy(" 10.0.0.7 ").unwrap().to_string(),
+            "10.0.0.7/32"
+        );
+        assert_eq!(parse_proxy("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(
+            parse_proxy("2001:db8::/32").unwrap().to_string(),
+            "2001:db8::/32"
+        );
+        assert!(parse_proxy("proxy.internal").is_err());
+        assert!(parse_proxy("10.0.0.0/33").is_err());
     }
 
     #[test]

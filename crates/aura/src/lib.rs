@@ -12,7 +12,7 @@ use aura_platform::demo::{self, DemoPlatform, SeedError};
 use aura_platform::outbox::Mailer;
 use std::sync::Arc;
 
-use aura_web::rate_limit::RateLimiter;
+use aura_web::rate_limit::{RateLimiter, TrustedProxies};
 use aura_web::{AppState, SiteConfig};
 use tokio::net::TcpListener;
 use url::Url;
@@ -146,7 +146,8 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
             .await
             .context("cannot connect to the Redis in AURA_REDIS_URL")?,
         None => RateLimiter::local(),
-    };
+    }
+    .with_trusted_proxies(TrustedProxies::new(args.trusted_proxies.clone()));
     let state = AppState {
         db: app.clone(),
         site: site_config(&public_url),
