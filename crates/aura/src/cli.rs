@@ -15,7 +15,8 @@ use url::Url;
     long_about = "Aura CRM: a multi-tenant CRM whose tenant isolation PostgreSQL itself enforces.\n\n\
         Without AURA_DATABASE_URL, Aura runs a private PostgreSQL cluster from the machine's \
         installed server binaries in its data folder, and `aura serve` seeds a demo platform \
-        into it. With AURA_DATABASE_URL, Aura uses that database and seeds nothing.",
+        into it when listening on loopback only (or with --demo): the demo's passwords are \
+        published. With AURA_DATABASE_URL, Aura uses that database and seeds nothing.",
     after_help = "Examples:\n  aura serve                        start with the private database and demo data\n  \
         AURA_DATABASE_URL=postgres://owner@db/aura aura migrate\n  \
         AURA_DATABASE_URL=postgres://owner@db/aura AURA_APP_PASSWORD=... aura serve"
@@ -97,7 +98,8 @@ pub struct ServeArgs {
     pub platform_api_key: Option<String>,
 
     /// SMTP server for outgoing email (`smtp://user:pass@host:587?tls=required`, `smtps://...`).
-    /// Unset: messages stay in the outbox, and the UI shows links and codes itself.
+    /// Unset: messages stay in the outbox, the UI shows invitation links itself, and removing
+    /// a member asks for the admin's password instead of an emailed code.
     #[arg(long, env = "AURA_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
 
@@ -115,6 +117,11 @@ pub struct ServeArgs {
     #[arg(long, env = "AURA_TRUSTED_PROXIES", value_name = "RANGES",
           value_delimiter = ',', value_parser = parse_proxy)]
     pub trusted_proxies: Vec<IpNet>,
+
+    /// Seed the demo platform (published passwords) into the private database even when
+    /// listening beyond loopback. Without it, the demo is seeded only on a loopback address.
+    #[arg(long, env = "AURA_DEMO")]
+    pub demo: bool,
 
     /// Most database connections the server holds.
     #[arg(long, env = "AURA_DB_POOL_SIZE", default_value_t = 10,
