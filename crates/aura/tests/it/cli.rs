@@ -70,6 +70,12 @@ fn each_bad_setting_gets_a_clear_error() {
         ),
         ("AURA_DB_POOL_SIZE", "0", "serve", "invalid value '0'"),
         (
+            "AURA_TRUSTED_PROXIES",
+            "10.0.0.0/8,proxy.internal",
+            "serve",
+            "expected IP addresses or CIDR ranges",
+        ),
+        (
             "AURA_DATABASE_URL",
             "mysql://db/aura",
             "migrate",
