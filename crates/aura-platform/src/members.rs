@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::auth::{self, LoginError};
 use crate::db::{AppPool, DbError, TenantContext, TenantTx};
 use crate::ids::{MemberRole, UserId};
-use crate::step_up::{self, IssuedCode, Purpose, StepUpError};
+use crate::step_up::{self, IssuedCode, Proof, Purpose, StepUpError};
 
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -75,6 +76,8 @@ pub enum MemberChangeError {
     WrongCode,
     #[error("there is no usable verification code; ask for a new one")]
     NoCode,
+    #[error("the password is wrong, or the account is temporarily locked")]
+    WrongPassword,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -187,24 +190,36 @@ pub async fn request_removal_code(
     Ok(code)
 }
 
-/// Removes `user` from the workspace, with the admin's one-time code: their membership, sessions
-/// and tokens go; what they created stays, attributed to them (F3.5), and the contacts they
-/// owned pass to the admin. Audited.
+/// Removes `user` from the workspace once the admin has proved it is them (`proof`, step-up):
+/// their membership, sessions and tokens go; what they created stays, attributed to them
+/// (F3.5), and the contacts they owned pass to the admin. Audited.
 pub async fn remove(
     pool: &AppPool,
     context: TenantContext,
     user: UserId,
-    code: &str,
+    proof: Proof<'_>,
 ) -> Result<(), MemberChangeError> {
+    may_change(context, user)?;
+    if let Proof::Password(password) = proof {
+        // Before the change's transaction: hashing is slow, and no row lock should wait on it.
+        auth::confirm_password(pool, context.user_id, password)
+            .await
+            .map_err(|err| match err {
+                LoginError::Rejected => MemberChangeError::WrongPassword,
+                LoginError::Db(err) => err.into(),
+            })?;
+    }
     let mut tx = begin_change(pool, context, user).await?;
     let (role, active) = lock_member(&mut tx, user).await?;
-    if let Err(err) = step_up::consume(&mut tx, &Purpose::RemoveMember(user), code).await {
-        tx.commit().await?; // the counted attempt
-        return Err(match err {
-            StepUpError::Wrong => MemberChangeError::WrongCode,
-            StepUpError::NoCode => MemberChangeError::NoCode,
-            StepUpError::Db(err) => err.into(),
-        });
+    if let Proof::Code(code) = proof {
+        if let Err(err) = step_up::consume(&mut tx, &Purpose::RemoveMember(user), code).await {
+            tx.commit().await?; // the counted attempt
+            return Err(match err {
+                StepUpError::Wrong => MemberChangeError::WrongCode,
+                StepUpError::NoCode => MemberChangeError::NoCode,
+                StepUpError::Db(err) => err.into(),
+            });
+        }
     }
     if role == MemberRole::Admin && active {
         ensure_another_admin(&mut tx, user).await?;
@@ -251,17 +266,23 @@ pub async fn remove(
     Ok(())
 }
 
-async fn begin_change(
-    pool: &AppPool,
-    context: TenantContext,
-    user: UserId,
-) -> Result<TenantTx, MemberChangeError> {
+/// Only an admin changes members, and never themself.
+fn may_change(context: TenantContext, user: UserId) -> Result<(), MemberChangeError> {
     if context.role != MemberRole::Admin {
         return Err(MemberChangeError::NotAdmin);
     }
     if context.user_id == user {
         return Err(MemberChangeError::OwnAccount);
     }
+    Ok(())
+}
+
+async fn begin_change(
+    pool: &AppPool,
+    context: TenantContext,
+    user: UserId,
+) -> Result<TenantTx, MemberChangeError> {
+    may_change(context, user)?;
     Ok(pool.begin(context).await?)
 }
 

@@ -50,7 +50,8 @@ pub(crate) async fn enqueue(
 }
 
 /// How queued messages leave: through SMTP, or not at all (they stay in the outbox, which
-/// operators read; the UI then shows links and codes itself).
+/// operators read; the UI then shows invitation links itself, and asks for passwords instead
+/// of one-time codes).
 pub enum Mailer {
     OutboxOnly,
     Smtp {
@@ -77,7 +78,7 @@ impl Mailer {
         })
     }
 
-    /// Whether messages actually leave (else the UI must show what they would have carried).
+    /// Whether messages actually leave (else the UI must do without them).
     pub fn delivers(&self) -> bool {
         matches!(self, Self::Smtp { .. })
     }

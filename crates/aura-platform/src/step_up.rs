@@ -1,6 +1,8 @@
 //! Step-up verification for sensitive operations (NFR-S8): before one, the member asks for a
 //! one-time code, sent to their email; the operation then runs only with that code, in the same
-//! transaction that consumes it.
+//! transaction that consumes it. Where no mail server carries codes, the member gives their
+//! password again instead ([`Proof::Password`]): a code shown on the page would prove nothing
+//! about who holds the session.
 
 use std::time::Duration;
 
@@ -34,8 +36,16 @@ impl Purpose {
     }
 }
 
-/// A code just issued, and the message carrying it (shown to the member too while no mail
-/// server is configured).
+/// What the member gives to prove it is them.
+#[derive(Debug, Clone, Copy)]
+pub enum Proof<'a> {
+    /// The one-time code emailed to them.
+    Code(&'a str),
+    /// Their password, checked as at sign-in (failures count toward the lockout).
+    Password(&'a str),
+}
+
+/// A code just issued, and the message carrying it (never shown to anyone: it leaves by mail).
 #[derive(Debug, Clone)]
 pub struct IssuedCode {
     pub code: String,

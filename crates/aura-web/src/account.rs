@@ -6,9 +6,8 @@ use aura_platform::auth::apex;
 use aura_platform::auth::LoginError;
 use aura_platform::password;
 use aura_platform::signup::{self, Signup, SignupError, SignupInput};
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -17,12 +16,13 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use crate::pages::{render, Chrome, Section};
+use crate::rate_limit::{self, ClientAddress};
 use crate::session::{
     apex_session_cookie, form_token_matches, issue_form_token, removal, ApexMember,
     APEX_SESSION_COOKIE, FORM_CSRF_COOKIE,
 };
 use crate::sign_in::{self, Attempt, SignInForm};
-use crate::{rate_limit, AppState, WebError};
+use crate::{AppState, WebError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -58,11 +58,11 @@ async fn login_page(State(state): State<AppState>, Query(query): Query<LoginQuer
 
 async fn log_in(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     jar: CookieJar,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, WebError> {
-    rate_limit::per_client_address(&state, client).await?;
+    rate_limit::per_client_address(&state, &client).await?;
     let chrome = Chrome::new(Section::SignIn);
     let attempt = match Attempt::check(&state, jar, chrome, SIGN_IN_HEADING.into(), &form) {
         Ok(attempt) => attempt,
@@ -150,11 +150,11 @@ struct SignupForm {
 
 async fn sign_up(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     jar: CookieJar,
     Form(form): Form<SignupForm>,
 ) -> Result<Response, WebError> {
-    rate_limit::per_client_address(&state, client).await?;
+    rate_limit::per_client_address(&state, &client).await?;
     let csrf_ok = form_token_matches(&jar, &form.csrf_token);
     let (jar, mut page) = SignupPage::new(&state, jar, form.input.clone());
     if !csrf_ok {

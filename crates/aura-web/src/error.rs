@@ -37,6 +37,12 @@ pub enum WebError {
     Invalid {
         constraint: String,
     },
+    /// A text field holds a NUL character, which PostgreSQL's text cannot store.
+    NulCharacter {
+        field: String,
+    },
+    /// A body over the 2 MB any request may carry.
+    TooLarge,
     Unavailable,
     Internal,
 }
@@ -143,6 +149,18 @@ impl WebError {
                 "Not valid",
                 "Some of what was sent is not valid.",
             ),
+            WebError::NulCharacter { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "nul_character",
+                "Not valid",
+                "A field contains a NUL character (\\u0000, %00), which Aura does not accept.",
+            ),
+            WebError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "Too large",
+                "The request is larger than the 2 MB Aura accepts.",
+            ),
             WebError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "database_unavailable",
@@ -162,11 +180,21 @@ impl WebError {
     /// The response in the form the client asked for: a page for browsers, else problem+json.
     pub(crate) fn render(&self, wants_html: bool) -> Response {
         let (status, code, title, detail) = self.parts();
+        let (detail, field) = match self {
+            WebError::NulCharacter { field } => (
+                format!("“{field}” contains a NUL character (\\u0000, %00), which Aura does not accept. Remove it and send again."),
+                Some(field),
+            ),
+            _ => (detail.to_owned(), None),
+        };
         let mut response = if wants_html {
-            Html(error_page(title, detail)).into_response()
+            Html(error_page(title, &detail)).into_response()
         } else {
-            let body = json!({ "type": "about:blank", "title": title, "status": status.as_u16(),
-                               "code": code, "detail": detail });
+            let mut body = json!({ "type": "about:blank", "title": title, "status": status.as_u16(),
+                                   "code": code, "detail": detail });
+            if let Some(field) = field {
+                body["field"] = json!(field);
+            }
             let mut response = Json(body).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -219,13 +247,13 @@ pub async fn not_found() -> WebError {
 
 #[derive(askama::Template)]
 #[template(path = "error.html")]
-struct ErrorPage {
+struct ErrorPage<'a> {
     chrome: Chrome,
     title: &'static str,
-    detail: &'static str,
+    detail: &'a str,
 }
 
-fn error_page(title: &'static str, detail: &'static str) -> String {
+fn error_page(title: &'static str, detail: &str) -> String {
     let page = ErrorPage {
         chrome: Chrome::new(Section::None),
         title,

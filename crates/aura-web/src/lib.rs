@@ -12,6 +12,7 @@ mod forms;
 mod health;
 mod metrics;
 mod middleware;
+mod nul_bytes;
 mod operations;
 mod organizations;
 mod pages;

@@ -1,6 +1,7 @@
 //! The layers every response passes through, outermost first: request id, access log, timeout,
-//! security headers, error rendering.
+//! security headers, error rendering, the refusal of NUL characters.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use axum::extract::Request;
@@ -54,7 +55,8 @@ pub fn wrap(routes: Router, https: bool) -> Router {
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
             .layer(
-                // The path only, never the query string: queries can carry search terms (PII).
+                // The path only, never the query string: queries can carry search terms (PII);
+                // and not the secrets some paths carry.
                 TraceLayer::new_for_http()
                     .make_span_with(|request: &Request| {
                         let request_id = request
@@ -63,7 +65,7 @@ pub fn wrap(routes: Router, https: bool) -> Router {
                             .and_then(|id| id.header_value().to_str().ok())
                             .unwrap_or("-");
                         tracing::info_span!("request", request_id, method = %request.method(),
-                                            path = request.uri().path())
+                                            path = %loggable_path(request.uri().path()))
                     })
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
@@ -73,8 +75,29 @@ pub fn wrap(routes: Router, https: bool) -> Router {
                 REQUEST_TIMEOUT,
             ))
             .layer(security_headers)
-            .layer(middleware::from_fn(render_errors)),
+            .layer(middleware::from_fn(render_errors))
+            .layer(middleware::from_fn(crate::nul_bytes::refuse)),
     )
+}
+
+/// Path segments that are secrets (the links in password-reset and invitation emails), by
+/// the segment before them.
+const SECRET_AFTER: [&str; 2] = ["password-reset", "invitations"];
+
+/// `path` as the access log writes it: each secret segment `[redacted]`, since logs are read
+/// and kept more widely than the secrets they would hand out.
+fn loggable_path(path: &str) -> Cow<'_, str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let secret = |i: usize| i > 0 && SECRET_AFTER.contains(&segments[i - 1]);
+    if !(0..segments.len()).any(secret) {
+        return Cow::Borrowed(path);
+    }
+    let redacted: Vec<&str> = segments
+        .iter()
+        .enumerate()
+        .map(|(i, segment)| if secret(i) { "[redacted]" } else { segment })
+        .collect();
+    Cow::Owned(redacted.join("/"))
 }
 
 async fn render_errors(request: Request, next: Next) -> Response {
@@ -98,6 +121,32 @@ mod tests {
         let app = super::wrap(Router::new().route("/", get(|| async { "ok" })), https);
         let request = Request::get("/").body(Body::empty()).unwrap();
         app.oneshot(request).await.unwrap().headers().clone()
+    }
+
+    #[test]
+    fn secrets_in_paths_are_redacted_for_the_log() {
+        use super::loggable_path;
+        assert_eq!(
+            loggable_path("/password-reset/s3cr3t-Tok_en"),
+            "/password-reset/[redacted]"
+        );
+        assert_eq!(
+            loggable_path("/invitations/s3cr3t"),
+            "/invitations/[redacted]"
+        );
+        assert_eq!(
+            loggable_path("/invitations/s3cr3t/"),
+            "/invitations/[redacted]/"
+        );
+        for kept in [
+            "/",
+            "/members/invitations",
+            "/password-reset",
+            "/contacts/42",
+            "",
+        ] {
+            assert_eq!(loggable_path(kept), kept);
+        }
     }
 
     #[tokio::test]

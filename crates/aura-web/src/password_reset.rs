@@ -1,10 +1,8 @@
 //! Forgotten passwords (F2.3), on the apex for every account.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use aura_platform::password_reset::{self, ResetError, ResetToken};
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -13,8 +11,9 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use crate::pages::{render, Chrome, Section};
+use crate::rate_limit::{self, ClientAddress};
 use crate::session::{form_token_matches, issue_form_token, removal, FORM_CSRF_COOKIE};
-use crate::{rate_limit, AppState, WebError};
+use crate::{AppState, WebError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -66,11 +65,11 @@ struct RequestForm {
 
 async fn request_link(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     jar: CookieJar,
     Form(form): Form<RequestForm>,
 ) -> Result<Response, WebError> {
-    rate_limit::per_client_address(&state, client).await?;
+    rate_limit::per_client_address(&state, &client).await?;
     let valid_token = form_token_matches(&jar, &form.csrf_token);
     let (jar, mut page) = page(&state, jar, None);
     page.email = form.email.trim().to_owned();
@@ -119,12 +118,12 @@ struct PasswordForm {
 
 async fn set_password(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     Path(token): Path<String>,
     jar: CookieJar,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, WebError> {
-    rate_limit::per_client_address(&state, client).await?;
+    rate_limit::per_client_address(&state, &client).await?;
     let reset = open_token(&state, &token).await?;
     let valid_token = form_token_matches(&jar, &form.csrf_token);
     let (jar, mut page) = page(&state, jar, Some(token));

@@ -6,10 +6,10 @@ use aura_platform::auth::Secret;
 use aura_platform::ids::{Email, MemberRole, UserId};
 use aura_platform::invitations::{self, AcceptError, AcceptInput, InviteError, OpenInvitation};
 use aura_platform::members::{self, Member as TeamMember, MemberChangeError, PendingInvitation};
+use aura_platform::step_up::Proof;
 use aura_platform::tenants::Workspace;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -21,10 +21,11 @@ use uuid::Uuid;
 
 use crate::forms::CsrfForm;
 use crate::pages::{render, Chrome, Section};
+use crate::rate_limit::{self, ClientAddress};
 use crate::session::{
     self, form_token_matches, issue_form_token, removal, session_cookie, Member, FORM_CSRF_COOKIE,
 };
-use crate::{rate_limit, AppState, WebError};
+use crate::{AppState, WebError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -46,11 +47,23 @@ pub fn routes() -> Router<AppState> {
 struct RemovalPage {
     chrome: Chrome,
     target: TeamMember,
+    /// No mail server carries codes: the admin gives their password again instead.
+    by_password: bool,
     /// A code was just sent.
     code_sent: bool,
-    /// The code itself, while no mail server is configured to carry it.
-    shown_code: Option<String>,
-    code_error: Option<&'static str>,
+    error: Option<&'static str>,
+}
+
+impl RemovalPage {
+    fn new(state: &AppState, member: &Member, target: TeamMember) -> Self {
+        Self {
+            chrome: Chrome::for_member(Section::Members, member),
+            target,
+            by_password: !state.mailer.delivers(),
+            code_sent: false,
+            error: None,
+        }
+    }
 }
 
 /// The member `user_id`, for an admin about to remove them.
@@ -75,13 +88,7 @@ async fn removal_page(
     Path(user_id): Path<Uuid>,
 ) -> Result<Response, WebError> {
     let target = removal_target(&state, &member, user_id).await?;
-    Ok(render(&RemovalPage {
-        chrome: Chrome::for_member(Section::Members, &member),
-        target,
-        code_sent: false,
-        shown_code: None,
-        code_error: None,
-    }))
+    Ok(render(&RemovalPage::new(&state, &member, target)))
 }
 
 async fn send_removal_code(
@@ -91,17 +98,19 @@ async fn send_removal_code(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
+    // Without a mail server no code is issued: only the page could show it, and a code on the
+    // page proves nothing about who holds the session.
+    if !state.mailer.delivers() {
+        return Err(WebError::NotFound);
+    }
     let target = removal_target(&state, &member, user_id).await?;
     let issued = members::request_removal_code(&state.db, member.signed_in.context, target.user_id)
         .await
         .map_err(member_change_error)?;
     state.mailer.deliver(&state.db, &issued.message).await;
     Ok(render(&RemovalPage {
-        chrome: Chrome::for_member(Section::Members, &member),
-        target,
         code_sent: true,
-        shown_code: (!state.mailer.delivers()).then_some(issued.code),
-        code_error: None,
+        ..RemovalPage::new(&state, &member, target)
     }))
 }
 
@@ -109,6 +118,8 @@ async fn send_removal_code(
 struct RemovalForm {
     #[serde(default)]
     code: String,
+    #[serde(default)]
+    password: String,
     #[serde(default)]
     csrf_token: String,
 }
@@ -121,21 +132,27 @@ async fn remove(
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
     let target = removal_target(&state, &member, user_id).await?;
-    let error = match members::remove(&state.db, member.signed_in.context, target.user_id, &form.code).await {
+    let proof = if state.mailer.delivers() {
+        Proof::Code(&form.code)
+    } else {
+        Proof::Password(&form.password)
+    };
+    let error = match members::remove(&state.db, member.signed_in.context, target.user_id, proof).await {
         Ok(()) => return Ok(Redirect::to("/members").into_response()),
         Err(MemberChangeError::WrongCode) => "That code is not right. Check the latest email and try again.",
         Err(MemberChangeError::NoCode) => {
             "There is no usable code: it expired (codes last ten minutes), was used, or was guessed \
              wrong five times. Ask for a new one."
         }
+        Err(MemberChangeError::WrongPassword) => {
+            "That is not your password, or your account is locked for a while. After 5 failed \
+             attempts it is locked for 15 minutes."
+        }
         Err(other) => return Err(member_change_error(other)),
     };
     let page = RemovalPage {
-        chrome: Chrome::for_member(Section::Members, &member),
-        target,
-        code_sent: false,
-        shown_code: None,
-        code_error: Some(error),
+        error: Some(error),
+        ..RemovalPage::new(&state, &member, target)
     };
     Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
 }
@@ -333,7 +350,9 @@ fn member_change_error(err: MemberChangeError) -> WebError {
         MemberChangeError::LastAdmin => WebError::Conflict {
             constraint: "last_admin".into(),
         },
-        MemberChangeError::WrongCode | MemberChangeError::NoCode => WebError::Forbidden,
+        MemberChangeError::WrongCode
+        | MemberChangeError::NoCode
+        | MemberChangeError::WrongPassword => WebError::Forbidden,
         MemberChangeError::Db(err) => err.into(),
     }
 }
@@ -415,13 +434,13 @@ struct AcceptForm {
 
 async fn accept_invitation(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     Path(secret_text): Path<String>,
     jar: CookieJar,
     parts: Parts,
     Form(form): Form<AcceptForm>,
 ) -> Result<Response, WebError> {
-    rate_limit::per_client_address(&state, client).await?;
+    rate_limit::per_client_address(&state, &client).await?;
     let csrf_ok = form_token_matches(&jar, &form.csrf_token);
     let (workspace, secret, invitation) = open_invitation(&state, &parts, &secret_text).await?;
     let name = form.input.display_name.trim().to_owned();

@@ -4,9 +4,8 @@
 use askama::Template;
 use aura_platform::auth::{self, LoginError};
 use aura_platform::tenants::Workspace;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -15,9 +14,10 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use crate::pages::{render, Chrome, Section};
+use crate::rate_limit::{self, ClientAddress};
 use crate::session::{self, removal, session_cookie, Member, SESSION_COOKIE};
 use crate::sign_in::{self, Attempt, SignInForm};
-use crate::{rate_limit, AppState, WebError};
+use crate::{AppState, WebError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -74,12 +74,12 @@ async fn login_page(
 
 async fn log_in(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     jar: CookieJar,
     parts: Parts,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, WebError> {
-    rate_limit::per_client_address(&state, client).await?;
+    rate_limit::per_client_address(&state, &client).await?;
     let workspace = session::workspace(&parts)?;
     let chrome = Chrome::for_workspace(Section::None, &workspace);
     let attempt = match Attempt::check(&state, jar, chrome, heading(&workspace), &form) {

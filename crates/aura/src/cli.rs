@@ -1,9 +1,10 @@
 //! The command line. Every option can also be set by the environment variable named in its help.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
 use url::Url;
 
 #[derive(Debug, Parser)]
@@ -14,7 +15,8 @@ use url::Url;
     long_about = "Aura CRM: a multi-tenant CRM whose tenant isolation PostgreSQL itself enforces.\n\n\
         Without AURA_DATABASE_URL, Aura runs a private PostgreSQL cluster from the machine's \
         installed server binaries in its data folder, and `aura serve` seeds a demo platform \
-        into it. With AURA_DATABASE_URL, Aura uses that database and seeds nothing.",
+        into it when listening on loopback only (or with --demo): the demo's passwords are \
+        published. With AURA_DATABASE_URL, Aura uses that database and seeds nothing.",
     after_help = "Examples:\n  aura serve                        start with the private database and demo data\n  \
         AURA_DATABASE_URL=postgres://owner@db/aura aura migrate\n  \
         AURA_DATABASE_URL=postgres://owner@db/aura AURA_APP_PASSWORD=... aura serve"
@@ -96,7 +98,8 @@ pub struct ServeArgs {
     pub platform_api_key: Option<String>,
 
     /// SMTP server for outgoing email (`smtp://user:pass@host:587?tls=required`, `smtps://...`).
-    /// Unset: messages stay in the outbox, and the UI shows links and codes itself.
+    /// Unset: messages stay in the outbox, the UI shows invitation links itself, and removing
+    /// a member asks for the admin's password instead of an emailed code.
     #[arg(long, env = "AURA_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
 
@@ -107,6 +110,18 @@ pub struct ServeArgs {
     /// Redis URL for rate-limit counts shared by all servers. Unset: counted in this process.
     #[arg(long, env = "AURA_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+
+    /// Load balancers or reverse proxies in front of Aura: addresses or CIDR ranges,
+    /// comma-separated. Only from these is `X-Forwarded-For` believed, for the client address
+    /// that anonymous rate limits count. Unset: the connecting peer is the client.
+    #[arg(long, env = "AURA_TRUSTED_PROXIES", value_name = "RANGES",
+          value_delimiter = ',', value_parser = parse_proxy)]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Seed the demo platform (published passwords) into the private database even when
+    /// listening beyond loopback. Without it, the demo is seeded only on a loopback address.
+    #[arg(long, env = "AURA_DEMO")]
+    pub demo: bool,
 
     /// Most database connections the server holds.
     #[arg(long, env = "AURA_DB_POOL_SIZE", default_value_t = 10,
@@ -131,6 +146,18 @@ fn parse_secret(value: &str) -> Result<String, String> {
         ));
     }
     Ok(value.to_owned())
+}
+
+/// A trusted proxy: one address, or a CIDR range.
+fn parse_proxy(value: &str) -> Result<IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<IpNet>()
+        .map(|range| range.trunc())
+        .or_else(|_| value.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| {
+            "expected IP addresses or CIDR ranges such as 10.0.0.0/8, comma-separated".into()
+        })
 }
 
 fn parse_public_url(value: &str) -> Result<Url, String> {
@@ -165,6 +192,21 @@ mod tests {
         assert!(parse_postgres_url("postgres://u@h/db").is_ok());
         assert!(parse_postgres_url("mysql://u@h/db").is_err());
         assert!(parse_postgres_url("not a url").is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        assert_eq!(
+            parse_proxy(" 10.0.0.7 ").unwrap().to_string(),
+            "10.0.0.7/32"
+        );
+        assert_eq!(parse_proxy("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(
+            parse_proxy("2001:db8::/32").unwrap().to_string(),
+            "2001:db8::/32"
+        );
+        assert!(parse_proxy("proxy.internal").is_err());
+        assert!(parse_proxy("10.0.0.0/33").is_err());
     }
 
     #[test]

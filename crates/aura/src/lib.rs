@@ -10,9 +10,10 @@ use aura_platform::auth::api::TokenKeys;
 use aura_platform::db::{migrate, AppPool, PoolSettings};
 use aura_platform::demo::{self, DemoPlatform, SeedError};
 use aura_platform::outbox::Mailer;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use aura_web::rate_limit::RateLimiter;
+use aura_web::rate_limit::{RateLimiter, TrustedProxies};
 use aura_web::{AppState, SiteConfig};
 use tokio::net::TcpListener;
 use url::Url;
@@ -77,17 +78,20 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| default_public_url(args.listen.port()));
+    let demo_seeding = DemoSeeding::decide(database.is_embedded(), args.listen, args.demo);
     let mut demo_platform = None;
     let mut freshly_seeded = None;
     if database.is_embedded() {
         let owner = database.owner_pool().await?;
         migrate(&owner, database.app_password()).await?;
-        match demo::seed(&owner).await {
-            Ok(seeded) => freshly_seeded = Some(seeded),
-            Err(SeedError::NotEmpty) => {}
-            Err(err) => return Err(err).context("seeding the demo platform failed"),
+        if demo_seeding.allowed() {
+            match demo::seed(&owner).await {
+                Ok(seeded) => freshly_seeded = Some(seeded),
+                Err(SeedError::NotEmpty) => {}
+                Err(err) => return Err(err).context("seeding the demo platform failed"),
+            }
+            demo_platform = Some(demo::platform());
         }
-        demo_platform = Some(demo::platform());
         owner.close().await;
     }
 
@@ -110,8 +114,14 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
         "Aura is running at {public_url} (listening on {}).",
         args.listen
     );
+    eprintln!(
+        "Demo data: {}",
+        demo_seeding.describe(freshly_seeded.is_some(), args.listen)
+    );
     if let Some(platform) = &demo_platform {
         eprint!("{}", logins(platform, &public_url));
+    }
+    if database.is_embedded() {
         eprintln!(
             "Database: private PostgreSQL cluster in {}; data is kept across restarts.",
             database
@@ -146,7 +156,8 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
             .await
             .context("cannot connect to the Redis in AURA_REDIS_URL")?,
         None => RateLimiter::local(),
-    };
+    }
+    .with_trusted_proxies(TrustedProxies::new(args.trusted_proxies.clone()));
     let state = AppState {
         db: app.clone(),
         site: site_config(&public_url),
@@ -162,6 +173,62 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("shut down cleanly");
     app.close().await;
     Ok(())
+}
+
+/// Whether `serve` seeds the demo platform, whose passwords are published (README), and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DemoSeeding {
+    /// A configured database gets the demo only from `aura seed-demo`.
+    ConfiguredDatabase,
+    /// Listening on loopback: only this machine can use the published logins.
+    Loopback,
+    /// `--demo` / `AURA_DEMO` asked for it.
+    Asked,
+    /// Listening where other machines reach it.
+    Exposed,
+}
+
+impl DemoSeeding {
+    fn decide(embedded: bool, listen: SocketAddr, asked: bool) -> Self {
+        if !embedded {
+            Self::ConfiguredDatabase
+        } else if listen.ip().to_canonical().is_loopback() {
+            Self::Loopback
+        } else if asked {
+            Self::Asked
+        } else {
+            Self::Exposed
+        }
+    }
+
+    fn allowed(self) -> bool {
+        matches!(self, Self::Loopback | Self::Asked)
+    }
+
+    /// What `serve` did about the demo, for its start-up message.
+    fn describe(self, seeded_now: bool, listen: SocketAddr) -> String {
+        let done = if seeded_now {
+            "seeded"
+        } else {
+            "not seeded (the database already holds workspaces)"
+        };
+        match self {
+            Self::ConfiguredDatabase => {
+                "not seeded (a configured database gets it only from `aura seed-demo`).".into()
+            }
+            Self::Loopback => {
+                format!("{done}; Aura listens on loopback ({listen}), so only this machine can use the published logins.")
+            }
+            Self::Asked => format!(
+                "{done}, as --demo (AURA_DEMO) asks, although Aura listens on {listen}: \
+                 anyone who reaches it can use the published logins."
+            ),
+            Self::Exposed => format!(
+                "not seeded: Aura listens on {listen}, beyond loopback, and the demo's \
+                 passwords are published. Pass --demo (AURA_DEMO=true) to seed it anyway."
+            ),
+        }
+    }
 }
 
 /// The apex host as browsers send it in `Host` (the port only when not the scheme's default).
@@ -236,6 +303,33 @@ mod tests {
         let site = site_config(&default_public_url(3000));
         assert_eq!(site.base_host, "localhost:3000");
         assert!(!site.https);
+    }
+
+    #[test]
+    fn the_demo_is_seeded_on_loopback_or_when_asked() {
+        let at = |address: &str| address.parse::<SocketAddr>().unwrap();
+        for loopback in ["127.0.0.1:3000", "127.0.0.2:80", "[::1]:3000"] {
+            assert_eq!(
+                DemoSeeding::decide(true, at(loopback), false),
+                DemoSeeding::Loopback
+            );
+        }
+        for exposed in ["0.0.0.0:3000", "[::]:3000", "192.0.2.10:3000"] {
+            assert_eq!(
+                DemoSeeding::decide(true, at(exposed), false),
+                DemoSeeding::Exposed
+            );
+            assert!(!DemoSeeding::Exposed.allowed());
+            assert_eq!(
+                DemoSeeding::decide(true, at(exposed), true),
+                DemoSeeding::Asked
+            );
+        }
+        assert_eq!(
+            DemoSeeding::decide(false, at("127.0.0.1:3000"), true),
+            DemoSeeding::ConfiguredDatabase
+        );
+        assert!(!DemoSeeding::ConfiguredDatabase.allowed());
     }
 
     #[test]

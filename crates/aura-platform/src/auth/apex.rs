@@ -6,7 +6,8 @@
 use uuid::Uuid;
 
 use super::{
-    check_password, Candidate, LoginError, Secret, LAST_SEEN_GRANULARITY, SESSION_IDLE_LIMIT,
+    candidate_by_email, check_password, LoginError, Secret, LAST_SEEN_GRANULARITY,
+    SESSION_IDLE_LIMIT,
 };
 use crate::db::{set_context, AppPool, DbError};
 use crate::ids::UserId;
@@ -52,20 +53,7 @@ pub async fn log_in(
     password: &str,
 ) -> Result<(ApexToken, ApexSignedIn), LoginError> {
     let mut tx = pool.begin_unscoped().await?;
-    let candidate = sqlx::query!(
-        r#"select id as "id!: UserId", password_hash, locked as "locked!"
-           from aura.apex_login_candidate($1)"#,
-        email.trim()
-    )
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(DbError::from)?
-    .map(|row| Candidate {
-        id: row.id,
-        password_hash: row.password_hash,
-        locked: row.locked,
-        barred: false,
-    });
+    let candidate = candidate_by_email(&mut tx, email.trim()).await?;
     let (mut tx, user_id) = check_password(tx, candidate, password).await?;
 
     let secret = Secret::generate();

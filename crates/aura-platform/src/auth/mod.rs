@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use sqlx::{Postgres, Transaction};
 
-use crate::db::{set_context, DbError};
+use crate::db::{set_context, AppPool, DbError};
 use crate::ids::UserId;
 use crate::password;
 
@@ -79,6 +79,50 @@ pub(crate) struct Candidate {
     pub(crate) locked: bool,
     /// Deactivated where the sign-in happens: the password may be right, the door stays shut.
     pub(crate) barred: bool,
+}
+
+/// The account `email` names, through the narrow lookup that answers before anyone is known
+/// (the only way `aura_app` reaches a password hash).
+pub(crate) async fn candidate_by_email(
+    tx: &mut Transaction<'static, Postgres>,
+    email: &str,
+) -> Result<Option<Candidate>, DbError> {
+    let candidate = sqlx::query!(
+        r#"select id as "id!: UserId", password_hash, locked as "locked!"
+           from aura.apex_login_candidate($1)"#,
+        email
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|row| Candidate {
+        id: row.id,
+        password_hash: row.password_hash,
+        locked: row.locked,
+        barred: false,
+    });
+    Ok(candidate)
+}
+
+/// Checks a signed-in user's password again (re-authentication before a sensitive operation)
+/// exactly as a sign-in does: a failure counts toward the lockout, and a locked account is
+/// refused.
+pub async fn confirm_password(
+    pool: &AppPool,
+    user: UserId,
+    password: &str,
+) -> Result<(), LoginError> {
+    let mut tx = pool.begin_unscoped().await?;
+    set_context(&mut tx, None, Some(user), None).await?;
+    let email = sqlx::query_scalar!("select email from users where id = $1", user as UserId)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(DbError::from)?;
+    let candidate = candidate_by_email(&mut tx, &email)
+        .await?
+        .filter(|candidate| candidate.id == user);
+    let (tx, _) = check_password(tx, candidate, password).await?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(())
 }
 
 /// Verifies `password` for `candidate`, or with no candidate against a throwaway hash, so the

@@ -10,7 +10,7 @@ use aura_platform::ids::MemberRole;
 use aura_platform::provisioning::{self, LifecycleError};
 use aura_platform::tenants::Workspace;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -21,11 +21,10 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use uuid::Uuid;
 
-use std::net::SocketAddr;
-
 mod crm;
 
-use crate::{rate_limit, refusals, session};
+use crate::rate_limit::{self, ClientAddress};
+use crate::{refusals, session};
 use crate::{AppState, WebError};
 
 #[derive(OpenApi)]
@@ -169,11 +168,11 @@ impl From<tokens::Tokens> for TokenResponse {
     ))]
 async fn issue_token(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     parts: Parts,
     ApiJson(request): ApiJson<TokenRequest>,
 ) -> Result<Json<TokenResponse>, WebError> {
-    rate_limit::per_client_address(&state, client).await?;
+    rate_limit::per_client_address(&state, &client).await?;
     let workspace = session::workspace(&parts)?;
     match tokens::issue(
         &state.db,
@@ -203,11 +202,11 @@ pub struct RefreshRequest {
     ))]
 async fn refresh_token(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     parts: Parts,
     ApiJson(request): ApiJson<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, WebError> {
-    rate_limit::per_client_address(&state, client).await?;
+    rate_limit::per_client_address(&state, &client).await?;
     let workspace = session::workspace(&parts)?;
     match tokens::refresh(
         &state.db,
@@ -261,11 +260,11 @@ async fn me(caller: ApiCaller) -> Json<Me> {
     ))]
 async fn contract_signed(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     Path(id): Path<Uuid>,
     headers: axum::http::HeaderMap,
 ) -> Result<StatusCode, WebError> {
-    rate_limit::per_client_address(&state, client).await?;
+    rate_limit::per_client_address(&state, &client).await?;
     check_platform_key(&state, &headers)?;
     provisioning::mark_contract_signed_by_integration(&state.db, id)
         .await

@@ -11,7 +11,9 @@ use jsonwebtoken::{EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{api_token, demo_app, TestApp, TEST_JWT_SECRET, TEST_PLATFORM_API_KEY};
+use crate::helpers::{
+    api_token, csrf_token, demo_app, signed_in, TestApp, TEST_JWT_SECRET, TEST_PLATFORM_API_KEY,
+};
 
 /// Text planted in acme's records; no answer to an attacker may contain it. One marker per
 /// kind of record, since a rep of acme may see the organization but not another rep's contact.
@@ -260,6 +262,24 @@ fn with_tenant(token: &str, tenant: uuid::Uuid) -> String {
 /// Checks every route against `caller`: a route naming one of acme's records is refused (or,
 /// for a member of acme, refused where ownership applies), and no answer holds a mark the
 /// caller may not see.
+/// The route's path naming acme's record where it takes one, with its required query.
+fn path_for(route: &Route, victim: &Victim) -> String {
+    let path = match route.collection() {
+        Some(collection) => {
+            let at = route.path.find('{').unwrap();
+            let end = route.path[at..].find('}').unwrap() + at;
+            format!(
+                "{}{}{}",
+                &route.path[..at],
+                victim.id_for(collection),
+                &route.path[end + 1..]
+            )
+        }
+        None => route.path.clone(),
+    };
+    path + &route.query
+}
+
 async fn attack(app: &TestApp, routes: &[Route], victim: &Victim, caller: &Caller) {
     let hidden: &[&str] = if caller.same_workspace {
         &[CONTACT_MARK, ACTIVITY_MARK]
@@ -277,19 +297,7 @@ async fn attack(app: &TestApp, routes: &[Route], victim: &Victim, caller: &Calle
             // A rep of acme may change organizations and create records: not an attack.
             continue;
         }
-        let path = match route.collection() {
-            Some(collection) => {
-                let at = route.path.find('{').unwrap();
-                let end = route.path[at..].find('}').unwrap() + at;
-                format!(
-                    "{}{}{}",
-                    &route.path[..at],
-                    victim.id_for(collection),
-                    &route.path[end + 1..]
-                )
-            }
-            None => route.path.clone(),
-        } + &route.query;
+        let path = path_for(route, victim);
         let body = if route.collection().is_some() {
             &plausible
         } else {
@@ -568,7 +576,7 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
     );
 
     // acme's admin reads them in the audit log.
-    let (browser, _) = crate::helpers::signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let (browser, _) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
     let trail = browser
         .get(app.workspace_url("acme", "/audit?action=access.refused"))
         .send()
@@ -735,7 +743,7 @@ async fn pages_escape_what_members_write_and_refuse_other_workspaces() {
     }
 
     // Every page an admin reaches from home: the markup shows as text, never as markup.
-    let (browser, _) = crate::helpers::signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let (browser, _) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
     let (pages, actions) = crawl(&app, &browser, 60).await;
     for (path, html) in &pages {
         assert!(
@@ -912,4 +920,164 @@ async fn pages_escape_what_members_write_and_refuse_other_workspaces() {
     .unwrap();
     assert_eq!(changed, 0, "every record as it was made");
     assert_eq!(members, 3, "acme's manager and reps are untouched");
+}
+
+/// `value` with a NUL character in every string.
+fn with_nul(value: &Value) -> Value {
+    match value {
+        Value::String(text) => Value::String(format!("{text}\u{0}x")),
+        Value::Array(items) => Value::Array(items.iter().map(with_nul).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(key, value)| (key.clone(), with_nul(value)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// `path` with `parameters` added to its query.
+fn with_query(path: &str, parameters: &str) -> String {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{separator}{parameters}")
+}
+
+/// PostgreSQL's text cannot hold a NUL character: one that reached a query would fail it with
+/// a 500. Sent in every body and search of every API route, in every page's query and every
+/// form an admin reaches, and in the sign-in forms and token request before anyone signs in,
+/// it is refused with a 422 that names the field: a problem document for the API, a page for
+/// the pages.
+#[tokio::test]
+async fn nul_characters_are_refused_by_name_everywhere_and_never_reach_the_database() {
+    let (app, db) = demo_app().await;
+    let routes = routes(&app).await;
+    let thief: uuid::Uuid =
+        sqlx::query_scalar("select id from users where email = 'admin@globex.example'")
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    let rep = token(&app, "acme", "rep").await;
+    let admin = token(&app, "acme", "admin").await;
+    let victim = plant(&app, &rep, &admin, thief).await;
+    let is_page = |response: &reqwest::Response| {
+        response.headers()[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    };
+
+    // Before anyone signs in.
+    let response = app
+        .client
+        .post(app.workspace_url("acme", "/api/v1/auth/token"))
+        .json(&json!({ "email": "admin@acme.example\u{0}", "password": DEMO_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["field"], "email", "{problem}");
+    for login in [app.url("/login"), app.workspace_url("acme", "/login")] {
+        let browser = app.browser();
+        let page = browser
+            .get(&login)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let response = browser
+            .post(&login)
+            .form(&[
+                ("email", "admin@acme.example\u{0}"),
+                ("password", DEMO_PASSWORD),
+                ("csrf_token", &csrf_token(&page)),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{login}"
+        );
+        assert!(is_page(&response), "{login}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("“email” contains a NUL character"), "{html}");
+    }
+
+    // Every API route, as acme's admin: its body, and the search of its query.
+    let caller = Caller {
+        name: "acme's admin",
+        slug: "acme",
+        token: Some(admin.clone()),
+        same_workspace: true,
+    };
+    let body = with_nul(&reaching_body(&victim));
+    for route in &routes {
+        let path = path_for(route, &victim);
+        let what = format!("{} {path}", route.method);
+        if route.method != Method::GET {
+            let (status, text) = call(&app, &caller, route, &path, Some(&body)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {text}");
+            assert!(text.contains("nul character"), "{what}: {text}");
+        }
+        for query in ["search=zqx%00", "q=%00", "%00=1"] {
+            let (status, text) = call(&app, &caller, route, &with_query(&path, query), None).await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{what}?{query}: {text}"
+            );
+        }
+    }
+
+    // Every page and form an admin reaches: an error page, never JSON, never a 500.
+    let (browser, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let (pages, actions) = crawl(&app, &browser, 60).await;
+    assert!(
+        pages.len() >= 10 && actions.len() >= 10,
+        "the crawl found the pages"
+    );
+    for (path, _) in &pages {
+        let response = browser
+            .get(app.workspace_url("acme", &with_query(path, "q=zqx%00")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}"
+        );
+        assert!(is_page(&response), "{path}");
+    }
+    for action in &actions {
+        let response = browser
+            .post(app.workspace_url("acme", action))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("first_name", "Ann\u{0}"),
+                ("name", "Acme\u{0}"),
+                ("description", "\u{0}"),
+                ("code", "\u{0}"),
+                ("version", "1"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "POST {action}"
+        );
+        assert!(is_page(&response), "POST {action}");
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains("“first_name” contains a NUL"),
+            "POST {action}: {html}"
+        );
+    }
 }

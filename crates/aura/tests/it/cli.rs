@@ -1,8 +1,10 @@
 //! The `aura` binary as an operator uses it.
 
-use std::io::Read;
-use std::process::Output;
-use std::time::{Duration, Instant};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use aura_platform::db::testing::{scratch_folder, TestDatabase};
 use aura_platform::db::TenantContext;
@@ -10,7 +12,11 @@ use aura_platform::ids::{MemberRole, TenantId, UserId};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::helpers::{aura_command, demo_database, exit_of, serving};
+use aura_platform::demo::DEMO_PASSWORD;
+
+use crate::helpers::{
+    aura_command, demo_database, exit_of, free_port, ready, serving, serving_with,
+};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -63,6 +69,12 @@ fn each_bad_setting_gets_a_clear_error() {
             "with no path",
         ),
         ("AURA_DB_POOL_SIZE", "0", "serve", "invalid value '0'"),
+        (
+            "AURA_TRUSTED_PROXIES",
+            "10.0.0.0/8,proxy.internal",
+            "serve",
+            "expected IP addresses or CIDR ranges",
+        ),
         (
             "AURA_DATABASE_URL",
             "mysql://db/aura",
@@ -221,7 +233,26 @@ async fn serve_refuses_a_database_role_that_bypasses_row_level_security() {
 #[tokio::test]
 async fn serve_logs_json_and_exits_cleanly_on_sigterm() {
     let db = TestDatabase::new().await;
-    let (mut child, _) = serving(&db).await;
+    let (mut child, port) = serving(&db).await;
+    // Links carry secrets in their paths; the access log must not.
+    let client = reqwest::Client::new();
+    for (host, path) in [
+        (
+            format!("localhost:{port}"),
+            "/password-reset/zqxsecret-reset-token",
+        ),
+        (
+            format!("acme.localhost:{port}"),
+            "/invitations/zqxsecret-invitation",
+        ),
+    ] {
+        client
+            .get(format!("http://127.0.0.1:{port}{path}"))
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+    }
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     let status = exit_of(&mut child).await;
     assert!(status.success(), "exit status {status}");
@@ -247,40 +278,87 @@ async fn serve_logs_json_and_exits_cleanly_on_sigterm() {
     assert!(lines
         .iter()
         .any(|line| line["fields"]["message"] == "shut down cleanly"));
+    assert!(
+        !logs.contains("zqxsecret"),
+        "a secret reached the log:\n{logs}"
+    );
+    for redacted in ["/password-reset/[redacted]", "/invitations/[redacted]"] {
+        assert!(
+            lines.iter().any(|line| line["span"]["path"] == redacted),
+            "no access log line for {redacted}"
+        );
+    }
 }
 
-/// SIGTERM under load: the requests in flight (sign-ins, slow by design: argon2) are answered
-/// in full, new connections are refused, and the process exits 0.
+/// The server's log lines as it writes them (its stdout), read by a thread of their own.
+fn log_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take().expect("the server's stdout");
+    let (send, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
+/// SIGTERM under load: the requests in flight are answered in full, new connections are
+/// refused, and the process exits 0. Each request holds back the end of its body, so it is
+/// provably in flight (the server logs it as started, and cannot answer it yet) until the test
+/// releases it after the signal.
 #[tokio::test]
 async fn sigterm_under_load_answers_the_requests_in_flight_and_refuses_new_ones() {
+    const IN_FLIGHT: usize = 8;
     let db = demo_database().await;
-    let (mut child, port) = serving(&db).await;
-    let client = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}/api/v1/auth/token");
-    let mut in_flight = tokio::task::JoinSet::new();
-    for n in 0..8 {
-        let (client, url) = (client.clone(), url.clone());
-        in_flight.spawn(async move {
-            let response = client
-                .post(&url)
-                .header("host", format!("acme.localhost:{port}"))
-                .json(
-                    &serde_json::json!({ "email": format!("nobody{n}@acme.example"),
-                                           "password": "not a real one" }),
-                )
-                .send()
-                .await?;
-            let status = response.status();
-            let body = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, body.len(), Instant::now()))
-        });
+    let (mut child, port) = serving_with(&db, &[("AURA_LOG", "info,tower_http=debug")]).await;
+    let lines = log_lines(&mut child);
+    let mut held = Vec::new();
+    for n in 0..IN_FLIGHT {
+        let body = serde_json::json!({ "email": format!("nobody{n}@acme.example"),
+                                       "password": "not a real one" })
+        .to_string();
+        let (head, tail) = body.split_at(body.len() / 2);
+        let mut connection = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        connection
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            connection,
+            "POST /api/v1/auth/token HTTP/1.1\r\nHost: acme.localhost:{port}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+            body.len()
+        )
+        .unwrap();
+        held.push((connection, tail.to_owned()));
     }
-    // Let the sign-ins reach the server, then stop it while they hash.
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // The server has begun every one of them: tower-http logs each request as it starts.
+    let mut started = 0;
+    while started < IN_FLIGHT {
+        let line = lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the server logs each request as it starts");
+        let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if line["fields"]["message"] == "started processing request"
+            && line["span"]["path"] == "/api/v1/auth/token"
+        {
+            started += 1;
+        }
+    }
+
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
-    let stopped_at = Instant::now();
+    // The signal is handled once the server says so; only then is a new connection refused.
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the server logs the signal");
+        if line.contains("shutdown signal received") {
+            break;
+        }
+    }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let late = client
+    let late = reqwest::Client::new()
         .get(format!("http://127.0.0.1:{port}/readyz"))
         .send()
         .await;
@@ -289,19 +367,93 @@ async fn sigterm_under_load_answers_the_requests_in_flight_and_refuses_new_ones(
         "a connection after SIGTERM was accepted: {late:?}"
     );
 
-    let mut answered_after_sigterm = 0;
-    while let Some(answered) = in_flight.join_next().await {
-        let (status, length, at) = answered.unwrap().expect("a request in flight was cut off");
+    for (mut connection, tail) in held {
+        connection.write_all(tail.as_bytes()).unwrap();
+        let mut response = String::new();
+        connection
+            .read_to_string(&mut response)
+            .expect("a request in flight was cut off");
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
         assert!(
-            status == reqwest::StatusCode::UNAUTHORIZED && length > 0,
-            "an in-flight sign-in got {status} ({length} bytes)"
+            head.starts_with("HTTP/1.1 401") && !body.is_empty(),
+            "an in-flight sign-in got: {response}"
         );
-        answered_after_sigterm += usize::from(at > stopped_at);
     }
-    assert!(
-        answered_after_sigterm > 0,
-        "no request was still in flight at SIGTERM"
-    );
     let status = exit_of(&mut child).await;
     assert!(status.success(), "exit status {status}");
+}
+
+/// `aura serve` with its private cluster in `data`, listening on `listen`; answers whether
+/// the demo's admin could get a token, and what the server printed.
+async fn embedded_serve(
+    data: &std::path::Path,
+    listen: &str,
+    env: &[(&str, &str)],
+) -> (bool, String) {
+    let port = free_port();
+    let mut child = aura_command()
+        .env("AURA_DATA_DIR", data)
+        .env("AURA_LISTEN", format!("{listen}:{port}"))
+        .envs(env.iter().copied())
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    ready(port, Duration::from_secs(120)).await;
+    let token = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/v1/auth/token"))
+        .header("host", format!("acme.localhost:{port}"))
+        .json(&serde_json::json!({ "email": "admin@acme.example", "password": DEMO_PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    assert!(exit_of(&mut child).await.success());
+    let mut printed = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut printed)
+        .unwrap();
+    (token == reqwest::StatusCode::OK, printed)
+}
+
+/// The demo's passwords are published: the private database gets it only while Aura listens
+/// on loopback, or when asked for, and the start-up message says which and why.
+#[tokio::test]
+async fn the_demo_is_seeded_only_on_loopback_unless_asked_and_serve_says_so() {
+    let dir = scratch_folder();
+
+    let exposed = dir.path().join("exposed");
+    let (demo_works, printed) = embedded_serve(&exposed, "0.0.0.0", &[]).await;
+    assert!(!demo_works, "the demo admin signed in:\n{printed}");
+    assert!(
+        printed.contains("Demo data: not seeded: Aura listens on 0.0.0.0")
+            && printed.contains("--demo"),
+        "{printed}"
+    );
+    assert!(!printed.contains(DEMO_PASSWORD), "{printed}");
+
+    // The README's quick start: loopback by default.
+    let local = dir.path().join("local");
+    let (demo_works, printed) = embedded_serve(&local, "127.0.0.1", &[]).await;
+    assert!(demo_works, "{printed}");
+    assert!(
+        printed.contains("Demo data: seeded; Aura listens on loopback"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("ops@aura.example") && printed.contains(DEMO_PASSWORD),
+        "{printed}"
+    );
+
+    let (demo_works, printed) = embedded_serve(&exposed, "0.0.0.0", &[("AURA_DEMO", "true")]).await;
+    assert!(demo_works, "{printed}");
+    assert!(
+        printed.contains("Demo data: seeded, as --demo (AURA_DEMO) asks"),
+        "{printed}"
+    );
 }

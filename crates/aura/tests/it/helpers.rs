@@ -239,35 +239,49 @@ pub async fn operator_signed_in(app: &TestApp) -> (reqwest::Client, String) {
 
 /// `aura serve` on `db`, on a free port, once it answers `/readyz`.
 pub async fn serving(db: &TestDatabase) -> (Child, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    serving_with(db, &[]).await
+}
+
+/// `aura serve` on `db` with more environment variables, on a free port, once it answers
+/// `/readyz`.
+pub async fn serving_with(db: &TestDatabase, env: &[(&str, &str)]) -> (Child, u16) {
+    let port = free_port();
     let child = aura_command()
         .env("AURA_DATABASE_URL", &db.owner_url)
         .env("AURA_APP_DATABASE_URL", &db.app_url)
         .env("AURA_LISTEN", format!("127.0.0.1:{port}"))
+        .envs(env.iter().copied())
         .arg("serve")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    ready(port, Duration::from_secs(20)).await;
+    (child, port)
+}
+
+/// A port nothing listens on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until the server on `port` answers `/readyz`, at most `limit`.
+pub async fn ready(port: u16, limit: Duration) {
     let client = reqwest::Client::new();
     let ready = format!("http://127.0.0.1:{port}/readyz");
     let started = Instant::now();
     loop {
         if let Ok(response) = client.get(&ready).send().await {
             assert_eq!(response.status(), 200);
-            break;
+            return;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the server did not come up"
-        );
+        assert!(started.elapsed() < limit, "the server did not come up");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    (child, port)
 }
 
 /// Waits for the process to end, at most 10 s.

@@ -2,11 +2,13 @@
 //! Retry-After beyond; shared between servers through Redis when configured.
 
 use aura_platform::demo::DEMO_PASSWORD;
-use aura_web::rate_limit::{RateLimiter, LIMIT_PER_MINUTE};
+use aura_web::rate_limit::{RateLimiter, TrustedProxies, LIMIT_PER_MINUTE};
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{csrf_token, demo_app, signed_in, spawn_app_with_limiter, TestApp};
+use crate::helpers::{
+    csrf_token, demo_app, demo_database, signed_in, spawn_app_with_limiter, TestApp,
+};
 
 /// Makes requests until one is refused; returns how many got through, and the refusal.
 async fn until_refused(
@@ -113,10 +115,15 @@ async fn anonymous_sign_in_attempts_are_limited_per_address() {
     assert_limited(&refused);
 }
 
-/// Two servers sharing one Redis share one count. Needs `AURA_TEST_REDIS_URL` (CI sets it).
+/// Two servers sharing one Redis share one count. Needs `AURA_TEST_REDIS_URL`: CI sets it, and
+/// under CI (`CI=true`) its absence is a failure, not a skip, so the test cannot pass unrun.
 #[tokio::test]
 async fn servers_share_the_count_through_redis() {
     let Ok(redis_url) = std::env::var("AURA_TEST_REDIS_URL") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but AURA_TEST_REDIS_URL is not set: this test would prove nothing"
+        );
         eprintln!("skipped: AURA_TEST_REDIS_URL is not set");
         return;
     };
@@ -156,4 +163,81 @@ async fn servers_share_the_count_through_redis() {
         "two requests went to signing in on each server"
     );
     assert_limited(&refused);
+}
+
+/// A token request with a wrong password, as forwarded by a proxy for `forwarded_for`.
+async fn token_status(app: &TestApp, forwarded_for: &str) -> StatusCode {
+    app.client
+        .post(app.workspace_url("acme", "/api/v1/auth/token"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({ "email": "nobody@acme.example", "password": "a wrong guess" }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Behind a trusted balancer (here the test's own address) each client counts alone, by the
+/// address the balancer saw, and an IPv6 client by its /64; from an untrusted peer the header
+/// is ignored and the peer counts.
+#[tokio::test]
+async fn anonymous_limits_count_the_client_behind_a_trusted_proxy() {
+    const LIMIT: u64 = 3;
+    let db = demo_database().await;
+    let balancer = TrustedProxies::new(vec!["127.0.0.1/32".parse().unwrap()]);
+    let app = spawn_app_with_limiter(
+        db.app.clone(),
+        RateLimiter::local()
+            .with_limit(LIMIT)
+            .with_trusted_proxies(balancer),
+    )
+    .await;
+    for _ in 0..LIMIT {
+        assert_eq!(
+            token_status(&app, "203.0.113.1").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        token_status(&app, "203.0.113.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // What the client writes left of the balancer's entry changes nothing.
+    assert_eq!(
+        token_status(&app, "198.51.100.7, 203.0.113.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        token_status(&app, "203.0.113.2").await,
+        StatusCode::UNAUTHORIZED
+    );
+    // Every address of one /64 is one client; the next /64 is another.
+    for n in 0..LIMIT {
+        assert_eq!(
+            token_status(&app, &format!("2001:db8:1:2::{n}")).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        token_status(&app, "2001:db8:1:2:ffff::1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        token_status(&app, "2001:db8:1:3::1").await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Not trusted: every forged address is the one peer.
+    let direct =
+        spawn_app_with_limiter(db.app.clone(), RateLimiter::local().with_limit(LIMIT)).await;
+    for n in 0..LIMIT {
+        assert_eq!(
+            token_status(&direct, &format!("192.0.2.{n}")).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        token_status(&direct, "192.0.2.99").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }

@@ -3,7 +3,13 @@
 use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, Client, Response, StatusCode};
 
-use crate::helpers::{csrf_token, demo_app, signed_in, TestApp};
+use aura_platform::db::testing::TestDatabase;
+use aura_platform::outbox::Mailer;
+use aura_web::rate_limit::RateLimiter;
+
+use crate::helpers::{
+    csrf_token, demo_app, demo_database, signed_in, spawn_app_configured, TestApp,
+};
 
 async fn invite(app: &TestApp, admin: &Client, csrf: &str, email: &str, role: &str) -> Response {
     admin
@@ -379,18 +385,45 @@ async fn admins_change_roles_and_deactivate_members_with_an_audit_trail() {
     assert_eq!(admins, 1, "there is always an admin");
 }
 
-/// The code shown on the page after asking for one (no mail server is configured).
-fn code_in(html: &str) -> String {
-    html.split("here it is: <strong>")
+/// The newest removal code emailed to the acme admin, read from the outbox.
+async fn emailed_code(db: &TestDatabase) -> String {
+    let body: String = sqlx::query_scalar(
+        "select body_text from email_outbox where to_address = 'admin@acme.example'
+         order by created_at desc limit 1",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    body.split("code is ")
         .nth(1)
-        .and_then(|rest| rest.split('<').next())
-        .expect("a code on the page")
-        .to_owned()
+        .map(|rest| rest[..6].to_owned())
+        .expect("a code in the email")
+}
+
+/// A mail server that takes no connection: messages are "sent" (the UI relies on email) and
+/// stay in the outbox, where the test reads them.
+fn unreachable_mail_server() -> Mailer {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    Mailer::smtp(
+        &format!("smtp://127.0.0.1:{port}"),
+        "Aura <no-reply@aura.example>",
+    )
+    .unwrap()
 }
 
 #[tokio::test]
 async fn removing_a_member_needs_a_fresh_one_time_code() {
-    let (app, db) = demo_app().await;
+    let db = demo_database().await;
+    let app = spawn_app_configured(
+        db.app.clone(),
+        RateLimiter::local(),
+        unreachable_mail_server(),
+    )
+    .await;
     let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
     let (rep, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
     let rep_id = user_id(&db, "rep@acme.example").await;
@@ -412,8 +445,9 @@ async fn removing_a_member_needs_a_fresh_one_time_code() {
         let admin = admin.clone();
         let url = app.workspace_url("acme", &format!("/members/{target}/remove/code"));
         let csrf = csrf.clone();
+        let db = &db;
         async move {
-            admin
+            let page = admin
                 .post(url)
                 .form(&[("csrf_token", csrf.as_str())])
                 .send()
@@ -421,7 +455,11 @@ async fn removing_a_member_needs_a_fresh_one_time_code() {
                 .unwrap()
                 .text()
                 .await
-                .unwrap()
+                .unwrap();
+            assert!(page.contains("on its way to your email"), "{page}");
+            let code = emailed_code(db).await;
+            assert!(!page.contains(&code), "the code is never on the page");
+            code
         }
     };
 
@@ -429,14 +467,7 @@ async fn removing_a_member_needs_a_fresh_one_time_code() {
     assert_eq!(without.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(without.text().await.unwrap().contains("no usable code"));
 
-    let code = code_in(&ask_code(rep_id).await);
-    let emailed: String = sqlx::query_scalar(
-        "select body_text from email_outbox where to_address = 'admin@acme.example'",
-    )
-    .fetch_one(&db.owner)
-    .await
-    .unwrap();
-    assert!(emailed.contains(&code), "the code is emailed");
+    let code = ask_code(rep_id).await;
     // Bound to its target: it does not remove someone else.
     assert_eq!(
         remove(rep2_id, code.clone()).await.status(),
@@ -491,7 +522,7 @@ async fn removing_a_member_needs_a_fresh_one_time_code() {
     assert!(handed_on > 0 && admins >= handed_on, "{handed_on} {admins}");
 
     // Five wrong guesses use a code up.
-    let code = code_in(&ask_code(rep2_id).await);
+    let code = ask_code(rep2_id).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for _ in 0..aura_platform::step_up::MAX_ATTEMPTS {
         remove(rep2_id, wrong.into()).await;
@@ -506,4 +537,66 @@ async fn removing_a_member_needs_a_fresh_one_time_code() {
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::FORBIDDEN);
+}
+
+/// Without a mail server no code can reach the admin, and one shown on the page would be
+/// handed to whoever holds the session: the admin gives their password again instead.
+#[tokio::test]
+async fn without_a_mail_server_removing_a_member_needs_the_admins_password_again() {
+    let (app, db) = demo_app().await;
+    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let rep_id = user_id(&db, "rep@acme.example").await;
+    let url = app.workspace_url("acme", &format!("/members/{rep_id}/remove"));
+    let remove = |fields: Vec<(&'static str, String)>| {
+        let (admin, url, csrf) = (admin.clone(), url.clone(), csrf.clone());
+        async move {
+            let mut form = fields;
+            form.push(("csrf_token", csrf));
+            admin.post(url).form(&form).send().await.unwrap()
+        }
+    };
+
+    let page = admin.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("name=\"password\""), "{page}");
+    assert!(!page.contains("Email me a"), "no code is offered: {page}");
+    // Asking for a code anyway issues none, and nothing is shown.
+    let asked = admin
+        .post(format!("{url}/code"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), StatusCode::NOT_FOUND);
+    let codes: i64 = sqlx::query_scalar("select count(*) from step_up_codes")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert_eq!(codes, 0, "no code was issued");
+
+    // A wrong password is refused and counts toward the admin's lockout.
+    let wrong = remove(vec![("password", "not my password at all".into())]).await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.text().await.unwrap().contains("not your password"));
+    let failures: i32 =
+        sqlx::query_scalar("select failed_logins from users where email = 'admin@acme.example'")
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    assert_eq!(failures, 1);
+    // A code is no proof here, not even with the password field missing.
+    let by_code = remove(vec![("code", "123456".into())]).await;
+    assert_eq!(by_code.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let done = remove(vec![("password", DEMO_PASSWORD.into())]).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let (members, failures): (i64, i32) = sqlx::query_as(
+        "select (select count(*) from tenant_members where user_id = $1),
+                (select failed_logins from users where email = 'admin@acme.example')",
+    )
+    .bind(rep_id)
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(members, 0, "removed");
+    assert_eq!(failures, 0, "the right password resets the count");
 }
