@@ -120,3 +120,8 @@ create function aura.record_foreign_token(p_host_tenant uuid)
 $$;
 revoke all on function aura.record_foreign_token(uuid) from public;
 grant execute on function aura.record_foreign_token(uuid) to aura_app;
+
+-- Entries written before this migration named the caller's workspace and their request's text:
+-- the holder keeps only why.
+update audit_log set after = jsonb_build_object('reason', after->'reason')
+where action = 'access.refused' and after ?| array['from_workspace', 'request'];
