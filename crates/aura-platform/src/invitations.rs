@@ -100,8 +100,15 @@ pub async fn invite(
         expires = expires_at.format("%Y-%m-%d %H:%M UTC"),
     );
     let subject = format!("You are invited to {workspace_name} on Aura");
-    let message =
-        outbox::enqueue(tx.conn(), context.user_id, email.as_str(), &subject, &body).await?;
+    let message = outbox::enqueue(
+        tx.conn(),
+        context.user_id,
+        email.as_str(),
+        &subject,
+        &body,
+        secret.as_str(),
+    )
+    .await?;
     sqlx::query!(
         "insert into audit_log (tenant_id, actor_user_id, action, entity_type, after)
          values ($1, $2, 'member.invited', 'invitation', $3)",

@@ -75,6 +75,7 @@ pub async fn issue(tx: &mut TenantTx, purpose: &Purpose) -> Result<IssuedCode, D
         &email,
         "Your Aura verification code",
         &body,
+        &code,
     )
     .await?;
     Ok(IssuedCode { code, message })

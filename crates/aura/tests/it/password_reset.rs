@@ -4,7 +4,7 @@ use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{csrf_token, demo_app, signed_in, TestApp};
+use crate::helpers::{csrf_token, demo_app, operator_signed_in, signed_in, TestApp};
 
 async fn request_reset(app: &TestApp, email: &str) -> String {
     let browser = app.browser();
@@ -80,6 +80,29 @@ async fn the_request_says_the_same_whether_or_not_the_account_exists() {
 }
 
 #[tokio::test]
+async fn operators_read_reset_messages_with_the_link_redacted() {
+    let (app, db) = demo_app().await;
+    request_reset(&app, "rep@acme.example").await;
+    let link = reset_link(&db, "rep@acme.example").await;
+    let secret = link.rsplit('.').next().unwrap();
+    let (operator, _) = operator_signed_in(&app).await;
+    let outbox = operator
+        .get(app.url("/outbox"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(outbox.contains("Reset your Aura password"), "{outbox}");
+    assert!(outbox.contains(".[redacted]"), "{outbox}");
+    assert!(
+        !outbox.contains(secret),
+        "the operator sees the link's secret"
+    );
+}
+
+#[tokio::test]
 async fn a_new_password_signs_the_account_out_everywhere() {
     let (app, db) = demo_app().await;
     let (web, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
@@ -98,8 +121,6 @@ async fn a_new_password_signs_the_account_out_everywhere() {
         .execute(&db.owner)
         .await
         .unwrap();
-    // A second wait so the tokens' issue time (whole seconds) is before the change.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
     request_reset(&app, "rep@acme.example").await;
     let link = reset_link(&db, "rep@acme.example").await;
@@ -149,6 +170,30 @@ async fn a_new_password_signs_the_account_out_everywhere() {
         "refresh token revoked"
     );
 
+    // A token issued right after the change, likely in the same second, is valid.
+    let fresh: Value = app
+        .client
+        .post(app.workspace_url("acme", "/api/v1/auth/token"))
+        .json(&json!({ "email": "rep@acme.example", "password": "a brand new passphrase" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let me = app
+        .client
+        .get(app.workspace_url("acme", "/api/v1/me"))
+        .bearer_auth(fresh["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.status(),
+        StatusCode::OK,
+        "a token issued after the change"
+    );
+
     let reused = browser.get(&link).send().await.unwrap();
     assert_eq!(reused.status(), StatusCode::GONE, "a link works once");
     signed_in(&app, "rep@acme.example", "a brand new passphrase").await;
@@ -177,6 +222,46 @@ async fn a_new_password_signs_the_account_out_everywhere() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "the old password is gone"
     );
+}
+
+#[tokio::test]
+async fn a_reset_spends_every_other_open_link_of_the_account() {
+    let (app, db) = demo_app().await;
+    request_reset(&app, "rep@acme.example").await;
+    let first = reset_link(&db, "rep@acme.example").await;
+    request_reset(&app, "rep@acme.example").await;
+    let second = reset_link(&db, "rep@acme.example").await;
+    assert_ne!(first, second);
+    let browser = app.browser();
+    let changed = set_password(&browser, &second, "a brand new passphrase").await;
+    assert_eq!(changed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.get(&first).send().await.unwrap().status(),
+        StatusCode::GONE,
+        "the older link died with the reset"
+    );
+}
+
+#[tokio::test]
+async fn a_new_password_may_not_be_made_of_the_accounts_own_words() {
+    let (app, db) = demo_app().await;
+    sqlx::query(
+        "update users set display_name = 'Quillon Zephyrine' where email = 'rep@acme.example'",
+    )
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    // Her own name: strong only to someone who does not know it.
+    let own_words = "quillonzephyrine";
+    assert_eq!(aura_platform::password::weakness(own_words, &[]), None);
+    request_reset(&app, "rep@acme.example").await;
+    let link = reset_link(&db, "rep@acme.example").await;
+    let browser = app.browser();
+    let refused = set_password(&browser, &link, own_words).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().await.unwrap().contains("easy to guess"));
+    let changed = set_password(&browser, &link, "a brand new passphrase").await;
+    assert_eq!(changed.status(), StatusCode::SEE_OTHER, "the link was kept");
 }
 
 #[tokio::test]

@@ -1,0 +1,34 @@
+-- Account safety (issue 9).
+
+-- The outbox keeps no usable secret. A message's secret-bearing text (a reset or invitation
+-- link, a one-time code) is kept only until it is delivered: the delivery clears it in the same
+-- update that sets sent_at, and the database refuses a sent message that still holds it.
+-- Undelivered, it is useless once its link or code expires. What operators read is the
+-- redacted copy; `aura_app` may not read the secret text at all (column grants), only write it.
+alter table email_outbox add column body_redacted text
+    check (length(body_redacted) between 1 and 20000);
+-- Messages written before this had their secret in the only copy: redact it, and drop the
+-- original (none is resent).
+update email_outbox set
+    body_redacted = regexp_replace(
+        regexp_replace(body_text, '(/password-reset/|/invitations/)\S+', '\1[redacted]', 'g'),
+        'code is [0-9]+', 'code is [redacted]', 'g'),
+    body_text = null;
+alter table email_outbox alter column body_redacted set not null;
+alter table email_outbox alter column body_text drop not null;
+alter table email_outbox add constraint email_outbox_sent_holds_no_secret
+    check (sent_at is null or body_text is null);
+revoke select, update on email_outbox from aura_app;
+grant select (id, to_address, subject, body_redacted, created_by, created_at, sent_at)
+    on email_outbox to aura_app;
+grant update (sent_at, body_text) on email_outbox to aura_app;
+
+-- Refresh tokens descend from one sign-in (a family). A spent token presented again means a
+-- copy is in someone else's hands: every token of its family is revoked.
+-- A token written without a family starts one of its own (as every earlier token does).
+alter table api_refresh_tokens add column family_id uuid;
+update api_refresh_tokens set family_id = id;
+alter table api_refresh_tokens alter column family_id set not null,
+    alter column family_id set default gen_random_uuid();
+alter table api_refresh_tokens add column revoked_at timestamptz;
+create index api_refresh_tokens_family_idx on api_refresh_tokens (tenant_id, family_id);
