@@ -32,3 +32,30 @@ alter table api_refresh_tokens alter column family_id set not null,
     alter column family_id set default gen_random_uuid();
 alter table api_refresh_tokens add column revoked_at timestamptz;
 create index api_refresh_tokens_family_idx on api_refresh_tokens (tenant_id, family_id);
+
+-- Failed sign-ins count per account AND per place they come from (an IPv4 address, an IPv6
+-- /64), so an attacker elsewhere cannot lock the account's owner out. Each failure past the
+-- limit doubles the lock (capped by the application). Success from a place clears that place's
+-- count; a password reset clears them all. (users.failed_logins and locked_until are no longer
+-- written or read.)
+create table login_failures (
+    user_id uuid not null references users (id),
+    source text not null check (length(source) between 1 and 64),
+    failures integer not null check (failures > 0),
+    last_failed_at timestamptz not null default now(),
+    locked_until timestamptz,
+    primary key (user_id, source)
+);
+
+-- Only the account's own counts, with the user in context (set once the password is checked).
+alter table login_failures enable row level security;
+alter table login_failures force row level security;
+create policy login_failures_select on login_failures for select
+    using (user_id = aura.current_user_id());
+create policy login_failures_insert on login_failures for insert
+    with check (user_id = aura.current_user_id());
+create policy login_failures_update on login_failures for update
+    using (user_id = aura.current_user_id()) with check (user_id = aura.current_user_id());
+create policy login_failures_delete on login_failures for delete
+    using (user_id = aura.current_user_id());
+grant select, insert, update, delete on login_failures to aura_app;

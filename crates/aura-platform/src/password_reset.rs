@@ -171,11 +171,18 @@ pub async fn complete(
         .await
         .expect("password hashing does not panic");
     sqlx::query!(
-        "update users set password_hash = $2, failed_logins = 0, locked_until = null,
-                sessions_valid_after = now(), version = version + 1, updated_at = now()
+        "update users set password_hash = $2, sessions_valid_after = now(),
+                version = version + 1, updated_at = now()
          where id = $1",
         token.user_id as UserId,
         hash,
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(DbError::from)?;
+    sqlx::query!(
+        "delete from login_failures where user_id = $1",
+        token.user_id as UserId
     )
     .execute(&mut *tx)
     .await

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use aura_platform::auth::apex;
-use aura_platform::auth::LoginError;
+use aura_platform::auth::{LoginError, LoginSource};
 use aura_platform::password;
 use aura_platform::signup::{self, Signup, SignupError, SignupInput};
 use std::net::SocketAddr;
@@ -68,7 +68,14 @@ async fn log_in(
         Ok(attempt) => attempt,
         Err(answer) => return Ok(*answer),
     };
-    match apex::log_in(&state.db, &form.email, &form.password).await {
+    match apex::log_in(
+        &state.db,
+        &form.email,
+        &form.password,
+        &LoginSource::from(client.ip()),
+    )
+    .await
+    {
         Ok((token, _)) => {
             let jar = attempt.into_jar().add(apex_session_cookie(&state, &token));
             Ok((jar, Redirect::to("/account")).into_response())
@@ -187,12 +194,17 @@ async fn sign_up(
         Err(SignupError::Db(err)) => return Err(err.into()),
     }
     // Signed up: sign straight in, with the credentials just chosen.
-    let (token, _) = apex::log_in(&state.db, &form.input.email, &form.input.password)
-        .await
-        .map_err(|err| match err {
-            LoginError::Db(err) => err.into(),
-            LoginError::Rejected => WebError::Internal,
-        })?;
+    let (token, _) = apex::log_in(
+        &state.db,
+        &form.input.email,
+        &form.input.password,
+        &LoginSource::from(client.ip()),
+    )
+    .await
+    .map_err(|err| match err {
+        LoginError::Db(err) => err.into(),
+        LoginError::Rejected => WebError::Internal,
+    })?;
     let jar = jar
         .remove(removal(FORM_CSRF_COOKIE))
         .add(apex_session_cookie(&state, &token));

@@ -2,7 +2,7 @@
 //! and joining through an invitation link.
 
 use askama::Template;
-use aura_platform::auth::Secret;
+use aura_platform::auth::{LoginSource, Secret};
 use aura_platform::ids::{Email, MemberRole, UserId};
 use aura_platform::invitations::{self, AcceptError, AcceptInput, InviteError, OpenInvitation};
 use aura_platform::members::{self, Member as TeamMember, MemberChangeError, PendingInvitation};
@@ -431,7 +431,15 @@ async fn accept_invitation(
             Some("This form had expired. Please enter your password again.".into());
         return Ok((StatusCode::FORBIDDEN, jar, render(&page)).into_response());
     }
-    match invitations::accept(&state.db, workspace.id, &secret, &form.input).await {
+    match invitations::accept(
+        &state.db,
+        workspace.id,
+        &secret,
+        &form.input,
+        &LoginSource::from(client.ip()),
+    )
+    .await
+    {
         Ok((token, _)) => {
             let jar = jar
                 .remove(removal(FORM_CSRF_COOKIE))

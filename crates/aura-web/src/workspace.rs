@@ -2,7 +2,7 @@
 //! (contacts, deals, settings) hang their navigation from.
 
 use askama::Template;
-use aura_platform::auth::{self, LoginError};
+use aura_platform::auth::{self, LoginError, LoginSource};
 use aura_platform::tenants::Workspace;
 use std::net::SocketAddr;
 
@@ -86,7 +86,15 @@ async fn log_in(
         Ok(attempt) => attempt,
         Err(answer) => return Ok(*answer),
     };
-    match auth::log_in(&state.db, workspace.id, &form.email, &form.password).await {
+    match auth::log_in(
+        &state.db,
+        workspace.id,
+        &form.email,
+        &form.password,
+        &LoginSource::from(client.ip()),
+    )
+    .await
+    {
         Ok((session_token, _)) => {
             let jar = attempt
                 .into_jar()

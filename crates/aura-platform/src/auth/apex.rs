@@ -6,7 +6,8 @@
 use uuid::Uuid;
 
 use super::{
-    check_password, Candidate, LoginError, Secret, LAST_SEEN_GRANULARITY, SESSION_IDLE_LIMIT,
+    check_password, Candidate, LoginError, LoginSource, Secret, LAST_SEEN_GRANULARITY,
+    SESSION_IDLE_LIMIT,
 };
 use crate::db::{set_context, AppPool, DbError};
 use crate::ids::UserId;
@@ -50,10 +51,11 @@ pub async fn log_in(
     pool: &AppPool,
     email: &str,
     password: &str,
+    source: &LoginSource,
 ) -> Result<(ApexToken, ApexSignedIn), LoginError> {
     let mut tx = pool.begin_unscoped().await?;
     let candidate = sqlx::query!(
-        r#"select id as "id!: UserId", password_hash, locked as "locked!"
+        r#"select id as "id!: UserId", password_hash
            from aura.apex_login_candidate($1)"#,
         email.trim()
     )
@@ -63,10 +65,9 @@ pub async fn log_in(
     .map(|row| Candidate {
         id: row.id,
         password_hash: row.password_hash,
-        locked: row.locked,
         barred: false,
     });
-    let (mut tx, user_id) = check_password(tx, candidate, password).await?;
+    let (mut tx, user_id) = check_password(tx, candidate, password, source).await?;
 
     let secret = Secret::generate();
     let csrf_token = Secret::generate().as_str().to_owned();

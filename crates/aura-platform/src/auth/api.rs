@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::workspace::verify_member;
-use super::{LoginError, Secret};
+use super::{LoginError, LoginSource, Secret};
 use crate::db::{set_context, AppPool, DbError, TenantContext};
 use crate::ids::{MemberRole, TenantId, UserId};
 
@@ -76,8 +76,9 @@ pub async fn issue(
     tenant: TenantId,
     email: &str,
     password: &str,
+    source: &LoginSource,
 ) -> Result<Tokens, LoginError> {
-    let (mut tx, member) = verify_member(pool, tenant, email, password).await?;
+    let (mut tx, member) = verify_member(pool, tenant, email, password, source).await?;
     let family = Uuid::new_v4();
     let tokens = mint(&mut tx, keys, tenant, member.user_id, member.role, family).await?;
     tx.commit().await.map_err(DbError::from)?;

@@ -860,6 +860,57 @@ async fn no_one_reads_a_messages_secret_and_delivery_drops_it() {
     );
 }
 
+/// Sign-in failure counts are the account's own: with one user in context, another's counts
+/// are invisible and cannot be written, raised or cleared.
+#[tokio::test]
+async fn login_failures_are_reached_only_as_their_own_user() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    for user in [t.a.user_id, t.b.user_id] {
+        sqlx::query(
+            "insert into login_failures (user_id, source, failures) values ($1, '192.0.2.1', 3)",
+        )
+        .bind(user.as_uuid())
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    }
+    let mut conn = db.raw_app_connection().await;
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::raw_sql(&format!(
+        "set local app.current_user_id = '{}'",
+        t.a.user_id
+    ))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let seen: Vec<Uuid> = sqlx::query_scalar("select user_id from login_failures")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(seen, [t.a.user_id.as_uuid()]);
+    let b = t.b.user_id.as_uuid();
+    for statement in [
+        "update login_failures set failures = 100 where user_id = $1",
+        "delete from login_failures where user_id = $1",
+    ] {
+        let done = sqlx::query(statement)
+            .bind(b)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(done.rows_affected(), 0, "{statement}");
+    }
+    let err = sqlx::query(
+        "insert into login_failures (user_id, source, failures) values ($1, '192.0.2.2', 5)",
+    )
+    .bind(b)
+    .execute(&mut *tx)
+    .await
+    .expect_err("a count under someone else's name");
+    assert!(refused_by_privilege_or_policy(&err), "{err}");
+}
+
 /// Operators see and may change every tenant's own row (to suspend it), and nothing more: with
 /// no tenant in context, no tenant data at all.
 #[tokio::test]

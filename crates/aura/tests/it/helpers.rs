@@ -47,9 +47,23 @@ impl TestApp {
     pub fn browser(&self) -> reqwest::Client {
         client_for(self.address, true)
     }
+
+    /// A browser connecting from another loopback address (`127.0.0.2`, ...): another place.
+    pub fn browser_from(&self, source: std::net::IpAddr) -> reqwest::Client {
+        builder_for(self.address, true)
+            .local_address(source)
+            .build()
+            .expect("a test client")
+    }
 }
 
 fn client_for(address: SocketAddr, cookies: bool) -> reqwest::Client {
+    builder_for(address, cookies)
+        .build()
+        .expect("a test client")
+}
+
+fn builder_for(address: SocketAddr, cookies: bool) -> reqwest::ClientBuilder {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(cookies)
@@ -57,7 +71,7 @@ fn client_for(address: SocketAddr, cookies: bool) -> reqwest::Client {
     for slug in TEST_SLUGS {
         builder = builder.resolve(&format!("{slug}.localhost"), address);
     }
-    builder.build().expect("a test client")
+    builder
 }
 
 /// A server over a fresh database of its own.
