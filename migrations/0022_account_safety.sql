@@ -59,3 +59,30 @@ create policy login_failures_update on login_failures for update
 create policy login_failures_delete on login_failures for delete
     using (user_id = aura.current_user_id());
 grant select, insert, update, delete on login_failures to aura_app;
+
+-- A signup proves its email address by an emailed single-use link (only its SHA-256 kept here)
+-- before an operator may approve the request. One per account; operators see whether it is done.
+create table email_verifications (
+    user_id uuid primary key references users (id),
+    token_hash bytea not null check (length(token_hash) = 32),
+    created_at timestamptz not null default now(),
+    expires_at timestamptz not null,
+    verified_at timestamptz,
+    check (expires_at > created_at)
+);
+
+alter table email_verifications enable row level security;
+alter table email_verifications force row level security;
+create policy email_verifications_select on email_verifications for select
+    using (user_id = aura.current_user_id() or aura.current_user_is_platform_admin());
+create policy email_verifications_insert on email_verifications for insert
+    with check (user_id = aura.current_user_id());
+create policy email_verifications_update on email_verifications for update
+    using (user_id = aura.current_user_id()) with check (user_id = aura.current_user_id());
+grant select, insert, update on email_verifications to aura_app;
+
+-- Requests made before verification existed went through as they were: they count as verified.
+insert into email_verifications (user_id, token_hash, created_at, expires_at, verified_at)
+select user_id, sha256(gen_random_uuid()::text::bytea), created_at, created_at + interval '1 day',
+       created_at
+from signups;

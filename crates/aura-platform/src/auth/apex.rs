@@ -68,7 +68,16 @@ pub async fn log_in(
         barred: false,
     });
     let (mut tx, user_id) = check_password(tx, candidate, password, source).await?;
+    let opened = open_session(&mut tx, user_id).await?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(opened)
+}
 
+/// Opens an apex session for `user` (in context) inside `tx`, committed by the caller.
+pub(crate) async fn open_session(
+    tx: &mut sqlx::PgConnection,
+    user_id: UserId,
+) -> Result<(ApexToken, ApexSignedIn), DbError> {
     let secret = Secret::generate();
     let csrf_token = Secret::generate().as_str().to_owned();
     let session = sqlx::query!(
@@ -81,10 +90,8 @@ pub async fn log_in(
         secret.sha256(),
         csrf_token,
     )
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(DbError::from)?;
-    tx.commit().await.map_err(DbError::from)?;
+    .fetch_one(tx)
+    .await?;
     let signed_in = ApexSignedIn {
         session_id: session.id,
         user_id,

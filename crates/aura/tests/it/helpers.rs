@@ -167,6 +167,33 @@ pub async fn api_token(app: &TestApp, slug: &str, email: &str) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
+/// The link emailed to `email` at signup, once the signup (done after answering) wrote it.
+pub async fn verification_link(db: &TestDatabase, email: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let body: Option<String> = sqlx::query_scalar(
+            "select body_text from email_outbox where to_address = $1 and subject = 'Confirm your email for Aura'",
+        )
+        .bind(email)
+        .fetch_optional(&db.owner)
+        .await
+        .unwrap();
+        if let Some(body) = body {
+            return body
+                .lines()
+                .find(|line| line.contains("/signup/verify/"))
+                .expect("a verification link")
+                .trim()
+                .to_owned();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no verification message for {email}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The value of the hidden `csrf_token` field in a page.
 pub fn csrf_token(html: &str) -> String {
     html.split("name=\"csrf_token\" value=\"")
