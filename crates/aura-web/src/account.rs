@@ -35,7 +35,7 @@ pub fn routes() -> Router<AppState> {
 
 const SIGN_IN_HEADING: &str = "Sign in to Aura";
 const REJECTED: &str = "That email and password do not match an account. \
-    After 5 failed attempts an account is locked for 15 minutes.";
+    After 5 failed attempts from one place an account is locked there for a while.";
 
 #[derive(Deserialize)]
 struct LoginQuery {

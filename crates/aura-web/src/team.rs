@@ -457,7 +457,7 @@ async fn accept_invitation(
         }
         Err(AcceptError::WrongPassword) => {
             page.password_error = Some(
-                "That is not this account's password. After 5 failed attempts the account is locked for 15 minutes."
+                "That is not this account's password. After 5 failed attempts from one place the account is locked there for a while."
                     .into(),
             );
             Ok((StatusCode::UNPROCESSABLE_ENTITY, jar, render(&page)).into_response())

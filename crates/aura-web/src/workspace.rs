@@ -55,7 +55,7 @@ struct LoginQuery {
 }
 
 const REJECTED: &str = "That email and password do not match an active account in this \
-    workspace. After 5 failed attempts an account is locked for 15 minutes.";
+    workspace. After 5 failed attempts from one place an account is locked there for a while.";
 
 fn heading(workspace: &Workspace) -> String {
     format!("Sign in to {}", workspace.name)
