@@ -7,7 +7,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::auth::{check_password, open_session, Candidate, LoginError, Secret, SignedIn};
+use crate::auth::{
+    check_password, open_session, Candidate, LoginError, LoginSource, Secret, SignedIn,
+};
 use crate::db::{set_context, AppPool, ConstraintKind, DbError, TenantContext};
 use crate::ids::{Email, MemberRole, TenantId, UserId};
 use crate::{outbox, password};
@@ -100,8 +102,15 @@ pub async fn invite(
         expires = expires_at.format("%Y-%m-%d %H:%M UTC"),
     );
     let subject = format!("You are invited to {workspace_name} on Aura");
-    let message =
-        outbox::enqueue(tx.conn(), context.user_id, email.as_str(), &subject, &body).await?;
+    let message = outbox::enqueue(
+        tx.conn(),
+        context.user_id,
+        email.as_str(),
+        &subject,
+        &body,
+        secret.as_str(),
+    )
+    .await?;
     sqlx::query!(
         "insert into audit_log (tenant_id, actor_user_id, action, entity_type, after)
          values ($1, $2, 'member.invited', 'invitation', $3)",
@@ -128,11 +137,10 @@ pub struct OpenInvitation {
     pub email: String,
     pub role: MemberRole,
     pub expires_at: DateTime<Utc>,
-    /// The email already has an Aura account: joining asks for its password, not a new one.
-    pub has_account: bool,
 }
 
-/// The open invitation `secret` names in `tenant`: not used, not revoked, not expired.
+/// The open invitation `secret` names in `tenant`: not used, not revoked, not expired. Whether
+/// its email has an account is not said: the link may be in other hands than its invitee's.
 pub async fn find_open(
     pool: &AppPool,
     tenant: TenantId,
@@ -140,8 +148,7 @@ pub async fn find_open(
 ) -> Result<Option<OpenInvitation>, DbError> {
     let mut tx = pool.begin_tenant_scope(tenant).await?;
     let found = sqlx::query!(
-        r#"select i.id, i.email, i.role as "role: MemberRole", i.expires_at,
-                  exists (select 1 from aura.apex_login_candidate(i.email)) as "has_account!"
+        r#"select i.id, i.email, i.role as "role: MemberRole", i.expires_at
            from invitations i
            where i.tenant_id = $1 and i.token_hash = $2
              and i.accepted_at is null and i.revoked_at is null and i.expires_at > now()"#,
@@ -155,11 +162,11 @@ pub async fn find_open(
         email: row.email,
         role: row.role,
         expires_at: row.expires_at,
-        has_account: row.has_account,
     }))
 }
 
-/// What the invitee fills in: a name and new password, or their existing password.
+/// What the invitee fills in: a name and new password, or their existing account's password
+/// (the name is then ignored).
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 pub struct AcceptInput {
     #[serde(default)]
@@ -182,11 +189,13 @@ pub enum AcceptError {
 
 /// Accepts the invitation: the invitee becomes a member with the invited role and is signed in.
 /// Single use: the invitation row is locked and marked accepted in the same transaction.
+/// An existing account's password is checked with the sign-in's lockout at `source`.
 pub async fn accept(
     pool: &AppPool,
     tenant: TenantId,
     secret: &Secret,
     input: &AcceptInput,
+    source: &LoginSource,
 ) -> Result<(Secret, SignedIn), AcceptError> {
     let mut tx = pool.begin_tenant_scope(tenant).await?;
     let invitation = sqlx::query!(
@@ -202,8 +211,7 @@ pub async fn accept(
     .map_err(DbError::from)?
     .ok_or(AcceptError::Gone)?;
     let existing = sqlx::query!(
-        r#"select id as "id!: UserId", password_hash, locked as "locked!"
-           from aura.apex_login_candidate($1)"#,
+        r#"select id as "id!: UserId", password_hash from aura.apex_login_candidate($1)"#,
         invitation.email
     )
     .fetch_optional(&mut *tx)
@@ -215,10 +223,9 @@ pub async fn accept(
             let candidate = Candidate {
                 id: account.id,
                 password_hash: account.password_hash,
-                locked: account.locked,
                 barred: false,
             };
-            let (tx, user_id) = check_password(tx, Some(candidate), &input.password)
+            let (tx, user_id) = check_password(tx, Some(candidate), &input.password, source)
                 .await
                 .map_err(|err| match err {
                     LoginError::Rejected => AcceptError::WrongPassword,

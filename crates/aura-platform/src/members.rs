@@ -200,9 +200,9 @@ pub async fn remove(
     proof: Proof<'_>,
 ) -> Result<(), MemberChangeError> {
     may_change(context, user)?;
-    if let Proof::Password(password) = proof {
+    if let Proof::Password { password, source } = proof {
         // Before the change's transaction: hashing is slow, and no row lock should wait on it.
-        auth::confirm_password(pool, context.user_id, password)
+        auth::confirm_password(pool, context.user_id, password, source)
             .await
             .map_err(|err| match err {
                 LoginError::Rejected => MemberChangeError::WrongPassword,

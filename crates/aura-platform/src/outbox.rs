@@ -1,4 +1,6 @@
-//! Outgoing email, written to `email_outbox` in the same transaction as its cause.
+//! Outgoing email, written to `email_outbox` in the same transaction as its cause. Every message
+//! carries a secret (a link or a code): the outbox keeps it only until delivery, and shows it to
+//! no one; operators read a copy with the secret redacted.
 
 use chrono::{DateTime, Utc};
 use lettre::message::header::ContentType;
@@ -19,7 +21,11 @@ pub struct QueuedEmail {
     pub body: String,
 }
 
+/// What stands for a message's secret in the copy operators read.
+pub const REDACTED: &str = "[redacted]";
+
 /// Queues a message under the name of `created_by` (the user in the transaction's context).
+/// `secret` is the part of `body` only the recipient may read (`aura_app` cannot read it back).
 /// No `RETURNING`: it would need the select policy, which only operators pass.
 pub(crate) async fn enqueue(
     conn: &mut sqlx::PgConnection,
@@ -27,15 +33,18 @@ pub(crate) async fn enqueue(
     to: &str,
     subject: &str,
     body: &str,
+    secret: &str,
 ) -> Result<QueuedEmail, DbError> {
+    debug_assert!(!secret.is_empty() && body.contains(secret));
     let id = Uuid::new_v4();
     sqlx::query!(
-        "insert into email_outbox (id, to_address, subject, body_text, created_by)
-         values ($1, $2, $3, $4, $5)",
+        "insert into email_outbox (id, to_address, subject, body_text, body_redacted, created_by)
+         values ($1, $2, $3, $4, $5, $6)",
         id,
         to,
         subject,
         body,
+        body.replace(secret, REDACTED),
         created_by as UserId,
     )
     .execute(conn)
@@ -83,8 +92,9 @@ impl Mailer {
         matches!(self, Self::Smtp { .. })
     }
 
-    /// Sends `email` and marks it sent, as the user who queued it. A failure is logged and the
-    /// message stays unsent in the outbox, where operators see it.
+    /// Sends `email` and marks it sent, as the user who queued it, dropping its secret text in
+    /// the same update. A failure is logged and the message stays unsent in the outbox, where
+    /// operators see its redacted copy.
     pub async fn deliver(&self, pool: &AppPool, email: &QueuedEmail) {
         let Self::Smtp { transport, from } = self else {
             return;
@@ -108,7 +118,7 @@ impl Mailer {
             let mut tx = pool.begin_unscoped().await?;
             set_context(&mut tx, None, Some(email.created_by), None).await?;
             sqlx::query!(
-                "update email_outbox set sent_at = now() where id = $1",
+                "update email_outbox set sent_at = now(), body_text = null where id = $1",
                 email.id
             )
             .execute(&mut *tx)
@@ -128,7 +138,8 @@ pub struct OutboxMessage {
     pub id: Uuid,
     pub to_address: String,
     pub subject: String,
-    pub body_text: String,
+    /// The body with its secret redacted.
+    pub body: String,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
 }
@@ -143,7 +154,7 @@ pub async fn recent(
     set_context(&mut tx, None, Some(operator), None).await?;
     let messages = sqlx::query_as!(
         OutboxMessage,
-        "select id, to_address, subject, body_text, created_at, sent_at
+        "select id, to_address, subject, body_redacted as body, created_at, sent_at
          from email_outbox order by created_at desc, id desc limit $1",
         limit.clamp(1, 100)
     )

@@ -80,7 +80,15 @@ pub async fn request(
          To choose a new password, open this link within the hour (it works once):\n{link}\n\n\
          If it was not you, ignore this message: your password stays as it is.\n"
     );
-    let message = outbox::enqueue(&mut tx, user, &to, "Reset your Aura password", &body).await?;
+    let message = outbox::enqueue(
+        &mut tx,
+        user,
+        &to,
+        "Reset your Aura password",
+        &body,
+        token.secret.as_str(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Some(message))
 }
@@ -112,19 +120,12 @@ pub enum ResetError {
 }
 
 /// Sets the new password through the link (once), unlocks the account, and signs it out
-/// everywhere.
+/// everywhere. Every other open link of the account dies with it.
 pub async fn complete(
     pool: &AppPool,
     token: &ResetToken,
     new_password: &str,
 ) -> Result<(), ResetError> {
-    if let Some(problem) = password::weakness(new_password, &[]) {
-        return Err(ResetError::WeakPassword(problem));
-    }
-    let plaintext = new_password.to_owned();
-    let hash = tokio::task::spawn_blocking(move || password::hash(&plaintext))
-        .await
-        .expect("password hashing does not panic");
     let mut tx = pool.begin_unscoped().await?;
     set_context(&mut tx, None, Some(token.user_id), None).await?;
     let used = sqlx::query!(
@@ -139,12 +140,49 @@ pub async fn complete(
     if used.rows_affected() == 0 {
         return Err(ResetError::Gone);
     }
+    // The account's own words, which a guesser tries first (as at signup).
+    let account = sqlx::query!(
+        r#"select u.email, u.display_name,
+                  (select s.company_name from signups s where s.user_id = u.id) as company
+           from users u where u.id = $1"#,
+        token.user_id as UserId,
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(DbError::from)?;
+    let related = [
+        account.email.as_str(),
+        account.display_name.as_str(),
+        account.company.as_deref().unwrap_or_default(),
+    ];
+    // Refused, the transaction rolls back and the link stays open for a better password.
+    if let Some(problem) = password::weakness(new_password, &related) {
+        return Err(ResetError::WeakPassword(problem));
+    }
     sqlx::query!(
-        "update users set password_hash = $2, failed_logins = 0, locked_until = null,
-                sessions_valid_after = now(), version = version + 1, updated_at = now()
+        "update password_resets set used_at = now() where user_id = $1 and used_at is null",
+        token.user_id as UserId,
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(DbError::from)?;
+    let plaintext = new_password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || password::hash(&plaintext))
+        .await
+        .expect("password hashing does not panic");
+    sqlx::query!(
+        "update users set password_hash = $2, sessions_valid_after = now(),
+                version = version + 1, updated_at = now()
          where id = $1",
         token.user_id as UserId,
         hash,
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(DbError::from)?;
+    sqlx::query!(
+        "delete from login_failures where user_id = $1",
+        token.user_id as UserId
     )
     .execute(&mut *tx)
     .await

@@ -21,6 +21,8 @@ pub enum LifecycleError {
     WrongWorkspaceStatus(TenantStatus),
     #[error("the request is not at the step this action needs (it is {0:?})")]
     WrongStep(SignupStatus),
+    #[error("the requester has not verified their email address yet")]
+    EmailUnverified,
     #[error("the subdomain is taken")]
     SlugTaken,
     #[error("unknown time zone")]
@@ -128,6 +130,18 @@ pub async fn begin(
     let (requester, status) = lock_request(tx.conn(), activation.signup_id).await?;
     if status != SignupStatus::Pending {
         return Err(LifecycleError::WrongStep(status));
+    }
+    // The workspace's first admin is reached at this address: it must be theirs.
+    let verified = sqlx::query_scalar!(
+        r#"select exists (select 1 from email_verifications
+                          where user_id = $1 and verified_at is not null) as "verified!""#,
+        requester as UserId,
+    )
+    .fetch_one(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    if !verified {
+        return Err(LifecycleError::EmailUnverified);
     }
     if !known_timezone(tx.conn(), &activation.timezone).await? {
         return Err(LifecycleError::UnknownTimezone);

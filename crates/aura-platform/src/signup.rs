@@ -1,11 +1,20 @@
 //! Signing up before any tenant exists (F1.1-F1.3): a prospect becomes a user with no
-//! membership, plus a request for a workspace that operators take through contract and approval.
+//! membership, plus a request for a workspace that operators take through contract and approval
+//! once the prospect has proved their email address by an emailed link.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
+use crate::auth::apex::{self, ApexSignedIn, ApexToken};
+use crate::auth::Secret;
 use crate::db::{set_context, AppPool, ConstraintKind, DbError};
 use crate::ids::{Email, UserId};
+use crate::outbox::{self, QueuedEmail};
 use crate::password;
+
+pub const VERIFICATION_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// What the signup form sends, as typed.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
@@ -83,17 +92,33 @@ impl SignupInput {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SignupError {
-    #[error("an account with this email already exists")]
-    EmailTaken,
-    #[error(transparent)]
-    Db(#[from] DbError),
+/// A verification link's secret part: `<user id>.<secret>`.
+#[derive(Debug, Clone)]
+pub struct VerificationToken {
+    user_id: UserId,
+    secret: Secret,
 }
 
-/// Creates the user (with no membership: "pre-tenant") and their workspace request, in one
-/// transaction with the new user in context, so the row policies check even this.
-pub async fn sign_up(pool: &AppPool, signup: &NewSignup) -> Result<UserId, SignupError> {
+impl VerificationToken {
+    pub fn parse(value: &str) -> Option<Self> {
+        let (user, secret) = value.split_once('.')?;
+        Some(Self {
+            user_id: UserId::from(user.parse::<Uuid>().ok()?),
+            secret: Secret::parse(secret)?,
+        })
+    }
+}
+
+/// Creates the user (with no membership: "pre-tenant"), their workspace request and the link
+/// that verifies their email, in one transaction with the new user in context, so the row
+/// policies check even this. An email that already has an account gets nothing: the caller
+/// answers alike either way (and before this runs, so its time tells nothing either).
+/// `link_base` is the apex's address. Returns the message for the mailer, if one was written.
+pub async fn sign_up(
+    pool: &AppPool,
+    signup: &NewSignup,
+    link_base: &str,
+) -> Result<Option<QueuedEmail>, DbError> {
     let user_id = UserId::new();
     let plaintext = signup.password.clone();
     let password_hash = tokio::task::spawn_blocking(move || password::hash(&plaintext))
@@ -115,7 +140,7 @@ pub async fn sign_up(pool: &AppPool, signup: &NewSignup) -> Result<UserId, Signu
         Err(DbError::Constraint {
             kind: ConstraintKind::Unique,
             constraint,
-        }) if constraint == "users_email_norm_key" => return Err(SignupError::EmailTaken),
+        }) if constraint == "users_email_norm_key" => return Ok(None),
         other => other?,
     };
     sqlx::query!(
@@ -124,10 +149,66 @@ pub async fn sign_up(pool: &AppPool, signup: &NewSignup) -> Result<UserId, Signu
         signup.company_name,
     )
     .execute(&mut *tx)
-    .await
-    .map_err(DbError::from)?;
-    tx.commit().await.map_err(DbError::from)?;
-    Ok(user_id)
+    .await?;
+    let secret = Secret::generate();
+    sqlx::query!(
+        "insert into email_verifications (user_id, token_hash, expires_at)
+         values ($1, $2, now() + make_interval(secs => $3))",
+        user_id as UserId,
+        secret.sha256(),
+        VERIFICATION_LIFETIME.as_secs_f64(),
+    )
+    .execute(&mut *tx)
+    .await?;
+    let link = format!(
+        "{}/signup/verify/{user_id}.{}",
+        link_base.trim_end_matches('/'),
+        secret.as_str()
+    );
+    let body = format!(
+        "Welcome to Aura, {name}.\n\n\
+         To confirm that this address is yours, open this link within a day (it works once and\n\
+         signs you in):\n{link}\n\n\
+         Our team can activate the workspace for {company} only once you have.\n\
+         If you did not sign up, ignore this message.\n",
+        name = signup.display_name,
+        company = signup.company_name,
+    );
+    let message = outbox::enqueue(
+        &mut tx,
+        user_id,
+        signup.email.as_str(),
+        "Confirm your email for Aura",
+        &body,
+        secret.as_str(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(message))
+}
+
+/// Verifies the email of the account `token` names (once, unexpired) and signs it in: the
+/// link proved the address, as a password-reset link would. `None` for a dead link.
+pub async fn verify_email(
+    pool: &AppPool,
+    token: &VerificationToken,
+) -> Result<Option<(ApexToken, ApexSignedIn)>, DbError> {
+    let mut tx = pool.begin_unscoped().await?;
+    set_context(&mut tx, None, Some(token.user_id), None).await?;
+    let verified = sqlx::query!(
+        "update email_verifications set verified_at = now()
+         where user_id = $1 and token_hash = $2 and verified_at is null and expires_at > now()",
+        token.user_id as UserId,
+        token.secret.sha256(),
+    )
+    .execute(&mut *tx)
+    .await?;
+    if verified.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let opened = apex::open_session(&mut tx, token.user_id).await?;
+    tx.commit().await?;
+    Ok(Some(opened))
 }
 
 /// Where a workspace request stands. Mirrors `aura.signup_status`.
@@ -163,6 +244,8 @@ pub struct Signup {
     pub created_at: DateTime<Utc>,
     /// The workspace's subdomain, once activated.
     pub workspace_slug: Option<String>,
+    /// The requester opened the link sent to their email (needed before activation).
+    pub email_verified: bool,
 }
 
 /// The user's own workspace request, if they made one.
@@ -172,7 +255,10 @@ pub async fn own(pool: &AppPool, user: UserId) -> Result<Option<Signup>, DbError
     let row = sqlx::query_as!(
         Signup,
         r#"select s.id, s.company_name, s.status as "status: SignupStatus",
-                  u.display_name as requested_by, u.email, s.created_at, s.workspace_slug
+                  u.display_name as requested_by, u.email, s.created_at, s.workspace_slug,
+                  exists (select 1 from email_verifications v
+                          where v.user_id = s.user_id and v.verified_at is not null)
+                      as "email_verified!"
            from signups s join users u on u.id = s.user_id
            where s.user_id = $1"#,
         user as UserId
@@ -193,7 +279,10 @@ pub async fn by_id(
     let row = sqlx::query_as!(
         Signup,
         r#"select s.id, s.company_name, s.status as "status: SignupStatus",
-                  u.display_name as requested_by, u.email, s.created_at, s.workspace_slug
+                  u.display_name as requested_by, u.email, s.created_at, s.workspace_slug,
+                  exists (select 1 from email_verifications v
+                          where v.user_id = s.user_id and v.verified_at is not null)
+                      as "email_verified!"
            from signups s join users u on u.id = s.user_id
            where s.id = $1"#,
         id
@@ -211,7 +300,10 @@ pub async fn recent(pool: &AppPool, operator: UserId, limit: i64) -> Result<Vec<
     let rows = sqlx::query_as!(
         Signup,
         r#"select s.id, s.company_name, s.status as "status: SignupStatus",
-                  u.display_name as requested_by, u.email, s.created_at, s.workspace_slug
+                  u.display_name as requested_by, u.email, s.created_at, s.workspace_slug,
+                  exists (select 1 from email_verifications v
+                          where v.user_id = s.user_id and v.verified_at is not null)
+                      as "email_verified!"
            from signups s join users u on u.id = s.user_id
            order by s.created_at desc, s.id desc
            limit $1"#,

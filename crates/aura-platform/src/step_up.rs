@@ -9,6 +9,7 @@ use std::time::Duration;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 
+use crate::auth::LoginSource;
 use crate::db::{DbError, TenantTx};
 use crate::ids::UserId;
 use crate::outbox;
@@ -41,8 +42,12 @@ impl Purpose {
 pub enum Proof<'a> {
     /// The one-time code emailed to them.
     Code(&'a str),
-    /// Their password, checked as at sign-in (failures count toward the lockout).
-    Password(&'a str),
+    /// Their password, checked as at a sign-in from `source` (failures count toward the
+    /// lockout there).
+    Password {
+        password: &'a str,
+        source: &'a LoginSource,
+    },
 }
 
 /// A code just issued, and the message carrying it (never shown to anyone: it leaves by mail).
@@ -85,6 +90,7 @@ pub async fn issue(tx: &mut TenantTx, purpose: &Purpose) -> Result<IssuedCode, D
         &email,
         "Your Aura verification code",
         &body,
+        &code,
     )
     .await?;
     Ok(IssuedCode { code, message })

@@ -3,11 +3,11 @@
 
 use askama::Template;
 use aura_platform::auth::apex;
-use aura_platform::auth::LoginError;
+use aura_platform::auth::{LoginError, LoginSource};
 use aura_platform::password;
-use aura_platform::signup::{self, Signup, SignupError, SignupInput};
+use aura_platform::signup::{self, Signup, SignupInput, VerificationToken};
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -27,6 +27,7 @@ use crate::{AppState, WebError};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/signup", get(signup_page).post(sign_up))
+        .route("/signup/verify/{token}", get(verify_email))
         .route("/login", get(login_page).post(log_in))
         .route("/logout", post(log_out))
         .route("/account", get(account))
@@ -34,7 +35,7 @@ pub fn routes() -> Router<AppState> {
 
 const SIGN_IN_HEADING: &str = "Sign in to Aura";
 const REJECTED: &str = "That email and password do not match an account. \
-    After 5 failed attempts an account is locked for 15 minutes.";
+    After 5 failed attempts from one place an account is locked there for a while.";
 
 #[derive(Deserialize)]
 struct LoginQuery {
@@ -68,7 +69,14 @@ async fn log_in(
         Ok(attempt) => attempt,
         Err(answer) => return Ok(*answer),
     };
-    match apex::log_in(&state.db, &form.email, &form.password).await {
+    match apex::log_in(
+        &state.db,
+        &form.email,
+        &form.password,
+        &LoginSource::from(client.ip()),
+    )
+    .await
+    {
         Ok((token, _)) => {
             let jar = attempt.into_jar().add(apex_session_cookie(&state, &token));
             Ok((jar, Redirect::to("/account")).into_response())
@@ -106,7 +114,6 @@ struct SignupPage {
     email_error: Option<String>,
     company_error: Option<String>,
     password_error: Option<String>,
-    email_taken: bool,
     form_error: Option<&'static str>,
     min_password_chars: usize,
 }
@@ -127,7 +134,6 @@ impl SignupPage {
             email_error: None,
             company_error: None,
             password_error: None,
-            email_taken: false,
             form_error: None,
             min_password_chars: password::MIN_CHARS,
         };
@@ -177,25 +183,42 @@ async fn sign_up(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, jar, render(&page)).into_response());
         }
     };
-    match signup::sign_up(&state.db, &new_signup).await {
-        Ok(_) => {}
-        Err(SignupError::EmailTaken) => {
-            page.email_taken = true;
-            page.email_error = Some("An account with this email already exists.".into());
-            return Ok((StatusCode::CONFLICT, jar, render(&page)).into_response());
+    // Whether the email already has an account must not show, in the answer or its time: the
+    // work (hashing, writing, mailing) happens after answering, and the answer is the same.
+    let link_base = state.site.apex_url("");
+    let email = form.input.email.trim().to_owned();
+    tokio::spawn(async move {
+        match signup::sign_up(&state.db, &new_signup, &link_base).await {
+            Ok(Some(message)) => state.mailer.deliver(&state.db, &message).await,
+            Ok(None) => {}
+            Err(err) => tracing::warn!(error = %err, "a signup failed"),
         }
-        Err(SignupError::Db(err)) => return Err(err.into()),
-    }
-    // Signed up: sign straight in, with the credentials just chosen.
-    let (token, _) = apex::log_in(&state.db, &form.input.email, &form.input.password)
-        .await
-        .map_err(|err| match err {
-            LoginError::Db(err) => err.into(),
-            LoginError::Rejected => WebError::Internal,
-        })?;
-    let jar = jar
-        .remove(removal(FORM_CSRF_COOKIE))
-        .add(apex_session_cookie(&state, &token));
+    });
+    let jar = jar.remove(removal(FORM_CSRF_COOKIE));
+    let page = SignupSentPage {
+        chrome: Chrome::new(Section::SignUp),
+        email,
+    };
+    Ok((jar, render(&page)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "signup_sent.html")]
+struct SignupSentPage {
+    chrome: Chrome,
+    email: String,
+}
+
+/// The link emailed at signup: it verifies the address and signs the prospect in.
+async fn verify_email(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, WebError> {
+    let token = VerificationToken::parse(&token).ok_or(WebError::VerificationLinkGone)?;
+    let (token, _) = signup::verify_email(&state.db, &token)
+        .await?
+        .ok_or(WebError::VerificationLinkGone)?;
+    let jar = CookieJar::new().add(apex_session_cookie(&state, &token));
     Ok((jar, Redirect::to("/account")).into_response())
 }
 

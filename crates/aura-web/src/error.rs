@@ -29,6 +29,8 @@ pub enum WebError {
     InvitationGone,
     /// A password-reset link that was used, has expired, or never existed.
     ResetLinkGone,
+    /// An email-verification link that was used, has expired, or never existed.
+    VerificationLinkGone,
     /// The host names a suspended workspace: nobody may use it, its data is kept.
     WorkspaceSuspended,
     Conflict {
@@ -129,6 +131,13 @@ impl WebError {
                 "reset_link_gone",
                 "This link cannot be used",
                 "Password-reset links work once, for an hour. Ask for a new one from the sign-in page.",
+            ),
+            WebError::VerificationLinkGone => (
+                StatusCode::GONE,
+                "verification_link_gone",
+                "This link cannot be used",
+                "Links that confirm an email address work once, for a day. If you confirmed it \
+                 already, sign in.",
             ),
             WebError::WorkspaceSuspended => (
                 StatusCode::FORBIDDEN,

@@ -296,6 +296,11 @@ async fn activate(
             page.timezone_error = Some(tenants::UNKNOWN_TIMEZONE.into());
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }
+        // The page says why (the request shows as unverified).
+        Err(LifecycleError::EmailUnverified) => {
+            page.request.email_verified = false;
+            Ok((StatusCode::CONFLICT, render(&page)).into_response())
+        }
         Err(other) => Err(lifecycle_error(other)),
     }
 }
@@ -309,6 +314,9 @@ fn lifecycle_error(err: LifecycleError) -> WebError {
         },
         LifecycleError::WrongStep(_) => WebError::Conflict {
             constraint: "signup_status".into(),
+        },
+        LifecycleError::EmailUnverified => WebError::Conflict {
+            constraint: "email_verified".into(),
         },
         LifecycleError::SlugTaken => WebError::Conflict {
             constraint: "tenants_slug_key".into(),

@@ -81,11 +81,15 @@ async fn request_link(
         page.form_error = Some("Enter the email address of your account.".into());
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, jar, render(&page)).into_response());
     }
-    if let Some(message) =
-        password_reset::request(&state.db, &page.email, &state.site.apex_url("")).await?
-    {
-        state.mailer.deliver(&state.db, &message).await;
-    }
+    // The work (and its time) differs when the account exists: do it after answering.
+    let (email, link_base) = (page.email.clone(), state.site.apex_url(""));
+    tokio::spawn(async move {
+        match password_reset::request(&state.db, &email, &link_base).await {
+            Ok(Some(message)) => state.mailer.deliver(&state.db, &message).await,
+            Ok(None) => {}
+            Err(err) => tracing::warn!(error = %err, "a password reset request failed"),
+        }
+    });
     page.requested = true;
     Ok((jar, render(&page)).into_response())
 }

@@ -212,6 +212,13 @@ pub fn address_key(address: IpAddr) -> String {
 /// The address an anonymous request counts against (see [`TrustedProxies::client`]).
 pub struct ClientAddress(IpAddr);
 
+impl ClientAddress {
+    /// The client's address, as the trusted proxies saw it: where sign-in failures count.
+    pub fn ip(&self) -> IpAddr {
+        self.0
+    }
+}
+
 impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = WebError;
 

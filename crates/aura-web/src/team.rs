@@ -2,7 +2,7 @@
 //! and joining through an invitation link.
 
 use askama::Template;
-use aura_platform::auth::Secret;
+use aura_platform::auth::{LoginSource, Secret};
 use aura_platform::ids::{Email, MemberRole, UserId};
 use aura_platform::invitations::{self, AcceptError, AcceptInput, InviteError, OpenInvitation};
 use aura_platform::members::{self, Member as TeamMember, MemberChangeError, PendingInvitation};
@@ -127,15 +127,20 @@ struct RemovalForm {
 async fn remove(
     State(state): State<AppState>,
     member: Member,
+    client: ClientAddress,
     Path(user_id): Path<Uuid>,
     Form(form): Form<RemovalForm>,
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
     let target = removal_target(&state, &member, user_id).await?;
+    let source = LoginSource::from(client.ip());
     let proof = if state.mailer.delivers() {
         Proof::Code(&form.code)
     } else {
-        Proof::Password(&form.password)
+        Proof::Password {
+            password: &form.password,
+            source: &source,
+        }
     };
     let error = match members::remove(&state.db, member.signed_in.context, target.user_id, proof).await {
         Ok(()) => return Ok(Redirect::to("/members").into_response()),
@@ -450,7 +455,15 @@ async fn accept_invitation(
             Some("This form had expired. Please enter your password again.".into());
         return Ok((StatusCode::FORBIDDEN, jar, render(&page)).into_response());
     }
-    match invitations::accept(&state.db, workspace.id, &secret, &form.input).await {
+    match invitations::accept(
+        &state.db,
+        workspace.id,
+        &secret,
+        &form.input,
+        &LoginSource::from(client.ip()),
+    )
+    .await
+    {
         Ok((token, _)) => {
             let jar = jar
                 .remove(removal(FORM_CSRF_COOKIE))
@@ -468,7 +481,7 @@ async fn accept_invitation(
         }
         Err(AcceptError::WrongPassword) => {
             page.password_error = Some(
-                "That is not this account's password. After 5 failed attempts the account is locked for 15 minutes."
+                "That is not this account's password. After 5 failed attempts from one place the account is locked there for a while."
                     .into(),
             );
             Ok((StatusCode::UNPROCESSABLE_ENTITY, jar, render(&page)).into_response())

@@ -2,7 +2,7 @@
 //! (contacts, deals, settings) hang their navigation from.
 
 use askama::Template;
-use aura_platform::auth::{self, LoginError};
+use aura_platform::auth::{self, LoginError, LoginSource};
 use aura_platform::tenants::Workspace;
 
 use axum::extract::{Query, State};
@@ -55,7 +55,7 @@ struct LoginQuery {
 }
 
 const REJECTED: &str = "That email and password do not match an active account in this \
-    workspace. After 5 failed attempts an account is locked for 15 minutes.";
+    workspace. After 5 failed attempts from one place an account is locked there for a while.";
 
 fn heading(workspace: &Workspace) -> String {
     format!("Sign in to {}", workspace.name)
@@ -86,7 +86,15 @@ async fn log_in(
         Ok(attempt) => attempt,
         Err(answer) => return Ok(*answer),
     };
-    match auth::log_in(&state.db, workspace.id, &form.email, &form.password).await {
+    match auth::log_in(
+        &state.db,
+        workspace.id,
+        &form.email,
+        &form.password,
+        &LoginSource::from(client.ip()),
+    )
+    .await
+    {
         Ok((session_token, _)) => {
             let jar = attempt
                 .into_jar()

@@ -6,7 +6,7 @@
 use uuid::Uuid;
 
 use super::{
-    candidate_by_email, check_password, LoginError, Secret, LAST_SEEN_GRANULARITY,
+    candidate_by_email, check_password, LoginError, LoginSource, Secret, LAST_SEEN_GRANULARITY,
     SESSION_IDLE_LIMIT,
 };
 use crate::db::{set_context, AppPool, DbError};
@@ -51,11 +51,21 @@ pub async fn log_in(
     pool: &AppPool,
     email: &str,
     password: &str,
+    source: &LoginSource,
 ) -> Result<(ApexToken, ApexSignedIn), LoginError> {
     let mut tx = pool.begin_unscoped().await?;
     let candidate = candidate_by_email(&mut tx, email.trim()).await?;
-    let (mut tx, user_id) = check_password(tx, candidate, password).await?;
+    let (mut tx, user_id) = check_password(tx, candidate, password, source).await?;
+    let opened = open_session(&mut tx, user_id).await?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(opened)
+}
 
+/// Opens an apex session for `user` (in context) inside `tx`, committed by the caller.
+pub(crate) async fn open_session(
+    tx: &mut sqlx::PgConnection,
+    user_id: UserId,
+) -> Result<(ApexToken, ApexSignedIn), DbError> {
     let secret = Secret::generate();
     let csrf_token = Secret::generate().as_str().to_owned();
     let session = sqlx::query!(
@@ -68,10 +78,8 @@ pub async fn log_in(
         secret.sha256(),
         csrf_token,
     )
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(DbError::from)?;
-    tx.commit().await.map_err(DbError::from)?;
+    .fetch_one(tx)
+    .await?;
     let signed_in = ApexSignedIn {
         session_id: session.id,
         user_id,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::workspace::verify_member;
-use super::{LoginError, Secret};
+use super::{LoginError, LoginSource, Secret};
 use crate::db::{set_context, AppPool, DbError, TenantContext};
 use crate::ids::{MemberRole, TenantId, UserId};
 
@@ -54,7 +54,9 @@ struct Claims {
     sub: Uuid,
     tenant_id: Uuid,
     role: MemberRole,
-    iat: i64,
+    /// Seconds since the epoch, with microseconds (RFC 7519 allows a fraction): a token issued
+    /// just after a password change, in the same second, is still valid.
+    iat: f64,
     exp: i64,
     iss: String,
 }
@@ -74,9 +76,11 @@ pub async fn issue(
     tenant: TenantId,
     email: &str,
     password: &str,
+    source: &LoginSource,
 ) -> Result<Tokens, LoginError> {
-    let (mut tx, member) = verify_member(pool, tenant, email, password).await?;
-    let tokens = mint(&mut tx, keys, tenant, member.user_id, member.role).await?;
+    let (mut tx, member) = verify_member(pool, tenant, email, password, source).await?;
+    let family = Uuid::new_v4();
+    let tokens = mint(&mut tx, keys, tenant, member.user_id, member.role, family).await?;
     tx.commit().await.map_err(DbError::from)?;
     Ok(tokens)
 }
@@ -89,7 +93,9 @@ pub enum RefreshError {
     Db(#[from] DbError),
 }
 
-/// Exchanges a refresh token for new tokens; the old one is spent.
+/// Exchanges a refresh token for new tokens; the old one is spent. A spent one presented again
+/// revokes its whole family (every token descended from the same sign-in): either its owner or
+/// a thief holds the newer one, and the server cannot tell which.
 pub async fn refresh(
     pool: &AppPool,
     keys: &TokenKeys,
@@ -101,19 +107,45 @@ pub async fn refresh(
     let spent = sqlx::query!(
         r#"update api_refresh_tokens r set used_at = now()
            from tenant_members m, users u
-           where r.tenant_id = $1 and r.token_hash = $2 and r.used_at is null and r.expires_at > now()
+           where r.tenant_id = $1 and r.token_hash = $2 and r.used_at is null
+             and r.revoked_at is null and r.expires_at > now()
              and m.tenant_id = r.tenant_id and m.user_id = r.user_id and m.deactivated_at is null
              and u.id = r.user_id and r.created_at > u.sessions_valid_after
-           returning r.user_id as "user_id: UserId", m.role as "role: MemberRole""#,
+           returning r.user_id as "user_id: UserId", m.role as "role: MemberRole", r.family_id"#,
         tenant.as_uuid(),
         secret.sha256(),
     )
     .fetch_optional(&mut *tx)
     .await
-    .map_err(DbError::from)?
-    .ok_or(RefreshError::Invalid)?;
+    .map_err(DbError::from)?;
+    let Some(spent) = spent else {
+        let reused = sqlx::query!(
+            "update api_refresh_tokens set revoked_at = now()
+             where tenant_id = $1 and revoked_at is null and family_id =
+                 (select family_id from api_refresh_tokens
+                  where tenant_id = $1 and token_hash = $2 and used_at is not null)",
+            tenant.as_uuid(),
+            secret.sha256(),
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(DbError::from)?;
+        if reused.rows_affected() > 0 {
+            tracing::warn!(tenant = %tenant.as_uuid(), "a spent refresh token was replayed; its family is revoked");
+            tx.commit().await.map_err(DbError::from)?;
+        }
+        return Err(RefreshError::Invalid);
+    };
     set_context(&mut tx, None, Some(spent.user_id), Some(spent.role)).await?;
-    let tokens = mint(&mut tx, keys, tenant, spent.user_id, spent.role).await?;
+    let tokens = mint(
+        &mut tx,
+        keys,
+        tenant,
+        spent.user_id,
+        spent.role,
+        spent.family_id,
+    )
+    .await?;
     tx.commit().await.map_err(DbError::from)?;
     Ok(tokens)
 }
@@ -157,7 +189,7 @@ pub async fn authenticate(
              and to_timestamp($3) >= u.sessions_valid_after"#,
         tenant.as_uuid(),
         user as UserId,
-        decoded.claims.iat as f64,
+        decoded.claims.iat,
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -170,21 +202,22 @@ pub async fn authenticate(
     }))
 }
 
-/// Signs an access token and stores a new refresh token, in `tx`.
+/// Signs an access token and stores a new refresh token of `family`, in `tx`.
 async fn mint(
     tx: &mut sqlx::PgConnection,
     keys: &TokenKeys,
     tenant: TenantId,
     user: UserId,
     role: MemberRole,
+    family: Uuid,
 ) -> Result<Tokens, DbError> {
-    let now = chrono::Utc::now().timestamp();
+    let now = chrono::Utc::now();
     let claims = Claims {
         sub: user.as_uuid(),
         tenant_id: tenant.as_uuid(),
         role,
-        iat: now,
-        exp: now + ACCESS_TOKEN_LIFETIME.as_secs() as i64,
+        iat: now.timestamp_micros() as f64 / 1e6,
+        exp: now.timestamp() + ACCESS_TOKEN_LIFETIME.as_secs() as i64,
         iss: ISSUER.to_owned(),
     };
     let access_token =
@@ -192,12 +225,13 @@ async fn mint(
             .expect("HS256 signing with a valid key does not fail");
     let refresh = Secret::generate();
     sqlx::query!(
-        "insert into api_refresh_tokens (tenant_id, user_id, token_hash, expires_at)
-         values ($1, $2, $3, now() + make_interval(secs => $4))",
+        "insert into api_refresh_tokens (tenant_id, user_id, token_hash, expires_at, family_id)
+         values ($1, $2, $3, now() + make_interval(secs => $4), $5)",
         tenant.as_uuid(),
         user as UserId,
         refresh.sha256(),
         REFRESH_TOKEN_LIFETIME.as_secs_f64(),
+        family,
     )
     .execute(tx)
     .await?;

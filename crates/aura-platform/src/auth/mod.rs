@@ -9,6 +9,7 @@ mod workspace;
 pub(crate) use workspace::open_session;
 pub use workspace::{authenticate, log_in, log_out, SignedIn};
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
@@ -22,9 +23,11 @@ use crate::db::{set_context, AppPool, DbError};
 use crate::ids::UserId;
 use crate::password;
 
-/// Failed attempts after which an account is locked for [`LOCKOUT`].
+/// Failed attempts from one place after which the account is locked there for [`LOCKOUT`],
+/// doubled at every further failure up to [`MAX_LOCKOUT`].
 pub const MAX_FAILED_LOGINS: i32 = 5;
 pub const LOCKOUT: Duration = Duration::from_secs(15 * 60);
+pub const MAX_LOCKOUT: Duration = Duration::from_secs(24 * 60 * 60);
 /// A session unused this long is over (F2.5).
 pub const SESSION_IDLE_LIMIT: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 /// `last_seen_at` is refreshed at most this often, so reads do not each cost a write.
@@ -62,6 +65,23 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// Where a sign-in attempt comes from: an IPv4 address, or an IPv6 address's /64 (one
+/// subscriber's network). Failures lock an account for their source only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginSource(String);
+
+impl From<IpAddr> for LoginSource {
+    fn from(address: IpAddr) -> Self {
+        Self(match address.to_canonical() {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => {
+                let network = u128::from(v6) & !(u128::MAX >> 64);
+                format!("{}/64", std::net::Ipv6Addr::from(network))
+            }
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
     /// Wrong email or password, a locked account, or a deactivated membership: one answer for
@@ -76,7 +96,6 @@ pub enum LoginError {
 pub(crate) struct Candidate {
     pub(crate) id: UserId,
     pub(crate) password_hash: Option<String>,
-    pub(crate) locked: bool,
     /// Deactivated where the sign-in happens: the password may be right, the door stays shut.
     pub(crate) barred: bool,
 }
@@ -88,8 +107,7 @@ pub(crate) async fn candidate_by_email(
     email: &str,
 ) -> Result<Option<Candidate>, DbError> {
     let candidate = sqlx::query!(
-        r#"select id as "id!: UserId", password_hash, locked as "locked!"
-           from aura.apex_login_candidate($1)"#,
+        r#"select id as "id!: UserId", password_hash from aura.apex_login_candidate($1)"#,
         email
     )
     .fetch_optional(&mut **tx)
@@ -97,19 +115,19 @@ pub(crate) async fn candidate_by_email(
     .map(|row| Candidate {
         id: row.id,
         password_hash: row.password_hash,
-        locked: row.locked,
         barred: false,
     });
     Ok(candidate)
 }
 
 /// Checks a signed-in user's password again (re-authentication before a sensitive operation)
-/// exactly as a sign-in does: a failure counts toward the lockout, and a locked account is
-/// refused.
+/// exactly as a sign-in from `source` does: a failure counts toward the lockout there, and a
+/// locked account is refused.
 pub async fn confirm_password(
     pool: &AppPool,
     user: UserId,
     password: &str,
+    source: &LoginSource,
 ) -> Result<(), LoginError> {
     let mut tx = pool.begin_unscoped().await?;
     set_context(&mut tx, None, Some(user), None).await?;
@@ -120,19 +138,20 @@ pub async fn confirm_password(
     let candidate = candidate_by_email(&mut tx, &email)
         .await?
         .filter(|candidate| candidate.id == user);
-    let (tx, _) = check_password(tx, candidate, password).await?;
+    let (tx, _) = check_password(tx, candidate, password, source).await?;
     tx.commit().await.map_err(DbError::from)?;
     Ok(())
 }
 
 /// Verifies `password` for `candidate`, or with no candidate against a throwaway hash, so the
 /// time taken does not tell whether the email has an account. A failure counts toward the
-/// lockout (committed at once); success resets the count and hands the transaction back, with
-/// the user in context, for the caller to open a session in.
+/// lockout at `source` (committed at once); success resets that count and hands the
+/// transaction back, with the user in context, for the caller to open a session in.
 pub(crate) async fn check_password(
     mut tx: Transaction<'static, Postgres>,
     candidate: Option<Candidate>,
     password: &str,
+    source: &LoginSource,
 ) -> Result<(Transaction<'static, Postgres>, UserId), LoginError> {
     let stored_hash = candidate
         .as_ref()
@@ -146,17 +165,20 @@ pub(crate) async fn check_password(
     let Some(user) = candidate else {
         return Err(LoginError::Rejected);
     };
-    // The user's own row may now be updated: the failure count, or its reset.
+    // The user's own failure counts may now be read and written.
     set_context(&mut tx, None, Some(user.id), None).await?;
     if !matches {
         sqlx::query!(
-            "update users set failed_logins = failed_logins + 1,
-                 locked_until = case when failed_logins + 1 >= $2
-                                     then now() + make_interval(secs => $3) end
-             where id = $1",
+            "insert into login_failures as f (user_id, source, failures) values ($1, $2, 1)
+             on conflict (user_id, source) do update
+             set failures = f.failures + 1, last_failed_at = now(),
+                 locked_until = case when f.failures + 1 >= $3 then now() + make_interval(
+                     secs => least($4 * power(2, f.failures + 1 - $3), $5)) end",
             user.id as UserId,
+            source.0,
             MAX_FAILED_LOGINS,
             LOCKOUT.as_secs_f64(),
+            MAX_LOCKOUT.as_secs_f64(),
         )
         .execute(&mut *tx)
         .await
@@ -164,12 +186,22 @@ pub(crate) async fn check_password(
         tx.commit().await.map_err(DbError::from)?;
         return Err(LoginError::Rejected);
     }
-    if user.locked || user.barred {
+    let locked = sqlx::query_scalar!(
+        r#"select exists (select 1 from login_failures
+                          where user_id = $1 and source = $2 and locked_until > now()) as "locked!""#,
+        user.id as UserId,
+        source.0,
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(DbError::from)?;
+    if locked || user.barred {
         return Err(LoginError::Rejected);
     }
     sqlx::query!(
-        "update users set failed_logins = 0, locked_until = null where id = $1",
-        user.id as UserId
+        "delete from login_failures where user_id = $1 and source = $2",
+        user.id as UserId,
+        source.0,
     )
     .execute(&mut *tx)
     .await
@@ -194,5 +226,18 @@ mod tests {
             assert_eq!(Secret::parse(forged), None, "{forged}");
         }
         assert_eq!(format!("{secret:?}"), "Secret(..)");
+    }
+
+    #[test]
+    fn an_ipv6_source_is_its_64_network() {
+        let source = |text: &str| LoginSource::from(text.parse::<IpAddr>().unwrap());
+        assert_eq!(source("203.0.113.7"), LoginSource("203.0.113.7".into()));
+        assert_eq!(source("::ffff:203.0.113.7"), source("203.0.113.7"));
+        assert_eq!(
+            source("2001:db8:1:2:aaaa::1"),
+            LoginSource("2001:db8:1:2::/64".into())
+        );
+        assert_eq!(source("2001:db8:1:2::9"), source("2001:db8:1:2:ffff::1"));
+        assert_ne!(source("2001:db8:1:2::9"), source("2001:db8:1:3::9"));
     }
 }

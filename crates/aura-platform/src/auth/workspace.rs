@@ -4,7 +4,8 @@
 use uuid::Uuid;
 
 use super::{
-    check_password, Candidate, LoginError, Secret, LAST_SEEN_GRANULARITY, SESSION_IDLE_LIMIT,
+    check_password, Candidate, LoginError, LoginSource, Secret, LAST_SEEN_GRANULARITY,
+    SESSION_IDLE_LIMIT,
 };
 use crate::db::{AppPool, DbError, TenantContext};
 use crate::ids::{MemberRole, TenantId, UserId};
@@ -29,8 +30,9 @@ pub async fn log_in(
     tenant: TenantId,
     email: &str,
     password: &str,
+    source: &LoginSource,
 ) -> Result<(Secret, SignedIn), LoginError> {
-    let (mut tx, member) = verify_member(pool, tenant, email, password).await?;
+    let (mut tx, member) = verify_member(pool, tenant, email, password, source).await?;
     let opened = open_session(
         &mut tx,
         tenant,
@@ -59,6 +61,7 @@ pub(crate) async fn verify_member(
     tenant: TenantId,
     email: &str,
     password: &str,
+    source: &LoginSource,
 ) -> Result<(sqlx::Transaction<'static, sqlx::Postgres>, VerifiedMember), LoginError> {
     let mut tx = pool.begin_tenant_scope(tenant).await?;
     let candidate = sqlx::query!(
@@ -66,7 +69,6 @@ pub(crate) async fn verify_member(
         r#"select u.id as "id: UserId",
                   (select c.password_hash from aura.apex_login_candidate(u.email) c) as password_hash,
                   u.display_name, u.email,
-                  coalesce(u.locked_until > now(), false) as "locked!",
                   m.role as "role: MemberRole", m.deactivated_at is not null as "deactivated!"
            from tenant_members m
            join users u on u.id = m.user_id
@@ -83,10 +85,9 @@ pub(crate) async fn verify_member(
     let candidate = candidate.map(|c| Candidate {
         id: c.id,
         password_hash: c.password_hash,
-        locked: c.locked,
         barred: c.deactivated,
     });
-    let (tx, user_id) = check_password(tx, candidate, password).await?;
+    let (tx, user_id) = check_password(tx, candidate, password, source).await?;
     let (display_name, email, role) = details.expect("a successful check had a candidate");
     Ok((
         tx,

@@ -747,8 +747,9 @@ async fn the_outbox_shows_creators_their_own_messages_and_operators_all() {
         .execute(&db.owner)
         .await
         .unwrap();
-    let insert = "insert into email_outbox (to_address, subject, body_text, created_by)
-                  values ('x@example.com', 'Hello', 'Body', $1)";
+    let insert =
+        "insert into email_outbox (to_address, subject, body_text, body_redacted, created_by)
+                  values ('x@example.com', 'Hello', 'Code 123456', 'Code [redacted]', $1)";
     let mut conn = db.raw_app_connection().await;
     for (user, sees_all) in [(t.a.user_id, false), (t.b.user_id, true)] {
         let mut tx = conn.begin().await.unwrap();
@@ -785,6 +786,130 @@ async fn the_outbox_shows_creators_their_own_messages_and_operators_all() {
             .expect_err("a message under someone else's name");
         assert!(refused_by_privilege_or_policy(&err));
     }
+}
+
+/// A message's secret is for its recipient: nobody reads it through `aura_app`, not even an
+/// operator or the message's creator, and it cannot outlive the message's delivery.
+#[tokio::test]
+async fn no_one_reads_a_messages_secret_and_delivery_drops_it() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    sqlx::query("update users set is_platform_admin = true where id = $1")
+        .bind(t.b.user_id.as_uuid())
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    let mut conn = db.raw_app_connection().await;
+    let as_user = |user: UserId| format!("set local app.current_user_id = '{user}'");
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::raw_sql(&as_user(t.a.user_id))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into email_outbox (to_address, subject, body_text, body_redacted, created_by)
+         values ('x@example.com', 'Hello', 'Code 123456', 'Code [redacted]', $1)",
+    )
+    .bind(t.a.user_id.as_uuid())
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    for user in [t.a.user_id, t.b.user_id] {
+        for statement in [
+            "select body_text from email_outbox",
+            "select * from email_outbox",
+            "update email_outbox set sent_at = sent_at returning body_text",
+        ] {
+            let mut tx = conn.begin().await.unwrap();
+            sqlx::raw_sql(&as_user(user))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let err = sqlx::raw_sql(statement)
+                .execute(&mut *tx)
+                .await
+                .expect_err(statement);
+            assert!(refused_by_privilege_or_policy(&err), "{statement}: {err}");
+        }
+    }
+    let redacted: String = {
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::raw_sql(&as_user(t.b.user_id))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query_scalar("select body_redacted from email_outbox")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap()
+    };
+    assert_eq!(redacted, "Code [redacted]");
+
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::raw_sql(&as_user(t.a.user_id))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let kept = sqlx::query("update email_outbox set sent_at = now()")
+        .execute(&mut *tx)
+        .await
+        .expect_err("a sent message keeping its secret");
+    assert_eq!(
+        kept.as_database_error().and_then(|e| e.constraint()),
+        Some("email_outbox_sent_holds_no_secret")
+    );
+}
+
+/// Sign-in failure counts are the account's own: with one user in context, another's counts
+/// are invisible and cannot be written, raised or cleared.
+#[tokio::test]
+async fn login_failures_are_reached_only_as_their_own_user() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    for user in [t.a.user_id, t.b.user_id] {
+        sqlx::query(
+            "insert into login_failures (user_id, source, failures) values ($1, '192.0.2.1', 3)",
+        )
+        .bind(user.as_uuid())
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    }
+    let mut conn = db.raw_app_connection().await;
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::raw_sql(&format!(
+        "set local app.current_user_id = '{}'",
+        t.a.user_id
+    ))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let seen: Vec<Uuid> = sqlx::query_scalar("select user_id from login_failures")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(seen, [t.a.user_id.as_uuid()]);
+    let b = t.b.user_id.as_uuid();
+    for statement in [
+        "update login_failures set failures = 100 where user_id = $1",
+        "delete from login_failures where user_id = $1",
+    ] {
+        let done = sqlx::query(statement)
+            .bind(b)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(done.rows_affected(), 0, "{statement}");
+    }
+    let err = sqlx::query(
+        "insert into login_failures (user_id, source, failures) values ($1, '192.0.2.2', 5)",
+    )
+    .bind(b)
+    .execute(&mut *tx)
+    .await
+    .expect_err("a count under someone else's name");
+    assert!(refused_by_privilege_or_policy(&err), "{err}");
 }
 
 /// Operators see and may change every tenant's own row (to suspend it), and nothing more: with

@@ -4,7 +4,7 @@
 
 use aura_platform::audit::{self, Refusal};
 use aura_platform::auth::api::{self as tokens, RefreshError, TokenCheck};
-use aura_platform::auth::LoginError;
+use aura_platform::auth::{LoginError, LoginSource};
 use aura_platform::db::TenantContext;
 use aura_platform::ids::MemberRole;
 use aura_platform::provisioning::{self, LifecycleError};
@@ -180,6 +180,7 @@ async fn issue_token(
         workspace.id,
         &request.email,
         &request.password,
+        &LoginSource::from(client.ip()),
     )
     .await
     {

@@ -3,7 +3,11 @@
 
 use reqwest::{header, Client, Response, StatusCode};
 
-use crate::helpers::{csrf_token, demo_app, operator_signed_in, TestApp, TEST_PLATFORM_API_KEY};
+use aura_platform::db::testing::TestDatabase;
+
+use crate::helpers::{
+    csrf_token, demo_app, operator_signed_in, verification_link, TestApp, TEST_PLATFORM_API_KEY,
+};
 
 const PASSWORD: &str = "a long enough passphrase";
 
@@ -13,7 +17,8 @@ async fn signup_form_token(app: &TestApp, browser: &Client) -> String {
     csrf_token(&page.text().await.unwrap())
 }
 
-async fn sign_up(app: &TestApp, browser: &Client, fields: [(&str, &str); 4]) -> Response {
+/// Submits the signup form: answered at once, the same whether or not the email is new.
+async fn submit_signup(app: &TestApp, browser: &Client, fields: [(&str, &str); 4]) -> Response {
     let token = signup_form_token(app, browser).await;
     let mut form = fields.to_vec();
     form.push(("csrf_token", &token));
@@ -23,6 +28,21 @@ async fn sign_up(app: &TestApp, browser: &Client, fields: [(&str, &str); 4]) -> 
         .send()
         .await
         .unwrap()
+}
+
+/// Signs up and opens the emailed link in the same browser, which verifies the email and
+/// signs in: the link's answer.
+async fn sign_up(
+    app: &TestApp,
+    db: &TestDatabase,
+    browser: &Client,
+    fields: [(&str, &str); 4],
+) -> Response {
+    let sent = submit_signup(app, browser, fields).await;
+    assert_eq!(sent.status(), StatusCode::OK);
+    assert!(sent.text().await.unwrap().contains("Check your email"));
+    let link = verification_link(db, fields[1].1).await;
+    browser.get(link).send().await.unwrap()
 }
 
 fn pat() -> [(&'static str, &'static str); 4] {
@@ -42,7 +62,7 @@ fn location(response: &Response) -> &str {
 async fn a_prospect_signs_up_and_waits_with_no_workspace() {
     let (app, db) = demo_app().await;
     let browser = app.browser();
-    let created = sign_up(&app, &browser, pat()).await;
+    let created = sign_up(&app, &db, &browser, pat()).await;
     assert_eq!(created.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&created), "/account");
 
@@ -113,7 +133,7 @@ async fn a_prospect_signs_up_and_waits_with_no_workspace() {
 async fn signup_names_each_problem_and_keeps_what_was_typed_but_the_password() {
     let (app, _db) = demo_app().await;
     let browser = app.browser();
-    let blank = sign_up(
+    let blank = submit_signup(
         &app,
         &browser,
         [
@@ -135,7 +155,7 @@ async fn signup_names_each_problem_and_keeps_what_was_typed_but_the_password() {
         assert!(html.contains(message), "missing {message:?}");
     }
 
-    let bad = sign_up(
+    let bad = submit_signup(
         &app,
         &browser,
         [
@@ -179,34 +199,103 @@ async fn signup_names_each_problem_and_keeps_what_was_typed_but_the_password() {
 }
 
 #[tokio::test]
-async fn an_email_signs_up_once() {
+async fn an_email_signs_up_once_and_the_answer_does_not_tell() {
     let (app, db) = demo_app().await;
     assert_eq!(
-        sign_up(&app, &app.browser(), pat()).await.status(),
+        sign_up(&app, &db, &app.browser(), pat()).await.status(),
         StatusCode::SEE_OTHER
     );
     let mut again = pat();
     again[1] = ("email", "PAT@NewCo.example");
-    let taken = sign_up(&app, &app.browser(), again).await;
-    assert_eq!(taken.status(), StatusCode::CONFLICT);
-    let html = taken.text().await.unwrap();
-    assert!(
-        html.contains("An account with this email already exists.")
-            && html.contains("href=\"/login\"")
+    let taken = submit_signup(&app, &app.browser(), again).await;
+    let mut fresh = pat();
+    fresh[1] = ("email", "sam@newco.example");
+    let new = submit_signup(&app, &app.browser(), fresh).await;
+    assert_eq!(
+        (taken.status(), new.status()),
+        (StatusCode::OK, StatusCode::OK)
     );
-    let accounts: i64 =
-        sqlx::query_scalar("select count(*) from users where email_norm = 'pat@newco.example'")
-            .fetch_one(&db.owner)
+    let taken = taken.text().await.unwrap();
+    assert_eq!(
+        taken.replace("PAT@NewCo.example", "EMAIL"),
+        new.text()
             .await
-            .unwrap();
-    assert_eq!(accounts, 1);
+            .unwrap()
+            .replace("sam@newco.example", "EMAIL"),
+        "the same answer for a new email and one with an account"
+    );
+    verification_link(&db, "sam@newco.example").await;
+    let (accounts, messages): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from users where email_norm = 'pat@newco.example'),
+                (select count(*) from email_outbox where lower(to_address) = 'pat@newco.example')",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!((accounts, messages), (1, 1), "one account, one message");
+}
+
+#[tokio::test]
+async fn a_request_is_activated_only_once_its_email_is_verified() {
+    let (app, db) = demo_app().await;
+    let pat_browser = app.browser();
+    submit_signup(&app, &pat_browser, pat()).await;
+    let link = verification_link(&db, "pat@newco.example").await;
+    let id = signup_id(&db, "pat@newco.example").await;
+    let (ops, csrf) = operator_signed_in(&app).await;
+    let signed = ops
+        .post(app.url(&format!("/account/requests/{id}/contract-signed")))
+        .form(&[("csrf_token", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&signed), "/account");
+    let queue = ops.get(app.url("/account")).send().await.unwrap();
+    assert!(queue
+        .text()
+        .await
+        .unwrap()
+        .contains("Email not verified yet"));
+    let refused = ops
+        .post(app.url(&format!("/account/requests/{id}/activate")))
+        .form(&activation_form(&csrf, "newco"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(refused.text().await.unwrap().contains("has not confirmed"));
+
+    let stored: Vec<u8> = sqlx::query_scalar("select token_hash from email_verifications v join users u on u.id = v.user_id where u.email = 'pat@newco.example'")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 32, "only the link's hash is kept");
+    let forged = format!("{}x", link.trim_end_matches(|c: char| c != '.'));
+    assert_eq!(
+        pat_browser.get(&forged).send().await.unwrap().status(),
+        StatusCode::GONE
+    );
+    let verified = pat_browser.get(&link).send().await.unwrap();
+    assert_eq!(location(&verified), "/account", "the link signs in");
+    assert_eq!(
+        pat_browser.get(&link).send().await.unwrap().status(),
+        StatusCode::GONE,
+        "once"
+    );
+    let activated = ops
+        .post(app.url(&format!("/account/requests/{id}/activate")))
+        .form(&activation_form(&csrf, "newco"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(activated.status(), StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]
 async fn operators_see_every_request_and_prospects_only_their_own() {
-    let (app, _db) = demo_app().await;
+    let (app, db) = demo_app().await;
     assert_eq!(
-        sign_up(&app, &app.browser(), pat()).await.status(),
+        sign_up(&app, &db, &app.browser(), pat()).await.status(),
         StatusCode::SEE_OTHER
     );
     let quinn = [
@@ -217,7 +306,7 @@ async fn operators_see_every_request_and_prospects_only_their_own() {
     ];
     let quinn_browser = app.browser();
     assert_eq!(
-        sign_up(&app, &quinn_browser, quinn).await.status(),
+        sign_up(&app, &db, &quinn_browser, quinn).await.status(),
         StatusCode::SEE_OTHER
     );
     let quinn_page = quinn_browser
@@ -249,9 +338,9 @@ async fn operators_see_every_request_and_prospects_only_their_own() {
 
 #[tokio::test]
 async fn apex_and_workspace_sessions_do_not_open_each_other() {
-    let (app, _db) = demo_app().await;
+    let (app, db) = demo_app().await;
     let browser = app.browser();
-    let created = sign_up(&app, &browser, pat()).await;
+    let created = sign_up(&app, &db, &browser, pat()).await;
     let apex_cookie = created
         .headers()
         .get_all(header::SET_COOKIE)
@@ -315,7 +404,7 @@ async fn journey_one_from_signup_to_the_new_admin_in_their_workspace() {
     let (app, db) = demo_app().await;
     let pat_browser = app.browser();
     assert_eq!(
-        sign_up(&app, &pat_browser, pat()).await.status(),
+        sign_up(&app, &db, &pat_browser, pat()).await.status(),
         StatusCode::SEE_OTHER
     );
     let id = signup_id(&db, "pat@newco.example").await;
@@ -545,7 +634,7 @@ async fn journey_one_from_signup_to_the_new_admin_in_their_workspace() {
 async fn only_operators_move_requests_along() {
     let (app, db) = demo_app().await;
     let pat_browser = app.browser();
-    sign_up(&app, &pat_browser, pat()).await;
+    sign_up(&app, &db, &pat_browser, pat()).await;
     let id = signup_id(&db, "pat@newco.example").await;
     let html = pat_browser
         .get(app.url("/account"))
@@ -604,7 +693,7 @@ async fn only_operators_move_requests_along() {
 #[tokio::test]
 async fn the_contract_signing_system_records_signatures_with_the_platform_key() {
     let (app, db) = demo_app().await;
-    sign_up(&app, &app.browser(), pat()).await;
+    sign_up(&app, &db, &app.browser(), pat()).await;
     let id = signup_id(&db, "pat@newco.example").await;
     let url = app.url(&format!("/api/v1/platform/signups/{id}/contract-signed"));
     let call = |key: Option<&str>| {

@@ -226,6 +226,47 @@ async fn a_refresh_token_works_once() {
 }
 
 #[tokio::test]
+async fn a_replayed_refresh_token_revokes_its_whole_family() {
+    let (app, _db) = demo_app().await;
+    let refresh = |token: &Value| {
+        app.client
+            .post(app.workspace_url("acme", "/api/v1/auth/refresh"))
+            .json(&json!({ "refresh_token": token }))
+            .send()
+    };
+    let (_, stolen) = tokens(&app, "acme", "manager@acme.example", DEMO_PASSWORD).await;
+    let (_, other_sign_in) = tokens(&app, "acme", "manager@acme.example", DEMO_PASSWORD).await;
+    // The owner refreshes twice; then the thief's copy of the first token turns up.
+    let second: Value = refresh(&stolen["refresh_token"])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let third = refresh(&second["refresh_token"]).await.unwrap();
+    assert_eq!(third.status(), StatusCode::OK);
+    let third: Value = third.json().await.unwrap();
+    assert_eq!(
+        refresh(&stolen["refresh_token"]).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "replayed"
+    );
+    assert_eq!(
+        refresh(&third["refresh_token"]).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "the family's newest token is revoked too"
+    );
+    assert_eq!(
+        refresh(&other_sign_in["refresh_token"])
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK,
+        "another sign-in's family is untouched"
+    );
+}
+
+#[tokio::test]
 async fn the_api_is_described_by_an_openapi_document() {
     let (app, _db) = demo_app().await;
     let doc: Value = app

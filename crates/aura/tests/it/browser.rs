@@ -1,7 +1,7 @@
 //! Journeys in a real browser: headless Chromium (Debian's `chromium`), driven over WebDriver
 //! by Debian's `chromedriver`.
 
-use crate::helpers::{demo_app, signed_in};
+use crate::helpers::{demo_app, signed_in, verification_link};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -218,7 +218,7 @@ async fn a_member_signs_in_and_out_with_the_keyboard_on_a_small_phone() {
 
 #[tokio::test]
 async fn journey_one_from_signup_to_the_invited_reps_first_sign_in() {
-    let (app, _db) = demo_app().await;
+    let (app, db) = demo_app().await;
     let browser = Browser::start(1024).await;
     let page = &browser.client;
     let passphrase = "pat's long passphrase";
@@ -232,6 +232,11 @@ async fn journey_one_from_signup_to_the_invited_reps_first_sign_in() {
     browser.fill("company_name", "NewCo Ltd").await;
     browser.fill("password", passphrase).await;
     browser.click("form.stack button[type=submit]").await;
+    browser.expect_heading("Check your email").await;
+    // The emailed link confirms the address and signs in.
+    page.goto(&verification_link(&db, "pat@newco.example").await)
+        .await
+        .unwrap();
     browser.expect_heading("Hello, Pat Prospect").await;
     assert!(browser
         .text_of("p.lead")

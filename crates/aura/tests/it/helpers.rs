@@ -47,9 +47,23 @@ impl TestApp {
     pub fn browser(&self) -> reqwest::Client {
         client_for(self.address, true)
     }
+
+    /// A browser connecting from another loopback address (`127.0.0.2`, ...): another place.
+    pub fn browser_from(&self, source: std::net::IpAddr) -> reqwest::Client {
+        builder_for(self.address, true)
+            .local_address(source)
+            .build()
+            .expect("a test client")
+    }
 }
 
 fn client_for(address: SocketAddr, cookies: bool) -> reqwest::Client {
+    builder_for(address, cookies)
+        .build()
+        .expect("a test client")
+}
+
+fn builder_for(address: SocketAddr, cookies: bool) -> reqwest::ClientBuilder {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(cookies)
@@ -57,7 +71,7 @@ fn client_for(address: SocketAddr, cookies: bool) -> reqwest::Client {
     for slug in TEST_SLUGS {
         builder = builder.resolve(&format!("{slug}.localhost"), address);
     }
-    builder.build().expect("a test client")
+    builder
 }
 
 /// A server over a fresh database of its own.
@@ -151,6 +165,33 @@ pub async fn api_token(app: &TestApp, slug: &str, email: &str) -> String {
     );
     let body: serde_json::Value = response.json().await.unwrap();
     body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// The link emailed to `email` at signup, once the signup (done after answering) wrote it.
+pub async fn verification_link(db: &TestDatabase, email: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let body: Option<String> = sqlx::query_scalar(
+            "select body_text from email_outbox where to_address = $1 and subject = 'Confirm your email for Aura'",
+        )
+        .bind(email)
+        .fetch_optional(&db.owner)
+        .await
+        .unwrap();
+        if let Some(body) = body {
+            return body
+                .lines()
+                .find(|line| line.contains("/signup/verify/"))
+                .expect("a verification link")
+                .trim()
+                .to_owned();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no verification message for {email}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The value of the hidden `csrf_token` field in a page.

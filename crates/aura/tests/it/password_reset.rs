@@ -1,10 +1,17 @@
 //! F2.3: resetting a forgotten password by emailed single-use link, signing out everywhere.
 
+use std::time::{Duration, Instant};
+
+use aura_platform::db::testing::TestDatabase;
 use aura_platform::demo::DEMO_PASSWORD;
+use aura_platform::outbox::Mailer;
+use aura_web::rate_limit::RateLimiter;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{csrf_token, demo_app, signed_in, TestApp};
+use crate::helpers::{
+    csrf_token, demo_app, operator_signed_in, signed_in, spawn_app_configured, TestApp,
+};
 
 async fn request_reset(app: &TestApp, email: &str) -> String {
     let browser = app.browser();
@@ -28,19 +35,40 @@ async fn request_reset(app: &TestApp, email: &str) -> String {
     response.text().await.unwrap()
 }
 
-async fn reset_link(db: &aura_platform::db::testing::TestDatabase, email: &str) -> String {
-    let body: String = sqlx::query_scalar(
-        "select body_text from email_outbox where to_address = $1 and subject like 'Reset%' order by created_at desc limit 1",
-    )
-    .bind(email)
-    .fetch_one(&db.owner)
-    .await
-    .unwrap();
+/// The newest reset message's text for `email`, once the request (done after answering) has
+/// written it. `after`: the text of the message before it, if any.
+async fn reset_message(db: &TestDatabase, email: &str, after: Option<&str>) -> String {
+    let started = Instant::now();
+    loop {
+        let body: Option<String> = sqlx::query_scalar(
+            "select body_text from email_outbox where to_address = $1 and subject like 'Reset%' order by created_at desc limit 1",
+        )
+        .bind(email)
+        .fetch_optional(&db.owner)
+        .await
+        .unwrap();
+        match body {
+            Some(body) if Some(body.as_str()) != after => return body,
+            _ => {}
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no reset message for {email}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn link_in(body: &str) -> String {
     body.lines()
         .find(|l| l.contains("/password-reset/"))
         .unwrap()
         .trim()
         .to_owned()
+}
+
+async fn reset_link(db: &TestDatabase, email: &str) -> String {
+    link_in(&reset_message(db, email, None).await)
 }
 
 async fn set_password(browser: &Client, link: &str, password: &str) -> reqwest::Response {
@@ -67,6 +95,7 @@ async fn the_request_says_the_same_whether_or_not_the_account_exists() {
         normalise(&unknown, "nobody@acme.example")
     );
     assert!(known.contains("is on its way"));
+    reset_message(&db, "rep@acme.example", None).await;
     let messages: Vec<String> =
         sqlx::query_scalar("select to_address from email_outbox where subject like 'Reset%'")
             .fetch_all(&db.owner)
@@ -76,6 +105,51 @@ async fn the_request_says_the_same_whether_or_not_the_account_exists() {
         messages,
         ["rep@acme.example"],
         "only a real account gets a message"
+    );
+}
+
+#[tokio::test]
+async fn the_request_is_answered_before_the_account_is_looked_up_or_mailed() {
+    // A mail server that accepts the connection and never speaks: sending would hang.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let (demo, db) = demo_app().await;
+    drop(demo);
+    let mailer = Mailer::smtp(
+        &format!("smtp://127.0.0.1:{port}"),
+        "Aura <no-reply@aura.example>",
+    )
+    .unwrap();
+    let app = spawn_app_configured(db.app.clone(), RateLimiter::local(), mailer).await;
+    for email in ["rep@acme.example", "nobody@acme.example"] {
+        let answered =
+            tokio::time::timeout(Duration::from_secs(5), request_reset(&app, email)).await;
+        assert!(answered.is_ok(), "{email}: the answer waited for the mail");
+    }
+    reset_message(&db, "rep@acme.example", None).await;
+    drop(silent);
+}
+
+#[tokio::test]
+async fn operators_read_reset_messages_with_the_link_redacted() {
+    let (app, db) = demo_app().await;
+    request_reset(&app, "rep@acme.example").await;
+    let link = reset_link(&db, "rep@acme.example").await;
+    let secret = link.rsplit('.').next().unwrap();
+    let (operator, _) = operator_signed_in(&app).await;
+    let outbox = operator
+        .get(app.url("/outbox"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(outbox.contains("Reset your Aura password"), "{outbox}");
+    assert!(outbox.contains(".[redacted]"), "{outbox}");
+    assert!(
+        !outbox.contains(secret),
+        "the operator sees the link's secret"
     );
 }
 
@@ -94,12 +168,10 @@ async fn a_new_password_signs_the_account_out_everywhere() {
         .await
         .unwrap();
     // Lock the account too: a reset unlocks it.
-    sqlx::query("update users set failed_logins = 5, locked_until = now() + interval '15 minutes' where email = 'rep@acme.example'")
+    sqlx::query("insert into login_failures (user_id, source, failures, locked_until) select id, '127.0.0.1', 5, now() + interval '15 minutes' from users where email = 'rep@acme.example'")
         .execute(&db.owner)
         .await
         .unwrap();
-    // A second wait so the tokens' issue time (whole seconds) is before the change.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
     request_reset(&app, "rep@acme.example").await;
     let link = reset_link(&db, "rep@acme.example").await;
@@ -149,6 +221,30 @@ async fn a_new_password_signs_the_account_out_everywhere() {
         "refresh token revoked"
     );
 
+    // A token issued right after the change, likely in the same second, is valid.
+    let fresh: Value = app
+        .client
+        .post(app.workspace_url("acme", "/api/v1/auth/token"))
+        .json(&json!({ "email": "rep@acme.example", "password": "a brand new passphrase" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let me = app
+        .client
+        .get(app.workspace_url("acme", "/api/v1/me"))
+        .bearer_auth(fresh["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.status(),
+        StatusCode::OK,
+        "a token issued after the change"
+    );
+
     let reused = browser.get(&link).send().await.unwrap();
     assert_eq!(reused.status(), StatusCode::GONE, "a link works once");
     signed_in(&app, "rep@acme.example", "a brand new passphrase").await;
@@ -177,6 +273,46 @@ async fn a_new_password_signs_the_account_out_everywhere() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "the old password is gone"
     );
+}
+
+#[tokio::test]
+async fn a_reset_spends_every_other_open_link_of_the_account() {
+    let (app, db) = demo_app().await;
+    request_reset(&app, "rep@acme.example").await;
+    let first = reset_message(&db, "rep@acme.example", None).await;
+    request_reset(&app, "rep@acme.example").await;
+    let second = link_in(&reset_message(&db, "rep@acme.example", Some(&first)).await);
+    let first = link_in(&first);
+    let browser = app.browser();
+    let changed = set_password(&browser, &second, "a brand new passphrase").await;
+    assert_eq!(changed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.get(&first).send().await.unwrap().status(),
+        StatusCode::GONE,
+        "the older link died with the reset"
+    );
+}
+
+#[tokio::test]
+async fn a_new_password_may_not_be_made_of_the_accounts_own_words() {
+    let (app, db) = demo_app().await;
+    sqlx::query(
+        "update users set display_name = 'Quillon Zephyrine' where email = 'rep@acme.example'",
+    )
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    // Her own name: strong only to someone who does not know it.
+    let own_words = "quillonzephyrine";
+    assert_eq!(aura_platform::password::weakness(own_words, &[]), None);
+    request_reset(&app, "rep@acme.example").await;
+    let link = reset_link(&db, "rep@acme.example").await;
+    let browser = app.browser();
+    let refused = set_password(&browser, &link, own_words).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().await.unwrap().contains("easy to guess"));
+    let changed = set_password(&browser, &link, "a brand new passphrase").await;
+    assert_eq!(changed.status(), StatusCode::SEE_OTHER, "the link was kept");
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Workspace settings (F1.7) and suspension by operators (F1.9).
 
-use crate::helpers::{csrf_token, demo_app, operator_signed_in, signed_in};
+use crate::helpers::{csrf_token, demo_app, operator_signed_in, signed_in, verification_link};
 use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, StatusCode};
 
@@ -292,6 +292,11 @@ async fn an_operator_suspends_a_workspace_and_nobody_gets_in_until_it_is_reactiv
             ("password", "a long enough passphrase"),
             ("csrf_token", &token),
         ])
+        .send()
+        .await
+        .unwrap();
+    prospect
+        .get(verification_link(&db, "pat@newco.example").await)
         .send()
         .await
         .unwrap();

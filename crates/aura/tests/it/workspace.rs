@@ -245,18 +245,55 @@ async fn repeated_failures_lock_the_account_for_a_while() {
         "the right password must not open a locked account"
     );
 
-    sqlx::query("update users set locked_until = now() - interval '1 second' where email = 'rep@acme.example'")
-        .execute(&db.owner)
+    let lock = || async {
+        let seconds: f64 = sqlx::query_scalar(
+            "select extract(epoch from f.locked_until - f.last_failed_at)::float8
+             from login_failures f join users u on u.id = f.user_id
+             where u.email = 'rep@acme.example' and f.source = '127.0.0.1'",
+        )
+        .fetch_one(&db.owner)
         .await
         .unwrap();
+        seconds.round() as u64
+    };
+    assert_eq!(lock().await, aura_platform::auth::LOCKOUT.as_secs());
+    // Once the lock is over, the next failure locks for twice as long.
+    let expire = "update login_failures set locked_until = now() - interval '1 second'";
+    sqlx::query(expire).execute(&db.owner).await.unwrap();
+    submit_sign_in(&app, &browser, "acme", "rep@acme.example", "guess").await;
+    assert_eq!(lock().await, 2 * aura_platform::auth::LOCKOUT.as_secs());
+
+    sqlx::query(expire).execute(&db.owner).await.unwrap();
     let unlocked = submit_sign_in(&app, &browser, "acme", "rep@acme.example", DEMO_PASSWORD).await;
     assert_eq!(unlocked.status(), StatusCode::SEE_OTHER);
-    let failures: i32 =
-        sqlx::query_scalar("select failed_logins from users where email = 'rep@acme.example'")
-            .fetch_one(&db.owner)
-            .await
-            .unwrap();
-    assert_eq!(failures, 0, "a successful sign-in resets the count");
+    let counts: i64 = sqlx::query_scalar("select count(*) from login_failures")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert_eq!(counts, 0, "a successful sign-in resets the count");
+}
+
+#[tokio::test]
+async fn failures_from_elsewhere_do_not_lock_the_owner_out() {
+    let (app, _db) = demo_app().await;
+    let attacker = app.browser_from("127.0.0.2".parse().unwrap());
+    for _ in 0..=aura_platform::auth::MAX_FAILED_LOGINS {
+        let response = submit_sign_in(&app, &attacker, "acme", "rep@acme.example", "guess").await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let refused = submit_sign_in(&app, &attacker, "acme", "rep@acme.example", DEMO_PASSWORD).await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "locked where the failures came from"
+    );
+    let owner = app.browser();
+    let signed_in = submit_sign_in(&app, &owner, "acme", "rep@acme.example", DEMO_PASSWORD).await;
+    assert_eq!(
+        signed_in.status(),
+        StatusCode::SEE_OTHER,
+        "open to its owner"
+    );
 }
 
 #[tokio::test]
