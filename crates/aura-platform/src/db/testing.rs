@@ -193,10 +193,15 @@ async fn ensure_template(admin_url: &str) -> String {
     template
 }
 
-/// Templates of earlier migration sets are of no further use.
+/// Templates of earlier migration sets are of no further use, once an hour old: a younger one
+/// may be another checkout's whose tests run on the same server right now (its directory's
+/// age is the template's, read with `pg_stat_file`, which needs the superuser the tests use).
 async fn drop_stale_templates(admin: &mut PgConnection, current: &str) {
     let stale: Vec<String> = sqlx::query_scalar(
-        "select datname from pg_database where datname like 'aura\\_template\\_%' and datname <> $1",
+        "select datname from pg_database
+         where datname like 'aura\\_template\\_%' and datname <> $1
+           and (pg_stat_file('base/' || oid || '/PG_VERSION')).modification
+               < now() - interval '1 hour'",
     )
     .bind(current)
     .fetch_all(&mut *admin)
