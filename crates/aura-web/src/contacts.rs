@@ -10,7 +10,7 @@ use aura_crm::activities::{self, Activity, ActivityInput, ActivityKind, Timeline
 use aura_crm::contacts::{self, Contact, ContactFilter, ContactInput};
 use aura_crm::custom_fields::{self, Definition, Entity};
 use aura_crm::ids::{ActivityId, ContactId, OrganizationId};
-use aura_crm::paging::ListOrder;
+use aura_crm::paging::{Cursor, ListOrder};
 use aura_crm::{organizations, WriteError};
 use aura_platform::db::TenantContext;
 use aura_platform::ids::{MemberRole, UserId};
@@ -72,7 +72,7 @@ pub(crate) struct TimelineView {
     pub activities: Vec<Activity>,
     /// `/contacts/<id>` or `/organizations/<id>`: where older activities are asked for.
     pub base: String,
-    pub older: Option<ActivityId>,
+    pub older: Option<Cursor<ActivityId>>,
     pub first_page: bool,
     /// On a contact's page (delete buttons) or an organization's (contact names).
     pub on_contact: bool,
@@ -85,9 +85,9 @@ impl TimelineView {
         context: TenantContext,
         of: Timeline,
         base: String,
-        after: Option<ActivityId>,
+        after: Option<Cursor<ActivityId>>,
     ) -> Result<Self, WebError> {
-        let page = activities::timeline(&state.db, context, of, after, None).await?;
+        let page = activities::timeline(&state.db, context, of, after.as_ref(), None).await?;
         Ok(Self {
             activities: page.items,
             base,
@@ -185,7 +185,8 @@ async fn list_page(
         None
     };
     let organization_id: Option<OrganizationId> = optional_id(query.organization.as_deref());
-    let after: Option<ContactId> = optional_id(query.after.as_deref());
+    // A cursor that is not one (an edited URL) is the first page.
+    let after = query.after.as_deref().and_then(Cursor::parse);
     // An unknown order (an edited URL) is the default.
     let order = query
         .sort
@@ -232,7 +233,7 @@ async fn list_page(
             deleted,
             can_reassign: manager,
             next_query,
-            first_page: after.is_none(),
+            first_page: filter.after.is_none(),
             oob: true,
         })));
     }
@@ -264,7 +265,7 @@ async fn list_page(
         deleted,
         can_reassign: manager,
         next_query,
-        first_page: after.is_none(),
+        first_page: filter.after.is_none(),
         oob: false,
         owners: if manager {
             owner_choices(&state, context, None).await?
@@ -661,7 +662,7 @@ impl ContactPage {
         state: &AppState,
         member: &Member,
         contact: Contact,
-        after: Option<ActivityId>,
+        after: Option<Cursor<ActivityId>>,
     ) -> Result<Self, WebError> {
         let context = member.signed_in.context;
         let timeline = TimelineView::load(
@@ -718,7 +719,7 @@ async fn contact_page(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let contact = visible_contact(&state, &member, &id).await?;
-    let after: Option<ActivityId> = optional_id(query.after.as_deref());
+    let after = query.after.as_deref().and_then(Cursor::parse);
     if wants_fragment(&headers) {
         let mut timeline = TimelineView::load(
             &state,

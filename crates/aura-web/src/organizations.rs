@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 
 use aura_crm::contacts::{self, Contact, ContactFilter};
 use aura_crm::custom_fields::{self, Definition, Entity};
-use aura_crm::ids::{ActivityId, OrganizationId};
+use aura_crm::ids::OrganizationId;
 use aura_crm::organizations::{
     self, Organization, OrganizationFilter, OrganizationInput, OrganizationRow, OrganizationSize,
 };
-use aura_crm::paging::ListOrder;
+use aura_crm::paging::{Cursor, ListOrder};
 use aura_crm::WriteError;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -23,7 +23,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use crate::contacts::{is_manager, when, MoreActivities, ProblemPage, TimelineView};
-use crate::forms::{encode, optional_id, parse_id, CsrfForm, CustomField, Errors};
+use crate::forms::{encode, parse_id, CsrfForm, CustomField, Errors};
 use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
@@ -103,7 +103,8 @@ async fn list_page(
         .as_deref()
         .and_then(ListOrder::parse)
         .unwrap_or_default();
-    let after: Option<OrganizationId> = optional_id(query.after.as_deref());
+    // A cursor that is not one (an edited URL) is the first page.
+    let after = query.after.as_deref().and_then(Cursor::parse);
     let filter = OrganizationFilter {
         name_prefix: (!q.is_empty() && !deleted).then(|| q.clone()),
         size,
@@ -138,7 +139,7 @@ async fn list_page(
             q,
             deleted,
             next_query,
-            first_page: after.is_none(),
+            first_page: filter.after.is_none(),
             oob: true,
         })));
     }
@@ -153,7 +154,7 @@ async fn list_page(
         deleted,
         can_delete: is_manager(&member),
         next_query,
-        first_page: after.is_none(),
+        first_page: filter.after.is_none(),
         oob: false,
         notice: match query.notice.as_deref() {
             Some("deleted") => Some("Organization deleted."),
@@ -502,7 +503,7 @@ async fn organization_page(
 ) -> Result<Response, WebError> {
     let organization = visible_organization(&state, &member, &id).await?;
     let context = member.signed_in.context;
-    let after: Option<ActivityId> = optional_id(query.after.as_deref());
+    let after = query.after.as_deref().and_then(Cursor::parse);
     let timeline = TimelineView::load(
         &state,
         context,

@@ -162,7 +162,9 @@ fn created(location: String, body: impl Serialize) -> Response {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// The `next` of the previous page.
+    /// The `next` of the previous page: an opaque cursor, sent back as it came. Anything else
+    /// is refused (422); a cursor from another list (another `sort`, or `deleted`) starts from
+    /// the first page.
     after: Option<String>,
     /// Rows per page: 25 unless given, at most 100.
     limit: Option<String>,
@@ -187,7 +189,8 @@ pub struct OrganizationQuery {
 #[derive(Serialize, ToSchema)]
 pub struct OrganizationList {
     items: Vec<OrganizationRow>,
-    next: Option<Uuid>,
+    /// Pass as `after` for the next page (an opaque cursor); null on the last page.
+    next: Option<String>,
 }
 
 /// Organizations by name or by last change, a page at a time.
@@ -211,7 +214,7 @@ async fn list_organizations(
     let page = organizations::list(&state.db, caller.context, &filter).await?;
     Ok(Json(OrganizationList {
         items: page.items,
-        next: page.next.map(|id| id.as_uuid()),
+        next: page.next.map(|cursor| cursor.to_string()),
     }))
 }
 
@@ -330,7 +333,8 @@ async fn organization_subsidiaries(
 #[derive(Serialize, ToSchema)]
 pub struct ActivityList {
     items: Vec<Activity>,
-    next: Option<Uuid>,
+    /// Pass as `after` for the next page (an opaque cursor); null on the last page.
+    next: Option<String>,
 }
 
 /// Activities logged while their contacts belonged to the organization, newest first (those
@@ -359,10 +363,10 @@ async fn timeline(
 ) -> Answer<Json<ActivityList>, ()> {
     let after = param("after", paging.after.as_deref())?;
     let limit = param("limit", paging.limit.as_deref())?;
-    let page = activities::timeline(&state.db, caller.context, of, after, limit).await?;
+    let page = activities::timeline(&state.db, caller.context, of, after.as_ref(), limit).await?;
     Ok(Json(ActivityList {
         items: page.items,
-        next: page.next.map(|id| id.as_uuid()),
+        next: page.next.map(|cursor| cursor.to_string()),
     }))
 }
 
@@ -386,7 +390,8 @@ pub struct ContactQuery {
 #[derive(Serialize, ToSchema)]
 pub struct ContactList {
     items: Vec<Contact>,
-    next: Option<Uuid>,
+    /// Pass as `after` for the next page (an opaque cursor); null on the last page.
+    next: Option<String>,
     /// The search matched no contact's start; these are similar names instead.
     similar: bool,
 }
@@ -415,7 +420,7 @@ async fn list_contacts(
     let list = contacts::list(&state.db, caller.context, &filter).await?;
     Ok(Json(ContactList {
         items: list.page.items,
-        next: list.page.next.map(|id| id.as_uuid()),
+        next: list.page.next.map(|cursor| cursor.to_string()),
         similar: list.similar,
     }))
 }

@@ -2,6 +2,7 @@
 //! organizations, their forms' validation, stale edits, ownership, soft deletion, activities
 //! and bulk reassignment.
 
+use aura_platform::cursor::Cursor;
 use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, Client, Response, StatusCode};
 
@@ -929,6 +930,15 @@ async fn older_activities_come_in_pages_and_htmx_gets_only_the_next_ones() {
     assert!(!html.contains("Note number 2<"));
     assert!(html.contains("id=\"timeline-pager\" hx-swap-oob=\"true\""));
     assert!(!html.contains("hx-get"), "nothing older left");
+
+    // A cursor that is not one (an edited address) is the first page, like any junk in a
+    // page's query; so is one from another list.
+    let by_name = Cursor::text("hedy".to_owned(), uuid::Uuid::nil()).to_string();
+    for after in ["not-a-cursor", &uuid::Uuid::nil().to_string(), &by_name] {
+        let (status, page) = get(&app, &rep, &format!("{path}?after={after}")).await;
+        assert_eq!(status, StatusCode::OK, "{after}");
+        assert!(page.contains("Note number 26"), "{after}");
+    }
 }
 
 #[tokio::test]
