@@ -130,8 +130,32 @@ async fn contacts_are_validated_field_by_field() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, _) = admin.get("/api/v1/contacts/not-a-uuid").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    // An id that does not parse names nothing: 404 with a problem document, on every route
+    // that takes one, before its body is read.
+    for (method, path) in [
+        (Method::GET, "/api/v1/contacts/not-a-uuid"),
+        (Method::PUT, "/api/v1/contacts/42"),
+        (Method::DELETE, "/api/v1/contacts/42"),
+        (Method::POST, "/api/v1/contacts/42/restore"),
+        (Method::GET, "/api/v1/contacts/42/activities"),
+        (Method::POST, "/api/v1/contacts/42/activities"),
+        (Method::GET, "/api/v1/organizations/x"),
+        (Method::PUT, "/api/v1/organizations/x"),
+        (Method::DELETE, "/api/v1/organizations/x"),
+        (Method::POST, "/api/v1/organizations/x/restore"),
+        (Method::GET, "/api/v1/organizations/x/subsidiaries"),
+        (Method::GET, "/api/v1/organizations/x/activities"),
+        (Method::DELETE, "/api/v1/activities/x"),
+        (Method::DELETE, "/api/v1/custom-fields/x"),
+    ] {
+        let body = (method != Method::GET && method != Method::DELETE).then(|| json!({}));
+        let (status, problem) = admin.call(method.clone(), path, body).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{method} {path}"
+        );
+    }
     let (status, problem) = admin.get("/api/v1/contacts?limit=many").await;
     assert_eq!(
         (status, fields(&problem)),

@@ -942,6 +942,47 @@ async fn older_activities_come_in_pages_and_htmx_gets_only_the_next_ones() {
 }
 
 #[tokio::test]
+async fn an_id_in_a_path_that_is_not_one_is_the_not_found_page() {
+    let (app, _db) = demo_app().await;
+    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let gets = [
+        "/contacts/not-an-id",
+        "/contacts/42/edit",
+        "/organizations/x",
+        "/organizations/x/edit",
+    ];
+    let posts = [
+        "/contacts/x",
+        "/contacts/x/delete",
+        "/contacts/x/restore",
+        "/contacts/x/activities",
+        "/activities/x/delete",
+        "/organizations/x",
+        "/organizations/x/delete",
+        "/organizations/x/restore",
+        "/settings/fields/x/archive",
+    ];
+    let requests = gets
+        .iter()
+        .map(|path| admin.get(app.workspace_url("acme", path)))
+        .chain(posts.iter().map(|path| {
+            admin
+                .post(app.workspace_url("acme", path))
+                .form(&[("csrf_token", csrf.as_str())])
+        }));
+    for (request, path) in requests.zip(gets.iter().chain(&posts)) {
+        let response = request
+            .header(header::ACCEPT, "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("<h1>Not found</h1>"), "{path}");
+    }
+}
+
+#[tokio::test]
 async fn custom_fields_appear_on_the_forms_are_checked_and_kept_by_edits() {
     let (app, _db) = demo_app().await;
     let (admin, admin_csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
