@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use aura_platform::auth::api::TokenKeys;
+use aura_platform::cursor::Cursor;
 use aura_platform::db::testing::TestDatabase;
 use aura_platform::outbox::Mailer;
 use aura_platform::password;
@@ -344,14 +345,15 @@ async fn tokens(client: &reqwest::Client, base: &str, role: &str) -> anyhow::Res
     Ok(tokens)
 }
 
-/// The contact 25 000 rows into tenant A's list: where page 1 000 starts.
+/// The cursor after the contact 25 000 rows into tenant A's list: where page 1 000 starts.
 async fn deep_cursor(db: &TestDatabase) -> anyhow::Result<String> {
-    Ok(sqlx::query_scalar(
-        "select c.id::text from contacts c join tenants t on t.id = c.tenant_id
+    let (key, id): (String, uuid::Uuid) = sqlx::query_as(
+        "select c.sort_key, c.id from contacts c join tenants t on t.id = c.tenant_id
          where t.slug = 'bench-a' order by c.sort_key, c.id offset 24999 limit 1",
     )
     .fetch_one(&db.owner)
-    .await?)
+    .await?;
+    Ok(Cursor::text(key, id).to_string())
 }
 
 async fn busiest_contact(db: &TestDatabase) -> anyhow::Result<String> {

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::fields::{Check, WriteError};
 use crate::ids::{ActivityId, ContactId, OrganizationId};
-use crate::paging::{page_size, Page};
+use crate::paging::{page_size, time_position, Cursor, Page};
 
 /// Mirrors `aura.activity_kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
@@ -203,7 +203,7 @@ pub async fn timeline(
     pool: &AppPool,
     context: TenantContext,
     of: Timeline,
-    after: Option<ActivityId>,
+    after: Option<&Cursor<ActivityId>>,
     limit: Option<i64>,
 ) -> Result<ActivityPage, DbError> {
     let size = page_size(limit);
@@ -212,20 +212,9 @@ pub async fn timeline(
         Timeline::Contact(id) => (Some(id), None),
         Timeline::Organization(id) => (None, Some(id)),
     };
-    let position = match after {
-        None => None,
-        Some(after) => sqlx::query_scalar!(
-            "select occurred_at from activities where tenant_id = $1 and id = $2",
-            context.tenant_id.as_uuid(),
-            after as ActivityId,
-        )
-        .fetch_optional(tx.conn())
-        .await?
-        .map(|at| (at, after.as_uuid())),
-    };
-    let (at, id) = position.unwrap_or((DateTime::<Utc>::MAX_UTC, uuid::Uuid::max()));
-    let ids = sqlx::query_scalar!(
-        r#"select id as "id: ActivityId" from activities
+    let (at, id) = time_position(after);
+    let positions = sqlx::query!(
+        r#"select id as "id: ActivityId", occurred_at from activities
            where tenant_id = $1 and deleted_at is null
              and ($2::uuid is null or contact_id = $2)
              and ($3::uuid is null or organization_id = $3)
@@ -236,13 +225,17 @@ pub async fn timeline(
         contact as Option<ContactId>,
         organization as Option<OrganizationId>,
         at,
-        id,
+        id as ActivityId,
         size + 1,
     )
     .fetch_all(tx.conn())
     .await?;
-    let rows = fetch(&mut tx, &ids).await?;
-    Ok(Page::from_rows(rows, size, |a| a.id))
+    let positions = Page::from_rows(positions, size, |a| Cursor::time(a.occurred_at, a.id));
+    let ids: Vec<ActivityId> = positions.items.iter().map(|a| a.id).collect();
+    Ok(Page {
+        items: fetch(&mut tx, &ids).await?,
+        next: positions.next,
+    })
 }
 
 async fn fetch(tx: &mut TenantTx, ids: &[ActivityId]) -> Result<Vec<Activity>, DbError> {

@@ -14,7 +14,7 @@ use crate::custom_fields::{self, Entity};
 use crate::fields::{Check, FieldError, WriteError};
 use crate::ids::{ContactId, OrganizationId};
 use crate::organizations::prefix_range;
-use crate::paging::{page_size, ListOrder, Page};
+use crate::paging::{page_size, text_position, time_position, Cursor, ListOrder, Page};
 
 /// What a user submits to create or edit a contact. Empty optional text means none.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -127,7 +127,7 @@ pub struct ContactFilter {
     pub order: ListOrder,
     /// The deleted ones (to restore them), most recently deleted first.
     pub deleted: bool,
-    pub after: Option<ContactId>,
+    pub after: Option<Cursor<ContactId>>,
     pub limit: Option<i64>,
 }
 
@@ -383,8 +383,8 @@ pub async fn set_deleted(
 }
 
 /// A page of contacts: the list by name (optionally one owner's, or one organization's), a
-/// search, or the deleted ones. Each query yields the page's ids in order; one more query
-/// reads those rows.
+/// search, or the deleted ones. Each query yields the page's positions (sort key and id) in
+/// order; one more query reads those rows.
 pub async fn list(
     pool: &AppPool,
     context: TenantContext,
@@ -402,22 +402,30 @@ pub async fn list(
         .filter(|s| !s.is_empty());
     let mut tx = pool.begin(context).await?;
     let mut similar = false;
-    let mut ids = match search {
-        _ if filter.deleted => deleted_ids(&mut tx, filter.after, size).await?,
-        Some(text) => search_ids(&mut tx, text, owner, filter.after, size).await?,
+    let after = filter.after.as_ref();
+    let mut positions = match search {
+        _ if filter.deleted => deleted_ids(&mut tx, after, size).await?,
+        Some(text) => search_ids(&mut tx, text, owner, after, size).await?,
         None if filter.order == ListOrder::RecentlyChanged => {
-            recent_ids(&mut tx, owner, filter.organization_id, filter.after, size).await?
+            recent_ids(&mut tx, owner, filter.organization_id, after, size).await?
         }
-        None => listed_ids(&mut tx, owner, filter.organization_id, filter.after, size).await?,
+        None => listed_ids(&mut tx, owner, filter.organization_id, after, size).await?,
     };
-    if let (Some(text), true, None, false) = (search, ids.is_empty(), filter.after, filter.deleted)
-    {
-        ids = similar_ids(&mut tx, text, owner).await?;
-        similar = !ids.is_empty();
+    if let (Some(text), true, None, false) = (search, positions.is_empty(), after, filter.deleted) {
+        positions = similar_ids(&mut tx, text, owner).await?;
+        similar = !positions.is_empty();
     }
-    let rows = fetch(&mut tx, &ids).await?;
+    let positions = Page::from_rows(
+        positions,
+        if similar { i64::MAX } else { size },
+        Cursor::clone,
+    );
+    let ids: Vec<ContactId> = positions.items.iter().map(|p| p.id).collect();
     Ok(ContactList {
-        page: Page::from_rows(rows, if similar { i64::MAX } else { size }, |c| c.id),
+        page: Page {
+            items: fetch(&mut tx, &ids).await?,
+            next: positions.next,
+        },
         similar,
     })
 }
@@ -430,13 +438,13 @@ async fn listed_ids(
     tx: &mut TenantTx,
     owner: Option<UserId>,
     organization: Option<OrganizationId>,
-    after: Option<ContactId>,
+    after: Option<&Cursor<ContactId>>,
     size: i64,
-) -> Result<Vec<ContactId>, DbError> {
+) -> Result<Vec<Cursor<ContactId>>, DbError> {
     let tenant = tx.context().tenant_id;
-    let (key, id) = sort_position(tx, after).await?;
-    let ids = sqlx::query_scalar!(
-        r#"select id as "id: ContactId" from contacts
+    let (key, id) = text_position(after);
+    let rows = sqlx::query!(
+        r#"select id as "id: ContactId", sort_key from contacts
            where tenant_id = $1 and deleted_at is null
              and ($2::uuid is null or assigned_to = $2)
              and ($3::uuid is null or organization_id = $3)
@@ -447,12 +455,15 @@ async fn listed_ids(
         owner as Option<UserId>,
         organization as Option<OrganizationId>,
         key,
-        id,
+        id as ContactId,
         size + 1,
     )
     .fetch_all(tx.conn())
     .await?;
-    Ok(ids)
+    Ok(rows
+        .into_iter()
+        .map(|row| Cursor::text(row.sort_key, row.id))
+        .collect())
 }
 
 /// The list by last change, newest first. Plan (as `aura_app`, tenant context, 50k contacts in
@@ -463,24 +474,13 @@ async fn recent_ids(
     tx: &mut TenantTx,
     owner: Option<UserId>,
     organization: Option<OrganizationId>,
-    after: Option<ContactId>,
+    after: Option<&Cursor<ContactId>>,
     size: i64,
-) -> Result<Vec<ContactId>, DbError> {
+) -> Result<Vec<Cursor<ContactId>>, DbError> {
     let tenant = tx.context().tenant_id;
-    let position = match after {
-        None => None,
-        Some(after) => sqlx::query_scalar!(
-            "select updated_at from contacts where tenant_id = $1 and id = $2",
-            tenant.as_uuid(),
-            after as ContactId,
-        )
-        .fetch_optional(tx.conn())
-        .await?
-        .map(|at| (at, after.as_uuid())),
-    };
-    let (at, id) = position.unwrap_or((DateTime::<Utc>::MAX_UTC, uuid::Uuid::max()));
-    let ids = sqlx::query_scalar!(
-        r#"select id as "id: ContactId" from contacts
+    let (at, id) = time_position(after);
+    let rows = sqlx::query!(
+        r#"select id as "id: ContactId", updated_at from contacts
            where tenant_id = $1 and deleted_at is null
              and ($2::uuid is null or assigned_to = $2)
              and ($3::uuid is null or organization_id = $3)
@@ -491,33 +491,15 @@ async fn recent_ids(
         owner as Option<UserId>,
         organization as Option<OrganizationId>,
         at,
-        id,
+        id as ContactId,
         size + 1,
     )
     .fetch_all(tx.conn())
     .await?;
-    Ok(ids)
-}
-
-/// Where the page after contact `after` starts in the list's order: its sort key and id (the
-/// start, if there is no such contact for the caller any more).
-async fn sort_position(
-    tx: &mut TenantTx,
-    after: Option<ContactId>,
-) -> Result<(String, uuid::Uuid), DbError> {
-    let start = (String::new(), uuid::Uuid::nil());
-    let Some(after) = after else {
-        return Ok(start);
-    };
-    let tenant = tx.context().tenant_id;
-    let key = sqlx::query_scalar!(
-        "select sort_key from contacts where tenant_id = $1 and id = $2",
-        tenant.as_uuid(),
-        after as ContactId,
-    )
-    .fetch_optional(tx.conn())
-    .await?;
-    Ok(key.map_or(start, |key| (key, after.as_uuid())))
+    Ok(rows
+        .into_iter()
+        .map(|row| Cursor::time(row.updated_at, row.id))
+        .collect())
 }
 
 /// Search as you type (F7.3): prefix matches on stored, lower-cased keys, each branch a range
@@ -533,9 +515,9 @@ async fn search_ids(
     tx: &mut TenantTx,
     text: &str,
     owner: Option<UserId>,
-    after: Option<ContactId>,
+    after: Option<&Cursor<ContactId>>,
     size: i64,
-) -> Result<Vec<ContactId>, DbError> {
+) -> Result<Vec<Cursor<ContactId>>, DbError> {
     let tenant = tx.context().tenant_id;
     let (from, to) = prefix_range(Some(text));
     // Phone digits only when the text is a number: "+1 555" searches "1555".
@@ -552,8 +534,8 @@ async fn search_ids(
     } else {
         (String::new(), String::new())
     };
-    let (key, id) = sort_position(tx, after).await?;
-    let ids = sqlx::query_scalar!(
+    let (key, id) = text_position(after);
+    let rows = sqlx::query!(
         r#"with matches (id, sort_key, assigned_to) as (
                select id, sort_key, assigned_to from contacts
                where tenant_id = $1 and deleted_at is null and sort_key >= $3 and sort_key < $4
@@ -572,7 +554,7 @@ async fn search_ids(
                where o.tenant_id = $1 and o.deleted_at is null
                  and o.name_key >= $3 and o.name_key < $4 and c.deleted_at is null
            )
-           select id as "id!: ContactId" from matches
+           select id as "id!: ContactId", sort_key as "sort_key!" from matches
            where ($2::uuid is null or assigned_to = $2) and (sort_key, id) > ($7, $8)
            order by sort_key, id
            limit $9"#,
@@ -583,12 +565,15 @@ async fn search_ids(
         digits_from,
         digits_to,
         key,
-        id,
+        id as ContactId,
         size + 1,
     )
     .fetch_all(tx.conn())
     .await?;
-    Ok(ids)
+    Ok(rows
+        .into_iter()
+        .map(|row| Cursor::text(row.sort_key, row.id))
+        .collect())
 }
 
 /// Typo tolerance, when a search found nothing: the ten names most like the text by trigram
@@ -599,14 +584,14 @@ async fn similar_ids(
     tx: &mut TenantTx,
     text: &str,
     owner: Option<UserId>,
-) -> Result<Vec<ContactId>, DbError> {
+) -> Result<Vec<Cursor<ContactId>>, DbError> {
     // Names are letters: a phone number or a short fragment resembles nothing worth the scan.
     if text.chars().filter(|c| c.is_alphabetic()).count() < 3 {
         return Ok(Vec::new());
     }
     let tenant = tx.context().tenant_id;
-    let ids = sqlx::query_scalar!(
-        r#"select id as "id: ContactId" from contacts
+    let rows = sqlx::query!(
+        r#"select id as "id: ContactId", sort_key from contacts
            where tenant_id = $1 and deleted_at is null
              and ($2::uuid is null or assigned_to = $2)
              and aura.word_similarity(lower($3), name_key) >= 0.5
@@ -618,42 +603,36 @@ async fn similar_ids(
     )
     .fetch_all(tx.conn())
     .await?;
-    Ok(ids)
+    Ok(rows
+        .into_iter()
+        .map(|row| Cursor::text(row.sort_key, row.id))
+        .collect())
 }
 
 /// Deleted contacts, most recently deleted first: `contacts_deleted_idx`.
 async fn deleted_ids(
     tx: &mut TenantTx,
-    after: Option<ContactId>,
+    after: Option<&Cursor<ContactId>>,
     size: i64,
-) -> Result<Vec<ContactId>, DbError> {
+) -> Result<Vec<Cursor<ContactId>>, DbError> {
     let tenant = tx.context().tenant_id;
-    let position = match after {
-        None => None,
-        Some(after) => sqlx::query_scalar!(
-            "select deleted_at from contacts where tenant_id = $1 and id = $2",
-            tenant.as_uuid(),
-            after as ContactId,
-        )
-        .fetch_optional(tx.conn())
-        .await?
-        .flatten()
-        .map(|at| (at, after.as_uuid())),
-    };
-    let (at, id) = position.unwrap_or((DateTime::<Utc>::MAX_UTC, uuid::Uuid::max()));
-    let ids = sqlx::query_scalar!(
-        r#"select id as "id: ContactId" from contacts
+    let (at, id) = time_position(after);
+    let rows = sqlx::query!(
+        r#"select id as "id: ContactId", deleted_at as "deleted_at!" from contacts
            where tenant_id = $1 and deleted_at is not null and (deleted_at, id) < ($2, $3)
            order by deleted_at desc, id desc
            limit $4"#,
         tenant.as_uuid(),
         at,
-        id,
+        id as ContactId,
         size + 1,
     )
     .fetch_all(tx.conn())
     .await?;
-    Ok(ids)
+    Ok(rows
+        .into_iter()
+        .map(|row| Cursor::time(row.deleted_at, row.id))
+        .collect())
 }
 
 /// The contacts with these ids that the caller may see, in the order given.

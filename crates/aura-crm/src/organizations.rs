@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::custom_fields::{self, Entity};
 use crate::fields::{Check, FieldError, WriteError};
 use crate::ids::OrganizationId;
-use crate::paging::{page_size, ListOrder, Page};
+use crate::paging::{page_size, text_position, time_position, Cursor, ListOrder, Page};
 
 /// Head count bands (F6.1 "size"). Mirrors `aura.organization_size`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
@@ -185,6 +185,32 @@ pub struct OrganizationRow {
 
 pub type OrganizationPage = Page<OrganizationRow, OrganizationId>;
 
+/// A row as a list reads it, with the keys a page's cursor is made of.
+struct Listed {
+    id: OrganizationId,
+    name: String,
+    industry: Option<String>,
+    size_band: Option<OrganizationSize>,
+    location: Option<String>,
+    deleted_at: Option<DateTime<Utc>>,
+    name_key: String,
+    /// What a newest-first list sorts by: the deletion, or the last change.
+    sorted_at: DateTime<Utc>,
+}
+
+impl Listed {
+    fn row(self) -> OrganizationRow {
+        OrganizationRow {
+            id: self.id,
+            name: self.name,
+            industry: self.industry,
+            size_band: self.size_band,
+            location: self.location,
+            deleted_at: self.deleted_at,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct OrganizationFilter {
     /// Names starting with this (any case).
@@ -194,7 +220,7 @@ pub struct OrganizationFilter {
     pub order: ListOrder,
     /// The deleted ones (to restore them), most recently deleted first.
     pub deleted: bool,
-    pub after: Option<OrganizationId>,
+    pub after: Option<Cursor<OrganizationId>>,
     pub limit: Option<i64>,
 }
 
@@ -381,31 +407,22 @@ pub async fn list(
     let size = page_size(filter.limit);
     let mut tx = pool.begin(context).await?;
     let tenant = context.tenant_id.as_uuid();
+    let after = filter.after.as_ref();
+    let by_name = !filter.deleted && filter.order == ListOrder::Name;
     let rows = if filter.deleted {
-        let position = match filter.after {
-            None => None,
-            Some(after) => sqlx::query_scalar!(
-                "select deleted_at from organizations where tenant_id = $1 and id = $2",
-                tenant,
-                after as OrganizationId,
-            )
-            .fetch_optional(tx.conn())
-            .await?
-            .flatten()
-            .map(|at| (at, after.as_uuid())),
-        };
-        let (at, id) = position.unwrap_or((DateTime::<Utc>::MAX_UTC, uuid::Uuid::max()));
+        let (at, id) = time_position(after);
         sqlx::query_as!(
-            OrganizationRow,
+            Listed,
             r#"select id as "id: OrganizationId", name, industry,
-                      size_band as "size_band: OrganizationSize", location, deleted_at
+                      size_band as "size_band: OrganizationSize", location, deleted_at,
+                      name_key, deleted_at as "sorted_at!"
                from organizations
                where tenant_id = $1 and deleted_at is not null and (deleted_at, id) < ($2, $3)
                order by deleted_at desc, id desc
                limit $4"#,
             tenant,
             at,
-            id,
+            id as OrganizationId,
             size + 1,
         )
         .fetch_all(tx.conn())
@@ -415,22 +432,12 @@ pub async fn list(
         // it yields (a workspace's organizations number in the thousands at most). Plan as
         // aura_app at 2,000 organizations: Index Scan on organizations_recent_idx, 0.07 ms.
         let (from, to) = prefix_range(filter.name_prefix.as_deref());
-        let position = match filter.after {
-            None => None,
-            Some(after) => sqlx::query_scalar!(
-                "select updated_at from organizations where tenant_id = $1 and id = $2",
-                tenant,
-                after as OrganizationId,
-            )
-            .fetch_optional(tx.conn())
-            .await?
-            .map(|at| (at, after.as_uuid())),
-        };
-        let (at, id) = position.unwrap_or((DateTime::<Utc>::MAX_UTC, uuid::Uuid::max()));
+        let (at, id) = time_position(after);
         sqlx::query_as!(
-            OrganizationRow,
+            Listed,
             r#"select id as "id: OrganizationId", name, industry,
-                      size_band as "size_band: OrganizationSize", location, deleted_at
+                      size_band as "size_band: OrganizationSize", location, deleted_at,
+                      name_key, updated_at as sorted_at
                from organizations
                where tenant_id = $1 and deleted_at is null and (updated_at, id) < ($2, $3)
                  and name_key >= $4 and name_key < $5
@@ -439,7 +446,7 @@ pub async fn list(
                limit $7"#,
             tenant,
             at,
-            id,
+            id as OrganizationId,
             from,
             to,
             filter.size as Option<OrganizationSize>,
@@ -450,23 +457,14 @@ pub async fn list(
     } else {
         // `organizations_name_key` in order, from the prefix's range; the size filter is checked
         // on the rows it yields (one band in seven: 156 rows read for a page, 0.09 ms at 2,000).
+        // A live name key is unique in the tenant, so the key alone says where a page ends.
         let (from, to) = prefix_range(filter.name_prefix.as_deref());
-        let after = match filter.after {
-            None => None,
-            Some(after) => {
-                sqlx::query_scalar!(
-                    "select name_key from organizations where tenant_id = $1 and id = $2",
-                    tenant,
-                    after as OrganizationId,
-                )
-                .fetch_optional(tx.conn())
-                .await?
-            }
-        };
+        let (after, _) = text_position(after);
         sqlx::query_as!(
-            OrganizationRow,
+            Listed,
             r#"select id as "id: OrganizationId", name, industry,
-                      size_band as "size_band: OrganizationSize", location, deleted_at
+                      size_band as "size_band: OrganizationSize", location, deleted_at,
+                      name_key, updated_at as sorted_at
                from organizations
                where tenant_id = $1 and deleted_at is null
                  and name_key > $2 and name_key >= $3 and name_key < $4
@@ -474,7 +472,7 @@ pub async fn list(
                order by name_key
                limit $6"#,
             tenant,
-            after.unwrap_or_default(),
+            after,
             from,
             to,
             filter.size as Option<OrganizationSize>,
@@ -483,7 +481,17 @@ pub async fn list(
         .fetch_all(tx.conn())
         .await?
     };
-    Ok(Page::from_rows(rows, size, |row| row.id))
+    let page = Page::from_rows(rows, size, |row| {
+        if by_name {
+            Cursor::text(row.name_key.clone(), row.id)
+        } else {
+            Cursor::time(row.sorted_at, row.id)
+        }
+    });
+    Ok(Page {
+        items: page.items.into_iter().map(Listed::row).collect(),
+        next: page.next,
+    })
 }
 
 /// The live organization named `name` (any case), for forms that pick one by name.

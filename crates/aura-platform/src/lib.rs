@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cursor;
 pub mod db;
 pub mod demo;
 pub mod ids;

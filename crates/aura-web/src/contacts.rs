@@ -10,12 +10,12 @@ use aura_crm::activities::{self, Activity, ActivityInput, ActivityKind, Timeline
 use aura_crm::contacts::{self, Contact, ContactFilter, ContactInput};
 use aura_crm::custom_fields::{self, Definition, Entity};
 use aura_crm::ids::{ActivityId, ContactId, OrganizationId};
-use aura_crm::paging::ListOrder;
+use aura_crm::paging::{Cursor, ListOrder};
 use aura_crm::{organizations, WriteError};
 use aura_platform::db::TenantContext;
 use aura_platform::ids::{MemberRole, UserId};
 use aura_platform::members::{self, Member as TeamMember};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -24,7 +24,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::forms::{encode, optional_id, parse_id, CsrfForm, CustomField, Errors};
+use crate::extract::Id;
+use crate::forms::{encode, optional_id, CsrfForm, CustomField, Errors};
 use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
 use crate::{refusals, AppState, WebError};
@@ -72,7 +73,7 @@ pub(crate) struct TimelineView {
     pub activities: Vec<Activity>,
     /// `/contacts/<id>` or `/organizations/<id>`: where older activities are asked for.
     pub base: String,
-    pub older: Option<ActivityId>,
+    pub older: Option<Cursor<ActivityId>>,
     pub first_page: bool,
     /// On a contact's page (delete buttons) or an organization's (contact names).
     pub on_contact: bool,
@@ -85,9 +86,9 @@ impl TimelineView {
         context: TenantContext,
         of: Timeline,
         base: String,
-        after: Option<ActivityId>,
+        after: Option<Cursor<ActivityId>>,
     ) -> Result<Self, WebError> {
-        let page = activities::timeline(&state.db, context, of, after, None).await?;
+        let page = activities::timeline(&state.db, context, of, after.as_ref(), None).await?;
         Ok(Self {
             activities: page.items,
             base,
@@ -185,7 +186,8 @@ async fn list_page(
         None
     };
     let organization_id: Option<OrganizationId> = optional_id(query.organization.as_deref());
-    let after: Option<ContactId> = optional_id(query.after.as_deref());
+    // A cursor that is not one (an edited URL) is the first page.
+    let after = query.after.as_deref().and_then(Cursor::parse);
     // An unknown order (an edited URL) is the default.
     let order = query
         .sort
@@ -232,7 +234,7 @@ async fn list_page(
             deleted,
             can_reassign: manager,
             next_query,
-            first_page: after.is_none(),
+            first_page: filter.after.is_none(),
             oob: true,
         })));
     }
@@ -264,7 +266,7 @@ async fn list_page(
         deleted,
         can_reassign: manager,
         next_query,
-        first_page: after.is_none(),
+        first_page: filter.after.is_none(),
         oob: false,
         owners: if manager {
             owner_choices(&state, context, None).await?
@@ -558,8 +560,11 @@ async fn create(
 }
 
 /// The contact, if the member may see it; 404 otherwise, whether it exists or not.
-async fn visible_contact(state: &AppState, member: &Member, id: &str) -> Result<Contact, WebError> {
-    let id: ContactId = parse_id(id)?;
+async fn visible_contact(
+    state: &AppState,
+    member: &Member,
+    id: ContactId,
+) -> Result<Contact, WebError> {
     contacts::get(&state.db, member.signed_in.context, id)
         .await?
         .ok_or(WebError::NotFound)
@@ -568,9 +573,9 @@ async fn visible_contact(state: &AppState, member: &Member, id: &str) -> Result<
 async fn edit_page(
     State(state): State<AppState>,
     member: Member,
-    Path(id): Path<String>,
+    Id(id): Id<ContactId>,
 ) -> Result<Response, WebError> {
-    let contact = visible_contact(&state, &member, &id).await?;
+    let contact = visible_contact(&state, &member, id).await?;
     if contact.deleted_at.is_some() {
         return Ok(Redirect::to(&format!("/contacts/{}", contact.id)).into_response());
     }
@@ -585,11 +590,11 @@ async fn edit_page(
 async fn update(
     State(state): State<AppState>,
     member: Member,
-    Path(id): Path<String>,
+    Id(id): Id<ContactId>,
     Form(form): Form<ContactForm>,
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
-    let contact = visible_contact(&state, &member, &id).await?;
+    let contact = visible_contact(&state, &member, id).await?;
     let definitions =
         custom_fields::list(&state.db, member.signed_in.context, Entity::Contact).await?;
     let mut errors = Errors::default();
@@ -661,7 +666,7 @@ impl ContactPage {
         state: &AppState,
         member: &Member,
         contact: Contact,
-        after: Option<ActivityId>,
+        after: Option<Cursor<ActivityId>>,
     ) -> Result<Self, WebError> {
         let context = member.signed_in.context;
         let timeline = TimelineView::load(
@@ -713,12 +718,12 @@ fn contact_notice(code: Option<&str>) -> Option<&'static str> {
 async fn contact_page(
     State(state): State<AppState>,
     member: Member,
-    Path(id): Path<String>,
+    Id(id): Id<ContactId>,
     Query(query): Query<ContactQuery>,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
-    let contact = visible_contact(&state, &member, &id).await?;
-    let after: Option<ActivityId> = optional_id(query.after.as_deref());
+    let contact = visible_contact(&state, &member, id).await?;
+    let after = query.after.as_deref().and_then(Cursor::parse);
     if wants_fragment(&headers) {
         let mut timeline = TimelineView::load(
             &state,
@@ -742,11 +747,11 @@ async fn contact_page(
 async fn log_activity(
     State(state): State<AppState>,
     member: Member,
-    Path(id): Path<String>,
+    Id(id): Id<ContactId>,
     Form(form): Form<ActivityForm>,
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
-    let contact = visible_contact(&state, &member, &id).await?;
+    let contact = visible_contact(&state, &member, id).await?;
     let mut errors = Errors::default();
     let text = form.occurred_at.trim();
     let occurred_at = if text.is_empty() {
@@ -796,27 +801,27 @@ async fn log_activity(
 async fn delete(
     State(state): State<AppState>,
     member: Member,
-    Path(id): Path<String>,
+    Id(id): Id<ContactId>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
-    set_deleted(&state, &member, &id, true).await
+    set_deleted(&state, &member, id, true).await
 }
 
 async fn restore(
     State(state): State<AppState>,
     member: Member,
-    Path(id): Path<String>,
+    Id(id): Id<ContactId>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
-    set_deleted(&state, &member, &id, false).await
+    set_deleted(&state, &member, id, false).await
 }
 
 async fn set_deleted(
     state: &AppState,
     member: &Member,
-    id: &str,
+    id: ContactId,
     deleted: bool,
 ) -> Result<Response, WebError> {
     let contact = visible_contact(state, member, id).await?;
@@ -867,11 +872,10 @@ struct DeleteActivityForm {
 async fn delete_activity(
     State(state): State<AppState>,
     member: Member,
-    Path(id): Path<String>,
+    Id(id): Id<ActivityId>,
     Form(form): Form<DeleteActivityForm>,
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
-    let id: ActivityId = parse_id(&id)?;
     match activities::delete(&state.db, member.signed_in.context, id).await {
         Ok(()) => {}
         Err(WriteError::NotAllowed) => return Err(WebError::Forbidden),

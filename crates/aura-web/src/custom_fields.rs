@@ -2,17 +2,18 @@
 //! contacts have, add one, archive one.
 
 use askama::Template;
-use aura_crm::custom_fields::{self, Definition, DefinitionInput, Entity, Kind};
+use aura_crm::custom_fields::{self, Definition, DefinitionId, DefinitionInput, Entity, Kind};
 use aura_crm::WriteError;
 use aura_platform::ids::MemberRole;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use crate::forms::{parse_id, Errors};
+use crate::extract::Id;
+use crate::forms::Errors;
 use crate::pages::{render, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
@@ -159,12 +160,12 @@ struct ActionForm {
 async fn archive(
     State(state): State<AppState>,
     member: Member,
-    Path(id): Path<String>,
+    Id(id): Id<DefinitionId>,
     Form(form): Form<ActionForm>,
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
     require_admin(&member)?;
-    match custom_fields::archive(&state.db, member.signed_in.context, parse_id(&id)?).await {
+    match custom_fields::archive(&state.db, member.signed_in.context, id).await {
         Ok(()) => Ok(Redirect::to("/settings/fields?done=archived").into_response()),
         Err(WriteError::NotAllowed) => Err(WebError::Forbidden),
         Err(WriteError::Db(err)) => Err(err.into()),

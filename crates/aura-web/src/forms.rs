@@ -1,4 +1,4 @@
-//! What the record forms share: their problems by field, ids read from paths and forms, and
+//! What the record forms share: their problems by field, ids read from forms, and
 //! the inputs for the workspace's custom fields (F6.6, F7.6).
 
 use std::collections::BTreeMap;
@@ -8,8 +8,6 @@ use aura_crm::custom_fields::{Definition, Kind};
 use aura_crm::FieldError;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-
-use crate::WebError;
 
 /// A form's problems, by field name, for the templates (`errors.get("email")`).
 #[derive(Debug, Default)]
@@ -47,11 +45,6 @@ impl Errors {
             self.add(field, error.message.clone());
         }
     }
-}
-
-/// An id from the path; anything that is not one names nothing (404, not 400).
-pub(crate) fn parse_id<T: FromStr>(value: &str) -> Result<T, WebError> {
-    value.trim().parse().map_err(|_| WebError::NotFound)
 }
 
 /// An optional id from a query or form; anything that is not one is ignored.

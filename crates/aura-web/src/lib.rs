@@ -8,6 +8,7 @@ mod audit_log;
 mod contacts;
 mod custom_fields;
 mod error;
+mod extract;
 mod forms;
 mod health;
 mod metrics;

@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 
 use aura_crm::contacts::{self, Contact, ContactFilter};
 use aura_crm::custom_fields::{self, Definition, Entity};
-use aura_crm::ids::{ActivityId, OrganizationId};
+use aura_crm::ids::OrganizationId;
 use aura_crm::organizations::{
     self, Organization, OrganizationFilter, OrganizationInput, OrganizationRow, OrganizationSize,
 };
-use aura_crm::paging::ListOrder;
+use aura_crm::paging::{Cursor, ListOrder};
 use aura_crm::WriteError;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -23,7 +23,8 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use crate::contacts::{is_manager, when, MoreActivities, ProblemPage, TimelineView};
-use crate::forms::{encode, optional_id, parse_id, CsrfForm, CustomField, Errors};
+use crate::extract::Id;
+use crate::forms::{encode, CsrfForm, CustomField, Errors};
 use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
@@ -103,7 +104,8 @@ async fn list_page(
         .as_deref()
         .and_then(ListOrder::parse)
         .unwrap_or_default();
-    let after: Option<OrganizationId> = optional_id(query.after.as_deref());
+    // A cursor that is not one (an edited URL) is the first page.
+    let after = query.after.as_deref().and_then(Cursor::parse);
     let filter = OrganizationFilter {
         name_prefix: (!q.is_empty() && !deleted).then(|| q.clone()),
         size,
@@ -138,7 +140,7 @@ async fn list_page(
             q,
             deleted,
             next_query,
-            first_page: after.is_none(),
+            first_page: filter.after.is_none(),
             oob: true,
         })));
     }
@@ -153,7 +155,7 @@ async fn list_page(
         deleted,
         can_delete: is_manager(&member),
         next_query,
-        first_page: after.is_none(),
+        first_page: filter.after.is_none(),
         oob: false,
         notice: match query.notice.as_deref() {
             Some("deleted") => Some("Organization deleted."),
@@ -404,9 +406,8 @@ async fn create(
 async fn visible_organization(
     state: &AppState,
     member: &Member,
-    id: &str,
+    id: OrganizationId,
 ) -> Result<Organization, WebError> {
-    let id: OrganizationId = parse_id(id)?;
     organizations::get(&state.db, member.signed_in.context, id)
         .await?
         .ok_or(WebError::NotFound)
@@ -415,9 +416,9 @@ async fn visible_organization(
 async fn edit_page(
     State(state): State<AppState>,
     member: Member,
-    Path(id): Path<String>,
+    Id(id): Id<OrganizationId>,
 ) -> Result<Response, WebError> {
-    let organization = visible_organization(&state, &member, &id).await?;
+    let organization = visible_organization(&state, &member, id).await?;
     if organization.deleted_at.is_some() {
         return Ok(Redirect::to(&format!("/organizations/{}", organization.id)).into_response());
     }
@@ -434,11 +435,11 @@ async fn edit_page(
 async fn update(
     State(state): State<AppState>,
     member: Member,
-    Path(id): Path<String>,
+    Id(id): Id<OrganizationId>,
     Form(form): Form<OrganizationForm>,
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
-    let organization = visible_organization(&state, &member, &id).await?;
+    let organization = visible_organization(&state, &member, id).await?;
     let definitions = definitions(&state, &member).await?;
     let mut errors = Errors::default();
     let input = form
@@ -496,13 +497,13 @@ struct OrganizationPage {
 async fn organization_page(
     State(state): State<AppState>,
     member: Member,
-    Path(id): Path<String>,
+    Id(id): Id<OrganizationId>,
     Query(query): Query<OrganizationQuery>,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
-    let organization = visible_organization(&state, &member, &id).await?;
+    let organization = visible_organization(&state, &member, id).await?;
     let context = member.signed_in.context;
-    let after: Option<ActivityId> = optional_id(query.after.as_deref());
+    let after = query.after.as_deref().and_then(Cursor::parse);
     let timeline = TimelineView::load(
         &state,
         context,
@@ -559,27 +560,27 @@ async fn organization_page(
 async fn delete(
     State(state): State<AppState>,
     member: Member,
-    Path(id): Path<String>,
+    Id(id): Id<OrganizationId>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
-    set_deleted(&state, &member, &id, true).await
+    set_deleted(&state, &member, id, true).await
 }
 
 async fn restore(
     State(state): State<AppState>,
     member: Member,
-    Path(id): Path<String>,
+    Id(id): Id<OrganizationId>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
-    set_deleted(&state, &member, &id, false).await
+    set_deleted(&state, &member, id, false).await
 }
 
 async fn set_deleted(
     state: &AppState,
     member: &Member,
-    id: &str,
+    id: OrganizationId,
     deleted: bool,
 ) -> Result<Response, WebError> {
     if !is_manager(member) {

@@ -15,7 +15,7 @@ use aura_crm::organizations::{
 use aura_crm::WriteError;
 use aura_platform::db::DbError;
 use aura_platform::ids::UserId;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -26,6 +26,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{ApiCaller, ApiJson};
+use crate::extract::Id;
 use crate::{refusals, AppState, WebError};
 
 pub fn routes() -> Router<AppState> {
@@ -132,11 +133,6 @@ fn not_found<R>() -> Refused<R> {
     Refused(WriteError::NotFound)
 }
 
-/// A path id that does not parse names nothing: 404, like an id of another tenant.
-fn record_id<T: FromStr, R>(raw: &str) -> Result<T, Refused<R>> {
-    raw.parse().map_err(|_| not_found())
-}
-
 /// A query parameter that does not parse is refused by name (422), not ignored.
 fn param<T: FromStr, R>(name: &str, raw: Option<&str>) -> Result<Option<T>, Refused<R>> {
     match raw.map(str::trim).filter(|v| !v.is_empty()) {
@@ -162,7 +158,9 @@ fn created(location: String, body: impl Serialize) -> Response {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// The `next` of the previous page.
+    /// The `next` of the previous page: an opaque cursor, sent back as it came. Anything else
+    /// is refused (422); a cursor from another list (another `sort`, or `deleted`) starts from
+    /// the first page.
     after: Option<String>,
     /// Rows per page: 25 unless given, at most 100.
     limit: Option<String>,
@@ -187,7 +185,8 @@ pub struct OrganizationQuery {
 #[derive(Serialize, ToSchema)]
 pub struct OrganizationList {
     items: Vec<OrganizationRow>,
-    next: Option<Uuid>,
+    /// Pass as `after` for the next page (an opaque cursor); null on the last page.
+    next: Option<String>,
 }
 
 /// Organizations by name or by last change, a page at a time.
@@ -211,7 +210,7 @@ async fn list_organizations(
     let page = organizations::list(&state.db, caller.context, &filter).await?;
     Ok(Json(OrganizationList {
         items: page.items,
-        next: page.next.map(|id| id.as_uuid()),
+        next: page.next.map(|cursor| cursor.to_string()),
     }))
 }
 
@@ -239,9 +238,8 @@ async fn create_organization(
 async fn get_organization(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    Id(id): Id<OrganizationId>,
 ) -> Answer<Json<Organization>, ()> {
-    let id: OrganizationId = record_id(&id)?;
     organizations::get(&state.db, caller.context, id)
         .await?
         .map(Json)
@@ -265,10 +263,9 @@ pub struct OrganizationUpdate {
 async fn update_organization(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    Id(id): Id<OrganizationId>,
     ApiJson(update): ApiJson<OrganizationUpdate>,
 ) -> Answer<Json<Organization>, Organization> {
-    let id: OrganizationId = record_id(&id)?;
     let saved = organizations::update(
         &state.db,
         caller.context,
@@ -287,9 +284,8 @@ async fn update_organization(
 async fn delete_organization(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    Id(id): Id<OrganizationId>,
 ) -> Answer<StatusCode, Organization> {
-    let id: OrganizationId = record_id(&id)?;
     organizations::set_deleted(&state.db, caller.context, id, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -302,9 +298,8 @@ async fn delete_organization(
 async fn restore_organization(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    Id(id): Id<OrganizationId>,
 ) -> Answer<StatusCode, Organization> {
-    let id: OrganizationId = record_id(&id)?;
     organizations::set_deleted(&state.db, caller.context, id, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -316,9 +311,8 @@ async fn restore_organization(
 async fn organization_subsidiaries(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    Id(id): Id<OrganizationId>,
 ) -> Answer<Json<Vec<OrganizationRow>>, ()> {
-    let id: OrganizationId = record_id(&id)?;
     organizations::get(&state.db, caller.context, id)
         .await?
         .ok_or_else(not_found)?;
@@ -330,7 +324,8 @@ async fn organization_subsidiaries(
 #[derive(Serialize, ToSchema)]
 pub struct ActivityList {
     items: Vec<Activity>,
-    next: Option<Uuid>,
+    /// Pass as `after` for the next page (an opaque cursor); null on the last page.
+    next: Option<String>,
 }
 
 /// Activities logged while their contacts belonged to the organization, newest first (those
@@ -341,10 +336,9 @@ pub struct ActivityList {
 async fn organization_activities(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    Id(id): Id<OrganizationId>,
     Query(paging): Query<PageQuery>,
 ) -> Answer<Json<ActivityList>, ()> {
-    let id: OrganizationId = record_id(&id)?;
     organizations::get(&state.db, caller.context, id)
         .await?
         .ok_or_else(not_found)?;
@@ -359,10 +353,10 @@ async fn timeline(
 ) -> Answer<Json<ActivityList>, ()> {
     let after = param("after", paging.after.as_deref())?;
     let limit = param("limit", paging.limit.as_deref())?;
-    let page = activities::timeline(&state.db, caller.context, of, after, limit).await?;
+    let page = activities::timeline(&state.db, caller.context, of, after.as_ref(), limit).await?;
     Ok(Json(ActivityList {
         items: page.items,
-        next: page.next.map(|id| id.as_uuid()),
+        next: page.next.map(|cursor| cursor.to_string()),
     }))
 }
 
@@ -386,7 +380,8 @@ pub struct ContactQuery {
 #[derive(Serialize, ToSchema)]
 pub struct ContactList {
     items: Vec<Contact>,
-    next: Option<Uuid>,
+    /// Pass as `after` for the next page (an opaque cursor); null on the last page.
+    next: Option<String>,
     /// The search matched no contact's start; these are similar names instead.
     similar: bool,
 }
@@ -415,7 +410,7 @@ async fn list_contacts(
     let list = contacts::list(&state.db, caller.context, &filter).await?;
     Ok(Json(ContactList {
         items: list.page.items,
-        next: list.page.next.map(|id| id.as_uuid()),
+        next: list.page.next.map(|cursor| cursor.to_string()),
         similar: list.similar,
     }))
 }
@@ -446,9 +441,8 @@ async fn create_contact(
 async fn get_contact(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    Id(id): Id<ContactId>,
 ) -> Answer<Json<Contact>, ()> {
-    let id: ContactId = record_id(&id)?;
     contacts::get(&state.db, caller.context, id)
         .await?
         .map(Json)
@@ -473,10 +467,9 @@ pub struct ContactUpdate {
 async fn update_contact(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    Id(id): Id<ContactId>,
     ApiJson(update): ApiJson<ContactUpdate>,
 ) -> Answer<Json<Contact>, Contact> {
-    let id: ContactId = record_id(&id)?;
     let saved = contacts::update(
         &state.db,
         caller.context,
@@ -495,9 +488,8 @@ async fn update_contact(
 async fn delete_contact(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    Id(id): Id<ContactId>,
 ) -> Answer<StatusCode, Contact> {
-    let id: ContactId = record_id(&id)?;
     contacts::set_deleted(&state.db, caller.context, id, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -510,9 +502,8 @@ async fn delete_contact(
 async fn restore_contact(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    Id(id): Id<ContactId>,
 ) -> Answer<StatusCode, Contact> {
-    let id: ContactId = record_id(&id)?;
     contacts::set_deleted(&state.db, caller.context, id, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -559,10 +550,9 @@ async fn reassign_contacts(
 async fn contact_activities(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    Id(id): Id<ContactId>,
     Query(paging): Query<PageQuery>,
 ) -> Answer<Json<ActivityList>, ()> {
-    let id: ContactId = record_id(&id)?;
     contacts::get(&state.db, caller.context, id)
         .await?
         .ok_or_else(not_found)?;
@@ -582,10 +572,9 @@ pub struct Logged {
 async fn log_activity(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    Id(contact): Id<ContactId>,
     ApiJson(input): ApiJson<ActivityInput>,
 ) -> Answer<Response, Activity> {
-    let contact: ContactId = record_id(&id)?;
     let id = activities::log(&state.db, caller.context, contact, &input).await?;
     Ok(created(
         format!("/api/v1/contacts/{contact}/activities"),
@@ -600,9 +589,8 @@ async fn log_activity(
 async fn delete_activity(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    Id(id): Id<ActivityId>,
 ) -> Answer<StatusCode, Activity> {
-    let id: ActivityId = record_id(&id)?;
     activities::delete(&state.db, caller.context, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -661,9 +649,8 @@ async fn define_custom_field(
 async fn archive_custom_field(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    Id(id): Id<DefinitionId>,
 ) -> Answer<StatusCode, Definition> {
-    let id: DefinitionId = record_id(&id)?;
     custom_fields::archive(&state.db, caller.context, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -130,8 +130,32 @@ async fn contacts_are_validated_field_by_field() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, _) = admin.get("/api/v1/contacts/not-a-uuid").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    // An id that does not parse names nothing: 404 with a problem document, on every route
+    // that takes one, before its body is read.
+    for (method, path) in [
+        (Method::GET, "/api/v1/contacts/not-a-uuid"),
+        (Method::PUT, "/api/v1/contacts/42"),
+        (Method::DELETE, "/api/v1/contacts/42"),
+        (Method::POST, "/api/v1/contacts/42/restore"),
+        (Method::GET, "/api/v1/contacts/42/activities"),
+        (Method::POST, "/api/v1/contacts/42/activities"),
+        (Method::GET, "/api/v1/organizations/x"),
+        (Method::PUT, "/api/v1/organizations/x"),
+        (Method::DELETE, "/api/v1/organizations/x"),
+        (Method::POST, "/api/v1/organizations/x/restore"),
+        (Method::GET, "/api/v1/organizations/x/subsidiaries"),
+        (Method::GET, "/api/v1/organizations/x/activities"),
+        (Method::DELETE, "/api/v1/activities/x"),
+        (Method::DELETE, "/api/v1/custom-fields/x"),
+    ] {
+        let body = (method != Method::GET && method != Method::DELETE).then(|| json!({}));
+        let (status, problem) = admin.call(method.clone(), path, body).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{method} {path}"
+        );
+    }
     let (status, problem) = admin.get("/api/v1/contacts?limit=many").await;
     assert_eq!(
         (status, fields(&problem)),
@@ -582,6 +606,74 @@ async fn lists_are_pages_of_25_by_default_and_100_at_most() {
     assert_eq!(ids(&big).len(), 30);
     let (_, one) = manager.get("/api/v1/contacts?limit=1").await;
     assert_eq!(ids(&one).len(), 1);
+}
+
+#[tokio::test]
+async fn pages_continue_from_the_cursors_values_and_junk_cursors_are_refused_by_name() {
+    let (app, _db) = demo_app().await;
+    let manager = Api::sign_in(&app, "acme", "manager").await;
+    // Names whose keys hold the cursor's own separators come back exactly.
+    let mut made = Vec::new();
+    for last in ["Qq:one_1", "Qq:one_2", "Qq_two:1", "Qqé"] {
+        made.push(
+            manager
+                .contact(json!({ "first_name": "Cursor", "last_name": last }))
+                .await,
+        );
+    }
+    let mut seen = Vec::new();
+    let mut query = "?search=qq&limit=1".to_owned();
+    while seen.len() < 10 {
+        let (status, page) = manager.get(&format!("/api/v1/contacts{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(ids(&page));
+        match page["next"].as_str() {
+            Some(next) => query = format!("?search=qq&limit=1&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, made, "each once, by name");
+
+    // The next page goes on from where the page ended, even after its last row moved: an edit
+    // takes the second contact to the top of the recently changed, and page two is the rest.
+    let (_, first) = manager.get("/api/v1/contacts?sort=recent&limit=2").await;
+    assert_eq!(ids(&first), [made[3].clone(), made[2].clone()]);
+    let (status, _) = manager
+        .put(
+            &format!("/api/v1/contacts/{}", made[2]),
+            json!({ "version": 1, "first_name": "Cursor", "last_name": "Qq_two:1", "title": "CTO" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let next = first["next"].as_str().unwrap();
+    let (_, second) = manager
+        .get(&format!(
+            "/api/v1/contacts?sort=recent&limit=2&after={next}"
+        ))
+        .await;
+    assert_eq!(ids(&second), [made[1].clone(), made[0].clone()]);
+
+    // Anything but a cursor is refused by name: an id (the old form), junk, an edited cursor.
+    let contact = &made[0];
+    for path in [
+        "/api/v1/contacts".to_owned(),
+        "/api/v1/organizations".to_owned(),
+        format!("/api/v1/contacts/{contact}/activities"),
+    ] {
+        for junk in [
+            contact.as_str(),
+            "junk",
+            "MTprOnNtaXRoOjQy",
+            &format!("{next}x"),
+        ] {
+            let (status, problem) = manager.get(&format!("{path}?after={junk}")).await;
+            assert_eq!(
+                (status, fields(&problem)),
+                (StatusCode::UNPROCESSABLE_ENTITY, vec!["after"]),
+                "{path}?after={junk}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

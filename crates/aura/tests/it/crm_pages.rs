@@ -2,6 +2,7 @@
 //! organizations, their forms' validation, stale edits, ownership, soft deletion, activities
 //! and bulk reassignment.
 
+use aura_platform::cursor::Cursor;
 use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, Client, Response, StatusCode};
 
@@ -929,6 +930,56 @@ async fn older_activities_come_in_pages_and_htmx_gets_only_the_next_ones() {
     assert!(!html.contains("Note number 2<"));
     assert!(html.contains("id=\"timeline-pager\" hx-swap-oob=\"true\""));
     assert!(!html.contains("hx-get"), "nothing older left");
+
+    // A cursor that is not one (an edited address) is the first page, like any junk in a
+    // page's query; so is one from another list.
+    let by_name = Cursor::text("hedy".to_owned(), uuid::Uuid::nil()).to_string();
+    for after in ["not-a-cursor", &uuid::Uuid::nil().to_string(), &by_name] {
+        let (status, page) = get(&app, &rep, &format!("{path}?after={after}")).await;
+        assert_eq!(status, StatusCode::OK, "{after}");
+        assert!(page.contains("Note number 26"), "{after}");
+    }
+}
+
+#[tokio::test]
+async fn an_id_in_a_path_that_is_not_one_is_the_not_found_page() {
+    let (app, _db) = demo_app().await;
+    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let gets = [
+        "/contacts/not-an-id",
+        "/contacts/42/edit",
+        "/organizations/x",
+        "/organizations/x/edit",
+    ];
+    let posts = [
+        "/contacts/x",
+        "/contacts/x/delete",
+        "/contacts/x/restore",
+        "/contacts/x/activities",
+        "/activities/x/delete",
+        "/organizations/x",
+        "/organizations/x/delete",
+        "/organizations/x/restore",
+        "/settings/fields/x/archive",
+    ];
+    let requests = gets
+        .iter()
+        .map(|path| admin.get(app.workspace_url("acme", path)))
+        .chain(posts.iter().map(|path| {
+            admin
+                .post(app.workspace_url("acme", path))
+                .form(&[("csrf_token", csrf.as_str())])
+        }));
+    for (request, path) in requests.zip(gets.iter().chain(&posts)) {
+        let response = request
+            .header(header::ACCEPT, "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("<h1>Not found</h1>"), "{path}");
+    }
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 
 use std::process::Command;
 
+use aura_platform::cursor::Cursor;
 use aura_platform::db::testing::scratch_folder;
 use aura_platform::demo::DEMO_PASSWORD;
 use aura_web::rate_limit::RateLimiter;
@@ -62,23 +63,26 @@ async fn sqlmap_finds_no_injectable_parameter_in_searches_filters_or_paging() {
     let cookie = format!("Cookie: {session}");
 
     let (ids, port) = (uuid::Uuid::new_v4(), app.port);
+    // Real cursors, so each request is a valid one for sqlmap to vary.
+    let after = Cursor::text("smith anne".to_owned(), ids);
+    let audit_after = Cursor::time(chrono::Utc::now(), 42_i64);
     let targets = [
         (
             format!(
-                "/api/v1/contacts?search=ann&assigned_to={ids}&organization_id={ids}&deleted=false&after={ids}&limit=25"
+                "/api/v1/contacts?search=ann&assigned_to={ids}&organization_id={ids}&deleted=false&after={after}&limit=25"
             ),
             "search,assigned_to,organization_id,deleted,after,limit",
         ),
         (
-            format!("/api/v1/organizations?name=north&deleted=false&after={ids}&limit=25"),
+            format!("/api/v1/organizations?name=north&deleted=false&after={after}&limit=25"),
             "name,deleted,after,limit",
         ),
         // A page, through the session: the audit log's filters.
         (
-            format!("/audit?action=contact.deleted&actor={ids}&after=2026-11-22T05:00:00Z_42"),
+            format!("/audit?action=contact.deleted&actor={ids}&after={audit_after}"),
             "action,actor,after",
         ),
-        (format!("/contacts?search=ann&after={ids}"), "search,after"),
+        (format!("/contacts?search=ann&after={after}"), "search,after"),
     ];
     let mut reports = Vec::new();
     for (url, params) in &targets {
