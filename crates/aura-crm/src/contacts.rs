@@ -4,7 +4,7 @@
 //! One live contact per email address in a tenant (F7.7).
 
 use aura_platform::audit;
-use aura_platform::db::{AppPool, ConstraintKind, DbError, TenantContext, TenantTx};
+use aura_platform::db::{AppPool, DbError, TenantContext, TenantTx};
 use aura_platform::ids::{MemberRole, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -718,11 +718,7 @@ async fn email_taken(
     err: DbError,
     email: Option<String>,
 ) -> WriteError<Contact> {
-    let is_email_clash = matches!(
-        &err,
-        DbError::Constraint { kind: ConstraintKind::Unique, constraint }
-            if constraint == "contacts_email_key"
-    );
+    let is_email_clash = err.unique_violation() == Some("contacts_email_key");
     let (true, Some(email)) = (is_email_clash, email) else {
         return WriteError::Db(err);
     };

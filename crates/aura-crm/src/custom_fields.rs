@@ -3,7 +3,7 @@
 //! against the live definitions on every write: unknown keys and values of the wrong type
 //! are refused by name, and nothing unchecked is stored.
 
-use aura_platform::db::{AppPool, ConstraintKind, DbError, TenantContext, TenantTx};
+use aura_platform::db::{AppPool, DbError, TenantContext, TenantTx};
 use aura_platform::ids::{MemberRole, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -230,16 +230,7 @@ pub async fn define(
     )
     .fetch_one(tx.conn())
     .await
-    .map_err(|err| match DbError::from(err) {
-        DbError::Constraint {
-            kind: ConstraintKind::Unique,
-            ..
-        } => WriteError::Duplicate {
-            field: "key",
-            existing: None,
-        },
-        other => WriteError::Db(other),
-    })?;
+    .map_err(|err| WriteError::duplicate_on(err.into(), "custom_field_definitions_key", "key"))?;
     tx.commit().await?;
     Ok(id)
 }

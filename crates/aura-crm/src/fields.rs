@@ -38,6 +38,19 @@ pub enum WriteError<T> {
 }
 
 impl<T> WriteError<T> {
+    /// `err` as a `Duplicate` of `field` if it violates the unique `constraint` behind that
+    /// field, else passed on as it is.
+    pub fn duplicate_on(err: DbError, constraint: &str, field: &'static str) -> Self {
+        if err.unique_violation() == Some(constraint) {
+            Self::Duplicate {
+                field,
+                existing: None,
+            }
+        } else {
+            Self::Db(err)
+        }
+    }
+
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::Invalid(vec![FieldError {
             field: field.to_owned(),

@@ -3,7 +3,7 @@
 //! hierarchy never loops.
 
 use aura_platform::audit;
-use aura_platform::db::{AppPool, ConstraintKind, DbError, TenantContext, TenantTx};
+use aura_platform::db::{AppPool, DbError, TenantContext, TenantTx};
 use aura_platform::ids::{MemberRole, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -266,7 +266,7 @@ pub async fn create(
     )
     .fetch_one(tx.conn())
     .await
-    .map_err(|e| name_taken(DbError::from(e)))?;
+    .map_err(name_taken)?;
     tx.commit().await?;
     Ok(id)
 }
@@ -338,7 +338,7 @@ pub async fn update(
     )
     .fetch_optional(tx.conn())
     .await
-    .map_err(|e| name_taken(DbError::from(e)))?;
+    .map_err(name_taken)?;
     if saved.is_none() {
         return Err(match fetch(&mut tx, id).await? {
             Some(current) if current.deleted_at.is_none() => WriteError::Stale(Box::new(current)),
@@ -376,7 +376,7 @@ pub async fn set_deleted(
     )
     .fetch_optional(tx.conn())
     .await
-    .map_err(|e| name_taken(DbError::from(e)))?;
+    .map_err(name_taken)?;
     if changed.is_none() {
         // Already in the asked-for state, or not there at all.
         return match fetch(&mut tx, id).await? {
@@ -609,17 +609,8 @@ async fn check_parent(
     Ok(())
 }
 
-fn name_taken(err: DbError) -> WriteError<Organization> {
-    match err {
-        DbError::Constraint {
-            kind: ConstraintKind::Unique,
-            ref constraint,
-        } if constraint == "organizations_name_key" => WriteError::Duplicate {
-            field: "name",
-            existing: None,
-        },
-        other => WriteError::Db(other),
-    }
+fn name_taken(err: sqlx::Error) -> WriteError<Organization> {
+    WriteError::duplicate_on(err.into(), "organizations_name_key", "name")
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::auth::{
     check_password, open_session, Candidate, LoginError, LoginSource, Secret, SignedIn,
 };
-use crate::db::{set_context, AppPool, ConstraintKind, DbError, TenantContext};
+use crate::db::{set_context, AppPool, DbError, TenantContext};
 use crate::ids::{Email, MemberRole, TenantId, UserId};
 use crate::{outbox, password};
 
@@ -81,10 +81,7 @@ pub async fn invite(
     .await
     .map_err(DbError::from);
     let expires_at = match inserted {
-        Err(DbError::Constraint {
-            kind: ConstraintKind::Unique,
-            constraint,
-        }) if constraint == "invitations_open_email_key" => {
+        Err(err) if err.unique_violation() == Some("invitations_open_email_key") => {
             return Err(InviteError::AlreadyInvited)
         }
         other => other?,

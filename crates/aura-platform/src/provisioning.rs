@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use crate::db::{set_context, AppPool, ConstraintKind, DbError, TenantContext, TenantTx};
+use crate::db::{set_context, AppPool, DbError, TenantContext, TenantTx};
 use crate::ids::{MemberRole, TenantId, TenantSlug, UserId};
 use crate::signup::SignupStatus;
 use crate::tenants::{known_timezone, TenantStatus};
@@ -162,10 +162,9 @@ pub async fn begin(
     .await
     .map_err(DbError::from);
     match created {
-        Err(DbError::Constraint {
-            kind: ConstraintKind::Unique,
-            constraint,
-        }) if constraint == "tenants_slug_key" => return Err(LifecycleError::SlugTaken),
+        Err(err) if err.unique_violation() == Some("tenants_slug_key") => {
+            return Err(LifecycleError::SlugTaken)
+        }
         other => other?,
     };
     sqlx::query!(

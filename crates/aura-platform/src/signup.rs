@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::auth::apex::{self, ApexSignedIn, ApexToken};
 use crate::auth::Secret;
-use crate::db::{set_context, AppPool, ConstraintKind, DbError};
+use crate::db::{set_context, AppPool, DbError};
 use crate::ids::{Email, UserId};
 use crate::outbox::{self, QueuedEmail};
 use crate::password;
@@ -137,10 +137,7 @@ pub async fn sign_up(
     .await
     .map_err(DbError::from);
     match inserted {
-        Err(DbError::Constraint {
-            kind: ConstraintKind::Unique,
-            constraint,
-        }) if constraint == "users_email_norm_key" => return Ok(None),
+        Err(err) if err.unique_violation() == Some("users_email_norm_key") => return Ok(None),
         other => other?,
     };
     sqlx::query!(

@@ -316,15 +316,13 @@ async fn reassign(
         Err(WriteError::Invalid(_)) => {
             Ok(Redirect::to("/contacts?notice=bad_owner").into_response())
         }
-        Err(WriteError::NotAllowed) => Err(WebError::Forbidden),
-        Err(WriteError::Db(err)) => Err(err.into()),
         Err(WriteError::NotFound) => {
             let context = member.signed_in.context;
             let named: Vec<Uuid> = ids.iter().map(ContactId::as_uuid).collect();
             refusals::record_named(&state, context, &named).await;
             Err(WebError::NotFound)
         }
-        Err(_) => Err(WebError::NotFound),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -491,9 +489,7 @@ impl ContactFormPage {
                 self.stale = Some(*current);
                 StatusCode::CONFLICT
             }
-            WriteError::NotFound => return Err(WebError::NotFound),
-            WriteError::NotAllowed => return Err(WebError::Forbidden),
-            WriteError::Db(err) => return Err(err.into()),
+            other => return Err(other.into()),
         };
         Ok((status, render(&self)).into_response())
     }
@@ -787,9 +783,7 @@ async fn log_activity(
             )
         }
         Err(WriteError::Invalid(found)) => found,
-        Err(WriteError::Db(err)) => return Err(err.into()),
-        Err(WriteError::NotAllowed) => return Err(WebError::Forbidden),
-        Err(_) => return Err(WebError::NotFound),
+        Err(other) => return Err(other.into()),
     };
     errors.extend(error, &[]);
     let mut page = ContactPage::load(&state, &member, contact, None).await?;
@@ -855,9 +849,7 @@ async fn set_deleted(
             };
             Ok((StatusCode::CONFLICT, render(&page)).into_response())
         }
-        Err(WriteError::NotAllowed) => Err(WebError::Forbidden),
-        Err(WriteError::Db(err)) => Err(err.into()),
-        Err(_) => Err(WebError::NotFound),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -876,12 +868,7 @@ async fn delete_activity(
     Form(form): Form<DeleteActivityForm>,
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
-    match activities::delete(&state.db, member.signed_in.context, id).await {
-        Ok(()) => {}
-        Err(WriteError::NotAllowed) => return Err(WebError::Forbidden),
-        Err(WriteError::Db(err)) => return Err(err.into()),
-        Err(_) => return Err(WebError::NotFound),
-    }
+    activities::delete(&state.db, member.signed_in.context, id).await?;
     let back = match optional_id::<ContactId>(Some(&form.contact_id)) {
         Some(contact) => format!("/contacts/{contact}?notice=activity_deleted#timeline"),
         None => "/contacts".to_owned(),

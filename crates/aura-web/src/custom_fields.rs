@@ -143,9 +143,7 @@ async fn define(
             );
             StatusCode::CONFLICT
         }
-        Err(WriteError::NotAllowed) => return Err(WebError::Forbidden),
-        Err(WriteError::Db(err)) => return Err(err.into()),
-        Err(WriteError::NotFound | WriteError::Stale(_)) => return Err(WebError::NotFound),
+        Err(other) => return Err(other.into()),
     };
     let page = page(&state, &member, form, errors).await?;
     Ok((status, render(&page)).into_response())
@@ -165,10 +163,6 @@ async fn archive(
 ) -> Result<Response, WebError> {
     member.check_csrf(&form.csrf_token)?;
     require_admin(&member)?;
-    match custom_fields::archive(&state.db, member.signed_in.context, id).await {
-        Ok(()) => Ok(Redirect::to("/settings/fields?done=archived").into_response()),
-        Err(WriteError::NotAllowed) => Err(WebError::Forbidden),
-        Err(WriteError::Db(err)) => Err(err.into()),
-        Err(_) => Err(WebError::NotFound),
-    }
+    custom_fields::archive(&state.db, member.signed_in.context, id).await?;
+    Ok(Redirect::to("/settings/fields?done=archived").into_response())
 }

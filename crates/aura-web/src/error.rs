@@ -2,10 +2,12 @@
 //! `application/problem+json` with a stable `code`; browsers get a readable page. No SQL,
 //! stack trace or internal identifier reaches a client: details go to the log only.
 
+use aura_crm::{FieldError, WriteError};
 use aura_platform::db::{ConstraintKind, DbError};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
 use serde_json::json;
 
 use crate::pages::{Chrome, Section};
@@ -39,6 +41,17 @@ pub enum WebError {
     Invalid {
         constraint: String,
     },
+    /// A write refused for what its fields hold, each field's problem listed.
+    InvalidFields(Vec<FieldError>),
+    /// The record changed since it was read; `current` is the record as it is now.
+    Stale {
+        current: serde_json::Value,
+    },
+    /// Another live record holds this unique value; its id only if the caller may see it.
+    Duplicate {
+        field: &'static str,
+        existing: Option<uuid::Uuid>,
+    },
     /// A text field holds a NUL character, which PostgreSQL's text cannot store.
     NulCharacter {
         field: String,
@@ -70,6 +83,27 @@ impl From<DbError> for WebError {
                 tracing::error!(error = %source, "database error");
                 WebError::Internal
             }
+        }
+    }
+}
+
+/// A refused write as the client sees it: a handler that shows none of it differently passes it
+/// on with `?`.
+impl<T: Serialize> From<WriteError<T>> for WebError {
+    fn from(err: WriteError<T>) -> Self {
+        match err {
+            WriteError::Invalid(errors) => WebError::InvalidFields(errors),
+            WriteError::Stale(current) => match serde_json::to_value(current) {
+                Ok(current) => WebError::Stale { current },
+                Err(err) => {
+                    tracing::error!(error = %err, "a record did not serialize");
+                    WebError::Internal
+                }
+            },
+            WriteError::Duplicate { field, existing } => WebError::Duplicate { field, existing },
+            WriteError::NotFound => WebError::NotFound,
+            WriteError::NotAllowed => WebError::Forbidden,
+            WriteError::Db(err) => err.into(),
         }
     }
 }
@@ -158,6 +192,25 @@ impl WebError {
                 "Not valid",
                 "Some of what was sent is not valid.",
             ),
+            WebError::InvalidFields(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                "Not valid",
+                "Some fields are not valid; see `errors`.",
+            ),
+            WebError::Stale { .. } => (
+                StatusCode::CONFLICT,
+                "stale",
+                "Changed meanwhile",
+                "Someone saved this record after you read it. `current` is what it holds now; \
+                 apply your change to it and send its version.",
+            ),
+            WebError::Duplicate { .. } => (
+                StatusCode::CONFLICT,
+                "duplicate",
+                "Already exists",
+                "Another record already has this value.",
+            ),
             WebError::NulCharacter { .. } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "nul_character",
@@ -189,20 +242,27 @@ impl WebError {
     /// The response in the form the client asked for: a page for browsers, else problem+json.
     pub(crate) fn render(&self, wants_html: bool) -> Response {
         let (status, code, title, detail) = self.parts();
-        let (detail, field) = match self {
+        // What a problem document carries beyond its status, code, title and detail.
+        let (detail, extra) = match self {
             WebError::NulCharacter { field } => (
                 format!("“{field}” contains a NUL character (\\u0000, %00), which Aura does not accept. Remove it and send again."),
-                Some(field),
+                json!({ "field": field }),
             ),
-            _ => (detail.to_owned(), None),
+            WebError::InvalidFields(errors) => (detail.to_owned(), json!({ "errors": errors })),
+            WebError::Stale { current } => (detail.to_owned(), json!({ "current": current })),
+            WebError::Duplicate { field, existing } => (
+                format!("Another record already has this {field}."),
+                json!({ "field": field, "existing_id": existing }),
+            ),
+            _ => (detail.to_owned(), json!({})),
         };
         let mut response = if wants_html {
             Html(error_page(title, &detail)).into_response()
         } else {
             let mut body = json!({ "type": "about:blank", "title": title, "status": status.as_u16(),
                                    "code": code, "detail": detail });
-            if let Some(field) = field {
-                body["field"] = json!(field);
+            if let (Some(body), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra) {
+                body.extend(extra);
             }
             let mut response = Json(body).into_response();
             response.headers_mut().insert(

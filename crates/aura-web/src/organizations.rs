@@ -351,9 +351,7 @@ impl OrganizationFormPage {
                 self.stale = Some(*current);
                 StatusCode::CONFLICT
             }
-            WriteError::NotFound => return Err(WebError::NotFound),
-            WriteError::NotAllowed => return Err(WebError::Forbidden),
-            WriteError::Db(err) => return Err(err.into()),
+            other => return Err(other.into()),
         };
         Ok((status, render(&self)).into_response())
     }
@@ -612,8 +610,6 @@ async fn set_deleted(
             };
             Ok((StatusCode::CONFLICT, render(&page)).into_response())
         }
-        Err(WriteError::NotAllowed) => Err(WebError::Forbidden),
-        Err(WriteError::Db(err)) => Err(err.into()),
-        Err(_) => Err(WebError::NotFound),
+        Err(other) => Err(other.into()),
     }
 }

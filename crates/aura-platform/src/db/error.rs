@@ -31,6 +31,20 @@ pub enum ConstraintKind {
     Exclusion,
 }
 
+impl DbError {
+    /// The constraint a unique violation names: the one place a caller's own constraint becomes
+    /// its domain's refusal (`Some("contacts_email_key")` is a duplicate email).
+    pub fn unique_violation(&self) -> Option<&str> {
+        match self {
+            DbError::Constraint {
+                kind: ConstraintKind::Unique,
+                constraint,
+            } => Some(constraint),
+            _ => None,
+        }
+    }
+}
+
 impl From<sqlx::Error> for DbError {
     fn from(err: sqlx::Error) -> Self {
         match &err {

@@ -13,7 +13,6 @@ use aura_crm::organizations::{
     self, Organization, OrganizationFilter, OrganizationInput, OrganizationRow,
 };
 use aura_crm::WriteError;
-use aura_platform::db::DbError;
 use aura_platform::ids::UserId;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -72,76 +71,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/custom-fields/{id}", delete(archive_custom_field))
 }
 
-/// A write the repository refused, as a problem document: 422 lists each field's problem,
-/// 409 carries the record as it is now (stale) or the holder of a unique value (duplicate).
-struct Refused<T>(WriteError<T>);
-
-impl<T: Serialize> IntoResponse for Refused<T> {
-    fn into_response(self) -> Response {
-        let (status, body) = match self.0 {
-            WriteError::Invalid(errors) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({ "type": "about:blank", "status": 422, "code": "invalid",
-                        "title": "Not valid",
-                        "detail": "Some fields are not valid; see `errors`.",
-                        "errors": errors }),
-            ),
-            WriteError::Stale(current) => (
-                StatusCode::CONFLICT,
-                json!({ "type": "about:blank", "status": 409, "code": "stale",
-                        "title": "Changed meanwhile",
-                        "detail": "Someone saved this record after you read it. `current` is \
-                                   what it holds now; apply your change to it and send its version.",
-                        "current": current }),
-            ),
-            WriteError::Duplicate { field, existing } => (
-                StatusCode::CONFLICT,
-                json!({ "type": "about:blank", "status": 409, "code": "duplicate",
-                        "title": "Already exists",
-                        "detail": format!("Another record already has this {field}."),
-                        "field": field, "existing_id": existing }),
-            ),
-            WriteError::NotFound => return WebError::NotFound.into_response(),
-            WriteError::NotAllowed => return WebError::Forbidden.into_response(),
-            WriteError::Db(err) => return WebError::from(err).into_response(),
-        };
-        let mut response = (status, Json(body)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        response
-    }
-}
-
-impl<T> From<WriteError<T>> for Refused<T> {
-    fn from(err: WriteError<T>) -> Self {
-        Self(err)
-    }
-}
-
-impl<T> From<DbError> for Refused<T> {
-    fn from(err: DbError) -> Self {
-        Self(WriteError::Db(err))
-    }
-}
-
-/// What a handler answers: the result, or why not.
-type Answer<T, R> = Result<T, Refused<R>>;
-
-fn not_found<R>() -> Refused<R> {
-    Refused(WriteError::NotFound)
-}
-
 /// A query parameter that does not parse is refused by name (422), not ignored.
-fn param<T: FromStr, R>(name: &str, raw: Option<&str>) -> Result<Option<T>, Refused<R>> {
+fn param<T: FromStr>(name: &str, raw: Option<&str>) -> Result<Option<T>, WebError> {
     match raw.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(value) => value.parse().map(Some).map_err(|_| {
-            Refused(WriteError::invalid(
-                name,
-                format!("`{value}` is not valid here."),
-            ))
+            WriteError::<()>::invalid(name, format!("`{value}` is not valid here.")).into()
         }),
     }
 }
@@ -198,7 +133,7 @@ async fn list_organizations(
     caller: ApiCaller,
     Query(query): Query<OrganizationQuery>,
     Query(paging): Query<PageQuery>,
-) -> Answer<Json<OrganizationList>, ()> {
+) -> Result<Json<OrganizationList>, WebError> {
     let filter = OrganizationFilter {
         name_prefix: query.name,
         size: param("size", query.size.as_deref())?,
@@ -223,11 +158,11 @@ async fn create_organization(
     State(state): State<AppState>,
     caller: ApiCaller,
     ApiJson(input): ApiJson<OrganizationInput>,
-) -> Answer<Response, Organization> {
+) -> Result<Response, WebError> {
     let id = organizations::create(&state.db, caller.context, &input).await?;
     let organization = organizations::get(&state.db, caller.context, id)
         .await?
-        .ok_or_else(not_found)?;
+        .ok_or(WebError::NotFound)?;
     Ok(created(format!("/api/v1/organizations/{id}"), organization))
 }
 
@@ -239,11 +174,11 @@ async fn get_organization(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<OrganizationId>,
-) -> Answer<Json<Organization>, ()> {
+) -> Result<Json<Organization>, WebError> {
     organizations::get(&state.db, caller.context, id)
         .await?
         .map(Json)
-        .ok_or_else(not_found)
+        .ok_or(WebError::NotFound)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -265,7 +200,7 @@ async fn update_organization(
     caller: ApiCaller,
     Id(id): Id<OrganizationId>,
     ApiJson(update): ApiJson<OrganizationUpdate>,
-) -> Answer<Json<Organization>, Organization> {
+) -> Result<Json<Organization>, WebError> {
     let saved = organizations::update(
         &state.db,
         caller.context,
@@ -285,7 +220,7 @@ async fn delete_organization(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<OrganizationId>,
-) -> Answer<StatusCode, Organization> {
+) -> Result<StatusCode, WebError> {
     organizations::set_deleted(&state.db, caller.context, id, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -299,7 +234,7 @@ async fn restore_organization(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<OrganizationId>,
-) -> Answer<StatusCode, Organization> {
+) -> Result<StatusCode, WebError> {
     organizations::set_deleted(&state.db, caller.context, id, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -312,10 +247,10 @@ async fn organization_subsidiaries(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<OrganizationId>,
-) -> Answer<Json<Vec<OrganizationRow>>, ()> {
+) -> Result<Json<Vec<OrganizationRow>>, WebError> {
     organizations::get(&state.db, caller.context, id)
         .await?
-        .ok_or_else(not_found)?;
+        .ok_or(WebError::NotFound)?;
     Ok(Json(
         organizations::subsidiaries(&state.db, caller.context, id).await?,
     ))
@@ -338,10 +273,10 @@ async fn organization_activities(
     caller: ApiCaller,
     Id(id): Id<OrganizationId>,
     Query(paging): Query<PageQuery>,
-) -> Answer<Json<ActivityList>, ()> {
+) -> Result<Json<ActivityList>, WebError> {
     organizations::get(&state.db, caller.context, id)
         .await?
-        .ok_or_else(not_found)?;
+        .ok_or(WebError::NotFound)?;
     timeline(&state, &caller, Timeline::Organization(id), paging).await
 }
 
@@ -350,7 +285,7 @@ async fn timeline(
     caller: &ApiCaller,
     of: Timeline,
     paging: PageQuery,
-) -> Answer<Json<ActivityList>, ()> {
+) -> Result<Json<ActivityList>, WebError> {
     let after = param("after", paging.after.as_deref())?;
     let limit = param("limit", paging.limit.as_deref())?;
     let page = activities::timeline(&state.db, caller.context, of, after.as_ref(), limit).await?;
@@ -396,11 +331,10 @@ async fn list_contacts(
     caller: ApiCaller,
     Query(query): Query<ContactQuery>,
     Query(paging): Query<PageQuery>,
-) -> Answer<Json<ContactList>, ()> {
+) -> Result<Json<ContactList>, WebError> {
     let filter = ContactFilter {
         search: query.search,
-        assigned_to: param::<Uuid, _>("assigned_to", query.assigned_to.as_deref())?
-            .map(UserId::from),
+        assigned_to: param::<Uuid>("assigned_to", query.assigned_to.as_deref())?.map(UserId::from),
         organization_id: param("organization_id", query.organization_id.as_deref())?,
         order: param("sort", query.sort.as_deref())?.unwrap_or_default(),
         deleted: param("deleted", query.deleted.as_deref())?.unwrap_or(false),
@@ -426,11 +360,11 @@ async fn create_contact(
     State(state): State<AppState>,
     caller: ApiCaller,
     ApiJson(input): ApiJson<ContactInput>,
-) -> Answer<Response, Contact> {
+) -> Result<Response, WebError> {
     let id = contacts::create(&state.db, caller.context, &input).await?;
     let contact = contacts::get(&state.db, caller.context, id)
         .await?
-        .ok_or_else(not_found)?;
+        .ok_or(WebError::NotFound)?;
     Ok(created(format!("/api/v1/contacts/{id}"), contact))
 }
 
@@ -442,11 +376,11 @@ async fn get_contact(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<ContactId>,
-) -> Answer<Json<Contact>, ()> {
+) -> Result<Json<Contact>, WebError> {
     contacts::get(&state.db, caller.context, id)
         .await?
         .map(Json)
-        .ok_or_else(not_found)
+        .ok_or(WebError::NotFound)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -469,7 +403,7 @@ async fn update_contact(
     caller: ApiCaller,
     Id(id): Id<ContactId>,
     ApiJson(update): ApiJson<ContactUpdate>,
-) -> Answer<Json<Contact>, Contact> {
+) -> Result<Json<Contact>, WebError> {
     let saved = contacts::update(
         &state.db,
         caller.context,
@@ -489,7 +423,7 @@ async fn delete_contact(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<ContactId>,
-) -> Answer<StatusCode, Contact> {
+) -> Result<StatusCode, WebError> {
     contacts::set_deleted(&state.db, caller.context, id, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -503,7 +437,7 @@ async fn restore_contact(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<ContactId>,
-) -> Answer<StatusCode, Contact> {
+) -> Result<StatusCode, WebError> {
     contacts::set_deleted(&state.db, caller.context, id, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -531,13 +465,13 @@ async fn reassign_contacts(
     State(state): State<AppState>,
     caller: ApiCaller,
     ApiJson(request): ApiJson<Reassignment>,
-) -> Answer<Json<Reassigned>, Contact> {
+) -> Result<Json<Reassigned>, WebError> {
     match contacts::reassign(&state.db, caller.context, &request.ids, request.assigned_to).await {
         Ok(reassigned) => Ok(Json(Reassigned { reassigned })),
         Err(WriteError::NotFound) => {
             let ids: Vec<Uuid> = request.ids.iter().map(ContactId::as_uuid).collect();
             refusals::record_named(&state, caller.context, &ids).await;
-            Err(not_found())
+            Err(WebError::NotFound)
         }
         Err(other) => Err(other.into()),
     }
@@ -552,10 +486,10 @@ async fn contact_activities(
     caller: ApiCaller,
     Id(id): Id<ContactId>,
     Query(paging): Query<PageQuery>,
-) -> Answer<Json<ActivityList>, ()> {
+) -> Result<Json<ActivityList>, WebError> {
     contacts::get(&state.db, caller.context, id)
         .await?
-        .ok_or_else(not_found)?;
+        .ok_or(WebError::NotFound)?;
     timeline(&state, &caller, Timeline::Contact(id), paging).await
 }
 
@@ -574,7 +508,7 @@ async fn log_activity(
     caller: ApiCaller,
     Id(contact): Id<ContactId>,
     ApiJson(input): ApiJson<ActivityInput>,
-) -> Answer<Response, Activity> {
+) -> Result<Response, WebError> {
     let id = activities::log(&state.db, caller.context, contact, &input).await?;
     Ok(created(
         format!("/api/v1/contacts/{contact}/activities"),
@@ -590,7 +524,7 @@ async fn delete_activity(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<ActivityId>,
-) -> Answer<StatusCode, Activity> {
+) -> Result<StatusCode, WebError> {
     activities::delete(&state.db, caller.context, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -613,9 +547,9 @@ async fn list_custom_fields(
     State(state): State<AppState>,
     caller: ApiCaller,
     Query(query): Query<CustomFieldQuery>,
-) -> Answer<Json<Vec<Definition>>, ()> {
+) -> Result<Json<Vec<Definition>>, WebError> {
     let entity = Entity::parse(&query.entity).ok_or_else(|| {
-        Refused(WriteError::invalid(
+        WebError::from(WriteError::<()>::invalid(
             "entity",
             "Say `organization` or `contact`.",
         ))
@@ -634,7 +568,7 @@ async fn define_custom_field(
     State(state): State<AppState>,
     caller: ApiCaller,
     ApiJson(input): ApiJson<DefinitionInput>,
-) -> Answer<Response, Definition> {
+) -> Result<Response, WebError> {
     let id = custom_fields::define(&state.db, caller.context, &input).await?;
     Ok(created(
         format!("/api/v1/custom-fields/{id}"),
@@ -650,7 +584,7 @@ async fn archive_custom_field(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<DefinitionId>,
-) -> Answer<StatusCode, Definition> {
+) -> Result<StatusCode, WebError> {
     custom_fields::archive(&state.db, caller.context, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
