@@ -15,6 +15,8 @@ use axum::{Form, Router};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
+use crate::extract::MemberForm;
+use crate::forms::NoFields;
 use crate::pages::{render, Chrome, Section};
 use crate::rate_limit::{self, ClientAddress};
 use crate::session::{
@@ -86,19 +88,11 @@ async fn log_in(
     }
 }
 
-#[derive(Deserialize)]
-struct LogoutForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 async fn log_out(
     State(state): State<AppState>,
-    member: ApexMember,
     jar: CookieJar,
-    Form(form): Form<LogoutForm>,
+    MemberForm { member, .. }: MemberForm<NoFields, ApexMember>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     apex::log_out(&state.db, &member.signed_in).await?;
     let jar = jar.remove(removal(APEX_SESSION_COOKIE));
     Ok((jar, Redirect::to("/login?signed_out=1")).into_response())

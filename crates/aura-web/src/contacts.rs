@@ -19,13 +19,13 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::extract::Id;
-use crate::forms::{encode, optional_id, CsrfForm, CustomField, Errors};
+use crate::extract::{Id, MemberForm};
+use crate::forms::{encode, optional_id, CustomField, Errors, NoFields};
 use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
 use crate::{refusals, AppState, WebError};
@@ -287,16 +287,12 @@ struct ReassignForm {
     ids: Vec<String>,
     #[serde(default)]
     owner: String,
-    #[serde(default)]
-    csrf_token: String,
 }
 
 async fn reassign(
     State(state): State<AppState>,
-    member: Member,
-    axum_extra::extract::Form(form): axum_extra::extract::Form<ReassignForm>,
+    MemberForm { member, form }: MemberForm<ReassignForm>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     if !is_manager(&member) {
         return Err(WebError::Forbidden);
     }
@@ -349,8 +345,6 @@ struct ContactForm {
     assigned_to: String,
     #[serde(default)]
     version: String,
-    #[serde(default)]
-    csrf_token: String,
     /// The custom fields' inputs, `custom_fields.<key>` (and any other unknown input).
     #[serde(flatten)]
     custom: BTreeMap<String, String>,
@@ -367,7 +361,6 @@ impl ContactForm {
             organization: contact.organization_name.clone().unwrap_or_default(),
             assigned_to: contact.assigned_to.to_string(),
             version: contact.version.to_string(),
-            csrf_token: String::new(),
             custom: CustomField::stored(&contact.custom_fields),
         }
     }
@@ -529,10 +522,8 @@ async fn new_page(
 
 async fn create(
     State(state): State<AppState>,
-    member: Member,
-    Form(form): Form<ContactForm>,
+    MemberForm { member, form }: MemberForm<ContactForm>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     let context = member.signed_in.context;
     let definitions = custom_fields::list(&state.db, context, Entity::Contact).await?;
     let mut errors = Errors::default();
@@ -585,11 +576,9 @@ async fn edit_page(
 
 async fn update(
     State(state): State<AppState>,
-    member: Member,
     Id(id): Id<ContactId>,
-    Form(form): Form<ContactForm>,
+    MemberForm { member, form }: MemberForm<ContactForm>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     let contact = visible_contact(&state, &member, id).await?;
     let definitions =
         custom_fields::list(&state.db, member.signed_in.context, Entity::Contact).await?;
@@ -636,8 +625,6 @@ struct ActivityForm {
     occurred_at: String,
     #[serde(default)]
     description: String,
-    #[serde(default)]
-    csrf_token: String,
 }
 
 #[derive(Template)]
@@ -742,11 +729,9 @@ async fn contact_page(
 
 async fn log_activity(
     State(state): State<AppState>,
-    member: Member,
     Id(id): Id<ContactId>,
-    Form(form): Form<ActivityForm>,
+    MemberForm { member, form }: MemberForm<ActivityForm>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     let contact = visible_contact(&state, &member, id).await?;
     let mut errors = Errors::default();
     let text = form.occurred_at.trim();
@@ -794,21 +779,17 @@ async fn log_activity(
 
 async fn delete(
     State(state): State<AppState>,
-    member: Member,
     Id(id): Id<ContactId>,
-    Form(form): Form<CsrfForm>,
+    MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     set_deleted(&state, &member, id, true).await
 }
 
 async fn restore(
     State(state): State<AppState>,
-    member: Member,
     Id(id): Id<ContactId>,
-    Form(form): Form<CsrfForm>,
+    MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     set_deleted(&state, &member, id, false).await
 }
 
@@ -857,17 +838,13 @@ async fn set_deleted(
 struct DeleteActivityForm {
     #[serde(default)]
     contact_id: String,
-    #[serde(default)]
-    csrf_token: String,
 }
 
 async fn delete_activity(
     State(state): State<AppState>,
-    member: Member,
     Id(id): Id<ActivityId>,
-    Form(form): Form<DeleteActivityForm>,
+    MemberForm { member, form }: MemberForm<DeleteActivityForm>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     activities::delete(&state.db, member.signed_in.context, id).await?;
     let back = match optional_id::<ContactId>(Some(&form.contact_id)) {
         Some(contact) => format!("/contacts/{contact}?notice=activity_deleted#timeline"),

@@ -9,11 +9,12 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use serde::Deserialize;
 
-use crate::extract::Id;
+use crate::extract::{Id, MemberForm};
 use crate::forms::Errors;
+use crate::forms::NoFields;
 use crate::pages::{render, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
@@ -37,8 +38,6 @@ struct DefinitionForm {
     /// One choice per line.
     #[serde(default)]
     options: String,
-    #[serde(default)]
-    csrf_token: String,
 }
 
 #[derive(Template)]
@@ -117,10 +116,8 @@ async fn fields_page(
 
 async fn define(
     State(state): State<AppState>,
-    member: Member,
-    Form(form): Form<DefinitionForm>,
+    MemberForm { member, form }: MemberForm<DefinitionForm>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     require_admin(&member)?;
     let input = DefinitionInput {
         entity: form.entity.clone(),
@@ -149,19 +146,11 @@ async fn define(
     Ok((status, render(&page)).into_response())
 }
 
-#[derive(Deserialize)]
-struct ActionForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 async fn archive(
     State(state): State<AppState>,
-    member: Member,
     Id(id): Id<DefinitionId>,
-    Form(form): Form<ActionForm>,
+    MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     require_admin(&member)?;
     custom_fields::archive(&state.db, member.signed_in.context, id).await?;
     Ok(Redirect::to("/settings/fields?done=archived").into_response())

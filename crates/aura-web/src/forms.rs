@@ -52,12 +52,10 @@ pub(crate) fn optional_id<T: FromStr>(value: Option<&str>) -> Option<T> {
     value.and_then(|v| v.trim().parse().ok())
 }
 
-/// A form that carries nothing but the session's CSRF token (delete, restore, and the like).
+/// A form with nothing to read but its CSRF token, which `MemberForm` checks (delete, restore,
+/// and the like).
 #[derive(Deserialize)]
-pub(crate) struct CsrfForm {
-    #[serde(default)]
-    pub(crate) csrf_token: String,
-}
+pub(crate) struct NoFields {}
 
 /// A value for a query string, percent-encoded.
 pub(crate) fn encode(value: &str) -> String {

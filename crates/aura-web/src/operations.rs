@@ -11,11 +11,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::forms::CsrfForm;
+use crate::extract::MemberForm;
+use crate::forms::NoFields;
 use crate::pages::{render, Chrome, Section};
 use crate::session::ApexMember;
 use crate::{AppState, WebError};
@@ -70,39 +71,34 @@ async fn workspaces_page(
 
 async fn suspend(
     State(state): State<AppState>,
-    member: ApexMember,
     Path(id): Path<Uuid>,
-    Form(form): Form<CsrfForm>,
+    MemberForm { member, .. }: MemberForm<NoFields, ApexMember>,
 ) -> Result<Response, WebError> {
-    set_status(state, member, id, form, TenantStatus::Suspended).await
+    set_status(state, member, id, TenantStatus::Suspended).await
 }
 
 async fn reactivate(
     State(state): State<AppState>,
-    member: ApexMember,
     Path(id): Path<Uuid>,
-    Form(form): Form<CsrfForm>,
+    MemberForm { member, .. }: MemberForm<NoFields, ApexMember>,
 ) -> Result<Response, WebError> {
-    set_status(state, member, id, form, TenantStatus::Active).await
+    set_status(state, member, id, TenantStatus::Active).await
 }
 
 async fn delete(
     State(state): State<AppState>,
-    member: ApexMember,
     Path(id): Path<Uuid>,
-    Form(form): Form<CsrfForm>,
+    MemberForm { member, .. }: MemberForm<NoFields, ApexMember>,
 ) -> Result<Response, WebError> {
-    set_status(state, member, id, form, TenantStatus::Deleted).await
+    set_status(state, member, id, TenantStatus::Deleted).await
 }
 
 async fn set_status(
     state: AppState,
     member: ApexMember,
     id: Uuid,
-    form: CsrfForm,
     status: TenantStatus,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     provisioning::set_status(
         &state.db,
         member.signed_in.user_id,
@@ -140,11 +136,9 @@ async fn outbox_page(
 
 async fn mark_contract_signed(
     State(state): State<AppState>,
-    member: ApexMember,
     Path(id): Path<Uuid>,
-    Form(form): Form<CsrfForm>,
+    MemberForm { member, .. }: MemberForm<NoFields, ApexMember>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     provisioning::mark_contract_signed(&state.db, member.signed_in.user_id, id)
         .await
         .map_err(lifecycle_error)?;
@@ -164,8 +158,6 @@ struct ActivationInput {
     timezone: String,
     #[serde(default)]
     currency: String,
-    #[serde(default)]
-    csrf_token: String,
 }
 
 #[derive(Template)]
@@ -240,11 +232,12 @@ async fn activation_form(
 
 async fn activate(
     State(state): State<AppState>,
-    member: ApexMember,
     Path(id): Path<Uuid>,
-    Form(input): Form<ActivationInput>,
+    MemberForm {
+        member,
+        form: input,
+    }: MemberForm<ActivationInput, ApexMember>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&input.csrf_token)?;
     let request = request_for(&state, &member, id).await?;
     let mut page = ActivationPage::new(&state, &member, request, input.clone());
     let slug = input

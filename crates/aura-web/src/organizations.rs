@@ -19,12 +19,12 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use serde::Deserialize;
 
 use crate::contacts::{is_manager, when, MoreActivities, ProblemPage, TimelineView};
-use crate::extract::Id;
-use crate::forms::{encode, CsrfForm, CustomField, Errors};
+use crate::extract::{Id, MemberForm};
+use crate::forms::{encode, CustomField, Errors, NoFields};
 use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
@@ -224,8 +224,6 @@ struct OrganizationForm {
     parent: String,
     #[serde(default)]
     version: String,
-    #[serde(default)]
-    csrf_token: String,
     /// The custom fields' inputs, `custom_fields.<key>` (and any other unknown input).
     #[serde(flatten)]
     custom: BTreeMap<String, String>,
@@ -244,7 +242,6 @@ impl OrganizationForm {
             website: organization.website.clone().unwrap_or_default(),
             parent: organization.parent_name.clone().unwrap_or_default(),
             version: organization.version.to_string(),
-            csrf_token: String::new(),
             custom: CustomField::stored(&organization.custom_fields),
         }
     }
@@ -375,10 +372,8 @@ async fn definitions(state: &AppState, member: &Member) -> Result<Vec<Definition
 
 async fn create(
     State(state): State<AppState>,
-    member: Member,
-    Form(form): Form<OrganizationForm>,
+    MemberForm { member, form }: MemberForm<OrganizationForm>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     let definitions = definitions(&state, &member).await?;
     let mut errors = Errors::default();
     let input = form
@@ -432,11 +427,9 @@ async fn edit_page(
 
 async fn update(
     State(state): State<AppState>,
-    member: Member,
     Id(id): Id<OrganizationId>,
-    Form(form): Form<OrganizationForm>,
+    MemberForm { member, form }: MemberForm<OrganizationForm>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     let organization = visible_organization(&state, &member, id).await?;
     let definitions = definitions(&state, &member).await?;
     let mut errors = Errors::default();
@@ -557,21 +550,17 @@ async fn organization_page(
 
 async fn delete(
     State(state): State<AppState>,
-    member: Member,
     Id(id): Id<OrganizationId>,
-    Form(form): Form<CsrfForm>,
+    MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     set_deleted(&state, &member, id, true).await
 }
 
 async fn restore(
     State(state): State<AppState>,
-    member: Member,
     Id(id): Id<OrganizationId>,
-    Form(form): Form<CsrfForm>,
+    MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     set_deleted(&state, &member, id, false).await
 }
 

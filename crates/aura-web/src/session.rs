@@ -89,10 +89,15 @@ pub struct Member {
     pub renewed_cookie: Option<Cookie<'static>>,
 }
 
-impl Member {
-    /// Refuses a form whose CSRF token is not this session's.
-    pub fn check_csrf(&self, submitted: &str) -> Result<(), WebError> {
-        check_csrf(&self.signed_in.csrf_token, submitted)
+/// A signed-in session whose pages carry its CSRF token in their forms (see
+/// `extract::MemberForm`, which checks it).
+pub trait Session: FromRequestParts<AppState> + Send {
+    fn csrf_token(&self) -> &str;
+}
+
+impl Session for Member {
+    fn csrf_token(&self) -> &str {
+        &self.signed_in.csrf_token
     }
 }
 
@@ -147,9 +152,9 @@ pub struct ApexMember {
     pub renewed_cookie: Option<Cookie<'static>>,
 }
 
-impl ApexMember {
-    pub fn check_csrf(&self, submitted: &str) -> Result<(), WebError> {
-        check_csrf(&self.signed_in.csrf_token, submitted)
+impl Session for ApexMember {
+    fn csrf_token(&self) -> &str {
+        &self.signed_in.csrf_token
     }
 }
 
@@ -183,7 +188,7 @@ impl FromRequestParts<AppState> for ApexMember {
 }
 
 /// Refuses a form whose CSRF token is not its session's.
-fn check_csrf(expected: &str, submitted: &str) -> Result<(), WebError> {
+pub(crate) fn check_csrf(expected: &str, submitted: &str) -> Result<(), WebError> {
     if constant_time_eq(expected.as_bytes(), submitted.as_bytes()) {
         Ok(())
     } else {

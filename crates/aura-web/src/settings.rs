@@ -7,9 +7,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Router};
+use axum::Router;
 use serde::Deserialize;
 
+use crate::extract::MemberForm;
 use crate::pages::{render, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
@@ -90,8 +91,6 @@ struct SettingsForm {
     currency: String,
     #[serde(default)]
     version: String,
-    #[serde(default)]
-    csrf_token: String,
 }
 
 impl SettingsForm {
@@ -110,10 +109,8 @@ impl SettingsForm {
 
 async fn save(
     State(state): State<AppState>,
-    member: Member,
-    Form(form): Form<SettingsForm>,
+    MemberForm { member, form }: MemberForm<SettingsForm>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     require_admin(&member)?;
     let input = form.into_settings();
     match tenants::update_settings(&state.db, member.signed_in.context, &input).await {

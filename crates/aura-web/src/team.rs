@@ -19,7 +19,8 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::forms::CsrfForm;
+use crate::extract::MemberForm;
+use crate::forms::NoFields;
 use crate::pages::{render, Chrome, Section};
 use crate::rate_limit::{self, ClientAddress};
 use crate::session::{
@@ -93,11 +94,9 @@ async fn removal_page(
 
 async fn send_removal_code(
     State(state): State<AppState>,
-    member: Member,
     Path(user_id): Path<Uuid>,
-    Form(form): Form<CsrfForm>,
+    MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     // Without a mail server no code is issued: only the page could show it, and a code on the
     // page proves nothing about who holds the session.
     if !state.mailer.delivers() {
@@ -120,18 +119,14 @@ struct RemovalForm {
     code: String,
     #[serde(default)]
     password: String,
-    #[serde(default)]
-    csrf_token: String,
 }
 
 async fn remove(
     State(state): State<AppState>,
-    member: Member,
     client: ClientAddress,
     Path(user_id): Path<Uuid>,
-    Form(form): Form<RemovalForm>,
+    MemberForm { member, form }: MemberForm<RemovalForm>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     let target = removal_target(&state, &member, user_id).await?;
     let source = LoginSource::from(client.ip());
     let proof = if state.mailer.delivers() {
@@ -212,8 +207,6 @@ struct InviteForm {
     email: String,
     #[serde(default)]
     role: String,
-    #[serde(default)]
-    csrf_token: String,
 }
 
 fn parse_role(value: &str) -> Option<MemberRole> {
@@ -224,10 +217,8 @@ fn parse_role(value: &str) -> Option<MemberRole> {
 
 async fn invite(
     State(state): State<AppState>,
-    member: Member,
-    Form(form): Form<InviteForm>,
+    MemberForm { member, form }: MemberForm<InviteForm>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     let context = member.signed_in.context;
     if context.role != MemberRole::Admin {
         return Err(WebError::Forbidden);
@@ -286,17 +277,13 @@ async fn invite(
 struct RoleForm {
     #[serde(default)]
     role: String,
-    #[serde(default)]
-    csrf_token: String,
 }
 
 async fn change_role(
     State(state): State<AppState>,
-    member: Member,
     Path(user_id): Path<Uuid>,
-    Form(form): Form<RoleForm>,
+    MemberForm { member, form }: MemberForm<RoleForm>,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     let role = parse_role(&form.role).ok_or(WebError::Invalid {
         constraint: "role".into(),
     })?;
@@ -313,30 +300,26 @@ async fn change_role(
 
 async fn deactivate(
     State(state): State<AppState>,
-    member: Member,
     Path(user_id): Path<Uuid>,
-    Form(form): Form<CsrfForm>,
+    MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
-    set_active(state, member, user_id, form, false).await
+    set_active(state, member, user_id, false).await
 }
 
 async fn reactivate(
     State(state): State<AppState>,
-    member: Member,
     Path(user_id): Path<Uuid>,
-    Form(form): Form<CsrfForm>,
+    MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
-    set_active(state, member, user_id, form, true).await
+    set_active(state, member, user_id, true).await
 }
 
 async fn set_active(
     state: AppState,
     member: Member,
     user_id: Uuid,
-    form: CsrfForm,
     active: bool,
 ) -> Result<Response, WebError> {
-    member.check_csrf(&form.csrf_token)?;
     members::set_active(
         &state.db,
         member.signed_in.context,
