@@ -3,6 +3,7 @@
 
 use aura_platform::auth::apex::{self, ApexSignedIn, ApexToken};
 use aura_platform::auth::{self, Secret, SignedIn, SESSION_IDLE_LIMIT};
+use aura_platform::permissions::Permission;
 use aura_platform::tenants::Workspace;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -93,6 +94,11 @@ impl Member {
     /// Refuses a form whose CSRF token is not this session's.
     pub fn check_csrf(&self, submitted: &str) -> Result<(), WebError> {
         check_csrf(&self.signed_in.csrf_token, submitted)
+    }
+
+    /// Whether the member's role may do `permission`: pages offer only what it may.
+    pub fn may(&self, permission: Permission) -> bool {
+        self.signed_in.context.role.may(permission)
     }
 }
 
