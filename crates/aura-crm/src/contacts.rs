@@ -5,7 +5,8 @@
 
 use aura_platform::audit;
 use aura_platform::db::{AppPool, DbError, TenantContext, TenantTx};
-use aura_platform::ids::{MemberRole, UserId};
+use aura_platform::ids::UserId;
+use aura_platform::permissions::Permission;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -160,7 +161,7 @@ pub async fn create(
     input: &ContactInput,
 ) -> Result<ContactId, WriteError<Contact>> {
     let owner = input.assigned_to.unwrap_or(context.user_id);
-    if owner != context.user_id && context.role == MemberRole::SalesRep {
+    if owner != context.user_id && !context.role.may(Permission::AssignContacts) {
         return Err(WriteError::NotAllowed);
     }
     let mut tx = pool.begin(context).await?;
@@ -226,7 +227,7 @@ pub async fn update(
     }
     let owner = input.assigned_to.unwrap_or(current.assigned_to);
     if owner != current.assigned_to {
-        if context.role == MemberRole::SalesRep {
+        if !context.role.may(Permission::AssignContacts) {
             return Err(WriteError::NotAllowed);
         }
         check_owner(&mut tx, owner).await?;
@@ -288,7 +289,7 @@ pub async fn reassign(
     ids: &[ContactId],
     owner: UserId,
 ) -> Result<u64, WriteError<Contact>> {
-    if context.role == MemberRole::SalesRep {
+    if !context.role.may(Permission::AssignContacts) {
         return Err(WriteError::NotAllowed);
     }
     if ids.len() > 500 {
@@ -391,9 +392,10 @@ pub async fn list(
     filter: &ContactFilter,
 ) -> Result<ContactList, DbError> {
     let size = page_size(filter.limit);
-    let owner = match context.role {
-        MemberRole::SalesRep => Some(context.user_id),
-        MemberRole::Admin | MemberRole::Manager => filter.assigned_to,
+    let owner = if context.role.may(Permission::AllContacts) {
+        filter.assigned_to
+    } else {
+        Some(context.user_id)
     };
     let search = filter
         .search

@@ -4,7 +4,8 @@
 //! are refused by name, and nothing unchecked is stored.
 
 use aura_platform::db::{AppPool, DbError, TenantContext, TenantTx};
-use aura_platform::ids::{MemberRole, UserId};
+use aura_platform::ids::UserId;
+use aura_platform::permissions::Permission;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -162,7 +163,7 @@ pub async fn define(
     context: TenantContext,
     input: &DefinitionInput,
 ) -> Result<DefinitionId, WriteError<Definition>> {
-    if context.role != MemberRole::Admin {
+    if !context.role.may(Permission::DefineCustomFields) {
         return Err(WriteError::NotAllowed);
     }
     let mut check = Check::new();
@@ -241,7 +242,7 @@ pub async fn archive(
     context: TenantContext,
     id: DefinitionId,
 ) -> Result<(), WriteError<Definition>> {
-    if context.role != MemberRole::Admin {
+    if !context.role.may(Permission::DefineCustomFields) {
         return Err(WriteError::NotAllowed);
     }
     let mut tx = pool.begin(context).await?;

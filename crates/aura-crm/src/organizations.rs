@@ -4,7 +4,8 @@
 
 use aura_platform::audit;
 use aura_platform::db::{AppPool, DbError, TenantContext, TenantTx};
-use aura_platform::ids::{MemberRole, UserId};
+use aura_platform::ids::UserId;
+use aura_platform::permissions::Permission;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -359,7 +360,7 @@ pub async fn set_deleted(
     id: OrganizationId,
     deleted: bool,
 ) -> Result<(), WriteError<Organization>> {
-    if context.role == MemberRole::SalesRep {
+    if !context.role.may(Permission::DeleteOrganizations) {
         return Err(WriteError::NotAllowed);
     }
     let mut tx = pool.begin(context).await?;

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::db::{set_context, AppPool, DbError, TenantContext, TenantTx};
-use crate::ids::{MemberRole, TenantId, UserId};
+use crate::ids::{TenantId, UserId};
+use crate::permissions::Permission;
 
 /// Actions the trail records, for filtering (the UI offers exactly these).
 pub const ACTIONS: &[&str] = &[
@@ -82,7 +83,7 @@ pub async fn page(
     context: TenantContext,
     filter: &Filter,
 ) -> Result<Page, AuditError> {
-    if context.role != MemberRole::Admin {
+    if !context.role.may(Permission::ReadAuditLog) {
         return Err(AuditError::NotAdmin);
     }
     // A cursor of another list's kind starts from the newest entry.

@@ -1,12 +1,19 @@
 //! The demo platform: two tenants with a member of every role each, and a platform admin, so a
 //! newcomer can log in and see isolation at work (two reps per tenant: each sees only their own).
 
+use std::sync::LazyLock;
+
 use crate::db::{DbError, OwnerPool};
 use crate::ids::{MemberRole, TenantId, UserId};
 use crate::password;
 
 /// The password of every demo account. Demo data only: `seed-demo` is for evaluation databases.
 pub const DEMO_PASSWORD: &str = "aura-demo-password";
+
+/// `DEMO_PASSWORD` hashed once per process, for every demo account of every seed: the password
+/// is published, so a salt per account protects nothing, and the test suite seeds a database
+/// per test (nine argon2 hashes each).
+static DEMO_PASSWORD_HASH: LazyLock<String> = LazyLock::new(|| password::hash(DEMO_PASSWORD));
 
 pub struct DemoUser {
     pub id: UserId,
@@ -110,7 +117,7 @@ pub async fn seed(owner: &OwnerPool) -> Result<DemoPlatform, SeedError> {
          values ($1, $2, 'Platform Operator', $3, true)",
         platform_admin as UserId,
         demo.platform_admin_email,
-        password::hash(DEMO_PASSWORD),
+        &*DEMO_PASSWORD_HASH,
     )
     .execute(&mut *tx)
     .await
@@ -137,7 +144,7 @@ pub async fn seed(owner: &OwnerPool) -> Result<DemoPlatform, SeedError> {
                 user_id as UserId,
                 user.email,
                 user.name,
-                password::hash(DEMO_PASSWORD),
+                &*DEMO_PASSWORD_HASH,
             )
             .execute(&mut *tx)
             .await

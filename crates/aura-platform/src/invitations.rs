@@ -12,6 +12,7 @@ use crate::auth::{
 };
 use crate::db::{set_context, AppPool, DbError, TenantContext};
 use crate::ids::{Email, MemberRole, TenantId, UserId};
+use crate::permissions::Permission;
 use crate::{outbox, password};
 
 pub const INVITATION_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
@@ -49,7 +50,7 @@ pub async fn invite(
     role: MemberRole,
     link_base: &str,
 ) -> Result<Sent, InviteError> {
-    if context.role != MemberRole::Admin {
+    if !context.role.may(Permission::ManageMembers) {
         return Err(InviteError::NotAdmin);
     }
     let mut tx = pool.begin(context).await?;

@@ -13,6 +13,7 @@ pub mod members;
 pub mod outbox;
 pub mod password;
 pub mod password_reset;
+pub mod permissions;
 pub mod provisioning;
 pub mod signup;
 pub mod step_up;

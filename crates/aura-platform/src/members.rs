@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::auth::{self, LoginError};
 use crate::db::{AppPool, DbError, TenantContext, TenantTx};
 use crate::ids::{MemberRole, UserId};
+use crate::permissions::Permission;
 use crate::step_up::{self, IssuedCode, Proof, Purpose, StepUpError};
 
 #[derive(Debug, Clone)]
@@ -89,7 +90,7 @@ pub async fn change_role(
     user: UserId,
     role: MemberRole,
 ) -> Result<(), MemberChangeError> {
-    let mut tx = begin_change(pool, context, user).await?;
+    let mut tx = begin_change(pool, context, user, Permission::ManageMembers).await?;
     let (before, active) = lock_member(&mut tx, user).await?;
     if before == role {
         return Ok(());
@@ -128,7 +129,7 @@ pub async fn set_active(
     user: UserId,
     active: bool,
 ) -> Result<(), MemberChangeError> {
-    let mut tx = begin_change(pool, context, user).await?;
+    let mut tx = begin_change(pool, context, user, Permission::ManageMembers).await?;
     let (role, was_active) = lock_member(&mut tx, user).await?;
     if was_active == active {
         return Ok(());
@@ -183,7 +184,7 @@ pub async fn request_removal_code(
     context: TenantContext,
     user: UserId,
 ) -> Result<IssuedCode, MemberChangeError> {
-    let mut tx = begin_change(pool, context, user).await?;
+    let mut tx = begin_change(pool, context, user, Permission::RemoveMembers).await?;
     lock_member(&mut tx, user).await?;
     let code = step_up::issue(&mut tx, &Purpose::RemoveMember(user)).await?;
     tx.commit().await?;
@@ -199,7 +200,7 @@ pub async fn remove(
     user: UserId,
     proof: Proof<'_>,
 ) -> Result<(), MemberChangeError> {
-    may_change(context, user)?;
+    may_change(context, user, Permission::RemoveMembers)?;
     if let Proof::Password { password, source } = proof {
         // Before the change's transaction: hashing is slow, and no row lock should wait on it.
         auth::confirm_password(pool, context.user_id, password, source)
@@ -209,7 +210,7 @@ pub async fn remove(
                 LoginError::Db(err) => err.into(),
             })?;
     }
-    let mut tx = begin_change(pool, context, user).await?;
+    let mut tx = begin_change(pool, context, user, Permission::RemoveMembers).await?;
     let (role, active) = lock_member(&mut tx, user).await?;
     if let Proof::Code(code) = proof {
         if let Err(err) = step_up::consume(&mut tx, &Purpose::RemoveMember(user), code).await {
@@ -266,9 +267,13 @@ pub async fn remove(
     Ok(())
 }
 
-/// Only an admin changes members, and never themself.
-fn may_change(context: TenantContext, user: UserId) -> Result<(), MemberChangeError> {
-    if context.role != MemberRole::Admin {
+/// Only a role with `permission` changes members, and never themself.
+fn may_change(
+    context: TenantContext,
+    user: UserId,
+    permission: Permission,
+) -> Result<(), MemberChangeError> {
+    if !context.role.may(permission) {
         return Err(MemberChangeError::NotAdmin);
     }
     if context.user_id == user {
@@ -281,8 +286,9 @@ async fn begin_change(
     pool: &AppPool,
     context: TenantContext,
     user: UserId,
+    permission: Permission,
 ) -> Result<TenantTx, MemberChangeError> {
-    may_change(context, user)?;
+    may_change(context, user, permission)?;
     Ok(pool.begin(context).await?)
 }
 

@@ -1,7 +1,8 @@
 //! Tenants as the rest of the platform sees them.
 
 use crate::db::{AppPool, DbError, TenantContext, TenantTx};
-use crate::ids::{MemberRole, TenantId, TenantSlug, UserId};
+use crate::ids::{TenantId, TenantSlug, UserId};
+use crate::permissions::Permission;
 
 /// A tenant's lifecycle state. Mirrors `aura.tenant_status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize)]
@@ -95,7 +96,7 @@ pub async fn update_settings(
     context: TenantContext,
     input: &Settings,
 ) -> Result<(), SettingsError> {
-    if context.role != MemberRole::Admin {
+    if !context.role.may(Permission::EditSettings) {
         return Err(SettingsError::NotAdmin);
     }
     let mut tx = pool.begin(context).await?;

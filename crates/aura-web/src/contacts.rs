@@ -13,8 +13,9 @@ use aura_crm::ids::{ActivityId, ContactId, OrganizationId};
 use aura_crm::paging::{Cursor, ListOrder};
 use aura_crm::{organizations, WriteError};
 use aura_platform::db::TenantContext;
-use aura_platform::ids::{MemberRole, UserId};
+use aura_platform::ids::UserId;
 use aura_platform::members::{self, Member as TeamMember};
+use aura_platform::permissions::Permission;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -45,10 +46,6 @@ pub fn routes() -> Router<AppState> {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers shared with the organization pages.
-
-pub(crate) fn is_manager(member: &Member) -> bool {
-    member.signed_in.context.role != MemberRole::SalesRep
-}
 
 /// Timestamps as the pages show them.
 pub(crate) fn when(at: &DateTime<Utc>) -> String {
@@ -148,6 +145,8 @@ struct ContactsPage {
     next_query: Option<String>,
     first_page: bool,
     oob: bool,
+    /// The member sees everyone's contacts, so may narrow the list to one owner's.
+    filter_by_owner: bool,
     owners: Vec<TeamMember>,
     owner: String,
     order: ListOrder,
@@ -177,10 +176,11 @@ async fn list_page(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let context = member.signed_in.context;
-    let manager = is_manager(&member);
+    let sees_all = member.may(Permission::AllContacts);
+    let can_reassign = member.may(Permission::AssignContacts);
     let deleted = query.deleted.as_deref().is_some_and(|d| !d.is_empty());
     let q = query.q.clone().unwrap_or_default().trim().to_owned();
-    let owner: Option<UserId> = if manager {
+    let owner: Option<UserId> = if sees_all {
         optional_id(query.owner.as_deref())
     } else {
         None
@@ -232,7 +232,7 @@ async fn list_page(
             similar: list.similar,
             q,
             deleted,
-            can_reassign: manager,
+            can_reassign,
             next_query,
             first_page: filter.after.is_none(),
             oob: true,
@@ -264,11 +264,12 @@ async fn list_page(
         similar: list.similar,
         q,
         deleted,
-        can_reassign: manager,
+        can_reassign,
         next_query,
         first_page: filter.after.is_none(),
         oob: false,
-        owners: if manager {
+        filter_by_owner: sees_all,
+        owners: if sees_all || can_reassign {
             owner_choices(&state, context, None).await?
         } else {
             Vec::new()
@@ -293,7 +294,7 @@ async fn reassign(
     State(state): State<AppState>,
     MemberForm { member, form }: MemberForm<ReassignForm>,
 ) -> Result<Response, WebError> {
-    if !is_manager(&member) {
+    if !member.may(Permission::AssignContacts) {
         return Err(WebError::Forbidden);
     }
     let ids: Vec<ContactId> = form
@@ -396,7 +397,7 @@ impl ContactForm {
             title: Some(self.title.clone()),
             organization_id,
             // Reps have no owner select: their contacts stay theirs.
-            assigned_to: if is_manager(member) {
+            assigned_to: if member.may(Permission::AssignContacts) {
                 optional_id(Some(&self.assigned_to))
             } else {
                 None
@@ -436,7 +437,7 @@ impl ContactFormPage {
         form: ContactForm,
     ) -> Result<Self, WebError> {
         let context = member.signed_in.context;
-        let owners = if is_manager(member) {
+        let owners = if member.may(Permission::AssignContacts) {
             owner_choices(state, context, contact.map(|c| c.assigned_to)).await?
         } else {
             Vec::new()

@@ -4,7 +4,7 @@
 use askama::Template;
 use aura_crm::custom_fields::{self, Definition, DefinitionId, DefinitionInput, Entity, Kind};
 use aura_crm::WriteError;
-use aura_platform::ids::MemberRole;
+use aura_platform::permissions::Permission;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -60,7 +60,7 @@ struct Done {
 }
 
 fn require_admin(member: &Member) -> Result<(), WebError> {
-    if member.signed_in.context.role == MemberRole::Admin {
+    if member.may(Permission::DefineCustomFields) {
         Ok(())
     } else {
         Err(WebError::Forbidden)

@@ -15,6 +15,7 @@ use aura_crm::organizations::{
 };
 use aura_crm::paging::{Cursor, ListOrder};
 use aura_crm::WriteError;
+use aura_platform::permissions::Permission;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -22,7 +23,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
-use crate::contacts::{is_manager, when, MoreActivities, ProblemPage, TimelineView};
+use crate::contacts::{when, MoreActivities, ProblemPage, TimelineView};
 use crate::extract::{Id, MemberForm};
 use crate::forms::{encode, CustomField, Errors, NoFields};
 use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
@@ -93,7 +94,7 @@ async fn list_page(
 ) -> Result<Response, WebError> {
     let context = member.signed_in.context;
     let deleted = query.deleted.as_deref().is_some_and(|d| !d.is_empty());
-    if deleted && !is_manager(&member) {
+    if deleted && !member.may(Permission::DeleteOrganizations) {
         return Err(WebError::Forbidden);
     }
     let q = query.q.clone().unwrap_or_default().trim().to_owned();
@@ -153,7 +154,7 @@ async fn list_page(
         sizes: OrganizationSize::ALL,
         order,
         deleted,
-        can_delete: is_manager(&member),
+        can_delete: member.may(Permission::DeleteOrganizations),
         next_query,
         first_page: filter.after.is_none(),
         oob: false,
@@ -535,7 +536,7 @@ async fn organization_page(
         organization,
         contacts: contacts.page.items,
         more_contacts: contacts.page.next.is_some(),
-        can_delete: is_manager(&member),
+        can_delete: member.may(Permission::DeleteOrganizations),
         notice: match query.notice.as_deref() {
             Some("created") => Some("Organization created."),
             Some("saved") => Some("Organization saved."),
@@ -570,7 +571,7 @@ async fn set_deleted(
     id: OrganizationId,
     deleted: bool,
 ) -> Result<Response, WebError> {
-    if !is_manager(member) {
+    if !member.may(Permission::DeleteOrganizations) {
         return Err(WebError::Forbidden);
     }
     let organization = visible_organization(state, member, id).await?;

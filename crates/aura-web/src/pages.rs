@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::Router;
 
 use aura_platform::auth::apex::ApexSignedIn;
-use aura_platform::ids::MemberRole;
+use aura_platform::permissions::Permission;
 use aura_platform::tenants::Workspace;
 
 use crate::session::Member;
@@ -145,17 +145,17 @@ impl Chrome {
                 name: signed_in.display_name.clone(),
                 role: signed_in.context.role.label(),
                 csrf_token: signed_in.csrf_token.clone(),
-                links: match signed_in.context.role {
-                    MemberRole::Admin => vec![
-                        CONTACTS_LINK,
-                        ORGANIZATIONS_LINK,
-                        MEMBERS_LINK,
-                        AUDIT_LINK,
-                        SETTINGS_LINK,
-                    ],
-                    MemberRole::Manager => vec![CONTACTS_LINK, ORGANIZATIONS_LINK, MEMBERS_LINK],
-                    MemberRole::SalesRep => vec![CONTACTS_LINK, ORGANIZATIONS_LINK],
-                },
+                links: [
+                    (CONTACTS_LINK, Permission::UseWorkspace),
+                    (ORGANIZATIONS_LINK, Permission::UseWorkspace),
+                    (MEMBERS_LINK, Permission::SeeMembers),
+                    (AUDIT_LINK, Permission::ReadAuditLog),
+                    (SETTINGS_LINK, Permission::EditSettings),
+                ]
+                .into_iter()
+                .filter(|(_, permission)| member.may(*permission))
+                .map(|(link, _)| link)
+                .collect(),
             }),
             ..Self::for_workspace(section, &member.workspace)
         }

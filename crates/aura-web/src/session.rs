@@ -3,6 +3,7 @@
 
 use aura_platform::auth::apex::{self, ApexSignedIn, ApexToken};
 use aura_platform::auth::{self, Secret, SignedIn, SESSION_IDLE_LIMIT};
+use aura_platform::permissions::Permission;
 use aura_platform::tenants::Workspace;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -93,6 +94,13 @@ pub struct Member {
 /// `extract::MemberForm`, which checks it).
 pub trait Session: FromRequestParts<AppState> + Send {
     fn csrf_token(&self) -> &str;
+}
+
+impl Member {
+    /// Whether the member's role may do `permission`: pages offer only what it may.
+    pub fn may(&self, permission: Permission) -> bool {
+        self.signed_in.context.role.may(permission)
+    }
 }
 
 impl Session for Member {

@@ -1,7 +1,7 @@
 //! The workspace's settings, for its admins (F1.7): name, logo, industry, time zone, currency.
 
 use askama::Template;
-use aura_platform::ids::MemberRole;
+use aura_platform::permissions::Permission;
 use aura_platform::tenants::{self, Settings, SettingsError};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -56,7 +56,7 @@ struct SavedQuery {
 }
 
 fn require_admin(member: &Member) -> Result<(), WebError> {
-    if member.signed_in.context.role == MemberRole::Admin {
+    if member.may(Permission::EditSettings) {
         Ok(())
     } else {
         Err(WebError::Forbidden)

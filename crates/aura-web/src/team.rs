@@ -6,6 +6,7 @@ use aura_platform::auth::{LoginSource, Secret};
 use aura_platform::ids::{Email, MemberRole, UserId};
 use aura_platform::invitations::{self, AcceptError, AcceptInput, InviteError, OpenInvitation};
 use aura_platform::members::{self, Member as TeamMember, MemberChangeError, PendingInvitation};
+use aura_platform::permissions::Permission;
 use aura_platform::step_up::Proof;
 use aura_platform::tenants::Workspace;
 
@@ -73,7 +74,7 @@ async fn removal_target(
     member: &Member,
     user_id: Uuid,
 ) -> Result<TeamMember, WebError> {
-    if member.signed_in.context.role != MemberRole::Admin {
+    if !member.may(Permission::RemoveMembers) {
         return Err(WebError::Forbidden);
     }
     members::list(&state.db, member.signed_in.context)
@@ -161,7 +162,9 @@ async fn remove(
 #[template(path = "members.html")]
 struct MembersPage {
     chrome: Chrome,
-    is_admin: bool,
+    /// Role changes, deactivation and invitations are offered.
+    can_manage: bool,
+    can_remove: bool,
     own_id: UserId,
     members: Vec<TeamMember>,
     pending: Vec<PendingInvitation>,
@@ -178,12 +181,13 @@ struct MembersPage {
 impl MembersPage {
     async fn load(state: &AppState, member: &Member) -> Result<Self, WebError> {
         let context = member.signed_in.context;
-        if context.role == MemberRole::SalesRep {
+        if !member.may(Permission::SeeMembers) {
             return Err(WebError::Forbidden);
         }
         Ok(Self {
             chrome: Chrome::for_member(Section::Members, member),
-            is_admin: context.role == MemberRole::Admin,
+            can_manage: member.may(Permission::ManageMembers),
+            can_remove: member.may(Permission::RemoveMembers),
             own_id: context.user_id,
             members: members::list(&state.db, context).await?,
             pending: members::pending_invitations(&state.db, context).await?,
@@ -220,7 +224,7 @@ async fn invite(
     MemberForm { member, form }: MemberForm<InviteForm>,
 ) -> Result<Response, WebError> {
     let context = member.signed_in.context;
-    if context.role != MemberRole::Admin {
+    if !member.may(Permission::ManageMembers) {
         return Err(WebError::Forbidden);
     }
     let role = parse_role(&form.role).ok_or(WebError::Invalid {
