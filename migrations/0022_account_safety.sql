@@ -78,9 +78,12 @@ create policy email_verifications_select on email_verifications for select
     using (user_id = aura.current_user_id() or aura.current_user_is_platform_admin());
 create policy email_verifications_insert on email_verifications for insert
     with check (user_id = aura.current_user_id());
+-- Verifying only marks it done, once: the token and whose it is never change.
 create policy email_verifications_update on email_verifications for update
-    using (user_id = aura.current_user_id()) with check (user_id = aura.current_user_id());
-grant select, insert, update on email_verifications to aura_app;
+    using (user_id = aura.current_user_id() and verified_at is null)
+    with check (user_id = aura.current_user_id());
+grant select, insert on email_verifications to aura_app;
+grant update (verified_at) on email_verifications to aura_app;
 
 -- Requests made before verification existed went through as they were: they count as verified.
 insert into email_verifications (user_id, token_hash, created_at, expires_at, verified_at)

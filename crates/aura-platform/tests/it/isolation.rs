@@ -912,6 +912,97 @@ async fn login_failures_are_reached_only_as_their_own_user() {
     assert!(refused_by_privilege_or_policy(&err), "{err}");
 }
 
+/// An email verification is its account's own: with one user in context, another's is
+/// invisible and cannot be written or marked done; one's own cannot be re-pointed, given a
+/// new token, or marked again. Operators read them all (their queue shows who verified).
+#[tokio::test]
+async fn email_verifications_are_reached_only_as_their_own_user_and_by_operators() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    for user in [t.a.user_id, t.b.user_id] {
+        sqlx::query(
+            "insert into email_verifications (user_id, token_hash, expires_at)
+             values ($1, sha256(gen_random_uuid()::text::bytea), now() + interval '1 day')",
+        )
+        .bind(user.as_uuid())
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    }
+    let (a, b) = (t.a.user_id.as_uuid(), t.b.user_id.as_uuid());
+    let mut conn = db.raw_app_connection().await;
+    let as_user = |user: Uuid| format!("set local app.current_user_id = '{user}'");
+
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::raw_sql(&as_user(a)).execute(&mut *tx).await.unwrap();
+    let seen: Vec<Uuid> = sqlx::query_scalar("select user_id from email_verifications")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(seen, [a]);
+    let done = sqlx::query("update email_verifications set verified_at = now() where user_id = $1")
+        .bind(b)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(
+        done.rows_affected(),
+        0,
+        "another's verification marked done"
+    );
+    drop(tx);
+    for statement in [
+        format!(
+            "insert into email_verifications (user_id, token_hash, expires_at)
+             values ('{b}', sha256('known'), now() + interval '1 day')"
+        ),
+        "update email_verifications set token_hash = sha256('known')".to_owned(),
+        format!("update email_verifications set user_id = '{b}'"),
+    ] {
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::raw_sql(&as_user(a)).execute(&mut *tx).await.unwrap();
+        let err = sqlx::raw_sql(&statement)
+            .execute(&mut *tx)
+            .await
+            .expect_err(&statement);
+        assert!(refused_by_privilege_or_policy(&err), "`{statement}`: {err}");
+    }
+    // Marked done once; a second marking finds nothing to mark.
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::raw_sql(&as_user(a)).execute(&mut *tx).await.unwrap();
+    let mark = "update email_verifications set verified_at = now()";
+    assert_eq!(
+        sqlx::query(mark)
+            .execute(&mut *tx)
+            .await
+            .unwrap()
+            .rows_affected(),
+        1
+    );
+    assert_eq!(
+        sqlx::query(mark)
+            .execute(&mut *tx)
+            .await
+            .unwrap()
+            .rows_affected(),
+        0
+    );
+    drop(tx);
+
+    sqlx::query("update users set is_platform_admin = true where id = $1")
+        .bind(b)
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::raw_sql(&as_user(b)).execute(&mut *tx).await.unwrap();
+    let all: i64 = sqlx::query_scalar("select count(*) from email_verifications")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(all, 2);
+}
+
 /// Operators see and may change every tenant's own row (to suspend it), and nothing more: with
 /// no tenant in context, no tenant data at all.
 #[tokio::test]
