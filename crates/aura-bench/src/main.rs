@@ -19,6 +19,7 @@ use aura_platform::outbox::Mailer;
 use aura_platform::password;
 use aura_web::rate_limit::RateLimiter;
 use aura_web::{AppState, SiteConfig};
+use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -136,8 +137,11 @@ async fn main() -> anyhow::Result<()> {
     println!("| --- | ---: | ---: | ---: | ---: |");
     for (name, tokens, path) in &scenarios {
         let url = format!("{base}{path}");
-        let (rows, timings) = time(tokens, |token| client.get(&url).bearer_auth(token)).await;
-        let rows = rows.with_context(|| name.to_string())?;
+        let (rows, timings) = time(tokens, StatusCode::OK, |token| {
+            client.get(&url).bearer_auth(token)
+        })
+        .await
+        .with_context(|| name.to_string())?;
         println!("| {name} | {rows} | {} |", timings.columns());
     }
 
@@ -148,21 +152,24 @@ async fn main() -> anyhow::Result<()> {
     println!("| refused request, recorded (F5.6) | ids | p50 ms | p95 ms | max ms |");
     println!("| --- | ---: | ---: | ---: | ---: |");
     let unknown = format!("{base}/api/v1/contacts/{}", uuid::Uuid::new_v4());
-    let (_, timings) = time(&managers, |token| client.get(&unknown).bearer_auth(token)).await;
+    let (_, timings) = time(&managers, StatusCode::NOT_FOUND, |token| {
+        client.get(&unknown).bearer_auth(token)
+    })
+    .await?;
     println!(
         "| an unknown contact's page (404) | 1 | {} |",
         timings.columns()
     );
     let reassign = format!("{base}/api/v1/contacts/reassign");
     let owner = a_member(&db).await?;
-    let (_, timings) = time(&managers, |token| {
+    let (_, timings) = time(&managers, StatusCode::NOT_FOUND, |token| {
         let ids: Vec<uuid::Uuid> = (0..500).map(|_| uuid::Uuid::new_v4()).collect();
         client
             .post(&reassign)
             .bearer_auth(token)
             .json(&serde_json::json!({ "ids": ids, "assigned_to": owner }))
     })
-    .await;
+    .await?;
     println!(
         "| bulk reassignment of 500 unknown ids (404) | 500 | {} |",
         timings.columns()
@@ -170,32 +177,30 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Times `WARM_UP + SAMPLES` requests built by `request` for each token in turn; returns the
-/// rows of the last answer's `items` (an error if a list request failed) and the timings.
+/// Times `WARM_UP + SAMPLES` requests built by `request` for each token in turn, each of which
+/// must answer `expected` (so a refusal measured is the refusal meant); returns the rows of the
+/// last answer's `items` and the timings.
 async fn time(
     tokens: &[String],
+    expected: StatusCode,
     request: impl Fn(&str) -> reqwest::RequestBuilder,
-) -> (anyhow::Result<usize>, Timings) {
+) -> anyhow::Result<(usize, Timings)> {
     let mut timings = Vec::with_capacity(SAMPLES);
-    let mut rows = Ok(0);
+    let mut rows = 0;
     for i in 0..WARM_UP + SAMPLES {
         let started = Instant::now();
-        let answer = async {
-            let response = request(tokens[i % tokens.len()].as_str()).send().await?;
-            let status = response.status();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            anyhow::ensure!(status.is_success(), "{status} {body}");
-            Ok(body["items"].as_array().map_or(0, Vec::len))
-        }
-        .await;
+        let response = request(tokens[i % tokens.len()].as_str()).send().await?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
         let elapsed = started.elapsed();
-        rows = answer;
+        anyhow::ensure!(status == expected, "{status} {body}");
+        rows = body["items"].as_array().map_or(0, Vec::len);
         if i >= WARM_UP {
             timings.push(elapsed);
         }
     }
     timings.sort();
-    (rows, Timings(timings))
+    Ok((rows, Timings(timings)))
 }
 
 /// Sorted request times.
