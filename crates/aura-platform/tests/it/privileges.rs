@@ -353,6 +353,45 @@ async fn sessions_tokens_and_codes_are_only_ever_the_user_in_context_s() {
     ] {
         refused(&db, rep, &statement).await;
     }
+    // Nor read them: another member's session (its CSRF token), token or code (six digits
+    // behind a hash) is invisible; an admin sees members' sessions and tokens, to end them.
+    sqlx::raw_sql(&format!(
+        "insert into tenant_sessions (tenant_id, token_hash, user_id, csrf_token)
+             values ('{tenant}', sha256('admin'), '{admin}', repeat('c', 43));
+         insert into api_refresh_tokens (tenant_id, user_id, token_hash, expires_at)
+             values ('{tenant}', '{admin}', sha256('admin'), now() + interval '1 day');
+         insert into step_up_codes (tenant_id, user_id, purpose, code_hash, expires_at)
+             values ('{tenant}', '{admin}', 'member.remove:x', sha256('123456'),
+                     now() + interval '1 minute');"
+    ))
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    let visible = |who: TenantContext, table: &'static str| {
+        let db = &db;
+        async move {
+            let mut tx = db.app.begin(who).await.unwrap();
+            sqlx::query_scalar::<_, i64>(&format!(
+                "select count(*) from {table} where user_id = '{admin}'"
+            ))
+            .fetch_one(tx.conn())
+            .await
+            .unwrap()
+        }
+    };
+    for table in ["tenant_sessions", "api_refresh_tokens", "step_up_codes"] {
+        assert_eq!(
+            visible(rep, table).await,
+            0,
+            "a rep reads the admin's {table}"
+        );
+    }
+    let other_admin = member(&db.owner, tenant, "admin").await;
+    // The fixture's and this one.
+    assert_eq!(visible(other_admin, "tenant_sessions").await, 2);
+    assert_eq!(visible(other_admin, "api_refresh_tokens").await, 2);
+    assert_eq!(visible(other_admin, "step_up_codes").await, 0);
+
     // One's own session is still opened as sign-in does.
     let opened = rows(
         &db,
