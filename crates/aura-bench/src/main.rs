@@ -291,14 +291,14 @@ async fn seed(db: &TestDatabase) -> anyhow::Result<()> {
         .await?;
         sqlx::query(
             "insert into activities (tenant_id, kind, description, occurred_at, participant_id,
-                                     contact_id, organization_id, created_by)
+                                     contact_id, contact_owner, organization_id, created_by)
              select c.tenant_id, 'call'::aura.activity_kind, 'Called about the order', now() - (n || ' minutes')::interval,
-                    c.assigned_to, c.id, c.organization_id, c.assigned_to
+                    c.assigned_to, c.id, c.assigned_to, c.organization_id, c.assigned_to
              from (select *, row_number() over (order by id) n from contacts
                    where tenant_id = $1::uuid) c
              union all
              select c.tenant_id, 'note'::aura.activity_kind, format('Note %s', g), now() - (g || ' hours')::interval,
-                    c.assigned_to, c.id, c.organization_id, c.assigned_to
+                    c.assigned_to, c.id, c.assigned_to, c.organization_id, c.assigned_to
              from (select * from contacts where tenant_id = $1::uuid
                    order by sort_key limit 1) c, generate_series(1, 200) g",
         )

@@ -124,8 +124,8 @@ pub async fn log(
     // The policy sees to it that the caller may see the contact; this says "not found" kindly.
     let id = sqlx::query_scalar!(
         r#"insert into activities (tenant_id, kind, description, occurred_at, participant_id,
-                                   contact_id, organization_id, created_by)
-           select $1, $2, $3, $4, $5, c.id, c.organization_id, $6
+                                   contact_id, contact_owner, organization_id, created_by)
+           select $1, $2, $3, $4, $5, c.id, c.assigned_to, c.organization_id, $6
            from contacts c where c.tenant_id = $1 and c.id = $7 and c.deleted_at is null
            returning id as "id: ActivityId""#,
         context.tenant_id.as_uuid(),
@@ -245,7 +245,7 @@ async fn fetch(tx: &mut TenantTx, ids: &[ActivityId]) -> Result<Vec<Activity>, D
         Activity,
         r#"select a.id as "id: ActivityId", a.kind as "kind: ActivityKind", a.description,
                   a.occurred_at, a.participant_id as "participant_id: UserId",
-                  p.display_name as "participant_name?", a.contact_id as "contact_id: ContactId",
+                  p.display_name as "participant_name?", a.contact_id as "contact_id!: ContactId",
                   trim(c.first_name || ' ' || c.last_name) as "contact_name!", a.created_at
            from unnest($2::uuid[]) with ordinality as wanted (id, position)
            join activities a on a.tenant_id = $1 and a.id = wanted.id

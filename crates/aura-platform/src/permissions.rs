@@ -35,10 +35,15 @@ pub enum Permission {
     EditActivities,
     /// Define and archive custom fields.
     DefineCustomFields,
+    /// See, search, edit, move, close, delete and restore every deal; without it, only those
+    /// assigned to the member.
+    AllDeals,
+    /// Create a deal for someone else, reassign deals.
+    AssignDeals,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 17] = [
         Permission::UseWorkspace,
         Permission::SeeMembers,
         Permission::ManageMembers,
@@ -51,6 +56,8 @@ impl Permission {
         Permission::DeleteOrganizations,
         Permission::AllContacts,
         Permission::AssignContacts,
+        Permission::AllDeals,
+        Permission::AssignDeals,
         Permission::ActivitiesOnAnyContact,
         Permission::EditActivities,
         Permission::DefineCustomFields,
@@ -68,7 +75,9 @@ impl MemberRole {
             | DeleteOrganizations
             | AllContacts
             | AssignContacts
-            | ActivitiesOnAnyContact => matches!(self, Admin | Manager),
+            | ActivitiesOnAnyContact
+            | AllDeals
+            | AssignDeals => matches!(self, Admin | Manager),
             ManageMembers | RemoveMembers | EditSettings | ReadAuditLog | ChangeCatalog
             | DefineCustomFields => self == Admin,
             EditActivities => false,
@@ -102,6 +111,8 @@ mod tests {
             Permission::ActivitiesOnAnyContact => "log activities; see, delete them",
             Permission::EditActivities => "edit an activity",
             Permission::DefineCustomFields => "define, archive custom fields",
+            Permission::AllDeals => "see, search, edit, move, close, delete, restore deals",
+            Permission::AssignDeals => "create a deal for someone else, reassign deals (also in bulk)",
         }
     }
 

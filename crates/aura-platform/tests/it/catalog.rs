@@ -188,7 +188,7 @@ fn strip_parentheses(mut expression: &str) -> &str {
 /// Columns of tenant tables that may reference `users (id)` alone, not a membership of the
 /// row's own workspace: they record who did something, are set from the context, and outlive
 /// the membership (F3.5). Whom a record belongs to must reference the membership instead.
-const HISTORY_COLUMNS: [&str; 7] = [
+const HISTORY_COLUMNS: [&str; 8] = [
     "created_by",
     "updated_by",
     "deleted_by",
@@ -196,8 +196,10 @@ const HISTORY_COLUMNS: [&str; 7] = [
     "accepted_by",
     // An audit entry of a refused attempt names someone of another workspace.
     "actor_user_id",
-    // Who took part in an activity: checked to be a member by the insert policy.
+    // Who took part in an activity: checked to be a member by a trigger when it is logged.
     "participant_id",
+    // Who moved a deal to another stage: the insert policy holds it to the context's user.
+    "moved_by",
 ];
 
 /// Foreign keys from a table with a `tenant_id` to `users` that leave the tenant out.

@@ -67,8 +67,11 @@ pub(crate) async fn two_tenants(owner: &PgPool) -> TwoTenants {
             "with process as (
                  insert into sales_processes (tenant_id, name, is_default)
                  values ('{tenant_id}', 'Sales', true) returning id)
-             insert into deal_stages (tenant_id, process_id, name, position, win_probability)
-             select '{tenant_id}', id, 'Prospect', 0, 10 from process;
+             insert into deal_stages (tenant_id, process_id, name, position, outcome, win_probability)
+             select '{tenant_id}', id, stage.name, stage.position, stage.outcome::aura.stage_outcome,
+                    stage.probability
+             from process, (values ('Prospect', 0, 'open', 10), ('Won', 1, 'won', 100),
+                                   ('Lost', 2, 'lost', 0)) as stage (name, position, outcome, probability);
              insert into products (tenant_id, sku, name, unit_price)
              values ('{tenant_id}', 'SKU-1', 'Widget', 10.00);
              insert into invitations (tenant_id, email, role, token_hash, invited_by, expires_at)
@@ -88,12 +91,29 @@ pub(crate) async fn two_tenants(owner: &PgPool) -> TwoTenants {
              contact as (
                  insert into contacts (tenant_id, first_name, email, organization_id, assigned_to)
                  select '{tenant_id}', 'Client', 'client@example.com', id, '{user_id}' from org
-                 returning id, organization_id)
+                 returning id, organization_id, assigned_to)
              insert into activities (tenant_id, kind, description, occurred_at, participant_id,
-                                     contact_id, organization_id, created_by)
-             select '{tenant_id}', 'call', 'Called', now(), '{user_id}', id, organization_id,
+                                     contact_id, contact_owner, organization_id, created_by)
+             select '{tenant_id}', 'call', 'Called', now(), '{user_id}', id, assigned_to, organization_id,
                     '{user_id}'
-             from contact;"
+             from contact;
+             with deal as (
+                 insert into deals (tenant_id, name, process_id, stage_id, outcome, probability,
+                                    assigned_to)
+                 select '{tenant_id}', 'Big deal', s.process_id, s.id, s.outcome, s.win_probability,
+                        '{user_id}'
+                 from deal_stages s where s.tenant_id = '{tenant_id}' and s.outcome = 'open'
+                 returning id, process_id, stage_id, assigned_to),
+             link as (
+                 insert into deal_contacts (tenant_id, deal_id, contact_id, role, deal_owner,
+                                            contact_owner, created_by)
+                 select '{tenant_id}', deal.id, c.id, 'decision_maker', deal.assigned_to,
+                        c.assigned_to, '{user_id}'
+                 from deal, contacts c where c.tenant_id = '{tenant_id}')
+             insert into deal_stage_history (tenant_id, deal_id, deal_owner, process_id,
+                                             to_stage_id, to_stage_name, moved_by)
+             select '{tenant_id}', id, assigned_to, process_id, stage_id, 'Prospect', '{user_id}'
+             from deal;"
         ))
         .execute(owner)
         .await
@@ -1165,8 +1185,9 @@ async fn a_rep_reaches_only_their_own_contacts_and_their_activities() {
         ),
         format!(
             "insert into activities (tenant_id, kind, description, occurred_at, participant_id,
-                                     contact_id, created_by)
-             values ('{tenant}', 'note', 'x', now(), '{rep}', '{others_contact}', '{rep}')"
+                                     contact_id, contact_owner, created_by)
+             values ('{tenant}', 'note', 'x', now(), '{rep}', '{others_contact}', '{}', '{rep}')",
+            t.a.user_id
         ),
     ] {
         let mut tx = db.app.begin(as_rep).await.unwrap();

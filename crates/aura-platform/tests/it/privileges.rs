@@ -437,18 +437,19 @@ async fn owners_and_participants_are_members_of_the_record_s_workspace() {
                 err.constraint().map(str::to_owned),
             ));
         }
-        let contact: Uuid = sqlx::query_scalar("select id from contacts where tenant_id = $1")
-            .bind(tenant.as_uuid())
-            .fetch_one(&db.owner)
-            .await
-            .unwrap();
+        let (contact, owner): (Uuid, Uuid) =
+            sqlx::query_as("select id, assigned_to from contacts where tenant_id = $1")
+                .bind(tenant.as_uuid())
+                .fetch_one(&db.owner)
+                .await
+                .unwrap();
         refused(
             &db,
             manager,
             &format!(
                 "insert into activities (tenant_id, kind, description, occurred_at,
-                                         participant_id, contact_id, created_by)
-                 values ('{tenant}', 'call', 'x', now(), '{user}', '{contact}', '{}')",
+                                         participant_id, contact_id, contact_owner, created_by)
+                 values ('{tenant}', 'call', 'x', now(), '{user}', '{contact}', '{owner}', '{}')",
                 manager.user_id
             ),
         )
