@@ -1,7 +1,8 @@
 //! Aura's benchmark program (ARCHITECTURE.md: speed is measured here, never by a timed test).
 //!
 //! It builds a fresh database (on `AURA_TEST_DATABASE_URL`, or a private cluster), seeds two
-//! tenants of 50 000 contacts, 2 000 organizations and 50 000 activities each, starts the real
+//! tenants of 50 000 contacts, 2 000 organizations, 50 000 activities and three sales processes
+//! with 10 500 deals each (10 000 in one process), starts the real
 //! server on a random port, and times the list and search requests a rep and a manager make
 //! over HTTP, printing a Markdown table for BENCHMARKS.md.
 //!
@@ -24,6 +25,8 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 const CONTACTS_PER_TENANT: i64 = 50_000;
+/// Deals in the default process of each tenant (issue 11: lists measured at 10 000 in one).
+const DEALS_PER_TENANT: i64 = 10_000;
 const PASSWORD: &str = "benchmark-password";
 /// Timed requests per scenario, after a few to warm up.
 const SAMPLES: usize = 40;
@@ -305,8 +308,82 @@ async fn seed(db: &TestDatabase) -> anyhow::Result<()> {
         .bind(&tenant)
         .execute(&db.owner)
         .await?;
+        seed_deals(db, &tenant).await?;
     }
     sqlx::query("analyze").execute(&db.owner).await?;
+    Ok(())
+}
+
+/// Three processes; `DEALS_PER_TENANT` deals in the default one ("Sales"), four in five open
+/// over its four open stages and the rest won or lost, and a few hundred in "Enterprise"; each
+/// with the history row of the stage it was created in.
+async fn seed_deals(db: &TestDatabase, tenant: &str) -> anyhow::Result<()> {
+    sqlx::query(
+        "with process as (
+             insert into sales_processes (tenant_id, name, is_default)
+             select $1::uuid, p.name, p.name = 'Sales'
+             from unnest(array['Sales', 'Enterprise', 'Partners']) p (name)
+             returning id, name)
+         insert into deal_stages (tenant_id, process_id, name, position, outcome, win_probability,
+                                  rotting_days)
+         select $1::uuid, process.id, s.name, s.position, s.outcome::aura.stage_outcome,
+                s.probability, case when s.outcome = 'open' then 30 end
+         from process, (values ('Prospect', 0, 'open', 10), ('Qualified', 1, 'open', 25),
+                               ('Proposal', 2, 'open', 50), ('Negotiation', 3, 'open', 75),
+                               ('Won', 4, 'won', 100), ('Lost', 5, 'lost', 0))
+                       as s (name, position, outcome, probability)",
+    )
+    .bind(tenant)
+    .execute(&db.owner)
+    .await?;
+    // Deal n of a process takes stage n % 10 of its weighted list: four in five open.
+    sqlx::query(
+        "with owners as (
+             select array_agg(user_id order by user_id) ids from tenant_members
+             where tenant_id = $1::uuid),
+         orgs as (
+             select array_agg(id order by name_key) ids from organizations
+             where tenant_id = $1::uuid),
+         wanted as (
+             select p.id process_id, n
+             from sales_processes p,
+                  generate_series(1, case p.name when 'Sales' then $2 else $2 / 20 end) n
+             where p.tenant_id = $1::uuid and p.name in ('Sales', 'Enterprise')),
+         picked as (
+             select wanted.*, s.id stage_id, s.name stage_name, s.outcome, s.win_probability
+             from wanted
+             join deal_stages s on s.tenant_id = $1::uuid and s.process_id = wanted.process_id
+              and s.position = (array[0, 0, 0, 1, 1, 2, 2, 3, 4, 5])[1 + n % 10]),
+         deal as (
+             insert into deals (tenant_id, name, amount, process_id, stage_id, outcome,
+                                probability, expected_close_date, organization_id, assigned_to,
+                                stage_entered_at, closed_at, closed_stage_name, lost_reason,
+                                updated_at)
+             select $1::uuid,
+                    (array['Renewal','Expansion','Pilot','Rollout','Upgrade','Migration'])[1 + n % 6]
+                        || ' ' || substr(md5(n::text), 1, 5),
+                    (('x' || substr(md5(n::text || 'a'), 1, 5))::bit(20)::int % 200000)::numeric + 500,
+                    process_id, stage_id, outcome, win_probability,
+                    current_date + (n % 180) - 30,
+                    orgs.ids[1 + n % cardinality(orgs.ids)],
+                    owners.ids[1 + (n / 7) % cardinality(owners.ids)],
+                    now() - make_interval(hours => (n % 1000)::int),
+                    case when outcome <> 'open' then now() - make_interval(days => (n % 90)::int) end,
+                    case when outcome <> 'open' then stage_name end,
+                    case when outcome = 'lost' then 'Chose a competitor' end,
+                    now() - make_interval(mins => n::int)
+             from picked, owners, orgs
+             returning tenant_id, id, assigned_to, process_id, stage_id, created_by)
+         insert into deal_stage_history (tenant_id, deal_id, deal_owner, process_id, to_stage_id,
+                                         to_stage_name, moved_by)
+         select deal.tenant_id, deal.id, deal.assigned_to, deal.process_id, deal.stage_id, s.name,
+                deal.assigned_to
+         from deal join deal_stages s on s.tenant_id = deal.tenant_id and s.id = deal.stage_id",
+    )
+    .bind(tenant)
+    .bind(DEALS_PER_TENANT)
+    .execute(&db.owner)
+    .await?;
     Ok(())
 }
 
