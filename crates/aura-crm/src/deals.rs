@@ -431,7 +431,13 @@ async fn process_stages(tx: &mut TenantTx, process: ProcessId) -> Result<Vec<Sta
     )
     .fetch_all(tx.conn())
     .await?;
-    Ok(rows)
+    Ok(rows
+        .into_iter()
+        .map(|mut stage| {
+            stage.win_probability.rescale(2);
+            stage
+        })
+        .collect())
 }
 
 /// The fields a deal lacks to be in `stage` (F11.7), each named with what to do.
@@ -1086,11 +1092,12 @@ pub async fn move_to_stage(
     id: DealId,
     input: &StageMoveInput,
 ) -> Result<Deal, WriteError<Deal>> {
+    let mut tx = pool.begin(context).await?;
+    // Who may move it first: a deal the caller may not see is not found, whatever was sent.
+    let current = lock(&mut tx, id, input.version).await?;
     let Some(target) = input.stage_id else {
         return Err(WriteError::invalid("stage_id", "Choose a stage."));
     };
-    let mut tx = pool.begin(context).await?;
-    let current = lock(&mut tx, id, input.version).await?;
     let stages = process_stages(&mut tx, current.process_id).await?;
     let Some(stage) = stages.iter().find(|s| s.id == target) else {
         return Err(WriteError::invalid(
@@ -1726,7 +1733,17 @@ async fn fetch(tx: &mut TenantTx, ids: &[DealId]) -> Result<Vec<Deal>, DbError> 
     )
     .fetch_all(tx.conn())
     .await?;
-    Ok(deals)
+    Ok(deals.into_iter().map(with_cents).collect())
+}
+
+/// Money and percentages with their two decimals, as stored: the driver reads a zero
+/// `numeric` without its scale ("0" for 0.00).
+fn with_cents(mut deal: Deal) -> Deal {
+    deal.probability.rescale(2);
+    if let Some(amount) = deal.amount.as_mut() {
+        amount.rescale(2);
+    }
+    deal
 }
 
 /// A deal's owner must be an active member of the workspace.
