@@ -425,10 +425,10 @@ async fn a_rep_reaches_only_their_own_deals_and_managers_reassign_them() {
             .0,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(rep.page("").await.0, [own_id.clone()]);
+    assert_eq!(rep.page("").await.0, [own_id.as_str()]);
     assert_eq!(
         rep.page(&format!("?assigned_to={rep2_id}")).await.0,
-        [own_id.clone()],
+        [own_id.as_str()],
         "a rep's list is their own whatever they ask"
     );
     let (all, _) = manager.page("").await;
@@ -554,7 +554,7 @@ async fn a_rep_reaches_only_their_own_deals_and_managers_reassign_them() {
         StatusCode::NO_CONTENT
     );
     assert!(!rep2.page("").await.0.contains(&own_id));
-    assert_eq!(rep2.page("?deleted=true").await.0, [own_id.clone()]);
+    assert_eq!(rep2.page("?deleted=true").await.0, [own_id.as_str()]);
     let (_, deleted) = rep2.get(&deal_path).await;
     assert!(deleted["deleted_at"].is_string());
     let (status, _) = rep2
