@@ -190,6 +190,27 @@ async fn a_deal_stays_in_its_process_and_moves_through_its_stages() {
     // Without a process: the default one.
     let default = manager.deal(json!({ "name": "Small one" })).await;
     assert_eq!(default["process_id"], sales.id.as_str());
+    // Custom deal fields (F8.9), checked like contacts'.
+    let other = Api::sign_in(&app, "admin").await;
+    let (status, _) = other
+        .post(
+            "/api/v1/custom-fields",
+            json!({ "entity": "deal", "label": "Seats", "kind": "number" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, problem) = manager
+        .post(
+            "/api/v1/deals",
+            json!({ "name": "Counted", "custom_fields": { "seats": "many" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(fields(&problem), ["custom_fields.seats"]);
+    let counted = manager
+        .deal(json!({ "name": "Counted", "custom_fields": { "seats": "12" } }))
+        .await;
+    assert_eq!(counted["custom_fields"], json!({ "seats": 12 }));
 
     // The process never changes; a stage of another process is refused.
     let (status, problem) = manager
@@ -244,7 +265,6 @@ async fn a_deal_stays_in_its_process_and_moves_through_its_stages() {
 
     // Two people move the deal from the same version: one wins, the other gets 409 with the
     // deal as it is now. (Won asks nothing of a deal, Proposal has what it asks.)
-    let other = Api::sign_in(&app, "admin").await;
     let path = format!("/api/v1/deals/{id}/stage");
     let move_to = |stage: String| json!({ "stage_id": stage, "version": 2 });
     let (first, second) = tokio::join!(
