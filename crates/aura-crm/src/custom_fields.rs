@@ -24,6 +24,7 @@ aura_platform::id_type!(
 pub enum Entity {
     Organization,
     Contact,
+    Deal,
 }
 
 impl Entity {
@@ -31,11 +32,12 @@ impl Entity {
         match self {
             Self::Organization => "organization",
             Self::Contact => "contact",
+            Self::Deal => "deal",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Organization, Self::Contact]
+        [Self::Organization, Self::Contact, Self::Deal]
             .into_iter()
             .find(|e| e.as_str() == value.trim())
     }
@@ -111,7 +113,7 @@ impl Definition {
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct DefinitionInput {
-    /// `organization` or `contact`.
+    /// `organization`, `contact` or `deal`.
     #[serde(default)]
     pub entity: String,
     #[serde(default)]
@@ -169,7 +171,7 @@ pub async fn define(
     let mut check = Check::new();
     let entity = Entity::parse(&input.entity);
     if entity.is_none() {
-        check.refuse("entity", "Choose organizations or contacts.");
+        check.refuse("entity", "Choose organizations, contacts or deals.");
     }
     let label = check.required("label", "Label", &input.label, 100);
     let key = match input

@@ -12,3 +12,15 @@ aura_platform::id_type!(
     /// An activity logged on a contact (F10).
     ActivityId
 );
+aura_platform::id_type!(
+    /// A sales process (F11): a pipeline of ordered stages.
+    ProcessId
+);
+aura_platform::id_type!(
+    /// A stage of a sales process (F11).
+    StageId
+);
+aura_platform::id_type!(
+    /// A deal (F8), bound to one sales process forever.
+    DealId
+);

@@ -25,6 +25,12 @@ pub const ACTIONS: &[&str] = &[
     "contact.deleted",
     "contact.restored",
     "activity.deleted",
+    "deal.created",
+    "deal.updated",
+    "deal.stage_changed",
+    "deal.reassigned",
+    "deal.deleted",
+    "deal.restored",
     "access.refused",
 ];
 
