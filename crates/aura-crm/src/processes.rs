@@ -611,6 +611,8 @@ pub async fn delete(
     choice: &OpenDealsChoice,
 ) -> Result<u64, WriteError<Process>> {
     admin_only(context)?;
+    // A process the caller cannot see is not found, whatever proof came with the request.
+    get(pool, context, id).await?.ok_or(WriteError::NotFound)?;
     if let Proof::Password { password, source } = proof {
         // Before the change's transaction: hashing is slow, and no row lock should wait on it.
         auth::confirm_password(pool, context.user_id, password, source)
