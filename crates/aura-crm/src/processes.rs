@@ -937,7 +937,8 @@ pub async fn update_stage(
 }
 
 /// Puts the process's live stages in the order given, which must list each of them once.
-/// One statement: positions are checked at commit.
+/// One statement: positions are checked at commit. A stage's version stays: its position is
+/// not part of what its edit form saves, so a reorder does not make that form stale.
 pub async fn reorder(
     pool: &AppPool,
     context: TenantContext,
@@ -961,8 +962,7 @@ pub async fn reorder(
     let ids: Vec<uuid::Uuid> = order.iter().map(StageId::as_uuid).collect();
     sqlx::query!(
         "update deal_stages s
-         set position = o.position - 1, version = s.version + 1, updated_at = now(),
-             updated_by = $4
+         set position = o.position - 1, updated_at = now(), updated_by = $4
          from unnest($3::uuid[]) with ordinality as o(id, position)
          where s.tenant_id = $1 and s.process_id = $2 and s.id = o.id
            and s.position <> o.position - 1",
