@@ -12,3 +12,11 @@ aura_platform::id_type!(
     /// An activity logged on a contact (F10).
     ActivityId
 );
+aura_platform::id_type!(
+    /// A sales process (a pipeline of stages, F11).
+    ProcessId
+);
+aura_platform::id_type!(
+    /// A stage of a sales process (F11.3).
+    StageId
+);

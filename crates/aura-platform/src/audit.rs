@@ -25,6 +25,17 @@ pub const ACTIONS: &[&str] = &[
     "contact.deleted",
     "contact.restored",
     "activity.deleted",
+    "process.created",
+    "process.renamed",
+    "process.archived",
+    "process.unarchived",
+    "process.default_changed",
+    "process.deleted",
+    "stage.added",
+    "stage.updated",
+    "stage.reordered",
+    "stage.deleted",
+    "deal.stage_changed",
     "access.refused",
 ];
 

@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use uuid::Uuid;
 
 mod crm;
+mod processes;
 
 use crate::rate_limit::{self, ClientAddress};
 use crate::{refusals, session};
@@ -39,6 +40,11 @@ use crate::{AppState, WebError};
         crm::delete_contact, crm::restore_contact, crm::reassign_contacts,
         crm::contact_activities, crm::log_activity, crm::delete_activity,
         crm::list_custom_fields, crm::define_custom_field, crm::archive_custom_field,
+        processes::list_processes, processes::create_process, processes::get_process,
+        processes::update_process, processes::delete_process, processes::make_default,
+        processes::archive_process, processes::unarchive_process,
+        processes::request_deletion_code, processes::add_stage, processes::reorder_stages,
+        processes::update_stage, processes::delete_stage,
     ),
     modifiers(&BearerAuth)
 )]
@@ -63,6 +69,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/refresh", post(refresh_token))
         .route("/api/v1/me", get(me))
         .merge(crm::routes())
+        .merge(processes::routes())
 }
 
 /// Routes of the apex: the platform's integrations.
@@ -312,12 +319,16 @@ mod tests {
     #[test]
     fn every_api_route_is_in_the_openapi_document() {
         let documented = ApiDoc::openapi().paths.paths;
-        let routed: Vec<&str> = [include_str!("mod.rs"), include_str!("crm.rs")]
-            .into_iter()
-            .flat_map(|source| source.split(".route(").skip(1))
-            .filter_map(|call| call.trim_start().strip_prefix('"')?.split('"').next())
-            .filter(|path| path.starts_with("/api/"))
-            .collect();
+        let routed: Vec<&str> = [
+            include_str!("mod.rs"),
+            include_str!("crm.rs"),
+            include_str!("processes.rs"),
+        ]
+        .into_iter()
+        .flat_map(|source| source.split(".route(").skip(1))
+        .filter_map(|call| call.trim_start().strip_prefix('"')?.split('"').next())
+        .filter(|path| path.starts_with("/api/"))
+        .collect();
         assert!(routed.len() >= 15, "found the routes: {routed:?}");
         for path in routed {
             assert!(
