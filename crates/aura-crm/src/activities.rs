@@ -1,8 +1,9 @@
-//! Activities (F10): calls, emails, meetings and notes logged on a contact. Immutable once
+//! Activities (F10): calls, emails, meetings and notes logged on a contact, on a deal, or on
+//! both (a call with a contact about a deal). Immutable once
 //! logged (F10.4): there is no update here, and the database refuses one (only the deletion
 //! columns are granted to `aura_app`, and a trigger guards the rest). A deletion is audited.
-//! A rep logs and sees activities only on contacts they may see (the policy follows the
-//! contact's own).
+//! A rep logs and sees activities only on contacts and deals they may see (the policy compares
+//! the owner columns an activity carries, kept in step with its contact's and deal's).
 
 use aura_platform::audit;
 use aura_platform::db::{AppPool, DbError, TenantContext, TenantTx};
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::fields::{Check, WriteError};
-use crate::ids::{ActivityId, ContactId, OrganizationId};
+use crate::ids::{ActivityId, ContactId, DealId, OrganizationId};
 use crate::paging::{page_size, time_position, Cursor, Page};
 
 /// Mirrors `aura.activity_kind`.
@@ -78,22 +79,33 @@ pub struct Activity {
     #[schema(value_type = uuid::Uuid)]
     pub participant_id: UserId,
     pub participant_name: Option<String>,
-    #[schema(value_type = uuid::Uuid)]
-    pub contact_id: ContactId,
-    pub contact_name: String,
+    /// The contact it was logged on, if any.
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub contact_id: Option<ContactId>,
+    /// The contact's name, if the caller may see the contact.
+    pub contact_name: Option<String>,
+    /// The deal it was logged on, if any.
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub deal_id: Option<DealId>,
+    /// The deal's name, if the caller may see the deal.
+    pub deal_name: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
 pub type ActivityPage = Page<Activity, ActivityId>;
 
-/// Logs an activity on `contact` (F10.1-F10.2). The activity also records the contact's
-/// organization at this moment, for the organization's timeline.
-pub async fn log(
-    pool: &AppPool,
-    context: TenantContext,
-    contact: ContactId,
+struct ValidActivity {
+    kind: ActivityKind,
+    description: String,
+    occurred_at: DateTime<Utc>,
+    participant: UserId,
+}
+
+/// Checks the input, and that the participant is a member of the workspace.
+async fn validate(
+    tx: &mut TenantTx,
     input: &ActivityInput,
-) -> Result<ActivityId, WriteError<Activity>> {
+) -> Result<ValidActivity, WriteError<Activity>> {
     let mut check = Check::new();
     let kind = ActivityKind::parse(&input.kind);
     if kind.is_none() {
@@ -105,8 +117,8 @@ pub async fn log(
         check.refuse("occurred_at", "The date is more than a year ahead.");
     }
     check.finish()?;
+    let context = *tx.context();
     let participant = input.participant_id.unwrap_or(context.user_id);
-    let mut tx = pool.begin(context).await?;
     let member = sqlx::query_scalar!(
         r#"select true as "member!" from tenant_members where tenant_id = $1 and user_id = $2"#,
         context.tenant_id.as_uuid(),
@@ -121,6 +133,24 @@ pub async fn log(
             "The participant must be a member of this workspace.",
         ));
     }
+    Ok(ValidActivity {
+        kind: kind.unwrap_or(ActivityKind::Note),
+        description,
+        occurred_at,
+        participant,
+    })
+}
+
+/// Logs an activity on `contact` (F10.1-F10.2). The activity also records the contact's
+/// organization at this moment, for the organization's timeline.
+pub async fn log(
+    pool: &AppPool,
+    context: TenantContext,
+    contact: ContactId,
+    input: &ActivityInput,
+) -> Result<ActivityId, WriteError<Activity>> {
+    let mut tx = pool.begin(context).await?;
+    let valid = validate(&mut tx, input).await?;
     // The policy sees to it that the caller may see the contact; this says "not found" kindly.
     let id = sqlx::query_scalar!(
         r#"insert into activities (tenant_id, kind, description, occurred_at, participant_id,
@@ -129,10 +159,10 @@ pub async fn log(
            from contacts c where c.tenant_id = $1 and c.id = $7 and c.deleted_at is null
            returning id as "id: ActivityId""#,
         context.tenant_id.as_uuid(),
-        kind as Option<ActivityKind>,
-        description,
-        occurred_at,
-        participant as UserId,
+        valid.kind as ActivityKind,
+        valid.description,
+        valid.occurred_at,
+        valid.participant as UserId,
         context.user_id as UserId,
         contact as ContactId,
     )
@@ -142,6 +172,87 @@ pub async fn log(
     let Some(id) = id else {
         return Err(WriteError::NotFound);
     };
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Logs an activity on `deal`, optionally with one of the deal's contacts (a call with them
+/// about the deal): it then shows on that contact's timeline too. The activity records the
+/// organization of the contact, or else of the deal, for the organization's timeline.
+/// `NotFound` if the caller may not see the deal; a contact that is not on the deal, or not
+/// one the caller may see, is refused by name.
+pub async fn log_on_deal(
+    pool: &AppPool,
+    context: TenantContext,
+    deal: DealId,
+    contact: Option<ContactId>,
+    input: &ActivityInput,
+) -> Result<ActivityId, WriteError<Activity>> {
+    let mut tx = pool.begin(context).await?;
+    let valid = validate(&mut tx, input).await?;
+    let deal_row = sqlx::query!(
+        r#"select assigned_to as "owner: UserId",
+                  organization_id as "organization_id: OrganizationId"
+           from deals where tenant_id = $1 and id = $2 and deleted_at is null"#,
+        context.tenant_id.as_uuid(),
+        deal as DealId,
+    )
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    let Some(deal_row) = deal_row else {
+        return Err(WriteError::NotFound);
+    };
+    let (contact_owner, organization) = match contact {
+        None => (None, deal_row.organization_id),
+        Some(contact) => {
+            let on_deal = sqlx::query!(
+                r#"select c.assigned_to as "owner: UserId",
+                          c.organization_id as "organization_id: OrganizationId"
+                   from deal_contacts dc
+                   join contacts c on c.tenant_id = dc.tenant_id and c.id = dc.contact_id
+                   where dc.tenant_id = $1 and dc.deal_id = $2 and dc.contact_id = $3
+                     and c.deleted_at is null"#,
+                context.tenant_id.as_uuid(),
+                deal as DealId,
+                contact as ContactId,
+            )
+            .fetch_optional(tx.conn())
+            .await
+            .map_err(DbError::from)?;
+            let Some(on_deal) = on_deal else {
+                return Err(WriteError::invalid(
+                    "contact_id",
+                    "That contact is not on this deal, or is not yours to log on.",
+                ));
+            };
+            (
+                Some(on_deal.owner),
+                on_deal.organization_id.or(deal_row.organization_id),
+            )
+        }
+    };
+    let id = sqlx::query_scalar!(
+        r#"insert into activities (tenant_id, kind, description, occurred_at, participant_id,
+                                   contact_id, contact_owner, deal_id, deal_owner,
+                                   organization_id, created_by)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+           returning id as "id: ActivityId""#,
+        context.tenant_id.as_uuid(),
+        valid.kind as ActivityKind,
+        valid.description,
+        valid.occurred_at,
+        valid.participant as UserId,
+        contact as Option<ContactId>,
+        contact_owner as Option<UserId>,
+        deal as DealId,
+        deal_row.owner as UserId,
+        organization as Option<OrganizationId>,
+        context.user_id as UserId,
+    )
+    .fetch_one(tx.conn())
+    .await
+    .map_err(DbError::from)?;
     tx.commit().await?;
     Ok(id)
 }
@@ -156,7 +267,7 @@ pub async fn delete(
     let deleted = sqlx::query!(
         r#"update activities set deleted_at = now(), deleted_by = $3
            where tenant_id = $1 and id = $2 and deleted_at is null
-           returning kind as "kind: ActivityKind", description, occurred_at, contact_id"#,
+           returning kind as "kind: ActivityKind", description, occurred_at, contact_id, deal_id"#,
         context.tenant_id.as_uuid(),
         id as ActivityId,
         context.user_id as UserId,
@@ -177,6 +288,7 @@ pub async fn delete(
             "description": deleted.description,
             "occurred_at": deleted.occurred_at,
             "contact_id": deleted.contact_id,
+            "deal_id": deleted.deal_id,
         })),
         None,
     )
@@ -189,16 +301,18 @@ pub async fn delete(
 #[derive(Debug, Clone, Copy)]
 pub enum Timeline {
     Contact(ContactId),
-    /// Activities logged while the contact belonged to the organization.
+    /// Activities logged while the contact belonged to the organization (or on a deal of it).
     Organization(OrganizationId),
+    /// Activities logged on the deal.
+    Deal(DealId),
 }
 
 /// A page of a timeline, newest first (F10.3).
 ///
 /// Plan (as `aura_app`, tenant context): an index scan of `activities_contact_timeline_idx`
-/// (or `activities_organization_timeline_idx`) with the tenant, the owner and the cursor as index
-/// conditions, stopping after a page. For a rep, each row's policy check is one primary-key
-/// lookup of its contact.
+/// (or `activities_organization_timeline_idx`, `activities_deal_timeline_idx`) with the tenant,
+/// the record and the cursor as index conditions, stopping after a page. A rep's policy check
+/// compares the owner columns on the row itself.
 pub async fn timeline(
     pool: &AppPool,
     context: TenantContext,
@@ -208,9 +322,10 @@ pub async fn timeline(
 ) -> Result<ActivityPage, DbError> {
     let size = page_size(limit);
     let mut tx = pool.begin(context).await?;
-    let (contact, organization) = match of {
-        Timeline::Contact(id) => (Some(id), None),
-        Timeline::Organization(id) => (None, Some(id)),
+    let (contact, organization, deal) = match of {
+        Timeline::Contact(id) => (Some(id), None, None),
+        Timeline::Organization(id) => (None, Some(id), None),
+        Timeline::Deal(id) => (None, None, Some(id)),
     };
     let (at, id) = time_position(after);
     let positions = sqlx::query!(
@@ -218,6 +333,7 @@ pub async fn timeline(
            where tenant_id = $1 and deleted_at is null
              and ($2::uuid is null or contact_id = $2)
              and ($3::uuid is null or organization_id = $3)
+             and ($7::uuid is null or deal_id = $7)
              and (occurred_at, id) < ($4, $5)
            order by occurred_at desc, id desc
            limit $6"#,
@@ -227,6 +343,7 @@ pub async fn timeline(
         at,
         id as ActivityId,
         size + 1,
+        deal as Option<DealId>,
     )
     .fetch_all(tx.conn())
     .await?;
@@ -245,11 +362,14 @@ async fn fetch(tx: &mut TenantTx, ids: &[ActivityId]) -> Result<Vec<Activity>, D
         Activity,
         r#"select a.id as "id: ActivityId", a.kind as "kind: ActivityKind", a.description,
                   a.occurred_at, a.participant_id as "participant_id: UserId",
-                  p.display_name as "participant_name?", a.contact_id as "contact_id!: ContactId",
-                  trim(c.first_name || ' ' || c.last_name) as "contact_name!", a.created_at
+                  p.display_name as "participant_name?",
+                  a.contact_id as "contact_id: ContactId",
+                  trim(c.first_name || ' ' || c.last_name) as "contact_name?",
+                  a.deal_id as "deal_id: DealId", d.name as "deal_name?", a.created_at
            from unnest($2::uuid[]) with ordinality as wanted (id, position)
            join activities a on a.tenant_id = $1 and a.id = wanted.id
-           join contacts c on c.tenant_id = a.tenant_id and c.id = a.contact_id
+           left join contacts c on c.tenant_id = a.tenant_id and c.id = a.contact_id
+           left join deals d on d.tenant_id = a.tenant_id and d.id = a.deal_id
            left join users p on p.id = a.participant_id
            order by wanted.position"#,
         tenant.as_uuid(),

@@ -24,6 +24,7 @@ aura_platform::id_type!(
 pub enum Entity {
     Organization,
     Contact,
+    Deal,
 }
 
 impl Entity {
@@ -31,11 +32,12 @@ impl Entity {
         match self {
             Self::Organization => "organization",
             Self::Contact => "contact",
+            Self::Deal => "deal",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Organization, Self::Contact]
+        [Self::Organization, Self::Contact, Self::Deal]
             .into_iter()
             .find(|e| e.as_str() == value.trim())
     }

@@ -13,10 +13,14 @@ aura_platform::id_type!(
     ActivityId
 );
 aura_platform::id_type!(
-    /// A sales process (a pipeline of stages, F11).
+    /// A sales process (F11): a pipeline of ordered stages.
     ProcessId
 );
 aura_platform::id_type!(
-    /// A stage of a sales process (F11.3).
+    /// A stage of a sales process (F11).
     StageId
+);
+aura_platform::id_type!(
+    /// A deal (F8), bound to one sales process forever.
+    DealId
 );

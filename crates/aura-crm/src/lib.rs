@@ -8,6 +8,7 @@
 pub mod activities;
 pub mod contacts;
 pub mod custom_fields;
+pub mod deals;
 pub mod demo;
 pub mod fields;
 pub mod ids;

@@ -36,6 +36,11 @@ pub const ACTIONS: &[&str] = &[
     "stage.reordered",
     "stage.deleted",
     "deal.stage_changed",
+    "deal.created",
+    "deal.updated",
+    "deal.reassigned",
+    "deal.deleted",
+    "deal.restored",
     "access.refused",
 ];
 

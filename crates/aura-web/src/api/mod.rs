@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 mod crm;
 mod processes;
+mod deals;
 
 use crate::rate_limit::{self, ClientAddress};
 use crate::{refusals, session};
@@ -45,6 +46,10 @@ use crate::{AppState, WebError};
         processes::archive_process, processes::unarchive_process,
         processes::request_deletion_code, processes::add_stage, processes::reorder_stages,
         processes::update_stage, processes::delete_stage,
+        deals::list_deals, deals::create_deal, deals::get_deal, deals::update_deal,
+        deals::delete_deal, deals::restore_deal, deals::move_deal, deals::reassign_deals,
+        deals::link_contact, deals::unlink_contact, deals::deal_history,
+        deals::deal_activities, deals::log_deal_activity,
     ),
     modifiers(&BearerAuth)
 )]
@@ -70,6 +75,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/me", get(me))
         .merge(crm::routes())
         .merge(processes::routes())
+        .merge(deals::routes())
 }
 
 /// Routes of the apex: the platform's integrations.
@@ -323,6 +329,7 @@ mod tests {
             include_str!("mod.rs"),
             include_str!("crm.rs"),
             include_str!("processes.rs"),
+            include_str!("deals.rs"),
         ]
         .into_iter()
         .flat_map(|source| source.split(".route(").skip(1))

@@ -1,0 +1,492 @@
+//! Deals over the API (F8, F9, F11): the same repository functions as the pages, so the same
+//! rules. A rep reaches only their own deals (anything else is 404, as if it did not exist),
+//! a stale `version` is 409 with the current record, invalid input is 422 with every field's
+//! problem (a stage move names the fields the target stage requires), and a deal's process
+//! never changes.
+
+use std::str::FromStr;
+
+use aura_crm::activities::{self, Activity, ActivityInput, Timeline};
+use aura_crm::deals::{
+    self, ContactRole, Deal, DealDetail, DealFilter, DealInput, StageMove, StageMoveInput,
+};
+use aura_crm::ids::{ActivityId, ContactId, DealId};
+use aura_crm::WriteError;
+use aura_platform::ids::UserId;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{ApiCaller, ApiJson};
+use crate::extract::Id;
+use crate::{refusals, AppState, WebError};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/deals", get(list_deals).post(create_deal))
+        .route("/api/v1/deals/reassign", post(reassign_deals))
+        .route(
+            "/api/v1/deals/{id}",
+            get(get_deal).patch(update_deal).delete(delete_deal),
+        )
+        .route("/api/v1/deals/{id}/restore", post(restore_deal))
+        .route("/api/v1/deals/{id}/stage", post(move_deal))
+        .route(
+            "/api/v1/deals/{id}/contacts/{contact_id}",
+            put(link_contact).delete(unlink_contact),
+        )
+        .route("/api/v1/deals/{id}/history", get(deal_history))
+        .route(
+            "/api/v1/deals/{id}/activities",
+            get(deal_activities).post(log_deal_activity),
+        )
+}
+
+/// A query parameter that does not parse is refused by name (422), not ignored.
+fn param<T: FromStr>(name: &str, raw: Option<&str>) -> Result<Option<T>, WebError> {
+    match raw.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(value) => value.parse().map(Some).map_err(|_| {
+            WriteError::<()>::invalid(name, format!("`{value}` is not valid here.")).into()
+        }),
+    }
+}
+
+fn created(location: String, body: impl Serialize) -> Response {
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// The deal and the contact in `/deals/{id}/contacts/{contact_id}`; ids that do not parse name
+/// nothing: 404, as `Id` answers.
+struct DealContactPath(DealId, ContactId);
+
+impl<S: Send + Sync> FromRequestParts<S> for DealContactPath {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, WebError> {
+        let Path((deal, contact)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| WebError::NotFound)?;
+        match (deal.parse(), contact.parse()) {
+            (Ok(deal), Ok(contact)) => Ok(Self(deal, contact)),
+            _ => Err(WebError::NotFound),
+        }
+    }
+}
+
+/// Paging parameters of the deal lists.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DealPageQuery {
+    /// The `next` of the previous page: an opaque cursor, sent back as it came. Anything else
+    /// is refused (422); a cursor from another list (another `sort`, or `deleted`) starts from
+    /// the first page.
+    after: Option<String>,
+    /// Rows per page: 25 unless given, at most 100.
+    limit: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DealQuery {
+    /// Deals whose name, or whose organization's name, starts with this (any case); results
+    /// are by name.
+    search: Option<String>,
+    /// Only this sales process's deals (all processes if left out).
+    process_id: Option<String>,
+    stage_id: Option<String>,
+    /// Only this member's deals (managers and admins; a rep only ever gets their own).
+    assigned_to: Option<String>,
+    organization_id: Option<String>,
+    /// Probability at least this (percent).
+    probability_min: Option<String>,
+    /// Probability at most this (percent).
+    probability_max: Option<String>,
+    /// Expected close date on or after this (`YYYY-MM-DD`).
+    close_from: Option<String>,
+    /// Expected close date on or before this (`YYYY-MM-DD`).
+    close_to: Option<String>,
+    /// `open`, `won` or `lost`.
+    outcome: Option<String>,
+    /// `true`: only open deals longer in their stage than its rotting threshold.
+    rotting: Option<String>,
+    /// `name` (A to Z, the default), `amount` (largest first), `close_date` (soonest first) or
+    /// `recent` (most recently changed first).
+    sort: Option<String>,
+    /// `true` lists the deleted ones, most recently deleted first.
+    deleted: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DealList {
+    items: Vec<Deal>,
+    /// Pass as `after` for the next page (an opaque cursor); null on the last page.
+    next: Option<String>,
+}
+
+/// Deals, a page at a time: all of the workspace's for managers and admins, a rep's own for a
+/// rep (F9.3-F9.4), filtered, searched and sorted (F8.3).
+#[utoipa::path(get, path = "/api/v1/deals", tag = "deals",
+    security(("bearer" = [])), params(DealQuery, DealPageQuery),
+    responses((status = 200, body = DealList), (status = 401), (status = 422)))]
+async fn list_deals(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Query(query): Query<DealQuery>,
+    Query(paging): Query<DealPageQuery>,
+) -> Result<Json<DealList>, WebError> {
+    let filter = DealFilter {
+        search: query.search,
+        process_id: param("process_id", query.process_id.as_deref())?,
+        stage_id: param("stage_id", query.stage_id.as_deref())?,
+        assigned_to: param::<Uuid>("assigned_to", query.assigned_to.as_deref())?.map(UserId::from),
+        organization_id: param("organization_id", query.organization_id.as_deref())?,
+        probability_min: param("probability_min", query.probability_min.as_deref())?,
+        probability_max: param("probability_max", query.probability_max.as_deref())?,
+        close_from: param("close_from", query.close_from.as_deref())?,
+        close_to: param("close_to", query.close_to.as_deref())?,
+        outcome: param("outcome", query.outcome.as_deref())?,
+        rotting: param("rotting", query.rotting.as_deref())?.unwrap_or(false),
+        order: param("sort", query.sort.as_deref())?.unwrap_or_default(),
+        deleted: param("deleted", query.deleted.as_deref())?.unwrap_or(false),
+        after: param("after", paging.after.as_deref())?,
+        limit: param("limit", paging.limit.as_deref())?,
+    };
+    let page = deals::list(&state.db, caller.context, &filter).await?;
+    Ok(Json(DealList {
+        items: page.items,
+        next: page.next.map(|cursor| cursor.to_string()),
+    }))
+}
+
+/// Creates a deal in a sales process (the default one unless `process_id` names another; it
+/// never changes afterwards), in `stage_id` or the process's first open stage, assigned to the
+/// caller unless `assigned_to` says otherwise (managers and admins only).
+#[utoipa::path(post, path = "/api/v1/deals", tag = "deals",
+    security(("bearer" = [])), request_body = DealInput,
+    responses((status = 201, body = DealDetail),
+              (status = 403, description = "A rep creating a deal for someone else"),
+              (status = 422, description = "Invalid fields, a stage of another process, or fields the stage requires")))]
+async fn create_deal(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    ApiJson(input): ApiJson<DealInput>,
+) -> Result<Response, WebError> {
+    let id = deals::create(&state.db, caller.context, &input).await?;
+    let deal = deals::get(&state.db, caller.context, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    Ok(created(format!("/api/v1/deals/{id}"), deal))
+}
+
+/// One deal, deleted or not, if the caller may see it: with its process's stages (for a stage
+/// bar), the contacts the caller may see and how many others are linked.
+#[utoipa::path(get, path = "/api/v1/deals/{id}", tag = "deals",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = DealDetail), (status = 404)))]
+async fn get_deal(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Id(id): Id<DealId>,
+) -> Result<Json<DealDetail>, WebError> {
+    deals::get(&state.db, caller.context, id)
+        .await?
+        .map(Json)
+        .ok_or(WebError::NotFound)
+}
+
+/// The body of an edit, for the OpenAPI document: the handler reads it as a JSON object, so
+/// that a field left out keeps its value and a null clears it.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DealUpdate {
+    /// The `version` read with the deal.
+    version: i64,
+    #[serde(flatten)]
+    deal: DealInput,
+}
+
+/// Changes the fields the body gives, if `version` is still current; fields left out keep
+/// their value (null clears one). `process_id` and `stage_id` may only repeat the deal's own:
+/// the process never changes, and the stage moves with `POST /api/v1/deals/{id}/stage`. A new
+/// `assigned_to` reassigns the deal (managers and admins; audited).
+#[utoipa::path(patch, path = "/api/v1/deals/{id}", tag = "deals",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = DealUpdate,
+    responses((status = 200, body = Deal), (status = 403), (status = 404),
+              (status = 409, description = "Stale version: the body's `current` is the deal as it is now"),
+              (status = 422, description = "Invalid fields, another process or stage, or a field the stage requires cleared")))]
+async fn update_deal(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Id(id): Id<DealId>,
+    ApiJson(mut patch): ApiJson<Map<String, Value>>,
+) -> Result<Json<Deal>, WebError> {
+    let version = patch
+        .remove("version")
+        .and_then(|v| v.as_i64())
+        .ok_or_else(|| {
+            WebError::from(WriteError::<()>::invalid(
+                "version",
+                "Send the `version` read with the deal.",
+            ))
+        })?;
+    let current = deals::find(&state.db, caller.context, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    // The deal as it is, as input, with the body's fields over it. Contacts and custom fields
+    // left out are left alone by the update itself.
+    let mut merged = match serde_json::to_value(DealInput {
+        name: current.name.clone(),
+        amount: current.amount,
+        process_id: Some(current.process_id),
+        stage_id: Some(current.stage_id),
+        probability: current.probability_set.then_some(current.probability),
+        expected_close_date: current.expected_close_date,
+        organization_id: current.organization_id,
+        assigned_to: Some(current.assigned_to),
+        notes: current.notes.clone(),
+        custom_fields: None,
+        contacts: None,
+        lost_reason: current.lost_reason.clone(),
+    }) {
+        Ok(Value::Object(map)) => map,
+        _ => return Err(WebError::Internal),
+    };
+    merged.extend(patch);
+    let input: DealInput =
+        serde_json::from_value(Value::Object(merged)).map_err(|_| WebError::MalformedBody)?;
+    let saved = deals::update(&state.db, caller.context, id, version, &input).await?;
+    Ok(Json(saved))
+}
+
+/// Deletes a deal (soft: it can be restored).
+#[utoipa::path(delete, path = "/api/v1/deals/{id}", tag = "deals",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404)))]
+async fn delete_deal(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Id(id): Id<DealId>,
+) -> Result<StatusCode, WebError> {
+    deals::set_deleted(&state.db, caller.context, id, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Restores a deleted deal.
+#[utoipa::path(post, path = "/api/v1/deals/{id}/restore", tag = "deals",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404)))]
+async fn restore_deal(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Id(id): Id<DealId>,
+) -> Result<StatusCode, WebError> {
+    deals::set_deleted(&state.db, caller.context, id, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Moves the deal to another stage of its process, over `version` (F8.8): the stage's
+/// required fields are checked and the missing ones named; a lost stage needs `lost_reason`.
+/// Closing a deal won or lost is a move to a won or lost stage. Writes a stage history row.
+#[utoipa::path(post, path = "/api/v1/deals/{id}/stage", tag = "deals",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = StageMoveInput,
+    responses((status = 200, body = Deal), (status = 404),
+              (status = 409, description = "Stale version: the body's `current` is the deal as it is now"),
+              (status = 422, description = "A stage of another process, fields the stage requires, or no lost reason")))]
+async fn move_deal(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Id(id): Id<DealId>,
+    ApiJson(input): ApiJson<StageMoveInput>,
+) -> Result<Json<Deal>, WebError> {
+    Ok(Json(
+        deals::move_to_stage(&state.db, caller.context, id, &input).await?,
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DealReassignment {
+    #[schema(value_type = Vec<Uuid>)]
+    ids: Vec<DealId>,
+    #[schema(value_type = Uuid)]
+    assigned_to: UserId,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DealsReassigned {
+    /// How many deals changed hands (those already the member's are left alone).
+    reassigned: u64,
+}
+
+/// Gives deals to a member (F8.6, F9.5): managers and admins, at most 500 at a time, each
+/// change audited. The deals' contact links, history and activities follow.
+#[utoipa::path(post, path = "/api/v1/deals/reassign", tag = "deals",
+    security(("bearer" = [])), request_body = DealReassignment,
+    responses((status = 200, body = DealsReassigned), (status = 403),
+              (status = 404, description = "An id names no deal the caller may see"), (status = 422)))]
+async fn reassign_deals(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    ApiJson(request): ApiJson<DealReassignment>,
+) -> Result<Json<DealsReassigned>, WebError> {
+    match deals::reassign(&state.db, caller.context, &request.ids, request.assigned_to).await {
+        Ok(reassigned) => Ok(Json(DealsReassigned { reassigned })),
+        Err(WriteError::NotFound) => {
+            let ids: Vec<Uuid> = request.ids.iter().map(DealId::as_uuid).collect();
+            refusals::record_named(&state, caller.context, &ids).await;
+            Err(WebError::NotFound)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DealContactLink {
+    /// `decision_maker`, `influencer`, `technical`, `finance` or `other` (the default).
+    #[serde(default)]
+    role: ContactRole,
+}
+
+/// Links a contact to the deal with a role, or changes its role. A rep links only their own
+/// contacts to their own deals.
+#[utoipa::path(put, path = "/api/v1/deals/{id}/contacts/{contact_id}", tag = "deals",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("contact_id" = Uuid, Path)), request_body = DealContactLink,
+    responses((status = 204), (status = 404), (status = 422, description = "No such contact the caller may link")))]
+async fn link_contact(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    DealContactPath(deal, contact): DealContactPath,
+    ApiJson(link): ApiJson<DealContactLink>,
+) -> Result<StatusCode, WebError> {
+    deals::link_contact(&state.db, caller.context, deal, contact, link.role).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Unlinks a contact from the deal.
+#[utoipa::path(delete, path = "/api/v1/deals/{id}/contacts/{contact_id}", tag = "deals",
+    security(("bearer" = [])), params(("id" = Uuid, Path), ("contact_id" = Uuid, Path)),
+    responses((status = 204), (status = 404)))]
+async fn unlink_contact(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    DealContactPath(deal, contact): DealContactPath,
+) -> Result<StatusCode, WebError> {
+    deals::unlink_contact(&state.db, caller.context, deal, contact).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StageHistory {
+    items: Vec<StageMove>,
+    /// Pass as `after` for the next page (an opaque cursor); null on the last page.
+    next: Option<String>,
+}
+
+/// The deal's stage moves, newest first (F8.8): from, to, who, when, time in the stage left.
+#[utoipa::path(get, path = "/api/v1/deals/{id}/history", tag = "deals",
+    security(("bearer" = [])), params(("id" = Uuid, Path), DealPageQuery),
+    responses((status = 200, body = StageHistory), (status = 404), (status = 422)))]
+async fn deal_history(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Id(id): Id<DealId>,
+    Query(paging): Query<DealPageQuery>,
+) -> Result<Json<StageHistory>, WebError> {
+    let after = param("after", paging.after.as_deref())?;
+    let limit = param("limit", paging.limit.as_deref())?;
+    let page = deals::history(&state.db, caller.context, id, after.as_ref(), limit)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    Ok(Json(StageHistory {
+        items: page.items,
+        next: page.next.map(|cursor| cursor.to_string()),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DealActivityList {
+    items: Vec<Activity>,
+    /// Pass as `after` for the next page (an opaque cursor); null on the last page.
+    next: Option<String>,
+}
+
+/// Activities logged on the deal, newest first.
+#[utoipa::path(get, path = "/api/v1/deals/{id}/activities", tag = "deals",
+    security(("bearer" = [])), params(("id" = Uuid, Path), DealPageQuery),
+    responses((status = 200, body = DealActivityList), (status = 404), (status = 422)))]
+async fn deal_activities(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Id(id): Id<DealId>,
+    Query(paging): Query<DealPageQuery>,
+) -> Result<Json<DealActivityList>, WebError> {
+    deals::find(&state.db, caller.context, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let after = param("after", paging.after.as_deref())?;
+    let limit = param("limit", paging.limit.as_deref())?;
+    let page = activities::timeline(
+        &state.db,
+        caller.context,
+        Timeline::Deal(id),
+        after.as_ref(),
+        limit,
+    )
+    .await?;
+    Ok(Json(DealActivityList {
+        items: page.items,
+        next: page.next.map(|cursor| cursor.to_string()),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DealActivityInput {
+    /// One of the deal's contacts the activity was with; it then shows on their timeline too.
+    #[schema(value_type = Option<Uuid>)]
+    contact_id: Option<ContactId>,
+    #[serde(flatten)]
+    activity: ActivityInput,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DealActivityLogged {
+    #[schema(value_type = Uuid)]
+    id: ActivityId,
+}
+
+/// Logs an activity on the deal, optionally with one of its contacts. Activities cannot be
+/// edited afterwards.
+#[utoipa::path(post, path = "/api/v1/deals/{id}/activities", tag = "deals",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = DealActivityInput,
+    responses((status = 201, body = DealActivityLogged), (status = 404), (status = 422)))]
+async fn log_deal_activity(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Id(deal): Id<DealId>,
+    ApiJson(input): ApiJson<DealActivityInput>,
+) -> Result<Response, WebError> {
+    let id = activities::log_on_deal(
+        &state.db,
+        caller.context,
+        deal,
+        input.contact_id,
+        &input.activity,
+    )
+    .await?;
+    Ok(created(
+        format!("/api/v1/deals/{deal}/activities"),
+        DealActivityLogged { id },
+    ))
+}
