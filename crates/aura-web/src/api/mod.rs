@@ -22,8 +22,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use uuid::Uuid;
 
 mod crm;
-mod processes;
 mod deals;
+mod processes;
 
 use crate::rate_limit::{self, ClientAddress};
 use crate::{refusals, session};
