@@ -178,7 +178,9 @@ async fn migrate_is_idempotent_and_seed_demo_fills_only_an_empty_database() {
     );
     // And a living pipeline: the provisioned default process and catalog, two more processes,
     // deals open, won and lost in all three, each with its history from creation on.
-    let pipeline: Vec<(String, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+    // slug, processes, default "Sales", products, processes with deals, won, lost, deals without history
+    type Pipeline = (String, i64, i64, i64, i64, i64, i64, i64);
+    let pipeline: Vec<Pipeline> = sqlx::query_as(
         "select t.slug,
                 (select count(*) from sales_processes p where p.tenant_id = t.id),
                 (select count(*) from sales_processes p where p.tenant_id = t.id and p.is_default
