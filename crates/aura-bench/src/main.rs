@@ -426,7 +426,7 @@ async fn seed_deals(db: &TestDatabase, tenant: &str) -> anyhow::Result<()> {
                         || ' ' || substr(md5(n::text), 1, 5),
                     (('x' || substr(md5(n::text || 'a'), 1, 5))::bit(20)::int % 200000)::numeric + 500,
                     process_id, stage_id, outcome, win_probability,
-                    current_date + (n % 180) - 30,
+                    current_date + (n % 180)::int - 30,
                     orgs.ids[1 + n % cardinality(orgs.ids)],
                     owners.ids[1 + (n / 7) % cardinality(owners.ids)],
                     now() - make_interval(hours => (n % 1000)::int),
