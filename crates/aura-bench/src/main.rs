@@ -53,6 +53,9 @@ async fn main() -> anyhow::Result<()> {
 
     let deep = deep_cursor(&db).await?;
     let timeline_contact = busiest_contact(&db).await?;
+    let (process, stage, deal) = busiest_process(&db).await?;
+    let today = chrono::Utc::now().date_naive();
+    let quarter = (today, today + chrono::Duration::days(90));
     let scenarios: Vec<(&str, &[String], String)> = vec![
         (
             "contacts, first page (manager)",
@@ -133,6 +136,65 @@ async fn main() -> anyhow::Result<()> {
             "timeline of a contact with 200 activities",
             &managers,
             format!("/api/v1/contacts/{timeline_contact}/activities"),
+        ),
+        (
+            "deals, first page (manager)",
+            &managers,
+            "/api/v1/deals".into(),
+        ),
+        (
+            "deals, first page (rep, 250 own)",
+            &reps,
+            "/api/v1/deals".into(),
+        ),
+        (
+            "deals of the 10 000-deal process, open, largest first",
+            &managers,
+            format!("/api/v1/deals?process_id={process}&outcome=open&sort=amount"),
+        ),
+        (
+            "deals in one stage (2 000), longest there first",
+            &managers,
+            format!("/api/v1/deals?stage_id={stage}"),
+        ),
+        (
+            "deals closing in the next 90 days, soonest first",
+            &managers,
+            format!(
+                "/api/v1/deals?close_from={}&close_to={}&sort=close_date",
+                quarter.0, quarter.1
+            ),
+        ),
+        (
+            "deals, recently changed (rep)",
+            &reps,
+            "/api/v1/deals?sort=recent".into(),
+        ),
+        (
+            "deals, probability 40-80 %",
+            &managers,
+            "/api/v1/deals?probability_min=40&probability_max=80".into(),
+        ),
+        (
+            "deals rotting (open longer than their stage allows)",
+            &managers,
+            "/api/v1/deals?rotting=true".into(),
+        ),
+        (
+            "deal search `pil` (manager)",
+            &managers,
+            "/api/v1/deals?search=pil".into(),
+        ),
+        (
+            "deal search by organization `company 12` (manager)",
+            &managers,
+            "/api/v1/deals?search=company%2012".into(),
+        ),
+        ("a deal's page", &managers, format!("/api/v1/deals/{deal}")),
+        (
+            "a deal's stage history",
+            &managers,
+            format!("/api/v1/deals/{deal}/history"),
         ),
     ];
 
@@ -364,7 +426,7 @@ async fn seed_deals(db: &TestDatabase, tenant: &str) -> anyhow::Result<()> {
                         || ' ' || substr(md5(n::text), 1, 5),
                     (('x' || substr(md5(n::text || 'a'), 1, 5))::bit(20)::int % 200000)::numeric + 500,
                     process_id, stage_id, outcome, win_probability,
-                    current_date + (n % 180) - 30,
+                    current_date + (n % 180)::int - 30,
                     orgs.ids[1 + n % cardinality(orgs.ids)],
                     owners.ids[1 + (n / 7) % cardinality(owners.ids)],
                     now() - make_interval(hours => (n % 1000)::int),
@@ -442,6 +504,17 @@ async fn busiest_contact(db: &TestDatabase) -> anyhow::Result<String> {
     Ok(sqlx::query_scalar(
         "select a.contact_id::text from activities a join tenants t on t.id = a.tenant_id
          where t.slug = 'bench-a' group by 1 order by count(*) desc limit 1",
+    )
+    .fetch_one(&db.owner)
+    .await?)
+}
+
+/// The measured tenant's default process, its fullest stage, and a deal in it.
+async fn busiest_process(db: &TestDatabase) -> anyhow::Result<(String, String, String)> {
+    Ok(sqlx::query_as(
+        "select d.process_id::text, d.stage_id::text, min(d.id::text)
+         from deals d join tenants t on t.id = d.tenant_id
+         where t.slug = 'bench-a' group by 1, 2 order by count(*) desc limit 1",
     )
     .fetch_one(&db.owner)
     .await?)

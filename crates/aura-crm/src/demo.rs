@@ -1,17 +1,25 @@
-//! The demo workspaces' CRM records: a few organizations (one with a subsidiary), contacts
-//! shared among the reps and the manager, and a history of activities, so that a newcomer's
-//! first look shows a rep's narrow view beside a manager's whole one. Written through the same
-//! repository functions as the product, as each member, so the rules apply to the demo too.
+//! The demo workspaces' CRM records: what provisioning gives every workspace (the default
+//! sales process and the starter catalog), two more processes, a few organizations (one with a
+//! subsidiary), contacts shared among the reps and the manager, a history of activities, and
+//! deals spread over the processes' stages (some won, some lost, each with its stage history),
+//! so that a newcomer's first look shows a living pipeline and a rep's narrow view beside a
+//! manager's whole one. Written through the same repository functions as the product, as each
+//! member, so the rules apply to the demo too.
 
 use aura_platform::db::{AppPool, TenantContext};
 use aura_platform::demo::{DemoPlatform, DemoTenant};
 use aura_platform::ids::MemberRole;
 use chrono::{Duration, Utc};
 
+use rust_decimal::Decimal;
+
 use crate::activities::{self, ActivityInput};
 use crate::contacts::{self, ContactInput};
-use crate::ids::OrganizationId;
+use crate::deals::{self, ContactRole, DealContactInput, DealInput, StageMoveInput};
+use crate::ids::{OrganizationId, ProcessId};
 use crate::organizations::{self, OrganizationInput};
+use crate::processes::{self, ProcessInput};
+use crate::workspace_defaults;
 
 /// A demo organization; `parent` is the index of an earlier one.
 struct DemoOrganization {
@@ -127,6 +135,151 @@ const ACTIVITIES: [(usize, &str, i64, &str); 8] = [
     ),
 ];
 
+/// Processes besides the default "Sales" that provisioning creates: name, description.
+const PROCESSES: [(&str, &str); 2] = [
+    (
+        "Enterprise",
+        "Large accounts: security review and procurement take months.",
+    ),
+    ("Partners", "Resellers and integration partners."),
+];
+
+/// A demo deal: its process (0 "Sales", then `PROCESSES`), the stages it went through after
+/// the first (by name; the last is where it is now), organization and contact (indexes), owner.
+struct DemoDeal {
+    name: &'static str,
+    process: usize,
+    moves: &'static [&'static str],
+    amount: i64,
+    close_in_days: i64,
+    organization: usize,
+    contact: usize,
+    owner: &'static str,
+}
+
+const DEALS: [DemoDeal; 12] = [
+    DemoDeal {
+        name: "Northwind volume order",
+        process: 0,
+        moves: &["Qualified", "Proposal"],
+        amount: 48_000,
+        close_in_days: 30,
+        organization: 0,
+        contact: 0,
+        owner: "rep",
+    },
+    DemoDeal {
+        name: "Northwind support renewal",
+        process: 0,
+        moves: &["Qualified", "Proposal", "Negotiation", "Won"],
+        amount: 12_000,
+        close_in_days: -5,
+        organization: 0,
+        contact: 1,
+        owner: "manager",
+    },
+    DemoDeal {
+        name: "Logistics fleet tracking",
+        process: 0,
+        moves: &["Qualified"],
+        amount: 22_500,
+        close_in_days: 60,
+        organization: 1,
+        contact: 2,
+        owner: "rep",
+    },
+    DemoDeal {
+        name: "Contoso records platform",
+        process: 1,
+        moves: &["Qualified", "Proposal", "Negotiation"],
+        amount: 180_000,
+        close_in_days: 45,
+        organization: 2,
+        contact: 3,
+        owner: "rep2",
+    },
+    DemoDeal {
+        name: "Contoso procurement pilot",
+        process: 1,
+        moves: &["Qualified", "Lost"],
+        amount: 35_000,
+        close_in_days: -20,
+        organization: 2,
+        contact: 4,
+        owner: "rep",
+    },
+    DemoDeal {
+        name: "Fabrikam studio pipeline",
+        process: 0,
+        moves: &["Qualified", "Proposal"],
+        amount: 27_000,
+        close_in_days: 21,
+        organization: 3,
+        contact: 5,
+        owner: "rep2",
+    },
+    DemoDeal {
+        name: "Fabrikam editing seats",
+        process: 0,
+        moves: &[],
+        amount: 6_400,
+        close_in_days: 90,
+        organization: 3,
+        contact: 6,
+        owner: "rep2",
+    },
+    DemoDeal {
+        name: "Tailspin crew scheduling",
+        process: 1,
+        moves: &["Qualified", "Proposal", "Won"],
+        amount: 96_000,
+        close_in_days: -12,
+        organization: 4,
+        contact: 7,
+        owner: "rep",
+    },
+    DemoDeal {
+        name: "Tailspin annual support",
+        process: 0,
+        moves: &["Qualified", "Proposal", "Negotiation"],
+        amount: 14_400,
+        close_in_days: 14,
+        organization: 4,
+        contact: 8,
+        owner: "manager",
+    },
+    DemoDeal {
+        name: "Northwind reseller program",
+        process: 2,
+        moves: &["Qualified"],
+        amount: 30_000,
+        close_in_days: 75,
+        organization: 0,
+        contact: 0,
+        owner: "rep",
+    },
+    DemoDeal {
+        name: "Logistics integration partner",
+        process: 2,
+        moves: &["Qualified", "Proposal", "Lost"],
+        amount: 18_000,
+        close_in_days: -30,
+        organization: 1,
+        contact: 9,
+        owner: "rep2",
+    },
+    DemoDeal {
+        name: "Fabrikam agency referral",
+        process: 2,
+        moves: &[],
+        amount: 9_000,
+        close_in_days: 120,
+        organization: 3,
+        contact: 6,
+        owner: "rep2",
+    },
+];
+
 /// Why seeding failed: the database, or (a bug) the repository refusing the fixed data.
 pub type SeedError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -153,6 +306,24 @@ async fn seed_tenant(pool: &AppPool, tenant: &DemoTenant) -> Result<(), SeedErro
     };
     let manager = as_member("manager");
     debug_assert_eq!(manager.role, MemberRole::Manager);
+    let admin = as_member("admin");
+
+    // What provisioning seeds into every new workspace, then the demo's other processes.
+    let mut tx = pool.begin(admin).await?;
+    workspace_defaults::seed(&mut tx).await?;
+    tx.commit().await?;
+    let mut process_ids: Vec<ProcessId> = deals::processes(pool, admin)
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    for (name, description) in PROCESSES {
+        let input = ProcessInput {
+            name: name.to_owned(),
+            description: Some(description.to_owned()),
+        };
+        process_ids.push(processes::create(pool, admin, &input).await?);
+    }
 
     let mut organization_ids: Vec<OrganizationId> = Vec::new();
     for organization in &ORGANIZATIONS {
@@ -195,6 +366,61 @@ async fn seed_tenant(pool: &AppPool, tenant: &DemoTenant) -> Result<(), SeedErro
             participant_id: None,
         };
         activities::log(pool, as_member(owner), id, &input).await?;
+    }
+
+    for deal in &DEALS {
+        let (contact, _) = contact_ids[deal.contact];
+        let owner = as_member(deal.owner);
+        let input = DealInput {
+            name: deal.name.to_owned(),
+            amount: Some(Decimal::from(deal.amount)),
+            process_id: Some(process_ids[deal.process]),
+            expected_close_date: Some(
+                (Utc::now() + Duration::days(deal.close_in_days)).date_naive(),
+            ),
+            organization_id: Some(organization_ids[deal.organization]),
+            contacts: Some(vec![DealContactInput {
+                contact_id: contact,
+                role: ContactRole::DecisionMaker,
+            }]),
+            ..DealInput::default()
+        };
+        // Created by the contact's owner's manager when the owner may not see the contact.
+        let creator = if CONTACTS[deal.contact].4 == deal.owner {
+            owner
+        } else {
+            manager
+        };
+        let id = deals::create(
+            pool,
+            creator,
+            &DealInput {
+                assigned_to: Some(owner.user_id),
+                ..input
+            },
+        )
+        .await?;
+        let stages = deals::stages(pool, owner, process_ids[deal.process]).await?;
+        let mut version = 1;
+        for stage_name in deal.moves {
+            let stage = stages
+                .iter()
+                .find(|s| s.name == *stage_name)
+                .expect("the demo moves deals only to stages their process has");
+            let lost = matches!(stage.outcome, deals::Outcome::Lost);
+            let moved = deals::move_to_stage(
+                pool,
+                owner,
+                id,
+                &StageMoveInput {
+                    stage_id: Some(stage.id),
+                    version,
+                    lost_reason: lost.then(|| "Chose a cheaper competitor".to_owned()),
+                },
+            )
+            .await?;
+            version = moved.version;
+        }
     }
     Ok(())
 }

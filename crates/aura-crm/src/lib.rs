@@ -14,6 +14,7 @@ pub mod fields;
 pub mod ids;
 pub mod organizations;
 pub mod paging;
+pub mod processes;
 pub mod workspace_defaults;
 
 pub use fields::{FieldError, WriteError};

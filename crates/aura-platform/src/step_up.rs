@@ -21,18 +21,22 @@ pub const MAX_ATTEMPTS: i32 = 5;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Purpose {
     RemoveMember(UserId),
+    /// Deleting a sales process (its id).
+    DeleteProcess(uuid::Uuid),
 }
 
 impl Purpose {
     fn key(&self) -> String {
         match self {
             Purpose::RemoveMember(user) => format!("member.remove:{user}"),
+            Purpose::DeleteProcess(process) => format!("process.delete:{process}"),
         }
     }
 
     fn description(&self) -> &'static str {
         match self {
             Purpose::RemoveMember(_) => "remove a member from your workspace",
+            Purpose::DeleteProcess(_) => "delete a sales process",
         }
     }
 }

@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 mod crm;
 mod deals;
+mod processes;
 
 use crate::rate_limit::{self, ClientAddress};
 use crate::{refusals, session};
@@ -40,6 +41,11 @@ use crate::{AppState, WebError};
         crm::delete_contact, crm::restore_contact, crm::reassign_contacts,
         crm::contact_activities, crm::log_activity, crm::delete_activity,
         crm::list_custom_fields, crm::define_custom_field, crm::archive_custom_field,
+        processes::list_processes, processes::create_process, processes::get_process,
+        processes::update_process, processes::delete_process, processes::make_default,
+        processes::archive_process, processes::unarchive_process,
+        processes::request_deletion_code, processes::add_stage, processes::reorder_stages,
+        processes::update_stage, processes::delete_stage,
         deals::list_deals, deals::create_deal, deals::get_deal, deals::update_deal,
         deals::delete_deal, deals::restore_deal, deals::move_deal, deals::reassign_deals,
         deals::link_contact, deals::unlink_contact, deals::deal_history,
@@ -68,6 +74,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/refresh", post(refresh_token))
         .route("/api/v1/me", get(me))
         .merge(crm::routes())
+        .merge(processes::routes())
         .merge(deals::routes())
 }
 
@@ -321,6 +328,7 @@ mod tests {
         let routed: Vec<&str> = [
             include_str!("mod.rs"),
             include_str!("crm.rs"),
+            include_str!("processes.rs"),
             include_str!("deals.rs"),
         ]
         .into_iter()

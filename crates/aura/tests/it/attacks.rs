@@ -25,12 +25,14 @@ const CONTACT_MARK: &str = "zqxcontact";
 const ACTIVITY_MARK: &str = "zqxactivity";
 const FIELD_MARK: &str = "zqxfield";
 const DEAL_MARK: &str = "zqxdeal";
-const ALL_MARKS: [&str; 5] = [
+const PROCESS_MARK: &str = "zqxprocess";
+const ALL_MARKS: [&str; 6] = [
     ORGANIZATION_MARK,
     CONTACT_MARK,
     ACTIVITY_MARK,
     FIELD_MARK,
     DEAL_MARK,
+    PROCESS_MARK,
 ];
 
 /// acme's records under attack, created by their owner (acme's `rep`) and admin.
@@ -40,6 +42,9 @@ struct Victim {
     activity: String,
     field: String,
     deal: String,
+    /// A sales process of acme's, and a stage of it.
+    process: String,
+    stage: String,
     /// Whom the writes try to give acme's contact to: globex's admin.
     thief: uuid::Uuid,
 }
@@ -53,6 +58,8 @@ impl Victim {
             "activities" => self.activity.clone(),
             "custom-fields" => self.field.clone(),
             "deals" => self.deal.clone(),
+            "processes" => self.process.clone(),
+            "stages" => self.stage.clone(),
             // Signups belong to no workspace: any id will do, the caller is the point.
             "signups" => uuid::Uuid::new_v4().to_string(),
             other => panic!(
@@ -145,6 +152,8 @@ fn plausible_body() -> Value {
         "first_name": "Taken",
         "kind": "call",
         "description": "Taken over",
+        "outcome": "open",
+        "stage_ids": [],
     })
 }
 
@@ -256,12 +265,28 @@ async fn plant(
                 "contacts": [{ "contact_id": contact, "role": "decision_maker" }] }),
     )
     .await;
+    let process = created(
+        app,
+        admin,
+        "/api/v1/processes",
+        json!({ "name": format!("{PROCESS_MARK} pipeline") }),
+    )
+    .await;
+    let stage = created(
+        app,
+        admin,
+        &format!("/api/v1/processes/{process}/stages"),
+        json!({ "name": format!("{PROCESS_MARK} stage"), "outcome": "open" }),
+    )
+    .await;
     Victim {
         organization,
         contact,
         activity,
         field,
         deal,
+        process,
+        stage,
         thief,
     }
 }
@@ -428,6 +453,15 @@ async fn assert_untouched(app: &TestApp, rep: &str, admin: &str, victim: &Victim
     )
     .await;
     assert!(fields.to_string().contains(&victim.field), "{fields}");
+    let process = get(admin, format!("/api/v1/processes/{}", victim.process)).await;
+    assert_eq!(
+        (process["version"].as_i64(), process["name"].as_str()),
+        (Some(1), Some(format!("{PROCESS_MARK} pipeline").as_str()))
+    );
+    assert!(
+        process["stages"].to_string().contains(&victim.stage),
+        "{process}"
+    );
 }
 
 #[tokio::test]

@@ -176,6 +176,33 @@ async fn migrate_is_idempotent_and_seed_demo_fills_only_an_empty_database() {
         records,
         [("acme".to_owned(), 5, 8, 8), ("globex".to_owned(), 5, 8, 8)]
     );
+    // And a living pipeline: the provisioned default process and catalog, two more processes,
+    // deals open, won and lost in all three, each with its history from creation on.
+    // slug, processes, default "Sales", products, processes with deals, won, lost, deals without history
+    type Pipeline = (String, i64, i64, i64, i64, i64, i64, i64);
+    let pipeline: Vec<Pipeline> = sqlx::query_as(
+        "select t.slug,
+                (select count(*) from sales_processes p where p.tenant_id = t.id),
+                (select count(*) from sales_processes p where p.tenant_id = t.id and p.is_default
+                   and p.name = 'Sales'),
+                (select count(*) from products p where p.tenant_id = t.id),
+                (select count(distinct d.process_id) from deals d where d.tenant_id = t.id),
+                (select count(*) from deals d where d.tenant_id = t.id and d.outcome = 'won'),
+                (select count(*) from deals d where d.tenant_id = t.id and d.outcome = 'lost'),
+                (select count(*) from deals d where d.tenant_id = t.id
+                   and (select count(*) from deal_stage_history h
+                        where h.tenant_id = d.tenant_id and h.deal_id = d.id) < 1)
+         from tenants t order by 1",
+    )
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    for slug in ["acme", "globex"] {
+        assert!(
+            pipeline.contains(&(slug.to_owned(), 3, 1, 4, 3, 2, 2, 0)),
+            "{slug}'s pipeline: {pipeline:?}"
+        );
+    }
     let platform_admins: i64 =
         sqlx::query_scalar("select count(*) from users where is_platform_admin")
             .fetch_one(&db.owner)

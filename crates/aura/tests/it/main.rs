@@ -16,6 +16,7 @@ mod mail;
 mod outage;
 mod pages;
 mod password_reset;
+mod processes;
 mod rate_limit;
 mod settings;
 mod soak;
