@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    api_token, csrf_token, demo_app, demo_database, signed_in, spawn_app_configured, TestApp,
+    api_token, demo_app, demo_database, signed_in, spawn_app_configured, TestApp,
 };
 
 /// A signed-in API client of one member of acme.
@@ -50,7 +50,9 @@ impl<'a> Api<'a> {
 
     /// Creates a process and returns it.
     async fn process(&self, name: &str) -> Value {
-        let (status, process) = self.post("/api/v1/processes", json!({ "name": name })).await;
+        let (status, process) = self
+            .post("/api/v1/processes", json!({ "name": name }))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{process}");
         process
     }
@@ -91,7 +93,12 @@ fn problem_fields(problem: &Value) -> Vec<String> {
 
 /// Puts a deal of acme's rep into the stage `stage_id` (the deals domain is not under test
 /// here: the owner writes it as it stands).
-async fn deal_in(db: &TestDatabase, stage_id: &str, name: &str, probability: Option<i32>) -> uuid::Uuid {
+async fn deal_in(
+    db: &TestDatabase,
+    stage_id: &str,
+    name: &str,
+    probability: Option<i32>,
+) -> uuid::Uuid {
     sqlx::query_scalar(
         "insert into deals (tenant_id, name, process_id, stage_id, outcome, probability,
                             probability_set, assigned_to, closed_at, closed_stage_name)
@@ -125,17 +132,29 @@ async fn an_admin_shapes_processes_and_their_stages() {
     let admin = Api::sign_in(&app, "admin").await;
 
     let enterprise = admin.process("Enterprise").await;
-    assert_eq!(enterprise["is_default"], true, "the first process is the default");
+    assert_eq!(
+        enterprise["is_default"], true,
+        "the first process is the default"
+    );
     assert_eq!(
         stage_names(&enterprise),
-        ["Prospect", "Qualified", "Proposal", "Negotiation", "Won", "Lost"]
+        [
+            "Prospect",
+            "Qualified",
+            "Proposal",
+            "Negotiation",
+            "Won",
+            "Lost"
+        ]
     );
     let (status, problem) = admin
         .post("/api/v1/processes", json!({ "name": "enterprise" }))
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert_eq!(problem["field"], "name");
-    let (status, problem) = admin.post("/api/v1/processes", json!({ "name": " " })).await;
+    let (status, problem) = admin
+        .post("/api/v1/processes", json!({ "name": " " }))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem_fields(&problem), ["name"]);
     let smb = admin.process("SMB").await;
@@ -175,7 +194,10 @@ async fn an_admin_shapes_processes_and_their_stages() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(problem_fields(&problem), ["win_probability", "rotting_days"]);
+    assert_eq!(
+        problem_fields(&problem),
+        ["win_probability", "rotting_days"]
+    );
     // A won stage is 100 %, whatever was sent.
     let (_, won_too) = admin
         .post(
@@ -186,12 +208,18 @@ async fn an_admin_shapes_processes_and_their_stages() {
     assert_eq!(won_too["win_probability"], 100);
 
     // Reorder: the full list in one request; Demo after Qualified.
-    let (_, current) = admin.get(&format!("/api/v1/processes/{enterprise_id}")).await;
+    let (_, current) = admin
+        .get(&format!("/api/v1/processes/{enterprise_id}"))
+        .await;
     let mut order: Vec<String> = ["Prospect", "Qualified", "Demo", "Proposal", "Negotiation"]
         .iter()
         .map(|n| stage(&current, n))
         .collect();
-    order.extend(["Won", "Won by referral", "Lost"].iter().map(|n| stage(&current, n)));
+    order.extend(
+        ["Won", "Won by referral", "Lost"]
+            .iter()
+            .map(|n| stage(&current, n)),
+    );
     let (status, reordered) = admin
         .call(
             Method::PUT,
@@ -202,7 +230,16 @@ async fn an_admin_shapes_processes_and_their_stages() {
     assert_eq!(status, StatusCode::OK, "{reordered}");
     assert_eq!(
         stage_names(&reordered),
-        ["Prospect", "Qualified", "Demo", "Proposal", "Negotiation", "Won", "Won by referral", "Lost"]
+        [
+            "Prospect",
+            "Qualified",
+            "Demo",
+            "Proposal",
+            "Negotiation",
+            "Won",
+            "Won by referral",
+            "Lost"
+        ]
     );
     let positions: Vec<i64> = reordered["stages"]
         .as_array()
@@ -241,7 +278,10 @@ async fn an_admin_shapes_processes_and_their_stages() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{renamed}");
-    assert_eq!((renamed["version"].as_i64(), renamed["description"].as_str()), (Some(2), Some("Big ones")));
+    assert_eq!(
+        (renamed["version"].as_i64(), renamed["description"].as_str()),
+        (Some(2), Some("Big ones"))
+    );
     let (status, stale) = admin
         .call(
             Method::PATCH,
@@ -267,17 +307,27 @@ async fn an_admin_shapes_processes_and_their_stages() {
         .call(
             Method::PATCH,
             &format!("/api/v1/stages/{demo_id}"),
-            Some(json!({ "version": demo["version"], "name": "Demo given", "outcome": "open",
-                         "win_probability": 45, "requires_product": true })),
+            Some(
+                json!({ "version": demo["version"], "name": "Demo given", "outcome": "open",
+                         "win_probability": 45, "requires_product": true }),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{edited}");
-    assert_eq!((edited["name"].as_str(), edited["requires_product"].as_bool()), (Some("Demo given"), Some(true)));
+    assert_eq!(
+        (
+            edited["name"].as_str(),
+            edited["requires_product"].as_bool()
+        ),
+        (Some("Demo given"), Some(true))
+    );
     let (status, stale) = admin
         .call(
             Method::PATCH,
             &format!("/api/v1/stages/{demo_id}"),
-            Some(json!({ "version": demo["version"], "name": "Demo (old tab)", "outcome": "open" })),
+            Some(
+                json!({ "version": demo["version"], "name": "Demo (old tab)", "outcome": "open" }),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -293,7 +343,12 @@ async fn an_admin_shapes_processes_and_their_stages() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["name"].as_str().unwrap(), p["is_default"].as_bool().unwrap()))
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap(),
+                p["is_default"].as_bool().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(defaults, [("SMB", true), ("Enterprise deals", false)]);
     let (status, problem) = admin
@@ -302,17 +357,32 @@ async fn an_admin_shapes_processes_and_their_stages() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem_fields(&problem), ["is_default"]);
     let (status, _) = admin
-        .post(&format!("/api/v1/processes/{enterprise_id}/archive"), json!({}))
+        .post(
+            &format!("/api/v1/processes/{enterprise_id}/archive"),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = admin
-        .post(&format!("/api/v1/processes/{enterprise_id}/default"), json!({}))
+        .post(
+            &format!("/api/v1/processes/{enterprise_id}/default"),
+            json!({}),
+        )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an archived process");
-    let (_, archived) = admin.get(&format!("/api/v1/processes/{enterprise_id}")).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an archived process"
+    );
+    let (_, archived) = admin
+        .get(&format!("/api/v1/processes/{enterprise_id}"))
+        .await;
     assert!(archived["archived_at"].is_string());
     let (status, _) = admin
-        .post(&format!("/api/v1/processes/{enterprise_id}/unarchive"), json!({}))
+        .post(
+            &format!("/api/v1/processes/{enterprise_id}/unarchive"),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
@@ -339,13 +409,21 @@ async fn an_admin_shapes_processes_and_their_stages() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["deals_moved"], 0);
-    let (_, after) = admin.get(&format!("/api/v1/processes/{enterprise_id}")).await;
+    let (_, after) = admin
+        .get(&format!("/api/v1/processes/{enterprise_id}"))
+        .await;
     assert!(!stage_names(&after).contains(&"Won by referral".to_owned()));
 
     // Malformed ids name nothing.
-    assert_eq!(admin.get("/api/v1/processes/not-an-id").await.0, StatusCode::NOT_FOUND);
     assert_eq!(
-        admin.call(Method::DELETE, "/api/v1/stages/42", None).await.0,
+        admin.get("/api/v1/processes/not-an-id").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        admin
+            .call(Method::DELETE, "/api/v1/stages/42", None)
+            .await
+            .0,
         StatusCode::NOT_FOUND
     );
 
@@ -372,7 +450,12 @@ async fn managers_and_reps_read_processes_and_are_refused_every_change() {
     admin.process("SMB").await;
     let process_id = id(&process);
     let stage_id = stage(&process, "Qualified");
-    let order: Vec<String> = process["stages"].as_array().unwrap().iter().map(id).collect();
+    let order: Vec<String> = process["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id)
+        .collect();
 
     for who in ["manager", "rep"] {
         let member = Api::sign_in(&app, who).await;
@@ -380,19 +463,43 @@ async fn managers_and_reps_read_processes_and_are_refused_every_change() {
         assert_eq!(status, StatusCode::OK, "{who}");
         assert_eq!(list["items"].as_array().unwrap().len(), 2, "{who}");
         let (status, read) = member.get(&format!("/api/v1/processes/{process_id}")).await;
-        assert_eq!((status, read["name"].as_str()), (StatusCode::OK, Some("Enterprise")), "{who}");
+        assert_eq!(
+            (status, read["name"].as_str()),
+            (StatusCode::OK, Some("Enterprise")),
+            "{who}"
+        );
 
         let changes: Vec<(Method, String, Value)> = vec![
-            (Method::POST, "/api/v1/processes".into(), json!({ "name": "Mine" })),
+            (
+                Method::POST,
+                "/api/v1/processes".into(),
+                json!({ "name": "Mine" }),
+            ),
             (
                 Method::PATCH,
                 format!("/api/v1/processes/{process_id}"),
                 json!({ "version": 1, "name": "Mine" }),
             ),
-            (Method::DELETE, format!("/api/v1/processes/{process_id}"), json!({ "password": DEMO_PASSWORD })),
-            (Method::POST, format!("/api/v1/processes/{process_id}/default"), json!({})),
-            (Method::POST, format!("/api/v1/processes/{process_id}/archive"), json!({})),
-            (Method::POST, format!("/api/v1/processes/{process_id}/unarchive"), json!({})),
+            (
+                Method::DELETE,
+                format!("/api/v1/processes/{process_id}"),
+                json!({ "password": DEMO_PASSWORD }),
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/processes/{process_id}/default"),
+                json!({}),
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/processes/{process_id}/archive"),
+                json!({}),
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/processes/{process_id}/unarchive"),
+                json!({}),
+            ),
             (
                 Method::POST,
                 format!("/api/v1/processes/{process_id}/stages"),
@@ -408,15 +515,29 @@ async fn managers_and_reps_read_processes_and_are_refused_every_change() {
                 format!("/api/v1/stages/{stage_id}"),
                 json!({ "version": 1, "name": "Mine", "outcome": "open" }),
             ),
-            (Method::DELETE, format!("/api/v1/stages/{stage_id}"), json!({})),
+            (
+                Method::DELETE,
+                format!("/api/v1/stages/{stage_id}"),
+                json!({}),
+            ),
         ];
         for (method, path, body) in changes {
             let (status, problem) = member.call(method.clone(), &path, Some(body)).await;
-            assert_eq!(status, StatusCode::FORBIDDEN, "{who}: {method} {path}: {problem}");
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{who}: {method} {path}: {problem}"
+            );
         }
     }
     let (_, unchanged) = admin.get(&format!("/api/v1/processes/{process_id}")).await;
-    assert_eq!((unchanged["version"].as_i64(), unchanged["is_default"].as_bool()), (Some(1), Some(true)));
+    assert_eq!(
+        (
+            unchanged["version"].as_i64(),
+            unchanged["is_default"].as_bool()
+        ),
+        (Some(1), Some(true))
+    );
     assert_eq!(unchanged["stages"].as_array().unwrap().len(), 6);
 }
 
@@ -443,7 +564,10 @@ async fn deleting_a_stage_with_deals_moves_them_with_their_history() {
     let (status, _) = admin
         .call(
             Method::DELETE,
-            &format!("/api/v1/stages/{qualified}?target_stage_id={}", stage(&other, "Proposal")),
+            &format!(
+                "/api/v1/stages/{qualified}?target_stage_id={}",
+                stage(&other, "Proposal")
+            ),
             None,
         )
         .await;
@@ -474,10 +598,21 @@ async fn deleting_a_stage_with_deals_moves_them_with_their_history() {
     };
     let (stage_id, outcome, probability, version, closed, entered) = deal(plain).await;
     assert_eq!(
-        (stage_id.to_string(), outcome.as_str(), probability, version, closed, entered),
+        (
+            stage_id.to_string(),
+            outcome.as_str(),
+            probability,
+            version,
+            closed,
+            entered
+        ),
         (proposal.clone(), "open", 50.0, 2, None, true)
     );
-    assert_eq!(deal(chosen).await.2, 33.0, "a probability a person chose stays");
+    assert_eq!(
+        deal(chosen).await.2,
+        33.0,
+        "a probability a person chose stays"
+    );
     let history: Vec<(String, String)> = sqlx::query_as(
         "select from_stage_name, to_stage_name from deal_stage_history
          where deal_id = any($1) order by moved_at",
@@ -502,7 +637,10 @@ async fn deleting_a_stage_with_deals_moves_them_with_their_history() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let (_, outcome, probability, _, closed, _) = deal(closing).await;
-    assert_eq!((outcome.as_str(), probability, closed.as_deref()), ("won", 100.0, Some("Won")));
+    assert_eq!(
+        (outcome.as_str(), probability, closed.as_deref()),
+        ("won", 100.0, Some("Won"))
+    );
     let (status, _) = admin
         .call(
             Method::PATCH,
@@ -563,7 +701,12 @@ async fn emailed_code(db: &TestDatabase) -> String {
 #[tokio::test]
 async fn deleting_a_process_needs_a_code_and_closes_its_open_deals_as_lost() {
     let db = demo_database().await;
-    let app = spawn_app_configured(db.app.clone(), RateLimiter::local(), unreachable_mail_server()).await;
+    let app = spawn_app_configured(
+        db.app.clone(),
+        RateLimiter::local(),
+        unreachable_mail_server(),
+    )
+    .await;
     let admin = Api::sign_in(&app, "admin").await;
     let default = admin.process("Main").await;
     let process = admin.process("Pilot").await;
@@ -578,7 +721,10 @@ async fn deleting_a_process_needs_a_code_and_closes_its_open_deals_as_lost() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem_fields(&problem), ["code"]);
     let (status, _) = admin
-        .post(&format!("/api/v1/processes/{process_id}/deletion-code"), json!({}))
+        .post(
+            &format!("/api/v1/processes/{process_id}/deletion-code"),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let code = emailed_code(&db).await;
@@ -588,11 +734,17 @@ async fn deleting_a_process_needs_a_code_and_closes_its_open_deals_as_lost() {
     assert_eq!(problem_fields(&problem), ["lost_stage_id", "lost_reason"]);
     let (status, body) = delete(json!({ "code": code, "lost_stage_id": lost,
                                         "lost_reason": "Pilot programme ended" }))
-        .await;
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["deals_closed"], 1);
     // Once only.
-    assert_eq!(admin.get(&format!("/api/v1/processes/{process_id}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        admin
+            .get(&format!("/api/v1/processes/{process_id}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
     let (_, list) = admin.get("/api/v1/processes").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 
@@ -626,7 +778,10 @@ async fn deleting_a_process_needs_a_code_and_closes_its_open_deals_as_lost() {
     // The default cannot be deleted, code or not.
     let default_id = id(&default);
     admin
-        .post(&format!("/api/v1/processes/{default_id}/deletion-code"), json!({}))
+        .post(
+            &format!("/api/v1/processes/{default_id}/deletion-code"),
+            json!({}),
+        )
         .await;
     let code = emailed_code(&db).await;
     let (status, problem) = admin
@@ -638,4 +793,405 @@ async fn deleting_a_process_needs_a_code_and_closes_its_open_deals_as_lost() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem_fields(&problem), ["is_default"]);
+}
+
+// The settings pages --------------------------------------------------------------------------
+
+/// Posts a form as a signed-in browser (CSRF token added).
+async fn post_form(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    csrf: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+    htmx: bool,
+) -> reqwest::Response {
+    let mut fields: Vec<(&str, &str)> = fields.to_vec();
+    fields.push(("csrf_token", csrf));
+    let mut request = browser.post(app.workspace_url("acme", path)).form(&fields);
+    if htmx {
+        request = request.header("HX-Request", "true");
+    }
+    request.send().await.unwrap()
+}
+
+async fn page(app: &TestApp, browser: &reqwest::Client, path: &str) -> (StatusCode, String) {
+    let response = browser
+        .get(app.workspace_url("acme", path))
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+const XSS: &str = "<script>alert(1)</script>";
+
+#[tokio::test]
+async fn an_admin_manages_processes_in_the_settings_pages() {
+    let (app, db) = demo_app().await;
+    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let api = Api::sign_in(&app, "admin").await;
+
+    let (status, list) = page(&app, &admin, "/settings/processes").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(list.contains("Create process"), "{list}");
+
+    // Created through the form; a name that is markup is shown as text, never run.
+    let created = post_form(
+        &app,
+        &admin,
+        &csrf,
+        "/settings/processes",
+        &[("name", XSS), ("description", "")],
+        false,
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let at = location(&created);
+    let id = at
+        .trim_start_matches("/settings/processes/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let added = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{id}/stages"),
+        &[
+            ("name", XSS),
+            ("outcome", "open"),
+            ("win_probability", "30"),
+            ("requires_amount", "on"),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    for path in [
+        format!("/settings/processes/{id}"),
+        "/settings/processes".to_owned(),
+    ] {
+        let (status, html) = page(&app, &admin, &path).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!html.contains(XSS), "{path} runs the name");
+        assert!(
+            html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+            "{path}: {html}"
+        );
+    }
+
+    // A refused stage keeps what was typed and says why at the field.
+    let refused = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{id}/stages"),
+        &[
+            ("name", "Keep me"),
+            ("outcome", "open"),
+            ("win_probability", "lots"),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("value=\"Keep me\""), "{html}");
+    assert!(html.contains("is not a whole number"), "{html}");
+
+    // A stale rename is 409 and keeps the input beside theirs.
+    let renamed = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{id}"),
+        &[("name", "Pipeline"), ("version", "1")],
+        false,
+    )
+    .await;
+    assert_eq!(renamed.status(), StatusCode::SEE_OTHER);
+    let stale = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{id}"),
+        &[("name", "From an old tab"), ("version", "1")],
+        false,
+    )
+    .await;
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    let html = stale.text().await.unwrap();
+    assert!(html.contains("Someone else saved this process"), "{html}");
+    assert!(html.contains("value=\"From an old tab\""), "{html}");
+
+    // Keyboard reorder: htmx gets the stages section and an announcement; a browser the page.
+    let (_, process) = api.get(&format!("/api/v1/processes/{id}")).await;
+    let qualified = stage(&process, "Qualified");
+    let moved = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/stages/{qualified}/move"),
+        &[("direction", "up")],
+        true,
+    )
+    .await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let fragment = moved.text().await.unwrap();
+    assert!(
+        fragment.contains("id=\"stage-section\"") && !fragment.contains("<html"),
+        "{fragment}"
+    );
+    assert!(
+        fragment.contains("Moved “Qualified” up: it is now stage 1 of 7."),
+        "{fragment}"
+    );
+    assert!(fragment.contains("autofocus"), "focus stays on the control");
+    let moved = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/stages/{qualified}/move"),
+        &[("direction", "down")],
+        false,
+    )
+    .await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    assert!(moved.text().await.unwrap().contains("<html"));
+    let (_, process) = api.get(&format!("/api/v1/processes/{id}")).await;
+    assert_eq!(stage_names(&process)[..2], ["Prospect", "Qualified"]);
+
+    // Drag and drop posts the whole order through the order form.
+    let mut order: Vec<String> = process["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id_of)
+        .collect();
+    order.reverse();
+    let mut fields: Vec<(&str, &str)> = order.iter().map(|s| ("stage_ids", s.as_str())).collect();
+    fields.push(("csrf_token", &csrf));
+    let response = admin
+        .post(app.workspace_url("acme", &format!("/settings/processes/{id}/stages/order")))
+        .header("HX-Request", "true")
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.text().await.unwrap().contains("Stage order saved"));
+    let (_, reversed) = api.get(&format!("/api/v1/processes/{id}")).await;
+    assert_eq!(stage_names(&reversed)[..2], [XSS, "Lost"]);
+
+    // Inline stage edit; the last won stage cannot be deleted, said at the stage.
+    let won = stage(&reversed, "Won");
+    let edited = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/stages/{won}"),
+        &[
+            ("name", "Signed"),
+            ("outcome", "won"),
+            ("win_probability", "100"),
+            ("rotting_days", ""),
+            ("version", "1"),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(edited.status(), StatusCode::SEE_OTHER);
+    let refused = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/stages/{won}/delete"),
+        &[],
+        false,
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("needs at least one open, one won and one lost stage"));
+
+    // A stage with deals asks where they go.
+    let proposal = stage(&reversed, "Proposal");
+    deal_in(&db, &proposal, "Waiting deal", None).await;
+    let (_, html) = page(&app, &admin, &format!("/settings/processes/{id}")).await;
+    assert!(html.contains("Move its 1 deals to"), "{html}");
+    let asked = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/stages/{proposal}/delete"),
+        &[("target_stage_id", "")],
+        false,
+    )
+    .await;
+    assert_eq!(asked.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let negotiation = stage(&reversed, "Negotiation");
+    let done = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/stages/{proposal}/delete"),
+        &[("target_stage_id", &negotiation)],
+        false,
+    )
+    .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+
+    // Default and deletion (no mail server here: the password confirms it is the admin).
+    let other = api.process("Other").await;
+    let other_id = id_of(&other);
+    let made = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{other_id}/default"),
+        &[],
+        false,
+    )
+    .await;
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&app, &admin, "/settings/processes").await;
+    assert!(
+        html.find("Other").unwrap() < html.find("Pipeline").unwrap(),
+        "the default first"
+    );
+    let (status, html) = page(&app, &admin, &format!("/settings/processes/{id}/delete")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Your password") && html.contains("Why they were lost"),
+        "{html}"
+    );
+    let wrong = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{id}/delete"),
+        &[("password", "not it"), ("lost_reason", "Kept reason")],
+        false,
+    )
+    .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.text().await.unwrap().contains("Kept reason"));
+    let lost = stage(&reversed, "Lost");
+    let deleted = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{id}/delete"),
+        &[
+            ("password", DEMO_PASSWORD),
+            ("lost_stage_id", &lost),
+            ("lost_reason", "Process retired"),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        page(&app, &admin, &format!("/settings/processes/{id}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+fn id_of(value: &Value) -> String {
+    id(value)
+}
+
+#[tokio::test]
+async fn managers_and_reps_see_the_pages_without_forms_and_cannot_post() {
+    let (app, _db) = demo_app().await;
+    let api = Api::sign_in(&app, "admin").await;
+    let process = api.process("Enterprise").await;
+    let process_id = id(&process);
+    let stage_id = stage(&process, "Qualified");
+    for who in ["manager", "rep"] {
+        let (browser, csrf) = signed_in(&app, &format!("{who}@acme.example"), DEMO_PASSWORD).await;
+        let (status, list) = page(&app, &browser, "/settings/processes").await;
+        assert_eq!(status, StatusCode::OK, "{who}");
+        assert!(
+            list.contains("Enterprise") && !list.contains("Create process"),
+            "{who}: {list}"
+        );
+        let (status, html) =
+            page(&app, &browser, &format!("/settings/processes/{process_id}")).await;
+        assert_eq!(status, StatusCode::OK, "{who}");
+        assert!(html.contains("Qualified"), "{who}");
+        for form in [
+            "/settings/stages/",
+            "/stages/order",
+            "Make default",
+            "Add stage",
+            "data-sortable",
+        ] {
+            assert!(!html.contains(form), "{who} sees {form}");
+        }
+        assert_eq!(
+            page(
+                &app,
+                &browser,
+                &format!("/settings/processes/{process_id}/delete")
+            )
+            .await
+            .0,
+            StatusCode::FORBIDDEN
+        );
+        for (path, fields) in [
+            ("/settings/processes".to_owned(), vec![("name", "Mine")]),
+            (
+                format!("/settings/processes/{process_id}"),
+                vec![("name", "Mine"), ("version", "1")],
+            ),
+            (format!("/settings/processes/{process_id}/default"), vec![]),
+            (format!("/settings/processes/{process_id}/archive"), vec![]),
+            (
+                format!("/settings/processes/{process_id}/delete"),
+                vec![("password", DEMO_PASSWORD)],
+            ),
+            (
+                format!("/settings/processes/{process_id}/stages"),
+                vec![("name", "Mine"), ("outcome", "open")],
+            ),
+            (
+                format!("/settings/processes/{process_id}/stages/order"),
+                vec![("stage_ids", stage_id.as_str())],
+            ),
+            (
+                format!("/settings/stages/{stage_id}"),
+                vec![("name", "Mine"), ("outcome", "open"), ("version", "1")],
+            ),
+            (
+                format!("/settings/stages/{stage_id}/move"),
+                vec![("direction", "up")],
+            ),
+            (format!("/settings/stages/{stage_id}/delete"), vec![]),
+        ] {
+            let response = post_form(&app, &browser, &csrf, &path, &fields, false).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::FORBIDDEN,
+                "{who}: POST {path}"
+            );
+        }
+    }
+    let (_, unchanged) = api.get(&format!("/api/v1/processes/{process_id}")).await;
+    assert_eq!(unchanged["version"], 1);
+    assert_eq!(stage_names(&unchanged)[1], "Qualified");
 }
