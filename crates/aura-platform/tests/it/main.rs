@@ -4,3 +4,4 @@ mod catalog;
 mod embedded;
 mod isolation;
 mod privileges;
+mod processes;
