@@ -29,6 +29,9 @@ function sortableLists(root) {
     Sortable.create(list, {
       handle: ".drag-handle",
       animation: 150,
+      // Pointer events rather than the HTML5 drag API: the same on touch screens and mice.
+      forceFallback: true,
+      fallbackTolerance: 3,
       onEnd: (event) => {
         if (event.oldIndex === event.newIndex) return;
         const form = document.getElementById(list.dataset.sortable);
