@@ -1257,7 +1257,7 @@ impl Chromium {
         let started = std::time::Instant::now();
         while self.script(script).await != Value::Bool(true) {
             assert!(
-                started.elapsed() < std::time::Duration::from_secs(10),
+                started.elapsed() < std::time::Duration::from_secs(30),
                 "never true: {script}"
             );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -1352,7 +1352,7 @@ async fn stages_reorder_by_keyboard_and_by_dragging_on_a_phone_sized_screen() {
     let (_, now) = api.get(&format!("/api/v1/processes/{process_id}")).await;
     assert_eq!(stage_names(&now)[..2], ["Qualified", "Prospect"]);
 
-    // Drag: Lost's handle onto the top of the list.
+    // Drag: Lost's handle above Won.
     chromium
         .until("return !!document.querySelector('[data-sortable-ready]')")
         .await;
@@ -1361,14 +1361,23 @@ async fn stages_reorder_by_keyboard_and_by_dragging_on_a_phone_sized_screen() {
         .find(Locator::Css(&format!("#stage-{lost} .drag-handle")))
         .await
         .unwrap();
+    // Onto the stage above it (Won), both on screen.
+    let won = stage(&process, "Won");
+    chromium
+        .script(&format!(
+            "document.getElementById('stage-{lost}').scrollIntoView({{block: 'center'}}); return true"
+        ))
+        .await;
     let first = client
-        .find(Locator::Css(".stage-list > li:first-child .drag-handle"))
+        .find(Locator::Css(&format!("#stage-{won} .drag-handle")))
         .await
         .unwrap();
+    // Small steps with pauses: Sortable follows the pointer move by move, also on a busy machine.
     let pause = || PointerAction::Pause {
-        duration: std::time::Duration::from_millis(100),
+        duration: std::time::Duration::from_millis(150),
     };
-    let drag = MouseActions::new("mouse".into())
+    let step = Some(std::time::Duration::from_millis(100));
+    let mut drag = MouseActions::new("mouse".into())
         .then(PointerAction::MoveToElement {
             element: handle,
             duration: None,
@@ -1378,28 +1387,45 @@ async fn stages_reorder_by_keyboard_and_by_dragging_on_a_phone_sized_screen() {
         .then(PointerAction::Down {
             button: MOUSE_BUTTON_LEFT,
         })
-        .then(pause())
-        .then(PointerAction::MoveBy {
-            duration: Some(std::time::Duration::from_millis(100)),
-            x: 0.0,
-            y: -10.0,
-        })
-        .then(pause())
-        .then(PointerAction::MoveToElement {
-            element: first,
-            duration: Some(std::time::Duration::from_millis(300)),
-            x: 0.0,
-            y: -5.0,
-        })
-        .then(pause())
-        .then(PointerAction::Up {
-            button: MOUSE_BUTTON_LEFT,
-        });
+        .then(pause());
+    for _ in 0..4 {
+        drag = drag
+            .then(PointerAction::MoveBy {
+                duration: step,
+                x: 0.0,
+                y: -8.0,
+            })
+            .then(pause());
+    }
+    for y in [40.0, 10.0, -5.0] {
+        drag = drag
+            .then(PointerAction::MoveToElement {
+                element: first.clone(),
+                duration: step,
+                x: 0.0,
+                y,
+            })
+            .then(pause());
+    }
+    let drag = drag.then(PointerAction::Up {
+        button: MOUSE_BUTTON_LEFT,
+    });
     client.perform_actions(drag).await.unwrap();
     chromium
         .until("return document.getElementById('stage-status').textContent.includes('Stage order saved')")
         .await;
     let (_, dragged) = api.get(&format!("/api/v1/processes/{process_id}")).await;
-    assert_eq!(stage_names(&dragged)[0], "Lost", "{dragged}");
+    assert_eq!(
+        stage_names(&dragged),
+        [
+            "Qualified",
+            "Prospect",
+            "Proposal",
+            "Negotiation",
+            "Lost",
+            "Won"
+        ],
+        "{dragged}"
+    );
     chromium.close().await;
 }
