@@ -1429,3 +1429,70 @@ async fn stages_reorder_by_keyboard_and_by_dragging_on_a_phone_sized_screen() {
     );
     chromium.close().await;
 }
+
+#[tokio::test]
+async fn the_deletion_page_asks_for_an_emailed_code_where_mail_is_sent() {
+    let db = demo_database().await;
+    let app = spawn_app_configured(
+        db.app.clone(),
+        RateLimiter::local(),
+        unreachable_mail_server(),
+    )
+    .await;
+    let api = Api::sign_in(&app, "admin").await;
+    api.process("Main").await;
+    let pilot = id(&api.process("Pilot").await);
+    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let (status, html) = page(&app, &admin, &format!("/settings/processes/{pilot}/delete")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Verification code") && !html.contains("Your password"),
+        "{html}"
+    );
+    let sent = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{pilot}/delete/code"),
+        &[],
+        false,
+    )
+    .await;
+    assert_eq!(sent.status(), StatusCode::OK);
+    let html = sent.text().await.unwrap();
+    let code = emailed_code(&db).await;
+    assert!(html.contains("on its way to your email"), "{html}");
+    assert!(!html.contains(&code), "the code is never on the page");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let refused = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{pilot}/delete"),
+        &[("code", wrong)],
+        false,
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("That code is not right"));
+    let deleted = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{pilot}/delete"),
+        &[("code", &code)],
+        false,
+    )
+    .await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&deleted), "/settings/processes?notice=deleted");
+    let (_, list) = page(&app, &admin, "/settings/processes?notice=deleted").await;
+    assert!(
+        list.contains("Process deleted.") && !list.contains("Pilot"),
+        "{list}"
+    );
+}
