@@ -1,6 +1,7 @@
 // Aura's page behaviour: htmx for partial updates, set up to live under a strict
 // Content-Security-Policy (no inline styles, no eval, no inline script).
 import htmx from "htmx.org";
+import Sortable from "sortablejs";
 
 htmx.config.includeIndicatorStyles = false; // indicator styles are in app.css instead
 htmx.config.allowEval = false;
@@ -15,3 +16,29 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 
 window.htmx = htmx;
+
+// Stages reorder by drag and drop (SortableJS). A list marked `data-sortable="<form id>"` holds
+// hidden `stage_ids` inputs tied to that form; after a drop they are in the new order, and the
+// form (an htmx form) posts it. Keyboard users have the Move up / Move down buttons instead.
+
+function sortableLists(root) {
+  const lists = root.querySelectorAll ? root.querySelectorAll("[data-sortable]") : [];
+  for (const list of lists) {
+    if (list.dataset.sortableReady) continue;
+    list.dataset.sortableReady = "true";
+    Sortable.create(list, {
+      handle: ".drag-handle",
+      animation: 150,
+      // Pointer events rather than the HTML5 drag API: the same on touch screens and mice.
+      forceFallback: true,
+      fallbackTolerance: 3,
+      onEnd: (event) => {
+        if (event.oldIndex === event.newIndex) return;
+        const form = document.getElementById(list.dataset.sortable);
+        if (form instanceof HTMLFormElement) form.requestSubmit();
+      },
+    });
+  }
+}
+
+htmx.onLoad(sortableLists);

@@ -18,6 +18,7 @@ mod operations;
 mod organizations;
 mod pages;
 mod password_reset;
+mod processes;
 pub mod rate_limit;
 mod refusals;
 mod session;
@@ -102,6 +103,7 @@ pub fn router(state: AppState) -> Router {
             .merge(custom_fields::routes())
             .merge(contacts::routes())
             .merge(organizations::routes())
+            .merge(processes::routes())
             .fallback(error::not_found)
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),

@@ -5,3 +5,4 @@ mod deals;
 mod embedded;
 mod isolation;
 mod privileges;
+mod processes;

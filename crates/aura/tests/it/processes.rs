@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    api_token, csrf_token, demo_app, demo_database, signed_in, spawn_app_configured, TestApp,
+    api_token, demo_app, demo_database, signed_in, spawn_app_configured, TestApp,
 };
 
 /// A signed-in API client of one member of acme.
@@ -793,4 +793,706 @@ async fn deleting_a_process_needs_a_code_and_closes_its_open_deals_as_lost() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem_fields(&problem), ["is_default"]);
+}
+
+// The settings pages --------------------------------------------------------------------------
+
+/// Posts a form as a signed-in browser (CSRF token added).
+async fn post_form(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    csrf: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+    htmx: bool,
+) -> reqwest::Response {
+    let mut fields: Vec<(&str, &str)> = fields.to_vec();
+    fields.push(("csrf_token", csrf));
+    let mut request = browser.post(app.workspace_url("acme", path)).form(&fields);
+    if htmx {
+        request = request.header("HX-Request", "true");
+    }
+    request.send().await.unwrap()
+}
+
+async fn page(app: &TestApp, browser: &reqwest::Client, path: &str) -> (StatusCode, String) {
+    let response = browser
+        .get(app.workspace_url("acme", path))
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+const XSS: &str = "<script>alert(1)</script>";
+
+#[tokio::test]
+async fn an_admin_manages_processes_in_the_settings_pages() {
+    let (app, db) = demo_app().await;
+    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let api = Api::sign_in(&app, "admin").await;
+
+    let (status, list) = page(&app, &admin, "/settings/processes").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(list.contains("Create process"), "{list}");
+
+    // Created through the form; a name that is markup is shown as text, never run.
+    let created = post_form(
+        &app,
+        &admin,
+        &csrf,
+        "/settings/processes",
+        &[("name", XSS), ("description", "")],
+        false,
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let at = location(&created);
+    let id = at
+        .trim_start_matches("/settings/processes/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let added = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{id}/stages"),
+        &[
+            ("name", XSS),
+            ("outcome", "open"),
+            ("win_probability", "30"),
+            ("requires_amount", "on"),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    for path in [
+        format!("/settings/processes/{id}"),
+        "/settings/processes".to_owned(),
+    ] {
+        let (status, html) = page(&app, &admin, &path).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!html.contains(XSS), "{path} runs the name");
+        assert!(
+            html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+            "{path}: {html}"
+        );
+    }
+
+    // A refused stage keeps what was typed and says why at the field.
+    let refused = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{id}/stages"),
+        &[
+            ("name", "Keep me"),
+            ("outcome", "open"),
+            ("win_probability", "lots"),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("value=\"Keep me\""), "{html}");
+    assert!(html.contains("is not a whole number"), "{html}");
+
+    // A stale rename is 409 and keeps the input beside theirs.
+    let renamed = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{id}"),
+        &[("name", "Pipeline"), ("version", "1")],
+        false,
+    )
+    .await;
+    assert_eq!(renamed.status(), StatusCode::SEE_OTHER);
+    let stale = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{id}"),
+        &[("name", "From an old tab"), ("version", "1")],
+        false,
+    )
+    .await;
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    let html = stale.text().await.unwrap();
+    assert!(html.contains("Someone else saved this process"), "{html}");
+    assert!(html.contains("value=\"From an old tab\""), "{html}");
+
+    // Keyboard reorder: htmx gets the stages section and an announcement; a browser the page.
+    let (_, process) = api.get(&format!("/api/v1/processes/{id}")).await;
+    let qualified = stage(&process, "Qualified");
+    let moved = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/stages/{qualified}/move"),
+        &[("direction", "up")],
+        true,
+    )
+    .await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let fragment = moved.text().await.unwrap();
+    assert!(
+        fragment.contains("id=\"stage-section\"") && !fragment.contains("<html"),
+        "{fragment}"
+    );
+    assert!(
+        fragment.contains("Moved “Qualified” up: it is now stage 1 of 7."),
+        "{fragment}"
+    );
+    assert!(fragment.contains("autofocus"), "focus stays on the control");
+    let moved = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/stages/{qualified}/move"),
+        &[("direction", "down")],
+        false,
+    )
+    .await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    assert!(moved.text().await.unwrap().contains("<html"));
+    let (_, process) = api.get(&format!("/api/v1/processes/{id}")).await;
+    assert_eq!(stage_names(&process)[..2], ["Prospect", "Qualified"]);
+
+    // Drag and drop posts the whole order through the order form.
+    let mut order: Vec<String> = process["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id_of)
+        .collect();
+    order.reverse();
+    let mut fields: Vec<(&str, &str)> = order.iter().map(|s| ("stage_ids", s.as_str())).collect();
+    fields.push(("csrf_token", &csrf));
+    let response = admin
+        .post(app.workspace_url("acme", &format!("/settings/processes/{id}/stages/order")))
+        .header("HX-Request", "true")
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.text().await.unwrap().contains("Stage order saved"));
+    let (_, reversed) = api.get(&format!("/api/v1/processes/{id}")).await;
+    assert_eq!(stage_names(&reversed)[..2], [XSS, "Lost"]);
+
+    // Inline stage edit; the last won stage cannot be deleted, said at the stage.
+    let won = stage(&reversed, "Won");
+    let edited = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/stages/{won}"),
+        &[
+            ("name", "Signed"),
+            ("outcome", "won"),
+            ("win_probability", "100"),
+            ("rotting_days", ""),
+            ("version", "1"),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(edited.status(), StatusCode::SEE_OTHER);
+    let refused = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/stages/{won}/delete"),
+        &[],
+        false,
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("needs at least one open, one won and one lost stage"));
+
+    // A stage with deals asks where they go.
+    let proposal = stage(&reversed, "Proposal");
+    deal_in(&db, &proposal, "Waiting deal", None).await;
+    let (_, html) = page(&app, &admin, &format!("/settings/processes/{id}")).await;
+    assert!(html.contains("Move its 1 deals to"), "{html}");
+    let asked = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/stages/{proposal}/delete"),
+        &[("target_stage_id", "")],
+        false,
+    )
+    .await;
+    assert_eq!(asked.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let negotiation = stage(&reversed, "Negotiation");
+    let done = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/stages/{proposal}/delete"),
+        &[("target_stage_id", &negotiation)],
+        false,
+    )
+    .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+
+    // Default and deletion (no mail server here: the password confirms it is the admin).
+    let other = api.process("Other").await;
+    let other_id = id_of(&other);
+    let made = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{other_id}/default"),
+        &[],
+        false,
+    )
+    .await;
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&app, &admin, "/settings/processes").await;
+    assert!(
+        html.find("Other").unwrap() < html.find("Pipeline").unwrap(),
+        "the default first"
+    );
+    let (status, html) = page(&app, &admin, &format!("/settings/processes/{id}/delete")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Your password") && html.contains("Why they were lost"),
+        "{html}"
+    );
+    let wrong = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{id}/delete"),
+        &[("password", "not it"), ("lost_reason", "Kept reason")],
+        false,
+    )
+    .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.text().await.unwrap().contains("Kept reason"));
+    let lost = stage(&reversed, "Lost");
+    let deleted = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{id}/delete"),
+        &[
+            ("password", DEMO_PASSWORD),
+            ("lost_stage_id", &lost),
+            ("lost_reason", "Process retired"),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        page(&app, &admin, &format!("/settings/processes/{id}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+fn id_of(value: &Value) -> String {
+    id(value)
+}
+
+#[tokio::test]
+async fn managers_and_reps_see_the_pages_without_forms_and_cannot_post() {
+    let (app, _db) = demo_app().await;
+    let api = Api::sign_in(&app, "admin").await;
+    let process = api.process("Enterprise").await;
+    let process_id = id(&process);
+    let stage_id = stage(&process, "Qualified");
+    for who in ["manager", "rep"] {
+        let (browser, csrf) = signed_in(&app, &format!("{who}@acme.example"), DEMO_PASSWORD).await;
+        let (status, list) = page(&app, &browser, "/settings/processes").await;
+        assert_eq!(status, StatusCode::OK, "{who}");
+        assert!(
+            list.contains("Enterprise") && !list.contains("Create process"),
+            "{who}: {list}"
+        );
+        let (status, html) =
+            page(&app, &browser, &format!("/settings/processes/{process_id}")).await;
+        assert_eq!(status, StatusCode::OK, "{who}");
+        assert!(html.contains("Qualified"), "{who}");
+        for form in [
+            "/settings/stages/",
+            "/stages/order",
+            "Make default",
+            "Add stage",
+            "data-sortable",
+        ] {
+            assert!(!html.contains(form), "{who} sees {form}");
+        }
+        assert_eq!(
+            page(
+                &app,
+                &browser,
+                &format!("/settings/processes/{process_id}/delete")
+            )
+            .await
+            .0,
+            StatusCode::FORBIDDEN
+        );
+        for (path, fields) in [
+            ("/settings/processes".to_owned(), vec![("name", "Mine")]),
+            (
+                format!("/settings/processes/{process_id}"),
+                vec![("name", "Mine"), ("version", "1")],
+            ),
+            (format!("/settings/processes/{process_id}/default"), vec![]),
+            (format!("/settings/processes/{process_id}/archive"), vec![]),
+            (
+                format!("/settings/processes/{process_id}/delete"),
+                vec![("password", DEMO_PASSWORD)],
+            ),
+            (
+                format!("/settings/processes/{process_id}/stages"),
+                vec![("name", "Mine"), ("outcome", "open")],
+            ),
+            (
+                format!("/settings/processes/{process_id}/stages/order"),
+                vec![("stage_ids", stage_id.as_str())],
+            ),
+            (
+                format!("/settings/stages/{stage_id}"),
+                vec![("name", "Mine"), ("outcome", "open"), ("version", "1")],
+            ),
+            (
+                format!("/settings/stages/{stage_id}/move"),
+                vec![("direction", "up")],
+            ),
+            (format!("/settings/stages/{stage_id}/delete"), vec![]),
+        ] {
+            let response = post_form(&app, &browser, &csrf, &path, &fields, false).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::FORBIDDEN,
+                "{who}: POST {path}"
+            );
+        }
+    }
+    let (_, unchanged) = api.get(&format!("/api/v1/processes/{process_id}")).await;
+    assert_eq!(unchanged["version"], 1);
+    assert_eq!(stage_names(&unchanged)[1], "Qualified");
+}
+
+// In a real browser ------------------------------------------------------------------------------
+
+/// A headless Chromium `width` pixels wide, driven by chromedriver; the driver ends with it.
+struct Chromium {
+    client: fantoccini::Client,
+    driver: std::process::Child,
+}
+
+impl Chromium {
+    async fn start(width: u32) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = std::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("chromedriver is needed: apt-get install chromium chromium-driver");
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                         "--disable-background-networking", "--disable-sync",
+                         format!("--window-size={width},900")],
+                // A window has a minimum width; the emulated screen is exactly `width` wide.
+                "mobileEmulation": { "deviceMetrics": { "width": width, "height": 900, "pixelRatio": 1 } },
+            }),
+        );
+        let started = std::time::Instant::now();
+        let client = loop {
+            match fantoccini::ClientBuilder::new(
+                hyper_util::client::legacy::connect::HttpConnector::new(),
+            )
+            .capabilities(capabilities.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            {
+                Ok(client) => break client,
+                Err(err) if started.elapsed() > std::time::Duration::from_secs(20) => {
+                    panic!("cannot start Chromium: {err}")
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        };
+        Self { client, driver }
+    }
+
+    async fn script(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Waits until `script` returns true.
+    async fn until(&self, script: &str) {
+        let started = std::time::Instant::now();
+        while self.script(script).await != Value::Bool(true) {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "never true: {script}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn close(mut self) {
+        self.client.clone().close().await.ok();
+        self.driver.kill().ok();
+        self.driver.wait().ok();
+    }
+}
+
+#[tokio::test]
+async fn stages_reorder_by_keyboard_and_by_dragging_on_a_phone_sized_screen() {
+    use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+    use fantoccini::Locator;
+
+    let (app, _db) = demo_app().await;
+    let api = Api::sign_in(&app, "admin").await;
+    let process = api.process("Enterprise").await;
+    let process_id = id(&process);
+    let chromium = Chromium::start(320).await;
+    let client = &chromium.client;
+    client
+        .goto(&app.workspace_url("acme", "/login"))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys("admin@acme.example")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(DEMO_PASSWORD)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("form.stack button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    chromium.until("return location.pathname === '/'").await;
+    client
+        .goto(&app.workspace_url("acme", &format!("/settings/processes/{process_id}")))
+        .await
+        .unwrap();
+    chromium
+        .until("return !!document.querySelector('[data-sortable-ready]')")
+        .await;
+    assert_eq!(
+        chromium
+            .script("return document.documentElement.scrollWidth > document.documentElement.clientWidth")
+            .await,
+        Value::Bool(false),
+        "no sideways scrolling at 320 px"
+    );
+    if let Ok(folder) = std::env::var("AURA_SCREENSHOTS") {
+        let png = client.screenshot().await.unwrap();
+        std::fs::write(format!("{folder}/process-320.png"), png).unwrap();
+        chromium
+            .script("document.querySelector('.stage-list li:nth-child(5)').scrollIntoView(); return true")
+            .await;
+        let png = client.screenshot().await.unwrap();
+        std::fs::write(format!("{folder}/stages-320.png"), png).unwrap();
+    }
+
+    // Keyboard: Move down on the first stage, pressed with Enter; announced, focus kept.
+    let prospect = stage(&process, "Prospect");
+    let button = client
+        .find(Locator::Css(&format!(
+            "#stage-{prospect} input[value=down] + button"
+        )))
+        .await
+        .unwrap();
+    button.send_keys("\u{E007}").await.unwrap();
+    chromium
+        .until("return document.getElementById('stage-status').textContent.includes('Moved “Prospect” down: it is now stage 2 of 6.')")
+        .await;
+    chromium
+        .until(&format!(
+            "return document.activeElement.closest('li') === document.getElementById('stage-{prospect}') && document.activeElement.textContent.startsWith('Move down')"
+        ))
+        .await;
+    let (_, now) = api.get(&format!("/api/v1/processes/{process_id}")).await;
+    assert_eq!(stage_names(&now)[..2], ["Qualified", "Prospect"]);
+
+    // Drag: Lost's handle above Won.
+    chromium
+        .until("return !!document.querySelector('[data-sortable-ready]')")
+        .await;
+    let lost = stage(&process, "Lost");
+    let handle = client
+        .find(Locator::Css(&format!("#stage-{lost} .drag-handle")))
+        .await
+        .unwrap();
+    // Onto the stage above it (Won), both on screen.
+    let won = stage(&process, "Won");
+    chromium
+        .script(&format!(
+            "document.getElementById('stage-{lost}').scrollIntoView({{block: 'center'}}); return true"
+        ))
+        .await;
+    let first = client
+        .find(Locator::Css(&format!("#stage-{won} .drag-handle")))
+        .await
+        .unwrap();
+    // Small steps with pauses: Sortable follows the pointer move by move, also on a busy machine.
+    let pause = || PointerAction::Pause {
+        duration: std::time::Duration::from_millis(150),
+    };
+    let step = Some(std::time::Duration::from_millis(100));
+    let mut drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: handle,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(pause());
+    for _ in 0..4 {
+        drag = drag
+            .then(PointerAction::MoveBy {
+                duration: step,
+                x: 0.0,
+                y: -8.0,
+            })
+            .then(pause());
+    }
+    for y in [40.0, 10.0, -5.0] {
+        drag = drag
+            .then(PointerAction::MoveToElement {
+                element: first.clone(),
+                duration: step,
+                x: 0.0,
+                y,
+            })
+            .then(pause());
+    }
+    let drag = drag.then(PointerAction::Up {
+        button: MOUSE_BUTTON_LEFT,
+    });
+    client.perform_actions(drag).await.unwrap();
+    chromium
+        .until("return document.getElementById('stage-status').textContent.includes('Stage order saved')")
+        .await;
+    let (_, dragged) = api.get(&format!("/api/v1/processes/{process_id}")).await;
+    assert_eq!(
+        stage_names(&dragged),
+        [
+            "Qualified",
+            "Prospect",
+            "Proposal",
+            "Negotiation",
+            "Lost",
+            "Won"
+        ],
+        "{dragged}"
+    );
+    chromium.close().await;
+}
+
+#[tokio::test]
+async fn the_deletion_page_asks_for_an_emailed_code_where_mail_is_sent() {
+    let db = demo_database().await;
+    let app = spawn_app_configured(
+        db.app.clone(),
+        RateLimiter::local(),
+        unreachable_mail_server(),
+    )
+    .await;
+    let api = Api::sign_in(&app, "admin").await;
+    api.process("Main").await;
+    let pilot = id(&api.process("Pilot").await);
+    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let (status, html) = page(&app, &admin, &format!("/settings/processes/{pilot}/delete")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Verification code") && !html.contains("Your password"),
+        "{html}"
+    );
+    let sent = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{pilot}/delete/code"),
+        &[],
+        false,
+    )
+    .await;
+    assert_eq!(sent.status(), StatusCode::OK);
+    let html = sent.text().await.unwrap();
+    let code = emailed_code(&db).await;
+    assert!(html.contains("on its way to your email"), "{html}");
+    assert!(!html.contains(&code), "the code is never on the page");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let refused = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{pilot}/delete"),
+        &[("code", wrong)],
+        false,
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("That code is not right"));
+    let deleted = post_form(
+        &app,
+        &admin,
+        &csrf,
+        &format!("/settings/processes/{pilot}/delete"),
+        &[("code", &code)],
+        false,
+    )
+    .await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&deleted), "/settings/processes?notice=deleted");
+    let (_, list) = page(&app, &admin, "/settings/processes?notice=deleted").await;
+    assert!(
+        list.contains("Process deleted.") && !list.contains("Pilot"),
+        "{list}"
+    );
 }
