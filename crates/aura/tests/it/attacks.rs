@@ -11,8 +11,6 @@ use jsonwebtoken::{EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use aura_web::rate_limit::RateLimiter;
-
 use crate::helpers::{
     api_token, csrf_token, demo_app, demo_database, signed_in, spawn_app_with_limiter, TestApp,
     TEST_JWT_SECRET, TEST_PLATFORM_API_KEY,
