@@ -216,6 +216,8 @@ pub struct DealInput {
 
 /// A stage of a process, with what it asks of a deal (F11.7).
 #[derive(Debug, Clone, Serialize, ToSchema)]
+// Named apart from `processes::Stage` (the settings' view) in the OpenAPI document.
+#[schema(as = DealStage)]
 pub struct Stage {
     #[schema(value_type = uuid::Uuid)]
     pub id: StageId,

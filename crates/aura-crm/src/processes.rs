@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+pub use crate::deals::Outcome;
 use crate::fields::{Check, FieldError, WriteError};
 use crate::ids::{ProcessId, StageId};
 use crate::workspace_defaults::DEFAULT_STAGES;
@@ -28,40 +29,6 @@ use crate::workspace_defaults::DEFAULT_STAGES;
 pub const MAX_PROCESSES: i64 = 100;
 /// Most live stages a process may have.
 pub const MAX_STAGES: i64 = 50;
-
-/// Whether a deal in a stage is still being worked, or closed as won or lost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
-#[sqlx(type_name = "aura.stage_outcome", rename_all = "lowercase")]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Open,
-    Won,
-    Lost,
-}
-
-impl Outcome {
-    pub const ALL: [Outcome; 3] = [Outcome::Open, Outcome::Won, Outcome::Lost];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Open => "open",
-            Outcome::Won => "won",
-            Outcome::Lost => "lost",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Outcome::Open => "Open",
-            Outcome::Won => "Won",
-            Outcome::Lost => "Lost",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|o| o.as_str() == value.trim())
-    }
-}
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Stage {
