@@ -29,6 +29,7 @@ pub enum Section {
     Audit,
     Contacts,
     Organizations,
+    Deals,
     None,
 }
 
@@ -59,6 +60,12 @@ const ORGANIZATIONS_LINK: NavLink = NavLink {
     href: "/organizations",
     label: "Organizations",
     section: Section::Organizations,
+};
+
+const DEALS_LINK: NavLink = NavLink {
+    href: "/deals",
+    label: "Deals",
+    section: Section::Deals,
 };
 
 const SETTINGS_LINK: NavLink = NavLink {
@@ -148,6 +155,7 @@ impl Chrome {
                 links: [
                     (CONTACTS_LINK, Permission::UseWorkspace),
                     (ORGANIZATIONS_LINK, Permission::UseWorkspace),
+                    (DEALS_LINK, Permission::UseWorkspace),
                     (MEMBERS_LINK, Permission::SeeMembers),
                     (AUDIT_LINK, Permission::ReadAuditLog),
                     (SETTINGS_LINK, Permission::EditSettings),
