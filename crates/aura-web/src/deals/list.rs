@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{currency, money, parse_date, parse_decimal, percent};
 use crate::contacts::owner_choices;
-use crate::extract::MemberForm;
+use crate::extract::{Id, MemberForm};
 use crate::forms::{encode, optional_id, Errors};
 use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
@@ -351,4 +351,46 @@ pub(super) async fn reassign(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// An organization's deals, for its page (htmx loads them there): the first few the member may
+/// see, and links to the rest in the list and to a new deal of it.
+#[derive(Template)]
+#[template(path = "deals/of_organization.html")]
+struct OrganizationDeals {
+    organization: OrganizationId,
+    rows: Vec<DealRow>,
+    more: bool,
+    currency: String,
+}
+
+/// How many of an organization's deals its page shows.
+const ORGANIZATION_DEALS: i64 = 10;
+
+pub(super) async fn of_organization(
+    State(state): State<AppState>,
+    member: Member,
+    Id(organization): Id<OrganizationId>,
+) -> Result<Response, WebError> {
+    let context = member.signed_in.context;
+    // An organization the member may not see has no deals to show either.
+    if organizations::get(&state.db, context, organization)
+        .await?
+        .is_none()
+    {
+        return Err(WebError::NotFound);
+    }
+    let filter = DealFilter {
+        organization_id: Some(organization),
+        order: DealOrder::RecentlyChanged,
+        limit: Some(ORGANIZATION_DEALS),
+        ..DealFilter::default()
+    };
+    let page = deals::list(&state.db, context, &filter).await?;
+    Ok(vary_on_htmx(render(&OrganizationDeals {
+        organization,
+        more: page.next.is_some(),
+        rows: page.items.into_iter().map(DealRow::of).collect(),
+        currency: currency(&state, context).await?,
+    })))
 }

@@ -975,3 +975,66 @@ async fn markup_in_deal_process_and_stage_names_is_shown_as_text() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_organizations_page_lists_its_deals_the_member_may_see() {
+    let (app, db) = demo_app().await;
+    seed_process(&db, "acme", "Sales").await;
+    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let (rep2, csrf2) = signed_in(&app, "rep2@acme.example", DEMO_PASSWORD).await;
+    let created = post(
+        &app,
+        &rep,
+        "/organizations",
+        &[("name", "Initech"), ("csrf_token", &csrf)],
+    )
+    .await;
+    let organization = record_path(&created);
+    let id = organization
+        .trim_start_matches("/organizations/")
+        .to_owned();
+    create_deal(
+        &app,
+        &rep,
+        &csrf,
+        &[
+            ("name", "Initech printers"),
+            ("organization", "Initech"),
+            ("amount", "300"),
+        ],
+    )
+    .await;
+    create_deal(
+        &app,
+        &rep2,
+        &csrf2,
+        &[("name", "Initech staplers"), ("organization", "Initech")],
+    )
+    .await;
+
+    let (_, page) = get(&app, &rep, &organization).await;
+    assert!(page.contains(&format!("hx-get=\"/deals/of-organization/{id}\"")));
+    assert!(
+        page.contains(&format!("href=\"/deals?organization={id}\"")),
+        "a link without script"
+    );
+    let (status, deals) = get(&app, &rep, &format!("/deals/of-organization/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(deals.contains("Initech printers") && deals.contains("300.00"));
+    assert!(!deals.contains("Initech staplers"), "another rep's deal");
+    let (_, list) = get(&app, &rep, &format!("/deals?organization={id}")).await;
+    assert!(list.contains("Initech printers"));
+    let (_, by_name) = get(&app, &rep, "/deals?organization=initech").await;
+    assert!(
+        by_name.contains("Initech printers"),
+        "the filter takes a name too"
+    );
+    let (manager, _) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
+    let (_, deals) = get(&app, &manager, &format!("/deals/of-organization/{id}")).await;
+    assert!(deals.contains("Initech printers") && deals.contains("Initech staplers"));
+    let (_, form) = get(&app, &rep, &format!("/deals/new?organization={id}")).await;
+    assert!(
+        form.contains("value=\"Initech\""),
+        "a new deal of the organization"
+    );
+}
