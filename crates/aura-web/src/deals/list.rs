@@ -2,8 +2,9 @@
 //! and bulk reassignment for managers and admins.
 
 use askama::Template;
+use aura_crm::contacts;
 use aura_crm::deals::{self, Deal, DealFilter, DealOrder, Outcome, ProcessChoice, Stage};
-use aura_crm::ids::{DealId, OrganizationId, ProcessId, StageId};
+use aura_crm::ids::{ContactId, DealId, OrganizationId, ProcessId, StageId};
 use aura_crm::{organizations, WriteError};
 use aura_platform::ids::UserId;
 use aura_platform::members::Member as TeamMember;
@@ -165,7 +166,7 @@ pub(super) async fn list_page(
     let can_reassign = member.may(Permission::AssignDeals);
     let deleted = query.deleted.as_deref().is_some_and(|d| !d.is_empty());
     let mut errors = Errors::default();
-    let filters = Filters {
+    let mut filters = Filters {
         q: text(&query.q),
         process: text(&query.process),
         stage: text(&query.stage),
@@ -184,8 +185,17 @@ pub(super) async fn list_page(
         sort: text(&query.sort),
     };
     let process: Option<ProcessId> = optional_id(Some(&filters.process));
-    // A stage filter only means something within one process.
-    let stage: Option<StageId> = process.and(optional_id(Some(&filters.stage)));
+    let stages = match process {
+        Some(process) => deals::stages(&state.db, context, process).await?,
+        None => Vec::new(),
+    };
+    // A stage filter only means something within the process chosen: one left over from
+    // another process (the process was just switched) is dropped, not answered with nothing.
+    let stage: Option<StageId> = optional_id::<StageId>(Some(&filters.stage))
+        .filter(|id| stages.iter().any(|s| s.id == *id));
+    if stage.is_none() {
+        filters.stage.clear();
+    }
     let organization_id: Option<OrganizationId> = match optional_id(Some(&filters.organization)) {
         Some(id) => Some(id),
         None if filters.organization.is_empty() => None,
@@ -253,10 +263,6 @@ pub(super) async fn list_page(
         }
     });
     let rows: Vec<DealRow> = list.items.into_iter().map(DealRow::of).collect();
-    let stages = match process {
-        Some(process) => deals::stages(&state.db, context, process).await?,
-        None => Vec::new(),
-    };
     let currency = currency(&state, context).await?;
     let csrf_token = member.signed_in.csrf_token.clone();
     let first_page = filter.after.is_none();
@@ -392,5 +398,60 @@ pub(super) async fn of_organization(
         more: page.next.is_some(),
         rows: page.items.into_iter().map(DealRow::of).collect(),
         currency: currency(&state, context).await?,
+    })))
+}
+
+/// A contact's deals, for its page (htmx loads them there): the ones the member may see, most
+/// recently changed first.
+#[derive(Template)]
+#[template(path = "deals/of_contact_list.html")]
+struct ContactDeals {
+    rows: Vec<DealRow>,
+    more: bool,
+    currency: String,
+}
+
+/// The same as a page of its own, for a browser without script.
+#[derive(Template)]
+#[template(path = "deals/of_contact.html")]
+struct ContactDealsPage {
+    chrome: Chrome,
+    contact: ContactId,
+    contact_name: String,
+    rows: Vec<DealRow>,
+    more: bool,
+    currency: String,
+}
+
+/// How many of a contact's deals its page shows.
+const CONTACT_DEALS: i64 = 25;
+
+pub(super) async fn of_contact(
+    State(state): State<AppState>,
+    member: Member,
+    Id(contact): Id<ContactId>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let context = member.signed_in.context;
+    let Some(found) = contacts::get(&state.db, context, contact).await? else {
+        return Err(WebError::NotFound);
+    };
+    let (deals, more) = deals::of_contact(&state.db, context, contact, CONTACT_DEALS).await?;
+    let rows = deals.into_iter().map(DealRow::of).collect();
+    let currency = currency(&state, context).await?;
+    if wants_fragment(&headers) {
+        return Ok(vary_on_htmx(render(&ContactDeals {
+            rows,
+            more,
+            currency,
+        })));
+    }
+    Ok(vary_on_htmx(render(&ContactDealsPage {
+        chrome: Chrome::for_member(Section::Contacts, &member),
+        contact,
+        contact_name: found.full_name(),
+        rows,
+        more,
+        currency,
     })))
 }

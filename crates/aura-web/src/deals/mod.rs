@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/deals/contact-options", get(form::contact_options))
         .route("/deals/reassign", post(list::reassign))
         .route("/deals/of-organization/{id}", get(list::of_organization))
+        .route("/deals/of-contact/{id}", get(list::of_contact))
         .route("/deals/{id}", get(page::deal_page).post(form::update))
         .route("/deals/{id}/edit", get(form::edit_page))
         .route("/deals/{id}/stage", post(page::move_stage))

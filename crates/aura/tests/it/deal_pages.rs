@@ -234,6 +234,40 @@ async fn the_list_switches_process_filters_searches_and_sorts() {
         "<option value=\"{}\"",
         enterprise.stage("Proposal")
     )));
+    let (_, staged) = get(
+        &app,
+        &rep,
+        &format!(
+            "/deals?process={}&stage={}",
+            enterprise.id,
+            enterprise.stage("Lead")
+        ),
+    )
+    .await;
+    assert!(staged.contains("Gamma platform"));
+    let (_, later) = get(
+        &app,
+        &rep,
+        &format!(
+            "/deals?process={}&stage={}",
+            enterprise.id,
+            enterprise.stage("Proposal")
+        ),
+    )
+    .await;
+    assert!(!later.contains("Gamma platform"), "no deal in that stage");
+    // A stage left over from the process switched away from is dropped, not matched.
+    let (_, switched) = get(
+        &app,
+        &rep,
+        &format!(
+            "/deals?process={}&stage={}",
+            sales.id,
+            enterprise.stage("Lead")
+        ),
+    )
+    .await;
+    assert!(switched.contains("Alpha rollout") && !switched.contains("Gamma platform"));
 
     // Search as you type: htmx gets the rows, the pager and the stage filter only.
     let rows = rep
@@ -789,6 +823,29 @@ async fn contacts_activities_and_deletion_on_the_deal_page() {
     .await;
     let (_, page) = get(&app, &rep, &path).await;
     assert!(page.contains("Ada Contact</a> · Decision maker"));
+    let ada_path = page
+        .split("href=\"/contacts/")
+        .nth(1)
+        .map(|rest| format!("/contacts/{}", rest.split('"').next().unwrap()))
+        .unwrap();
+    let ada_id = ada_path.trim_start_matches("/contacts/");
+    let (_, ada_page) = get(&app, &rep, &ada_path).await;
+    assert!(ada_page.contains(&format!("hx-get=\"/deals/of-contact/{ada_id}\"")));
+    let ada_deals = rep
+        .get(app.workspace_url("acme", &format!("/deals/of-contact/{ada_id}")))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(ada_deals.contains(">Shared</a>") && !ada_deals.contains("<html"));
+    let (status, alone) = get(&app, &rep, &format!("/deals/of-contact/{ada_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(alone.contains("Deals of Ada Contact") && alone.contains(">Shared</a>"));
+    let (status, _) = get(&app, &rep2, &format!("/deals/of-contact/{ada_id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another rep's contact");
 
     // A rep may not link a contact that is not theirs; a manager may, and the rep sees a count.
     let refused = post(
