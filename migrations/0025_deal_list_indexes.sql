@@ -18,3 +18,12 @@ create index deals_amount_idx on deals (tenant_id, amount_sort desc, id desc)
     where deleted_at is null;
 create index deals_close_date_idx on deals (tenant_id, close_sort, id)
     where deleted_at is null;
+
+-- A rep's list in the other orders (0024 has theirs by name): led by the owner, so a rep who
+-- owns few of many deals reads a page, not the workspace's deals until 26 of theirs turn up.
+create index deals_assigned_amount_idx on deals (tenant_id, assigned_to, amount_sort desc, id desc)
+    where deleted_at is null;
+create index deals_assigned_close_date_idx on deals (tenant_id, assigned_to, close_sort, id)
+    where deleted_at is null;
+create index deals_assigned_updated_idx on deals (tenant_id, assigned_to, updated_at desc, id desc)
+    where deleted_at is null;

@@ -113,7 +113,7 @@ impl Definition {
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct DefinitionInput {
-    /// `organization` or `contact`.
+    /// `organization`, `contact` or `deal`.
     #[serde(default)]
     pub entity: String,
     #[serde(default)]
@@ -171,7 +171,7 @@ pub async fn define(
     let mut check = Check::new();
     let entity = Entity::parse(&input.entity);
     if entity.is_none() {
-        check.refuse("entity", "Choose organizations or contacts.");
+        check.refuse("entity", "Choose organizations, contacts or deals.");
     }
     let label = check.required("label", "Label", &input.label, 100);
     let key = match input

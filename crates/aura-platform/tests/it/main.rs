@@ -1,6 +1,7 @@
 //! Integration tests of the platform against real PostgreSQL (one binary, to keep link time down).
 
 mod catalog;
+mod deals;
 mod embedded;
 mod isolation;
 mod privileges;

@@ -534,7 +534,7 @@ async fn delete_activity(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CustomFieldQuery {
-    /// `organization` or `contact`.
+    /// `organization`, `contact` or `deal`.
     entity: String,
 }
 
@@ -551,7 +551,7 @@ async fn list_custom_fields(
     let entity = Entity::parse(&query.entity).ok_or_else(|| {
         WebError::from(WriteError::<()>::invalid(
             "entity",
-            "Say `organization` or `contact`.",
+            "Say `organization`, `contact` or `deal`.",
         ))
     })?;
     Ok(Json(

@@ -12,8 +12,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    api_token, csrf_token, demo_app, signed_in, TestApp, TEST_JWT_SECRET, TEST_PLATFORM_API_KEY,
+    api_token, csrf_token, demo_app, demo_database, signed_in, spawn_app_with_limiter, TestApp,
+    TEST_JWT_SECRET, TEST_PLATFORM_API_KEY,
 };
+use aura_platform::db::testing::TestDatabase;
+use aura_web::rate_limit::RateLimiter;
 
 /// Text planted in acme's records; no answer to an attacker may contain it. One marker per
 /// kind of record, since a rep of acme may see the organization but not another rep's contact.
@@ -21,7 +24,14 @@ const ORGANIZATION_MARK: &str = "zqxorganization";
 const CONTACT_MARK: &str = "zqxcontact";
 const ACTIVITY_MARK: &str = "zqxactivity";
 const FIELD_MARK: &str = "zqxfield";
-const ALL_MARKS: [&str; 4] = [ORGANIZATION_MARK, CONTACT_MARK, ACTIVITY_MARK, FIELD_MARK];
+const DEAL_MARK: &str = "zqxdeal";
+const ALL_MARKS: [&str; 5] = [
+    ORGANIZATION_MARK,
+    CONTACT_MARK,
+    ACTIVITY_MARK,
+    FIELD_MARK,
+    DEAL_MARK,
+];
 
 /// acme's records under attack, created by their owner (acme's `rep`) and admin.
 struct Victim {
@@ -29,6 +39,7 @@ struct Victim {
     contact: String,
     activity: String,
     field: String,
+    deal: String,
     /// Whom the writes try to give acme's contact to: globex's admin.
     thief: uuid::Uuid,
 }
@@ -41,6 +52,7 @@ impl Victim {
             "contacts" => self.contact.clone(),
             "activities" => self.activity.clone(),
             "custom-fields" => self.field.clone(),
+            "deals" => self.deal.clone(),
             // Signups belong to no workspace: any id will do, the caller is the point.
             "signups" => uuid::Uuid::new_v4().to_string(),
             other => panic!(
@@ -195,8 +207,16 @@ async fn created(app: &TestApp, token: &str, path: &str, body: Value) -> String 
     created["id"].as_str().unwrap().to_owned()
 }
 
-/// Creates acme's records, as their owner.
-async fn plant(app: &TestApp, rep: &str, admin: &str, thief: uuid::Uuid) -> Victim {
+/// Creates acme's records, as their owner. The demo workspaces have no sales process yet:
+/// acme gets one for the deal.
+async fn plant(
+    app: &TestApp,
+    db: &TestDatabase,
+    rep: &str,
+    admin: &str,
+    thief: uuid::Uuid,
+) -> Victim {
+    crate::api_deals::seed_process(db, "acme", "Sales").await;
     let organization = created(
         app,
         rep,
@@ -227,11 +247,21 @@ async fn plant(app: &TestApp, rep: &str, admin: &str, thief: uuid::Uuid) -> Vict
         json!({ "entity": "organization", "label": format!("{FIELD_MARK} score"), "kind": "text" }),
     )
     .await;
+    let deal = created(
+        app,
+        rep,
+        "/api/v1/deals",
+        json!({ "name": format!("{DEAL_MARK} renewal"), "amount": "99000",
+                "organization_id": organization,
+                "contacts": [{ "contact_id": contact, "role": "decision_maker" }] }),
+    )
+    .await;
     Victim {
         organization,
         contact,
         activity,
         field,
+        deal,
         thief,
     }
 }
@@ -277,12 +307,14 @@ fn path_for(route: &Route, victim: &Victim) -> String {
         }
         None => route.path.clone(),
     };
+    // A second record in the path: the victim contact (a deal's contact link).
+    let path = path.replace("{contact_id}", &victim.contact);
     path + &route.query
 }
 
 async fn attack(app: &TestApp, routes: &[Route], victim: &Victim, caller: &Caller) {
     let hidden: &[&str] = if caller.same_workspace {
-        &[CONTACT_MARK, ACTIVITY_MARK]
+        &[CONTACT_MARK, ACTIVITY_MARK, DEAL_MARK]
     } else {
         &ALL_MARKS
     };
@@ -293,6 +325,7 @@ async fn attack(app: &TestApp, routes: &[Route], victim: &Victim, caller: &Calle
             && writes
             && route.collection() != Some("contacts")
             && route.collection() != Some("activities")
+            && route.collection() != Some("deals")
         {
             // A rep of acme may change organizations and create records: not an attack.
             continue;
@@ -310,7 +343,10 @@ async fn attack(app: &TestApp, routes: &[Route], victim: &Victim, caller: &Calle
         for mark in hidden {
             assert!(!text.contains(mark), "{what} leaked `{mark}`: {text}");
         }
-        let owned = matches!(route.collection(), Some("contacts" | "activities"));
+        let owned = matches!(
+            route.collection(),
+            Some("contacts" | "activities" | "deals")
+        );
         let refused = [
             StatusCode::UNAUTHORIZED,
             StatusCode::FORBIDDEN,
@@ -376,6 +412,16 @@ async fn assert_untouched(app: &TestApp, rep: &str, admin: &str, victim: &Victim
         timeline["items"][0]["id"].as_str(),
         Some(victim.activity.as_str())
     );
+    let deal = get(rep, format!("/api/v1/deals/{}", victim.deal)).await;
+    assert_eq!(
+        (
+            deal["version"].as_i64(),
+            deal["deleted_at"].is_null(),
+            deal["assigned_to_name"].is_string(),
+            deal["contacts"].as_array().map(Vec::len)
+        ),
+        (Some(1), true, true, Some(1))
+    );
     let fields = get(
         admin,
         "/api/v1/custom-fields?entity=organization".to_owned(),
@@ -386,8 +432,23 @@ async fn assert_untouched(app: &TestApp, rep: &str, admin: &str, victim: &Victim
 
 #[tokio::test]
 async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
-    let (app, db) = demo_app().await;
+    // Each attacker calls every route, more than the 100 requests a minute a member may make:
+    // the limiter is not under test here (rate_limit.rs tests it), the routes are.
+    let db = demo_database().await;
+    let app = spawn_app_with_limiter(db.app.clone(), RateLimiter::local().with_limit(10_000)).await;
     let routes = routes(&app).await;
+    // The document is the list: every deal route is in it, and so attacked.
+    for deal_route in [
+        "/api/v1/deals",
+        "/api/v1/deals/{id}",
+        "/api/v1/deals/{id}/stage",
+        "/api/v1/deals/{id}/contacts/{contact_id}",
+        "/api/v1/deals/{id}/history",
+        "/api/v1/deals/{id}/activities",
+        "/api/v1/deals/reassign",
+    ] {
+        assert!(routes.iter().any(|r| r.path == deal_route), "{deal_route}");
+    }
     let id = |sql: &'static str| {
         let owner = db.owner.clone();
         async move {
@@ -400,7 +461,7 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
     let globex_admin_id = id("select id from users where email = 'admin@globex.example'").await;
     let rep = token(&app, "acme", "rep").await;
     let admin = token(&app, "acme", "admin").await;
-    let victim = plant(&app, &rep, &admin, globex_admin_id).await;
+    let victim = plant(&app, &db, &rep, &admin, globex_admin_id).await;
 
     // The ids are real: their owner reaches every record route that reads.
     for route in routes
@@ -959,7 +1020,7 @@ async fn nul_characters_are_refused_by_name_everywhere_and_never_reach_the_datab
             .unwrap();
     let rep = token(&app, "acme", "rep").await;
     let admin = token(&app, "acme", "admin").await;
-    let victim = plant(&app, &rep, &admin, thief).await;
+    let victim = plant(&app, &db, &rep, &admin, thief).await;
     let is_page = |response: &reqwest::Response| {
         response.headers()[reqwest::header::CONTENT_TYPE]
             .to_str()

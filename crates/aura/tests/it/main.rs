@@ -3,6 +3,7 @@
 mod account;
 mod api;
 mod api_crm;
+mod api_deals;
 mod attacks;
 mod audit;
 mod browser;
