@@ -8,7 +8,7 @@ use aura_platform::db::testing::TestDatabase;
 use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, Client, Response, StatusCode};
 
-use crate::helpers::{demo_app, signed_in, TestApp};
+use crate::helpers::{api_token, demo_app, signed_in, TestApp};
 
 /// A sales process seeded into a demo workspace, with its stage ids by name.
 pub(crate) struct Process {
@@ -1094,4 +1094,51 @@ async fn an_organizations_page_lists_its_deals_the_member_may_see() {
         form.contains("value=\"Initech\""),
         "a new deal of the organization"
     );
+}
+
+#[tokio::test]
+async fn custom_deal_fields_are_on_the_forms_checked_kept_and_shown() {
+    let (app, db) = demo_app().await;
+    seed_process(&db, "acme", "Sales").await;
+    let admin = api_token(&app, "acme", "admin@acme.example").await;
+    let defined = app
+        .client
+        .post(app.workspace_url("acme", "/api/v1/custom-fields"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "entity": "deal", "label": "Seats", "kind": "number" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(defined.status(), StatusCode::CREATED);
+    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let (_, form) = get(&app, &rep, "/deals/new").await;
+    assert!(form.contains("name=\"custom_fields.seats\"") && form.contains("type=\"number\""));
+
+    let refused = post(
+        &app,
+        &rep,
+        "/deals",
+        &[
+            ("name", "Seated"),
+            ("custom_fields.seats", "many"),
+            ("csrf_token", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("aria-describedby=\"custom_fields.seats-error\""));
+    assert!(html.contains("value=\"many\"") && html.contains("value=\"Seated\""));
+
+    let path = create_deal(
+        &app,
+        &rep,
+        &csrf,
+        &[("name", "Seated"), ("custom_fields.seats", "12")],
+    )
+    .await;
+    let (_, page) = get(&app, &rep, &path).await;
+    assert!(page.contains("<dt>Seats</dt><dd class=\"wrap\">12</dd>"));
+    let (_, edit) = get(&app, &rep, &format!("{path}/edit")).await;
+    assert!(edit.contains("name=\"custom_fields.seats\" type=\"number\" value=\"12\""));
 }
