@@ -1,7 +1,8 @@
 //! Aura's benchmark program (ARCHITECTURE.md: speed is measured here, never by a timed test).
 //!
 //! It builds a fresh database (on `AURA_TEST_DATABASE_URL`, or a private cluster), seeds two
-//! tenants of 50 000 contacts, 2 000 organizations and 50 000 activities each, starts the real
+//! tenants of 50 000 contacts, 2 000 organizations, 50 000 activities and 10 000 deals in one
+//! sales process each, starts the real
 //! server on a random port, and times the list and search requests a rep and a manager make
 //! over HTTP, printing a Markdown table for BENCHMARKS.md.
 //!
@@ -24,6 +25,8 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 const CONTACTS_PER_TENANT: i64 = 50_000;
+/// Deals per tenant, all in its one sales process (issue 11: lists at 10 000 deals).
+const DEALS_PER_TENANT: i64 = 10_000;
 const PASSWORD: &str = "benchmark-password";
 /// Timed requests per scenario, after a few to warm up.
 const SAMPLES: usize = 40;
@@ -50,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
 
     let deep = deep_cursor(&db).await?;
     let timeline_contact = busiest_contact(&db).await?;
+    let (process, won_stage, a_deal) = deal_ids(&db).await?;
     let scenarios: Vec<(&str, &[String], String)> = vec![
         (
             "contacts, first page (manager)",
@@ -130,6 +134,81 @@ async fn main() -> anyhow::Result<()> {
             "timeline of a contact with 200 activities",
             &managers,
             format!("/api/v1/contacts/{timeline_contact}/activities"),
+        ),
+        (
+            "deals, first page (manager)",
+            &managers,
+            "/api/v1/deals".into(),
+        ),
+        (
+            "deals, first page (rep, 250 own)",
+            &reps,
+            "/api/v1/deals".into(),
+        ),
+        (
+            "deals of the process, by name (manager)",
+            &managers,
+            format!("/api/v1/deals?process_id={process}"),
+        ),
+        (
+            "deals, largest amount first (manager)",
+            &managers,
+            "/api/v1/deals?sort=amount".into(),
+        ),
+        (
+            "deals, soonest close date (rep)",
+            &reps,
+            "/api/v1/deals?sort=close_date".into(),
+        ),
+        (
+            "deals, recently changed (rep)",
+            &reps,
+            "/api/v1/deals?sort=recent".into(),
+        ),
+        (
+            "deals in the won stage (manager)",
+            &managers,
+            format!("/api/v1/deals?stage_id={won_stage}"),
+        ),
+        (
+            "deals lost (manager)",
+            &managers,
+            "/api/v1/deals?outcome=lost".into(),
+        ),
+        (
+            "deals rotting (manager)",
+            &managers,
+            "/api/v1/deals?rotting=true".into(),
+        ),
+        (
+            "deals at 40-80 % (manager)",
+            &managers,
+            "/api/v1/deals?probability_min=40&probability_max=80".into(),
+        ),
+        (
+            "deals closing in one month (manager)",
+            &managers,
+            "/api/v1/deals?close_from=2027-03-01&close_to=2027-03-31&sort=close_date".into(),
+        ),
+        (
+            "search deals `renewal 1` (manager)",
+            &managers,
+            "/api/v1/deals?search=renewal%201".into(),
+        ),
+        (
+            "search deals by company `company 12` (manager)",
+            &managers,
+            "/api/v1/deals?search=company%2012".into(),
+        ),
+        (
+            "a deal's page",
+            &managers,
+            format!("/api/v1/deals/{a_deal}"),
+        ),
+        (
+            "a deal's stage history",
+            &managers,
+            format!("/api/v1/deals/{a_deal}/history"),
         ),
     ];
 
@@ -305,9 +384,88 @@ async fn seed(db: &TestDatabase) -> anyhow::Result<()> {
         .bind(&tenant)
         .execute(&db.owner)
         .await?;
+        seed_deals(db, &tenant).await?;
     }
     sqlx::query("analyze").execute(&db.owner).await?;
     Ok(())
+}
+
+/// One sales process with six stages (Proposal rots after 14 days) and `DEALS_PER_TENANT`
+/// deals spread over them, a fifth without an amount, a quarter without a close date, over
+/// the organizations and the members in runs (a rep owns 250), each with its first history row.
+async fn seed_deals(db: &TestDatabase, tenant: &str) -> anyhow::Result<()> {
+    sqlx::raw_sql(&format!(
+        "begin;
+         with process as (
+             insert into sales_processes (tenant_id, name, is_default)
+             values ('{tenant}', 'Sales', true) returning id)
+         insert into deal_stages (tenant_id, process_id, name, position, outcome, win_probability,
+                                  rotting_days)
+         select '{tenant}', process.id, s.name, s.position, s.outcome::aura.stage_outcome,
+                s.probability, s.rotting
+         from process, (values ('Prospect', 0, 'open', 10, null::int),
+                               ('Qualified', 1, 'open', 25, null), ('Proposal', 2, 'open', 50, 14),
+                               ('Negotiation', 3, 'open', 75, null), ('Won', 4, 'won', 100, null),
+                               ('Lost', 5, 'lost', 0, null))
+                  as s (name, position, outcome, probability, rotting);
+         commit;"
+    ))
+    .execute(&db.owner)
+    .await?;
+    sqlx::query(
+        "with owners as (
+             select array_agg(user_id order by user_id) ids from tenant_members
+             where tenant_id = $1::uuid),
+         orgs as (
+             select array_agg(id order by name_key) ids from organizations
+             where tenant_id = $1::uuid),
+         stages as (
+             select array_agg(s order by s.position) all_of from deal_stages s
+             where s.tenant_id = $1::uuid),
+         deal as (
+             insert into deals (tenant_id, name, amount, process_id, stage_id, outcome,
+                                probability, expected_close_date, organization_id, assigned_to,
+                                stage_entered_at, closed_at, closed_stage_name, lost_reason,
+                                updated_at)
+             select $1::uuid,
+                    (array['Renewal','Expansion','Pilot','Migration','Support'])[1 + n % 5]
+                        || ' ' || n,
+                    case when n % 5 <> 0 then (n * 37 % 100000) + 0.5 end,
+                    st.process_id, st.id, st.outcome, st.win_probability,
+                    case when n % 4 <> 0 then date '2026-12-01' + (n % 700)::int end,
+                    orgs.ids[1 + n % 2000],
+                    owners.ids[1 + (n / 25) % cardinality(owners.ids)],
+                    now() - make_interval(days => (n % 60)::int),
+                    case when st.outcome <> 'open' then now() end,
+                    case when st.outcome <> 'open' then st.name end,
+                    case when st.outcome = 'lost' then 'Price' end,
+                    now() - make_interval(mins => n::int)
+             from generate_series(1, $2) n, owners, orgs, stages,
+                  lateral (select (stages.all_of[1 + n % 6]).*) st
+             returning tenant_id, id, assigned_to, process_id, stage_id)
+         insert into deal_stage_history (tenant_id, deal_id, deal_owner, process_id, to_stage_id,
+                                         to_stage_name, moved_by)
+         select deal.tenant_id, deal.id, deal.assigned_to, deal.process_id, deal.stage_id,
+                s.name, deal.assigned_to
+         from deal join deal_stages s on s.tenant_id = deal.tenant_id and s.id = deal.stage_id",
+    )
+    .bind(tenant)
+    .bind(DEALS_PER_TENANT)
+    .execute(&db.owner)
+    .await?;
+    Ok(())
+}
+
+/// Tenant A's process, its won stage, and a deal of it.
+async fn deal_ids(db: &TestDatabase) -> anyhow::Result<(String, String, String)> {
+    Ok(sqlx::query_as(
+        "select s.process_id::text, s.id::text,
+                (select d.id::text from deals d where d.tenant_id = s.tenant_id order by d.id limit 1)
+         from deal_stages s join tenants t on t.id = s.tenant_id
+         where t.slug = 'bench-a' and s.outcome = 'won'",
+    )
+    .fetch_one(&db.owner)
+    .await?)
 }
 
 async fn serve(db: &TestDatabase) -> anyhow::Result<SocketAddr> {

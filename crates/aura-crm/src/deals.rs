@@ -1913,3 +1913,71 @@ pub async fn of_contact(
     ids.truncate(size as usize);
     Ok((fetch(&mut tx, &ids).await?, more))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stage(outcome: Outcome) -> Stage {
+        Stage {
+            id: StageId::new(),
+            name: "Proposal".into(),
+            position: 2,
+            outcome,
+            win_probability: Decimal::from(50),
+            rotting_days: None,
+            requires_amount: true,
+            requires_close_date: true,
+            requires_contact: true,
+            requires_product: true,
+        }
+    }
+
+    #[test]
+    fn a_stage_names_every_field_a_deal_lacks_and_products_are_not_asked_yet() {
+        let proposal = stage(Outcome::Open);
+        let missing: Vec<String> = missing_fields(&proposal, None, None, 0)
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(missing, ["amount", "expected_close_date", "contacts"]);
+        let date = NaiveDate::from_ymd_opt(2027, 1, 31);
+        assert!(missing_fields(&proposal, Some(Decimal::ZERO), date, 1).is_empty());
+    }
+
+    #[test]
+    fn won_and_lost_fix_the_probability_and_open_stages_take_an_override() {
+        let chosen = Some(Decimal::from(35));
+        assert_eq!(
+            probability_in(&stage(Outcome::Open), chosen),
+            (Decimal::from(35), true)
+        );
+        assert_eq!(
+            probability_in(&stage(Outcome::Open), None),
+            (Decimal::from(50), false)
+        );
+        assert_eq!(
+            probability_in(&stage(Outcome::Won), chosen),
+            (Decimal::ONE_HUNDRED, false)
+        );
+        assert_eq!(
+            probability_in(&stage(Outcome::Lost), chosen),
+            (Decimal::ZERO, false)
+        );
+    }
+
+    #[test]
+    fn orders_outcomes_and_roles_parse_their_own_spelling_only() {
+        for order in DealOrder::ALL {
+            assert_eq!(DealOrder::parse(order.as_str()), Some(order));
+        }
+        for outcome in Outcome::ALL {
+            assert_eq!(Outcome::parse(outcome.as_str()), Some(outcome));
+        }
+        for role in ContactRole::ALL {
+            assert_eq!(ContactRole::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(DealOrder::parse("size"), None);
+        assert_eq!(Outcome::parse("maybe"), None);
+    }
+}

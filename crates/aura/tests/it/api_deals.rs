@@ -262,6 +262,22 @@ async fn a_deal_stays_in_its_process_and_moves_through_its_stages() {
         (&json!("Big <b>one</b>"), &json!("125000.50"), Some(2))
     );
     assert_eq!(audited(&db, "deal.updated", &id).await, 1);
+    // An edit over the version it replaced is refused with the deal as it is now.
+    let (status, stale) = manager
+        .patch(
+            &format!("/api/v1/deals/{id}"),
+            json!({ "version": 1, "name": "Overwritten" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{stale}");
+    assert_eq!(
+        (
+            &stale["code"],
+            &stale["current"]["name"],
+            &stale["current"]["version"]
+        ),
+        (&json!("stale"), &json!("Big <b>one</b>"), &json!(2))
+    );
 
     // Two people move the deal from the same version: one wins, the other gets 409 with the
     // deal as it is now. (Won asks nothing of a deal, Proposal has what it asks.)
