@@ -1884,6 +1884,38 @@ async fn audit_reassignment(
     .await
 }
 
+// ---------------------------------------------------------------------------------------------
+// Added by the deal pages, in one block so that merges stay easy.
+
+/// The live deals `contact` is on that the caller may see, most recently changed first: at
+/// most `limit`, and whether there are more (the contact's page shows them). Plan:
+/// `deal_contacts_contact_idx` with the tenant and the contact as index conditions, each deal
+/// read by its key.
+pub async fn of_contact(
+    pool: &AppPool,
+    context: TenantContext,
+    contact: ContactId,
+    limit: i64,
+) -> Result<(Vec<Deal>, bool), DbError> {
+    let size = page_size(Some(limit));
+    let mut tx = pool.begin(context).await?;
+    let mut ids = sqlx::query_scalar!(
+        r#"select d.id as "id: DealId" from deal_contacts dc
+           join deals d on d.tenant_id = dc.tenant_id and d.id = dc.deal_id
+           where dc.tenant_id = $1 and dc.contact_id = $2 and d.deleted_at is null
+           order by d.updated_at desc, d.id desc
+           limit $3"#,
+        context.tenant_id.as_uuid(),
+        contact as ContactId,
+        size + 1,
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    let more = ids.len() as i64 > size;
+    ids.truncate(size as usize);
+    Ok((fetch(&mut tx, &ids).await?, more))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ mod assets;
 mod audit_log;
 mod contacts;
 mod custom_fields;
+mod deals;
 mod error;
 mod extract;
 mod forms;
@@ -104,6 +105,7 @@ pub fn router(state: AppState) -> Router {
             .merge(contacts::routes())
             .merge(organizations::routes())
             .merge(processes::routes())
+            .merge(deals::routes())
             .fallback(error::not_found)
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),

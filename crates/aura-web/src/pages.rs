@@ -29,6 +29,7 @@ pub enum Section {
     Audit,
     Contacts,
     Organizations,
+    Deals,
     Processes,
     None,
 }
@@ -60,6 +61,12 @@ const ORGANIZATIONS_LINK: NavLink = NavLink {
     href: "/organizations",
     label: "Organizations",
     section: Section::Organizations,
+};
+
+const DEALS_LINK: NavLink = NavLink {
+    href: "/deals",
+    label: "Deals",
+    section: Section::Deals,
 };
 
 const PROCESSES_LINK: NavLink = NavLink {
@@ -155,6 +162,7 @@ impl Chrome {
                 links: [
                     (CONTACTS_LINK, Permission::UseWorkspace),
                     (ORGANIZATIONS_LINK, Permission::UseWorkspace),
+                    (DEALS_LINK, Permission::UseWorkspace),
                     (PROCESSES_LINK, Permission::ReadCatalog),
                     (MEMBERS_LINK, Permission::SeeMembers),
                     (AUDIT_LINK, Permission::ReadAuditLog),

@@ -503,3 +503,186 @@ async fn a_rep_on_a_small_phone_creates_a_contact_logs_a_call_and_searches_as_th
     browser.expect_heading("Not found").await;
     browser.close().await;
 }
+
+/// Presses Enter on the stage bar's button for `stage` (the keyboard way) and waits for the
+/// page the move leads to.
+async fn press_stage(browser: &Browser, stage: &str) {
+    let old_page = browser.client.find(Locator::Css("html")).await.unwrap();
+    let button = browser
+        .client
+        .wait()
+        .for_element(Locator::XPath(&format!(
+            "//ol[@class='stage-bar']//button[starts-with(normalize-space(.), '{stage}')]"
+        )))
+        .await
+        .unwrap();
+    button.send_keys("\u{E007}").await.unwrap(); // Enter
+    let started = Instant::now();
+    while old_page.tag_name().await.is_ok() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "moving to {stage} led nowhere"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_rep_takes_a_deal_in_another_process_to_won_and_a_manager_reassigns_it() {
+    let (app, db) = demo_app().await;
+    crate::deal_pages::seed_process(&db, "acme", "Sales").await;
+    let partners = crate::deal_pages::seed_process_named(
+        &db,
+        "acme",
+        "Partners",
+        ["Intro", "Pilot", "Signed off", "Partnered", "Declined"],
+    )
+    .await;
+    // This journey is about moving, not about what stages ask of a deal.
+    sqlx::query(
+        "update deal_stages set requires_amount = false, requires_close_date = false,
+                                requires_contact = false
+         where process_id = $1::uuid",
+    )
+    .bind(&partners.id)
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    let rob: uuid::Uuid =
+        sqlx::query_scalar("select id from users where email = 'rep2@acme.example'")
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+
+    let browser = Browser::start(320).await;
+    let page = &browser.client;
+    browser
+        .sign_in(
+            &app.workspace_url("acme", "/login"),
+            "rep@acme.example",
+            DEMO_PASSWORD,
+        )
+        .await;
+    browser.expect_heading("Welcome, Rita Rep").await;
+    browser.click("nav a[href='/deals']").await;
+    browser.expect_heading("Deals").await;
+    assert!(
+        !browser.overflows_horizontally().await,
+        "the deal list overflows 320 px"
+    );
+    browser.click("main a[href='/deals/new']").await;
+    browser.expect_heading("New deal").await;
+    assert!(
+        browser
+            .text_of("#process_id option:checked")
+            .await
+            .starts_with("Sales"),
+        "the default process is pre-selected"
+    );
+
+    // Another process: htmx swaps in its stages.
+    page.find(Locator::Id("process_id"))
+        .await
+        .unwrap()
+        .select_by_value(&partners.id)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    // The select is replaced under the test's feet: a stale one is just "not yet".
+    while !match page.find(Locator::Id("stage_id")).await {
+        Ok(select) => select.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+    .contains("Intro")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the stages did not follow the process"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    browser.fill("name", "Reseller pilot").await;
+    browser.fill("amount", "4800").await;
+    assert!(
+        !browser.overflows_horizontally().await,
+        "the deal form overflows 320 px"
+    );
+    browser.click("form.stack button[type=submit]").await;
+    browser.expect_heading("Reseller pilot").await;
+    assert!(browser.text_of("p.notice").await.contains("Deal created."));
+    assert_eq!(
+        browser.text_of(".process-name").await,
+        "Sales process: Partners"
+    );
+    assert!(browser
+        .text_of("[aria-current='step']")
+        .await
+        .starts_with("Intro"));
+    assert!(
+        !browser.overflows_horizontally().await,
+        "the deal page overflows 320 px"
+    );
+    let deal_path = page.current_url().await.unwrap().path().to_owned();
+
+    // Two stages on, by keyboard, then won.
+    press_stage(&browser, "Pilot").await;
+    assert!(browser
+        .text_of("[aria-current='step']")
+        .await
+        .starts_with("Pilot"));
+    press_stage(&browser, "Signed off").await;
+    assert!(browser
+        .text_of("[aria-current='step']")
+        .await
+        .starts_with("Signed off"));
+    browser.click(".close-actions button.won").await;
+    assert!(browser.text_of("p.notice").await.contains("Deal won."));
+    assert!(browser
+        .text_of("[aria-current='step']")
+        .await
+        .starts_with("Partnered"));
+    let history = browser.text_of("ol.history").await;
+    assert!(
+        history.contains("Pilot → Signed off") && history.contains("Signed off → Partnered"),
+        "{history}"
+    );
+    browser.sign_out().await;
+
+    // A manager gives it to Rob.
+    browser
+        .sign_in(
+            &app.workspace_url("acme", "/login"),
+            "manager@acme.example",
+            DEMO_PASSWORD,
+        )
+        .await;
+    page.goto(&app.workspace_url("acme", &deal_path))
+        .await
+        .unwrap();
+    browser.expect_heading("Reseller pilot").await;
+    assert!(
+        !browser.overflows_horizontally().await,
+        "the deal page with its reassign form overflows 320 px"
+    );
+    page.find(Locator::Id("owner"))
+        .await
+        .unwrap()
+        .select_by_value(&rob.to_string())
+        .await
+        .unwrap();
+    browser.click("form[action$='/owner'] button").await;
+    assert!(browser
+        .text_of("p.notice")
+        .await
+        .contains("Deal reassigned."));
+    assert!(browser.text_of(".details").await.contains("Rob Rep"));
+    page.goto(&app.workspace_url("acme", "/deals"))
+        .await
+        .unwrap();
+    browser.expect_heading("Deals").await;
+    assert!(
+        !browser.overflows_horizontally().await,
+        "a manager's deal list (owner filter, bulk reassign) overflows 320 px"
+    );
+    browser.close().await;
+}

@@ -9,6 +9,7 @@ mod audit;
 mod browser;
 mod cli;
 mod crm_pages;
+mod deal_pages;
 mod health;
 mod helpers;
 mod injection;

@@ -1,0 +1,493 @@
+//! The forms to create and edit a deal. A new deal's process is chosen here (the default one
+//! pre-selected, F11.14) and never changes; its stage choices follow the process chosen (htmx
+//! swaps them). An edit changes the deal's fields; its stage moves on the deal's page.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use aura_crm::contacts::{self, Contact, ContactFilter};
+use aura_crm::custom_fields::{self, Definition, Entity};
+use aura_crm::deals::{
+    self, ContactRole, Deal, DealContactInput, DealInput, Outcome, ProcessChoice, Stage,
+};
+use aura_crm::ids::{OrganizationId, ProcessId, StageId};
+use aura_crm::{organizations, WriteError};
+use aura_platform::members::Member as TeamMember;
+use aura_platform::permissions::Permission;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::{
+    contact_named, currency, money, organization_named, parse_date, parse_decimal, percent,
+    visible_deal,
+};
+use crate::contacts::owner_choices;
+use crate::extract::{Id, MemberForm};
+use crate::forms::{optional_id, CustomField, Errors};
+use crate::pages::{render, Chrome, Section};
+use crate::session::Member;
+use crate::{AppState, WebError};
+
+/// How many contact rows the new-deal form offers; more are linked on the deal's page.
+const CONTACT_ROWS: usize = 3;
+
+/// The form as sent: strings only, so that whatever was typed can be shown again.
+#[derive(Deserialize, Default, Clone)]
+pub(super) struct DealForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    probability: String,
+    #[serde(default)]
+    expected_close_date: String,
+    /// The organization's name.
+    #[serde(default)]
+    organization: String,
+    #[serde(default)]
+    assigned_to: String,
+    #[serde(default)]
+    notes: String,
+    #[serde(default)]
+    lost_reason: String,
+    #[serde(default)]
+    process_id: String,
+    #[serde(default)]
+    stage_id: String,
+    #[serde(default)]
+    version: String,
+    /// The custom fields' inputs (`custom_fields.<key>`), the contact rows (`contact_<n>`,
+    /// `role_<n>`), and any other input.
+    #[serde(flatten)]
+    extra: BTreeMap<String, String>,
+}
+
+/// One contact row of the new-deal form: an email or a name, and a role.
+pub(super) struct ContactRow {
+    name: String,
+    contact: String,
+    role_name: String,
+    role: String,
+}
+
+impl DealForm {
+    fn of(deal: &Deal) -> Self {
+        Self {
+            name: deal.name.clone(),
+            amount: deal.amount.as_ref().map(money).unwrap_or_default(),
+            // A probability that follows the stage is left empty, so it keeps following.
+            probability: if deal.probability_set {
+                percent(&deal.probability)
+            } else {
+                String::new()
+            },
+            expected_close_date: deal
+                .expected_close_date
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            organization: deal.organization_name.clone().unwrap_or_default(),
+            assigned_to: deal.assigned_to.to_string(),
+            notes: deal.notes.clone().unwrap_or_default(),
+            lost_reason: deal.lost_reason.clone().unwrap_or_default(),
+            process_id: deal.process_id.to_string(),
+            stage_id: deal.stage_id.to_string(),
+            version: deal.version.to_string(),
+            extra: CustomField::stored(&deal.custom_fields),
+        }
+    }
+
+    fn contact_rows(&self) -> Vec<ContactRow> {
+        (0..CONTACT_ROWS)
+            .map(|n| {
+                let get = |name: &str| self.extra.get(name).cloned().unwrap_or_default();
+                ContactRow {
+                    name: format!("contact_{n}"),
+                    contact: get(&format!("contact_{n}")),
+                    role_name: format!("role_{n}"),
+                    role: get(&format!("role_{n}")),
+                }
+            })
+            .collect()
+    }
+
+    /// The input for the domain layer; what the form itself cannot read is noted in `errors`.
+    async fn input(
+        &self,
+        state: &AppState,
+        member: &Member,
+        definitions: &[Definition],
+        new: bool,
+        errors: &mut Errors,
+    ) -> Result<DealInput, WebError> {
+        let context = member.signed_in.context;
+        if self.name.trim().is_empty() {
+            errors.add("name", "Name is required.");
+        }
+        let amount = parse_decimal(&self.amount, "amount", "The amount", errors);
+        let probability =
+            parse_decimal(&self.probability, "probability", "The probability", errors);
+        let expected_close_date =
+            parse_date(&self.expected_close_date, "expected_close_date", errors);
+        let organization_id =
+            organization_named(state, context, &self.organization, errors).await?;
+        let contacts = if new {
+            let mut links = Vec::new();
+            for row in self.contact_rows() {
+                if row.contact.trim().is_empty() {
+                    continue;
+                }
+                match contact_named(state, context, &row.contact).await? {
+                    Some(contact_id) => links.push(DealContactInput {
+                        contact_id,
+                        role: ContactRole::parse(&row.role).unwrap_or_default(),
+                    }),
+                    None => errors.add(
+                        &row.name,
+                        format!(
+                            "No contact of yours has the email or name “{}”.",
+                            row.contact.trim()
+                        ),
+                    ),
+                }
+            }
+            Some(links)
+        } else {
+            // Links change on the deal's page; an edit keeps them.
+            None
+        };
+        Ok(DealInput {
+            name: self.name.clone(),
+            amount,
+            process_id: if new {
+                optional_id(Some(&self.process_id))
+            } else {
+                None
+            },
+            stage_id: if new {
+                optional_id(Some(&self.stage_id))
+            } else {
+                None
+            },
+            probability,
+            expected_close_date,
+            organization_id,
+            // Reps have no owner select: their deals stay theirs.
+            assigned_to: if member.may(Permission::AssignDeals) {
+                optional_id(Some(&self.assigned_to))
+            } else {
+                None
+            },
+            notes: Some(self.notes.clone()),
+            custom_fields: Some(CustomField::submitted(definitions, &self.extra)),
+            contacts,
+            lost_reason: Some(self.lost_reason.clone()),
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "deals/form.html")]
+struct DealFormPage {
+    chrome: Chrome,
+    csrf_token: String,
+    heading: String,
+    /// The deal being edited; none for a new one.
+    deal: Option<Deal>,
+    form: DealForm,
+    custom_fields: Vec<CustomField>,
+    errors: Errors,
+    owners: Vec<TeamMember>,
+    processes: Vec<ProcessChoice>,
+    stages: Vec<Stage>,
+    contact_rows: Vec<ContactRow>,
+    roles: [ContactRole; 5],
+    currency: String,
+    unknown_organization: bool,
+    /// Someone saved the deal first: what it is now.
+    stale: Option<Deal>,
+}
+
+impl DealFormPage {
+    async fn new(
+        state: &AppState,
+        member: &Member,
+        deal: Option<&Deal>,
+        definitions: Vec<Definition>,
+        form: DealForm,
+    ) -> Result<Self, WebError> {
+        let context = member.signed_in.context;
+        let owners = if member.may(Permission::AssignDeals) {
+            owner_choices(state, context, deal.map(|d| d.assigned_to)).await?
+        } else {
+            Vec::new()
+        };
+        let (processes, stages) = match deal {
+            Some(_) => (Vec::new(), Vec::new()),
+            None => {
+                let processes = deals::processes(&state.db, context).await?;
+                let chosen = optional_id::<ProcessId>(Some(&form.process_id))
+                    .filter(|id| processes.iter().any(|p| p.id == *id))
+                    .or_else(|| processes.first().map(|p| p.id));
+                let stages = match chosen {
+                    Some(process) => deals::stages(&state.db, context, process).await?,
+                    None => Vec::new(),
+                };
+                (processes, stages)
+            }
+        };
+        Ok(Self {
+            chrome: Chrome::for_member(Section::Deals, member),
+            csrf_token: member.signed_in.csrf_token.clone(),
+            heading: match deal {
+                Some(deal) => format!("Edit {}", deal.name),
+                None => "New deal".to_owned(),
+            },
+            deal: deal.cloned(),
+            custom_fields: CustomField::all(definitions, &form.extra),
+            contact_rows: form.contact_rows(),
+            form,
+            errors: Errors::default(),
+            owners,
+            processes,
+            stages,
+            roles: ContactRole::ALL,
+            currency: currency(state, context).await?,
+            unknown_organization: false,
+            stale: None,
+        })
+    }
+
+    /// The page again after a refused save: the input kept, each problem at its field.
+    fn refused(mut self, error: WriteError<Deal>, errors: Errors) -> Result<Response, WebError> {
+        self.unknown_organization = errors.get("organization").is_some();
+        self.errors = errors;
+        let status = match error {
+            WriteError::Invalid(found) => {
+                self.errors.extend(found, DEAL_FIELDS);
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            WriteError::Stale(current) => {
+                // Keep the user's input; saving again applies it over the newer version.
+                self.form.version = current.version.to_string();
+                self.stale = Some(*current);
+                StatusCode::CONFLICT
+            }
+            WriteError::NotAllowed => {
+                self.errors.add(
+                    "assigned_to",
+                    "Only managers and admins give a deal to someone else.",
+                );
+                StatusCode::FORBIDDEN
+            }
+            other => return Err(other.into()),
+        };
+        Ok((status, render(&self)).into_response())
+    }
+
+    /// A lost deal's edit asks why it was lost; a new one only once a lost stage needs it.
+    fn shows_lost_reason(&self) -> bool {
+        self.deal
+            .as_ref()
+            .is_some_and(|d| d.outcome == Outcome::Lost)
+            || self.errors.get("lost_reason").is_some()
+            || !self.form.lost_reason.is_empty()
+    }
+}
+
+/// The domain's field names that the form calls otherwise.
+const DEAL_FIELDS: &[(&str, &str)] = &[("organization_id", "organization")];
+
+#[derive(Deserialize, Default)]
+pub(super) struct NewQuery {
+    organization: Option<String>,
+    process: Option<String>,
+}
+
+pub(super) async fn new_page(
+    State(state): State<AppState>,
+    member: Member,
+    Query(query): Query<NewQuery>,
+) -> Result<Response, WebError> {
+    let context = member.signed_in.context;
+    let organization = match optional_id::<OrganizationId>(query.organization.as_deref()) {
+        Some(id) => organizations::get(&state.db, context, id)
+            .await?
+            .filter(|o| o.deleted_at.is_none())
+            .map(|o| o.name),
+        None => None,
+    };
+    // The default process is listed first, so it is the one pre-selected (F11.14).
+    let processes = deals::processes(&state.db, context).await?;
+    let process = optional_id::<ProcessId>(query.process.as_deref())
+        .filter(|id| processes.iter().any(|p| p.id == *id))
+        .or_else(|| processes.first().map(|p| p.id));
+    let stage = match process {
+        Some(process) => deals::stages(&state.db, context, process)
+            .await?
+            .into_iter()
+            .find(|s| s.outcome == Outcome::Open)
+            .map(|s| s.id.to_string()),
+        None => None,
+    };
+    let form = DealForm {
+        organization: organization.unwrap_or_default(),
+        assigned_to: context.user_id.to_string(),
+        process_id: process.map(|p| p.to_string()).unwrap_or_default(),
+        stage_id: stage.unwrap_or_default(),
+        ..DealForm::default()
+    };
+    let definitions = custom_fields::list(&state.db, context, Entity::Deal).await?;
+    Ok(render(
+        &DealFormPage::new(&state, &member, None, definitions, form).await?,
+    ))
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    MemberForm { member, form }: MemberForm<DealForm>,
+) -> Result<Response, WebError> {
+    let context = member.signed_in.context;
+    let definitions = custom_fields::list(&state.db, context, Entity::Deal).await?;
+    let mut errors = Errors::default();
+    let input = form
+        .input(&state, &member, &definitions, true, &mut errors)
+        .await?;
+    let created = if errors.is_empty() {
+        deals::create(&state.db, context, &input).await
+    } else {
+        // The form found problems of its own: save nothing, and show them.
+        Err(WriteError::Invalid(Vec::new()))
+    };
+    match created {
+        Ok(id) => Ok(Redirect::to(&format!("/deals/{id}?notice=created")).into_response()),
+        Err(error) => DealFormPage::new(&state, &member, None, definitions, form)
+            .await?
+            .refused(error, errors),
+    }
+}
+
+pub(super) async fn edit_page(
+    State(state): State<AppState>,
+    member: Member,
+    Id(id): Id<aura_crm::ids::DealId>,
+) -> Result<Response, WebError> {
+    let detail = visible_deal(&state, &member, id).await?;
+    let deal = detail.deal;
+    if deal.deleted_at.is_some() {
+        return Ok(Redirect::to(&format!("/deals/{}", deal.id)).into_response());
+    }
+    let form = DealForm::of(&deal);
+    let definitions =
+        custom_fields::list(&state.db, member.signed_in.context, Entity::Deal).await?;
+    Ok(render(
+        &DealFormPage::new(&state, &member, Some(&deal), definitions, form).await?,
+    ))
+}
+
+pub(super) async fn update(
+    State(state): State<AppState>,
+    Id(id): Id<aura_crm::ids::DealId>,
+    MemberForm { member, form }: MemberForm<DealForm>,
+) -> Result<Response, WebError> {
+    let deal = visible_deal(&state, &member, id).await?.deal;
+    let context = member.signed_in.context;
+    let definitions = custom_fields::list(&state.db, context, Entity::Deal).await?;
+    let mut errors = Errors::default();
+    let input = form
+        .input(&state, &member, &definitions, false, &mut errors)
+        .await?;
+    // A mangled version matches no row, and is answered like a stale one.
+    let version = form.version.trim().parse().unwrap_or(-1);
+    let saved = if errors.is_empty() {
+        deals::update(&state.db, context, deal.id, version, &input).await
+    } else {
+        Err(WriteError::Invalid(Vec::new()))
+    };
+    match saved {
+        Ok(_) => Ok(Redirect::to(&format!("/deals/{}?notice=saved", deal.id)).into_response()),
+        Err(error) => DealFormPage::new(&state, &member, Some(&deal), definitions, form)
+            .await?
+            .refused(error, errors),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct StagesQuery {
+    process_id: Option<String>,
+}
+
+/// The stage select of the new-deal form for the process chosen (htmx swaps it in).
+#[derive(Template)]
+#[template(path = "deals/stage_select.html")]
+struct StageSelect {
+    stages: Vec<Stage>,
+    form: DealForm,
+    errors: Errors,
+}
+
+pub(super) async fn stage_choices(
+    State(state): State<AppState>,
+    member: Member,
+    Query(query): Query<StagesQuery>,
+) -> Result<Response, WebError> {
+    let context = member.signed_in.context;
+    let processes = deals::processes(&state.db, context).await?;
+    // A process that is not one of the workspace's live ones offers no stages.
+    let stages = match optional_id::<ProcessId>(query.process_id.as_deref())
+        .filter(|id| processes.iter().any(|p| p.id == *id))
+    {
+        Some(process) => deals::stages(&state.db, context, process).await?,
+        None => Vec::new(),
+    };
+    let first_open: Option<StageId> = stages
+        .iter()
+        .find(|s| s.outcome == Outcome::Open)
+        .map(|s| s.id);
+    let form = DealForm {
+        stage_id: first_open.map(|s| s.to_string()).unwrap_or_default(),
+        ..DealForm::default()
+    };
+    Ok(crate::pages::vary_on_htmx(render(&StageSelect {
+        stages,
+        form,
+        errors: Errors::default(),
+    })))
+}
+
+/// `<option>`s of the contacts whose name or email starts with what was typed, for the
+/// `<datalist>` of a contact input.
+#[derive(Template)]
+#[template(path = "deals/contact_options.html")]
+struct ContactOptions {
+    contacts: Vec<Contact>,
+}
+
+pub(super) async fn contact_options(
+    State(state): State<AppState>,
+    member: Member,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    // Whichever contact input asked: its value is the one parameter sent.
+    let typed = query
+        .values()
+        .find(|v| !v.trim().is_empty())
+        .cloned()
+        .unwrap_or_default();
+    let contacts = if typed.trim().is_empty() {
+        Vec::new()
+    } else {
+        let filter = ContactFilter {
+            search: Some(typed),
+            limit: Some(10),
+            ..ContactFilter::default()
+        };
+        contacts::list(&state.db, member.signed_in.context, &filter)
+            .await?
+            .page
+            .items
+    };
+    Ok(render(&ContactOptions { contacts }))
+}
