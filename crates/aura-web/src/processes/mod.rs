@@ -730,7 +730,13 @@ async fn move_stage(
     let up = match form.direction.as_str() {
         "up" => true,
         "down" => false,
-        _ => return Err(WriteError::<()>::invalid("direction", "Say up or down.").into()),
+        _ => {
+            // A stage the member cannot see is not found, whatever the form says.
+            processes::process_of_stage(&state.db, member.signed_in.context, id)
+                .await?
+                .ok_or(WebError::NotFound)?;
+            return Err(WriteError::<()>::invalid("direction", "Say up or down.").into());
+        }
     };
     let process = processes::move_stage(&state.db, member.signed_in.context, id, up).await?;
     let position = process.stages.iter().position(|s| s.id == id);

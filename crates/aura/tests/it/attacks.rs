@@ -819,6 +819,38 @@ async fn pages_escape_what_members_write_and_refuse_other_workspaces() {
     )
     .await;
 
+    // Sales processes, stages and deals: an admin's names, and a rep's deal in that process.
+    let process = created(
+        &app,
+        &admin,
+        "/api/v1/processes",
+        json!({ "name": format!("Pipeline {SCRIPT}"), "description": BREAKOUT }),
+    )
+    .await;
+    created(
+        &app,
+        &admin,
+        &format!("/api/v1/processes/{process}/stages"),
+        json!({ "name": format!("Stage {BREAKOUT}"), "outcome": "open", "win_probability": 40 }),
+    )
+    .await;
+    let deal = created(
+        &app,
+        &rep,
+        "/api/v1/deals",
+        json!({ "name": format!("Deal {SCRIPT}"), "notes": BREAKOUT, "process_id": process,
+                "organization_id": organization, "lost_reason": null,
+                "contacts": [{ "contact_id": contact, "role": "decision_maker" }] }),
+    )
+    .await;
+    created(
+        &app,
+        &rep,
+        &format!("/api/v1/deals/{deal}/activities"),
+        json!({ "kind": "call", "description": format!("{SCRIPT} {BREAKOUT}") }),
+    )
+    .await;
+
     // What members write elsewhere: their names (at sign-up or on joining) and the workspace's.
     for (statement, text) in [
         (
@@ -839,7 +871,7 @@ async fn pages_escape_what_members_write_and_refuse_other_workspaces() {
 
     // Every page an admin reaches from home: the markup shows as text, never as markup.
     let (browser, _) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
-    let (pages, actions) = crawl(&app, &browser, 60).await;
+    let (pages, actions) = crawl(&app, &browser, 150).await;
     for (path, html) in &pages {
         assert!(
             !html.contains("<script>alert"),
@@ -858,6 +890,8 @@ async fn pages_escape_what_members_write_and_refuse_other_workspaces() {
     for needed in [
         format!("/contacts/{contact}"),
         format!("/organizations/{organization}"),
+        format!("/deals/{deal}"),
+        format!("/settings/processes/{process}"),
     ] {
         assert!(
             shown.contains(&needed.as_str()),
@@ -1131,7 +1165,7 @@ async fn nul_characters_are_refused_by_name_everywhere_and_never_reach_the_datab
 
     // Every page and form an admin reaches: an error page, never JSON, never a 500.
     let (browser, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
-    let (pages, actions) = crawl(&app, &browser, 60).await;
+    let (pages, actions) = crawl(&app, &browser, 150).await;
     assert!(
         pages.len() >= 10 && actions.len() >= 10,
         "the crawl found the pages"
