@@ -153,7 +153,17 @@ async fn main() -> anyhow::Result<()> {
             format!("/api/v1/deals?process_id={process}&outcome=open&sort=amount"),
         ),
         (
-            "deals in one stage (2 000), longest there first",
+            "deals, largest amount first (manager)",
+            &managers,
+            "/api/v1/deals?sort=amount".into(),
+        ),
+        (
+            "deals lost (manager)",
+            &managers,
+            "/api/v1/deals?outcome=lost".into(),
+        ),
+        (
+            "deals in the fullest stage (3 000), longest there first",
             &managers,
             format!("/api/v1/deals?stage_id={stage}"),
         ),
@@ -377,8 +387,9 @@ async fn seed(db: &TestDatabase) -> anyhow::Result<()> {
 }
 
 /// Three processes; `DEALS_PER_TENANT` deals in the default one ("Sales"), four in five open
-/// over its four open stages and the rest won or lost, and a few hundred in "Enterprise"; each
-/// with the history row of the stage it was created in.
+/// over its four open stages and the rest won or lost, and a few hundred in "Enterprise"; a
+/// fifth without an amount and a quarter without a close date (they sort last); each with the
+/// history row of the stage it was created in.
 async fn seed_deals(db: &TestDatabase, tenant: &str) -> anyhow::Result<()> {
     sqlx::query(
         "with process as (
@@ -424,9 +435,11 @@ async fn seed_deals(db: &TestDatabase, tenant: &str) -> anyhow::Result<()> {
              select $1::uuid,
                     (array['Renewal','Expansion','Pilot','Rollout','Upgrade','Migration'])[1 + n % 6]
                         || ' ' || substr(md5(n::text), 1, 5),
-                    (('x' || substr(md5(n::text || 'a'), 1, 5))::bit(20)::int % 200000)::numeric + 500,
+                    case when n % 5 <> 0
+                         then (('x' || substr(md5(n::text || 'a'), 1, 5))::bit(20)::int % 200000)::numeric + 500
+                    end,
                     process_id, stage_id, outcome, win_probability,
-                    current_date + (n % 180)::int - 30,
+                    case when n % 4 <> 0 then current_date + (n % 180)::int - 30 end,
                     orgs.ids[1 + n % cardinality(orgs.ids)],
                     owners.ids[1 + (n / 7) % cardinality(owners.ids)],
                     now() - make_interval(hours => (n % 1000)::int),
