@@ -209,7 +209,8 @@ begin
     from public.products p where p.tenant_id = new.tenant_id and p.id = new.product_id;
     -- A row for another workspace is left to the insert policy (its product is not visible).
     if new.tenant_id = aura.current_tenant_id() or aura.current_tenant_id() is null then
-        if tg_op = 'INSERT' and v_active is not true then
+        -- Not found (another workspace's id): left to `deal_line_items_product_fkey`.
+        if tg_op = 'INSERT' and v_active is false then
             raise exception 'an inactive product cannot be added to a deal'
                 using errcode = 'check_violation', constraint = 'deal_line_items_product_active';
         end if;
