@@ -17,6 +17,7 @@ mod outage;
 mod pages;
 mod password_reset;
 mod processes;
+mod products;
 mod rate_limit;
 mod settings;
 mod soak;
