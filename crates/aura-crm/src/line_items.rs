@@ -525,13 +525,14 @@ pub async fn edit(
     Ok(after)
 }
 
-/// Removes a line (soft: it stays in the history and the audit trail).
+/// Removes a line (soft: it stays in the history and the audit trail); `version` is the
+/// line's as read, required.
 pub async fn remove(
     pool: &AppPool,
     context: TenantContext,
     id: DealId,
     line: LineItemId,
-    version: i64,
+    version: Option<i64>,
 ) -> Result<DealLines, WriteError<DealLines>> {
     let mut tx = pool.begin(context).await?;
     if deal(&mut tx, id).await?.is_none() {
@@ -540,6 +541,13 @@ pub async fn remove(
     let lines = read(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     let Some(current) = lines.items.iter().find(|l| l.id == line).cloned() else {
         return Err(WriteError::NotFound);
+    };
+    // Asked only of who may see the line: anyone else learns nothing, not even what to send.
+    let Some(version) = version else {
+        return Err(WriteError::invalid(
+            "version",
+            "Send the line's `version` as read.",
+        ));
     };
     if current.version != version {
         return Err(WriteError::Stale(Box::new(lines)));

@@ -350,12 +350,7 @@ async fn remove_line(
     DealLinePath(id, line): DealLinePath,
     Query(query): Query<LineVersion>,
 ) -> Result<Json<DealLines>, WebError> {
-    let version = param::<i64>("version", query.version.as_deref())?.ok_or_else(|| {
-        WebError::from(WriteError::<()>::invalid(
-            "version",
-            "Send the line's `version` as read.",
-        ))
-    })?;
+    let version = param::<i64>("version", query.version.as_deref())?;
     Ok(Json(
         line_items::remove(&state.db, caller.context, id, line, version).await?,
     ))
