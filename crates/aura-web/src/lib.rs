@@ -19,6 +19,7 @@ mod organizations;
 mod pages;
 mod password_reset;
 mod processes;
+mod products;
 pub mod rate_limit;
 mod refusals;
 mod session;
@@ -104,6 +105,7 @@ pub fn router(state: AppState) -> Router {
             .merge(contacts::routes())
             .merge(organizations::routes())
             .merge(processes::routes())
+            .merge(products::routes())
             .fallback(error::not_found)
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),

@@ -329,3 +329,160 @@ async fn a_blueprint_change_needs_the_step_up_and_writes_the_history() {
     assert_eq!(history[0]["after"]["list_price"], "1100");
     assert!(history[0]["changed_by_name"].is_string());
 }
+
+/// The catalog page for everyone (forms for admins only), and a deal's lines partial over htmx:
+/// a product added, a price overridden, the total changed in the answer; a refused quantity
+/// shown at its field with the input kept, and markup escaped.
+#[tokio::test]
+async fn the_catalog_pages_and_the_deal_lines_partial_work_over_htmx() {
+    let s = setup().await;
+    let (admin, admin_csrf) =
+        crate::helpers::signed_in(&s.app, "admin@acme.example", DEMO_PASSWORD).await;
+    let page = |client: &reqwest::Client, path: &str| {
+        let request = client.get(s.app.workspace_url("acme", path));
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    // An admin creates a product from the page; a refused one keeps the input.
+    let created = admin
+        .post(s.app.workspace_url("acme", "/products"))
+        .form(&[
+            ("csrf_token", admin_csrf.as_str()),
+            ("sku", "CBL-1"),
+            ("name", "<b>Cable</b>"),
+            ("category", "Hardware"),
+            ("active", "on"),
+            ("list_price", "12.5"),
+            ("unit_cost", "4"),
+            ("max_discount_percent", "20"),
+            ("margin_target_percent", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let (status, html) = page(&admin, &location).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Product created."), "{html}");
+    assert!(
+        html.contains("&#60;b&#62;Cable") && !html.contains("<b>Cable"),
+        "{html}"
+    );
+    let refused = admin
+        .post(s.app.workspace_url("acme", "/products"))
+        .form(&[
+            ("csrf_token", admin_csrf.as_str()),
+            ("sku", "CBL-2"),
+            ("name", "Cable 2"),
+            ("list_price", "12.123456"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("value=\"12.123456\"") && html.contains("too many decimals"),
+        "{html}"
+    );
+
+    let (rep, rep_csrf) =
+        crate::helpers::signed_in(&s.app, "rep@acme.example", DEMO_PASSWORD).await;
+    let (status, html) = page(&rep, "/products?q=cbl").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("CBL-1") && !html.contains("New product"),
+        "{html}"
+    );
+    let (status, html) = page(&rep, &format!("/products/{}", s.product)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Price history") && !html.contains("Change pricing"),
+        "{html}"
+    );
+
+    // The rep's deal: add the server twice over htmx, then override within the limit.
+    let lines = format!("/deals/{}/lines", s.deal);
+    let (status, html) = page(&rep, &lines).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("No product on this deal yet"), "{html}");
+    let htmx_post = |path: String, form: Vec<(&'static str, String)>| {
+        let request = rep
+            .post(s.app.workspace_url("acme", &path))
+            .header("HX-Request", "true")
+            .form(&form);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    let (status, html) = htmx_post(
+        lines.clone(),
+        vec![
+            ("csrf_token", rep_csrf.clone()),
+            ("product_id", s.product.clone()),
+            ("quantity", "2".into()),
+            ("unit_price", "".into()),
+            ("override_reason", "".into()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.starts_with("<section id=\"deal-lines\"") || html.contains("id=\"deal-lines\""));
+    assert!(!html.contains("<html"), "a partial, not a page");
+    assert!(html.contains("2000.00 USD"), "{html}");
+    // A fractional quantity: refused at its field, the input kept, the total unchanged.
+    let (status, html) = htmx_post(
+        lines.clone(),
+        vec![
+            ("csrf_token", rep_csrf.clone()),
+            ("product_id", s.product.clone()),
+            ("quantity", "1.5".into()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "htmx swaps the partial with its errors"
+    );
+    assert!(
+        html.contains("value=\"1.5\"") && html.contains("not a whole number"),
+        "{html}"
+    );
+    assert!(html.contains("2000.00 USD"));
+    let line_id = html
+        .split("/lines/")
+        .nth(1)
+        .map(|rest| rest[..36].to_owned())
+        .unwrap();
+    let (status, html) = htmx_post(
+        format!("{lines}/{line_id}"),
+        vec![
+            ("csrf_token", rep_csrf.clone()),
+            ("version", "1".into()),
+            ("quantity", "2".into()),
+            ("unit_price", "950".into()),
+            ("override_reason", "Loyal <customer>".into()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("1900.00 USD") && html.contains("Loyal &#60;customer&#62;"),
+        "{html}"
+    );
+    // The deal itself says the same amount.
+    let (_, deal) = call(
+        &s.app,
+        &s.rep,
+        Method::GET,
+        &format!("/api/v1/deals/{}", s.deal),
+        None,
+    )
+    .await;
+    assert_eq!(deal["amount"], "1900.00");
+}
