@@ -232,7 +232,7 @@ pub struct Stage {
     pub requires_amount: bool,
     pub requires_close_date: bool,
     pub requires_contact: bool,
-    /// Not checked yet: products on deals do not exist so far.
+    /// At least one live line item (product).
     pub requires_product: bool,
 }
 
@@ -475,14 +475,14 @@ async fn process_stages(tx: &mut TenantTx, process: ProcessId) -> Result<Vec<Sta
         .collect())
 }
 
-/// The fields a deal lacks to be in `stage` (F11.7), each named with what to do.
-/// `requires_product` is not checked: products on deals do not exist yet, so no deal could
-/// meet it; it is enforced once line items exist.
+/// The fields a deal lacks to be in `stage` (F11.7), each named with what to do; `lines` is
+/// how many live line items (products) the deal has.
 fn missing_fields(
     stage: &Stage,
     amount: Option<Decimal>,
     close_date: Option<NaiveDate>,
     contacts: i64,
+    lines: i64,
 ) -> Vec<FieldError> {
     let mut missing = Vec::new();
     let mut need = |field: &str, what: &str| {
@@ -499,6 +499,9 @@ fn missing_fields(
     }
     if stage.requires_contact && contacts == 0 {
         need("contacts", "at least one contact");
+    }
+    if stage.requires_product && lines == 0 {
+        need("line_items", "at least one product");
     }
     missing
 }
@@ -629,6 +632,7 @@ pub async fn create(
             valid.amount,
             input.expected_close_date,
             links.len() as i64,
+            0, // a new deal has no lines yet
         ) {
             check.refuse(&problem.field, problem.message);
         }
@@ -854,6 +858,7 @@ pub async fn update(
         valid.amount,
         input.expected_close_date,
         contact_count,
+        crate::line_items::count(&mut tx, id).await?,
     ) {
         check.refuse(&problem.field, problem.message);
     }
@@ -1145,7 +1150,14 @@ pub async fn move_to_stage(
     }
     let mut check = Check::new();
     let contacts = count_links(&mut tx, id).await?;
-    for problem in missing_fields(stage, current.amount, current.expected_close_date, contacts) {
+    let lines = crate::line_items::count(&mut tx, id).await?;
+    for problem in missing_fields(
+        stage,
+        current.amount,
+        current.expected_close_date,
+        contacts,
+        lines,
+    ) {
         check.refuse(&problem.field, problem.message);
     }
     let lost_reason = check.optional(
@@ -1936,15 +1948,18 @@ mod tests {
     }
 
     #[test]
-    fn a_stage_names_every_field_a_deal_lacks_and_products_are_not_asked_yet() {
+    fn a_stage_names_every_field_a_deal_lacks() {
         let proposal = stage(Outcome::Open);
-        let missing: Vec<String> = missing_fields(&proposal, None, None, 0)
+        let missing: Vec<String> = missing_fields(&proposal, None, None, 0, 0)
             .into_iter()
             .map(|e| e.field)
             .collect();
-        assert_eq!(missing, ["amount", "expected_close_date", "contacts"]);
+        assert_eq!(
+            missing,
+            ["amount", "expected_close_date", "contacts", "line_items"]
+        );
         let date = NaiveDate::from_ymd_opt(2027, 1, 31);
-        assert!(missing_fields(&proposal, Some(Decimal::ZERO), date, 1).is_empty());
+        assert!(missing_fields(&proposal, Some(Decimal::ZERO), date, 1, 1).is_empty());
     }
 
     #[test]

@@ -17,8 +17,10 @@ use crate::activities::{self, ActivityInput};
 use crate::contacts::{self, ContactInput};
 use crate::deals::{self, ContactRole, DealContactInput, DealInput, StageMoveInput};
 use crate::ids::{OrganizationId, ProcessId};
+use crate::line_items::{self, AddLine};
 use crate::organizations::{self, OrganizationInput};
 use crate::processes::{self, ProcessInput};
+use crate::products::{self, BlueprintInput, ProductFilter, ProductInput};
 use crate::workspace_defaults;
 
 /// A demo organization; `parent` is the index of an earlier one.
@@ -422,5 +424,175 @@ async fn seed_tenant(pool: &AppPool, tenant: &DemoTenant) -> Result<(), SeedErro
             version = moved.version;
         }
     }
+
+    // The catalog: eight more products with pricing blueprints, a dozen in four categories.
+    let admin = as_member("admin");
+    for (sku, name, category, list_price, unit_cost, discount, margin) in DEMO_PRODUCTS {
+        products::create(
+            pool,
+            admin,
+            &ProductInput {
+                sku: sku.to_owned(),
+                name: name.to_owned(),
+                description: String::new(),
+                category: category.to_owned(),
+                active: true,
+            },
+            &BlueprintInput {
+                list_price: list_price.to_owned(),
+                unit_cost: unit_cost.to_owned(),
+                max_discount_percent: discount.to_owned(),
+                margin_target_percent: margin.to_owned(),
+            },
+        )
+        .await?;
+    }
+    // Lines on most deals (all but every fourth), by their owners; every third line with a
+    // negotiated price, within the product's discount policy.
+    let catalog = products::list(
+        pool,
+        admin,
+        &ProductFilter {
+            active: Some(true),
+            ..ProductFilter::default()
+        },
+        None,
+        Some(100),
+    )
+    .await?
+    .items;
+    let deals = deals::list(
+        pool,
+        admin,
+        &deals::DealFilter {
+            limit: Some(100),
+            ..deals::DealFilter::default()
+        },
+    )
+    .await?
+    .items;
+    let mut n = 0;
+    for (i, deal) in deals.iter().enumerate() {
+        if i % 4 == 3 {
+            continue;
+        }
+        let owner = TenantContext {
+            tenant_id: tenant.id,
+            user_id: deal.assigned_to,
+            role: tenant
+                .users
+                .iter()
+                .find(|u| u.id == deal.assigned_to)
+                .map_or(MemberRole::Manager, |u| u.role),
+        };
+        for k in 0..(1 + i % 3) {
+            n += 1;
+            let product = &catalog[(i * 3 + k * 5) % catalog.len()];
+            let negotiated = n % 3 == 0 && product.max_discount_percent > Decimal::ZERO;
+            let unit_price = if negotiated {
+                // Half the allowed discount, to the cent.
+                (product.list_price
+                    * (Decimal::ONE_HUNDRED - product.max_discount_percent / Decimal::TWO)
+                    / Decimal::ONE_HUNDRED)
+                    .round_dp(2)
+                    .to_string()
+            } else {
+                String::new()
+            };
+            line_items::add(
+                pool,
+                owner,
+                deal.id,
+                &AddLine {
+                    product_id: product.id.to_string(),
+                    quantity: (1 + (i + k) % 5).to_string(),
+                    unit_price,
+                    override_reason: if negotiated {
+                        "Multi-year commitment".to_owned()
+                    } else {
+                        String::new()
+                    },
+                },
+            )
+            .await?;
+        }
+    }
     Ok(())
 }
+
+/// The demo catalog beyond the starter one: SKU, name, category, list price, unit cost, the
+/// largest discount for reps and the margin target (percent).
+const DEMO_PRODUCTS: [(&str, &str, &str, &str, &str, &str, &str); 8] = [
+    (
+        "LIC-TEAM",
+        "Team licence (per seat, yearly)",
+        "Licences",
+        "480.00",
+        "60.00",
+        "15",
+        "70",
+    ),
+    (
+        "LIC-ENT",
+        "Enterprise licence (per seat, yearly)",
+        "Licences",
+        "900.00",
+        "90.00",
+        "20",
+        "75",
+    ),
+    (
+        "LIC-API",
+        "API add-on (yearly)",
+        "Licences",
+        "2400.00",
+        "400.00",
+        "10",
+        "60",
+    ),
+    (
+        "SVC-MIG",
+        "Data migration",
+        "Services",
+        "3500.00",
+        "2100.00",
+        "10",
+        "35",
+    ),
+    (
+        "SVC-INT",
+        "Integration workshop (per day)",
+        "Services",
+        "1400.00",
+        "900.00",
+        "5",
+        "30",
+    ),
+    (
+        "ONB-ADV",
+        "Advanced admin training",
+        "Onboarding",
+        "1200.00",
+        "700.00",
+        "10",
+        "35",
+    ),
+    (
+        "SUP-PRI",
+        "Priority support plan",
+        "Support",
+        "3000.00",
+        "1200.00",
+        "10",
+        "50",
+    ),
+    (
+        "SUP-TAM",
+        "Technical account manager (monthly)",
+        "Support",
+        "2500.00",
+        "1700.00",
+        "5",
+        "25",
+    ),
+];

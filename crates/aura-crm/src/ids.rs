@@ -24,3 +24,11 @@ aura_platform::id_type!(
     /// A deal (F8), bound to one sales process forever.
     DealId
 );
+aura_platform::id_type!(
+    /// A product of the catalog (F12).
+    ProductId
+);
+aura_platform::id_type!(
+    /// A line item on a deal (F13): a product, a quantity and a price.
+    LineItemId
+);

@@ -12,9 +12,11 @@ pub mod deals;
 pub mod demo;
 pub mod fields;
 pub mod ids;
+pub mod line_items;
 pub mod organizations;
 pub mod paging;
 pub mod processes;
+pub mod products;
 pub mod workspace_defaults;
 
 pub use fields::{FieldError, WriteError};

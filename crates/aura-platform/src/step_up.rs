@@ -23,6 +23,8 @@ pub enum Purpose {
     RemoveMember(UserId),
     /// Deleting a sales process (its id).
     DeleteProcess(uuid::Uuid),
+    /// Changing a product's pricing blueprint (its id, F12.3).
+    ChangeBlueprint(uuid::Uuid),
 }
 
 impl Purpose {
@@ -30,6 +32,7 @@ impl Purpose {
         match self {
             Purpose::RemoveMember(user) => format!("member.remove:{user}"),
             Purpose::DeleteProcess(process) => format!("process.delete:{process}"),
+            Purpose::ChangeBlueprint(product) => format!("product.blueprint:{product}"),
         }
     }
 
@@ -37,6 +40,7 @@ impl Purpose {
         match self {
             Purpose::RemoveMember(_) => "remove a member from your workspace",
             Purpose::DeleteProcess(_) => "delete a sales process",
+            Purpose::ChangeBlueprint(_) => "change a product's pricing",
         }
     }
 }

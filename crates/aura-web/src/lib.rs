@@ -20,6 +20,7 @@ mod organizations;
 mod pages;
 mod password_reset;
 mod processes;
+mod products;
 pub mod rate_limit;
 mod refusals;
 mod session;
@@ -106,6 +107,7 @@ pub fn router(state: AppState) -> Router {
             .merge(organizations::routes())
             .merge(processes::routes())
             .merge(deals::routes())
+            .merge(products::routes())
             .fallback(error::not_found)
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),

@@ -31,6 +31,7 @@ pub enum Section {
     Organizations,
     Deals,
     Processes,
+    Products,
     None,
 }
 
@@ -67,6 +68,12 @@ const DEALS_LINK: NavLink = NavLink {
     href: "/deals",
     label: "Deals",
     section: Section::Deals,
+};
+
+const PRODUCTS_LINK: NavLink = NavLink {
+    href: "/products",
+    label: "Products",
+    section: Section::Products,
 };
 
 const PROCESSES_LINK: NavLink = NavLink {
@@ -163,6 +170,7 @@ impl Chrome {
                     (CONTACTS_LINK, Permission::UseWorkspace),
                     (ORGANIZATIONS_LINK, Permission::UseWorkspace),
                     (DEALS_LINK, Permission::UseWorkspace),
+                    (PRODUCTS_LINK, Permission::ReadCatalog),
                     (PROCESSES_LINK, Permission::ReadCatalog),
                     (MEMBERS_LINK, Permission::SeeMembers),
                     (AUDIT_LINK, Permission::ReadAuditLog),

@@ -188,7 +188,7 @@ fn strip_parentheses(mut expression: &str) -> &str {
 /// Columns of tenant tables that may reference `users (id)` alone, not a membership of the
 /// row's own workspace: they record who did something, are set from the context, and outlive
 /// the membership (F3.5). Whom a record belongs to must reference the membership instead.
-const HISTORY_COLUMNS: [&str; 8] = [
+const HISTORY_COLUMNS: [&str; 9] = [
     "created_by",
     "updated_by",
     "deleted_by",
@@ -200,6 +200,8 @@ const HISTORY_COLUMNS: [&str; 8] = [
     "participant_id",
     // Who moved a deal to another stage: the insert policy holds it to the context's user.
     "moved_by",
+    // Who changed a product's pricing blueprint: the insert policy holds it to the context's user.
+    "changed_by",
 ];
 
 /// Foreign keys from a table with a `tenant_id` to `users` that leave the tenant out.

@@ -113,7 +113,18 @@ pub(crate) async fn two_tenants(owner: &PgPool) -> TwoTenants {
              insert into deal_stage_history (tenant_id, deal_id, deal_owner, process_id,
                                              to_stage_id, to_stage_name, moved_by)
              select '{tenant_id}', id, assigned_to, process_id, stage_id, 'Prospect', '{user_id}'
-             from deal;"
+             from deal;
+             insert into product_price_history (tenant_id, product_id, before, after, reason,
+                                                changed_by)
+             select '{tenant_id}', id, '{{\"list_price\": \"9.00\"}}',
+                    '{{\"list_price\": \"10.00\"}}', 'Yearly increase', '{user_id}'
+             from products where tenant_id = '{tenant_id}';
+             insert into deal_line_items (tenant_id, deal_id, deal_owner, product_id, quantity,
+                                          list_price, unit_cost, unit_price, extended_price,
+                                          created_by, updated_by)
+             select '{tenant_id}', d.id, d.assigned_to, p.id, 2, p.unit_price, p.unit_cost,
+                    p.unit_price, 0, '{user_id}', '{user_id}'
+             from deals d, products p where d.tenant_id = '{tenant_id}' and p.tenant_id = '{tenant_id}';"
         ))
         .execute(owner)
         .await
@@ -1343,6 +1354,8 @@ async fn a_refused_request_s_ids_are_deduplicated_and_capped() {
         "sales_processes",
         "deal_stages",
         "products",
+        "product_price_history",
+        "deal_line_items",
     ] {
         let plan: Vec<String> = sqlx::query_scalar(&format!(
             "explain select tenant_id from {table} where id = '{b_contact}'"

@@ -6,3 +6,4 @@ mod embedded;
 mod isolation;
 mod privileges;
 mod processes;
+mod products;

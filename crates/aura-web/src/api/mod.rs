@@ -24,6 +24,7 @@ use uuid::Uuid;
 mod crm;
 mod deals;
 mod processes;
+mod products;
 
 use crate::rate_limit::{self, ClientAddress};
 use crate::{refusals, session};
@@ -50,6 +51,10 @@ use crate::{AppState, WebError};
         deals::delete_deal, deals::restore_deal, deals::move_deal, deals::reassign_deals,
         deals::link_contact, deals::unlink_contact, deals::deal_history,
         deals::deal_activities, deals::log_deal_activity,
+        products::list_products, products::create_product, products::get_product,
+        products::update_product, products::request_blueprint_code, products::change_blueprint,
+        products::price_history, products::deal_lines, products::add_line, products::edit_line,
+        products::remove_line,
     ),
     modifiers(&BearerAuth)
 )]
@@ -76,6 +81,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crm::routes())
         .merge(processes::routes())
         .merge(deals::routes())
+        .merge(products::routes())
 }
 
 /// Routes of the apex: the platform's integrations.

@@ -26,13 +26,15 @@ const ACTIVITY_MARK: &str = "zqxactivity";
 const FIELD_MARK: &str = "zqxfield";
 const DEAL_MARK: &str = "zqxdeal";
 const PROCESS_MARK: &str = "zqxprocess";
-const ALL_MARKS: [&str; 6] = [
+const PRODUCT_MARK: &str = "zqxproduct";
+const ALL_MARKS: [&str; 7] = [
     ORGANIZATION_MARK,
     CONTACT_MARK,
     ACTIVITY_MARK,
     FIELD_MARK,
     DEAL_MARK,
     PROCESS_MARK,
+    PRODUCT_MARK,
 ];
 
 /// acme's records under attack, created by their owner (acme's `rep`) and admin.
@@ -45,6 +47,9 @@ struct Victim {
     /// A sales process of acme's, and a stage of it.
     process: String,
     stage: String,
+    /// A product of acme's catalog, and a line of it on the deal.
+    product: String,
+    line: String,
     /// Whom the writes try to give acme's contact to: globex's admin.
     thief: uuid::Uuid,
 }
@@ -60,6 +65,7 @@ impl Victim {
             "deals" => self.deal.clone(),
             "processes" => self.process.clone(),
             "stages" => self.stage.clone(),
+            "products" => self.product.clone(),
             // Signups belong to no workspace: any id will do, the caller is the point.
             "signups" => uuid::Uuid::new_v4().to_string(),
             other => panic!(
@@ -154,6 +160,11 @@ fn plausible_body() -> Value {
         "description": "Taken over",
         "outcome": "open",
         "stage_ids": [],
+        "sku": "TAKEN-1",
+        "product_id": uuid::Uuid::new_v4().to_string(),
+        "quantity": "1",
+        "list_price": "1.00",
+        "reason": "Taken over",
     })
 }
 
@@ -279,6 +290,29 @@ async fn plant(
         json!({ "name": format!("{PROCESS_MARK} stage"), "outcome": "open" }),
     )
     .await;
+    let product = created(
+        app,
+        admin,
+        "/api/v1/products",
+        json!({ "sku": "ZQX-1", "name": format!("{PRODUCT_MARK} appliance"),
+                "list_price": "1000.00", "unit_cost": "400", "max_discount_percent": "10" }),
+    )
+    .await;
+    // The line's override reason carries the deal's mark: it is the deal's to show.
+    let lines = app
+        .client
+        .post(app.workspace_url("acme", &format!("/api/v1/deals/{deal}/lines")))
+        .bearer_auth(rep)
+        .json(
+            &json!({ "product_id": product, "quantity": "3", "unit_price": "950",
+                       "override_reason": format!("{DEAL_MARK} loyalty") }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lines.status(), StatusCode::CREATED);
+    let lines: Value = lines.json().await.unwrap();
+    let line = lines["items"][0]["id"].as_str().unwrap().to_owned();
     Victim {
         organization,
         contact,
@@ -287,6 +321,8 @@ async fn plant(
         deal,
         process,
         stage,
+        product,
+        line,
         thief,
     }
 }
@@ -332,8 +368,10 @@ fn path_for(route: &Route, victim: &Victim) -> String {
         }
         None => route.path.clone(),
     };
-    // A second record in the path: the victim contact (a deal's contact link).
-    let path = path.replace("{contact_id}", &victim.contact);
+    // A second record in the path: the victim contact (a deal's contact link), or the line.
+    let path = path
+        .replace("{contact_id}", &victim.contact)
+        .replace("{line_id}", &victim.line);
     path + &route.query
 }
 
@@ -438,14 +476,35 @@ async fn assert_untouched(app: &TestApp, rep: &str, admin: &str, victim: &Victim
         Some(victim.activity.as_str())
     );
     let deal = get(rep, format!("/api/v1/deals/{}", victim.deal)).await;
+    // Version 2: adding the line set the deal's amount (3 x 950).
     assert_eq!(
         (
             deal["version"].as_i64(),
             deal["deleted_at"].is_null(),
             deal["assigned_to_name"].is_string(),
-            deal["contacts"].as_array().map(Vec::len)
+            deal["contacts"].as_array().map(Vec::len),
+            deal["amount"].as_str()
         ),
-        (Some(1), true, true, Some(1))
+        (Some(2), true, true, Some(1), Some("2850.00"))
+    );
+    let lines = get(rep, format!("/api/v1/deals/{}/lines", victim.deal)).await;
+    assert_eq!(
+        (
+            lines["items"][0]["id"].as_str(),
+            lines["items"][0]["version"].as_i64(),
+            lines["items"][0]["quantity"].as_i64(),
+            lines["items"].as_array().map(Vec::len)
+        ),
+        (Some(victim.line.as_str()), Some(1), Some(3), Some(1))
+    );
+    let product = get(admin, format!("/api/v1/products/{}", victim.product)).await;
+    assert_eq!(
+        (
+            product["version"].as_i64(),
+            product["sku"].as_str(),
+            product["list_price"].as_str()
+        ),
+        (Some(1), Some("ZQX-1"), Some("1000.00"))
     );
     let fields = get(
         admin,
@@ -480,6 +539,12 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
         "/api/v1/deals/{id}/history",
         "/api/v1/deals/{id}/activities",
         "/api/v1/deals/reassign",
+        "/api/v1/deals/{id}/lines",
+        "/api/v1/deals/{id}/lines/{line_id}",
+        "/api/v1/products",
+        "/api/v1/products/{id}",
+        "/api/v1/products/{id}/blueprint",
+        "/api/v1/products/{id}/price-history",
     ] {
         assert!(routes.iter().any(|r| r.path == deal_route), "{deal_route}");
     }
@@ -672,14 +737,25 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
 
     // acme's admin reads them in the audit log.
     let (browser, _) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
-    let trail = browser
-        .get(app.workspace_url("acme", "/audit?action=access.refused"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // Every page of it ("Older entries"): the refusals outnumber a page.
+    let mut trail = String::new();
+    let mut query = "action=access.refused".to_owned();
+    loop {
+        let page = browser
+            .get(app.workspace_url("acme", &format!("/audit?{query}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        trail.push_str(&page);
+        let Some(at) = page.find("<a href=\"/audit?") else {
+            break;
+        };
+        let rest = &page[at + "<a href=\"/audit?".len()..];
+        query = rest[..rest.find('"').unwrap()].replace("&amp;", "&");
+    }
     assert!(trail.contains("Someone outside this workspace"), "{trail}");
     assert!(trail.contains("not_owner") && trail.contains("other_workspace_token"));
     let globex = id("select id from tenants where slug = 'globex'").await;

@@ -199,10 +199,31 @@ async fn migrate_is_idempotent_and_seed_demo_fills_only_an_empty_database() {
     .unwrap();
     for slug in ["acme", "globex"] {
         assert!(
-            pipeline.contains(&(slug.to_owned(), 3, 1, 4, 3, 2, 2, 0)),
+            pipeline.contains(&(slug.to_owned(), 3, 1, 12, 3, 2, 2, 0)),
             "{slug}'s pipeline: {pipeline:?}"
         );
     }
+    // A dozen products with blueprints, and lines on most deals (nine of twelve), some at a
+    // negotiated price, each deal's amount the total of its lines.
+    let priced: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "select count(distinct l.deal_id),
+                count(*) filter (where l.unit_price <> l.list_price),
+                (select count(*) from deals d where d.amount is distinct from
+                   (select sum(x.extended_price) from deal_line_items x
+                    where x.deal_id = d.id and x.deleted_at is null)
+                   and exists (select 1 from deal_line_items x where x.deal_id = d.id))
+         from deal_line_items l group by l.tenant_id",
+    )
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(priced.len(), 2, "{priced:?}");
+    assert!(
+        priced
+            .iter()
+            .all(|(deals, overridden, off)| *deals == 9 && *overridden > 0 && *off == 0),
+        "{priced:?}"
+    );
     let platform_admins: i64 =
         sqlx::query_scalar("select count(*) from users where is_platform_admin")
             .fetch_one(&db.owner)

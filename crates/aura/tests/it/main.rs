@@ -18,6 +18,7 @@ mod outage;
 mod pages;
 mod password_reset;
 mod processes;
+mod products;
 mod rate_limit;
 mod settings;
 mod soak;

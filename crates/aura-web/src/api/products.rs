@@ -1,0 +1,357 @@
+//! The product catalog, pricing blueprints and deals' line items over the API (F12, F13): the
+//! same repository functions as the pages, so the same rules. Everyone reads the catalog;
+//! admins change it, and a blueprint change needs the step-up proof. A deal's lines are
+//! reached through the deal: a rep only on their own deals (anything else is 404). Invalid
+//! input is 422 naming every field (a discount over the limit names the limit), a stale
+//! `version` is 409 with the current record.
+
+use std::str::FromStr;
+
+use aura_crm::ids::{DealId, LineItemId, ProductId};
+use aura_crm::line_items::{self, AddLine, DealLines, EditLine};
+use aura_crm::products::{self, BlueprintInput, PriceChange, Product, ProductFilter, ProductInput};
+use aura_crm::WriteError;
+use aura_platform::auth::LoginSource;
+use aura_platform::step_up::Proof;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ApiCaller, ApiJson};
+use crate::extract::Id;
+use crate::rate_limit::ClientAddress;
+use crate::{AppState, WebError};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/products", get(list_products).post(create_product))
+        .route(
+            "/api/v1/products/{id}",
+            get(get_product).put(update_product),
+        )
+        .route(
+            "/api/v1/products/{id}/blueprint",
+            axum::routing::put(change_blueprint),
+        )
+        .route(
+            "/api/v1/products/{id}/blueprint-code",
+            post(request_blueprint_code),
+        )
+        .route("/api/v1/products/{id}/price-history", get(price_history))
+        .route("/api/v1/deals/{id}/lines", get(deal_lines).post(add_line))
+        .route(
+            "/api/v1/deals/{id}/lines/{line_id}",
+            axum::routing::patch(edit_line).delete(remove_line),
+        )
+}
+
+fn param<T: FromStr>(name: &str, raw: Option<&str>) -> Result<Option<T>, WebError> {
+    match raw.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(value) => value.parse().map(Some).map_err(|_| {
+            WriteError::<()>::invalid(name, format!("`{value}` is not valid here.")).into()
+        }),
+    }
+}
+
+fn created(location: String, body: impl Serialize) -> Response {
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProductQuery {
+    /// Products whose name or SKU starts with this (any case).
+    search: Option<String>,
+    category: Option<String>,
+    /// `true` only active products, `false` only inactive ones; both if left out.
+    active: Option<String>,
+    /// The `next` of the previous page (an opaque cursor).
+    after: Option<String>,
+    /// Rows per page: 25 unless given, at most 100.
+    limit: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProductList {
+    items: Vec<Product>,
+    /// Pass as `after` for the next page; null on the last page.
+    next: Option<String>,
+}
+
+/// The catalog by name, a page at a time, searched by name or SKU prefix and filtered by
+/// category and active flag (everyone).
+#[utoipa::path(get, path = "/api/v1/products", tag = "products",
+    security(("bearer" = [])), params(ProductQuery),
+    responses((status = 200, body = ProductList), (status = 401), (status = 422)))]
+async fn list_products(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Query(query): Query<ProductQuery>,
+) -> Result<Json<ProductList>, WebError> {
+    let filter = ProductFilter {
+        query: query.search,
+        category: query.category,
+        active: param("active", query.active.as_deref())?,
+    };
+    let after = param("after", query.after.as_deref())?;
+    let limit = param("limit", query.limit.as_deref())?;
+    let page = products::list(&state.db, caller.context, &filter, after.as_ref(), limit).await?;
+    Ok(Json(ProductList {
+        items: page.items,
+        next: page.next.map(|c| c.to_string()),
+    }))
+}
+
+/// A new product with its first pricing blueprint.
+#[derive(Deserialize, ToSchema)]
+pub struct ProductCreate {
+    #[serde(flatten)]
+    product: ProductInput,
+    #[serde(flatten)]
+    blueprint: BlueprintInput,
+}
+
+/// Creates a product with its first blueprint (admins); the price history starts with it.
+#[utoipa::path(post, path = "/api/v1/products", tag = "products",
+    security(("bearer" = [])), request_body = ProductCreate,
+    responses((status = 201, body = Product), (status = 403),
+              (status = 409, description = "Another product has this SKU"),
+              (status = 422, description = "Invalid fields")))]
+async fn create_product(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    ApiJson(input): ApiJson<ProductCreate>,
+) -> Result<Response, WebError> {
+    let product =
+        products::create(&state.db, caller.context, &input.product, &input.blueprint).await?;
+    Ok(created(format!("/api/v1/products/{}", product.id), product))
+}
+
+/// One product with its blueprint.
+#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Product), (status = 404)))]
+async fn get_product(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Id(id): Id<ProductId>,
+) -> Result<Json<Product>, WebError> {
+    products::get(&state.db, caller.context, id)
+        .await?
+        .map(Json)
+        .ok_or(WebError::NotFound)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ProductUpdate {
+    /// The `version` read with the product.
+    version: i64,
+    #[serde(flatten)]
+    product: ProductInput,
+}
+
+/// Replaces the catalog fields (admins) if `version` is still current; the blueprint changes
+/// only through `PUT /api/v1/products/{id}/blueprint`.
+#[utoipa::path(put, path = "/api/v1/products/{id}", tag = "products",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = ProductUpdate,
+    responses((status = 200, body = Product), (status = 403), (status = 404),
+              (status = 409, description = "Stale version, or another product has this SKU"),
+              (status = 422, description = "Invalid fields")))]
+async fn update_product(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Id(id): Id<ProductId>,
+    ApiJson(input): ApiJson<ProductUpdate>,
+) -> Result<Json<Product>, WebError> {
+    Ok(Json(
+        products::update(&state.db, caller.context, id, input.version, &input.product).await?,
+    ))
+}
+
+/// Emails the admin a one-time code for a blueprint change (where a mail server carries codes;
+/// 404 elsewhere: there, the password is the proof).
+#[utoipa::path(post, path = "/api/v1/products/{id}/blueprint-code", tag = "products",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403), (status = 404)))]
+async fn request_blueprint_code(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Id(id): Id<ProductId>,
+) -> Result<StatusCode, WebError> {
+    if !state.mailer.delivers() {
+        return Err(WebError::NotFound);
+    }
+    let issued = products::request_blueprint_code(&state.db, caller.context, id).await?;
+    state.mailer.deliver(&state.db, &issued.message).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct BlueprintChange {
+    /// The `version` read with the product.
+    version: i64,
+    #[serde(flatten)]
+    blueprint: BlueprintInput,
+    /// Why the pricing changes: kept in the price history.
+    #[serde(default)]
+    reason: String,
+    /// The one-time code emailed by `blueprint-code` (where a mail server carries codes).
+    #[serde(default)]
+    code: String,
+    /// The admin's password (where no mail server carries codes).
+    #[serde(default)]
+    password: String,
+}
+
+/// Changes the product's pricing blueprint (admins, step-up) and records it in the price
+/// history with `reason`. Lines already on deals keep their prices.
+#[utoipa::path(put, path = "/api/v1/products/{id}/blueprint", tag = "products",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = BlueprintChange,
+    responses((status = 200, body = Product), (status = 403), (status = 404),
+              (status = 409, description = "Stale version"),
+              (status = 422, description = "Invalid prices, no reason, or a wrong or missing code or password")))]
+async fn change_blueprint(
+    State(state): State<AppState>,
+    client: ClientAddress,
+    caller: ApiCaller,
+    Id(id): Id<ProductId>,
+    ApiJson(input): ApiJson<BlueprintChange>,
+) -> Result<Json<Product>, WebError> {
+    let source = LoginSource::from(client.ip());
+    let proof = if state.mailer.delivers() {
+        Proof::Code(&input.code)
+    } else {
+        Proof::Password {
+            password: &input.password,
+            source: &source,
+        }
+    };
+    Ok(Json(
+        products::change_blueprint(
+            &state.db,
+            caller.context,
+            id,
+            input.version,
+            &input.blueprint,
+            &input.reason,
+            proof,
+        )
+        .await?,
+    ))
+}
+
+/// The product's blueprint changes, newest first: before, after, who, when and why.
+#[utoipa::path(get, path = "/api/v1/products/{id}/price-history", tag = "products",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<PriceChange>), (status = 404)))]
+async fn price_history(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Id(id): Id<ProductId>,
+) -> Result<Json<Vec<PriceChange>>, WebError> {
+    products::price_history(&state.db, caller.context, id)
+        .await?
+        .map(Json)
+        .ok_or(WebError::NotFound)
+}
+
+/// The deal and the line in `/deals/{id}/lines/{line_id}`; ids that do not parse name nothing.
+struct DealLinePath(DealId, LineItemId);
+
+impl<S: Send + Sync> FromRequestParts<S> for DealLinePath {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, WebError> {
+        let Path((deal, line)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| WebError::NotFound)?;
+        match (deal.parse(), line.parse()) {
+            (Ok(deal), Ok(line)) => Ok(Self(deal, line)),
+            _ => Err(WebError::NotFound),
+        }
+    }
+}
+
+/// The deal's live lines with extended prices, discounts, margins and the deal's amount.
+#[utoipa::path(get, path = "/api/v1/deals/{id}/lines", tag = "deals",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = DealLines), (status = 404)))]
+async fn deal_lines(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Id(id): Id<DealId>,
+) -> Result<Json<DealLines>, WebError> {
+    line_items::list(&state.db, caller.context, id)
+        .await?
+        .map(Json)
+        .ok_or(WebError::NotFound)
+}
+
+/// Adds an active product with a whole quantity (1 to 1,000,000) at its list price, or at
+/// `unit_price` with `override_reason` within the caller's discount limit. The deal's amount
+/// becomes the sum of its lines in the same transaction.
+#[utoipa::path(post, path = "/api/v1/deals/{id}/lines", tag = "deals",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = AddLine,
+    responses((status = 201, body = DealLines), (status = 404),
+              (status = 422, description = "Invalid quantity or price, an inactive product, or a discount over the caller's limit (named)")))]
+async fn add_line(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Id(id): Id<DealId>,
+    ApiJson(input): ApiJson<AddLine>,
+) -> Result<Response, WebError> {
+    let lines = line_items::add(&state.db, caller.context, id, &input).await?;
+    Ok(created(format!("/api/v1/deals/{id}/lines"), lines))
+}
+
+/// Changes a line's quantity and/or unit price (with a reason), over the line's `version`.
+#[utoipa::path(patch, path = "/api/v1/deals/{id}/lines/{line_id}", tag = "deals",
+    security(("bearer" = [])), params(("id" = Uuid, Path), ("line_id" = Uuid, Path)),
+    request_body = EditLine,
+    responses((status = 200, body = DealLines), (status = 404),
+              (status = 409, description = "Stale version: `current` is the deal's lines as they are now"),
+              (status = 422, description = "Invalid quantity or price, or a discount over the caller's limit (named)")))]
+async fn edit_line(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    DealLinePath(id, line): DealLinePath,
+    ApiJson(input): ApiJson<EditLine>,
+) -> Result<Json<DealLines>, WebError> {
+    Ok(Json(
+        line_items::edit(&state.db, caller.context, id, line, &input).await?,
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LineVersion {
+    /// The line's `version` as read.
+    version: Option<String>,
+}
+
+/// Removes a line (soft: kept in the deal's history), over the line's `version`.
+#[utoipa::path(delete, path = "/api/v1/deals/{id}/lines/{line_id}", tag = "deals",
+    security(("bearer" = [])), params(("id" = Uuid, Path), ("line_id" = Uuid, Path), LineVersion),
+    responses((status = 200, body = DealLines), (status = 404),
+              (status = 409, description = "Stale version"), (status = 422)))]
+async fn remove_line(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    DealLinePath(id, line): DealLinePath,
+    Query(query): Query<LineVersion>,
+) -> Result<Json<DealLines>, WebError> {
+    let version = param::<i64>("version", query.version.as_deref())?;
+    Ok(Json(
+        line_items::remove(&state.db, caller.context, id, line, version).await?,
+    ))
+}

@@ -1,0 +1,488 @@
+//! Products and deal pricing over the JSON API (F12, F13): the catalog, a blueprint change
+//! with its step-up and history, and a deal's lines: the discount limit by role (named in the
+//! refusal), inactive products, quantities and prices refused clearly, and the deal's amount
+//! following its lines.
+
+use aura_platform::db::testing::TestDatabase;
+use aura_platform::demo::DEMO_PASSWORD;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::api_deals::seed_process;
+use crate::helpers::{api_token, demo_app, TestApp};
+
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = app
+        .client
+        .request(method, app.workspace_url("acme", path))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// The messages of a 422's errors for `field`.
+fn errors_for(body: &Value, field: &str) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["field"] == field)
+        .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+struct Setup {
+    app: TestApp,
+    _db: TestDatabase,
+    admin: String,
+    manager: String,
+    rep: String,
+    product: String,
+    deal: String,
+}
+
+async fn setup() -> Setup {
+    let (app, db) = demo_app().await;
+    seed_process(&db, "acme", "Sales").await;
+    let admin = api_token(&app, "acme", "admin@acme.example").await;
+    let manager = api_token(&app, "acme", "manager@acme.example").await;
+    let rep = api_token(&app, "acme", "rep@acme.example").await;
+    let (status, product) = call(
+        &app,
+        &admin,
+        Method::POST,
+        "/api/v1/products",
+        Some(
+            json!({ "sku": "SRV-1", "name": "Server", "category": "Hardware",
+                     "list_price": "1000.00", "unit_cost": "600", "max_discount_percent": "10",
+                     "margin_target_percent": "30" }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{product}");
+    let (status, deal) = call(
+        &app,
+        &rep,
+        Method::POST,
+        "/api/v1/deals",
+        Some(json!({ "name": "Rack refresh" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{deal}");
+    Setup {
+        app,
+        _db: db,
+        admin,
+        manager,
+        rep,
+        product: product["id"].as_str().unwrap().to_owned(),
+        deal: deal["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn a_rep_over_the_discount_limit_is_refused_with_the_limit_named_and_a_manager_is_not() {
+    let s = setup().await;
+    let lines = format!("/api/v1/deals/{}/lines", s.deal);
+    let (status, body) = call(
+        &s.app,
+        &s.rep,
+        Method::POST,
+        &lines,
+        Some(
+            json!({ "product_id": s.product, "quantity": "2", "unit_price": "850",
+                     "override_reason": "Big customer" }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let messages = errors_for(&body, "unit_price");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("15 %") && m.contains("limit of 10 %")),
+        "{body}"
+    );
+    // Within the limit: yes, and the amount follows.
+    let (status, body) = call(
+        &s.app,
+        &s.rep,
+        Method::POST,
+        &lines,
+        Some(
+            json!({ "product_id": s.product, "quantity": "2", "unit_price": "900",
+                     "override_reason": "Big customer" }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["amount"], "1800.00");
+    assert_eq!(body["items"][0]["discount_percent"], "10");
+    // 1800 - 2 x 600 = 600, a third: over the 30 % target.
+    assert_eq!(body["items"][0]["under_margin_target"], false);
+    let line = body["items"][0]["id"].as_str().unwrap().to_owned();
+
+    // A manager gives 50 % on the rep's deal.
+    let (status, body) = call(
+        &s.app,
+        &s.manager,
+        Method::PATCH,
+        &format!("{lines}/{line}"),
+        Some(json!({ "version": 1, "unit_price": "500", "override_reason": "Strategic" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["amount"], "1000.00");
+    assert_eq!(body["items"][0]["under_margin_target"], true);
+    // A stale version is 409 with the lines as they are.
+    let (status, body) = call(
+        &s.app,
+        &s.rep,
+        Method::PATCH,
+        &format!("{lines}/{line}"),
+        Some(json!({ "version": 1, "quantity": "3" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["current"]["items"][0]["version"], 2);
+
+    // Removing the line leaves the amount to be typed again; it is in the deal's audit trail.
+    let (status, body) = call(
+        &s.app,
+        &s.rep,
+        Method::DELETE,
+        &format!("{lines}/{line}?version=2"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["items"], json!([]));
+    assert_eq!(body["amount"], Value::Null);
+}
+
+#[tokio::test]
+async fn bad_quantities_and_prices_and_inactive_products_are_refused_clearly() {
+    let s = setup().await;
+    let lines = format!("/api/v1/deals/{}/lines", s.deal);
+    for (quantity, price, field, says) in [
+        ("0", "", "quantity", "at least 1"),
+        ("-3", "", "quantity", "at least 1"),
+        ("1.5", "", "quantity", "whole number"),
+        ("1000001", "", "quantity", "at most 1,000,000"),
+        (
+            "99999999999999999999999",
+            "",
+            "quantity",
+            "at most 1,000,000",
+        ),
+        ("2", "999.12345", "unit_price", "at most 4"),
+        ("2", "10000000.01", "unit_price", "at most 10,000,000"),
+        ("2", "12,50", "unit_price", "not an amount"),
+    ] {
+        let (status, body) = call(
+            &s.app,
+            &s.manager,
+            Method::POST,
+            &lines,
+            Some(
+                json!({ "product_id": s.product, "quantity": quantity, "unit_price": price,
+                         "override_reason": "Test" }),
+            ),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{quantity} {price}: {body}"
+        );
+        let messages = errors_for(&body, field);
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains(says) && (m.contains(quantity) || m.contains(price))),
+            "{quantity} {price}: {body}"
+        );
+    }
+    // Inactive: refused, by name.
+    let (_, product) = call(
+        &s.app,
+        &s.admin,
+        Method::GET,
+        &format!("/api/v1/products/{}", s.product),
+        None,
+    )
+    .await;
+    let (status, body) = call(
+        &s.app,
+        &s.admin,
+        Method::PUT,
+        &format!("/api/v1/products/{}", s.product),
+        Some(
+            json!({ "version": product["version"], "sku": "SRV-1", "name": "Server",
+                     "active": false }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = call(
+        &s.app,
+        &s.manager,
+        Method::POST,
+        &lines,
+        Some(json!({ "product_id": s.product, "quantity": "1" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        errors_for(&body, "product_id")[0].contains("inactive"),
+        "{body}"
+    );
+    // The catalog filter sees it as inactive; a rep cannot change the catalog.
+    let (_, list) = call(
+        &s.app,
+        &s.rep,
+        Method::GET,
+        "/api/v1/products?active=false&search=srv",
+        None,
+    )
+    .await;
+    assert_eq!(list["items"][0]["sku"], "SRV-1", "{list}");
+    let (status, _) = call(
+        &s.app,
+        &s.rep,
+        Method::PUT,
+        &format!("/api/v1/products/{}", s.product),
+        Some(json!({ "version": 2, "sku": "SRV-1", "name": "Mine", "active": true })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_blueprint_change_needs_the_step_up_and_writes_the_history() {
+    let s = setup().await;
+    let path = format!("/api/v1/products/{}/blueprint", s.product);
+    let change = |password: &str| {
+        json!({ "version": 1, "list_price": "1100", "unit_cost": "650",
+                "max_discount_percent": "5", "margin_target_percent": "35",
+                "reason": "Supplier increase", "password": password })
+    };
+    // Without the proof (no mail server here: the password), or with a wrong one: refused.
+    let (status, body) = call(&s.app, &s.admin, Method::PUT, &path, Some(change(""))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(!errors_for(&body, "password").is_empty(), "{body}");
+    let (status, body) = call(&s.app, &s.admin, Method::PUT, &path, Some(change("wrong"))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // A manager may not, whatever they send.
+    let (status, _) = call(
+        &s.app,
+        &s.manager,
+        Method::PUT,
+        &path,
+        Some(change(DEMO_PASSWORD)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = call(
+        &s.app,
+        &s.admin,
+        Method::PUT,
+        &path,
+        Some(change(DEMO_PASSWORD)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["list_price"], "1100.00");
+    assert_eq!(body["max_discount_percent"], "5.00");
+
+    let (status, history) = call(
+        &s.app,
+        &s.rep,
+        Method::GET,
+        &format!("/api/v1/products/{}/price-history", s.product),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let reasons: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["Supplier increase", "Created"]);
+    assert_eq!(history[0]["before"]["list_price"], "1000.00");
+    assert_eq!(history[0]["after"]["list_price"], "1100");
+    assert!(history[0]["changed_by_name"].is_string());
+}
+
+/// The catalog page for everyone (forms for admins only), and a deal's lines partial over htmx:
+/// a product added, a price overridden, the total changed in the answer; a refused quantity
+/// shown at its field with the input kept, and markup escaped.
+#[tokio::test]
+async fn the_catalog_pages_and_the_deal_lines_partial_work_over_htmx() {
+    let s = setup().await;
+    let (admin, admin_csrf) =
+        crate::helpers::signed_in(&s.app, "admin@acme.example", DEMO_PASSWORD).await;
+    let page = |client: &reqwest::Client, path: &str| {
+        let request = client.get(s.app.workspace_url("acme", path));
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    // An admin creates a product from the page; a refused one keeps the input.
+    let created = admin
+        .post(s.app.workspace_url("acme", "/products"))
+        .form(&[
+            ("csrf_token", admin_csrf.as_str()),
+            ("sku", "CBL-1"),
+            ("name", "<b>Cable</b>"),
+            ("category", "Hardware"),
+            ("active", "on"),
+            ("list_price", "12.5"),
+            ("unit_cost", "4"),
+            ("max_discount_percent", "20"),
+            ("margin_target_percent", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let (status, html) = page(&admin, &location).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Product created."), "{html}");
+    assert!(
+        html.contains("&#60;b&#62;Cable") && !html.contains("<b>Cable"),
+        "{html}"
+    );
+    let refused = admin
+        .post(s.app.workspace_url("acme", "/products"))
+        .form(&[
+            ("csrf_token", admin_csrf.as_str()),
+            ("sku", "CBL-2"),
+            ("name", "Cable 2"),
+            ("list_price", "12.123456"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("value=\"12.123456\"") && html.contains("too many decimals"),
+        "{html}"
+    );
+
+    let (rep, rep_csrf) =
+        crate::helpers::signed_in(&s.app, "rep@acme.example", DEMO_PASSWORD).await;
+    let (status, html) = page(&rep, "/products?q=cbl").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("CBL-1") && !html.contains("New product"),
+        "{html}"
+    );
+    let (status, html) = page(&rep, &format!("/products/{}", s.product)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Price history") && !html.contains("Change pricing"),
+        "{html}"
+    );
+
+    // The rep's deal: add the server twice over htmx, then override within the limit.
+    let lines = format!("/deals/{}/lines", s.deal);
+    let (status, html) = page(&rep, &lines).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("No product on this deal yet"), "{html}");
+    let htmx_post = |path: String, form: Vec<(&'static str, String)>| {
+        let request = rep
+            .post(s.app.workspace_url("acme", &path))
+            .header("HX-Request", "true")
+            .form(&form);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    let (status, html) = htmx_post(
+        lines.clone(),
+        vec![
+            ("csrf_token", rep_csrf.clone()),
+            ("product_id", s.product.clone()),
+            ("quantity", "2".into()),
+            ("unit_price", "".into()),
+            ("override_reason", "".into()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.starts_with("<section id=\"deal-lines\"") || html.contains("id=\"deal-lines\""));
+    assert!(!html.contains("<html"), "a partial, not a page");
+    assert!(html.contains("2000.00 USD"), "{html}");
+    // A fractional quantity: refused at its field, the input kept, the total unchanged.
+    let (status, html) = htmx_post(
+        lines.clone(),
+        vec![
+            ("csrf_token", rep_csrf.clone()),
+            ("product_id", s.product.clone()),
+            ("quantity", "1.5".into()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "htmx swaps the partial with its errors"
+    );
+    assert!(
+        html.contains("value=\"1.5\"") && html.contains("not a whole number"),
+        "{html}"
+    );
+    assert!(html.contains("2000.00 USD"));
+    let line_id = html
+        .split("/lines/")
+        .nth(1)
+        .map(|rest| rest[..36].to_owned())
+        .unwrap();
+    let (status, html) = htmx_post(
+        format!("{lines}/{line_id}"),
+        vec![
+            ("csrf_token", rep_csrf.clone()),
+            ("version", "1".into()),
+            ("quantity", "2".into()),
+            ("unit_price", "950".into()),
+            ("override_reason", "Loyal <customer>".into()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("1900.00 USD") && html.contains("Loyal &#60;customer&#62;"),
+        "{html}"
+    );
+    // The deal itself says the same amount.
+    let (_, deal) = call(
+        &s.app,
+        &s.rep,
+        Method::GET,
+        &format!("/api/v1/deals/{}", s.deal),
+        None,
+    )
+    .await;
+    assert_eq!(deal["amount"], "1900.00");
+}
