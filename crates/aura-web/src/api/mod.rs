@@ -21,6 +21,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use uuid::Uuid;
 
+mod board;
 mod crm;
 mod deals;
 mod processes;
@@ -50,6 +51,7 @@ use crate::{AppState, WebError};
         deals::delete_deal, deals::restore_deal, deals::move_deal, deals::reassign_deals,
         deals::link_contact, deals::unlink_contact, deals::deal_history,
         deals::deal_activities, deals::log_deal_activity,
+        board::get_board, board::stage_cards,
     ),
     modifiers(&BearerAuth)
 )]
@@ -76,6 +78,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crm::routes())
         .merge(processes::routes())
         .merge(deals::routes())
+        .merge(board::routes())
 }
 
 /// Routes of the apex: the platform's integrations.

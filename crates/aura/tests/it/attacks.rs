@@ -332,8 +332,11 @@ fn path_for(route: &Route, victim: &Victim) -> String {
         }
         None => route.path.clone(),
     };
-    // A second record in the path: the victim contact (a deal's contact link).
-    let path = path.replace("{contact_id}", &victim.contact);
+    // A second record in the path: the victim contact (a deal's contact link), or the victim
+    // process's stage (a board column).
+    let path = path
+        .replace("{contact_id}", &victim.contact)
+        .replace("{stage_id}", &victim.stage);
     path + &route.query
 }
 
@@ -480,6 +483,8 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
         "/api/v1/deals/{id}/history",
         "/api/v1/deals/{id}/activities",
         "/api/v1/deals/reassign",
+        "/api/v1/processes/{id}/board",
+        "/api/v1/processes/{id}/board/stages/{stage_id}",
     ] {
         assert!(routes.iter().any(|r| r.path == deal_route), "{deal_route}");
     }
@@ -502,8 +507,8 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
         .iter()
         .filter(|r| r.method == Method::GET && !r.is_platform())
     {
-        if let Some(collection) = route.collection() {
-            let path = route.path.replace("{id}", &victim.id_for(collection)) + &route.query;
+        if route.collection().is_some() {
+            let path = path_for(route, &victim);
             let owner = Caller {
                 name: "the owner",
                 slug: "acme",
