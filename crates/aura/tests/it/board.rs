@@ -1,0 +1,403 @@
+//! The pipeline board over HTTP (issue 12): columns and totals that match the deals' own rows,
+//! recomputed here independently; a rep's board and every number on it hold only their deals;
+//! more cards a page at a time; filters; moves through the deal's stage route, refused ones
+//! explained, stale ones 409, and the totals following a move.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::api_deals::seed_process;
+use crate::helpers::{api_token, demo_app, TestApp};
+
+struct Api<'a> {
+    app: &'a TestApp,
+    token: String,
+}
+
+impl<'a> Api<'a> {
+    async fn sign_in(app: &'a TestApp, who: &str) -> Self {
+        let token = api_token(app, "acme", &format!("{who}@acme.example")).await;
+        Self { app, token }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self
+            .app
+            .client
+            .request(method, self.app.workspace_url("acme", path))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    async fn ok(&self, path: &str) -> Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        body
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    async fn me(&self) -> String {
+        self.ok("/api/v1/me").await["user_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn deal(&self, body: Value) -> Value {
+        let (status, deal) = self.post("/api/v1/deals", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{deal}");
+        deal
+    }
+
+    /// Every open deal of the process the caller may list, from the deal list (not the board).
+    async fn open_deals(&self, process: &str) -> Vec<Value> {
+        let mut deals = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = self
+                .ok(&format!(
+                    "/api/v1/deals?process_id={process}&outcome=open&limit=100{after}"
+                ))
+                .await;
+            deals.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next"].as_str() {
+                Some(next) => after = format!("&after={next}"),
+                None => return deals,
+            }
+        }
+    }
+}
+
+/// Money as a string with two decimals (`"1250.00"`) in cents.
+fn cents(value: &Value) -> i128 {
+    let text = value.as_str().unwrap_or_else(|| panic!("money: {value}"));
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, "00"));
+    whole.parse::<i128>().unwrap() * 100 + format!("{fraction:0<2}")[..2].parse::<i128>().unwrap()
+}
+
+fn money(cents: i128) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+/// A column's totals as the board gives them: count, amount and weighted amount.
+fn totals(column: &Value) -> (i64, String, String) {
+    let t = &column["totals"];
+    (
+        t["count"].as_i64().unwrap(),
+        t["amount"].as_str().unwrap().to_owned(),
+        t["weighted"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The same totals recomputed from the deals' rows: sums in cents, the weighted one from
+/// amount x probability (whole percents in these tests, so exact).
+fn recomputed(deals: &[Value], stage: &str) -> (i64, String, String) {
+    let mut count = 0;
+    let mut amount = 0;
+    let mut weighted = 0;
+    for deal in deals.iter().filter(|d| d["stage_id"] == stage) {
+        count += 1;
+        if !deal["amount"].is_null() {
+            let a = cents(&deal["amount"]);
+            amount += a;
+            weighted += a * cents(&deal["probability"]);
+        }
+    }
+    assert_eq!(weighted % 10_000, 0, "whole percents of whole amounts");
+    (count, money(amount), money(weighted / 10_000))
+}
+
+fn column<'b>(board: &'b Value, stage: &str) -> &'b Value {
+    board["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["stage"]["id"] == stage)
+        .unwrap_or_else(|| panic!("no column {stage}: {board}"))
+}
+
+fn card_ids(cards: &Value) -> Vec<String> {
+    cards
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_board_s_columns_and_totals_match_the_deals_and_a_rep_s_hold_only_theirs() {
+    let (app, db) = demo_app().await;
+    let process = seed_process(&db, "acme", "Board").await;
+    let manager = Api::sign_in(&app, "manager").await;
+    let rep = Api::sign_in(&app, "rep").await;
+    let rep_id = rep.me().await;
+    let (lead, proposal, contract) = (
+        process.stage("Lead"),
+        process.stage("Proposal"),
+        process.stage("Contract"),
+    );
+
+    // Deals of two owners in two columns, one without an amount.
+    let mut rep_deals = Vec::new();
+    for (name, amount, owner) in [
+        ("Alpha", Some("1000"), Some(rep_id.as_str())),
+        ("Bravo", Some("250.50"), None),
+        ("Charlie", None, Some(rep_id.as_str())),
+        ("Delta", Some("4000"), None),
+    ] {
+        let mut body = json!({ "name": name, "process_id": process.id, "amount": amount });
+        if let Some(owner) = owner {
+            body["assigned_to"] = json!(owner);
+        }
+        let deal = manager.deal(body).await;
+        if owner.is_some() {
+            rep_deals.push(deal["id"].as_str().unwrap().to_owned());
+        }
+    }
+    let echo = manager
+        .deal(
+            json!({ "name": "Echo", "process_id": process.id, "amount": "300",
+                       "expected_close_date": "2030-01-15", "stage_id": proposal,
+                       "assigned_to": rep_id }),
+        )
+        .await;
+    rep_deals.push(echo["id"].as_str().unwrap().to_owned());
+
+    let board = manager
+        .ok(&format!("/api/v1/processes/{}/board", process.id))
+        .await;
+    assert_eq!(board["process"]["name"], "Board");
+    let columns: Vec<&str> = board["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["stage"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(columns, ["Lead", "Proposal", "Contract"]);
+    let closing: Vec<&str> = board["closing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(closing, ["Won", "Lost"]);
+    let all = manager.open_deals(&process.id).await;
+    assert_eq!(all.len(), 5);
+    for stage in [&lead, &proposal, &contract] {
+        assert_eq!(totals(column(&board, stage)), recomputed(&all, stage));
+    }
+    assert_eq!(
+        totals(column(&board, &lead)),
+        (4, "5250.50".to_owned(), "525.05".to_owned())
+    );
+    assert_eq!(totals(column(&board, &contract)).0, 0);
+    // Cards: name, organization, amount, owner, days in stage, rotting, version.
+    let card = &column(&board, &lead)["cards"][0];
+    for key in [
+        "name",
+        "organization_name",
+        "amount",
+        "assigned_to_name",
+        "days_in_stage",
+        "rotting",
+        "version",
+    ] {
+        assert!(card.get(key).is_some(), "{key}: {card}");
+    }
+    assert_eq!(card["days_in_stage"], 0);
+    assert_eq!(card["rotting"], false);
+
+    // A rep's board: only their deals, in the cards and in every number, whatever they ask.
+    for query in ["", "?owner="] {
+        let owner_query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("{query}{}", manager.me().await)
+        };
+        let mine = rep
+            .ok(&format!(
+                "/api/v1/processes/{}/board{owner_query}",
+                process.id
+            ))
+            .await;
+        let visible = rep.open_deals(&process.id).await;
+        assert_eq!(visible.len(), 3);
+        for stage in [&lead, &proposal, &contract] {
+            let column = column(&mine, stage);
+            assert_eq!(totals(column), recomputed(&visible, stage));
+            for id in card_ids(&column["cards"]) {
+                assert!(rep_deals.contains(&id), "{id} is not the rep's");
+            }
+        }
+        assert_eq!(
+            totals(column(&mine, &lead)),
+            (2, "1000.00".to_owned(), "100.00".to_owned())
+        );
+    }
+
+    // A manager filters by owner, organization-less close dates, and the totals follow.
+    let by_rep = manager
+        .ok(&format!(
+            "/api/v1/processes/{}/board?owner={rep_id}",
+            process.id
+        ))
+        .await;
+    assert_eq!(totals(column(&by_rep, &lead)).0, 2);
+    let closing_soon = manager
+        .ok(&format!(
+            "/api/v1/processes/{}/board?close_from=2030-01-01&close_to=2030-01-31",
+            process.id
+        ))
+        .await;
+    assert_eq!(totals(column(&closing_soon, &lead)).0, 0);
+    assert_eq!(
+        totals(column(&closing_soon, &proposal)),
+        (1, "300.00".to_owned(), "150.00".to_owned())
+    );
+    let (status, problem) = manager
+        .get(&format!(
+            "/api/v1/processes/{}/board?close_from=soon",
+            process.id
+        ))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+}
+
+#[tokio::test]
+async fn a_column_pages_and_a_move_is_checked_and_updates_the_totals() {
+    let (app, db) = demo_app().await;
+    let process = seed_process(&db, "acme", "Board").await;
+    let manager = Api::sign_in(&app, "manager").await;
+    let lead = process.stage("Lead");
+    let proposal = process.stage("Proposal");
+    for n in 0..5 {
+        manager
+            .deal(json!({ "name": format!("Deal {n}"), "process_id": process.id }))
+            .await;
+    }
+
+    // One card at a time, longest in the stage first, each once, then the end.
+    let board = manager
+        .ok(&format!("/api/v1/processes/{}/board?limit=2", process.id))
+        .await;
+    let first = column(&board, &lead);
+    assert_eq!(first["totals"]["count"], 5, "totals cover every deal");
+    let mut seen = card_ids(&first["cards"]);
+    assert_eq!(seen.len(), 2);
+    let mut next = first["next"].as_str().map(str::to_owned);
+    while let Some(after) = next {
+        let page = manager
+            .ok(&format!(
+                "/api/v1/processes/{}/board/stages/{lead}?limit=2&after={after}",
+                process.id
+            ))
+            .await;
+        assert_eq!(page["stage"]["id"], lead.as_str());
+        seen.extend(card_ids(&page["items"]));
+        next = page["next"].as_str().map(str::to_owned);
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (5, 5), "{seen:?}");
+    // Not a column: a won stage, a stage of another process, a process of no one.
+    let other = seed_process(&db, "acme", "Other").await;
+    for path in [
+        format!(
+            "/api/v1/processes/{}/board/stages/{}",
+            process.id,
+            process.stage("Won")
+        ),
+        format!(
+            "/api/v1/processes/{}/board/stages/{}",
+            process.id,
+            other.stage("Lead")
+        ),
+        format!("/api/v1/processes/{}/board", uuid::Uuid::new_v4()),
+        format!(
+            "/api/v1/processes/{}/board/stages/{lead}?after=nonsense",
+            process.id
+        ),
+    ] {
+        let (status, _) = manager.get(&path).await;
+        assert!(
+            status == StatusCode::NOT_FOUND || status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {status}"
+        );
+    }
+    // Another workspace's board is not found.
+    let globex = api_token(&app, "globex", "admin@globex.example").await;
+    let response = app
+        .client
+        .get(app.workspace_url("globex", &format!("/api/v1/processes/{}/board", process.id)))
+        .bearer_auth(&globex)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    // A move as the board makes it: the card's id and version to the deal's stage route.
+    let card = column(&board, &lead)["cards"][0].clone();
+    let id = card["id"].as_str().unwrap();
+    let version = card["version"].as_i64().unwrap();
+    let (status, problem) = manager
+        .post(
+            &format!("/api/v1/deals/{id}/stage"),
+            json!({ "stage_id": proposal, "version": version }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let text = problem.to_string();
+    assert!(
+        text.contains("amount") && text.contains("expected_close_date"),
+        "{text}"
+    );
+    // Give it what the stage needs, then a move over the old version is stale.
+    let (status, _) = manager
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/deals/{id}"),
+            Some(
+                json!({ "amount": "800", "expected_close_date": "2030-02-01",
+                          "version": version }),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, stale) = manager
+        .post(
+            &format!("/api/v1/deals/{id}/stage"),
+            json!({ "stage_id": proposal, "version": version }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{stale}");
+    let (status, moved) = manager
+        .post(
+            &format!("/api/v1/deals/{id}/stage"),
+            json!({ "stage_id": proposal, "version": version + 1 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    let after = manager
+        .ok(&format!("/api/v1/processes/{}/board", process.id))
+        .await;
+    assert_eq!(totals(column(&after, &lead)).0, 4);
+    assert_eq!(
+        totals(column(&after, &proposal)),
+        (1, "800.00".to_owned(), "400.00".to_owned())
+    );
+    assert_eq!(card_ids(&column(&after, &proposal)["cards"]), [id]);
+}
