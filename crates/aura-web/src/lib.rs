@@ -5,6 +5,7 @@ mod account;
 mod api;
 mod assets;
 mod audit_log;
+mod board;
 mod contacts;
 mod custom_fields;
 mod error;
@@ -104,6 +105,7 @@ pub fn router(state: AppState) -> Router {
             .merge(contacts::routes())
             .merge(organizations::routes())
             .merge(processes::routes())
+            .merge(board::routes())
             .fallback(error::not_found)
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),

@@ -30,6 +30,7 @@ pub enum Section {
     Contacts,
     Organizations,
     Processes,
+    Board,
     None,
 }
 
@@ -49,6 +50,12 @@ const AUDIT_LINK: NavLink = NavLink {
     href: "/audit",
     label: "Audit log",
     section: Section::Audit,
+};
+
+const BOARD_LINK: NavLink = NavLink {
+    href: "/board",
+    label: "Board",
+    section: Section::Board,
 };
 
 const CONTACTS_LINK: NavLink = NavLink {
@@ -153,6 +160,7 @@ impl Chrome {
                 role: signed_in.context.role.label(),
                 csrf_token: signed_in.csrf_token.clone(),
                 links: [
+                    (BOARD_LINK, Permission::UseWorkspace),
                     (CONTACTS_LINK, Permission::UseWorkspace),
                     (ORGANIZATIONS_LINK, Permission::UseWorkspace),
                     (PROCESSES_LINK, Permission::ReadCatalog),

@@ -401,3 +401,177 @@ async fn a_column_pages_and_a_move_is_checked_and_updates_the_totals() {
     );
     assert_eq!(card_ids(&column(&after, &proposal)["cards"]), [id]);
 }
+
+async fn board_page(app: &TestApp, browser: &reqwest::Client, path: &str) -> String {
+    let response = browser
+        .get(app.workspace_url("acme", path))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    response.text().await.unwrap()
+}
+
+/// Posts a move as the board's forms do (htmx), answered with the board fragment.
+async fn board_move(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    csrf: &str,
+    process: &str,
+    fields: &[(&str, &str)],
+) -> String {
+    let mut fields: Vec<(&str, &str)> = fields.to_vec();
+    fields.push(("csrf_token", csrf));
+    let response = browser
+        .post(app.workspace_url("acme", &format!("/board/{process}/move")))
+        .header("HX-Request", "true")
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.text().await.unwrap()
+}
+
+const XSS: &str = "<script>alert(1)</script>";
+
+#[tokio::test]
+async fn the_board_page_switches_remembers_moves_and_explains_a_refused_move() {
+    let (app, db) = demo_app().await;
+    let sales = seed_process(&db, "acme", "Sales board").await;
+    let other = seed_process(&db, "acme", "Partners").await;
+    sqlx::query("update deal_stages set name = $1 where id = $2::uuid")
+        .bind(format!("Lead {XSS}"))
+        .bind(sales.stage("Lead"))
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    let manager = Api::sign_in(&app, "manager").await;
+    let deal = manager
+        .deal(json!({ "name": format!("Deal {XSS}"), "process_id": sales.id, "amount": "1200" }))
+        .await;
+    let id = deal["id"].as_str().unwrap().to_owned();
+    let version = deal["version"].as_i64().unwrap().to_string();
+    let (browser, csrf) = crate::helpers::signed_in(
+        &app,
+        "manager@acme.example",
+        aura_platform::demo::DEMO_PASSWORD,
+    )
+    .await;
+
+    // The board of a process: the switcher names every process, names are escaped.
+    let html = board_page(&app, &browser, &format!("/board/{}", sales.id)).await;
+    assert!(html.contains("Sales process:"), "{html}");
+    assert!(html.contains("Partners") && html.contains("Sales board"));
+    assert!(html.contains("href=\"/board\""), "the Board nav link");
+    assert!(!html.contains(XSS), "a name reached the page unescaped");
+    assert!(
+        html.contains("Deal &#60;script&#62;"),
+        "{}",
+        "the deal's card, its name escaped"
+    );
+    assert!(html.contains(&format!("data-deal=\"{id}\"")));
+    assert!(html.contains("1 deal") && html.contains("1,200.00") && html.contains("120.00"));
+    // The choice is remembered: `/board` opens the process chosen last.
+    let html = board_page(&app, &browser, &format!("/board/{}", other.id)).await;
+    assert!(html.contains("Pipeline board: Partners"));
+    let html = board_page(&app, &browser, "/board").await;
+    assert!(html.contains("Pipeline board: Partners"), "remembered");
+    board_page(&app, &browser, &format!("/board/{}", sales.id)).await;
+    let html = board_page(&app, &browser, "/board").await;
+    assert!(html.contains("Pipeline board: Sales board"), "remembered");
+
+    // A refused move: the stage needs a close date; the card stays, the reason and the form's
+    // link are shown and announced.
+    let proposal = sales.stage("Proposal");
+    let refused = board_move(
+        &app,
+        &browser,
+        &csrf,
+        &sales.id,
+        &[
+            ("deal_id", &id),
+            ("version", &version),
+            ("stage_id", &proposal),
+        ],
+    )
+    .await;
+    assert!(refused.contains("role=\"alert\""), "{refused}");
+    assert!(refused.contains("Not moved:") && refused.contains("expected close date"));
+    assert!(refused.contains(&format!("href=\"/deals/{id}/edit\"")));
+    assert!(
+        refused.contains("hx-swap-oob"),
+        "the live region is updated"
+    );
+    let lead_column = refused
+        .split("data-board-column=\"")
+        .find(|part| part.starts_with(&sales.stage("Lead")))
+        .unwrap();
+    assert!(
+        lead_column.contains(&format!("data-deal=\"{id}\"")),
+        "snapped back"
+    );
+    assert!(!refused.contains(XSS));
+
+    // A move that works (to Won, which needs nothing): announced, totals follow.
+    let contract = sales.stage("Contract");
+    let moved = board_move(
+        &app,
+        &browser,
+        &csrf,
+        &sales.id,
+        &[
+            ("deal_id", &id),
+            ("version", &version),
+            ("stage_id", &sales.stage("Won")),
+        ],
+    )
+    .await;
+    assert!(
+        moved.contains("Moved “Deal &#60;script&#62;")
+            || moved.contains("Moved “Deal &lt;script&gt;"),
+        "{moved}"
+    );
+    assert!(moved.contains("0 deals"));
+    // Stale: the old version again.
+    let stale = board_move(
+        &app,
+        &browser,
+        &csrf,
+        &sales.id,
+        &[
+            ("deal_id", &id),
+            ("version", &version),
+            ("stage_id", &contract),
+        ],
+    )
+    .await;
+    assert!(
+        stale.contains("changed since the board was loaded"),
+        "{stale}"
+    );
+
+    // A rep cannot move the manager's deal: refused, not found for them.
+    let (rep_browser, rep_csrf) =
+        crate::helpers::signed_in(&app, "rep@acme.example", aura_platform::demo::DEMO_PASSWORD)
+            .await;
+    let fresh = manager
+        .deal(json!({ "name": "Manager's own", "process_id": sales.id }))
+        .await;
+    let fresh_id = fresh["id"].as_str().unwrap();
+    let html = board_page(&app, &rep_browser, &format!("/board/{}", sales.id)).await;
+    assert!(!html.contains(fresh_id), "a rep sees only their deals");
+    let refused = board_move(
+        &app,
+        &rep_browser,
+        &rep_csrf,
+        &sales.id,
+        &[
+            ("deal_id", fresh_id),
+            ("version", "1"),
+            ("stage_id", &contract),
+        ],
+    )
+    .await;
+    assert!(refused.contains("You may not move this deal."), "{refused}");
+}
