@@ -369,3 +369,74 @@ fn cents(mut value: Decimal) -> Decimal {
     value.rescale(2);
     value
 }
+
+/// One row of the home page's "my open deals": a stage of a process, with the caller's open
+/// deals in it.
+#[derive(Debug, Clone)]
+pub struct MyStage {
+    pub process_id: ProcessId,
+    pub process_name: String,
+    pub stage_name: String,
+    pub count: i64,
+    pub amount: Decimal,
+}
+
+/// The caller's own open deals at a glance (journey 2, the home page): by process and stage,
+/// how many close in the next 14 days, and how many are rotting.
+#[derive(Debug, Clone, Default)]
+pub struct MyPipeline {
+    pub stages: Vec<MyStage>,
+    pub closing_soon: i64,
+    pub rotting: i64,
+}
+
+/// The caller's open deals by process and stage (owner-led: `deals_assigned_stage_idx`), and
+/// the counts closing within 14 days and rotting.
+pub async fn my_pipeline(pool: &AppPool, context: TenantContext) -> Result<MyPipeline, DbError> {
+    let mut tx = pool.begin(context).await?;
+    let tenant = context.tenant_id;
+    let stages = sqlx::query!(
+        r#"select p.id as "process_id: ProcessId", p.name as process_name, s.name as stage_name,
+                  count(*) as "count!", coalesce(sum(d.amount), 0) as "amount!"
+           from deals d
+           join deal_stages s on s.tenant_id = d.tenant_id and s.id = d.stage_id
+           join sales_processes p on p.tenant_id = d.tenant_id and p.id = d.process_id
+           where d.tenant_id = $1 and d.assigned_to = $2 and d.deleted_at is null
+             and d.outcome = 'open'
+           group by p.id, p.name, s.id, s.name, s.position
+           order by lower(p.name), p.id, s.position, s.id"#,
+        tenant.as_uuid(),
+        context.user_id as UserId,
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    let counts = sqlx::query!(
+        r#"select count(*) filter (where d.expected_close_date between current_date
+                                      and current_date + 14) as "closing_soon!",
+                  count(*) filter (where s.rotting_days is not null
+                                     and d.stage_entered_at < now() - make_interval(days => s.rotting_days))
+                      as "rotting!"
+           from deals d
+           join deal_stages s on s.tenant_id = d.tenant_id and s.id = d.stage_id
+           where d.tenant_id = $1 and d.assigned_to = $2 and d.deleted_at is null
+             and d.outcome = 'open'"#,
+        tenant.as_uuid(),
+        context.user_id as UserId,
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(MyPipeline {
+        stages: stages
+            .into_iter()
+            .map(|row| MyStage {
+                process_id: row.process_id,
+                process_name: row.process_name,
+                stage_name: row.stage_name,
+                count: row.count,
+                amount: cents(row.amount),
+            })
+            .collect(),
+        closing_soon: counts.closing_soon,
+        rotting: counts.rotting,
+    })
+}

@@ -5,7 +5,7 @@ mod account;
 mod api;
 mod assets;
 mod audit_log;
-mod board;
+pub(crate) mod board;
 mod contacts;
 mod custom_fields;
 mod error;

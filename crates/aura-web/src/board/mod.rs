@@ -149,7 +149,7 @@ struct MoreCards {
     board: BoardView,
 }
 
-fn money(value: rust_decimal::Decimal) -> String {
+pub(crate) fn money(value: rust_decimal::Decimal) -> String {
     let mut value = value.round_dp(2);
     value.rescale(2);
     let text = value.to_string();

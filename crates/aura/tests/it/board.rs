@@ -575,3 +575,54 @@ async fn the_board_page_switches_remembers_moves_and_explains_a_refused_move() {
     .await;
     assert!(refused.contains("You may not move this deal."), "{refused}");
 }
+
+#[tokio::test]
+async fn the_home_page_shows_my_open_deals_by_stage_closing_soon_and_rotting() {
+    let (app, db) = demo_app().await;
+    let process = seed_process(&db, "acme", "Home board").await;
+    let rep = Api::sign_in(&app, "rep").await;
+    let soon = (chrono::Utc::now().date_naive() + chrono::Duration::days(3)).to_string();
+    for (name, amount, close) in [
+        ("Mine one", "100", Some(soon.as_str())),
+        ("Mine two", "250", None),
+    ] {
+        rep.deal(
+            json!({ "name": name, "process_id": process.id, "amount": amount,
+                         "expected_close_date": close }),
+        )
+        .await;
+    }
+    // Another member's deal counts nowhere on the rep's home.
+    let manager = Api::sign_in(&app, "manager").await;
+    manager
+        .deal(json!({ "name": "Not mine", "process_id": process.id, "amount": "9000" }))
+        .await;
+    // One of the rep's deals has sat in Contract (rotting after 30 days) for 40 days.
+    let contract = process.stage("Contract");
+    sqlx::query(
+        "update deals set stage_id = $1::uuid, stage_entered_at = now() - interval '40 days'
+         where name = 'Mine two'",
+    )
+    .bind(&contract)
+    .execute(&db.owner)
+    .await
+    .unwrap();
+
+    let (browser, _) =
+        crate::helpers::signed_in(&app, "rep@acme.example", aura_platform::demo::DEMO_PASSWORD)
+            .await;
+    let html = board_page(&app, &browser, "/").await;
+    let block = &html[html.find("My open deals").expect("the block")..];
+    assert!(block.contains("1 closing in the next 14 days"), "{block}");
+    assert!(block.contains("1 rotting"), "{block}");
+    assert!(
+        block.contains("<td>Lead</td><td>1</td><td>100.00</td>"),
+        "{block}"
+    );
+    assert!(
+        block.contains("<td>Contract</td><td>1</td><td>250.00</td>"),
+        "{block}"
+    );
+    assert!(!block.contains("9,000.00"), "another member's deal");
+    assert!(block.contains(&format!("href=\"/board/{}\"", process.id)));
+}
