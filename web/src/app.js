@@ -42,3 +42,39 @@ function sortableLists(root) {
 }
 
 htmx.onLoad(sortableLists);
+
+// The pipeline board: cards drag between columns (SortableJS, one group, no reordering within
+// a column). A drop fills the board's move form with the card's deal and version and the
+// column's stage, and posts it (htmx); the answer is the board as the server has it, so a
+// refused move puts the card back where it was, with the reason. Keyboard users have each
+// card's "Move to" control, which posts the same form.
+
+function boardColumns(root) {
+  const lists = root.querySelectorAll ? root.querySelectorAll("[data-board-column]") : [];
+  for (const list of lists) {
+    if (list.dataset.sortableReady) continue;
+    list.dataset.sortableReady = "true";
+    Sortable.create(list, {
+      group: "board",
+      sort: false,
+      draggable: ".deal-card",
+      // Controls inside a card stay usable: no drag starts on them.
+      filter: "a, select, button, input, label",
+      preventOnFilter: false,
+      animation: 150,
+      forceFallback: true,
+      fallbackTolerance: 3,
+      onEnd: (event) => {
+        if (event.from === event.to) return;
+        const form = document.getElementById("board-move");
+        if (!(form instanceof HTMLFormElement)) return;
+        form.elements.namedItem("deal_id").value = event.item.dataset.deal;
+        form.elements.namedItem("version").value = event.item.dataset.version;
+        form.elements.namedItem("stage_id").value = event.to.dataset.boardColumn;
+        form.requestSubmit();
+      },
+    });
+  }
+}
+
+htmx.onLoad(boardColumns);

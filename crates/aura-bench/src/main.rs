@@ -54,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
     let deep = deep_cursor(&db).await?;
     let timeline_contact = busiest_contact(&db).await?;
     let (process, stage, deal) = busiest_process(&db).await?;
+    let column_after = column_cursor(&db, &stage).await?;
     let today = chrono::Utc::now().date_naive();
     let quarter = (today, today + chrono::Duration::days(90));
     let scenarios: Vec<(&str, &[String], String)> = vec![
@@ -205,6 +206,21 @@ async fn main() -> anyhow::Result<()> {
             "a deal's stage history",
             &managers,
             format!("/api/v1/deals/{deal}/history"),
+        ),
+        (
+            "board of the 10 000-deal process: totals and 25 cards per column (manager)",
+            &managers,
+            format!("/api/v1/processes/{process}/board"),
+        ),
+        (
+            "board of the 10 000-deal process (rep, own deals only)",
+            &reps,
+            format!("/api/v1/processes/{process}/board"),
+        ),
+        (
+            "board column's next cards (the 2 000-deal stage)",
+            &managers,
+            format!("/api/v1/processes/{process}/board/stages/{stage}?after={column_after}"),
         ),
     ];
 
@@ -531,6 +547,20 @@ async fn busiest_process(db: &TestDatabase) -> anyhow::Result<(String, String, S
     )
     .fetch_one(&db.owner)
     .await?)
+}
+
+/// Where the board's busiest column continues after its first page: the 25th card's position
+/// (longest in the stage first), as the board's `next` spells it.
+async fn column_cursor(db: &TestDatabase, stage: &str) -> anyhow::Result<String> {
+    let (at, id): (chrono::DateTime<chrono::Utc>, uuid::Uuid) = sqlx::query_as(
+        "select stage_entered_at, id from deals
+         where stage_id = $1::uuid and deleted_at is null
+         order by stage_entered_at, id offset 24 limit 1",
+    )
+    .bind(stage)
+    .fetch_one(&db.owner)
+    .await?;
+    Ok(aura_platform::cursor::Cursor::time(at, id).to_string())
 }
 
 /// A member of the measured tenant, for a reassignment to name as the new owner.

@@ -6,6 +6,7 @@
 //! ownership rules live here and in the policies, never in handlers.
 
 pub mod activities;
+pub mod board;
 pub mod contacts;
 pub mod custom_fields;
 pub mod deals;

@@ -5,6 +5,7 @@ mod account;
 mod api;
 mod assets;
 mod audit_log;
+pub(crate) mod board;
 mod contacts;
 mod custom_fields;
 mod deals;
@@ -108,6 +109,7 @@ pub fn router(state: AppState) -> Router {
             .merge(processes::routes())
             .merge(deals::routes())
             .merge(products::routes())
+            .merge(board::routes())
             .fallback(error::not_found)
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),

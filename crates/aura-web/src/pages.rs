@@ -32,6 +32,7 @@ pub enum Section {
     Deals,
     Processes,
     Products,
+    Board,
     None,
 }
 
@@ -51,6 +52,12 @@ const AUDIT_LINK: NavLink = NavLink {
     href: "/audit",
     label: "Audit log",
     section: Section::Audit,
+};
+
+const BOARD_LINK: NavLink = NavLink {
+    href: "/board",
+    label: "Board",
+    section: Section::Board,
 };
 
 const CONTACTS_LINK: NavLink = NavLink {
@@ -167,6 +174,7 @@ impl Chrome {
                 role: signed_in.context.role.label(),
                 csrf_token: signed_in.csrf_token.clone(),
                 links: [
+                    (BOARD_LINK, Permission::UseWorkspace),
                     (CONTACTS_LINK, Permission::UseWorkspace),
                     (ORGANIZATIONS_LINK, Permission::UseWorkspace),
                     (DEALS_LINK, Permission::UseWorkspace),

@@ -35,20 +35,30 @@ struct HomePage {
     display_name: String,
     role: &'static str,
     workspace_name: String,
+    /// The member's own open deals at a glance (journey 2); amounts formatted.
+    pipeline: aura_crm::board::MyPipeline,
+    amounts: Vec<String>,
 }
 
-async fn home(member: Member) -> Response {
+async fn home(State(state): State<AppState>, member: Member) -> Result<Response, WebError> {
+    let pipeline = aura_crm::board::my_pipeline(&state.db, member.signed_in.context).await?;
     let page = HomePage {
         chrome: Chrome::for_member(Section::Home, &member),
         display_name: member.signed_in.display_name.clone(),
         role: member.signed_in.context.role.label(),
         workspace_name: member.workspace.name.clone(),
+        amounts: pipeline
+            .stages
+            .iter()
+            .map(|s| crate::board::money(s.amount))
+            .collect(),
+        pipeline,
     };
     let jar = CookieJar::new();
-    match member.renewed_cookie {
+    Ok(match member.renewed_cookie {
         Some(cookie) => (jar.add(cookie), render(&page)).into_response(),
         None => render(&page),
-    }
+    })
 }
 
 #[derive(Deserialize)]

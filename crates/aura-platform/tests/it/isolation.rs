@@ -74,6 +74,9 @@ pub(crate) async fn two_tenants(owner: &PgPool) -> TwoTenants {
                                    ('Lost', 2, 'lost', 0)) as stage (name, position, outcome, probability);
              insert into products (tenant_id, sku, name, unit_price)
              values ('{tenant_id}', 'SKU-1', 'Widget', 10.00);
+             insert into board_choices (tenant_id, user_id, process_id)
+             select '{tenant_id}', '{user_id}', id from sales_processes
+             where tenant_id = '{tenant_id}';
              insert into invitations (tenant_id, email, role, token_hash, invited_by, expires_at)
              values ('{tenant_id}', 'new@example.com', 'sales_rep',
                      sha256(gen_random_uuid()::text::bytea), '{user_id}', now() + interval '7 days');

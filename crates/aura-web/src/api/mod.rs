@@ -21,6 +21,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use uuid::Uuid;
 
+mod board;
 mod crm;
 mod deals;
 mod processes;
@@ -55,6 +56,7 @@ use crate::{AppState, WebError};
         products::update_product, products::request_blueprint_code, products::change_blueprint,
         products::price_history, products::deal_lines, products::add_line, products::edit_line,
         products::remove_line,
+        board::get_board, board::stage_cards,
     ),
     modifiers(&BearerAuth)
 )]
@@ -82,6 +84,7 @@ pub fn routes() -> Router<AppState> {
         .merge(processes::routes())
         .merge(deals::routes())
         .merge(products::routes())
+        .merge(board::routes())
 }
 
 /// Routes of the apex: the platform's integrations.

@@ -368,10 +368,12 @@ fn path_for(route: &Route, victim: &Victim) -> String {
         }
         None => route.path.clone(),
     };
-    // A second record in the path: the victim contact (a deal's contact link), or the line.
+    // A second record in the path: the victim contact (a deal's contact link), the deal's line,
+    // or the victim process's stage (a board column).
     let path = path
         .replace("{contact_id}", &victim.contact)
-        .replace("{line_id}", &victim.line);
+        .replace("{line_id}", &victim.line)
+        .replace("{stage_id}", &victim.stage);
     path + &route.query
 }
 
@@ -545,6 +547,8 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
         "/api/v1/products/{id}",
         "/api/v1/products/{id}/blueprint",
         "/api/v1/products/{id}/price-history",
+        "/api/v1/processes/{id}/board",
+        "/api/v1/processes/{id}/board/stages/{stage_id}",
     ] {
         assert!(routes.iter().any(|r| r.path == deal_route), "{deal_route}");
     }
@@ -567,8 +571,8 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
         .iter()
         .filter(|r| r.method == Method::GET && !r.is_platform())
     {
-        if let Some(collection) = route.collection() {
-            let path = route.path.replace("{id}", &victim.id_for(collection)) + &route.query;
+        if route.collection().is_some() {
+            let path = path_for(route, &victim);
             let owner = Caller {
                 name: "the owner",
                 slug: "acme",

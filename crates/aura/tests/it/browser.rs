@@ -527,6 +527,22 @@ async fn press_stage(browser: &Browser, stage: &str) {
     }
 }
 
+/// Waits until `script` returns true in the page.
+async fn until(browser: &Browser, script: &str) {
+    let started = Instant::now();
+    loop {
+        let value = browser.client.execute(script, vec![]).await.unwrap();
+        if value == serde_json::Value::Bool(true) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never true: {script}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_rep_takes_a_deal_in_another_process_to_won_and_a_manager_reassigns_it() {
     let (app, db) = demo_app().await;
@@ -684,5 +700,180 @@ async fn a_rep_takes_a_deal_in_another_process_to_won_and_a_manager_reassigns_it
         !browser.overflows_horizontally().await,
         "a manager's deal list (owner filter, bulk reassign) overflows 320 px"
     );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_manager_drags_a_deal_on_the_board_and_moves_another_by_keyboard() {
+    use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+
+    let (app, db) = demo_app().await;
+    let process = crate::api_deals::seed_process(&db, "acme", "Board").await;
+    let token = crate::helpers::api_token(&app, "acme", "manager@acme.example").await;
+    let mut ids = Vec::new();
+    for body in [
+        json!({ "name": "Drag me", "process_id": process.id, "amount": "500",
+                "expected_close_date": "2030-03-01" }),
+        json!({ "name": "Key me", "process_id": process.id }),
+    ] {
+        let response = app
+            .client
+            .post(app.workspace_url("acme", "/api/v1/deals"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let deal: serde_json::Value = response.json().await.unwrap();
+        ids.push(deal["id"].as_str().unwrap().to_owned());
+    }
+    let stage_of = |id: String| {
+        let owner = db.owner.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("select stage_id::text from deals where id = $1::uuid")
+                .bind(id)
+                .fetch_one(&owner)
+                .await
+                .unwrap()
+        }
+    };
+
+    let browser = Browser::start(1024).await;
+    browser
+        .sign_in(
+            &app.workspace_url("acme", "/login"),
+            "manager@acme.example",
+            DEMO_PASSWORD,
+        )
+        .await;
+    browser
+        .client
+        .goto(&app.workspace_url("acme", &format!("/board/{}", process.id)))
+        .await
+        .unwrap();
+    until(
+        &browser,
+        "return !!document.querySelector('[data-sortable-ready]')",
+    )
+    .await;
+
+    // A pointer drag of "Drag me" onto the Proposal column, in small steps with pauses so
+    // SortableJS follows it on a busy machine.
+    let proposal = process.stage("Proposal");
+    let card = browser
+        .client
+        .find(Locator::Css(&format!("#card-{} .card-facts", ids[0])))
+        .await
+        .unwrap();
+    let target = browser
+        .client
+        .find(Locator::Css(&format!("[data-board-column='{proposal}']")))
+        .await
+        .unwrap();
+    let pause = || PointerAction::Pause {
+        duration: Duration::from_millis(150),
+    };
+    let step = Some(Duration::from_millis(100));
+    let mut drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: card,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(pause());
+    for _ in 0..4 {
+        drag = drag
+            .then(PointerAction::MoveBy {
+                duration: step,
+                x: 10.0,
+                y: 0.0,
+            })
+            .then(pause());
+    }
+    for y in [-10.0, 0.0, 5.0] {
+        drag = drag
+            .then(PointerAction::MoveToElement {
+                element: target.clone(),
+                duration: step,
+                x: 0.0,
+                y,
+            })
+            .then(pause());
+    }
+    let drag = drag.then(PointerAction::Up {
+        button: MOUSE_BUTTON_LEFT,
+    });
+    browser.client.perform_actions(drag).await.unwrap();
+    until(
+        &browser,
+        "return document.getElementById('board-status').textContent.includes('Moved “Drag me” to Proposal.')",
+    )
+    .await;
+    assert_eq!(stage_of(ids[0].clone()).await, proposal);
+    until(
+        &browser,
+        &format!(
+            "return !!document.querySelector(\"[data-board-column='{proposal}'] #card-{}\")",
+            ids[0]
+        ),
+    )
+    .await;
+
+    // By keyboard: "Key me"'s Move to control, Won chosen by typing, the button pressed with
+    // Enter; the result is announced.
+    until(
+        &browser,
+        "return !!document.querySelector('[data-sortable-ready]')",
+    )
+    .await;
+    let select = browser
+        .client
+        .find(Locator::Id(&format!("move-{}", ids[1])))
+        .await
+        .unwrap();
+    select.send_keys("Won").await.unwrap();
+    let button = browser
+        .client
+        .find(Locator::Css(&format!("#card-{} .move-to button", ids[1])))
+        .await
+        .unwrap();
+    button.send_keys("\u{E007}").await.unwrap();
+    until(
+        &browser,
+        "return document.getElementById('board-status').textContent.includes('Moved “Key me” to Won.')",
+    )
+    .await;
+    assert_eq!(stage_of(ids[1].clone()).await, process.stage("Won"));
+
+    // At 320 px the columns scroll inside the board; the page does not.
+    browser.client.set_window_size(320, 900).await.unwrap();
+    browser.client.refresh().await.unwrap();
+    until(
+        &browser,
+        "return !!document.querySelector('[data-sortable-ready]')",
+    )
+    .await;
+    // Said on failure: the widths from the columns up, to find what widens the page.
+    let wide = browser
+        .client
+        .execute(
+            "const w = document.documentElement.clientWidth; let e = document.querySelector('.board-columns'); const out = [w, document.documentElement.scrollWidth]; while (e) { out.push(e.tagName + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().width) + '/' + e.scrollWidth + ' ' + getComputedStyle(e).display); e = e.parentElement; } return out",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        !browser.overflows_horizontally().await,
+        "the page overflows at 320 px: {wide}"
+    );
+    until(
+        &browser,
+        "const c = document.querySelector('.board-columns'); return c.scrollWidth > c.clientWidth",
+    )
+    .await;
     browser.close().await;
 }

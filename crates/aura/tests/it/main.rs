@@ -6,6 +6,7 @@ mod api_crm;
 mod api_deals;
 mod attacks;
 mod audit;
+mod board;
 mod browser;
 mod cli;
 mod crm_pages;

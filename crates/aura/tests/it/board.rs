@@ -1,0 +1,628 @@
+//! The pipeline board over HTTP (issue 12): columns and totals that match the deals' own rows,
+//! recomputed here independently; a rep's board and every number on it hold only their deals;
+//! more cards a page at a time; filters; moves through the deal's stage route, refused ones
+//! explained, stale ones 409, and the totals following a move.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::api_deals::seed_process;
+use crate::helpers::{api_token, demo_app, TestApp};
+
+struct Api<'a> {
+    app: &'a TestApp,
+    token: String,
+}
+
+impl<'a> Api<'a> {
+    async fn sign_in(app: &'a TestApp, who: &str) -> Self {
+        let token = api_token(app, "acme", &format!("{who}@acme.example")).await;
+        Self { app, token }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self
+            .app
+            .client
+            .request(method, self.app.workspace_url("acme", path))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    async fn ok(&self, path: &str) -> Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        body
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    async fn me(&self) -> String {
+        self.ok("/api/v1/me").await["user_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn deal(&self, body: Value) -> Value {
+        let (status, deal) = self.post("/api/v1/deals", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{deal}");
+        deal
+    }
+
+    /// Every open deal of the process the caller may list, from the deal list (not the board).
+    async fn open_deals(&self, process: &str) -> Vec<Value> {
+        let mut deals = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = self
+                .ok(&format!(
+                    "/api/v1/deals?process_id={process}&outcome=open&limit=100{after}"
+                ))
+                .await;
+            deals.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next"].as_str() {
+                Some(next) => after = format!("&after={next}"),
+                None => return deals,
+            }
+        }
+    }
+}
+
+/// Money as a string with two decimals (`"1250.00"`) in cents.
+fn cents(value: &Value) -> i128 {
+    let text = value.as_str().unwrap_or_else(|| panic!("money: {value}"));
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, "00"));
+    whole.parse::<i128>().unwrap() * 100 + format!("{fraction:0<2}")[..2].parse::<i128>().unwrap()
+}
+
+fn money(cents: i128) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+/// A column's totals as the board gives them: count, amount and weighted amount.
+fn totals(column: &Value) -> (i64, String, String) {
+    let t = &column["totals"];
+    (
+        t["count"].as_i64().unwrap(),
+        t["amount"].as_str().unwrap().to_owned(),
+        t["weighted"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The same totals recomputed from the deals' rows: sums in cents, the weighted one from
+/// amount x probability (whole percents in these tests, so exact).
+fn recomputed(deals: &[Value], stage: &str) -> (i64, String, String) {
+    let mut count = 0;
+    let mut amount = 0;
+    let mut weighted = 0;
+    for deal in deals.iter().filter(|d| d["stage_id"] == stage) {
+        count += 1;
+        if !deal["amount"].is_null() {
+            let a = cents(&deal["amount"]);
+            amount += a;
+            weighted += a * cents(&deal["probability"]);
+        }
+    }
+    assert_eq!(weighted % 10_000, 0, "whole percents of whole amounts");
+    (count, money(amount), money(weighted / 10_000))
+}
+
+fn column<'b>(board: &'b Value, stage: &str) -> &'b Value {
+    board["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["stage"]["id"] == stage)
+        .unwrap_or_else(|| panic!("no column {stage}: {board}"))
+}
+
+fn card_ids(cards: &Value) -> Vec<String> {
+    cards
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_board_s_columns_and_totals_match_the_deals_and_a_rep_s_hold_only_theirs() {
+    let (app, db) = demo_app().await;
+    let process = seed_process(&db, "acme", "Board").await;
+    let manager = Api::sign_in(&app, "manager").await;
+    let rep = Api::sign_in(&app, "rep").await;
+    let rep_id = rep.me().await;
+    let (lead, proposal, contract) = (
+        process.stage("Lead"),
+        process.stage("Proposal"),
+        process.stage("Contract"),
+    );
+
+    // Deals of two owners in two columns, one without an amount.
+    let mut rep_deals = Vec::new();
+    for (name, amount, owner) in [
+        ("Alpha", Some("1000"), Some(rep_id.as_str())),
+        ("Bravo", Some("250.50"), None),
+        ("Charlie", None, Some(rep_id.as_str())),
+        ("Delta", Some("4000"), None),
+    ] {
+        let mut body = json!({ "name": name, "process_id": process.id, "amount": amount });
+        if let Some(owner) = owner {
+            body["assigned_to"] = json!(owner);
+        }
+        let deal = manager.deal(body).await;
+        if owner.is_some() {
+            rep_deals.push(deal["id"].as_str().unwrap().to_owned());
+        }
+    }
+    let echo = manager
+        .deal(
+            json!({ "name": "Echo", "process_id": process.id, "amount": "300",
+                       "expected_close_date": "2030-01-15", "stage_id": proposal,
+                       "assigned_to": rep_id }),
+        )
+        .await;
+    rep_deals.push(echo["id"].as_str().unwrap().to_owned());
+
+    let board = manager
+        .ok(&format!("/api/v1/processes/{}/board", process.id))
+        .await;
+    assert_eq!(board["process"]["name"], "Board");
+    let columns: Vec<&str> = board["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["stage"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(columns, ["Lead", "Proposal", "Contract"]);
+    let closing: Vec<&str> = board["closing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(closing, ["Won", "Lost"]);
+    let all = manager.open_deals(&process.id).await;
+    assert_eq!(all.len(), 5);
+    for stage in [&lead, &proposal, &contract] {
+        assert_eq!(totals(column(&board, stage)), recomputed(&all, stage));
+    }
+    assert_eq!(
+        totals(column(&board, &lead)),
+        (4, "5250.50".to_owned(), "525.05".to_owned())
+    );
+    assert_eq!(totals(column(&board, &contract)).0, 0);
+    // Cards: name, organization, amount, owner, days in stage, rotting, version.
+    let card = &column(&board, &lead)["cards"][0];
+    for key in [
+        "name",
+        "organization_name",
+        "amount",
+        "assigned_to_name",
+        "days_in_stage",
+        "rotting",
+        "version",
+    ] {
+        assert!(card.get(key).is_some(), "{key}: {card}");
+    }
+    assert_eq!(card["days_in_stage"], 0);
+    assert_eq!(card["rotting"], false);
+
+    // A rep's board: only their deals, in the cards and in every number, whatever they ask.
+    for query in ["", "?owner="] {
+        let owner_query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("{query}{}", manager.me().await)
+        };
+        let mine = rep
+            .ok(&format!(
+                "/api/v1/processes/{}/board{owner_query}",
+                process.id
+            ))
+            .await;
+        let visible = rep.open_deals(&process.id).await;
+        assert_eq!(visible.len(), 3);
+        for stage in [&lead, &proposal, &contract] {
+            let column = column(&mine, stage);
+            assert_eq!(totals(column), recomputed(&visible, stage));
+            for id in card_ids(&column["cards"]) {
+                assert!(rep_deals.contains(&id), "{id} is not the rep's");
+            }
+        }
+        assert_eq!(
+            totals(column(&mine, &lead)),
+            (2, "1000.00".to_owned(), "100.00".to_owned())
+        );
+    }
+
+    // A manager filters by owner, organization-less close dates, and the totals follow.
+    let by_rep = manager
+        .ok(&format!(
+            "/api/v1/processes/{}/board?owner={rep_id}",
+            process.id
+        ))
+        .await;
+    assert_eq!(totals(column(&by_rep, &lead)).0, 2);
+    let closing_soon = manager
+        .ok(&format!(
+            "/api/v1/processes/{}/board?close_from=2030-01-01&close_to=2030-01-31",
+            process.id
+        ))
+        .await;
+    assert_eq!(totals(column(&closing_soon, &lead)).0, 0);
+    assert_eq!(
+        totals(column(&closing_soon, &proposal)),
+        (1, "300.00".to_owned(), "150.00".to_owned())
+    );
+    let (status, problem) = manager
+        .get(&format!(
+            "/api/v1/processes/{}/board?close_from=soon",
+            process.id
+        ))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+}
+
+#[tokio::test]
+async fn a_column_pages_and_a_move_is_checked_and_updates_the_totals() {
+    let (app, db) = demo_app().await;
+    let process = seed_process(&db, "acme", "Board").await;
+    let manager = Api::sign_in(&app, "manager").await;
+    let lead = process.stage("Lead");
+    let proposal = process.stage("Proposal");
+    for n in 0..5 {
+        manager
+            .deal(json!({ "name": format!("Deal {n}"), "process_id": process.id }))
+            .await;
+    }
+
+    // One card at a time, longest in the stage first, each once, then the end.
+    let board = manager
+        .ok(&format!("/api/v1/processes/{}/board?limit=2", process.id))
+        .await;
+    let first = column(&board, &lead);
+    assert_eq!(first["totals"]["count"], 5, "totals cover every deal");
+    let mut seen = card_ids(&first["cards"]);
+    assert_eq!(seen.len(), 2);
+    let mut next = first["next"].as_str().map(str::to_owned);
+    while let Some(after) = next {
+        let page = manager
+            .ok(&format!(
+                "/api/v1/processes/{}/board/stages/{lead}?limit=2&after={after}",
+                process.id
+            ))
+            .await;
+        assert_eq!(page["stage"]["id"], lead.as_str());
+        seen.extend(card_ids(&page["items"]));
+        next = page["next"].as_str().map(str::to_owned);
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (5, 5), "{seen:?}");
+    // Not a column: a won stage, a stage of another process, a process of no one.
+    let other = seed_process(&db, "acme", "Other").await;
+    for path in [
+        format!(
+            "/api/v1/processes/{}/board/stages/{}",
+            process.id,
+            process.stage("Won")
+        ),
+        format!(
+            "/api/v1/processes/{}/board/stages/{}",
+            process.id,
+            other.stage("Lead")
+        ),
+        format!("/api/v1/processes/{}/board", uuid::Uuid::new_v4()),
+        format!(
+            "/api/v1/processes/{}/board/stages/{lead}?after=nonsense",
+            process.id
+        ),
+    ] {
+        let (status, _) = manager.get(&path).await;
+        assert!(
+            status == StatusCode::NOT_FOUND || status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {status}"
+        );
+    }
+    // Another workspace's board is not found.
+    let globex = api_token(&app, "globex", "admin@globex.example").await;
+    let response = app
+        .client
+        .get(app.workspace_url("globex", &format!("/api/v1/processes/{}/board", process.id)))
+        .bearer_auth(&globex)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    // A move as the board makes it: the card's id and version to the deal's stage route.
+    let card = column(&board, &lead)["cards"][0].clone();
+    let id = card["id"].as_str().unwrap();
+    let version = card["version"].as_i64().unwrap();
+    let (status, problem) = manager
+        .post(
+            &format!("/api/v1/deals/{id}/stage"),
+            json!({ "stage_id": proposal, "version": version }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let text = problem.to_string();
+    assert!(
+        text.contains("amount") && text.contains("expected_close_date"),
+        "{text}"
+    );
+    // Give it what the stage needs, then a move over the old version is stale.
+    let (status, _) = manager
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/deals/{id}"),
+            Some(
+                json!({ "amount": "800", "expected_close_date": "2030-02-01",
+                          "version": version }),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, stale) = manager
+        .post(
+            &format!("/api/v1/deals/{id}/stage"),
+            json!({ "stage_id": proposal, "version": version }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{stale}");
+    let (status, moved) = manager
+        .post(
+            &format!("/api/v1/deals/{id}/stage"),
+            json!({ "stage_id": proposal, "version": version + 1 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    let after = manager
+        .ok(&format!("/api/v1/processes/{}/board", process.id))
+        .await;
+    assert_eq!(totals(column(&after, &lead)).0, 4);
+    assert_eq!(
+        totals(column(&after, &proposal)),
+        (1, "800.00".to_owned(), "400.00".to_owned())
+    );
+    assert_eq!(card_ids(&column(&after, &proposal)["cards"]), [id]);
+}
+
+async fn board_page(app: &TestApp, browser: &reqwest::Client, path: &str) -> String {
+    let response = browser
+        .get(app.workspace_url("acme", path))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    response.text().await.unwrap()
+}
+
+/// Posts a move as the board's forms do (htmx), answered with the board fragment.
+async fn board_move(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    csrf: &str,
+    process: &str,
+    fields: &[(&str, &str)],
+) -> String {
+    let mut fields: Vec<(&str, &str)> = fields.to_vec();
+    fields.push(("csrf_token", csrf));
+    let response = browser
+        .post(app.workspace_url("acme", &format!("/board/{process}/move")))
+        .header("HX-Request", "true")
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.text().await.unwrap()
+}
+
+const XSS: &str = "<script>alert(1)</script>";
+
+#[tokio::test]
+async fn the_board_page_switches_remembers_moves_and_explains_a_refused_move() {
+    let (app, db) = demo_app().await;
+    let sales = seed_process(&db, "acme", "Sales board").await;
+    let other = seed_process(&db, "acme", "Partners").await;
+    sqlx::query("update deal_stages set name = $1 where id = $2::uuid")
+        .bind(format!("Lead {XSS}"))
+        .bind(sales.stage("Lead"))
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    let manager = Api::sign_in(&app, "manager").await;
+    let deal = manager
+        .deal(json!({ "name": format!("Deal {XSS}"), "process_id": sales.id, "amount": "1200" }))
+        .await;
+    let id = deal["id"].as_str().unwrap().to_owned();
+    let version = deal["version"].as_i64().unwrap().to_string();
+    let (browser, csrf) = crate::helpers::signed_in(
+        &app,
+        "manager@acme.example",
+        aura_platform::demo::DEMO_PASSWORD,
+    )
+    .await;
+
+    // The board of a process: the switcher names every process, names are escaped.
+    let html = board_page(&app, &browser, &format!("/board/{}", sales.id)).await;
+    assert!(html.contains("Sales process:"), "{html}");
+    assert!(html.contains("Partners") && html.contains("Sales board"));
+    assert!(html.contains("href=\"/board\""), "the Board nav link");
+    assert!(!html.contains(XSS), "a name reached the page unescaped");
+    assert!(
+        html.contains("Deal &#60;script&#62;"),
+        "{}",
+        "the deal's card, its name escaped"
+    );
+    assert!(html.contains(&format!("data-deal=\"{id}\"")));
+    assert!(html.contains("1 deal") && html.contains("1,200.00") && html.contains("120.00"));
+    // The choice is remembered: `/board` opens the process chosen last.
+    let html = board_page(&app, &browser, &format!("/board/{}", other.id)).await;
+    assert!(html.contains("Pipeline board: Partners"));
+    let html = board_page(&app, &browser, "/board").await;
+    assert!(html.contains("Pipeline board: Partners"), "remembered");
+    board_page(&app, &browser, &format!("/board/{}", sales.id)).await;
+    let html = board_page(&app, &browser, "/board").await;
+    assert!(html.contains("Pipeline board: Sales board"), "remembered");
+
+    // A refused move: the stage needs a close date; the card stays, the reason and the form's
+    // link are shown and announced.
+    let proposal = sales.stage("Proposal");
+    let refused = board_move(
+        &app,
+        &browser,
+        &csrf,
+        &sales.id,
+        &[
+            ("deal_id", &id),
+            ("version", &version),
+            ("stage_id", &proposal),
+        ],
+    )
+    .await;
+    assert!(refused.contains("role=\"alert\""), "{refused}");
+    assert!(refused.contains("Not moved:") && refused.contains("expected close date"));
+    assert!(refused.contains(&format!("href=\"/deals/{id}/edit\"")));
+    assert!(
+        refused.contains("hx-swap-oob"),
+        "the live region is updated"
+    );
+    let lead_column = refused
+        .split("data-board-column=\"")
+        .find(|part| part.starts_with(&sales.stage("Lead")))
+        .unwrap();
+    assert!(
+        lead_column.contains(&format!("data-deal=\"{id}\"")),
+        "snapped back"
+    );
+    assert!(!refused.contains(XSS));
+
+    // A move that works (to Won, which needs nothing): announced, totals follow.
+    let contract = sales.stage("Contract");
+    let moved = board_move(
+        &app,
+        &browser,
+        &csrf,
+        &sales.id,
+        &[
+            ("deal_id", &id),
+            ("version", &version),
+            ("stage_id", &sales.stage("Won")),
+        ],
+    )
+    .await;
+    assert!(
+        moved.contains("Moved “Deal &#60;script&#62;")
+            || moved.contains("Moved “Deal &lt;script&gt;"),
+        "{moved}"
+    );
+    assert!(moved.contains("0 deals"));
+    // Stale: the old version again.
+    let stale = board_move(
+        &app,
+        &browser,
+        &csrf,
+        &sales.id,
+        &[
+            ("deal_id", &id),
+            ("version", &version),
+            ("stage_id", &contract),
+        ],
+    )
+    .await;
+    assert!(
+        stale.contains("changed since the board was loaded"),
+        "{stale}"
+    );
+
+    // A rep cannot move the manager's deal: refused, not found for them.
+    let (rep_browser, rep_csrf) =
+        crate::helpers::signed_in(&app, "rep@acme.example", aura_platform::demo::DEMO_PASSWORD)
+            .await;
+    let fresh = manager
+        .deal(json!({ "name": "Manager's own", "process_id": sales.id }))
+        .await;
+    let fresh_id = fresh["id"].as_str().unwrap();
+    let html = board_page(&app, &rep_browser, &format!("/board/{}", sales.id)).await;
+    assert!(!html.contains(fresh_id), "a rep sees only their deals");
+    let refused = board_move(
+        &app,
+        &rep_browser,
+        &rep_csrf,
+        &sales.id,
+        &[
+            ("deal_id", fresh_id),
+            ("version", "1"),
+            ("stage_id", &contract),
+        ],
+    )
+    .await;
+    assert!(refused.contains("You may not move this deal."), "{refused}");
+}
+
+#[tokio::test]
+async fn the_home_page_shows_my_open_deals_by_stage_closing_soon_and_rotting() {
+    let (app, db) = demo_app().await;
+    let process = seed_process(&db, "acme", "Home board").await;
+    let rep = Api::sign_in(&app, "rep").await;
+    let soon = (chrono::Utc::now().date_naive() + chrono::Duration::days(3)).to_string();
+    for (name, amount, close) in [
+        ("Mine one", "100", Some(soon.as_str())),
+        ("Mine two", "250", None),
+    ] {
+        rep.deal(
+            json!({ "name": name, "process_id": process.id, "amount": amount,
+                         "expected_close_date": close }),
+        )
+        .await;
+    }
+    // Another member's deal counts nowhere on the rep's home.
+    let manager = Api::sign_in(&app, "manager").await;
+    manager
+        .deal(json!({ "name": "Not mine", "process_id": process.id, "amount": "9000" }))
+        .await;
+    // One of the rep's deals has sat in Contract (rotting after 30 days) for 40 days.
+    let contract = process.stage("Contract");
+    sqlx::query(
+        "update deals set stage_id = $1::uuid, stage_entered_at = now() - interval '40 days'
+         where name = 'Mine two'",
+    )
+    .bind(&contract)
+    .execute(&db.owner)
+    .await
+    .unwrap();
+
+    let (browser, _) =
+        crate::helpers::signed_in(&app, "rep@acme.example", aura_platform::demo::DEMO_PASSWORD)
+            .await;
+    let html = board_page(&app, &browser, "/").await;
+    let block = &html[html.find("My open deals").expect("the block")..];
+    assert!(block.contains("1 closing in the next 14 days"), "{block}");
+    assert!(block.contains("1 rotting"), "{block}");
+    assert!(
+        block.contains("<td>Lead</td><td>1</td><td>100.00</td>"),
+        "{block}"
+    );
+    assert!(
+        block.contains("<td>Contract</td><td>1</td><td>250.00</td>"),
+        "{block}"
+    );
+    assert!(!block.contains("9,000.00"), "another member's deal");
+    assert!(block.contains(&format!("href=\"/board/{}\"", process.id)));
+}
