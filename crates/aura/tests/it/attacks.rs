@@ -863,7 +863,10 @@ async fn crawl(
 
 #[tokio::test]
 async fn pages_escape_what_members_write_and_refuse_other_workspaces() {
-    let (app, db) = demo_app().await;
+    // The crawl and the posts after it are more than a member's 100 requests a minute; the
+    // limiter is not under test here.
+    let db = demo_database().await;
+    let app = spawn_app_with_limiter(db.app.clone(), RateLimiter::local().with_limit(10_000)).await;
     let rep = token(&app, "acme", "rep").await;
     let admin = token(&app, "acme", "admin").await;
     let organization = created(
