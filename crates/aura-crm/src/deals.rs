@@ -853,14 +853,23 @@ pub async fn update(
         None => count_links(&mut tx, id).await?,
         Some(_) => links.len() as i64 + hidden_links(&mut tx, id, &links).await?,
     };
+    let lines = crate::line_items::count(&mut tx, id).await?;
     for problem in missing_fields(
         &stage,
         valid.amount,
         input.expected_close_date,
         contact_count,
-        crate::line_items::count(&mut tx, id).await?,
+        lines,
     ) {
         check.refuse(&problem.field, problem.message);
+    }
+    // The database refuses it too (`deals_amount_is_line_total`); said here at the field, so
+    // the form keeps its input.
+    if lines > 0 && valid.amount != current.amount {
+        check.refuse(
+            "amount",
+            "This deal's amount is the sum of its product lines: change the lines to change it.",
+        );
     }
     let (probability, probability_set) = match (stage.outcome, valid.probability) {
         (Outcome::Open, chosen) => probability_in(&stage, chosen),

@@ -148,6 +148,24 @@ async fn a_rep_over_the_discount_limit_is_refused_with_the_limit_named_and_a_man
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["amount"], "1000.00");
     assert_eq!(body["items"][0]["under_margin_target"], true);
+    // With lines, the deal's amount is theirs: a save typing another is refused at the field.
+    let deal = format!("/api/v1/deals/{}", s.deal);
+    let (_, current) = call(&s.app, &s.manager, Method::GET, &deal, None).await;
+    let (status, body) = call(
+        &s.app,
+        &s.manager,
+        Method::PATCH,
+        &deal,
+        Some(json!({ "version": current["version"], "amount": "5" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        errors_for(&body, "amount")
+            .iter()
+            .any(|m| m.contains("sum of its product lines")),
+        "{body}"
+    );
     // A stale version is 409 with the lines as they are.
     let (status, body) = call(
         &s.app,
