@@ -199,6 +199,23 @@ async fn a_rep_changes_lines_only_on_their_own_deals_and_within_the_discount_pol
         .await
         .unwrap_err();
     assert!(err.to_string().contains("10.00 %"), "{err}");
+    // Nor by naming a lower list price in the row: the catalog's is taken.
+    let mut tx = db.app.begin(rep).await.unwrap();
+    let err = sqlx::query(
+        "insert into deal_line_items (tenant_id, deal_id, deal_owner, product_id, quantity,
+                                      list_price, unit_cost, unit_price, override_reason,
+                                      extended_price, created_by, updated_by)
+         values ($1, $2, $3, $4, 1, 50, 0, 50, 'Forged', 0, $3, $3)",
+    )
+    .bind(tenant.as_uuid())
+    .bind(own)
+    .bind(rep.user_id.as_uuid())
+    .bind(widget)
+    .execute(tx.conn())
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("10.00 %"), "{err}");
+    drop(tx);
     // A manager gives any discount, on any deal of the workspace.
     add_line(&db, manager, own, widget, 1, Some("1.00"))
         .await
