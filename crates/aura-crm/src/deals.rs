@@ -7,7 +7,9 @@
 //!
 //! Every change is audited (`deal.created`, `deal.updated`, `deal.stage_changed`,
 //! `deal.reassigned`, `deal.deleted`, `deal.restored`) with what it was and what it became, and
-//! every stage move writes a `deal_stage_history` row in the same transaction.
+//! the database writes a `deal_stage_history` row for every creation and stage move, in the
+//! same statement (0033: a trigger on `deals`, so no role can move a deal without it or write
+//! history of its own).
 //!
 //! List and search plans, checked with EXPLAIN ANALYZE as `aura_app` with tenant context
 //! (`set role aura_app; begin; set local app.current_tenant_id / current_user_id /
@@ -584,7 +586,8 @@ impl DealInput {
 
 /// Creates a deal in `input.process_id` (the default process if none), in `input.stage_id`
 /// (the process's first open stage if none), assigned to the caller unless `assigned_to` says
-/// otherwise (managers and admins only). Writes the first history row and the audit entry.
+/// otherwise (managers and admins only). Writes the audit entry (the database writes the first
+/// history row).
 pub async fn create(
     pool: &AppPool,
     context: TenantContext,
@@ -680,21 +683,6 @@ pub async fn create(
     .await
     .map_err(DbError::from)?;
     replace_links(&mut tx, id, &links, false).await?;
-    sqlx::query!(
-        "insert into deal_stage_history (tenant_id, deal_id, deal_owner, process_id, to_stage_id,
-                                         to_stage_name, moved_by)
-         values ($1, $2, $3, $4, $5, $6, $7)",
-        context.tenant_id.as_uuid(),
-        id as DealId,
-        owner as UserId,
-        process as ProcessId,
-        stage.id as StageId,
-        stage.name,
-        context.user_id as UserId,
-    )
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?;
     let created = fetch(&mut tx, &[id])
         .await?
         .pop()
@@ -1131,8 +1119,8 @@ async fn live_deal(tx: &mut TenantTx, id: DealId) -> Result<(), WriteError<Deal>
 
 /// Moves the deal to another stage of its process (F8.8, F11.6), over version
 /// `input.version`: the target stage's required fields are checked and the missing ones
-/// named; a move to a lost stage needs a reason. Writes the history row (from, to, who, when,
-/// time in the previous stage) in the same transaction, sets the outcome, probability and
+/// named; a move to a lost stage needs a reason. The database writes the history row (from, to,
+/// who, when, time in the previous stage) in the same statement; this sets the outcome, probability and
 /// close fields from the target stage, and audits the move. Closing a deal won or lost is a
 /// move to a won or lost stage; a move back to an open stage reopens it.
 pub async fn move_to_stage(
@@ -1183,37 +1171,22 @@ pub async fn move_to_stage(
     let (probability, probability_set) = probability_in(stage, chosen);
     let lost_reason = lost_reason.filter(|_| stage.outcome == Outcome::Lost);
     sqlx::query!(
-        "with previous as (
-             select d.stage_entered_at, s.name as stage_name from deals d
-             join deal_stages s on s.tenant_id = d.tenant_id and s.id = d.stage_id
-             where d.tenant_id = $1 and d.id = $2
-         ), history as (
-             insert into deal_stage_history (tenant_id, deal_id, deal_owner, process_id,
-                                             from_stage_id, from_stage_name, to_stage_id,
-                                             to_stage_name, time_in_previous, moved_by)
-             select $1, $2, $3, $4, $5, p.stage_name, $6, $7, now() - p.stage_entered_at, $8
-             from previous p
-         )
-         update deals
-         set stage_id = $6, outcome = $9, probability = $10, probability_set = $11,
-             stage_entered_at = now(),
-             closed_at = case when $9 <> 'open'::aura.stage_outcome then now() end,
-             closed_stage_name = case when $9 <> 'open'::aura.stage_outcome then $7 end,
-             lost_reason = $12,
-             version = version + 1, updated_at = now(), updated_by = $8
+        "update deals
+         set stage_id = $3, outcome = $5, probability = $6, probability_set = $7,
+             closed_at = case when $5 <> 'open'::aura.stage_outcome then now() end,
+             closed_stage_name = case when $5 <> 'open'::aura.stage_outcome then $4 end,
+             lost_reason = $8,
+             version = version + 1, updated_at = now(), updated_by = $9
          where tenant_id = $1 and id = $2",
         context.tenant_id.as_uuid(),
         id as DealId,
-        current.assigned_to as UserId,
-        current.process_id as ProcessId,
-        current.stage_id as StageId,
         stage.id as StageId,
         stage.name,
-        context.user_id as UserId,
         stage.outcome as Outcome,
         probability,
         probability_set,
         lost_reason,
+        context.user_id as UserId,
     )
     .execute(tx.conn())
     .await

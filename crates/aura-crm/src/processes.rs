@@ -685,8 +685,8 @@ enum Moving {
 
 /// Moves deals to `to` (a live stage of `process`) in one statement: stage, outcome,
 /// probability (the stage's default unless a person set it; always 100 won, 0 lost), time of
-/// entry, and the closing columns as the new outcome says, version + 1; a history row and an
-/// audit entry per deal. Returns how many moved.
+/// entry (0033), and the closing columns as the new outcome says, version + 1; an audit entry
+/// per deal (the database writes the history rows). Returns how many moved.
 async fn move_deals<T>(
     tx: &mut TenantTx,
     process: ProcessId,
@@ -701,7 +701,7 @@ async fn move_deals<T>(
     };
     let moved = sqlx::query!(
         r#"with old as (
-               select d.id, d.assigned_to, d.stage_id, f.name as from_name, d.stage_entered_at
+               select d.id, d.stage_id, f.name as from_name
                from deals d
                join deal_stages f on f.tenant_id = d.tenant_id and f.id = d.stage_id
                where d.tenant_id = $1 and d.process_id = $2 and d.deleted_at is null
@@ -717,7 +717,6 @@ async fn move_deals<T>(
                    probability = case t.outcome when 'won' then 100 when 'lost' then 0
                                  else case when d.probability_set then d.probability
                                            else t.win_probability end end,
-                   stage_entered_at = now(),
                    closed_at = case when t.outcome = 'open' then null
                                     when d.outcome = t.outcome then d.closed_at
                                     else now() end,
@@ -726,20 +725,13 @@ async fn move_deals<T>(
                                       else coalesce($6, d.lost_reason) end,
                    version = d.version + 1, updated_at = now(), updated_by = $7
                from old, target t
-               where d.tenant_id = $1 and d.id = old.id
+               where d.tenant_id = $1 and d.id = old.id and d.stage_id <> t.id
                returning d.id
-           ), history as (
-               insert into deal_stage_history
-                   (tenant_id, deal_id, deal_owner, process_id, from_stage_id, from_stage_name,
-                    to_stage_id, to_stage_name, time_in_previous, moved_by)
-               select $1, old.id, old.assigned_to, $2, old.stage_id, old.from_name, t.id, t.name,
-                      now() - old.stage_entered_at, $7
-               from old join moved on moved.id = old.id, target t
-               returning deal_id, from_stage_id, from_stage_name, to_stage_id, to_stage_name
            )
-           select deal_id as "deal_id!", from_stage_id, from_stage_name,
-                  to_stage_id as "to_stage_id!", to_stage_name as "to_stage_name!"
-           from history"#,
+           select old.id as "deal_id!", old.stage_id as "from_stage_id?",
+                  old.from_name as "from_stage_name?", t.id as "to_stage_id!",
+                  t.name as "to_stage_name!"
+           from old join moved on moved.id = old.id, target t"#,
         context.tenant_id.as_uuid(),
         process as ProcessId,
         from_stage,

@@ -46,11 +46,7 @@ async fn rep_with_a_deal(owner: &PgPool, tenant: TenantId) -> TenantContext {
              insert into deal_contacts (tenant_id, deal_id, contact_id, role, deal_owner,
                                         contact_owner, created_by)
              select '{tenant}', deal.id, c.id, 'influencer', deal.assigned_to, c.assigned_to, '{rep}'
-             from deal, contacts c where c.tenant_id = '{tenant}' and c.first_name = 'Mine'),
-         history as (
-             insert into deal_stage_history (tenant_id, deal_id, deal_owner, process_id,
-                                             to_stage_id, to_stage_name, moved_by)
-             select '{tenant}', id, assigned_to, process_id, stage_id, 'Prospect', '{rep}' from deal)
+             from deal, contacts c where c.tenant_id = '{tenant}' and c.first_name = 'Mine')
          insert into activities (tenant_id, kind, description, occurred_at, participant_id,
                                  deal_id, deal_owner, created_by)
          select '{tenant}', 'note', 'On my deal', now(), '{rep}', id, assigned_to, '{rep}' from deal;"
@@ -378,6 +374,12 @@ async fn the_stage_history_is_append_only_for_the_app() {
         "update deal_stage_history set moved_at = now() - interval '1 year'",
         "delete from deal_stage_history",
         "truncate deal_stage_history",
+        // Written only by the database (0033): not even an admin adds a row of their own.
+        "insert into deal_stage_history (tenant_id, deal_id, deal_owner, process_id, to_stage_id,
+                                         to_stage_name, moved_by)
+         select h.tenant_id, h.deal_id, h.deal_owner, h.process_id, h.to_stage_id, 'Forged',
+                h.moved_by
+         from deal_stage_history h",
     ] {
         let mut tx = db.app.begin(t.a).await.unwrap();
         let err = sqlx::raw_sql(statement)
@@ -391,6 +393,51 @@ async fn the_stage_history_is_append_only_for_the_app() {
         .await
         .unwrap();
     assert_eq!(names, ["Prospect", "Prospect"]);
+}
+
+#[tokio::test]
+async fn every_stage_change_writes_its_history_row_whoever_makes_it() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let as_rep = rep_with_a_deal(&db.owner, t.a.tenant_id).await;
+    // The rep's own context in psql, not the app: a move with a back-dated clock.
+    let mut tx = db.app.begin(as_rep).await.unwrap();
+    sqlx::raw_sql(
+        "update deals d
+         set stage_id = s.id, outcome = s.outcome, probability = 100, closed_at = now(),
+             closed_stage_name = s.name,
+             stage_entered_at = now() - interval '1 year'
+         from deal_stages s
+         where d.name = 'My deal' and s.tenant_id = d.tenant_id and s.process_id = d.process_id
+           and s.outcome = 'won'",
+    )
+    .execute(tx.conn())
+    .await
+    .unwrap();
+    // Nor is the clock set without a move.
+    sqlx::raw_sql(
+        "update deals set stage_entered_at = now() - interval '1 year' where name = 'My deal'",
+    )
+    .execute(tx.conn())
+    .await
+    .unwrap();
+    let moves: Vec<(Option<String>, String, Uuid, bool)> = sqlx::query_as(
+        "select h.from_stage_name, h.to_stage_name, h.moved_by,
+                d.stage_entered_at > now() - interval '1 minute'
+         from deal_stage_history h join deals d on d.id = h.deal_id
+         where d.name = 'My deal'
+         order by h.from_stage_name nulls first",
+    )
+    .fetch_all(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(moves.len(), 2, "{moves:?}");
+    assert_eq!(moves[0].0, None);
+    assert_eq!(moves[1].0.as_deref(), Some("Prospect"));
+    assert_eq!(moves[1].1, "Won");
+    assert!(moves.iter().all(|m| m.2 == as_rep.user_id.as_uuid()));
+    assert!(moves[1].3, "the stage clock was back-dated");
 }
 
 #[tokio::test]

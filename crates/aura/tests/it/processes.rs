@@ -615,7 +615,7 @@ async fn deleting_a_stage_with_deals_moves_them_with_their_history() {
     );
     let history: Vec<(String, String)> = sqlx::query_as(
         "select from_stage_name, to_stage_name from deal_stage_history
-         where deal_id = any($1) order by moved_at",
+         where deal_id = any($1) and from_stage_id is not null order by moved_at",
     )
     .bind(vec![plain, chosen])
     .fetch_all(&db.owner)
