@@ -42,7 +42,6 @@ use axum::extract::{Request, State};
 use axum::Router;
 use tokio::net::TcpListener;
 
-pub use api::ApiDoc;
 pub use error::WebError;
 pub use metrics::Metrics;
 use rate_limit::RateLimiter;

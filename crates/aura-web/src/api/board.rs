@@ -12,23 +12,21 @@ use aura_crm::WriteError;
 use aura_platform::ids::UserId;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::ApiCaller;
 use crate::extract::Id;
 use crate::{AppState, WebError};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/processes/{id}/board", get(get_board))
-        .route(
-            "/api/v1/processes/{id}/board/stages/{stage_id}",
-            get(stage_cards),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_board))
+        .routes(routes!(stage_cards))
 }
 
 /// A query parameter that does not parse is refused by name (422), not ignored.

@@ -17,58 +17,37 @@ use aura_platform::ids::UserId;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{ApiCaller, ApiJson};
 use crate::extract::Id;
 use crate::{refusals, AppState, WebError};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/organizations",
-            get(list_organizations).post(create_organization),
-        )
-        .route(
-            "/api/v1/organizations/{id}",
-            get(get_organization)
-                .put(update_organization)
-                .delete(delete_organization),
-        )
-        .route(
-            "/api/v1/organizations/{id}/restore",
-            post(restore_organization),
-        )
-        .route(
-            "/api/v1/organizations/{id}/subsidiaries",
-            get(organization_subsidiaries),
-        )
-        .route(
-            "/api/v1/organizations/{id}/activities",
-            get(organization_activities),
-        )
-        .route("/api/v1/contacts", get(list_contacts).post(create_contact))
-        .route("/api/v1/contacts/reassign", post(reassign_contacts))
-        .route(
-            "/api/v1/contacts/{id}",
-            get(get_contact).put(update_contact).delete(delete_contact),
-        )
-        .route("/api/v1/contacts/{id}/restore", post(restore_contact))
-        .route(
-            "/api/v1/contacts/{id}/activities",
-            get(contact_activities).post(log_activity),
-        )
-        .route("/api/v1/activities/{id}", delete(delete_activity))
-        .route(
-            "/api/v1/custom-fields",
-            get(list_custom_fields).post(define_custom_field),
-        )
-        .route("/api/v1/custom-fields/{id}", delete(archive_custom_field))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_organizations, create_organization))
+        .routes(routes!(
+            get_organization,
+            update_organization,
+            delete_organization
+        ))
+        .routes(routes!(restore_organization))
+        .routes(routes!(organization_subsidiaries))
+        .routes(routes!(organization_activities))
+        .routes(routes!(list_contacts, create_contact))
+        .routes(routes!(reassign_contacts))
+        .routes(routes!(get_contact, update_contact, delete_contact))
+        .routes(routes!(restore_contact))
+        .routes(routes!(contact_activities, log_activity))
+        .routes(routes!(delete_activity))
+        .routes(routes!(list_custom_fields, define_custom_field))
+        .routes(routes!(archive_custom_field))
 }
 
 /// A query parameter that does not parse is refused by name (422), not ignored.

@@ -17,36 +17,28 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{ApiCaller, ApiJson};
 use crate::extract::Id;
 use crate::{refusals, AppState, WebError};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/deals", get(list_deals).post(create_deal))
-        .route("/api/v1/deals/reassign", post(reassign_deals))
-        .route(
-            "/api/v1/deals/{id}",
-            get(get_deal).patch(update_deal).delete(delete_deal),
-        )
-        .route("/api/v1/deals/{id}/restore", post(restore_deal))
-        .route("/api/v1/deals/{id}/stage", post(move_deal))
-        .route(
-            "/api/v1/deals/{id}/contacts/{contact_id}",
-            put(link_contact).delete(unlink_contact),
-        )
-        .route("/api/v1/deals/{id}/history", get(deal_history))
-        .route(
-            "/api/v1/deals/{id}/activities",
-            get(deal_activities).post(log_deal_activity),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_deals, create_deal))
+        .routes(routes!(reassign_deals))
+        .routes(routes!(get_deal, update_deal, delete_deal))
+        .routes(routes!(restore_deal))
+        .routes(routes!(move_deal))
+        .routes(routes!(link_contact, unlink_contact))
+        .routes(routes!(deal_history))
+        .routes(routes!(deal_activities, log_deal_activity))
 }
 
 /// A query parameter that does not parse is refused by name (422), not ignored.

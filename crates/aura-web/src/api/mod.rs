@@ -2,6 +2,8 @@
 //! (`/api/v1/openapi.json`) so any client can generate its types. Clients authenticate with
 //! `Authorization: Bearer <access token>`; cookies play no part, so CSRF does not apply.
 
+use std::sync::LazyLock;
+
 use aura_platform::audit::{self, Refusal};
 use aura_platform::auth::api::{self as tokens, RefreshError, TokenCheck};
 use aura_platform::auth::{LoginError, LoginSource};
@@ -14,11 +16,12 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 mod board;
@@ -34,33 +37,9 @@ use crate::{AppState, WebError};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Aura CRM API", version = "1", description = "Served at each workspace's own host: https://<workspace>.<domain>/api/v1"),
-    paths(
-        issue_token, refresh_token, me, contract_signed,
-        crm::list_organizations, crm::create_organization, crm::get_organization,
-        crm::update_organization, crm::delete_organization, crm::restore_organization,
-        crm::organization_subsidiaries, crm::organization_activities,
-        crm::list_contacts, crm::create_contact, crm::get_contact, crm::update_contact,
-        crm::delete_contact, crm::restore_contact, crm::reassign_contacts,
-        crm::contact_activities, crm::log_activity, crm::delete_activity,
-        crm::list_custom_fields, crm::define_custom_field, crm::archive_custom_field,
-        processes::list_processes, processes::create_process, processes::get_process,
-        processes::update_process, processes::delete_process, processes::make_default,
-        processes::archive_process, processes::unarchive_process,
-        processes::request_deletion_code, processes::add_stage, processes::reorder_stages,
-        processes::update_stage, processes::delete_stage,
-        deals::list_deals, deals::create_deal, deals::get_deal, deals::update_deal,
-        deals::delete_deal, deals::restore_deal, deals::move_deal, deals::reassign_deals,
-        deals::link_contact, deals::unlink_contact, deals::deal_history,
-        deals::deal_activities, deals::log_deal_activity,
-        products::list_products, products::create_product, products::get_product,
-        products::update_product, products::request_blueprint_code, products::change_blueprint,
-        products::price_history, products::deal_lines, products::add_line, products::edit_line,
-        products::remove_line,
-        board::get_board, board::stage_cards,
-    ),
     modifiers(&BearerAuth)
 )]
-pub struct ApiDoc;
+struct ApiDoc;
 
 struct BearerAuth;
 
@@ -74,30 +53,56 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Routes of the workspace hosts.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/token", post(issue_token))
-        .route("/api/v1/auth/refresh", post(refresh_token))
-        .route("/api/v1/me", get(me))
+/// The API's routes and its document, built together from the handlers' `#[utoipa::path]`
+/// attributes, so no route can go undocumented (the attack suite attacks what is documented).
+struct Api {
+    workspace: Router<AppState>,
+    platform: Router<AppState>,
+    document: utoipa::openapi::OpenApi,
+}
+
+fn api() -> Api {
+    let (workspace, workspace_doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(issue_token))
+        .routes(routes!(refresh_token))
+        .routes(routes!(me))
         .merge(crm::routes())
         .merge(processes::routes())
         .merge(deals::routes())
         .merge(products::routes())
         .merge(board::routes())
+        .split_for_parts();
+    let (platform, platform_doc) = OpenApiRouter::new()
+        .routes(routes!(contract_signed))
+        .split_for_parts();
+    let mut document = workspace_doc;
+    document.merge(platform_doc);
+    Api {
+        workspace,
+        platform,
+        document,
+    }
+}
+
+/// Routes of the workspace hosts.
+pub fn routes() -> Router<AppState> {
+    api().workspace
 }
 
 /// Routes of the apex: the platform's integrations.
 pub fn platform_routes() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/platform/signups/{id}/contract-signed",
-        post(contract_signed),
-    )
+    api().platform
+}
+
+/// The OpenAPI document of every route above.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| api().document);
+    &DOCUMENT
 }
 
 /// The OpenAPI document, served on every host.
-pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(document())
 }
 
 /// A JSON body; a malformed one is answered with a problem document, not plain text.
@@ -320,37 +325,5 @@ pub(crate) fn check_platform_key(
         Ok(())
     } else {
         Err(WebError::Unauthorized)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use utoipa::OpenApi;
-
-    use super::ApiDoc;
-
-    /// The attack suite finds the routes to attack in the OpenAPI document: a route left out
-    /// of it would go unattacked.
-    #[test]
-    fn every_api_route_is_in_the_openapi_document() {
-        let documented = ApiDoc::openapi().paths.paths;
-        let routed: Vec<&str> = [
-            include_str!("mod.rs"),
-            include_str!("crm.rs"),
-            include_str!("processes.rs"),
-            include_str!("deals.rs"),
-        ]
-        .into_iter()
-        .flat_map(|source| source.split(".route(").skip(1))
-        .filter_map(|call| call.trim_start().strip_prefix('"')?.split('"').next())
-        .filter(|path| path.starts_with("/api/"))
-        .collect();
-        assert!(routed.len() >= 15, "found the routes: {routed:?}");
-        for path in routed {
-            assert!(
-                documented.contains_key(path),
-                "{path} is routed but not documented"
-            );
-        }
     }
 }

@@ -11,42 +11,29 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiCaller, ApiJson};
 use crate::extract::Id;
 use crate::rate_limit::ClientAddress;
 use crate::{AppState, WebError};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/processes",
-            get(list_processes).post(create_process),
-        )
-        .route(
-            "/api/v1/processes/{id}",
-            get(get_process)
-                .patch(update_process)
-                .delete(delete_process),
-        )
-        .route("/api/v1/processes/{id}/default", post(make_default))
-        .route("/api/v1/processes/{id}/archive", post(archive_process))
-        .route("/api/v1/processes/{id}/unarchive", post(unarchive_process))
-        .route(
-            "/api/v1/processes/{id}/deletion-code",
-            post(request_deletion_code),
-        )
-        .route("/api/v1/processes/{id}/stages", post(add_stage))
-        .route("/api/v1/processes/{id}/stages/order", put(reorder_stages))
-        .route(
-            "/api/v1/stages/{id}",
-            patch(update_stage).delete(delete_stage),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_processes, create_process))
+        .routes(routes!(get_process, update_process, delete_process))
+        .routes(routes!(make_default))
+        .routes(routes!(archive_process))
+        .routes(routes!(unarchive_process))
+        .routes(routes!(request_deletion_code))
+        .routes(routes!(add_stage))
+        .routes(routes!(reorder_stages))
+        .routes(routes!(update_stage, delete_stage))
 }
 
 fn created(location: String, body: impl Serialize) -> Response {

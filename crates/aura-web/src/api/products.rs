@@ -17,37 +17,26 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiCaller, ApiJson};
 use crate::extract::Id;
 use crate::rate_limit::ClientAddress;
 use crate::{AppState, WebError};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/products", get(list_products).post(create_product))
-        .route(
-            "/api/v1/products/{id}",
-            get(get_product).put(update_product),
-        )
-        .route(
-            "/api/v1/products/{id}/blueprint",
-            axum::routing::put(change_blueprint),
-        )
-        .route(
-            "/api/v1/products/{id}/blueprint-code",
-            post(request_blueprint_code),
-        )
-        .route("/api/v1/products/{id}/price-history", get(price_history))
-        .route("/api/v1/deals/{id}/lines", get(deal_lines).post(add_line))
-        .route(
-            "/api/v1/deals/{id}/lines/{line_id}",
-            axum::routing::patch(edit_line).delete(remove_line),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_products, create_product))
+        .routes(routes!(get_product, update_product))
+        .routes(routes!(change_blueprint))
+        .routes(routes!(request_blueprint_code))
+        .routes(routes!(price_history))
+        .routes(routes!(deal_lines, add_line))
+        .routes(routes!(edit_line, remove_line))
 }
 
 fn param<T: FromStr>(name: &str, raw: Option<&str>) -> Result<Option<T>, WebError> {
