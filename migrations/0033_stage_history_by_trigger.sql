@@ -59,6 +59,9 @@ begin
 end
 $$;
 
+-- A trigger function cannot be called directly; nobody else needs it.
+revoke execute on function aura.record_stage_move() from public;
+
 create trigger deals_stage_history_created after insert on deals
     for each row execute function aura.record_stage_move();
 create trigger deals_stage_history_moved after update of stage_id on deals
