@@ -7,7 +7,7 @@ use aura_platform::outbox::{self, OutboxMessage};
 use aura_platform::provisioning::{self, Activation, LifecycleError, WorkspaceSummary};
 use aura_platform::signup::{self, Signup};
 use aura_platform::tenants::{self, TenantStatus};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -15,7 +15,7 @@ use axum::Router;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::extract::MemberForm;
+use crate::extract::{Id, MemberForm};
 use crate::forms::NoFields;
 use crate::pages::{render, Chrome, Section};
 use crate::session::ApexMember;
@@ -71,7 +71,7 @@ async fn workspaces_page(
 
 async fn suspend(
     State(state): State<AppState>,
-    Path(id): Path<Uuid>,
+    Id(id): Id<TenantId>,
     MemberForm { member, .. }: MemberForm<NoFields, ApexMember>,
 ) -> Result<Response, WebError> {
     set_status(state, member, id, TenantStatus::Suspended).await
@@ -79,7 +79,7 @@ async fn suspend(
 
 async fn reactivate(
     State(state): State<AppState>,
-    Path(id): Path<Uuid>,
+    Id(id): Id<TenantId>,
     MemberForm { member, .. }: MemberForm<NoFields, ApexMember>,
 ) -> Result<Response, WebError> {
     set_status(state, member, id, TenantStatus::Active).await
@@ -87,7 +87,7 @@ async fn reactivate(
 
 async fn delete(
     State(state): State<AppState>,
-    Path(id): Path<Uuid>,
+    Id(id): Id<TenantId>,
     MemberForm { member, .. }: MemberForm<NoFields, ApexMember>,
 ) -> Result<Response, WebError> {
     set_status(state, member, id, TenantStatus::Deleted).await
@@ -96,17 +96,12 @@ async fn delete(
 async fn set_status(
     state: AppState,
     member: ApexMember,
-    id: Uuid,
+    id: TenantId,
     status: TenantStatus,
 ) -> Result<Response, WebError> {
-    provisioning::set_status(
-        &state.db,
-        member.signed_in.user_id,
-        TenantId::from(id),
-        status,
-    )
-    .await
-    .map_err(lifecycle_error)?;
+    provisioning::set_status(&state.db, member.signed_in.user_id, id, status)
+        .await
+        .map_err(lifecycle_error)?;
     Ok(Redirect::to("/workspaces").into_response())
 }
 
@@ -136,7 +131,7 @@ async fn outbox_page(
 
 async fn mark_contract_signed(
     State(state): State<AppState>,
-    Path(id): Path<Uuid>,
+    Id(id): Id<Uuid>,
     MemberForm { member, .. }: MemberForm<NoFields, ApexMember>,
 ) -> Result<Response, WebError> {
     provisioning::mark_contract_signed(&state.db, member.signed_in.user_id, id)
@@ -215,7 +210,7 @@ async fn request_for(state: &AppState, member: &ApexMember, id: Uuid) -> Result<
 async fn activation_form(
     State(state): State<AppState>,
     member: ApexMember,
-    Path(id): Path<Uuid>,
+    Id(id): Id<Uuid>,
 ) -> Result<Response, WebError> {
     let request = request_for(&state, &member, id).await?;
     let input = ActivationInput {
@@ -232,7 +227,7 @@ async fn activation_form(
 
 async fn activate(
     State(state): State<AppState>,
-    Path(id): Path<Uuid>,
+    Id(id): Id<Uuid>,
     MemberForm {
         member,
         form: input,

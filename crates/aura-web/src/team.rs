@@ -18,9 +18,8 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
-use uuid::Uuid;
 
-use crate::extract::MemberForm;
+use crate::extract::{Id, MemberForm};
 use crate::forms::NoFields;
 use crate::pages::{render, Chrome, Section};
 use crate::rate_limit::{self, ClientAddress};
@@ -72,7 +71,7 @@ impl RemovalPage {
 async fn removal_target(
     state: &AppState,
     member: &Member,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> Result<TeamMember, WebError> {
     if !member.may(Permission::RemoveMembers) {
         return Err(WebError::Forbidden);
@@ -80,14 +79,14 @@ async fn removal_target(
     members::list(&state.db, member.signed_in.context)
         .await?
         .into_iter()
-        .find(|m| m.user_id.as_uuid() == user_id)
+        .find(|m| m.user_id == user_id)
         .ok_or(WebError::NotFound)
 }
 
 async fn removal_page(
     State(state): State<AppState>,
     member: Member,
-    Path(user_id): Path<Uuid>,
+    Id(user_id): Id<UserId>,
 ) -> Result<Response, WebError> {
     let target = removal_target(&state, &member, user_id).await?;
     Ok(render(&RemovalPage::new(&state, &member, target)))
@@ -95,7 +94,7 @@ async fn removal_page(
 
 async fn send_removal_code(
     State(state): State<AppState>,
-    Path(user_id): Path<Uuid>,
+    Id(user_id): Id<UserId>,
     MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
     // Without a mail server no code is issued: only the page could show it, and a code on the
@@ -125,7 +124,7 @@ struct RemovalForm {
 async fn remove(
     State(state): State<AppState>,
     client: ClientAddress,
-    Path(user_id): Path<Uuid>,
+    Id(user_id): Id<UserId>,
     MemberForm { member, form }: MemberForm<RemovalForm>,
 ) -> Result<Response, WebError> {
     let target = removal_target(&state, &member, user_id).await?;
@@ -285,26 +284,21 @@ struct RoleForm {
 
 async fn change_role(
     State(state): State<AppState>,
-    Path(user_id): Path<Uuid>,
+    Id(user_id): Id<UserId>,
     MemberForm { member, form }: MemberForm<RoleForm>,
 ) -> Result<Response, WebError> {
     let role = parse_role(&form.role).ok_or(WebError::Invalid {
         constraint: "role".into(),
     })?;
-    members::change_role(
-        &state.db,
-        member.signed_in.context,
-        UserId::from(user_id),
-        role,
-    )
-    .await
-    .map_err(member_change_error)?;
+    members::change_role(&state.db, member.signed_in.context, user_id, role)
+        .await
+        .map_err(member_change_error)?;
     Ok(Redirect::to("/members").into_response())
 }
 
 async fn deactivate(
     State(state): State<AppState>,
-    Path(user_id): Path<Uuid>,
+    Id(user_id): Id<UserId>,
     MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
     set_active(state, member, user_id, false).await
@@ -312,7 +306,7 @@ async fn deactivate(
 
 async fn reactivate(
     State(state): State<AppState>,
-    Path(user_id): Path<Uuid>,
+    Id(user_id): Id<UserId>,
     MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
     set_active(state, member, user_id, true).await
@@ -321,17 +315,12 @@ async fn reactivate(
 async fn set_active(
     state: AppState,
     member: Member,
-    user_id: Uuid,
+    user_id: UserId,
     active: bool,
 ) -> Result<Response, WebError> {
-    members::set_active(
-        &state.db,
-        member.signed_in.context,
-        UserId::from(user_id),
-        active,
-    )
-    .await
-    .map_err(member_change_error)?;
+    members::set_active(&state.db, member.signed_in.context, user_id, active)
+        .await
+        .map_err(member_change_error)?;
     Ok(Redirect::to("/members").into_response())
 }
 

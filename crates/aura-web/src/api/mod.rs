@@ -12,7 +12,7 @@ use aura_platform::ids::MemberRole;
 use aura_platform::provisioning::{self, LifecycleError};
 use aura_platform::tenants::Workspace;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -30,6 +30,7 @@ mod deals;
 mod processes;
 mod products;
 
+use crate::extract::Id;
 use crate::rate_limit::{self, ClientAddress};
 use crate::{refusals, session};
 use crate::{AppState, WebError};
@@ -289,7 +290,7 @@ async fn me(caller: ApiCaller) -> Json<Me> {
 async fn contract_signed(
     State(state): State<AppState>,
     client: ClientAddress,
-    Path(id): Path<Uuid>,
+    Id(id): Id<Uuid>,
     headers: axum::http::HeaderMap,
 ) -> Result<StatusCode, WebError> {
     rate_limit::per_client_address(&state, &client).await?;
