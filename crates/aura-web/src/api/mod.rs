@@ -55,7 +55,7 @@ use crate::{AppState, WebError};
         products::list_products, products::create_product, products::get_product,
         products::update_product, products::request_blueprint_code, products::change_blueprint,
         products::price_history, products::deal_lines, products::add_line, products::edit_line,
-        products::remove_line,
+        products::remove_line, products::line_history,
         board::get_board, board::stage_cards,
     ),
     modifiers(&BearerAuth)
