@@ -25,6 +25,7 @@ pub enum Entity {
     Organization,
     Contact,
     Deal,
+    Product,
 }
 
 impl Entity {
@@ -33,11 +34,12 @@ impl Entity {
             Self::Organization => "organization",
             Self::Contact => "contact",
             Self::Deal => "deal",
+            Self::Product => "product",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Organization, Self::Contact, Self::Deal]
+        [Self::Organization, Self::Contact, Self::Deal, Self::Product]
             .into_iter()
             .find(|e| e.as_str() == value.trim())
     }
@@ -113,7 +115,7 @@ impl Definition {
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct DefinitionInput {
-    /// `organization`, `contact` or `deal`.
+    /// `organization`, `contact`, `deal` or `product`.
     #[serde(default)]
     pub entity: String,
     #[serde(default)]
@@ -171,7 +173,10 @@ pub async fn define(
     let mut check = Check::new();
     let entity = Entity::parse(&input.entity);
     if entity.is_none() {
-        check.refuse("entity", "Choose organizations, contacts or deals.");
+        check.refuse(
+            "entity",
+            "Choose organizations, contacts, deals or products.",
+        );
     }
     let label = check.required("label", "Label", &input.label, 100);
     let key = match input

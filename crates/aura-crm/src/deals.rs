@@ -214,6 +214,12 @@ pub struct DealInput {
     pub contacts: Option<Vec<DealContactInput>>,
     /// Why the deal was lost, when it is created in a lost stage.
     pub lost_reason: Option<String>,
+    /// Products to put on a new deal, each as `POST /api/v1/deals/{id}/lines` takes it, added
+    /// in the deal's transaction: the deal's amount is then their total (leave `amount` out).
+    /// A problem is named at `lines[i].<field>` (`lines[0].quantity`). Only when creating: an
+    /// edit changes lines through the deal's lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<Vec<crate::line_items::AddLine>>,
 }
 
 /// A stage of a process, with what it asks of a deal (F11.7).
@@ -629,13 +635,26 @@ pub async fn create(
         None => stages.iter().find(|s| s.outcome == Outcome::Open),
     };
     let links = input.contact_links();
+    let lines =
+        crate::line_items::check_new(&mut tx, &mut check, input.lines.as_deref().unwrap_or(&[]))
+            .await?;
+    let has_lines = input.lines.as_ref().is_some_and(|l| !l.is_empty());
+    if has_lines && valid.amount.is_some() {
+        check.refuse(
+            "amount",
+            "A deal with products has their total as its amount: leave the amount empty.",
+        );
+    }
     if let Some(stage) = stage {
+        // With products, the amount will be their total: it is there.
+        let amount = valid.amount.or(has_lines.then_some(Decimal::ZERO));
+        let line_count = input.lines.as_ref().map_or(0, Vec::len) as i64;
         for problem in missing_fields(
             stage,
-            valid.amount,
+            amount,
             input.expected_close_date,
             links.len() as i64,
-            0, // a new deal has no lines yet
+            line_count,
         ) {
             check.refuse(&problem.field, problem.message);
         }
@@ -683,6 +702,7 @@ pub async fn create(
     .await
     .map_err(DbError::from)?;
     replace_links(&mut tx, id, &links, false).await?;
+    crate::line_items::insert_new(&mut tx, id, owner, &lines).await?;
     let created = fetch(&mut tx, &[id])
         .await?
         .pop()
@@ -818,6 +838,12 @@ pub async fn update(
     let mut check = Check::new();
     let valid = input.validate(&mut tx, &mut check).await?;
     let current = lock(&mut tx, id, version).await?;
+    if input.lines.is_some() {
+        check.refuse(
+            "lines",
+            "Change a deal's products through its lines, not an edit of the deal.",
+        );
+    }
     if input.process_id.is_some_and(|p| p != current.process_id) {
         check.refuse(
             "process_id",

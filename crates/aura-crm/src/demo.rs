@@ -437,6 +437,7 @@ async fn seed_tenant(pool: &AppPool, tenant: &DemoTenant) -> Result<(), SeedErro
                 description: String::new(),
                 category: category.to_owned(),
                 active: true,
+                custom_fields: None,
             },
             &BlueprintInput {
                 list_price: list_price.to_owned(),

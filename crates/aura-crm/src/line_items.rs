@@ -7,12 +7,15 @@
 //! Who may do what: whoever may change the deal changes its lines (a rep only on their own
 //! deals, by RLS). A price under the list price is a discount: a rep gives at most the
 //! product's `max_discount_percent`; members who oversee every deal (`Permission::AllDeals`:
-//! managers and admins) up to 100 %. Every change is audited on the deal with before/after.
+//! managers and admins) up to 100 %. Every change is audited on the deal with before/after,
+//! and is in the deal's own line history (`deal_line_history`, written by a trigger on the
+//! lines, 0029), which the deal page shows to whoever sees the deal.
 
 use aura_platform::audit;
 use aura_platform::db::{AppPool, DbError, TenantContext, TenantTx};
 use aura_platform::ids::UserId;
 use aura_platform::permissions::Permission;
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -20,7 +23,13 @@ use utoipa::ToSchema;
 
 use crate::fields::{Check, WriteError};
 use crate::ids::{DealId, LineItemId, ProductId};
+use crate::paging::{page_size, time_position, Cursor, Page};
 use crate::products::{self, parse_price};
+
+aura_platform::id_type!(
+    /// One row of a deal's line history.
+    LineChangeId
+);
 
 /// The most live lines a deal carries.
 pub const MAX_LINES: i64 = 500;
@@ -78,7 +87,7 @@ pub struct DealLines {
 }
 
 /// A line to add, as typed.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 pub struct AddLine {
     pub product_id: String,
     pub quantity: String,
@@ -99,6 +108,134 @@ pub struct EditLine {
     pub unit_price: Option<String>,
     #[serde(default)]
     pub override_reason: Option<String>,
+}
+
+/// What happened to a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LineChangeKind {
+    Added,
+    /// Its quantity, unit price or the price's reason changed.
+    Changed,
+    Removed,
+}
+
+impl LineChangeKind {
+    fn parse(value: &str) -> Self {
+        match value {
+            "added" => Self::Added,
+            "removed" => Self::Removed,
+            _ => Self::Changed,
+        }
+    }
+}
+
+/// A line as it was before or after a change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LineState {
+    pub quantity: i32,
+    #[schema(value_type = String)]
+    pub unit_price: Decimal,
+    pub override_reason: Option<String>,
+    #[schema(value_type = String)]
+    pub extended_price: Decimal,
+}
+
+/// One row of a deal's line history (F13.6): what changed on which line, before and after,
+/// who and when. The product's SKU and name are as they were then.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LineChange {
+    #[schema(value_type = uuid::Uuid)]
+    pub id: LineChangeId,
+    #[schema(value_type = uuid::Uuid)]
+    pub line_id: LineItemId,
+    #[schema(value_type = uuid::Uuid)]
+    pub product_id: ProductId,
+    pub sku: String,
+    pub product_name: String,
+    pub change: LineChangeKind,
+    /// None for an addition.
+    pub before: Option<LineState>,
+    /// None for a removal.
+    pub after: Option<LineState>,
+    pub changed_at: DateTime<Utc>,
+    #[schema(value_type = uuid::Uuid)]
+    pub changed_by: UserId,
+    pub changed_by_name: Option<String>,
+}
+
+pub type LineHistoryPage = Page<LineChange, LineChangeId>;
+
+/// A page of the deal's line history, newest first; `None` if there is no deal the caller may
+/// see (deleted deals included: their history stays readable). Plan:
+/// `deal_line_history_deal_idx` with the tenant, the deal and the cursor as index conditions,
+/// stopping after a page.
+pub async fn history(
+    pool: &AppPool,
+    context: TenantContext,
+    id: DealId,
+    after: Option<&Cursor<LineChangeId>>,
+    limit: Option<i64>,
+) -> Result<Option<LineHistoryPage>, DbError> {
+    let size = page_size(limit);
+    let tenant = context.tenant_id;
+    let mut tx = pool.begin(context).await?;
+    let visible = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from deals where tenant_id = $1 and id = $2"#,
+        tenant.as_uuid(),
+        id as DealId,
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    if visible == 0 {
+        return Ok(None);
+    }
+    let (at, after_id) = time_position(after);
+    let rows = sqlx::query!(
+        r#"select h.id as "id: LineChangeId", h.line_id as "line_id: LineItemId",
+                  h.product_id as "product_id: ProductId", h.sku, h.product_name, h.change,
+                  h.before, h.after, h.changed_at, h.changed_by as "changed_by: UserId",
+                  u.display_name as "changed_by_name?"
+           from deal_line_history h
+           left join users u on u.id = h.changed_by
+           where h.tenant_id = $1 and h.deal_id = $2 and (h.changed_at, h.id) < ($3, $4)
+           order by h.changed_at desc, h.id desc
+           limit $5"#,
+        tenant.as_uuid(),
+        id as DealId,
+        at,
+        after_id as LineChangeId,
+        size + 1,
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    let state = |value: Option<serde_json::Value>| {
+        value
+            .and_then(|v| serde_json::from_value::<LineState>(v).ok())
+            .map(|s| LineState {
+                unit_price: products::price(s.unit_price),
+                ..s
+            })
+    };
+    let rows = rows
+        .into_iter()
+        .map(|r| LineChange {
+            id: r.id,
+            line_id: r.line_id,
+            product_id: r.product_id,
+            sku: r.sku,
+            product_name: r.product_name,
+            change: LineChangeKind::parse(&r.change),
+            before: state(r.before),
+            after: state(r.after),
+            changed_at: r.changed_at,
+            changed_by: r.changed_by,
+            changed_by_name: r.changed_by_name,
+        })
+        .collect();
+    Ok(Some(Page::from_rows(rows, size, |c| {
+        Cursor::time(c.changed_at, c.id)
+    })))
 }
 
 /// A whole quantity from 1 to 1,000,000.
@@ -312,15 +449,24 @@ fn line_json(line: &LineItem) -> serde_json::Value {
     })
 }
 
-/// Adds an active product to the deal at its list price (or `unit_price` with a reason, within
-/// the caller's discount limit). Returns the deal's lines as they are now.
-pub async fn add(
-    pool: &AppPool,
-    context: TenantContext,
-    id: DealId,
+/// A line checked and ready to insert: an active product of the catalog, a whole quantity, and
+/// a unit price within the caller's discount limit (with its reason when it is not the list
+/// price).
+pub(crate) struct NewLine {
+    product: products::Product,
+    quantity: i32,
+    price: Decimal,
+    reason: Option<String>,
+}
+
+/// Checks a line as typed, refusing each problem at its field (`product_id`, `quantity`,
+/// `unit_price`, `override_reason`); `None` if anything is wrong.
+async fn check_line(
+    tx: &mut TenantTx,
+    check: &mut Check,
     input: &AddLine,
-) -> Result<DealLines, WriteError<DealLines>> {
-    let mut check = Check::new();
+) -> Result<Option<NewLine>, DbError> {
+    let context = *tx.context();
     let product_id = input
         .product_id
         .trim()
@@ -330,13 +476,9 @@ pub async fn add(
     if product_id.is_none() {
         check.refuse("product_id", "Choose a product from the catalog.");
     }
-    let quantity = parse_quantity(&mut check, &input.quantity);
-    let mut tx = pool.begin(context).await?;
-    let Some((owner, _)) = deal(&mut tx, id).await? else {
-        return Err(WriteError::NotFound);
-    };
+    let quantity = parse_quantity(check, &input.quantity);
     let product = match product_id {
-        Some(p) => products::fetch(&mut tx, p, false).await?,
+        Some(p) => products::fetch(tx, p, false).await?,
         None => None,
     };
     if product_id.is_some() && product.is_none() {
@@ -356,7 +498,7 @@ pub async fn add(
     let reason = check.optional("override_reason", "The reason", &input.override_reason, 500);
     let price = product.as_ref().and_then(|p| {
         parse_price(
-            &mut check,
+            check,
             "unit_price",
             "The unit price",
             &input.unit_price,
@@ -365,7 +507,7 @@ pub async fn add(
     });
     if let (Some(product), Some(price)) = (&product, price) {
         check_price(
-            &mut check,
+            check,
             context,
             product,
             product.list_price,
@@ -373,19 +515,28 @@ pub async fn add(
             reason.as_deref(),
         );
     }
-    if count(&mut tx, id).await? >= MAX_LINES {
-        check.refuse(
-            "product_id",
-            format!("A deal carries at most {MAX_LINES} lines."),
-        );
-    }
-    check.finish()?;
-    let (product, quantity, price) = (
-        product.expect("checked"),
-        quantity.expect("checked"),
-        price.expect("checked"),
-    );
-    let reason = reason.filter(|_| price != product.list_price);
+    Ok(match (product, quantity, price) {
+        (Some(product), Some(quantity), Some(price)) if product.active => {
+            let reason = reason.filter(|_| price != product.list_price);
+            Some(NewLine {
+                product,
+                quantity,
+                price,
+                reason,
+            })
+        }
+        _ => None,
+    })
+}
+
+/// Inserts a checked line on the deal (owned by `owner`) and audits it; returns its id.
+async fn insert_line<T>(
+    tx: &mut TenantTx,
+    id: DealId,
+    owner: UserId,
+    line: &NewLine,
+) -> Result<LineItemId, WriteError<T>> {
+    let context = *tx.context();
     let line_id = sqlx::query_scalar!(
         r#"insert into deal_line_items (tenant_id, deal_id, deal_owner, product_id, quantity,
                                         list_price, unit_cost, unit_price, override_reason,
@@ -395,17 +546,102 @@ pub async fn add(
         context.tenant_id.as_uuid(),
         id as DealId,
         owner as UserId,
-        product.id as ProductId,
-        quantity,
-        product.list_price,
-        product.unit_cost,
-        price,
-        reason,
+        line.product.id as ProductId,
+        line.quantity,
+        line.product.list_price,
+        line.product.unit_cost,
+        line.price,
+        line.reason,
         context.user_id as UserId,
     )
     .fetch_one(tx.conn())
     .await
     .map_err(|err| refusal(err.into()))?;
+    Ok(line_id)
+}
+
+/// The lines of a deal being created (`deals::create`), checked in the deal's transaction:
+/// each problem is refused at `lines[i].<field>`, so a form can show it at that line's field.
+pub(crate) async fn check_new(
+    tx: &mut TenantTx,
+    check: &mut Check,
+    inputs: &[AddLine],
+) -> Result<Vec<NewLine>, DbError> {
+    if inputs.len() > MAX_LINES as usize {
+        check.refuse(
+            "lines",
+            format!("A deal carries at most {MAX_LINES} lines."),
+        );
+        return Ok(Vec::new());
+    }
+    let mut lines = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let mut own = Check::new();
+        let line = check_line(tx, &mut own, input).await?;
+        if let Err(WriteError::Invalid(problems)) = own.finish::<()>() {
+            for problem in problems {
+                check.refuse(&format!("lines[{i}].{}", problem.field), problem.message);
+            }
+        }
+        lines.extend(line);
+    }
+    Ok(lines)
+}
+
+/// Adds the checked lines of a new deal, in the deal's transaction: the database sets the
+/// deal's amount to their sum (0026) and writes each to the line history (0029); each is
+/// audited on the deal as on the deal page.
+pub(crate) async fn insert_new<T>(
+    tx: &mut TenantTx,
+    id: DealId,
+    owner: UserId,
+    lines: &[NewLine],
+) -> Result<(), WriteError<T>> {
+    let mut added = Vec::new();
+    for line in lines {
+        added.push(insert_line(tx, id, owner, line).await?);
+    }
+    if added.is_empty() {
+        return Ok(());
+    }
+    let now = read(tx, id).await?.ok_or(WriteError::NotFound)?;
+    for line in now.items.iter().filter(|l| added.contains(&l.id)) {
+        audit::record(
+            tx,
+            "deal.line_added",
+            "deal",
+            id.as_uuid(),
+            None,
+            Some(line_json(line)),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Adds an active product to the deal at its list price (or `unit_price` with a reason, within
+/// the caller's discount limit). Returns the deal's lines as they are now.
+pub async fn add(
+    pool: &AppPool,
+    context: TenantContext,
+    id: DealId,
+    input: &AddLine,
+) -> Result<DealLines, WriteError<DealLines>> {
+    let mut check = Check::new();
+    let mut tx = pool.begin(context).await?;
+    let Some((owner, _)) = deal(&mut tx, id).await? else {
+        return Err(WriteError::NotFound);
+    };
+    let line = check_line(&mut tx, &mut check, input).await?;
+    if count(&mut tx, id).await? >= MAX_LINES {
+        check.refuse(
+            "product_id",
+            format!("A deal carries at most {MAX_LINES} lines."),
+        );
+    }
+    check.finish()?;
+    let line = line.ok_or_else(|| WriteError::invalid("product_id", "Choose a product."))?;
+    let line_id = insert_line(&mut tx, id, owner, &line).await?;
     let lines = read(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     if let Some(line) = lines.items.iter().find(|l| l.id == line_id) {
         audit::record(

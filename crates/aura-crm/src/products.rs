@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use crate::custom_fields::{self, Entity};
 use crate::fields::{Check, WriteError};
 use crate::ids::ProductId;
 use crate::organizations::prefix_range;
@@ -50,6 +51,9 @@ pub struct Product {
     /// Lines with a margin under this are flagged; none: no target.
     #[schema(value_type = Option<String>, example = "30.00")]
     pub margin_target_percent: Option<Decimal>,
+    /// Values of the workspace's custom product fields, by key (F12.6).
+    #[schema(value_type = Object)]
+    pub custom_fields: serde_json::Value,
     pub version: i64,
     pub updated_at: DateTime<Utc>,
 }
@@ -65,6 +69,11 @@ pub struct ProductInput {
     pub category: String,
     #[serde(default = "yes")]
     pub active: bool,
+    /// Values of the workspace's custom product fields, by key (F12.6). An edit changes only
+    /// the keys it gives (null or "" clears one).
+    #[schema(value_type = Option<Object>)]
+    #[serde(default)]
+    pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 fn yes() -> bool {
@@ -275,20 +284,32 @@ struct ValidProduct {
     description: Option<String>,
     category: Option<String>,
     active: bool,
+    /// The custom values to store, and the keys they replace (an edit keeps the others).
+    custom_fields: serde_json::Value,
+    custom_keys: Vec<String>,
 }
 
-fn check_product(input: &ProductInput, check: &mut Check) -> ValidProduct {
+/// Checks the catalog fields, custom fields against the workspace's product definitions.
+async fn check_product(
+    tx: &mut TenantTx,
+    input: &ProductInput,
+    check: &mut Check,
+) -> Result<ValidProduct, DbError> {
+    let definitions = custom_fields::definitions(tx, Entity::Product).await?;
+    let custom = custom_fields::validate(&definitions, input.custom_fields.as_ref(), check);
     let sku = check.required("sku", "The SKU", &input.sku, 64);
     if sku.chars().any(char::is_whitespace) {
         check.refuse("sku", format!("The SKU “{sku}” cannot contain spaces."));
     }
-    ValidProduct {
+    Ok(ValidProduct {
         sku,
         name: check.required("name", "The name", &input.name, 200),
         description: check.optional("description", "The description", &input.description, 5000),
         category: check.optional("category", "The category", &input.category, 100),
         active: input.active,
-    }
+        custom_fields: serde_json::Value::Object(custom),
+        custom_keys: custom_fields::keys(input.custom_fields.as_ref()),
+    })
 }
 
 fn admin_only<T>(context: TenantContext) -> Result<(), WriteError<T>> {
@@ -333,7 +354,7 @@ pub async fn list(
     let rows = sqlx::query!(
         r#"select id as "id: ProductId", sku, name, description, category, active,
                   unit_price, unit_cost, max_discount_percent, margin_target_percent,
-                  version, updated_at, name_key
+                  custom_fields, version, updated_at, name_key
            from products
            where tenant_id = $1 and archived_at is null
              and (name_key, id) > ($2, $3)
@@ -369,6 +390,7 @@ pub async fn list(
                     unit_cost: price(r.unit_cost),
                     max_discount_percent: r.max_discount_percent,
                     margin_target_percent: r.margin_target_percent,
+                    custom_fields: r.custom_fields,
                     version: r.version,
                     updated_at: r.updated_at,
                 },
@@ -406,7 +428,7 @@ pub(crate) async fn fetch(
         sqlx::query!(
             r#"select id as "id: ProductId", sku, name, description, category, active,
                       unit_price, unit_cost, max_discount_percent, margin_target_percent,
-                      version, updated_at
+                      custom_fields, version, updated_at
                from products where tenant_id = $1 and id = $2 and archived_at is null
                for update"#,
             tenant.as_uuid(),
@@ -425,6 +447,7 @@ pub(crate) async fn fetch(
             unit_cost: price(r.unit_cost),
             max_discount_percent: r.max_discount_percent,
             margin_target_percent: r.margin_target_percent,
+            custom_fields: r.custom_fields,
             version: r.version,
             updated_at: r.updated_at,
         })
@@ -432,7 +455,7 @@ pub(crate) async fn fetch(
         sqlx::query!(
             r#"select id as "id: ProductId", sku, name, description, category, active,
                       unit_price, unit_cost, max_discount_percent, margin_target_percent,
-                      version, updated_at
+                      custom_fields, version, updated_at
                from products where tenant_id = $1 and id = $2 and archived_at is null"#,
             tenant.as_uuid(),
             id as ProductId,
@@ -450,6 +473,7 @@ pub(crate) async fn fetch(
             unit_cost: price(r.unit_cost),
             max_discount_percent: r.max_discount_percent,
             margin_target_percent: r.margin_target_percent,
+            custom_fields: r.custom_fields,
             version: r.version,
             updated_at: r.updated_at,
         })
@@ -475,17 +499,17 @@ pub async fn create(
     blueprint: &BlueprintInput,
 ) -> Result<Product, WriteError<Product>> {
     admin_only(context)?;
+    let mut tx = pool.begin(context).await?;
     let mut check = Check::new();
-    let valid = check_product(input, &mut check);
+    let valid = check_product(&mut tx, input, &mut check).await?;
     let prices = blueprint.check(&mut check);
     check.finish()?;
     let prices = prices.expect("checked above");
-    let mut tx = pool.begin(context).await?;
     let id = sqlx::query_scalar!(
         r#"insert into products (tenant_id, sku, name, description, category, active, unit_price,
                                  unit_cost, max_discount_percent, margin_target_percent,
-                                 created_by, updated_by)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+                                 custom_fields, created_by, updated_by)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $11, $11)
            returning id as "id: ProductId""#,
         context.tenant_id.as_uuid(),
         valid.sku,
@@ -498,6 +522,7 @@ pub async fn create(
         prices.max_discount_percent,
         prices.margin_target_percent,
         context.user_id as UserId,
+        valid.custom_fields,
     )
     .fetch_one(tx.conn())
     .await
@@ -512,7 +537,10 @@ pub async fn create(
         "product",
         id.as_uuid(),
         None,
-        Some(json!({ "sku": product.sku, "name": product.name, "blueprint": prices.json() })),
+        Some(
+            json!({ "sku": product.sku, "name": product.name, "blueprint": prices.json(),
+                     "custom_fields": product.custom_fields }),
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -528,10 +556,10 @@ pub async fn update(
     input: &ProductInput,
 ) -> Result<Product, WriteError<Product>> {
     admin_only(context)?;
-    let mut check = Check::new();
-    let valid = check_product(input, &mut check);
-    check.finish()?;
     let mut tx = pool.begin(context).await?;
+    let mut check = Check::new();
+    let valid = check_product(&mut tx, input, &mut check).await?;
+    check.finish()?;
     let current = fetch(&mut tx, id, true)
         .await?
         .ok_or(WriteError::NotFound)?;
@@ -541,6 +569,7 @@ pub async fn update(
     sqlx::query!(
         "update products
          set sku = $3, name = $4, description = $5, category = $6, active = $7,
+             custom_fields = (custom_fields - $9::text[]) || $10,
              version = version + 1, updated_at = now(), updated_by = $8
          where tenant_id = $1 and id = $2",
         context.tenant_id.as_uuid(),
@@ -551,6 +580,8 @@ pub async fn update(
         valid.category,
         valid.active,
         context.user_id as UserId,
+        &valid.custom_keys,
+        valid.custom_fields,
     )
     .execute(tx.conn())
     .await
@@ -565,11 +596,13 @@ pub async fn update(
         id.as_uuid(),
         Some(
             json!({ "sku": current.sku, "name": current.name, "description": current.description,
-                     "category": current.category, "active": current.active }),
+                     "category": current.category, "active": current.active,
+                     "custom_fields": current.custom_fields }),
         ),
         Some(
             json!({ "sku": product.sku, "name": product.name, "description": product.description,
-                     "category": product.category, "active": product.active }),
+                     "category": product.category, "active": product.active,
+                     "custom_fields": product.custom_fields }),
         ),
     )
     .await?;

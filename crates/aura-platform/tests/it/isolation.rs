@@ -244,7 +244,7 @@ async fn tenant_a_cannot_see_change_delete_or_create_tenant_b_rows_in_any_table(
         if row.get("id").is_some_and(|id| id.is_string()) {
             row["id"] = serde_json::Value::String(Uuid::new_v4().to_string());
         }
-        // A table only the database writes (the stage history) refuses every insert by
+        // A table only the database writes (stage and line history) refuses every insert by
         // privilege; the others take the columns the app may write and refuse by policy.
         let only_the_database_writes = columns.is_empty();
         let list = if only_the_database_writes {

@@ -581,3 +581,157 @@ fn the_amount_always_equals_the_lines_recomputed_independently() {
         })
         .unwrap();
 }
+
+/// A `deal_line_history` row: deal, change, before, after, who.
+type HistoryRow = (
+    Uuid,
+    String,
+    Option<serde_json::Value>,
+    Option<serde_json::Value>,
+    Uuid,
+);
+
+/// The deal's line history (0029): the trigger writes a row for each addition, change and
+/// removal, with before/after and who; a rep reads only their own deals' history; `aura_app`
+/// cannot write, change or delete a history row, so no one can forge or hide one; it follows
+/// the deal when the deal is reassigned.
+#[tokio::test]
+async fn every_line_change_is_in_the_deal_s_history_and_no_one_can_forge_or_hide_it() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let tenant = t.a.tenant_id;
+    let (rep, own) = member_with_a_deal(&db.owner, tenant, MemberRole::SalesRep).await;
+    let (manager, theirs) = member_with_a_deal(&db.owner, tenant, MemberRole::Manager).await;
+    let widget = product(&db.owner, tenant, "W-20", "100.00", "10").await;
+
+    let line = add_line(&db, rep, own, widget, 2, None).await.unwrap();
+    add_line(&db, manager, theirs, widget, 1, None)
+        .await
+        .unwrap();
+    let mut tx = db.app.begin(rep).await.unwrap();
+    sqlx::query("update deal_line_items set quantity = 3 where id = $1")
+        .bind(line)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    sqlx::query(
+        "update deal_line_items set unit_price = 95, override_reason = 'Loyal' where id = $1",
+    )
+    .bind(line)
+    .execute(tx.conn())
+    .await
+    .unwrap();
+    // A save that changes nothing the history tracks writes no row.
+    sqlx::query("update deal_line_items set version = version + 1 where id = $1")
+        .bind(line)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    sqlx::query("update deal_line_items set deleted_at = now() where id = $1")
+        .bind(line)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // As the rep, in their context: their deal's four rows, the manager's deal's none.
+    let mut tx = db.app.begin(rep).await.unwrap();
+    let rows: Vec<HistoryRow> = sqlx::query_as(
+        "select deal_id, change, before, after, changed_by from deal_line_history
+             order by changed_at, id",
+    )
+    .fetch_all(tx.conn())
+    .await
+    .unwrap();
+    // One transaction: the same `changed_at`, so the order is by kind here.
+    let mut kinds: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["added", "changed", "changed", "removed"]);
+    assert!(rows
+        .iter()
+        .all(|r| r.0 == own && r.4 == rep.user_id.as_uuid()));
+    let state = |quantity: i64, price: &str, reason: Option<&str>, extended: &str| {
+        serde_json::json!({ "quantity": quantity, "unit_price": price,
+                            "override_reason": reason, "extended_price": extended })
+    };
+    let added = rows.iter().find(|r| r.1 == "added").unwrap();
+    assert_eq!(added.2, None);
+    assert_eq!(added.3, Some(state(2, "100.0000", None, "200.00")));
+    let changes: Vec<_> = rows
+        .iter()
+        .filter(|r| r.1 == "changed")
+        .map(|r| (r.2.clone().unwrap(), r.3.clone().unwrap()))
+        .collect();
+    assert!(changes.contains(&(
+        state(2, "100.0000", None, "200.00"),
+        state(3, "100.0000", None, "300.00")
+    )));
+    assert!(changes.contains(&(
+        state(3, "100.0000", None, "300.00"),
+        state(3, "95.0000", Some("Loyal"), "285.00")
+    )));
+    let removed = rows.iter().find(|r| r.1 == "removed").unwrap();
+    assert_eq!(
+        removed.2,
+        Some(state(3, "95.0000", Some("Loyal"), "285.00"))
+    );
+    assert_eq!(removed.3, None);
+
+    // No one writes, rewrites or deletes history: not even on their own deal.
+    for statement in [
+        format!(
+            "insert into deal_line_history (tenant_id, deal_id, deal_owner, line_id, product_id,
+                                            sku, product_name, change, after, changed_by)
+             values ('{tenant}', '{own}', '{rep_id}', '{line}', '{widget}', 'W-20', 'Forged',
+                     'added', '{{}}', '{rep_id}')",
+            rep_id = rep.user_id
+        ),
+        "update deal_line_history set change = 'added'".to_owned(),
+        "delete from deal_line_history".to_owned(),
+    ] {
+        let mut tx = db.app.begin(rep).await.unwrap();
+        let err = sqlx::query(&statement)
+            .execute(tx.conn())
+            .await
+            .expect_err(&statement);
+        assert!(refused_by_privilege_or_policy(&err), "{statement}: {err}");
+    }
+    let mut tx = db.app.begin(manager).await.unwrap();
+    let err = sqlx::query("delete from deal_line_history")
+        .execute(tx.conn())
+        .await
+        .unwrap_err();
+    assert!(refused_by_privilege_or_policy(&err), "{err}");
+    drop(tx);
+    let total: i64 =
+        sqlx::query_scalar("select count(*) from deal_line_history where tenant_id = $1")
+            .bind(tenant.as_uuid())
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    assert_eq!(
+        total, 6,
+        "the rep's four rows, the manager's one and the fixture's line"
+    );
+
+    // Reassigned, the deal's history goes with it: the rep sees none of it any more.
+    sqlx::query("update deals set assigned_to = $2 where id = $1")
+        .bind(own)
+        .bind(manager.user_id.as_uuid())
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    let mut tx = db.app.begin(rep).await.unwrap();
+    let seen: i64 = sqlx::query_scalar("select count(*) from deal_line_history")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(seen, 0);
+    drop(tx);
+    let mut tx = db.app.begin(manager).await.unwrap();
+    let seen: i64 = sqlx::query_scalar("select count(*) from deal_line_history")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(seen, 6);
+}

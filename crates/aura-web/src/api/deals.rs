@@ -251,6 +251,7 @@ async fn update_deal(
         custom_fields: None,
         contacts: None,
         lost_reason: current.lost_reason.clone(),
+        lines: None,
     }) {
         Ok(Value::Object(map)) => map,
         _ => return Err(WebError::Internal),

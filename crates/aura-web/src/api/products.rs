@@ -8,7 +8,7 @@
 use std::str::FromStr;
 
 use aura_crm::ids::{DealId, LineItemId, ProductId};
-use aura_crm::line_items::{self, AddLine, DealLines, EditLine};
+use aura_crm::line_items::{self, AddLine, DealLines, EditLine, LineChange};
 use aura_crm::products::{self, BlueprintInput, PriceChange, Product, ProductFilter, ProductInput};
 use aura_crm::WriteError;
 use aura_platform::auth::LoginSource;
@@ -36,6 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(request_blueprint_code))
         .routes(routes!(price_history))
         .routes(routes!(deal_lines, add_line))
+        .routes(routes!(line_history))
         .routes(routes!(edit_line, remove_line))
 }
 
@@ -343,4 +344,42 @@ async fn remove_line(
     Ok(Json(
         line_items::remove(&state.db, caller.context, id, line, version).await?,
     ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// The `next` of the previous page (an opaque cursor).
+    after: Option<String>,
+    /// Rows per page: 25 unless given, at most 100.
+    limit: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LineHistory {
+    items: Vec<LineChange>,
+    /// Pass as `after` for the next page (an opaque cursor); null on the last page.
+    next: Option<String>,
+}
+
+/// The deal's line changes, newest first (F13.6): each addition, removal, quantity change and
+/// price override with the line before and after, who and when.
+#[utoipa::path(get, path = "/api/v1/deals/{id}/line-history", tag = "deals",
+    security(("bearer" = [])), params(("id" = Uuid, Path), HistoryQuery),
+    responses((status = 200, body = LineHistory), (status = 404), (status = 422)))]
+async fn line_history(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Id(id): Id<DealId>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Json<LineHistory>, WebError> {
+    let after = param("after", query.after.as_deref())?;
+    let limit = param("limit", query.limit.as_deref())?;
+    let page = line_items::history(&state.db, caller.context, id, after.as_ref(), limit)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    Ok(Json(LineHistory {
+        items: page.items,
+        next: page.next.map(|cursor| cursor.to_string()),
+    }))
 }

@@ -1,6 +1,12 @@
 //! The forms to create and edit a deal. A new deal's process is chosen here (the default one
 //! pre-selected, F11.14) and never changes; its stage choices follow the process chosen (htmx
 //! swaps them). An edit changes the deal's fields; its stage moves on the deal's page.
+//!
+//! A new deal can carry products from the start (F13): a few line rows, each a product picker
+//! (a search field that filters the row's product select as you type with htmx; without
+//! script, submitting with search text and no product chosen shows the row's matches, the
+//! input kept) and a quantity. The deal and its lines are created in one transaction, and the
+//! deal's amount is then their total.
 
 use std::collections::BTreeMap;
 
@@ -10,8 +16,10 @@ use aura_crm::custom_fields::{self, Definition, Entity};
 use aura_crm::deals::{
     self, ContactRole, Deal, DealContactInput, DealInput, Outcome, ProcessChoice, Stage,
 };
-use aura_crm::ids::{OrganizationId, ProcessId, StageId};
-use aura_crm::{organizations, WriteError};
+use aura_crm::ids::{OrganizationId, ProcessId, ProductId, StageId};
+use aura_crm::line_items::AddLine;
+use aura_crm::products::{self, Product, ProductFilter};
+use aura_crm::{organizations, FieldError, WriteError};
 use aura_platform::members::Member as TeamMember;
 use aura_platform::permissions::Permission;
 use axum::extract::{Query, State};
@@ -32,6 +40,10 @@ use crate::{AppState, WebError};
 
 /// How many contact rows the new-deal form offers; more are linked on the deal's page.
 const CONTACT_ROWS: usize = 3;
+/// How many product rows the new-deal form offers; more are added on the deal's page.
+const LINE_ROWS: usize = 3;
+/// How many products a row's picker lists at once (its search narrows them).
+const PICKER_SIZE: i64 = 50;
 
 /// The form as sent: strings only, so that whatever was typed can be shown again.
 #[derive(Deserialize, Default, Clone)]
@@ -63,6 +75,27 @@ pub(super) struct DealForm {
     /// `role_<n>`), and any other input.
     #[serde(flatten)]
     extra: BTreeMap<String, String>,
+}
+
+/// One product row of the new-deal form: a search, the product chosen, and a quantity.
+pub(super) struct LineRow {
+    /// The row's number, from 0.
+    n: usize,
+    /// The inputs' names: `line_q_<n>`, `line_product_<n>`, `line_quantity_<n>`.
+    q_field: String,
+    product_field: String,
+    quantity_field: String,
+    q: String,
+    product_id: String,
+    quantity: String,
+    /// The active products the picker offers (matching `q`), the chosen one included.
+    choices: Vec<Product>,
+}
+
+impl LineRow {
+    fn is_chosen(&self, product: &Product) -> bool {
+        product.id.to_string() == self.product_id
+    }
 }
 
 /// One contact row of the new-deal form: an email or a name, and a role.
@@ -111,6 +144,56 @@ impl DealForm {
                 }
             })
             .collect()
+    }
+
+    fn extra(&self, name: &str) -> String {
+        self.extra.get(name).cloned().unwrap_or_default()
+    }
+
+    /// The product rows as typed, without their choices.
+    fn line_rows(&self) -> Vec<LineRow> {
+        (0..LINE_ROWS)
+            .map(|n| LineRow {
+                n,
+                q_field: format!("line_q_{n}"),
+                product_field: format!("line_product_{n}"),
+                quantity_field: format!("line_quantity_{n}"),
+                q: self.extra(&format!("line_q_{n}")),
+                product_id: self.extra(&format!("line_product_{n}")),
+                quantity: Some(self.extra(&format!("line_quantity_{n}")))
+                    .filter(|q| !q.is_empty())
+                    .unwrap_or_else(|| "1".to_owned()),
+                choices: Vec::new(),
+            })
+            .collect()
+    }
+
+    /// The lines to create, and the form row each came from; a row searched but with no
+    /// product chosen is noted in `errors` (without script, that is how its search runs).
+    fn lines(&self, errors: &mut Errors) -> (Vec<AddLine>, Vec<usize>) {
+        let mut lines = Vec::new();
+        let mut rows = Vec::new();
+        for row in self.line_rows() {
+            if row.product_id.trim().is_empty() {
+                if !row.q.trim().is_empty() {
+                    errors.add(
+                        &row.product_field,
+                        format!(
+                            "Choose one of the products matching “{}”, or clear the search.",
+                            row.q.trim()
+                        ),
+                    );
+                }
+                continue;
+            }
+            lines.push(AddLine {
+                product_id: row.product_id.clone(),
+                quantity: row.quantity.clone(),
+                ..AddLine::default()
+            });
+            rows.push(row.n);
+        }
+        (lines, rows)
     }
 
     /// The input for the domain layer; what the form itself cannot read is noted in `errors`.
@@ -184,8 +267,62 @@ impl DealForm {
             custom_fields: Some(CustomField::submitted(definitions, &self.extra)),
             contacts,
             lost_reason: Some(self.lost_reason.clone()),
+            lines: None,
         })
     }
+}
+
+/// The domain's problems with the form's names: `lines[i].quantity` is the quantity of the
+/// `i`-th line sent, which came from form row `rows[i]`; "at least one product" (a stage's
+/// requirement) is said at the products.
+fn line_fields(found: Vec<FieldError>, rows: &[usize]) -> Vec<FieldError> {
+    found
+        .into_iter()
+        .map(|problem| {
+            let field = match problem.field.strip_prefix("lines[") {
+                Some(rest) => rest
+                    .split_once("].")
+                    .and_then(|(i, field)| Some((rows.get(i.parse::<usize>().ok()?)?, field)))
+                    .map(|(n, field)| match field {
+                        "quantity" => format!("line_quantity_{n}"),
+                        _ => format!("line_product_{n}"),
+                    })
+                    .unwrap_or_else(|| "lines".to_owned()),
+                None if problem.field == "line_items" => "lines".to_owned(),
+                None => problem.field,
+            };
+            FieldError {
+                field,
+                message: problem.message,
+            }
+        })
+        .collect()
+}
+
+/// Active products whose name or SKU starts with `q`, for a picker; `chosen` stays listed.
+async fn product_choices(
+    state: &AppState,
+    member: &Member,
+    q: &str,
+    chosen: &str,
+) -> Result<Vec<Product>, WebError> {
+    let context = member.signed_in.context;
+    let filter = ProductFilter {
+        query: Some(q.trim().to_owned()).filter(|q| !q.is_empty()),
+        category: None,
+        active: Some(true),
+    };
+    let mut choices = products::list(&state.db, context, &filter, None, Some(PICKER_SIZE))
+        .await?
+        .items;
+    if let Some(id) = optional_id::<ProductId>(Some(chosen)) {
+        if !choices.iter().any(|p| p.id == id) {
+            if let Some(product) = products::get(&state.db, context, id).await? {
+                choices.insert(0, product);
+            }
+        }
+    }
+    Ok(choices)
 }
 
 #[derive(Template)]
@@ -203,6 +340,7 @@ struct DealFormPage {
     processes: Vec<ProcessChoice>,
     stages: Vec<Stage>,
     contact_rows: Vec<ContactRow>,
+    line_rows: Vec<LineRow>,
     roles: [ContactRole; 5],
     currency: String,
     unknown_organization: bool,
@@ -238,7 +376,15 @@ impl DealFormPage {
                 (processes, stages)
             }
         };
+        let mut line_rows = Vec::new();
+        if deal.is_none() && member.may(Permission::ReadCatalog) {
+            for mut row in form.line_rows() {
+                row.choices = product_choices(state, member, &row.q, &row.product_id).await?;
+                line_rows.push(row);
+            }
+        }
         Ok(Self {
+            line_rows,
             chrome: Chrome::for_member(Section::Deals, member),
             csrf_token: member.signed_in.csrf_token.clone(),
             heading: match deal {
@@ -352,11 +498,18 @@ pub(super) async fn create(
     let context = member.signed_in.context;
     let definitions = custom_fields::list(&state.db, context, Entity::Deal).await?;
     let mut errors = Errors::default();
-    let input = form
+    let mut input = form
         .input(&state, &member, &definitions, true, &mut errors)
         .await?;
+    let (lines, rows) = form.lines(&mut errors);
+    input.lines = Some(lines);
     let created = if errors.is_empty() {
-        deals::create(&state.db, context, &input).await
+        deals::create(&state.db, context, &input)
+            .await
+            .map_err(|error| match error {
+                WriteError::Invalid(found) => WriteError::Invalid(line_fields(found, &rows)),
+                other => other,
+            })
     } else {
         // The form found problems of its own: save nothing, and show them.
         Err(WriteError::Invalid(Vec::new()))
@@ -490,4 +643,30 @@ pub(super) async fn contact_options(
             .items
     };
     Ok(render(&ContactOptions { contacts }))
+}
+
+/// The `<option>`s of a new deal's product row for what was typed in its search field (htmx
+/// swaps them into the row's select).
+#[derive(Template)]
+#[template(path = "products/new_deal_options.html")]
+struct ProductOptions {
+    q: String,
+    choices: Vec<Product>,
+}
+
+pub(super) async fn product_options(
+    State(state): State<AppState>,
+    member: Member,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    if !member.may(Permission::ReadCatalog) {
+        return Err(WebError::Forbidden);
+    }
+    // Whichever row's search asked: its value is the one parameter sent.
+    let q = query.into_values().next().unwrap_or_default();
+    let choices = product_choices(&state, &member, &q, "").await?;
+    Ok(crate::pages::vary_on_htmx(render(&ProductOptions {
+        q,
+        choices,
+    })))
 }

@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/deals/new", get(form::new_page))
         .route("/deals/stages", get(form::stage_choices))
         .route("/deals/contact-options", get(form::contact_options))
+        .route("/deals/product-options", get(form::product_options))
         .route("/deals/reassign", post(list::reassign))
         .route("/deals/of-organization/{id}", get(list::of_organization))
         .route("/deals/of-contact/{id}", get(list::of_contact))

@@ -45,6 +45,8 @@ struct MoveProblem {
     needs_contact: bool,
     /// Something the edit form sets (amount, close date): the page links to it.
     needs_fields: bool,
+    /// The stage needs a product: the page points at the deal's products.
+    needs_product: bool,
 }
 
 /// The "log an activity" form as sent.
@@ -318,9 +320,11 @@ pub(super) async fn move_stage(
                     messages: Vec::new(),
                     needs_contact: false,
                     needs_fields: false,
+                    needs_product: false,
                 });
                 if let Some(problem_view) = page.move_problem.as_mut() {
                     problem_view.needs_contact |= problem.field == "contacts";
+                    problem_view.needs_product |= problem.field == "line_items";
                     problem_view.needs_fields |=
                         problem.field == "amount" || problem.field == "expected_close_date";
                 }

@@ -5,9 +5,15 @@
 //! deal page with `hx-get ... hx-trigger="load"`; it answers htmx with itself (errors inline,
 //! status 200 so htmx swaps it in) and a browser without JavaScript with a page around it.
 
+use std::collections::BTreeMap;
+
 use askama::Template;
+use aura_crm::custom_fields::{self, Definition, Entity};
 use aura_crm::ids::{DealId, LineItemId, ProductId};
-use aura_crm::line_items::{self, AddLine, DealLines, EditLine, LineItem};
+use aura_crm::line_items::{
+    self, AddLine, DealLines, EditLine, LineChange, LineChangeId, LineChangeKind, LineItem,
+    LineState,
+};
 use aura_crm::paging::Cursor;
 use aura_crm::products::{self, BlueprintInput, PriceChange, Product, ProductFilter, ProductInput};
 use aura_crm::WriteError;
@@ -23,7 +29,7 @@ use axum::Router;
 use serde::Deserialize;
 
 use crate::extract::{Id, MemberForm};
-use crate::forms::{encode, Errors};
+use crate::forms::{encode, CustomField, Errors};
 use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::rate_limit::ClientAddress;
 use crate::session::Member;
@@ -130,6 +136,9 @@ struct ProductForm {
     margin_target_percent: String,
     #[serde(default)]
     version: String,
+    /// The custom fields' inputs (`custom_fields.<key>`), and any other input.
+    #[serde(flatten)]
+    extra: BTreeMap<String, String>,
 }
 
 impl ProductForm {
@@ -153,16 +162,18 @@ impl ProductForm {
             max_discount_percent: blueprint.max_discount_percent,
             margin_target_percent: blueprint.margin_target_percent,
             version: product.version.to_string(),
+            extra: CustomField::stored(&product.custom_fields),
         }
     }
 
-    fn product(&self) -> ProductInput {
+    fn product(&self, definitions: &[Definition]) -> ProductInput {
         ProductInput {
             sku: self.sku.clone(),
             name: self.name.clone(),
             description: self.description.clone(),
             category: self.category.clone(),
             active: self.active.is_some(),
+            custom_fields: Some(CustomField::submitted(definitions, &self.extra)),
         }
     }
 
@@ -193,6 +204,8 @@ struct ListPage {
     active: String,
     next_query: Option<String>,
     form: ProductForm,
+    /// The new-product form's custom field inputs.
+    custom_fields: Vec<CustomField>,
     errors: Errors,
     notice: Option<&'static str>,
 }
@@ -238,6 +251,7 @@ impl ListPage {
             active,
             next_query,
             form: ProductForm::new_product(),
+            custom_fields: Vec::new(),
             errors: Errors::default(),
             notice: notice(query.notice.as_deref()),
         })
@@ -249,7 +263,10 @@ async fn list_page(
     member: Member,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, WebError> {
-    let page = ListPage::load(&state, &member, &query).await?;
+    let mut page = ListPage::load(&state, &member, &query).await?;
+    let definitions =
+        custom_fields::list(&state.db, member.signed_in.context, Entity::Product).await?;
+    page.custom_fields = CustomField::all(definitions, &page.form.extra);
     Ok(render(&page))
 }
 
@@ -259,13 +276,16 @@ async fn create(
 ) -> Result<Response, WebError> {
     may_change(&member)?;
     let context = member.signed_in.context;
-    match products::create(&state.db, context, &form.product(), &form.blueprint()).await {
+    let definitions = custom_fields::list(&state.db, context, Entity::Product).await?;
+    let input = form.product(&definitions);
+    match products::create(&state.db, context, &input, &form.blueprint()).await {
         Ok(product) => {
             Ok(Redirect::to(&format!("/products/{}?notice=created", product.id)).into_response())
         }
         Err(err) => {
             let (status, errors, _) = problems(err)?;
             let mut page = ListPage::load(&state, &member, &ListQuery::default()).await?;
+            page.custom_fields = CustomField::all(definitions, &form.extra);
             page.form = form;
             page.errors = errors;
             Ok((status, render(&page)).into_response())
@@ -330,6 +350,10 @@ struct ProductPage {
     product: Product,
     history: Vec<PriceChange>,
     form: ProductForm,
+    /// The edit form's custom field inputs (as typed when refused).
+    custom_fields: Vec<CustomField>,
+    /// The product's custom field values as stored.
+    custom_values: Vec<CustomField>,
     errors: Errors,
     blueprint: BlueprintForm,
     blueprint_errors: Errors,
@@ -346,7 +370,11 @@ impl ProductPage {
         let history = products::price_history(&state.db, context, id)
             .await?
             .unwrap_or_default();
+        let definitions = custom_fields::list(&state.db, context, Entity::Product).await?;
+        let stored = CustomField::stored(&product.custom_fields);
         Ok(Self {
+            custom_fields: CustomField::all(definitions.clone(), &stored),
+            custom_values: CustomField::all(definitions, &stored),
             chrome: Chrome::for_member(Section::Products, member),
             csrf_token: member.signed_in.csrf_token.clone(),
             can_change: member.may(Permission::ChangeCatalog),
@@ -386,11 +414,14 @@ async fn edit(
     may_change(&member)?;
     let version = form.version.trim().parse().unwrap_or(-1);
     let context = member.signed_in.context;
-    match products::update(&state.db, context, id, version, &form.product()).await {
+    let definitions = custom_fields::list(&state.db, context, Entity::Product).await?;
+    let input = form.product(&definitions);
+    match products::update(&state.db, context, id, version, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/products/{id}?notice=saved")).into_response()),
         Err(err) => {
             let (status, errors, _) = problems(err)?;
             let mut page = ProductPage::load(&state, &member, id).await?;
+            page.custom_fields = CustomField::all(definitions, &form.extra);
             let current_version = page.product.version.to_string();
             page.form = ProductForm {
                 // A stale form saves over what is shown next time, knowingly.
@@ -514,6 +545,87 @@ struct LineForm {
     version: String,
 }
 
+/// One row of the deal's line history as the partial shows it.
+struct HistoryRow {
+    at: chrono::DateTime<chrono::Utc>,
+    when: String,
+    by: String,
+    /// "Added", "Changed" or "Removed".
+    what: &'static str,
+    product_name: String,
+    sku: String,
+    /// Each change in words, before → after.
+    details: Vec<String>,
+}
+
+impl HistoryRow {
+    fn of(change: LineChange, currency: &str) -> Self {
+        let money = |state: &LineState| format!("{} {currency}", state.extended_price);
+        let reason = |state: &LineState| {
+            state
+                .override_reason
+                .as_deref()
+                .map_or_else(|| "list price".to_owned(), |r| format!("“{r}”"))
+        };
+        let mut details = Vec::new();
+        let what = match (change.change, &change.before, &change.after) {
+            (LineChangeKind::Added, _, Some(after)) => {
+                details.push(format!(
+                    "{} × {} = {}",
+                    after.quantity,
+                    after.unit_price,
+                    money(after)
+                ));
+                if after.override_reason.is_some() {
+                    details.push(format!("Price reason: {}", reason(after)));
+                }
+                "Added"
+            }
+            (LineChangeKind::Removed, Some(before), _) => {
+                details.push(format!(
+                    "Was {} × {} = {}",
+                    before.quantity,
+                    before.unit_price,
+                    money(before)
+                ));
+                "Removed"
+            }
+            (_, Some(before), Some(after)) => {
+                if before.quantity != after.quantity {
+                    details.push(format!("Quantity {} → {}", before.quantity, after.quantity));
+                }
+                if before.unit_price != after.unit_price {
+                    details.push(format!(
+                        "Unit price {} → {}",
+                        before.unit_price, after.unit_price
+                    ));
+                }
+                if before.override_reason != after.override_reason {
+                    details.push(format!(
+                        "Price reason {} → {}",
+                        reason(before),
+                        reason(after)
+                    ));
+                }
+                details.push(format!("Extended {} → {}", money(before), money(after)));
+                "Changed"
+            }
+            _ => "Changed",
+        };
+        Self {
+            at: change.changed_at,
+            when: crate::contacts::when(&change.changed_at),
+            by: change
+                .changed_by_name
+                .unwrap_or_else(|| "a former member".to_owned()),
+            what,
+            product_name: change.product_name,
+            sku: change.sku,
+            details,
+        }
+    }
+}
+
 /// One line as the partial shows it, with its form (as typed when refused).
 struct LineRow {
     line: LineItem,
@@ -532,6 +644,9 @@ struct LinesPartial {
     add_errors: Errors,
     /// Said to screen readers after a change (a live region).
     status: Option<String>,
+    /// The deal's line history, newest first, a page at a time.
+    history: Vec<HistoryRow>,
+    history_older: Option<String>,
 }
 
 /// The partial in a page, for a browser without JavaScript.
@@ -545,16 +660,39 @@ struct LinesPage {
 }
 
 impl LinesPartial {
-    async fn load(state: &AppState, member: &Member, id: DealId) -> Result<Self, WebError> {
+    async fn load(
+        state: &AppState,
+        member: &Member,
+        id: DealId,
+        history_after: Option<&Cursor<LineChangeId>>,
+    ) -> Result<Self, WebError> {
         let context = member.signed_in.context;
         let lines = line_items::list(&state.db, context, id)
             .await?
             .ok_or(WebError::NotFound)?;
-        Ok(Self::of(
-            member,
-            lines,
-            active_products(state, member, "").await?,
-        ))
+        Self::build(state, member, lines, history_after).await
+    }
+
+    /// The partial for `lines`, with the picker's first choices and a page of the history.
+    async fn build(
+        state: &AppState,
+        member: &Member,
+        lines: DealLines,
+        history_after: Option<&Cursor<LineChangeId>>,
+    ) -> Result<Self, WebError> {
+        let context = member.signed_in.context;
+        let history = line_items::history(&state.db, context, lines.deal_id, history_after, None)
+            .await?
+            .ok_or(WebError::NotFound)?;
+        let choices = active_products(state, member, "").await?;
+        let mut partial = Self::of(member, lines, choices);
+        partial.history = history
+            .items
+            .into_iter()
+            .map(|c| HistoryRow::of(c, &partial.lines.currency))
+            .collect();
+        partial.history_older = history.next.map(|c| c.to_string());
+        Ok(partial)
     }
 
     fn of(member: &Member, lines: DealLines, choices: Vec<Product>) -> Self {
@@ -583,6 +721,8 @@ impl LinesPartial {
             },
             add_errors: Errors::default(),
             status: None,
+            history: Vec::new(),
+            history_older: None,
         }
     }
 }
@@ -630,13 +770,24 @@ fn answer(
     vary_on_htmx((status, render(&page)).into_response())
 }
 
+#[derive(Deserialize, Default)]
+struct LinesQuery {
+    /// Where the history continues (its "older changes" link).
+    history_after: Option<String>,
+}
+
 async fn lines_partial(
     State(state): State<AppState>,
     headers: HeaderMap,
     member: Member,
     Id(id): Id<DealId>,
+    Query(query): Query<LinesQuery>,
 ) -> Result<Response, WebError> {
-    let partial = LinesPartial::load(&state, &member, id).await?;
+    let after = query
+        .history_after
+        .as_deref()
+        .and_then(|a| a.parse::<Cursor<LineChangeId>>().ok());
+    let partial = LinesPartial::load(&state, &member, id, after.as_ref()).await?;
     Ok(answer(&headers, &member, StatusCode::OK, partial))
 }
 
@@ -682,8 +833,8 @@ async fn refused(
 ) -> Result<Response, WebError> {
     let (status, errors, current) = problems(err)?;
     let mut partial = match current {
-        Some(lines) => LinesPartial::of(member, lines, active_products(state, member, "").await?),
-        None => LinesPartial::load(state, member, id).await?,
+        Some(lines) => LinesPartial::build(state, member, lines, None).await?,
+        None => LinesPartial::load(state, member, id, None).await?,
     };
     fill(&mut partial, errors);
     partial.status = Some("Not saved: see the message at the field.".to_owned());
@@ -701,7 +852,7 @@ async fn changed(
     if !wants_fragment(headers) {
         return Ok(Redirect::to(&format!("/deals/{}", lines.deal_id)).into_response());
     }
-    let mut partial = LinesPartial::of(member, lines, active_products(state, member, "").await?);
+    let mut partial = LinesPartial::build(state, member, lines, None).await?;
     partial.status = Some(said.to_owned());
     Ok(vary_on_htmx(render(&partial)))
 }

@@ -956,7 +956,7 @@ async fn custom_fields_are_defined_by_admins_and_checked_on_every_write() {
     let (status, problem) = admin
         .post(
             "/api/v1/custom-fields",
-            json!({ "entity": "product", "label": "", "kind": "select", "options": [] }),
+            json!({ "entity": "invoice", "label": "", "kind": "select", "options": [] }),
         )
         .await;
     assert_eq!(

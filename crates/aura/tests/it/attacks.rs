@@ -543,6 +543,7 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
         "/api/v1/deals/reassign",
         "/api/v1/deals/{id}/lines",
         "/api/v1/deals/{id}/lines/{line_id}",
+        "/api/v1/deals/{id}/line-history",
         "/api/v1/products",
         "/api/v1/products/{id}",
         "/api/v1/products/{id}/blueprint",
@@ -934,6 +935,38 @@ async fn pages_escape_what_members_write_and_refuse_other_workspaces() {
     )
     .await;
 
+    // The catalog: an admin's product (name, SKU, description, category, a custom field) and
+    // a rep's line on the deal with an overridden price and its reason (F12, F13).
+    created(
+        &app,
+        &admin,
+        "/api/v1/custom-fields",
+        json!({ "entity": "product", "label": format!("Spec {SCRIPT}"), "kind": "text" }),
+    )
+    .await;
+    let product = created(
+        &app,
+        &admin,
+        "/api/v1/products",
+        json!({ "sku": SCRIPT, "name": format!("{PRODUCT_MARK} {SCRIPT}"),
+                "description": BREAKOUT, "category": format!("Cat {BREAKOUT}"),
+                "list_price": "100", "max_discount_percent": "50",
+                "custom_fields": { "spec_script_alert_zqxss_script": BREAKOUT } }),
+    )
+    .await;
+    let line = app
+        .client
+        .post(app.workspace_url("acme", &format!("/api/v1/deals/{deal}/lines")))
+        .bearer_auth(&rep)
+        .json(
+            &json!({ "product_id": product, "quantity": "1", "unit_price": "90",
+                       "override_reason": format!("{SCRIPT} {BREAKOUT}") }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(line.status(), StatusCode::CREATED);
+
     // What members write elsewhere: their names (at sign-up or on joining) and the workspace's.
     for (statement, text) in [
         (
@@ -962,6 +995,34 @@ async fn pages_escape_what_members_write_and_refuse_other_workspaces() {
         );
         assert!(
             !html.contains("<img src=x"),
+            "{path} renders planted markup: {html}"
+        );
+    }
+    // Every page and partial that shows the product or the line, crawled or not: the deal's
+    // lines (htmx and plain), the catalog, its search, the pickers, the new-deal form.
+    for (path, htmx) in [
+        (format!("/products/{product}"), false),
+        ("/products?q=zqx".to_owned(), false),
+        ("/products".to_owned(), false),
+        (format!("/deals/{deal}/lines"), true),
+        (format!("/deals/{deal}/lines"), false),
+        (format!("/deals/{deal}/lines/products?q=zqx"), true),
+        ("/deals/new".to_owned(), false),
+        ("/deals/product-options?line_q_0=zqx".to_owned(), true),
+    ] {
+        let mut request = browser.get(app.workspace_url("acme", &path));
+        if htmx {
+            request = request.header("HX-Request", "true");
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains("zqxss"),
+            "{path} shows the planted text: {html}"
+        );
+        assert!(
+            !html.contains("<script>alert") && !html.contains("<img src=x"),
             "{path} renders planted markup: {html}"
         );
     }

@@ -877,3 +877,167 @@ async fn a_manager_drags_a_deal_on_the_board_and_moves_another_by_keyboard() {
     .await;
     browser.close().await;
 }
+
+/// Journey 4, steps 7-10, in the browser: a rep adds two products to a deal, overrides one
+/// price with a reason, and sees the total change each time without the page reloading (a
+/// marker set on `window` survives: no navigation happened).
+#[tokio::test]
+async fn a_rep_prices_a_deal_with_two_products_and_an_override_without_a_reload() {
+    let (app, db) = demo_app().await;
+    crate::api_deals::seed_process(&db, "acme", "Sales").await;
+    let admin = crate::helpers::api_token(&app, "acme", "admin@acme.example").await;
+    let rep = crate::helpers::api_token(&app, "acme", "rep@acme.example").await;
+    let post = |token: &str, path: String, body: serde_json::Value| {
+        let request = app
+            .client
+            .post(app.workspace_url("acme", &path))
+            .bearer_auth(token)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 201, "{path}");
+            response.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let mut products = Vec::new();
+    for (sku, name, price) in [
+        ("BRW-1", "Browser box", "100"),
+        ("BRW-2", "Browser cable", "40"),
+    ] {
+        let product = post(
+            &admin,
+            "/api/v1/products".into(),
+            json!({ "sku": sku, "name": name, "list_price": price, "max_discount_percent": "20" }),
+        )
+        .await;
+        products.push(product["id"].as_str().unwrap().to_owned());
+    }
+    let deal = post(
+        &rep,
+        "/api/v1/deals".into(),
+        json!({ "name": "Priced in the browser" }),
+    )
+    .await;
+    let deal = deal["id"].as_str().unwrap().to_owned();
+
+    let browser = Browser::start(1024).await;
+    browser
+        .sign_in(
+            &app.workspace_url("acme", "/login"),
+            "rep@acme.example",
+            DEMO_PASSWORD,
+        )
+        .await;
+    browser.expect_heading("Welcome, Rita Rep").await;
+    let page = app.workspace_url("acme", &format!("/deals/{deal}"));
+    browser.client.goto(&page).await.unwrap();
+    // The products section arrives by htmx; then mark the page.
+    until(
+        &browser,
+        "return !!document.querySelector('#deal-lines form')",
+    )
+    .await;
+    browser
+        .client
+        .execute("window.auraMarker = 'same page'; return true", vec![])
+        .await
+        .unwrap();
+    let total_is = |amount: &'static str| {
+        format!(
+            "const t = document.querySelector('#deal-lines-total'); return !!t && t.textContent.trim() === '{amount}'"
+        )
+    };
+
+    // Two products, each added from the picker with a quantity.
+    for (product, quantity, total) in [
+        (&products[0], "2", "200.00 USD"),
+        (&products[1], "1", "240.00 USD"),
+    ] {
+        browser
+            .client
+            .wait()
+            .for_element(Locator::Id("product-choice"))
+            .await
+            .unwrap()
+            .select_by_value(product)
+            .await
+            .unwrap();
+        browser.fill("add-quantity", quantity).await;
+        browser
+            .client
+            .find(Locator::XPath(
+                "//form[@aria-labelledby='add-line-title']//button",
+            ))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(&browser, &total_is(total)).await;
+    }
+
+    // Override the box's price with a reason: the total follows.
+    let lines: serde_json::Value = app
+        .client
+        .get(app.workspace_url("acme", &format!("/api/v1/deals/{deal}/lines")))
+        .bearer_auth(&rep)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let line = lines["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["sku"] == "BRW-1")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    browser
+        .client
+        .find(Locator::XPath(&format!(
+            "//form[@hx-post='/deals/{deal}/lines/{line}']/ancestor::details/summary"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.fill(&format!("unit-price-{line}"), "90").await;
+    browser
+        .fill(&format!("reason-{line}"), "Loyal customer")
+        .await;
+    browser
+        .client
+        .find(Locator::XPath(&format!(
+            "//form[@hx-post='/deals/{deal}/lines/{line}']//button[@type='submit']"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(&browser, &total_is("220.00 USD")).await;
+    assert_eq!(
+        browser.text_of("#deal-lines-status").await.trim(),
+        "Saved. The total is now 220.00 USD."
+    );
+    // The same document all along, at the same address.
+    let marker = browser
+        .client
+        .execute("return window.auraMarker || null", vec![])
+        .await
+        .unwrap();
+    assert_eq!(marker, json!("same page"), "the page was reloaded");
+    assert_eq!(browser.client.current_url().await.unwrap().as_str(), page);
+    // The history shows the three changes, the override with its reason.
+    let history = browser.text_of(".line-history").await;
+    assert!(
+        history.contains("Unit price 100.00 → 90.00") && history.contains("“Loyal customer”"),
+        "{history}"
+    );
+    browser.close().await;
+}

@@ -47,7 +47,7 @@ fn errors_for(body: &Value, field: &str) -> Vec<String> {
 
 struct Setup {
     app: TestApp,
-    _db: TestDatabase,
+    db: TestDatabase,
     admin: String,
     manager: String,
     rep: String,
@@ -85,7 +85,7 @@ async fn setup() -> Setup {
     assert_eq!(status, StatusCode::CREATED, "{deal}");
     Setup {
         app,
-        _db: db,
+        db,
         admin,
         manager,
         rep,
@@ -503,4 +503,575 @@ async fn the_catalog_pages_and_the_deal_lines_partial_work_over_htmx() {
     )
     .await;
     assert_eq!(deal["amount"], "1900.00");
+}
+
+#[tokio::test]
+async fn a_deal_is_created_with_its_lines_at_once_and_each_line_change_is_in_its_history() {
+    let s = setup().await;
+    // Created with two lines: the amount is their total, in the same transaction.
+    let (status, deal) = call(
+        &s.app,
+        &s.rep,
+        Method::POST,
+        "/api/v1/deals",
+        Some(json!({ "name": "Two servers", "lines": [
+            { "product_id": s.product, "quantity": "3" },
+            { "product_id": s.product, "quantity": "1", "unit_price": "950",
+              "override_reason": "Bundle" },
+        ] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{deal}");
+    assert_eq!(deal["amount"], "3950.00");
+    let id = deal["id"].as_str().unwrap().to_owned();
+    let (_, lines) = call(
+        &s.app,
+        &s.rep,
+        Method::GET,
+        &format!("/api/v1/deals/{id}/lines"),
+        None,
+    )
+    .await;
+    assert_eq!(lines["items"].as_array().map(Vec::len), Some(2), "{lines}");
+
+    // Refused lines name their field and create nothing: not the deal, not a line.
+    let count_deals = || async {
+        let (_, list) = call(&s.app, &s.rep, Method::GET, "/api/v1/deals?limit=100", None).await;
+        list["items"].as_array().map_or(0, Vec::len)
+    };
+    let before = count_deals().await;
+    for (lines, amount, field, says) in [
+        (
+            json!([{ "product_id": s.product, "quantity": "2" },
+                   { "product_id": s.product, "quantity": "0" }]),
+            Value::Null,
+            "lines[1].quantity",
+            "at least 1",
+        ),
+        (
+            json!([{ "product_id": s.product, "quantity": "1", "unit_price": "100",
+                     "override_reason": "Friend" }]),
+            Value::Null,
+            "lines[0].unit_price",
+            "10 %",
+        ),
+        (
+            json!([{ "product_id": uuid::Uuid::new_v4(), "quantity": "1" }]),
+            Value::Null,
+            "lines[0].product_id",
+            "catalog",
+        ),
+        (
+            json!([{ "product_id": s.product, "quantity": "1" }]),
+            json!("5000"),
+            "amount",
+            "their total",
+        ),
+    ] {
+        let (status, body) = call(
+            &s.app,
+            &s.rep,
+            Method::POST,
+            "/api/v1/deals",
+            Some(json!({ "name": "Refused", "amount": amount, "lines": lines })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let messages = errors_for(&body, field);
+        assert!(
+            messages.iter().any(|m| m.contains(says)),
+            "{field}: {says} in {body}"
+        );
+    }
+    assert_eq!(count_deals().await, before);
+    // Lines change through the lines, never through an edit of the deal.
+    let (status, body) = call(
+        &s.app,
+        &s.rep,
+        Method::PATCH,
+        &format!("/api/v1/deals/{id}"),
+        Some(json!({ "version": deal["version"], "lines": [] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(!errors_for(&body, "lines").is_empty(), "{body}");
+
+    // Change a quantity, override a price, remove a line: each in the deal's history.
+    let first = lines["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["quantity"] == 3)
+        .unwrap();
+    let first_id = first["id"].as_str().unwrap();
+    let path = format!("/api/v1/deals/{id}/lines/{first_id}");
+    let (status, body) = call(
+        &s.app,
+        &s.rep,
+        Method::PATCH,
+        &path,
+        Some(json!({ "version": 1, "quantity": "4" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = call(
+        &s.app,
+        &s.rep,
+        Method::PATCH,
+        &path,
+        Some(json!({ "version": 2, "unit_price": "920", "override_reason": "Volume" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = call(
+        &s.app,
+        &s.rep,
+        Method::DELETE,
+        &format!("{path}?version=3"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["amount"], "950.00");
+
+    let history = format!("/api/v1/deals/{id}/line-history");
+    let (status, page) = call(&s.app, &s.rep, Method::GET, &history, None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let items = page["items"].as_array().unwrap();
+    let kinds: Vec<&str> = items
+        .iter()
+        .map(|c| c["change"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["removed", "changed", "changed", "added", "added"]);
+    assert_eq!(items[0]["before"]["unit_price"], "920.00");
+    assert_eq!(items[0]["after"], Value::Null);
+    assert_eq!(
+        (
+            &items[1]["before"]["unit_price"],
+            &items[1]["after"]["unit_price"],
+            &items[1]["after"]["override_reason"]
+        ),
+        (&json!("1000.00"), &json!("920.00"), &json!("Volume"))
+    );
+    assert_eq!(
+        (
+            &items[2]["before"]["quantity"],
+            &items[2]["after"]["quantity"]
+        ),
+        (&json!(3), &json!(4))
+    );
+    assert!(items
+        .iter()
+        .all(|c| c["changed_by_name"].as_str().is_some() && c["sku"] == "SRV-1"));
+    // Keyset pages: two at a time reach all five, newest first.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let url = match &after {
+            Some(cursor) => format!("{history}?limit=2&after={cursor}"),
+            None => format!("{history}?limit=2"),
+        };
+        let (_, page) = call(&s.app, &s.rep, Method::GET, &url, None).await;
+        for item in page["items"].as_array().unwrap() {
+            seen.push(item["id"].as_str().unwrap().to_owned());
+        }
+        match page["next"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let all: Vec<String> = items
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(seen, all);
+
+    // Another rep learns nothing of it.
+    let rep2 = crate::helpers::api_token(&s.app, "acme", "rep2@acme.example").await;
+    let (status, _) = call(&s.app, &rep2, Method::GET, &history, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The deal's page shows the history, the price's reason and who.
+    let (browser, _) = crate::helpers::signed_in(&s.app, "rep@acme.example", DEMO_PASSWORD).await;
+    let html = browser
+        .get(s.app.workspace_url("acme", &format!("/deals/{id}/lines")))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for text in [
+        "Product changes",
+        "Removed Server",
+        "Unit price 1000.00 → 920.00",
+        "Price reason list price → “Volume”",
+        "Quantity 3 → 4",
+        "Added Server",
+    ] {
+        assert!(html.contains(text), "{text} in {html}");
+    }
+}
+
+#[tokio::test]
+async fn the_new_deal_form_takes_products_with_a_picker_that_works_without_script() {
+    let s = setup().await;
+    let (rep, csrf) = crate::helpers::signed_in(&s.app, "rep@acme.example", DEMO_PASSWORD).await;
+    let get = |path: String| {
+        let request = rep.get(s.app.workspace_url("acme", &path));
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    let (status, html) = get("/deals/new".into()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("id=\"line_product_0\"")
+            && html.contains("Server (SRV-1)")
+            && html.contains("the sum of its products"),
+        "{html}"
+    );
+    // As you type (htmx): the row's options narrow.
+    let (_, options) = get("/deals/product-options?line_q_0=srv".into()).await;
+    assert!(options.contains("Server (SRV-1)"), "{options}");
+    let (_, options) = get("/deals/product-options?line_q_0=zzz".into()).await;
+    assert!(
+        options.contains("No active product matches “zzz”") && !options.contains("SRV-1"),
+        "{options}"
+    );
+
+    let post = |form: Vec<(&'static str, String)>| {
+        let request = rep.post(s.app.workspace_url("acme", "/deals")).form(&form);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let location = response
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_owned());
+            (status, location, response.text().await.unwrap())
+        }
+    };
+    let base = |extra: Vec<(&'static str, String)>| {
+        let mut form = vec![
+            ("csrf_token", csrf.clone()),
+            ("name", "Rack for Globex".to_owned()),
+            ("amount", String::new()),
+        ];
+        form.extend(extra);
+        form
+    };
+    // Without script, a search with no product chosen shows that row's matches, input kept.
+    let (status, _, html) = post(base(vec![("line_q_1", "srv".into())])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("Choose one of the products matching “srv”")
+            && html.contains("value=\"srv\"")
+            && html.contains("value=\"Rack for Globex\""),
+        "{html}"
+    );
+    // A bad quantity is refused at that row's quantity, the input kept.
+    let (status, _, html) = post(base(vec![
+        ("line_product_1", s.product.clone()),
+        ("line_quantity_1", "1.5".into()),
+    ]))
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("value=\"1.5\"")
+            && html.contains("id=\"line_quantity_1-error\"")
+            && html.contains("not a whole number")
+            && html.contains(&format!("<option value=\"{}\" selected>", s.product)),
+        "{html}"
+    );
+    // A typed amount with products: refused at the amount.
+    let (status, _, html) = post(vec![
+        ("csrf_token", csrf.clone()),
+        ("name", "Rack for Globex".to_owned()),
+        ("amount", "10".to_owned()),
+        ("line_product_0", s.product.clone()),
+        ("line_quantity_0", "2".into()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("id=\"amount-error\""), "{html}");
+
+    // Two rows filled: one deal with both lines, its amount their total.
+    let (status, location, _) = post(base(vec![
+        ("line_product_0", s.product.clone()),
+        ("line_quantity_0", "2".into()),
+        ("line_product_2", s.product.clone()),
+        ("line_quantity_2", "1".into()),
+    ]))
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = location.unwrap();
+    let id = location
+        .trim_start_matches("/deals/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, deal) = call(
+        &s.app,
+        &s.rep,
+        Method::GET,
+        &format!("/api/v1/deals/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(deal["amount"], "3000.00", "{deal}");
+    let (_, html) = get(format!("/deals/{id}/lines")).await;
+    assert!(
+        html.contains("3000.00 USD") && html.matches("Added Server").count() == 2,
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn at_least_one_product_is_a_stage_requirement_on_the_deal_page_the_board_and_the_api() {
+    let s = setup().await;
+    // The next open stage of the setup deal's process asks for a product, and nothing else.
+    let (process, lead, name): (uuid::Uuid, uuid::Uuid, String) = sqlx::query_as(
+        "update deal_stages set requires_product = true, requires_amount = false,
+                                requires_close_date = false, requires_contact = false
+         where id = (select s.id from deal_stages s join deals d on d.process_id = s.process_id
+                     where d.id = $1::uuid and s.outcome = 'open' and s.id <> d.stage_id
+                     order by s.position limit 1)
+         returning process_id, id, name",
+    )
+    .bind(&s.deal)
+    .fetch_one(&s.db.owner)
+    .await
+    .unwrap();
+    // Created in that stage without a product: refused.
+    let (status, body) = call(
+        &s.app,
+        &s.rep,
+        Method::POST,
+        "/api/v1/deals",
+        Some(json!({ "name": "Straight to contract", "stage_id": lead,
+                     "contacts": [] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        errors_for(&body, "line_items")
+            .iter()
+            .any(|m| m.contains("needs at least one product")),
+        "{body}"
+    );
+    // The API move of the setup's deal (no lines) is refused, naming it.
+    let (_, deal) = call(
+        &s.app,
+        &s.rep,
+        Method::GET,
+        &format!("/api/v1/deals/{}", s.deal),
+        None,
+    )
+    .await;
+    let (status, body) = call(
+        &s.app,
+        &s.rep,
+        Method::POST,
+        &format!("/api/v1/deals/{}/stage", s.deal),
+        Some(json!({ "stage_id": lead, "version": deal["version"] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        errors_for(&body, "line_items")
+            .iter()
+            .any(|m| m.contains("needs at least one product")),
+        "{body}"
+    );
+    // The deal page: refused with the reason and a way to add a product.
+    let (rep, csrf) = crate::helpers::signed_in(&s.app, "rep@acme.example", DEMO_PASSWORD).await;
+    let response = rep
+        .post(
+            s.app
+                .workspace_url("acme", &format!("/deals/{}/stage", s.deal)),
+        )
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("stage_id", &lead.to_string()),
+            ("version", &deal["version"].to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("needs at least one product") && html.contains("Add a product"),
+        "{html}"
+    );
+    // The board: not moved, with the reason said.
+    let response = rep
+        .post(
+            s.app
+                .workspace_url("acme", &format!("/board/{process}/move")),
+        )
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("deal_id", s.deal.as_str()),
+            ("stage_id", &lead.to_string()),
+            ("version", &deal["version"].to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains(&format!(
+            "Not moved: The stage “{name}” needs at least one product."
+        )),
+        "{html}"
+    );
+    // With a product on it, the move is made.
+    let (status, _) = call(
+        &s.app,
+        &s.rep,
+        Method::POST,
+        &format!("/api/v1/deals/{}/lines", s.deal),
+        Some(json!({ "product_id": s.product, "quantity": "1" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, deal) = call(
+        &s.app,
+        &s.rep,
+        Method::GET,
+        &format!("/api/v1/deals/{}", s.deal),
+        None,
+    )
+    .await;
+    let (status, body) = call(
+        &s.app,
+        &s.rep,
+        Method::POST,
+        &format!("/api/v1/deals/{}/stage", s.deal),
+        Some(json!({ "stage_id": lead, "version": deal["version"] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["stage_name"], name);
+}
+
+#[tokio::test]
+async fn products_carry_the_workspace_s_custom_fields_on_the_api_the_form_and_the_page() {
+    let s = setup().await;
+    for body in [
+        json!({ "entity": "product", "label": "Warranty", "kind": "text" }),
+        json!({ "entity": "product", "label": "Seats", "kind": "number" }),
+    ] {
+        let (status, body) = call(
+            &s.app,
+            &s.admin,
+            Method::POST,
+            "/api/v1/custom-fields",
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, product) = call(
+        &s.app,
+        &s.admin,
+        Method::POST,
+        "/api/v1/products",
+        Some(
+            json!({ "sku": "LIC-1", "name": "Licence", "list_price": "99",
+                     "custom_fields": { "warranty": "3 years", "seats": "25" } }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{product}");
+    assert_eq!(
+        product["custom_fields"],
+        json!({ "warranty": "3 years", "seats": 25 })
+    );
+    let id = product["id"].as_str().unwrap().to_owned();
+    let (status, body) = call(
+        &s.app,
+        &s.admin,
+        Method::POST,
+        "/api/v1/products",
+        Some(
+            json!({ "sku": "LIC-2", "name": "Licence 2", "list_price": "99",
+                     "custom_fields": { "seats": "many" } }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        !errors_for(&body, "custom_fields.seats").is_empty(),
+        "{body}"
+    );
+
+    // The page shows them; the edit form changes one and keeps input when refused.
+    let (admin, csrf) =
+        crate::helpers::signed_in(&s.app, "admin@acme.example", DEMO_PASSWORD).await;
+    let page = admin
+        .get(s.app.workspace_url("acme", &format!("/products/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<dt>Warranty</dt><dd class=\"wrap\">3 years</dd>")
+            && page.contains("name=\"custom_fields.seats\" type=\"number\" value=\"25\""),
+        "{page}"
+    );
+    let save = |seats: &'static str| {
+        let request = admin
+            .post(s.app.workspace_url("acme", &format!("/products/{id}")))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("version", "1"),
+                ("sku", "LIC-1"),
+                ("name", "Licence"),
+                ("active", "on"),
+                ("custom_fields.warranty", "5 years"),
+                ("custom_fields.seats", seats),
+            ]);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    let (status, html) = save("lots").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("value=\"lots\"") && html.contains("value=\"5 years\""),
+        "{html}"
+    );
+    let (status, _) = save("30").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, product) = call(
+        &s.app,
+        &s.rep,
+        Method::GET,
+        &format!("/api/v1/products/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        product["custom_fields"],
+        json!({ "warranty": "5 years", "seats": 30 })
+    );
+    // The new-product form has them too.
+    let list = admin
+        .get(s.app.workspace_url("acme", "/products"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("name=\"custom_fields.warranty\""), "{list}");
 }
