@@ -15,7 +15,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -142,6 +142,16 @@ fn month_label(month: NaiveDate) -> String {
     month.format("%b %Y").to_string()
 }
 
+/// A month under a chart's column: short (`Aug`), with the year at the first and at January
+/// (`Jul ’26`, `Jan ’27`); the table view names each in full.
+fn column_label(month: NaiveDate, first: bool) -> String {
+    if first || month.month() == 1 {
+        month.format("%b ’%y").to_string()
+    } else {
+        month.format("%b").to_string()
+    }
+}
+
 fn short_list(list: ShortList, see_all: String) -> ShortListView {
     ShortListView {
         more: list.total > list.items.len() as i64,
@@ -249,8 +259,9 @@ fn results_chart(numbers: &Numbers, currency: &str) -> ChartView {
     let groups: Vec<Group> = numbers
         .results
         .iter()
-        .map(|m| Group {
-            label: month_label(m.month),
+        .enumerate()
+        .map(|(i, m)| Group {
+            label: column_label(m.month, i == 0),
             values: vec![m.won_amount, m.lost_amount],
         })
         .collect();
@@ -290,8 +301,9 @@ fn forecast_chart(numbers: &Numbers, currency: &str) -> ChartView {
     let groups: Vec<Group> = numbers
         .forecast
         .iter()
-        .map(|m| Group {
-            label: month_label(m.month),
+        .enumerate()
+        .map(|(i, m)| Group {
+            label: column_label(m.month, i == 0),
             values: vec![m.weighted],
         })
         .collect();
