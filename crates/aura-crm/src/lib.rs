@@ -9,6 +9,7 @@ pub mod activities;
 pub mod board;
 pub mod contacts;
 pub mod custom_fields;
+pub mod dashboard;
 pub mod deals;
 pub mod demo;
 pub mod fields;

@@ -1,7 +1,6 @@
-//! A tenant's workspace host: sign-in, sign-out, and the signed-in home that later modules
-//! (contacts, deals, settings) hang their navigation from.
+//! A tenant's workspace host: sign-in, sign-out, and the signed-in home (the dashboard, in
+//! `crate::dashboard`) that later modules (contacts, deals, settings) hang their navigation from.
 
-use askama::Template;
 use aura_platform::auth::{self, LoginError, LoginSource};
 use aura_platform::tenants::Workspace;
 
@@ -15,50 +14,17 @@ use serde::Deserialize;
 
 use crate::extract::MemberForm;
 use crate::forms::NoFields;
-use crate::pages::{render, Chrome, Section};
+use crate::pages::{Chrome, Section};
 use crate::rate_limit::{self, ClientAddress};
-use crate::session::{self, removal, session_cookie, Member, SESSION_COOKIE};
+use crate::session::{self, removal, session_cookie, SESSION_COOKIE};
 use crate::sign_in::{self, Attempt, SignInForm};
 use crate::{AppState, WebError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
+        .route("/", get(crate::dashboard::home))
         .route("/login", get(login_page).post(log_in))
         .route("/logout", post(log_out))
-}
-
-#[derive(Template)]
-#[template(path = "workspace_home.html")]
-struct HomePage {
-    chrome: Chrome,
-    display_name: String,
-    role: &'static str,
-    workspace_name: String,
-    /// The member's own open deals at a glance (journey 2); amounts formatted.
-    pipeline: aura_crm::board::MyPipeline,
-    amounts: Vec<String>,
-}
-
-async fn home(State(state): State<AppState>, member: Member) -> Result<Response, WebError> {
-    let pipeline = aura_crm::board::my_pipeline(&state.db, member.signed_in.context).await?;
-    let page = HomePage {
-        chrome: Chrome::for_member(Section::Home, &member),
-        display_name: member.signed_in.display_name.clone(),
-        role: member.signed_in.context.role.label(),
-        workspace_name: member.workspace.name.clone(),
-        amounts: pipeline
-            .stages
-            .iter()
-            .map(|s| crate::board::money(s.amount))
-            .collect(),
-        pipeline,
-    };
-    let jar = CookieJar::new();
-    Ok(match member.renewed_cookie {
-        Some(cookie) => (jar.add(cookie), render(&page)).into_response(),
-        None => render(&page),
-    })
 }
 
 #[derive(Deserialize)]

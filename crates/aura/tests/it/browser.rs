@@ -12,13 +12,13 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
 /// A headless Chromium session; the driver process ends with it.
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     driver: Child,
 }
 
 impl Browser {
-    async fn start(width: u32) -> Self {
+    pub(crate) async fn start(width: u32) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -112,7 +112,7 @@ impl Browser {
     }
 
     /// Waits for the page's heading to read `expected` (pages load after each click).
-    async fn expect_heading(&self, expected: &str) {
+    pub(crate) async fn expect_heading(&self, expected: &str) {
         let started = Instant::now();
         loop {
             // The page may be mid-navigation: a missing or stale heading is just "not yet".
@@ -131,18 +131,18 @@ impl Browser {
         }
     }
 
-    async fn sign_in(&self, url: &str, email: &str, password: &str) {
+    pub(crate) async fn sign_in(&self, url: &str, email: &str, password: &str) {
         self.client.goto(url).await.unwrap();
         self.fill("email", email).await;
         self.fill("password", password).await;
         self.click("form.stack button[type=submit]").await;
     }
 
-    async fn sign_out(&self) {
+    pub(crate) async fn sign_out(&self) {
         self.click(".account button").await;
     }
 
-    async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         self.client.clone().close().await.ok();
         self.driver.kill().ok();
         self.driver.wait().ok();

@@ -10,6 +10,7 @@ mod board;
 mod browser;
 mod cli;
 mod crm_pages;
+mod dashboard;
 mod deal_pages;
 mod health;
 mod helpers;
