@@ -26,6 +26,7 @@ mod crm;
 mod deals;
 mod processes;
 mod products;
+mod snapshot;
 
 use crate::rate_limit::{self, ClientAddress};
 use crate::{refusals, session};
@@ -57,6 +58,7 @@ use crate::{AppState, WebError};
         products::price_history, products::deal_lines, products::add_line, products::edit_line,
         products::remove_line,
         board::get_board, board::stage_cards,
+        snapshot::get_snapshot,
     ),
     modifiers(&BearerAuth)
 )]
@@ -85,6 +87,7 @@ pub fn routes() -> Router<AppState> {
         .merge(deals::routes())
         .merge(products::routes())
         .merge(board::routes())
+        .merge(snapshot::routes())
 }
 
 /// Routes of the apex: the platform's integrations.
