@@ -715,6 +715,7 @@ async fn a_manager_drags_a_deal_on_the_board_and_moves_another_by_keyboard() {
         json!({ "name": "Drag me", "process_id": process.id, "amount": "500",
                 "expected_close_date": "2030-03-01" }),
         json!({ "name": "Key me", "process_id": process.id }),
+        json!({ "name": "Lose me", "process_id": process.id }),
     ] {
         let response = app
             .client
@@ -848,6 +849,61 @@ async fn a_manager_drags_a_deal_on_the_board_and_moves_another_by_keyboard() {
     )
     .await;
     assert_eq!(stage_of(ids[1].clone()).await, process.stage("Won"));
+
+    // By keyboard to Lost: the board asks why, the reason's field has the focus, the reason is
+    // typed and sent with Enter, and the move is saved with it.
+    until(
+        &browser,
+        "return !!document.querySelector('[data-sortable-ready]')",
+    )
+    .await;
+    let select = browser
+        .client
+        .find(Locator::Id(&format!("move-{}", ids[2])))
+        .await
+        .unwrap();
+    select.send_keys("Lost").await.unwrap();
+    let button = browser
+        .client
+        .find(Locator::Css(&format!("#card-{} .move-to button", ids[2])))
+        .await
+        .unwrap();
+    button.send_keys("\u{E007}").await.unwrap();
+    until(
+        &browser,
+        "return document.activeElement && document.activeElement.id === 'lost_reason'",
+    )
+    .await;
+    until(
+        &browser,
+        "return document.getElementById('board-status').textContent.includes('a lost reason is needed')",
+    )
+    .await;
+    assert_eq!(
+        stage_of(ids[2].clone()).await,
+        process.stage("Lead"),
+        "not moved yet"
+    );
+    let reason = browser
+        .client
+        .find(Locator::Id("lost_reason"))
+        .await
+        .unwrap();
+    reason.send_keys("No budget this year").await.unwrap();
+    reason.send_keys("\u{E007}").await.unwrap();
+    until(
+        &browser,
+        "return document.getElementById('board-status').textContent.includes('Moved “Lose me” to Lost.')",
+    )
+    .await;
+    assert_eq!(stage_of(ids[2].clone()).await, process.stage("Lost"));
+    let lost_reason: Option<String> =
+        sqlx::query_scalar("select lost_reason from deals where id = $1::uuid")
+            .bind(&ids[2])
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    assert_eq!(lost_reason.as_deref(), Some("No budget this year"));
 
     // At 320 px the columns scroll inside the board; the page does not.
     browser.client.set_window_size(320, 900).await.unwrap();
