@@ -518,6 +518,11 @@ async fn the_snapshot_matches_the_deals_own_rows_on_the_page_in_csv_and_api_and_
             )],
         ),
         (
+            &manager,
+            json!({ "name": "M deleted", "process_id": p, "amount": "5000", "expected_close_date": "2031-01-15" }),
+            vec![(proposal.as_str(), None), (won.as_str(), None)],
+        ),
+        (
             &rep,
             json!({ "name": "R won", "process_id": p, "amount": "800", "expected_close_date": "2031-01-05" }),
             vec![
@@ -545,11 +550,20 @@ async fn the_snapshot_matches_the_deals_own_rows_on_the_page_in_csv_and_api_and_
     ] {
         steps.push((api, api.deal(body).await, moves));
     }
+    let mut deleted = String::new();
     for (api, mut deal, moves) in steps {
         for (stage, reason) in moves {
             deal = api.move_to(&deal, stage, reason).await;
         }
+        if deal["name"] == "M deleted" {
+            deleted = deal["id"].as_str().unwrap().to_owned();
+        }
     }
+    // A deleted deal counts nowhere (its moves neither).
+    let (status, _) = manager
+        .call(Method::DELETE, &format!("/api/v1/deals/{deleted}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     // Time in the stage left, varied (the moves above took milliseconds): set by the schema's
     // owner, then read back through the API like every other row.
     sqlx::query(
