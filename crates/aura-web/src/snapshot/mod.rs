@@ -292,12 +292,18 @@ async fn load(
     let snapshot = snapshot::snapshot(&state.db, context, process, period, owner)
         .await?
         .ok_or(WebError::NotFound)?;
+    // A rep's snapshot is their own; a manager's names a member of the list, or one who is not
+    // (then it holds no deals).
     let owner_name = snapshot.owner.map(|id| {
-        owners
-            .iter()
-            .find(|m| m.user_id == id)
-            .map(|m| m.display_name.clone())
-            .unwrap_or_else(|| member.signed_in.display_name.clone())
+        if id == member.signed_in.context.user_id {
+            member.signed_in.display_name.clone()
+        } else {
+            owners
+                .iter()
+                .find(|m| m.user_id == id)
+                .map(|m| m.display_name.clone())
+                .unwrap_or_else(|| "a member who is not in this workspace".to_owned())
+        }
     });
     Ok(Ok(view(snapshot, owner_name)))
 }
