@@ -933,3 +933,92 @@ async fn a_manager_drags_a_deal_on_the_board_and_moves_another_by_keyboard() {
     .await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn the_snapshot_page_fits_a_small_phone_and_prints_without_its_controls() {
+    let (app, db) = demo_app().await;
+    let process = crate::api_deals::seed_process(&db, "acme", "Snapshot").await;
+    let token = crate::helpers::api_token(&app, "acme", "manager@acme.example").await;
+    for (name, amount) in [
+        ("Wide deal one", "123456789.00"),
+        ("Wide deal two", "98765.43"),
+    ] {
+        let response = app
+            .client
+            .post(app.workspace_url("acme", "/api/v1/deals"))
+            .bearer_auth(&token)
+            .json(
+                &json!({ "name": name, "process_id": process.id, "amount": amount,
+                           "expected_close_date": "2031-05-01" }),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    }
+    let browser = Browser::start(320).await;
+    browser
+        .sign_in(
+            &app.workspace_url("acme", "/login"),
+            "manager@acme.example",
+            DEMO_PASSWORD,
+        )
+        .await;
+    browser
+        .client
+        .goto(&app.workspace_url("acme", &format!("/processes/{}/snapshot", process.id)))
+        .await
+        .unwrap();
+    until(
+        &browser,
+        "return !!document.getElementById('snapshot-stages')",
+    )
+    .await;
+    let text = browser
+        .client
+        .find(Locator::Id("snapshot-forecast"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("123,555,554.43"), "{text}");
+    // Ten columns of numbers scroll inside their table's box; the page itself does not.
+    assert!(
+        !browser.overflows_horizontally().await,
+        "the snapshot page overflows 320 px"
+    );
+    // Printed, the navigation, the filters and the buttons are hidden and table rows are not
+    // split: the print rules of the stylesheet the page loads.
+    let print = browser
+        .client
+        .execute(
+            "const rules = [];
+             for (const sheet of document.styleSheets) {
+               for (const rule of sheet.cssRules) {
+                 if (rule.media && rule.media.mediaText === 'print') rules.push(rule.cssText);
+               }
+             }
+             return rules.join('\\n');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let print = print.as_str().unwrap_or_default();
+    for needed in [".site-header", ".no-print", "button", "break-inside: avoid"] {
+        assert!(print.contains(needed), "print rules lack {needed}: {print}");
+    }
+    // The period is chosen with the keyboard: a preset link, followed with Enter.
+    let quarter = browser
+        .client
+        .find(Locator::LinkText("This quarter"))
+        .await
+        .unwrap();
+    quarter.send_keys("\u{E007}").await.unwrap();
+    until(
+        &browser,
+        "return location.search.includes('period=quarter') && !!document.querySelector('a[aria-current=\"page\"][href*=\"period=quarter\"]')",
+    )
+    .await;
+    browser.close().await;
+}
