@@ -78,3 +78,10 @@ function boardColumns(root) {
 }
 
 htmx.onLoad(boardColumns);
+
+// The snapshot page's Print button (no inline script under the CSP): prints the page, which
+// the stylesheet's print rules reduce to its tables.
+document.addEventListener("click", (event) => {
+  const target = event.target instanceof Element ? event.target.closest("[data-print]") : null;
+  if (target) window.print();
+});

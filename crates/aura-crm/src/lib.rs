@@ -19,6 +19,7 @@ pub mod organizations;
 pub mod paging;
 pub mod processes;
 pub mod products;
+pub mod snapshot;
 pub mod workspace_defaults;
 
 pub use fields::{FieldError, WriteError};

@@ -30,6 +30,7 @@ mod session;
 mod settings;
 mod sign_in;
 mod site;
+mod snapshot;
 mod team;
 mod workspace;
 
@@ -111,6 +112,7 @@ pub fn router(state: AppState) -> Router {
             .merge(deals::routes())
             .merge(products::routes())
             .merge(board::routes())
+            .merge(snapshot::routes())
             .fallback(error::not_found)
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),

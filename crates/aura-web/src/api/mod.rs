@@ -29,6 +29,7 @@ mod crm;
 mod deals;
 mod processes;
 mod products;
+mod snapshot;
 
 use crate::extract::Id;
 use crate::rate_limit::{self, ClientAddress};
@@ -72,6 +73,7 @@ fn api() -> Api {
         .merge(deals::routes())
         .merge(products::routes())
         .merge(board::routes())
+        .merge(snapshot::routes())
         .split_for_parts();
     let (platform, platform_doc) = OpenApiRouter::new()
         .routes(routes!(contract_signed))

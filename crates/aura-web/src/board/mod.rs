@@ -6,14 +6,17 @@
 //! the same handler, which moves with the deal's version through `deals::move_to_stage` and
 //! answers with the board as it now is: a refused move (missing fields, stale version, no
 //! permission) leaves the card where it was, marked, with the reason and a link to the deal's
-//! form, and the result is announced in a live region.
+//! form, and the result is announced in a live region. A move to a lost stage without a reason
+//! is refused the same way and answered with a form that asks for the reason (its field takes
+//! the focus) and posts the move again with it. The organization filter is a picker: a name
+//! typed with suggestions from `/organizations/options`, kept by id across moves and pages.
 
 use askama::Template;
 use aura_crm::board::{self, Board, BoardFilter, Card};
 use aura_crm::deals::{self, Stage, StageMoveInput};
-use aura_crm::ids::{DealId, ProcessId, StageId};
+use aura_crm::ids::{DealId, OrganizationId, ProcessId, StageId};
 use aura_crm::paging::Cursor;
-use aura_crm::WriteError;
+use aura_crm::{organizations, WriteError};
 use aura_platform::ids::UserId;
 use aura_platform::members;
 use aura_platform::permissions::Permission;
@@ -43,8 +46,12 @@ pub fn routes() -> Router<AppState> {
 struct FilterQuery {
     #[serde(default)]
     owner: String,
+    /// The organization filter as the board's links carry it (canonical: an id).
     #[serde(default)]
     organization_id: String,
+    /// The organization picker's input: a name typed (or chosen from its suggestions), or an id.
+    #[serde(default)]
+    organization: String,
     #[serde(default)]
     close_from: String,
     #[serde(default)]
@@ -52,7 +59,56 @@ struct FilterQuery {
     after: Option<String>,
 }
 
+/// An organization named in the filter that does not exist (for the caller): its deals are
+/// none, and the picker says so.
+const NO_ORGANIZATION: uuid::Uuid = uuid::Uuid::nil();
+
 impl FilterQuery {
+    /// Resolves the organization picker's input to the canonical `organization_id` (and the
+    /// organization's name for the picker), so the filter is kept by id across moves and
+    /// "Show more". A name that names no organization the caller may see filters to nothing
+    /// and is reported.
+    async fn resolve_organization(
+        &mut self,
+        state: &AppState,
+        member: &Member,
+    ) -> Result<Option<String>, WebError> {
+        let context = member.signed_in.context;
+        let typed = self.organization.trim().to_owned();
+        let id: Option<OrganizationId> = if typed.is_empty() {
+            match self.organization_id.trim() {
+                "" => return Ok(None),
+                raw => raw.parse().ok(),
+            }
+        } else if let Ok(id) = typed.parse() {
+            Some(id)
+        } else {
+            organizations::find_by_name(&state.db, context, &typed).await?
+        };
+        let found = match id {
+            Some(id) => organizations::get(&state.db, context, id).await?,
+            None => None,
+        };
+        match found {
+            Some(organization) => {
+                self.organization_id = organization.id.to_string();
+                self.organization = organization.name;
+                Ok(None)
+            }
+            None => {
+                self.organization_id = NO_ORGANIZATION.to_string();
+                let shown = if typed.is_empty() {
+                    "that organization".to_owned()
+                } else {
+                    format!("“{typed}”")
+                };
+                Ok(Some(format!(
+                    "There is no organization {shown} to filter by: no deals are shown."
+                )))
+            }
+        }
+    }
+
     fn filter(&self) -> BoardFilter {
         BoardFilter {
             owner: self
@@ -102,12 +158,28 @@ struct ColumnView {
 }
 
 /// What a move's answer says: announced in the live region; a refusal also shown as an alert
-/// with a link to the deal's form.
+/// with a link to the deal's form, or, for a move to a lost stage without a reason, the form
+/// that asks for it.
 #[derive(Default)]
 struct Outcome {
     status: Option<String>,
     refusal: Option<String>,
     deal: Option<DealId>,
+    lost: Option<LostPrompt>,
+}
+
+/// The board's question when a card was dropped on (or moved to) a lost stage without a
+/// reason: the move again, with a lost reason field. The card meanwhile stays where it was.
+struct LostPrompt {
+    deal: DealId,
+    deal_name: String,
+    version: i64,
+    stage: StageId,
+    stage_name: String,
+    /// What was typed (kept when refused again).
+    reason: String,
+    /// The field's error: set when the question was answered without a (valid) reason.
+    error: Option<String>,
 }
 
 struct BoardView {
@@ -131,6 +203,8 @@ struct BoardPage {
     may_filter_owner: bool,
     owners: Vec<members::Member>,
     filters: FilterQuery,
+    /// The organization picker's input named no organization.
+    organization_error: Option<String>,
     board: Option<BoardView>,
     status: String,
 }
@@ -230,6 +304,7 @@ async fn respond(
     member: &Member,
     board: Option<BoardView>,
     filters: FilterQuery,
+    organization_error: Option<String>,
 ) -> Result<Response, WebError> {
     let status = board
         .as_ref()
@@ -257,6 +332,7 @@ async fn respond(
         may_filter_owner,
         owners,
         filters,
+        organization_error,
         board,
         status,
     })))
@@ -267,13 +343,22 @@ async fn chosen_board(
     State(state): State<AppState>,
     headers: HeaderMap,
     member: Member,
-    Query(filters): Query<FilterQuery>,
+    Query(mut filters): Query<FilterQuery>,
 ) -> Result<Response, WebError> {
+    let organization_error = filters.resolve_organization(&state, &member).await?;
     let board = match board::chosen_process(&state.db, member.signed_in.context).await? {
         Some(process) => Some(load(&state, &member, process, &filters, Outcome::default()).await?),
         None => None,
     };
-    respond(&state, &headers, &member, board, filters).await
+    respond(
+        &state,
+        &headers,
+        &member,
+        board,
+        filters,
+        organization_error,
+    )
+    .await
 }
 
 /// `/board/{id}`: that process's board, remembered as the member's choice.
@@ -282,11 +367,20 @@ async fn board_page(
     headers: HeaderMap,
     member: Member,
     Id(process): Id<ProcessId>,
-    Query(filters): Query<FilterQuery>,
+    Query(mut filters): Query<FilterQuery>,
 ) -> Result<Response, WebError> {
+    let organization_error = filters.resolve_organization(&state, &member).await?;
     let board = load(&state, &member, process, &filters, Outcome::default()).await?;
     board::remember(&state.db, member.signed_in.context, process).await?;
-    respond(&state, &headers, &member, Some(board), filters).await
+    respond(
+        &state,
+        &headers,
+        &member,
+        Some(board),
+        filters,
+        organization_error,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -297,6 +391,12 @@ struct MoveForm {
     version: String,
     #[serde(default)]
     stage_id: String,
+    /// Sent by the board's lost reason form (a drop or "Move to" on a lost stage asks for it).
+    #[serde(default)]
+    lost_reason: String,
+    /// Set by that form: the member was asked, so an empty reason is an error on its field.
+    #[serde(default)]
+    asked: String,
 }
 
 /// A move from the board, by drag and drop or by the "Move to" control: answered with the
@@ -313,18 +413,22 @@ async fn move_card(
     let version: Option<i64> = form.version.trim().parse().ok();
     let outcome = match (deal, target, version) {
         (Some(deal), Some(target), Some(version)) => {
+            let typed = form.lost_reason.trim();
             let input = StageMoveInput {
                 stage_id: Some(target),
                 version,
-                lost_reason: None,
+                lost_reason: (!typed.is_empty()).then(|| typed.to_owned()),
             };
             let context = member.signed_in.context;
             match deals::move_to_stage(&state.db, context, deal, &input).await {
                 Ok(moved) => Outcome {
                     status: Some(format!("Moved “{}” to {}.", moved.name, moved.stage_name)),
-                    refusal: None,
                     deal: Some(deal),
+                    ..Outcome::default()
                 },
+                Err(WriteError::Invalid(list)) if list.iter().any(|e| e.field == "lost_reason") => {
+                    lost_prompt(&state, &member, deal, version, target, &form, list).await?
+                }
                 Err(err) => {
                     let reason = match err {
                         WriteError::Invalid(list) => list
@@ -345,6 +449,7 @@ async fn move_card(
                         status: Some(format!("Not moved: {reason}")),
                         refusal: Some(reason),
                         deal: Some(deal),
+                        lost: None,
                     }
                 }
             }
@@ -353,10 +458,74 @@ async fn move_card(
             status: Some("Not moved: choose a deal and a stage.".to_owned()),
             refusal: Some("Choose a deal and a stage.".to_owned()),
             deal,
+            lost: None,
         },
     };
     let board = load(&state, &member, process, &filters, outcome).await?;
-    respond(&state, &headers, &member, Some(board), filters).await
+    respond(&state, &headers, &member, Some(board), filters, None).await
+}
+
+/// A move to a lost stage refused for its reason (missing, or too long): the card stays, and
+/// the board asks why the deal was lost, with the move's deal, version and stage. Other missing
+/// fields are named too (the deal's form completes them).
+async fn lost_prompt(
+    state: &AppState,
+    member: &Member,
+    deal: DealId,
+    version: i64,
+    stage: StageId,
+    form: &MoveForm,
+    problems: Vec<aura_crm::FieldError>,
+) -> Result<Outcome, WebError> {
+    let context = member.signed_in.context;
+    let Some(current) = deals::get(&state.db, context, deal).await? else {
+        return Err(WebError::NotFound);
+    };
+    let stage_name = current
+        .stages
+        .iter()
+        .find(|s| s.id == stage)
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    let current = current.deal;
+    let asked = !form.asked.trim().is_empty();
+    let (reason_problems, others): (Vec<_>, Vec<_>) =
+        problems.into_iter().partition(|e| e.field == "lost_reason");
+    let error = (asked || !form.lost_reason.trim().is_empty()).then(|| {
+        reason_problems
+            .into_iter()
+            .map(|e| e.message)
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    let refusal = (!others.is_empty()).then(|| {
+        others
+            .into_iter()
+            .map(|e| e.message)
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    let status = match &error {
+        Some(error) => format!("Not moved: {error}"),
+        None => format!(
+            "Not moved yet: a lost reason is needed to close “{}” as lost. Say why it was lost.",
+            current.name
+        ),
+    };
+    Ok(Outcome {
+        status: Some(status),
+        refusal,
+        deal: Some(deal),
+        lost: Some(LostPrompt {
+            deal,
+            deal_name: current.name,
+            version,
+            stage,
+            stage_name,
+            reason: form.lost_reason.clone(),
+            error,
+        }),
+    })
 }
 
 /// The process and the stage in `/board/{id}/stages/{stage_id}`; ids that do not parse: 404.

@@ -550,6 +550,7 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
         "/api/v1/products/{id}/price-history",
         "/api/v1/processes/{id}/board",
         "/api/v1/processes/{id}/board/stages/{stage_id}",
+        "/api/v1/processes/{id}/snapshot",
     ] {
         assert!(routes.iter().any(|r| r.path == deal_route), "{deal_route}");
     }
@@ -849,6 +850,21 @@ async fn crawl(
             .await
             .unwrap();
         assert!(!response.status().is_server_error(), "{path}");
+        // A download (the snapshot's CSV) is not a page: it must come as an attachment of a
+        // type that is not HTML, so a browser never renders what it holds; its path is kept
+        // for the other workspaces' attempts below.
+        let kind = response.headers().get("content-type").cloned();
+        let kind = kind.and_then(|v| v.to_str().ok().map(str::to_owned));
+        if !kind.as_deref().unwrap_or_default().starts_with("text/html") {
+            let disposition = response.headers().get("content-disposition");
+            assert!(
+                disposition
+                    .is_some_and(|d| d.to_str().unwrap_or_default().starts_with("attachment")),
+                "{path} ({kind:?}) is neither a page nor an attachment"
+            );
+            pages.push((path, String::new()));
+            continue;
+        }
         let html = response.text().await.unwrap();
         let (links, posts) = urls_in(&html);
         for link in links {
@@ -1036,6 +1052,7 @@ async fn pages_escape_what_members_write_and_refuse_other_workspaces() {
         format!("/organizations/{organization}"),
         format!("/deals/{deal}"),
         format!("/settings/processes/{process}"),
+        format!("/processes/{process}/snapshot"),
     ] {
         assert!(
             shown.contains(&needed.as_str()),

@@ -626,3 +626,237 @@ async fn the_home_page_shows_my_open_deals_by_stage_closing_soon_and_rotting() {
     assert!(!block.contains("9,000.00"), "another member's deal");
     assert!(block.contains(&format!("href=\"/board/{}\"", process.id)));
 }
+
+/// The part of a board fragment that is the column of `stage`.
+fn column_html<'h>(html: &'h str, stage: &str) -> &'h str {
+    html.split("data-board-column=\"")
+        .find(|part| part.starts_with(stage))
+        .unwrap_or_else(|| panic!("no column {stage}: {html}"))
+}
+
+#[tokio::test]
+async fn a_move_to_lost_asks_for_the_reason_and_is_saved_with_it() {
+    let (app, db) = demo_app().await;
+    let sales = seed_process(&db, "acme", "Sales").await;
+    let manager = Api::sign_in(&app, "manager").await;
+    let deal = manager
+        .deal(json!({ "name": format!("Lose {XSS}"), "process_id": sales.id, "amount": "90" }))
+        .await;
+    let id = deal["id"].as_str().unwrap().to_owned();
+    let version = deal["version"].as_i64().unwrap().to_string();
+    let (lead, lost) = (sales.stage("Lead"), sales.stage("Lost"));
+    let (browser, csrf) = crate::helpers::signed_in(
+        &app,
+        "manager@acme.example",
+        aura_platform::demo::DEMO_PASSWORD,
+    )
+    .await;
+    let move_fields = |extra: &[(&'static str, &'static str)]| {
+        let mut fields = vec![
+            ("deal_id", id.clone()),
+            ("version", version.clone()),
+            ("stage_id", lost.clone()),
+        ];
+        fields.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        fields
+    };
+    let post = |fields: Vec<(&'static str, String)>| {
+        let (browser, csrf, app, process) = (&browser, &csrf, &app, &sales.id);
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            board_move(app, browser, csrf, process, &fields).await
+        }
+    };
+
+    // Dropped on Lost without a reason (as a drop or "Move to" posts it): not moved, the card
+    // snaps back, and the board asks why, in a form with the move's deal, version and stage.
+    let asked = post(move_fields(&[])).await;
+    assert!(
+        column_html(&asked, &lead).contains(&format!("data-deal=\"{id}\"")),
+        "snapped back"
+    );
+    assert!(asked.contains("id=\"lost-reason\""), "{asked}");
+    assert!(asked.contains("<label for=\"lost_reason\">Lost reason</label>"));
+    assert!(
+        asked.contains("autofocus"),
+        "the reason's field takes the focus"
+    );
+    assert!(asked.contains("name=\"asked\" value=\"1\""));
+    assert!(asked.contains(&format!("name=\"stage_id\" value=\"{lost}\"")));
+    assert!(asked.contains(&format!("name=\"version\" value=\"{version}\"")));
+    assert!(
+        asked.contains("a lost reason is needed"),
+        "the refusal says why, in the live region: {asked}"
+    );
+    assert!(!asked.contains(XSS), "the deal's name is escaped");
+    assert!(
+        !asked.contains("aria-invalid=\"true\""),
+        "not an error before it was asked"
+    );
+
+    // Answered without a reason: refused again, the field marked, the card still in Lead.
+    let empty = post(move_fields(&[("asked", "1"), ("lost_reason", "   ")])).await;
+    assert!(empty.contains("aria-invalid=\"true\""), "{empty}");
+    assert!(empty.contains("Say why the deal was lost."));
+    assert!(column_html(&empty, &lead).contains(&format!("data-deal=\"{id}\"")));
+    // Too long: refused, what was typed kept.
+    let long = "x".repeat(501);
+    let mut fields = move_fields(&[("asked", "1")]);
+    fields.push(("lost_reason", long.clone()));
+    let too_long = post(fields).await;
+    assert!(too_long.contains("aria-invalid=\"true\""));
+    assert!(
+        too_long.contains(&format!("value=\"{long}\"")),
+        "input kept"
+    );
+    let unchanged = manager.ok(&format!("/api/v1/deals/{id}")).await;
+    assert_eq!(unchanged["stage_id"], lead.as_str());
+    assert_eq!(unchanged["version"].as_i64(), deal["version"].as_i64());
+
+    // With a reason: moved and closed lost with it.
+    let moved = post(move_fields(&[
+        ("asked", "1"),
+        ("lost_reason", "Went with a rival"),
+    ]))
+    .await;
+    assert!(moved.contains("to Lost."), "{moved}");
+    assert!(!moved.contains("id=\"lost-reason\""));
+    let closed = manager.ok(&format!("/api/v1/deals/{id}")).await;
+    assert_eq!(closed["stage_id"], lost.as_str());
+    assert_eq!(closed["outcome"], "lost");
+    assert_eq!(closed["lost_reason"], "Went with a rival");
+}
+
+#[tokio::test]
+async fn the_board_filters_by_an_organization_picked_by_name_and_keeps_it() {
+    let (app, db) = demo_app().await;
+    let sales = seed_process(&db, "acme", "Sales").await;
+    let manager = Api::sign_in(&app, "manager").await;
+    let mut organizations = Vec::new();
+    for name in ["Initech", "Umbrella"] {
+        let (status, org) = manager
+            .post("/api/v1/organizations", json!({ "name": name }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{org}");
+        organizations.push(org["id"].as_str().unwrap().to_owned());
+    }
+    let mut initech_deals = Vec::new();
+    for i in 0..27 {
+        let deal = manager
+            .deal(
+                json!({ "name": format!("Initech {i:02}"), "process_id": sales.id,
+                          "organization_id": organizations[0] }),
+            )
+            .await;
+        initech_deals.push(deal["id"].as_str().unwrap().to_owned());
+    }
+    let umbrella = manager
+        .deal(json!({ "name": "Umbrella deal", "process_id": sales.id,
+                      "organization_id": organizations[1] }))
+        .await;
+    let (browser, csrf) = crate::helpers::signed_in(
+        &app,
+        "manager@acme.example",
+        aura_platform::demo::DEMO_PASSWORD,
+    )
+    .await;
+
+    // The picker: a named input with suggestions from the organizations' names.
+    let html = board_page(&app, &browser, &format!("/board/{}", sales.id)).await;
+    assert!(html.contains("<label for=\"filter-organization\">Organization</label>"));
+    assert!(html.contains("list=\"filter-organization-options\""));
+    assert!(html.contains("hx-get=\"/organizations/options\""));
+    let suggestions = browser
+        .get(app.workspace_url("acme", "/organizations/options?organization=Ini"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(suggestions.contains("Initech") && !suggestions.contains("Umbrella"));
+
+    // Picked by name (any case): only that organization's deals, the name shown in the picker.
+    let html = board_page(
+        &app,
+        &browser,
+        &format!("/board/{}?organization=initech", sales.id),
+    )
+    .await;
+    assert!(
+        html.contains("value=\"Initech\""),
+        "the picker shows the name"
+    );
+    assert!(!html.contains(umbrella["id"].as_str().unwrap()));
+    assert!(html.contains("27 deals"), "the totals follow the filter");
+    let kept = format!("organization_id={}", organizations[0]);
+    assert!(
+        html.contains(&format!("/board/{}/move?{kept}", sales.id)),
+        "moves keep the filter"
+    );
+    assert!(
+        html.contains(&format!("?{kept}&amp;after=")) || html.contains(&format!("?{kept}&after=")),
+        "Show more keeps the filter"
+    );
+    // Show more: the next cards, still Initech's.
+    let more_link = html
+        .split("hx-get=\"")
+        .find(|part| part.starts_with(&format!("/board/{}/stages/", sales.id)))
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let more = browser
+        .get(app.workspace_url("acme", &more_link))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(more.matches("class=\"deal-card").count(), 2, "{more}");
+    assert!(more.matches("Initech").count() >= 2);
+    assert!(!more.contains(umbrella["id"].as_str().unwrap()));
+    // A move keeps the filter: the board answered holds Initech's deals only.
+    let id = &initech_deals[0];
+    let response = browser
+        .post(app.workspace_url("acme", &format!("/board/{}/move?{kept}", sales.id)))
+        .header("HX-Request", "true")
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("deal_id", id.as_str()),
+            ("version", "1"),
+            ("stage_id", sales.stage("Won").as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let moved = response.text().await.unwrap();
+    assert!(moved.contains("Moved “Initech"), "{moved}");
+    assert!(moved.contains("26 deals") && !moved.contains(umbrella["id"].as_str().unwrap()));
+    assert!(moved.contains(&format!("/board/{}/move?{kept}", sales.id)));
+
+    // An organization card link (by id) fills the picker; a name that names none: said, and
+    // no deals rather than all.
+    let html = board_page(
+        &app,
+        &browser,
+        &format!("/board/{}?organization_id={}", sales.id, organizations[1]),
+    )
+    .await;
+    assert!(html.contains("value=\"Umbrella\"") && html.contains("1 deal"));
+    let html = board_page(
+        &app,
+        &browser,
+        &format!("/board/{}?organization=Nobody+Inc", sales.id),
+    )
+    .await;
+    assert!(
+        html.contains("There is no organization “Nobody Inc”"),
+        "{html}"
+    );
+    assert!(html.contains("aria-invalid=\"true\""));
+    assert!(!html.contains("data-deal=\""), "no deals shown");
+}

@@ -715,6 +715,7 @@ async fn a_manager_drags_a_deal_on_the_board_and_moves_another_by_keyboard() {
         json!({ "name": "Drag me", "process_id": process.id, "amount": "500",
                 "expected_close_date": "2030-03-01" }),
         json!({ "name": "Key me", "process_id": process.id }),
+        json!({ "name": "Lose me", "process_id": process.id }),
     ] {
         let response = app
             .client
@@ -848,6 +849,61 @@ async fn a_manager_drags_a_deal_on_the_board_and_moves_another_by_keyboard() {
     )
     .await;
     assert_eq!(stage_of(ids[1].clone()).await, process.stage("Won"));
+
+    // By keyboard to Lost: the board asks why, the reason's field has the focus, the reason is
+    // typed and sent with Enter, and the move is saved with it.
+    until(
+        &browser,
+        "return !!document.querySelector('[data-sortable-ready]')",
+    )
+    .await;
+    let select = browser
+        .client
+        .find(Locator::Id(&format!("move-{}", ids[2])))
+        .await
+        .unwrap();
+    select.send_keys("Lost").await.unwrap();
+    let button = browser
+        .client
+        .find(Locator::Css(&format!("#card-{} .move-to button", ids[2])))
+        .await
+        .unwrap();
+    button.send_keys("\u{E007}").await.unwrap();
+    until(
+        &browser,
+        "return document.activeElement && document.activeElement.id === 'lost_reason'",
+    )
+    .await;
+    until(
+        &browser,
+        "return document.getElementById('board-status').textContent.includes('a lost reason is needed')",
+    )
+    .await;
+    assert_eq!(
+        stage_of(ids[2].clone()).await,
+        process.stage("Lead"),
+        "not moved yet"
+    );
+    let reason = browser
+        .client
+        .find(Locator::Id("lost_reason"))
+        .await
+        .unwrap();
+    reason.send_keys("No budget this year").await.unwrap();
+    reason.send_keys("\u{E007}").await.unwrap();
+    until(
+        &browser,
+        "return document.getElementById('board-status').textContent.includes('Moved “Lose me” to Lost.')",
+    )
+    .await;
+    assert_eq!(stage_of(ids[2].clone()).await, process.stage("Lost"));
+    let lost_reason: Option<String> =
+        sqlx::query_scalar("select lost_reason from deals where id = $1::uuid")
+            .bind(&ids[2])
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    assert_eq!(lost_reason.as_deref(), Some("No budget this year"));
 
     // At 320 px the columns scroll inside the board; the page does not.
     browser.client.set_window_size(320, 900).await.unwrap();
@@ -1039,5 +1095,94 @@ async fn a_rep_prices_a_deal_with_two_products_and_an_override_without_a_reload(
         history.contains("Unit price 100.00 → 90.00") && history.contains("“Loyal customer”"),
         "{history}"
     );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_snapshot_page_fits_a_small_phone_and_prints_without_its_controls() {
+    let (app, db) = demo_app().await;
+    let process = crate::api_deals::seed_process(&db, "acme", "Snapshot").await;
+    let token = crate::helpers::api_token(&app, "acme", "manager@acme.example").await;
+    for (name, amount) in [
+        ("Wide deal one", "123456789.00"),
+        ("Wide deal two", "98765.43"),
+    ] {
+        let response = app
+            .client
+            .post(app.workspace_url("acme", "/api/v1/deals"))
+            .bearer_auth(&token)
+            .json(
+                &json!({ "name": name, "process_id": process.id, "amount": amount,
+                           "expected_close_date": "2031-05-01" }),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    }
+    let browser = Browser::start(320).await;
+    browser
+        .sign_in(
+            &app.workspace_url("acme", "/login"),
+            "manager@acme.example",
+            DEMO_PASSWORD,
+        )
+        .await;
+    browser
+        .client
+        .goto(&app.workspace_url("acme", &format!("/processes/{}/snapshot", process.id)))
+        .await
+        .unwrap();
+    until(
+        &browser,
+        "return !!document.getElementById('snapshot-stages')",
+    )
+    .await;
+    let text = browser
+        .client
+        .find(Locator::Id("snapshot-forecast"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("123,555,554.43"), "{text}");
+    // Ten columns of numbers scroll inside their table's box; the page itself does not.
+    assert!(
+        !browser.overflows_horizontally().await,
+        "the snapshot page overflows 320 px"
+    );
+    // Printed, the navigation, the filters and the buttons are hidden and table rows are not
+    // split: the print rules of the stylesheet the page loads.
+    let print = browser
+        .client
+        .execute(
+            "const rules = [];
+             for (const sheet of document.styleSheets) {
+               for (const rule of sheet.cssRules) {
+                 if (rule.media && rule.media.mediaText === 'print') rules.push(rule.cssText);
+               }
+             }
+             return rules.join('\\n');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let print = print.as_str().unwrap_or_default();
+    for needed in [".site-header", ".no-print", "button", "break-inside: avoid"] {
+        assert!(print.contains(needed), "print rules lack {needed}: {print}");
+    }
+    // The period is chosen with the keyboard: a preset link, followed with Enter.
+    let quarter = browser
+        .client
+        .find(Locator::LinkText("This quarter"))
+        .await
+        .unwrap();
+    quarter.send_keys("\u{E007}").await.unwrap();
+    until(
+        &browser,
+        "return location.search.includes('period=quarter') && !!document.querySelector('a[aria-current=\"page\"][href*=\"period=quarter\"]')",
+    )
+    .await;
     browser.close().await;
 }

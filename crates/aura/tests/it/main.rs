@@ -23,6 +23,7 @@ mod processes;
 mod products;
 mod rate_limit;
 mod settings;
+mod snapshot;
 mod soak;
 mod team;
 mod workspace;
