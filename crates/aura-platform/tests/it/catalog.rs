@@ -440,6 +440,7 @@ async fn security_definer_functions_are_few_known_and_hardened() {
         [
             "aura.apex_login_candidate(text)",
             "aura.current_user_is_platform_admin()",
+            "aura.keep_member_of()",
             "aura.record_foreign_token(uuid)",
             "aura.record_refused_access(uuid[])",
             "aura.tenant_by_slug(text)",
