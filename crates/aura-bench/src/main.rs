@@ -1,12 +1,27 @@
-//! Aura's benchmark program (ARCHITECTURE.md: speed is measured here, never by a timed test).
+//! Aura's benchmark program (ARCHITECTURE.md: speed is measured here, never by a timed test;
+//! issue 16: benchmarks at scale).
 //!
-//! It builds a fresh database (on `AURA_TEST_DATABASE_URL`, or a private cluster), seeds two
-//! tenants of 50 000 contacts, 2 000 organizations, 50 000 activities and three sales processes
-//! with 10 500 deals each (10 000 in one process), starts the real
-//! server on a random port, and times the list and search requests a rep and a manager make
-//! over HTTP, printing a Markdown table for BENCHMARKS.md.
+//! It builds a fresh database (on `AURA_TEST_DATABASE_URL`, or a private cluster), seeds one
+//! large workspace (`seed`), starts the real server in this process on a random port, signs
+//! the workspace's 50 members in, and then:
 //!
-//! `cargo run --release -p aura-bench` (a debug build measures the debug server).
+//! 1. runs the read scenarios at 16 users with the large workspace alone;
+//! 2. seeds the other 99 workspaces and runs every scenario (`scenarios`) at 1, 16 and 64
+//!    concurrent users over HTTP (`load`), and the reads' SQL directly as `aura_app` with
+//!    tenant context and as the owner (`baselines`);
+//! 3. times each route one request at a time (`routes`);
+//!
+//! and prints the Markdown of BENCHMARKS.md (`report`).
+//!
+//! `cargo run --release -p aura-bench` (a debug build measures the debug server); `-- --quick`
+//! for a small dataset and 2 s a run, to check that the program works.
+
+mod baselines;
+mod load;
+mod report;
+mod routes;
+mod scenarios;
+mod seed;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,470 +29,210 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use aura_platform::auth::api::TokenKeys;
-use aura_platform::cursor::Cursor;
 use aura_platform::db::testing::TestDatabase;
 use aura_platform::outbox::Mailer;
-use aura_platform::password;
 use aura_web::rate_limit::RateLimiter;
 use aura_web::{AppState, SiteConfig};
-use reqwest::StatusCode;
-use serde_json::Value;
+use clap::Parser;
 use tokio::net::TcpListener;
 
-const CONTACTS_PER_TENANT: i64 = 50_000;
-/// Deals in the default process of each tenant (issue 11: lists measured at 10 000 in one).
-const DEALS_PER_TENANT: i64 = 10_000;
-const PASSWORD: &str = "benchmark-password";
-/// Timed requests per scenario, after a few to warm up.
-const SAMPLES: usize = 40;
-const WARM_UP: usize = 5;
-/// Members per role: requests rotate among them, as a team's would.
-const MEMBERS_PER_ROLE: i64 = 20;
+use crate::load::Outcome;
+use crate::report::{Row, RssSampler};
+use crate::scenarios::{HttpUser, Scenario};
+use crate::seed::Size;
+
+/// Concurrent users of each run.
+const LEVELS: [usize; 3] = [1, 16, 64];
+
+#[derive(Parser)]
+#[command(about = "Aura's benchmark program; prints the Markdown of BENCHMARKS.md")]
+struct Args {
+    /// A small dataset (a tenth of the large workspace, 10 workspaces) and 2 s a run.
+    #[arg(long)]
+    quick: bool,
+    /// The seed number the dataset is made from.
+    #[arg(long, default_value_t = 16)]
+    seed: u64,
+    /// Seconds of each run (default 5, or 2 with --quick).
+    #[arg(long)]
+    seconds: Option<u64>,
+    /// Workspaces in all: the large one and the small ones (default 100, or 10 with --quick).
+    #[arg(long)]
+    workspaces: Option<usize>,
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let db = TestDatabase::new().await;
-    eprintln!("seeding {} ...", db.name);
+    let args = Args::parse();
+    let run = Duration::from_secs(args.seconds.unwrap_or(if args.quick { 2 } else { 5 }));
+    let workspaces = args
+        .workspaces
+        .unwrap_or(if args.quick { 10 } else { 100 })
+        .max(1);
     let started = Instant::now();
-    seed(&db).await.context("seeding")?;
-    eprintln!("seeded in {:.1} s", started.elapsed().as_secs_f64());
+    let rss = RssSampler::start();
+    let db = TestDatabase::new().await;
+    let machine = report::machine(&db).await?;
+
+    eprintln!("seeding the large workspace in {} ...", db.name);
+    let large = Size::large(args.quick);
+    let hash = seed::password_hash();
+    let seeding = Instant::now();
+    let tenant = seed::workspace(&db, seed::LARGE, large, args.seed, &hash)
+        .await
+        .context("seeding the large workspace")?;
+    seed::analyze(&db).await?;
+    let large_seconds = seeding.elapsed().as_secs_f64();
+    eprintln!("seeded in {large_seconds:.1} s");
 
     let address = serve(&db).await?;
-    let client = reqwest::Client::builder()
-        .resolve("bench-a.localhost", address)
-        .resolve("bench-b.localhost", address)
-        .build()?;
-    let base = format!("http://bench-a.localhost:{}", address.port());
-    let managers = tokens(&client, &base, "manager").await?;
-    let reps = tokens(&client, &base, "rep").await?;
+    let rss_idle = rss.take();
+    let http = Arc::new(scenarios::sign_in(&db, address, tenant).await?);
+    let fx = Arc::new(scenarios::fixture(&db, tenant).await?);
+    let list = scenarios::all(&http, &fx);
 
-    let deep = deep_cursor(&db).await?;
-    let timeline_contact = busiest_contact(&db).await?;
-    let (process, stage, deal) = busiest_process(&db).await?;
-    let column_after = column_cursor(&db, &stage).await?;
-    let today = chrono::Utc::now().date_naive();
-    let quarter = (today, today + chrono::Duration::days(90));
-    let scenarios: Vec<(&str, &[String], String)> = vec![
-        (
-            "contacts, first page (manager)",
-            &managers,
-            "/api/v1/contacts".into(),
-        ),
-        (
-            "contacts, page 1000 (manager)",
-            &managers,
-            format!("/api/v1/contacts?after={deep}"),
-        ),
-        (
-            "contacts, first page (rep, 1 250 own)",
-            &reps,
-            "/api/v1/contacts".into(),
-        ),
-        (
-            "contacts, recently changed (manager)",
-            &managers,
-            "/api/v1/contacts?sort=recent".into(),
-        ),
-        (
-            "contacts, recently changed (rep)",
-            &reps,
-            "/api/v1/contacts?sort=recent".into(),
-        ),
-        (
-            "contacts, 100 a page (manager)",
-            &managers,
-            "/api/v1/contacts?limit=100".into(),
-        ),
-        (
-            "search one letter `m` (manager)",
-            &managers,
-            "/api/v1/contacts?search=m".into(),
-        ),
-        (
-            "search `smith` (manager)",
-            &managers,
-            "/api/v1/contacts?search=smith".into(),
-        ),
-        (
-            "search `smith` (rep)",
-            &reps,
-            "/api/v1/contacts?search=smith".into(),
-        ),
-        (
-            "search email `p1234` (manager)",
-            &managers,
-            "/api/v1/contacts?search=p1234".into(),
-        ),
-        (
-            "search phone `+1 555 000 12` (manager)",
-            &managers,
-            "/api/v1/contacts?search=%2B1%20555%20000%2012".into(),
-        ),
-        (
-            "search company `company 12` (manager)",
-            &managers,
-            "/api/v1/contacts?search=company%2012".into(),
-        ),
-        (
-            "search typo `smiht`, similar names (manager)",
-            &managers,
-            "/api/v1/contacts?search=smiht".into(),
-        ),
-        (
-            "organizations, first page",
-            &managers,
-            "/api/v1/organizations".into(),
-        ),
-        (
-            "organizations of one size, recently changed",
-            &managers,
-            "/api/v1/organizations?size=11-50&sort=recent".into(),
-        ),
-        (
-            "timeline of a contact with 200 activities",
-            &managers,
-            format!("/api/v1/contacts/{timeline_contact}/activities"),
-        ),
-        (
-            "deals, first page (manager)",
-            &managers,
-            "/api/v1/deals".into(),
-        ),
-        (
-            "deals, first page (rep, 250 own)",
-            &reps,
-            "/api/v1/deals".into(),
-        ),
-        (
-            "deals of the 10 000-deal process, open, largest first",
-            &managers,
-            format!("/api/v1/deals?process_id={process}&outcome=open&sort=amount"),
-        ),
-        (
-            "deals, largest amount first (manager)",
-            &managers,
-            "/api/v1/deals?sort=amount".into(),
-        ),
-        (
-            "deals lost (manager)",
-            &managers,
-            "/api/v1/deals?outcome=lost".into(),
-        ),
-        (
-            "deals in the fullest stage (3 000), longest there first",
-            &managers,
-            format!("/api/v1/deals?stage_id={stage}"),
-        ),
-        (
-            "deals closing in the next 90 days, soonest first",
-            &managers,
-            format!(
-                "/api/v1/deals?close_from={}&close_to={}&sort=close_date",
-                quarter.0, quarter.1
-            ),
-        ),
-        (
-            "deals, recently changed (rep)",
-            &reps,
-            "/api/v1/deals?sort=recent".into(),
-        ),
-        (
-            "deals, probability 40-80 %",
-            &managers,
-            "/api/v1/deals?probability_min=40&probability_max=80".into(),
-        ),
-        (
-            "deals rotting (open longer than their stage allows)",
-            &managers,
-            "/api/v1/deals?rotting=true".into(),
-        ),
-        (
-            "deal search `pil` (manager)",
-            &managers,
-            "/api/v1/deals?search=pil".into(),
-        ),
-        (
-            "deal search by organization `company 12` (manager)",
-            &managers,
-            "/api/v1/deals?search=company%2012".into(),
-        ),
-        ("a deal's page", &managers, format!("/api/v1/deals/{deal}")),
-        (
-            "a deal's stage history",
-            &managers,
-            format!("/api/v1/deals/{deal}/history"),
-        ),
-        (
-            "board of the 10 000-deal process: totals and 25 cards per column (manager)",
-            &managers,
-            format!("/api/v1/processes/{process}/board"),
-        ),
-        (
-            "board of the 10 000-deal process (rep, own deals only)",
-            &reps,
-            format!("/api/v1/processes/{process}/board"),
-        ),
-        (
-            "board column's next cards (the 2 000-deal stage)",
-            &managers,
-            format!("/api/v1/processes/{process}/board/stages/{stage}?after={column_after}"),
-        ),
-    ];
-
-    println!("| request | rows | p50 ms | p95 ms | max ms |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
-    for (name, tokens, path) in &scenarios {
-        let url = format!("{base}{path}");
-        let (rows, timings) = time(tokens, StatusCode::OK, |token| {
-            client.get(&url).bearer_auth(token)
-        })
-        .await
-        .with_context(|| name.to_string())?;
-        println!("| {name} | {rows} | {} |", timings.columns());
+    // The large workspace alone: the reads at 16 users.
+    let mut alone = Vec::new();
+    for scenario in list.iter().filter(|s| s.read && !is_floor(s)) {
+        eprintln!("1 workspace: {}", scenario.name);
+        warm_up(&db, &http, &fx, scenario).await?;
+        alone.push((
+            scenario.name,
+            http_run(&db, &http, &fx, scenario, 16, run).await?,
+        ));
     }
 
-    // Refused requests are recorded past row-level security (F5.6), one index lookup per
-    // distinct id in nine tables; the worst a member can send is a bulk body of 500 ids never
-    // seen, of which the first 100 distinct ones are looked up.
-    println!();
-    println!("| refused request, recorded (F5.6) | ids | p50 ms | p95 ms | max ms |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
-    let unknown = format!("{base}/api/v1/contacts/{}", uuid::Uuid::new_v4());
-    let (_, timings) = time(&managers, StatusCode::NOT_FOUND, |token| {
-        client.get(&unknown).bearer_auth(token)
-    })
-    .await?;
-    println!(
-        "| an unknown contact's page (404) | 1 | {} |",
-        timings.columns()
-    );
-    let reassign = format!("{base}/api/v1/contacts/reassign");
-    let owner = a_member(&db).await?;
-    let (_, timings) = time(&managers, StatusCode::NOT_FOUND, |token| {
-        let ids: Vec<uuid::Uuid> = (0..500).map(|_| uuid::Uuid::new_v4()).collect();
-        client
-            .post(&reassign)
-            .bearer_auth(token)
-            .json(&serde_json::json!({ "ids": ids, "assigned_to": owner }))
-    })
-    .await?;
-    println!(
-        "| bulk reassignment of 500 unknown ids (404) | 500 | {} |",
-        timings.columns()
-    );
-    Ok(())
-}
+    eprintln!("seeding {} small workspaces ...", workspaces - 1);
+    let seeding = Instant::now();
+    let small = Size::small();
+    for n in 1..workspaces {
+        seed::workspace(
+            &db,
+            &format!("small-{n}"),
+            small,
+            args.seed + n as u64,
+            &hash,
+        )
+        .await
+        .with_context(|| format!("seeding small-{n}"))?;
+    }
+    seed::analyze(&db).await?;
+    seed::check_amounts(&db).await?;
+    let small_seconds = seeding.elapsed().as_secs_f64();
+    eprintln!("seeded in {small_seconds:.1} s");
 
-/// Times `WARM_UP + SAMPLES` requests built by `request` for each token in turn, each of which
-/// must answer `expected` (so a refusal measured is the refusal meant); returns the rows of the
-/// last answer's `items` and the timings.
-async fn time(
-    tokens: &[String],
-    expected: StatusCode,
-    request: impl Fn(&str) -> reqwest::RequestBuilder,
-) -> anyhow::Result<(usize, Timings)> {
-    let mut timings = Vec::with_capacity(SAMPLES);
-    let mut rows = 0;
-    for i in 0..WARM_UP + SAMPLES {
-        let started = Instant::now();
-        let response = request(tokens[i % tokens.len()].as_str()).send().await?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        let elapsed = started.elapsed();
-        anyhow::ensure!(status == expected, "{status} {body}");
-        rows = body["items"].as_array().map_or(0, Vec::len);
-        if i >= WARM_UP {
-            timings.push(elapsed);
+    let mut rows = Vec::new();
+    let mut rss_by_level = [0.0f64; 3];
+    for scenario in &list {
+        warm_up(&db, &http, &fx, scenario).await?;
+        for (level, users) in LEVELS.into_iter().enumerate() {
+            eprintln!("{} users: {}", users, scenario.name);
+            rss.take();
+            let http_outcome = http_run(&db, &http, &fx, scenario, users, run).await?;
+            let rss_run = rss.take();
+            if !is_sign_in(scenario) {
+                rss_by_level[level] = rss_by_level[level].max(rss_run);
+            }
+            let (mut app, mut owner) = (None, None);
+            if let Some(step) = &scenario.baseline {
+                for rls in [true, false] {
+                    let states =
+                        scenarios::baseline_users(&db, &http, scenario.role, users, rls).await?;
+                    let outcome = load::run(states, run, scenario.cap, Arc::clone(step)).await;
+                    if rls {
+                        app = Some(outcome);
+                    } else {
+                        owner = Some(outcome);
+                    }
+                }
+            }
+            rows.push(Row {
+                scenario: scenario.name,
+                http: http_outcome,
+                app,
+                owner,
+                rss: rss_run,
+            });
         }
     }
-    timings.sort();
-    Ok((rows, Timings(timings)))
-}
+    let (_, rss_peak) = report::rss_mib();
 
-/// Sorted request times.
-struct Timings(Vec<Duration>);
-
-impl Timings {
-    /// `p50 | p95 | max`, in milliseconds.
-    fn columns(&self) -> String {
-        let at = |q: f64| self.0[((self.0.len() - 1) as f64 * q).round() as usize];
-        format!(
-            "{:.1} | {:.1} | {:.1}",
-            ms(at(0.5)),
-            ms(at(0.95)),
-            ms(*self.0.last().expect("samples"))
-        )
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// Two tenants alike, so every query also has another tenant's rows to skip.
-async fn seed(db: &TestDatabase) -> anyhow::Result<()> {
-    let hash = password::hash(PASSWORD);
-    for slug in ["bench-a", "bench-b"] {
-        let tenant: String = sqlx::query_scalar(
-            "insert into tenants (slug, name) values ($1, $1) returning id::text",
-        )
-        .bind(slug)
-        .fetch_one(&db.owner)
-        .await?;
-        sqlx::query(
-            "with people as (
-                 insert into users (email, display_name, password_hash)
-                 select format('%s%s@%s.example', role, n, $2), format('%s %s', role, n), $3
-                 from unnest(array['manager', 'rep']) role, generate_series(1, $4) n
-                 returning id, email)
-             insert into tenant_members (tenant_id, user_id, role)
-             select $1::uuid, id,
-                    case when email like 'manager%' then 'manager' else 'sales_rep' end::aura.member_role
-             from people",
-        )
-        .bind(&tenant)
-        .bind(slug)
-        .bind(&hash)
-        .bind(MEMBERS_PER_ROLE)
-        .execute(&db.owner)
-        .await?;
-        sqlx::query(
-            "insert into organizations (tenant_id, name, industry, size_band)
-             select $1::uuid, format('Company %s', n), 'Industry ' || (n % 20),
-                    (array['1-10', '11-50', '51-200', '201-500', '501-1000', '1001-5000',
-                           '5001+'])[1 + n % 7]::aura.organization_size
-             from generate_series(1, 2000) n",
-        )
-        .bind(&tenant)
-        .execute(&db.owner)
-        .await?;
-        // Names from small lists with a random-looking tail, so prefixes match realistic shares;
-        // owners take runs of 80, so each holds every first and last name.
-        sqlx::query(
-            "with owners as (
-                 select array_agg(user_id order by user_id) ids from tenant_members
-                 where tenant_id = $1::uuid),
-             orgs as (
-                 select array_agg(id order by name_key) ids from organizations
-                 where tenant_id = $1::uuid)
-             insert into contacts (tenant_id, first_name, last_name, email, phone, title,
-                                   organization_id, assigned_to, updated_at)
-             select $1::uuid,
-                    (array['Ann','Ben','Cara','Dan','Eve','Finn','Gus','Hana','Ida','Max'])[1 + n % 10]
-                        || substr(md5(n::text), 1, 3),
-                    (array['Smith','Jones','Brown','Miller','Davis','Garcia','Wilson','Moore'])[1 + (n / 10) % 8]
-                        || substr(md5(n::text || 'x'), 1, 4),
-                    format('p%s@%s.example', n, $2),
-                    format('+1 555 %s', lpad(n::text, 7, '0')),
-                    'Buyer',
-                    orgs.ids[1 + n % 2000],
-                    owners.ids[1 + (n / 80) % cardinality(owners.ids)],
-                    now() - make_interval(mins => n::int)
-             from generate_series(1, $3) n, owners, orgs",
-        )
-        .bind(&tenant)
-        .bind(slug)
-        .bind(CONTACTS_PER_TENANT)
-        .execute(&db.owner)
-        .await?;
-        sqlx::query(
-            "insert into activities (tenant_id, kind, description, occurred_at, participant_id,
-                                     contact_id, contact_owner, organization_id, created_by)
-             select c.tenant_id, 'call'::aura.activity_kind, 'Called about the order', now() - (n || ' minutes')::interval,
-                    c.assigned_to, c.id, c.assigned_to, c.organization_id, c.assigned_to
-             from (select *, row_number() over (order by id) n from contacts
-                   where tenant_id = $1::uuid) c
-             union all
-             select c.tenant_id, 'note'::aura.activity_kind, format('Note %s', g), now() - (g || ' hours')::interval,
-                    c.assigned_to, c.id, c.assigned_to, c.organization_id, c.assigned_to
-             from (select * from contacts where tenant_id = $1::uuid
-                   order by sort_key limit 1) c, generate_series(1, 200) g",
-        )
-        .bind(&tenant)
-        .execute(&db.owner)
-        .await?;
-        seed_deals(db, &tenant).await?;
-    }
-    sqlx::query("analyze").execute(&db.owner).await?;
+    print_report(&Printed {
+        args: &args,
+        machine: &machine,
+        large,
+        workspaces,
+        large_seconds,
+        small_seconds,
+        run,
+        rows: &rows,
+        alone: &alone,
+        rss_idle,
+        rss_by_level,
+        rss_peak,
+    });
+    println!();
+    println!("### The joins to `users` under RLS (the lead in issue 16)");
+    print_plans(&db, &http).await?;
+    println!();
+    println!("### Per route, one request at a time");
+    println!();
+    routes::print(&db, &http, &fx).await?;
+    eprintln!(
+        "the whole run took {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
-/// Three processes; `DEALS_PER_TENANT` deals in the default one ("Sales"), four in five open
-/// over its four open stages and the rest won or lost, and a few hundred in "Enterprise"; a
-/// fifth without an amount and a quarter without a close date (they sort last); each with the
-/// history row of the stage it was created in.
-async fn seed_deals(db: &TestDatabase, tenant: &str) -> anyhow::Result<()> {
-    sqlx::query(
-        "with process as (
-             insert into sales_processes (tenant_id, name, is_default)
-             select $1::uuid, p.name, p.name = 'Sales'
-             from unnest(array['Sales', 'Enterprise', 'Partners']) p (name)
-             returning id, name)
-         insert into deal_stages (tenant_id, process_id, name, position, outcome, win_probability,
-                                  rotting_days)
-         select $1::uuid, process.id, s.name, s.position, s.outcome::aura.stage_outcome,
-                s.probability, case when s.outcome = 'open' then 30 end
-         from process, (values ('Prospect', 0, 'open', 10), ('Qualified', 1, 'open', 25),
-                               ('Proposal', 2, 'open', 50), ('Negotiation', 3, 'open', 75),
-                               ('Won', 4, 'won', 100), ('Lost', 5, 'lost', 0))
-                       as s (name, position, outcome, probability)",
-    )
-    .bind(tenant)
-    .execute(&db.owner)
-    .await?;
-    // Deal n of a process takes stage n % 10 of its weighted list: four in five open.
-    sqlx::query(
-        "with owners as (
-             select array_agg(user_id order by user_id) ids from tenant_members
-             where tenant_id = $1::uuid),
-         orgs as (
-             select array_agg(id order by name_key) ids from organizations
-             where tenant_id = $1::uuid),
-         wanted as (
-             select p.id process_id, n
-             from sales_processes p,
-                  generate_series(1, case p.name when 'Sales' then $2 else $2 / 20 end) n
-             where p.tenant_id = $1::uuid and p.name in ('Sales', 'Enterprise')),
-         picked as (
-             select wanted.*, s.id stage_id, s.name stage_name, s.outcome, s.win_probability
-             from wanted
-             join deal_stages s on s.tenant_id = $1::uuid and s.process_id = wanted.process_id
-              and s.position = (array[0, 0, 0, 1, 1, 2, 2, 3, 4, 5])[1 + n % 10]),
-         deal as (
-             insert into deals (tenant_id, name, amount, process_id, stage_id, outcome,
-                                probability, expected_close_date, organization_id, assigned_to,
-                                stage_entered_at, closed_at, closed_stage_name, lost_reason,
-                                updated_at)
-             select $1::uuid,
-                    (array['Renewal','Expansion','Pilot','Rollout','Upgrade','Migration'])[1 + n % 6]
-                        || ' ' || substr(md5(n::text), 1, 5),
-                    case when n % 5 <> 0
-                         then (('x' || substr(md5(n::text || 'a'), 1, 5))::bit(20)::int % 200000)::numeric + 500
-                    end,
-                    process_id, stage_id, outcome, win_probability,
-                    case when n % 4 <> 0 then current_date + (n % 180)::int - 30 end,
-                    orgs.ids[1 + n % cardinality(orgs.ids)],
-                    owners.ids[1 + (n / 7) % cardinality(owners.ids)],
-                    now() - make_interval(hours => (n % 1000)::int),
-                    case when outcome <> 'open' then now() - make_interval(days => (n % 90)::int) end,
-                    case when outcome <> 'open' then stage_name end,
-                    case when outcome = 'lost' then 'Chose a competitor' end,
-                    now() - make_interval(mins => n::int)
-             from picked, owners, orgs
-             returning tenant_id, id, assigned_to, process_id, stage_id, created_by)
-         insert into deal_stage_history (tenant_id, deal_id, deal_owner, process_id, to_stage_id,
-                                         to_stage_name, moved_by)
-         select deal.tenant_id, deal.id, deal.assigned_to, deal.process_id, deal.stage_id, s.name,
-                deal.assigned_to
-         from deal join deal_stages s on s.tenant_id = deal.tenant_id and s.id = deal.stage_id",
-    )
-    .bind(tenant)
-    .bind(DEALS_PER_TENANT)
-    .execute(&db.owner)
-    .await?;
+fn is_floor(scenario: &Scenario) -> bool {
+    scenario.name.starts_with("`/healthz`")
+}
+
+fn is_sign_in(scenario: &Scenario) -> bool {
+    scenario.name.starts_with("sign-in")
+}
+
+/// A second at 4 users, so no run starts on cold caches or unopened connections.
+async fn warm_up(
+    db: &TestDatabase,
+    http: &Arc<scenarios::Http>,
+    fx: &Arc<scenarios::Fixture>,
+    scenario: &Scenario,
+) -> anyhow::Result<()> {
+    http_run(db, http, fx, scenario, 4, Duration::from_secs(1)).await?;
     Ok(())
 }
 
+/// One run over HTTP; the 200-line deal gets back its 200 lines after it.
+async fn http_run(
+    db: &TestDatabase,
+    http: &Arc<scenarios::Http>,
+    fx: &Arc<scenarios::Fixture>,
+    scenario: &Scenario,
+    users: usize,
+    run: Duration,
+) -> anyhow::Result<Outcome> {
+    let states = if scenario.moves_deals {
+        scenarios::movers(db, http, fx, users).await?
+    } else {
+        (0..users)
+            .map(|index| HttpUser {
+                index,
+                moving: None,
+            })
+            .collect()
+    };
+    let outcome = load::run(states, run, scenario.cap, Arc::clone(&scenario.http)).await;
+    if scenario.cap.is_some() {
+        scenarios::reset_long_deal(db, fx).await?;
+    }
+    Ok(outcome)
+}
+
+/// The real server in this process, over `aura_app`'s pool of 10 connections (`aura serve`'s
+/// default), with the per-member rate limit out of the way (it would stop a benchmark, not
+/// measure anything).
 async fn serve(db: &TestDatabase) -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
@@ -488,7 +243,6 @@ async fn serve(db: &TestDatabase) -> anyhow::Result<SocketAddr> {
             https: false,
         },
         tokens: TokenKeys::from_secret(b"the benchmark's token signing secret, 32+ bytes")?,
-        // The per-user limit would stop a benchmark, not measure anything.
         limiter: Arc::new(RateLimiter::local().with_limit(u64::MAX)),
         platform_api_key: None,
         mailer: Arc::new(Mailer::OutboxOnly),
@@ -498,77 +252,143 @@ async fn serve(db: &TestDatabase) -> anyhow::Result<SocketAddr> {
     Ok(address)
 }
 
-/// An access token for each member of the role in tenant A.
-async fn tokens(client: &reqwest::Client, base: &str, role: &str) -> anyhow::Result<Vec<String>> {
-    let mut tokens = Vec::new();
-    for n in 1..=MEMBERS_PER_ROLE {
-        let response: Value = client
-            .post(format!("{base}/api/v1/auth/token"))
-            .json(&serde_json::json!({
-                "email": format!("{role}{n}@bench-a.example"), "password": PASSWORD }))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let token = response["access_token"]
-            .as_str()
-            .with_context(|| format!("sign-in of {role}{n}: {response}"))?;
-        tokens.push(token.to_owned());
+struct Printed<'a> {
+    args: &'a Args,
+    machine: &'a report::Machine,
+    large: Size,
+    workspaces: usize,
+    large_seconds: f64,
+    small_seconds: f64,
+    run: Duration,
+    rows: &'a [Row],
+    alone: &'a [(&'static str, Outcome)],
+    rss_idle: f64,
+    rss_by_level: [f64; 3],
+    rss_peak: f64,
+}
+
+fn print_report(p: &Printed) {
+    let m = p.machine;
+    let command = if p.args.quick {
+        "cargo run --release -p aura-bench -- --quick"
+    } else {
+        "cargo run --release -p aura-bench"
+    };
+    println!(
+        "## Run of {}",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+    );
+    println!();
+    println!(
+        "`{command}` (seed {}, {} s a run).",
+        p.args.seed,
+        p.run.as_secs()
+    );
+    println!();
+    println!(
+        "Machine: {} cores ({}), {:.0} GiB; {} on the same machine; the server in the \
+         program's process, `aura_app`'s pool 10 connections.",
+        m.cores, m.cpu, m.memory_gib, m.postgres
+    );
+    println!(
+        "PostgreSQL settings: {}.",
+        m.settings
+            .iter()
+            .map(|(k, v)| format!("`{k}` {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!();
+    let l = p.large;
+    println!(
+        "Dataset: {} workspaces. The large one: {} members ({} admins, {} managers, {} reps), \
+         {} organizations, {} contacts, {} activities (200 on one contact), {} deals ({} in \
+         \"Sales\", eight in nine open; {} in each of two more processes), {} products, {} line \
+         items ({} a deal, one deal of {}), seeded in {:.1} s. {} small ones of {} members, \
+         {} organizations, {} contacts, {} activities, {} deals and {} lines each, seeded in \
+         {:.1} s.",
+        p.workspaces,
+        l.members(),
+        l.admins,
+        l.managers,
+        l.reps,
+        l.organizations,
+        l.contacts,
+        l.activities,
+        l.deals(),
+        l.sales_deals,
+        l.other_deals,
+        l.products,
+        l.lines(),
+        l.lines_per_deal,
+        l.long_deal_lines,
+        p.large_seconds,
+        p.workspaces - 1,
+        Size::small().members(),
+        Size::small().organizations,
+        Size::small().contacts,
+        Size::small().activities,
+        Size::small().deals(),
+        Size::small().lines(),
+        p.small_seconds,
+    );
+    println!();
+    println!("### Scenarios at 1, 16 and 64 concurrent users");
+    println!();
+    report::scenarios(p.rows);
+    println!();
+    println!("### One workspace or {}", p.workspaces);
+    println!();
+    report::workspaces(p.alone, p.rows, p.workspaces);
+    println!();
+    println!("### Memory");
+    println!();
+    let sign_in: Vec<String> = p
+        .rows
+        .iter()
+        .filter(|r| r.scenario.starts_with("sign-in"))
+        .map(|r| format!("{} users {:.0} MiB", r.http.users, r.rss))
+        .collect();
+    println!(
+        "Resident memory of the process (server and load driver; the allocator keeps what it \
+         once took, so the sign-ins run last): {:.0} MiB after seeding; largest during the \
+         other scenarios' 1-user runs {:.0} MiB, 16-user {:.0} MiB, 64-user {:.0} MiB; during \
+         the sign-ins {}; peak (`VmHWM`) {:.0} MiB.",
+        p.rss_idle,
+        p.rss_by_level[0],
+        p.rss_by_level[1],
+        p.rss_by_level[2],
+        sign_in.join(", "),
+        p.rss_peak
+    );
+    println!();
+    println!("### Targets (issue 16)");
+    println!();
+    report::targets(p.rows, p.alone, p.rss_by_level[2]);
+}
+
+/// The plan of the contacts' fetch (25 contacts, three joins to `users`) as a manager under
+/// RLS and as the owner, at the large workspace among all the others.
+async fn print_plans(db: &TestDatabase, http: &scenarios::Http) -> anyhow::Result<()> {
+    for rls in [true, false] {
+        let mut users =
+            scenarios::baseline_users(db, http, scenarios::Role::Manager, 1, rls).await?;
+        let plan = baselines::explain_contacts_fetch(&mut users[0]).await?;
+        println!();
+        println!(
+            "{}:",
+            if rls {
+                "As `aura_app` with a manager's context"
+            } else {
+                "As the owner (no RLS)"
+            }
+        );
+        println!();
+        println!("```");
+        for line in plan {
+            println!("{line}");
+        }
+        println!("```");
     }
-    Ok(tokens)
-}
-
-/// The cursor after the contact 25 000 rows into tenant A's list: where page 1 000 starts.
-async fn deep_cursor(db: &TestDatabase) -> anyhow::Result<String> {
-    let (key, id): (String, uuid::Uuid) = sqlx::query_as(
-        "select c.sort_key, c.id from contacts c join tenants t on t.id = c.tenant_id
-         where t.slug = 'bench-a' order by c.sort_key, c.id offset 24999 limit 1",
-    )
-    .fetch_one(&db.owner)
-    .await?;
-    Ok(Cursor::text(key, id).to_string())
-}
-
-async fn busiest_contact(db: &TestDatabase) -> anyhow::Result<String> {
-    Ok(sqlx::query_scalar(
-        "select a.contact_id::text from activities a join tenants t on t.id = a.tenant_id
-         where t.slug = 'bench-a' group by 1 order by count(*) desc limit 1",
-    )
-    .fetch_one(&db.owner)
-    .await?)
-}
-
-/// The measured tenant's default process, its fullest stage, and a deal in it.
-async fn busiest_process(db: &TestDatabase) -> anyhow::Result<(String, String, String)> {
-    Ok(sqlx::query_as(
-        "select d.process_id::text, d.stage_id::text, min(d.id::text)
-         from deals d join tenants t on t.id = d.tenant_id
-         where t.slug = 'bench-a' group by 1, 2 order by count(*) desc limit 1",
-    )
-    .fetch_one(&db.owner)
-    .await?)
-}
-
-/// Where the board's busiest column continues after its first page: the 25th card's position
-/// (longest in the stage first), as the board's `next` spells it.
-async fn column_cursor(db: &TestDatabase, stage: &str) -> anyhow::Result<String> {
-    let (at, id): (chrono::DateTime<chrono::Utc>, uuid::Uuid) = sqlx::query_as(
-        "select stage_entered_at, id from deals
-         where stage_id = $1::uuid and deleted_at is null
-         order by stage_entered_at, id offset 24 limit 1",
-    )
-    .bind(stage)
-    .fetch_one(&db.owner)
-    .await?;
-    Ok(aura_platform::cursor::Cursor::time(at, id).to_string())
-}
-
-/// A member of the measured tenant, for a reassignment to name as the new owner.
-async fn a_member(db: &TestDatabase) -> anyhow::Result<String> {
-    Ok(sqlx::query_scalar(
-        "select m.user_id::text from tenant_members m join tenants t on t.id = m.tenant_id
-         where t.slug = 'bench-a' order by m.user_id limit 1",
-    )
-    .fetch_one(&db.owner)
-    .await?)
+    Ok(())
 }

@@ -441,6 +441,7 @@ async fn security_definer_functions_are_few_known_and_hardened() {
         [
             "aura.apex_login_candidate(text)",
             "aura.current_user_is_platform_admin()",
+            "aura.keep_member_of()",
             "aura.record_foreign_token(uuid)",
             // The line history's trigger: attacked in `products.rs` (no one forges or hides a row).
             "aura.record_line_change()",

@@ -7,3 +7,4 @@ mod isolation;
 mod privileges;
 mod processes;
 mod products;
+mod users_policy;

@@ -657,7 +657,9 @@ async fn a_rep_takes_a_deal_in_another_process_to_won_and_a_manager_reassigns_it
         .text_of("[aria-current='step']")
         .await
         .starts_with("Partnered"));
-    let history = browser.text_of("ol[aria-labelledby='history-heading']").await;
+    let history = browser
+        .text_of("ol[aria-labelledby='history-heading']")
+        .await;
     assert!(
         history.contains("Pilot → Signed off") && history.contains("Signed off → Partnered"),
         "{history}"

@@ -1,0 +1,218 @@
+//! The users policy without a subquery (0032): as `aura_app` with a member's context, the
+//! member sees exactly themself and the users who are members of the workspace in context,
+//! whatever workspaces those users also belong to, and the set follows memberships as they are
+//! added and removed. No context can write the column the policy reads.
+
+use std::collections::BTreeSet;
+
+use aura_platform::db::testing::TestDatabase;
+use aura_platform::db::TenantContext;
+use aura_platform::ids::{MemberRole, TenantId, UserId};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::isolation::refused_by_privilege_or_policy;
+
+async fn tenant(owner: &PgPool, slug: &str) -> TenantId {
+    let id = TenantId::new();
+    sqlx::query("insert into tenants (id, slug, name) values ($1, $2, $2)")
+        .bind(id.as_uuid())
+        .bind(slug)
+        .execute(owner)
+        .await
+        .unwrap();
+    id
+}
+
+async fn user(owner: &PgPool, name: &str) -> UserId {
+    let id = UserId::new();
+    sqlx::query(
+        "insert into users (id, email, display_name) values ($1, $2 || '@example.com', $2)",
+    )
+    .bind(id.as_uuid())
+    .bind(name)
+    .execute(owner)
+    .await
+    .unwrap();
+    id
+}
+
+async fn join(owner: &PgPool, tenant: TenantId, user: UserId, role: &str) {
+    sqlx::query("insert into tenant_members (tenant_id, user_id, role) values ($1, $2, $3::aura.member_role)")
+        .bind(tenant.as_uuid())
+        .bind(user.as_uuid())
+        .bind(role)
+        .execute(owner)
+        .await
+        .unwrap();
+}
+
+/// The users `context` sees, looked up every way a query can: all rows, and by id.
+async fn visible(db: &TestDatabase, context: TenantContext, everyone: &[UserId]) -> BTreeSet<Uuid> {
+    let mut tx = db.app.begin(context).await.unwrap();
+    let listed: BTreeSet<Uuid> = sqlx::query_scalar("select id from users")
+        .fetch_all(tx.conn())
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let ids: Vec<Uuid> = everyone.iter().map(UserId::as_uuid).collect();
+    let probed: BTreeSet<Uuid> = sqlx::query_scalar(
+        "select u.id from unnest($1::uuid[]) wanted (id) join users u on u.id = wanted.id",
+    )
+    .bind(&ids)
+    .fetch_all(tx.conn())
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
+    assert_eq!(
+        listed, probed,
+        "a scan and an index probe see the same users"
+    );
+    listed
+}
+
+fn set(users: &[UserId]) -> BTreeSet<Uuid> {
+    users.iter().map(UserId::as_uuid).collect()
+}
+
+#[tokio::test]
+async fn a_member_sees_exactly_themself_and_the_members_of_their_workspace() {
+    let db = TestDatabase::new().await;
+    let o = &db.owner;
+    let (a, b) = (tenant(o, "users-a").await, tenant(o, "users-b").await);
+    let a_admin = user(o, "a-admin").await;
+    let a_rep = user(o, "a-rep").await;
+    let b_admin = user(o, "b-admin").await;
+    let both = user(o, "in-both").await;
+    let nobody = user(o, "in-none").await;
+    let everyone = [a_admin, a_rep, b_admin, both, nobody];
+    join(o, a, a_admin, "admin").await;
+    join(o, a, a_rep, "sales_rep").await;
+    join(o, b, b_admin, "admin").await;
+    join(o, a, both, "manager").await;
+    join(o, b, both, "sales_rep").await;
+    // A deactivated member is still a member: their name stays on the records they own.
+    sqlx::query("update tenant_members set deactivated_at = now() where user_id = $1")
+        .bind(a_rep.as_uuid())
+        .execute(o)
+        .await
+        .unwrap();
+
+    let in_a = |user_id, role| TenantContext {
+        tenant_id: a,
+        user_id,
+        role,
+    };
+    let in_b = |user_id, role| TenantContext {
+        tenant_id: b,
+        user_id,
+        role,
+    };
+    let a_members = set(&[a_admin, a_rep, both]);
+    let b_members = set(&[b_admin, both]);
+    assert_eq!(
+        visible(&db, in_a(a_admin, MemberRole::Admin), &everyone).await,
+        a_members
+    );
+    assert_eq!(
+        visible(&db, in_a(a_rep, MemberRole::SalesRep), &everyone).await,
+        a_members
+    );
+    assert_eq!(
+        visible(&db, in_a(both, MemberRole::Manager), &everyone).await,
+        a_members
+    );
+    assert_eq!(
+        visible(&db, in_b(b_admin, MemberRole::Admin), &everyone).await,
+        b_members
+    );
+    assert_eq!(
+        visible(&db, in_b(both, MemberRole::SalesRep), &everyone).await,
+        b_members
+    );
+    // Naming a workspace one is not a member of shows that workspace's members and oneself,
+    // as before 0032 (the server never sets such a context; the row of B's admin is B's).
+    assert_eq!(
+        visible(&db, in_b(a_admin, MemberRole::Admin), &everyone).await,
+        set(&[a_admin, b_admin, both])
+    );
+
+    // Memberships change: the user who leaves B is no longer seen there, the one who joins A
+    // is, and neither change shows anywhere else.
+    sqlx::query("delete from tenant_members where tenant_id = $1 and user_id = $2")
+        .bind(b.as_uuid())
+        .bind(both.as_uuid())
+        .execute(o)
+        .await
+        .unwrap();
+    join(o, a, nobody, "sales_rep").await;
+    assert_eq!(
+        visible(&db, in_b(b_admin, MemberRole::Admin), &everyone).await,
+        set(&[b_admin])
+    );
+    assert_eq!(
+        visible(&db, in_a(a_admin, MemberRole::Admin), &everyone).await,
+        set(&[a_admin, a_rep, both, nobody])
+    );
+    let member_of: Vec<Uuid> = sqlx::query_scalar("select member_of from users where id = $1")
+        .bind(both.as_uuid())
+        .fetch_one(o)
+        .await
+        .unwrap();
+    assert_eq!(member_of, [a.as_uuid()]);
+}
+
+#[tokio::test]
+async fn an_admin_removing_a_member_through_the_app_role_hides_them_from_the_workspace() {
+    let db = TestDatabase::new().await;
+    let o = &db.owner;
+    let a = tenant(o, "users-c").await;
+    let admin = user(o, "c-admin").await;
+    let leaver = user(o, "c-leaver").await;
+    join(o, a, admin, "admin").await;
+    join(o, a, leaver, "sales_rep").await;
+    let context = TenantContext {
+        tenant_id: a,
+        user_id: admin,
+        role: MemberRole::Admin,
+    };
+    let mut tx = db.app.begin(context).await.unwrap();
+    let removed = sqlx::query("delete from tenant_members where tenant_id = $1 and user_id = $2")
+        .bind(a.as_uuid())
+        .bind(leaver.as_uuid())
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(removed.rows_affected(), 1);
+    tx.commit().await.unwrap();
+    assert_eq!(visible(&db, context, &[admin, leaver]).await, set(&[admin]));
+}
+
+#[tokio::test]
+async fn no_member_context_can_write_or_read_the_memberships_the_policy_checks() {
+    let db = TestDatabase::new().await;
+    let o = &db.owner;
+    let (a, b) = (tenant(o, "users-d").await, tenant(o, "users-e").await);
+    let me = user(o, "d-admin").await;
+    join(o, a, me, "admin").await;
+    let context = TenantContext {
+        tenant_id: a,
+        user_id: me,
+        role: MemberRole::Admin,
+    };
+    for statement in [
+        format!("update users set member_of = array['{b}'::uuid] where id = '{me}'"),
+        format!("insert into users (id, email, display_name, member_of) values (gen_random_uuid(), 'x@example.com', 'x', array['{b}'::uuid])"),
+        "select member_of from users".to_owned(),
+        "select aura.keep_member_of()".to_owned(),
+    ] {
+        let mut tx = db.app.begin(context).await.unwrap();
+        let err = sqlx::raw_sql(&statement)
+            .execute(tx.conn())
+            .await
+            .expect_err(&format!("`{statement}` ran"));
+        assert!(refused_by_privilege_or_policy(&err), "`{statement}`: {err}");
+    }
+}
