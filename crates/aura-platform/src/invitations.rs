@@ -195,6 +195,8 @@ pub async fn accept(
     input: &AcceptInput,
     source: &LoginSource,
 ) -> Result<(Secret, SignedIn), AcceptError> {
+    // Password work waits for its turn before it takes a connection (`password::turn`).
+    let _turn = password::turn().await;
     let mut tx = pool.begin_tenant_scope(tenant).await?;
     let invitation = sqlx::query!(
         r#"select id, email, role as "role: MemberRole", invited_by from invitations

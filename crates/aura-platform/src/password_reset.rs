@@ -126,6 +126,8 @@ pub async fn complete(
     token: &ResetToken,
     new_password: &str,
 ) -> Result<(), ResetError> {
+    // Password work waits for its turn before it takes a connection (`password::turn`).
+    let _turn = password::turn().await;
     let mut tx = pool.begin_unscoped().await?;
     set_context(&mut tx, None, Some(token.user_id), None).await?;
     let used = sqlx::query!(

@@ -121,9 +121,11 @@ pub async fn sign_up(
 ) -> Result<Option<QueuedEmail>, DbError> {
     let user_id = UserId::new();
     let plaintext = signup.password.clone();
+    let turn = password::turn().await;
     let password_hash = tokio::task::spawn_blocking(move || password::hash(&plaintext))
         .await
         .expect("password hashing does not panic");
+    drop(turn);
     let mut tx = pool.begin_unscoped().await?;
     set_context(&mut tx, None, Some(user_id), None).await?;
     let inserted = sqlx::query!(

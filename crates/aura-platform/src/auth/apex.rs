@@ -53,6 +53,8 @@ pub async fn log_in(
     password: &str,
     source: &LoginSource,
 ) -> Result<(ApexToken, ApexSignedIn), LoginError> {
+    // Password work waits for its turn before it takes a connection (`password::turn`).
+    let _turn = crate::password::turn().await;
     let mut tx = pool.begin_unscoped().await?;
     let candidate = candidate_by_email(&mut tx, email.trim()).await?;
     let (mut tx, user_id) = check_password(tx, candidate, password, source).await?;

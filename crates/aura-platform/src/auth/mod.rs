@@ -129,6 +129,8 @@ pub async fn confirm_password(
     password: &str,
     source: &LoginSource,
 ) -> Result<(), LoginError> {
+    // Password work waits for its turn before it takes a connection (`password::turn`).
+    let _turn = password::turn().await;
     let mut tx = pool.begin_unscoped().await?;
     set_context(&mut tx, None, Some(user), None).await?;
     let email = sqlx::query_scalar!("select email from users where id = $1", user as UserId)

@@ -63,6 +63,8 @@ pub(crate) async fn verify_member(
     password: &str,
     source: &LoginSource,
 ) -> Result<(sqlx::Transaction<'static, sqlx::Postgres>, VerifiedMember), LoginError> {
+    // Password work waits for its turn before it takes a connection (`password::turn`).
+    let _turn = crate::password::turn().await;
     let mut tx = pool.begin_tenant_scope(tenant).await?;
     let candidate = sqlx::query!(
         // `aura_app` cannot read `users.password_hash`; the sign-in function hands it over.
