@@ -197,6 +197,16 @@ pub async fn print(db: &TestDatabase, http: &Http, fx: &Fixture) -> anyhow::Resu
             format!("/api/v1/processes/{process}/board"),
         ),
         (
+            "pipeline snapshot of the big process, this quarter (manager)",
+            &managers,
+            format!("/api/v1/processes/{process}/snapshot?period=quarter"),
+        ),
+        (
+            "pipeline snapshot of the big process, this quarter (rep)",
+            &reps,
+            format!("/api/v1/processes/{process}/snapshot?period=quarter"),
+        ),
+        (
             "board column's next cards (the fullest stage)",
             &managers,
             format!("/api/v1/processes/{process}/board/stages/{stage}?after={column_after}"),

@@ -451,6 +451,27 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
         baseline: None,
         moves_deals: false,
     });
+    list.push(Scenario {
+        name: "dashboard `/` with the team table (manager, page)",
+        role: Role::Manager,
+        read: true,
+        cap: None,
+        http: page(Role::Manager, "/".into()),
+        baseline: None,
+        moves_deals: false,
+    });
+    list.push(Scenario {
+        name: "pipeline snapshot of the big process, this quarter (manager, page)",
+        role: Role::Manager,
+        read: true,
+        cap: None,
+        http: page(
+            Role::Manager,
+            format!("/processes/{}/snapshot?period=quarter", fx.process),
+        ),
+        baseline: None,
+        moves_deals: false,
+    });
     // Writes.
     let (prospect, qualified) = (fx.prospect, fx.qualified);
     let mover = Arc::clone(http);
