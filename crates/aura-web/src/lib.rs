@@ -25,6 +25,7 @@ mod password_reset;
 mod processes;
 mod products;
 pub mod rate_limit;
+mod records;
 mod refusals;
 mod session;
 mod settings;

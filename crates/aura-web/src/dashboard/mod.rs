@@ -184,7 +184,7 @@ fn activity_view(activity: dashboard::ActivityLine) -> ActivityView {
     ActivityView {
         kind: activity.kind.label(),
         description,
-        occurred_at: crate::contacts::when(&activity.occurred_at),
+        occurred_at: crate::records::when(&activity.occurred_at),
         datetime: activity.occurred_at.to_rfc3339(),
         on,
     }

@@ -31,10 +31,10 @@ use super::{
     contact_named, currency, money, organization_named, parse_date, parse_decimal, percent,
     visible_deal,
 };
-use crate::contacts::owner_choices;
 use crate::extract::{Id, MemberForm};
 use crate::forms::{optional_id, CustomField, Errors};
 use crate::pages::{render, Chrome, Section};
+use crate::records::owner_choices;
 use crate::session::Member;
 use crate::{AppState, WebError};
 

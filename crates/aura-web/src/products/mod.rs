@@ -614,7 +614,7 @@ impl HistoryRow {
         };
         Self {
             at: change.changed_at,
-            when: crate::contacts::when(&change.changed_at),
+            when: crate::records::when(&change.changed_at),
             by: change
                 .changed_by_name
                 .unwrap_or_else(|| "a former member".to_owned()),
