@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::extract::MemberForm;
 use crate::forms::NoFields;
-use crate::pages::{render, Chrome, Section};
+use crate::layout::{render, Chrome, Section};
 use crate::rate_limit::{self, ClientAddress};
 use crate::session::{
     apex_session_cookie, form_token_matches, issue_form_token, removal, ApexMember,

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::extract::{Id, MemberForm};
 use crate::forms::NoFields;
-use crate::pages::{render, Chrome, Section};
+use crate::layout::{render, Chrome, Section};
 use crate::session::ApexMember;
 use crate::{AppState, WebError};
 

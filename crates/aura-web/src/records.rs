@@ -11,7 +11,7 @@ use aura_platform::ids::UserId;
 use aura_platform::members::{self, Member as TeamMember};
 use chrono::{DateTime, Utc};
 
-use crate::pages::{Chrome, Section};
+use crate::layout::{Chrome, Section};
 use crate::{AppState, WebError};
 
 /// Timestamps as the pages show them.

@@ -11,7 +11,7 @@ use axum::Router;
 use serde::Deserialize;
 
 use crate::extract::MemberForm;
-use crate::pages::{render, Chrome, Section};
+use crate::layout::{render, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
 

@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use crate::extract::{Id, MemberForm};
 use crate::forms::NoFields;
-use crate::pages::{render, Chrome, Section};
+use crate::layout::{render, Chrome, Section};
 use crate::rate_limit::{self, ClientAddress};
 use crate::session::{
     self, form_token_matches, issue_form_token, removal, session_cookie, Member, FORM_CSRF_COOKIE,

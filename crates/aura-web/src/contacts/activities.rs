@@ -13,7 +13,7 @@ use super::page::ContactPage;
 use super::visible_contact;
 use crate::extract::{Id, MemberForm};
 use crate::forms::{optional_id, Errors};
-use crate::pages::render;
+use crate::layout::render;
 use crate::{AppState, WebError};
 
 /// The "log an activity" form as sent.

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::visible_contact;
 use crate::extract::{Id, MemberForm};
 use crate::forms::{optional_id, CustomField, Errors};
-use crate::pages::{render, Chrome, Section};
+use crate::layout::{render, Chrome, Section};
 use crate::records::owner_choices;
 use crate::session::Member;
 use crate::{AppState, WebError};

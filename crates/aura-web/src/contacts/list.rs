@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::extract::MemberForm;
 use crate::forms::{encode, optional_id};
-use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
+use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::records::owner_choices;
 use crate::session::Member;
 use crate::{refusals, AppState, WebError};

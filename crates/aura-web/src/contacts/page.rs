@@ -15,7 +15,7 @@ use super::activities::ActivityForm;
 use super::visible_contact;
 use crate::extract::{Id, MemberForm};
 use crate::forms::{CustomField, Errors, NoFields};
-use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
+use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::records::{when, MoreActivities, ProblemPage, TimelineView};
 use crate::session::Member;
 use crate::{AppState, WebError};

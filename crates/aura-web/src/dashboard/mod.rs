@@ -22,7 +22,7 @@ use serde::Deserialize;
 use crate::board::money;
 use crate::charts::{self, Chart, Group, HorizontalBar, Series};
 use crate::forms::encode;
-use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
+use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::{definitions, visible_organization};
 use crate::extract::{Id, MemberForm};
 use crate::forms::{CustomField, Errors};
-use crate::pages::{render, Chrome, Section};
+use crate::layout::{render, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
 

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::{definitions, visible_organization};
 use crate::extract::{Id, MemberForm};
 use crate::forms::{encode, CustomField, NoFields};
-use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
+use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::records::{when, MoreActivities, ProblemPage, TimelineView};
 use crate::session::Member;
 use crate::{AppState, WebError};
