@@ -41,7 +41,7 @@ struct DefinitionForm {
 }
 
 #[derive(Template)]
-#[template(path = "custom_fields.html")]
+#[template(path = "custom_fields/page.html")]
 struct FieldsPage {
     chrome: Chrome,
     csrf_token: String,

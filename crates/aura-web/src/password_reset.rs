@@ -25,7 +25,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "password_reset.html")]
+#[template(path = "password_reset/page.html")]
 struct ResetPage {
     chrome: Chrome,
     csrf_token: String,

@@ -20,7 +20,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "settings.html")]
+#[template(path = "settings/page.html")]
 struct SettingsPage {
     chrome: Chrome,
     input: Settings,

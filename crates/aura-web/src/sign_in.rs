@@ -12,7 +12,7 @@ use crate::session::{form_token_matches, issue_form_token, FORM_CSRF_COOKIE};
 use crate::AppState;
 
 #[derive(Template)]
-#[template(path = "login.html")]
+#[template(path = "sign_in/login.html")]
 pub struct SignInPage {
     chrome: Chrome,
     heading: String,
