@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::extract::MemberForm;
 use crate::forms::NoFields;
-use crate::pages::{render, Chrome, Section};
+use crate::layout::{render, Chrome, Section};
 use crate::rate_limit::{self, ClientAddress};
 use crate::session::{
     apex_session_cookie, form_token_matches, issue_form_token, removal, ApexMember,
@@ -99,7 +99,7 @@ async fn log_out(
 }
 
 #[derive(Template)]
-#[template(path = "signup.html")]
+#[template(path = "account/signup.html")]
 struct SignupPage {
     chrome: Chrome,
     csrf_token: String,
@@ -197,7 +197,7 @@ async fn sign_up(
 }
 
 #[derive(Template)]
-#[template(path = "signup_sent.html")]
+#[template(path = "account/signup_sent.html")]
 struct SignupSentPage {
     chrome: Chrome,
     email: String,
@@ -217,7 +217,7 @@ async fn verify_email(
 }
 
 #[derive(Template)]
-#[template(path = "account.html")]
+#[template(path = "account/page.html")]
 struct AccountPage {
     chrome: Chrome,
     display_name: String,

@@ -12,7 +12,7 @@ use axum::Router;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
+use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
 
@@ -29,7 +29,7 @@ struct AuditQuery {
 }
 
 #[derive(Template)]
-#[template(path = "audit.html")]
+#[template(path = "audit/page.html")]
 struct AuditPage {
     chrome: Chrome,
     entries: Vec<Entry>,
@@ -46,7 +46,7 @@ struct AuditPage {
 
 /// The next page's rows and the pager, for htmx to append in place ("Older entries").
 #[derive(Template)]
-#[template(path = "audit_more.html")]
+#[template(path = "audit/more.html")]
 struct MoreEntries {
     entries: Vec<Entry>,
     next_query: Option<String>,

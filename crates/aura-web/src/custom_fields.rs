@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::extract::{Id, MemberForm};
 use crate::forms::Errors;
 use crate::forms::NoFields;
-use crate::pages::{render, Chrome, Section};
+use crate::layout::{render, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
 
@@ -41,7 +41,7 @@ struct DefinitionForm {
 }
 
 #[derive(Template)]
-#[template(path = "custom_fields.html")]
+#[template(path = "custom_fields/page.html")]
 struct FieldsPage {
     chrome: Chrome,
     csrf_token: String,

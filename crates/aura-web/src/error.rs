@@ -10,7 +10,7 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::pages::{Chrome, Section};
+use crate::layout::{Chrome, Section};
 
 #[derive(Debug, Clone)]
 pub enum WebError {

@@ -15,16 +15,18 @@ mod error;
 mod extract;
 mod forms;
 mod health;
+mod layout;
 mod metrics;
 mod middleware;
 mod nul_bytes;
 mod operations;
 mod organizations;
-mod pages;
 mod password_reset;
 mod processes;
 mod products;
+mod public;
 pub mod rate_limit;
+mod records;
 mod refusals;
 mod session;
 mod settings;
@@ -91,7 +93,7 @@ impl SiteConfig {
 pub fn router(state: AppState) -> Router {
     let sites = site::Sites {
         apex: Router::new()
-            .merge(pages::routes())
+            .merge(public::routes())
             .merge(account::routes())
             .merge(operations::routes())
             .merge(password_reset::routes())

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::extract::{Id, MemberForm};
 use crate::forms::NoFields;
-use crate::pages::{render, Chrome, Section};
+use crate::layout::{render, Chrome, Section};
 use crate::session::ApexMember;
 use crate::{AppState, WebError};
 
@@ -39,7 +39,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "workspaces.html")]
+#[template(path = "operations/workspaces.html")]
 struct WorkspacesPage {
     chrome: Chrome,
     workspaces: Vec<(WorkspaceSummary, String)>,
@@ -106,7 +106,7 @@ async fn set_status(
 }
 
 #[derive(Template)]
-#[template(path = "outbox.html")]
+#[template(path = "operations/outbox.html")]
 struct OutboxPage {
     chrome: Chrome,
     messages: Vec<OutboxMessage>,
@@ -156,7 +156,7 @@ struct ActivationInput {
 }
 
 #[derive(Template)]
-#[template(path = "activate.html")]
+#[template(path = "operations/activate.html")]
 struct ActivationPage {
     chrome: Chrome,
     request: Signup,

@@ -10,7 +10,7 @@ use axum::{Form, Router};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
-use crate::pages::{render, Chrome, Section};
+use crate::layout::{render, Chrome, Section};
 use crate::rate_limit::{self, ClientAddress};
 use crate::session::{form_token_matches, issue_form_token, removal, FORM_CSRF_COOKIE};
 use crate::{AppState, WebError};
@@ -25,7 +25,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "password_reset.html")]
+#[template(path = "password_reset/page.html")]
 struct ResetPage {
     chrome: Chrome,
     csrf_token: String,

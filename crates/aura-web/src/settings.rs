@@ -11,7 +11,7 @@ use axum::Router;
 use serde::Deserialize;
 
 use crate::extract::MemberForm;
-use crate::pages::{render, Chrome, Section};
+use crate::layout::{render, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
 
@@ -20,7 +20,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "settings.html")]
+#[template(path = "settings/page.html")]
 struct SettingsPage {
     chrome: Chrome,
     input: Settings,

@@ -7,12 +7,12 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
-use crate::pages::{render, Chrome, Section};
+use crate::layout::{render, Chrome, Section};
 use crate::session::{form_token_matches, issue_form_token, FORM_CSRF_COOKIE};
 use crate::AppState;
 
 #[derive(Template)]
-#[template(path = "login.html")]
+#[template(path = "sign_in/login.html")]
 pub struct SignInPage {
     chrome: Chrome,
     heading: String,

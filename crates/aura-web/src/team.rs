@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use crate::extract::{Id, MemberForm};
 use crate::forms::NoFields;
-use crate::pages::{render, Chrome, Section};
+use crate::layout::{render, Chrome, Section};
 use crate::rate_limit::{self, ClientAddress};
 use crate::session::{
     self, form_token_matches, issue_form_token, removal, session_cookie, Member, FORM_CSRF_COOKIE,
@@ -44,7 +44,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "remove_member.html")]
+#[template(path = "team/remove_member.html")]
 struct RemovalPage {
     chrome: Chrome,
     target: TeamMember,
@@ -158,7 +158,7 @@ async fn remove(
 }
 
 #[derive(Template)]
-#[template(path = "members.html")]
+#[template(path = "team/members.html")]
 struct MembersPage {
     chrome: Chrome,
     /// Role changes, deactivation and invitations are offered.
@@ -339,7 +339,7 @@ fn member_change_error(err: MemberChangeError) -> WebError {
 }
 
 #[derive(Template)]
-#[template(path = "accept_invitation.html")]
+#[template(path = "team/accept_invitation.html")]
 struct InvitationPage {
     chrome: Chrome,
     workspace_name: String,

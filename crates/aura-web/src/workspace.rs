@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::extract::MemberForm;
 use crate::forms::NoFields;
-use crate::pages::{Chrome, Section};
+use crate::layout::{Chrome, Section};
 use crate::rate_limit::{self, ClientAddress};
 use crate::session::{self, removal, session_cookie, SESSION_COOKIE};
 use crate::sign_in::{self, Attempt, SignInForm};

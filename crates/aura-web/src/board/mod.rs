@@ -29,7 +29,7 @@ use axum::Router;
 use serde::Deserialize;
 
 use crate::extract::{Id, MemberForm};
-use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
+use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
 

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use crate::board::money;
 use crate::charts::{self, Chart, Group, HorizontalBar, Series};
 use crate::forms::encode;
-use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
+use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
 
@@ -184,7 +184,7 @@ fn activity_view(activity: dashboard::ActivityLine) -> ActivityView {
     ActivityView {
         kind: activity.kind.label(),
         description,
-        occurred_at: crate::contacts::when(&activity.occurred_at),
+        occurred_at: crate::records::when(&activity.occurred_at),
         datetime: activity.occurred_at.to_rfc3339(),
         on,
     }

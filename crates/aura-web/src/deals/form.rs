@@ -31,10 +31,10 @@ use super::{
     contact_named, currency, money, organization_named, parse_date, parse_decimal, percent,
     visible_deal,
 };
-use crate::contacts::owner_choices;
 use crate::extract::{Id, MemberForm};
 use crate::forms::{optional_id, CustomField, Errors};
-use crate::pages::{render, Chrome, Section};
+use crate::layout::{render, Chrome, Section};
+use crate::records::owner_choices;
 use crate::session::Member;
 use crate::{AppState, WebError};
 
@@ -603,7 +603,7 @@ pub(super) async fn stage_choices(
         stage_id: first_open.map(|s| s.to_string()).unwrap_or_default(),
         ..DealForm::default()
     };
-    Ok(crate::pages::vary_on_htmx(render(&StageSelect {
+    Ok(crate::layout::vary_on_htmx(render(&StageSelect {
         stages,
         form,
         errors: Errors::default(),
@@ -665,7 +665,7 @@ pub(super) async fn product_options(
     // Whichever row's search asked: its value is the one parameter sent.
     let q = query.into_values().next().unwrap_or_default();
     let choices = product_choices(&state, &member, &q, "").await?;
-    Ok(crate::pages::vary_on_htmx(render(&ProductOptions {
+    Ok(crate::layout::vary_on_htmx(render(&ProductOptions {
         q,
         choices,
     })))

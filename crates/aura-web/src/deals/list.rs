@@ -16,10 +16,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{currency, money, parse_date, parse_decimal, percent};
-use crate::contacts::owner_choices;
 use crate::extract::{Id, MemberForm};
 use crate::forms::{encode, optional_id, Errors};
-use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
+use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
+use crate::records::owner_choices;
 use crate::session::Member;
 use crate::{refusals, AppState, WebError};
 

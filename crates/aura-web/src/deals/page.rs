@@ -19,10 +19,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 
 use super::{contact_named, currency, duration, money, percent, visible_deal};
-use crate::contacts::{owner_choices, when, MoreActivities, TimelineView};
 use crate::extract::{Id, MemberForm};
 use crate::forms::{optional_id, CustomField, Errors, NoFields};
-use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
+use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
+use crate::records::{owner_choices, when, MoreActivities, TimelineView};
 use crate::session::Member;
 use crate::{refusals, AppState, WebError};
 

@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use crate::extract::{Id, MemberForm};
 use crate::forms::{optional_id, Errors, NoFields};
-use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
+use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::rate_limit::ClientAddress;
 use crate::session::Member;
 use crate::{AppState, WebError};

@@ -30,7 +30,7 @@ use serde::Deserialize;
 
 use crate::extract::{Id, MemberForm};
 use crate::forms::{encode, CustomField, Errors};
-use crate::pages::{render, vary_on_htmx, wants_fragment, Chrome, Section};
+use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::rate_limit::ClientAddress;
 use crate::session::Member;
 use crate::{AppState, WebError};
@@ -614,7 +614,7 @@ impl HistoryRow {
         };
         Self {
             at: change.changed_at,
-            when: crate::contacts::when(&change.changed_at),
+            when: crate::records::when(&change.changed_at),
             by: change
                 .changed_by_name
                 .unwrap_or_else(|| "a former member".to_owned()),

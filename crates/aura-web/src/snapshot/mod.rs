@@ -24,7 +24,7 @@ use serde::Deserialize;
 
 use crate::board::money;
 use crate::extract::Id;
-use crate::pages::{render, Chrome, Section};
+use crate::layout::{render, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
 

@@ -1,17 +1,16 @@
-//! The apex domain's public pages, and the page furniture every HTML page shares.
+//! The page furniture every HTML page shares: the layout's navigation and account menu
+//! (`Chrome`), rendering, and serving a page and its htmx fragment from one handler.
 
 use askama::Template;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 
 use aura_platform::auth::apex::ApexSignedIn;
 use aura_platform::permissions::Permission;
 use aura_platform::tenants::Workspace;
 
 use crate::session::Member;
-use crate::{assets, AppState, WebError};
+use crate::{assets, WebError};
 
 /// Which navigation entry a page belongs to (marked `aria-current` in the layout).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,47 +216,4 @@ pub fn render(page: &impl Template) -> Response {
             WebError::Internal.into_response()
         }
     }
-}
-
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage {
-    chrome: Chrome,
-}
-
-#[derive(Template)]
-#[template(path = "pricing.html")]
-struct PricingPage {
-    chrome: Chrome,
-}
-
-#[derive(Template)]
-#[template(path = "about.html")]
-struct AboutPage {
-    chrome: Chrome,
-}
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(home))
-        .route("/pricing", get(pricing))
-        .route("/about", get(about))
-}
-
-async fn home() -> Response {
-    render(&HomePage {
-        chrome: Chrome::new(Section::Home),
-    })
-}
-
-async fn pricing() -> Response {
-    render(&PricingPage {
-        chrome: Chrome::new(Section::Pricing),
-    })
-}
-
-async fn about() -> Response {
-    render(&AboutPage {
-        chrome: Chrome::new(Section::About),
-    })
 }

@@ -1,0 +1,98 @@
+//! Logging an activity on a contact's page, and deleting one from its timeline.
+
+use aura_crm::activities::{self, ActivityInput};
+use aura_crm::ids::{ActivityId, ContactId};
+use aura_crm::WriteError;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Deserialize;
+
+use super::page::ContactPage;
+use super::visible_contact;
+use crate::extract::{Id, MemberForm};
+use crate::forms::{optional_id, Errors};
+use crate::layout::render;
+use crate::{AppState, WebError};
+
+/// The "log an activity" form as sent.
+#[derive(Deserialize, Default)]
+pub(super) struct ActivityForm {
+    #[serde(default)]
+    pub(super) kind: String,
+    /// `datetime-local`: `2026-11-22T14:30`, read as UTC.
+    #[serde(default)]
+    pub(super) occurred_at: String,
+    #[serde(default)]
+    pub(super) description: String,
+}
+
+pub(super) async fn log_activity(
+    State(state): State<AppState>,
+    Id(id): Id<ContactId>,
+    MemberForm { member, form }: MemberForm<ActivityForm>,
+) -> Result<Response, WebError> {
+    let contact = visible_contact(&state, &member, id).await?;
+    let mut errors = Errors::default();
+    let text = form.occurred_at.trim();
+    let occurred_at = if text.is_empty() {
+        None
+    } else {
+        match NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+            .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
+        {
+            Ok(at) => Some(at.and_utc()),
+            Err(_) => {
+                errors.add(
+                    "occurred_at",
+                    format!("“{text}” is not a date and time: use the picker, or write it like 2026-03-31T14:30."),
+                );
+                // Far beyond what the domain accepts: the activity is refused, with any other
+                // problem of the form reported too.
+                Some(DateTime::<Utc>::MAX_UTC)
+            }
+        }
+    };
+    let input = ActivityInput {
+        kind: form.kind.clone(),
+        description: form.description.clone(),
+        occurred_at,
+        participant_id: None,
+    };
+    let error = match activities::log(&state.db, member.signed_in.context, contact.id, &input).await
+    {
+        Ok(_) => {
+            return Ok(
+                Redirect::to(&format!("/contacts/{}?notice=logged#timeline", contact.id))
+                    .into_response(),
+            )
+        }
+        Err(WriteError::Invalid(found)) => found,
+        Err(other) => return Err(other.into()),
+    };
+    errors.extend(error, &[]);
+    let mut page = ContactPage::load(&state, &member, contact, None).await?;
+    page.activity = form;
+    page.errors = errors;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct DeleteActivityForm {
+    #[serde(default)]
+    contact_id: String,
+}
+
+pub(super) async fn delete_activity(
+    State(state): State<AppState>,
+    Id(id): Id<ActivityId>,
+    MemberForm { member, form }: MemberForm<DeleteActivityForm>,
+) -> Result<Response, WebError> {
+    activities::delete(&state.db, member.signed_in.context, id).await?;
+    let back = match optional_id::<ContactId>(Some(&form.contact_id)) {
+        Some(contact) => format!("/contacts/{contact}?notice=activity_deleted#timeline"),
+        None => "/contacts".to_owned(),
+    };
+    Ok(Redirect::to(&back).into_response())
+}

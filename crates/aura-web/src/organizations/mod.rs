@@ -1,0 +1,49 @@
+//! Organizations in the browser (F6): the list by name with a prefix filter as you type, the
+//! forms to create and edit, and the organization's page with its parent, subsidiaries,
+//! contacts and activity timeline. Only managers and admins delete and restore (the domain
+//! layer refuses reps; the pages do not offer them the buttons).
+//! The list and the name picker's options are in `list`, the forms in `form`, the
+//! organization's page in `page`.
+
+mod form;
+mod list;
+mod page;
+
+use aura_crm::custom_fields::{self, Definition, Entity};
+use aura_crm::ids::OrganizationId;
+use aura_crm::organizations::{self, Organization};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::session::Member;
+use crate::{AppState, WebError};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/organizations", get(list::list_page).post(form::create))
+        .route("/organizations/new", get(form::new_page))
+        .route("/organizations/options", get(list::options))
+        .route(
+            "/organizations/{id}",
+            get(page::organization_page).post(form::update),
+        )
+        .route("/organizations/{id}/edit", get(form::edit_page))
+        .route("/organizations/{id}/delete", post(page::delete))
+        .route("/organizations/{id}/restore", post(page::restore))
+}
+
+/// The workspace's custom organization fields.
+async fn definitions(state: &AppState, member: &Member) -> Result<Vec<Definition>, WebError> {
+    let context = member.signed_in.context;
+    Ok(custom_fields::list(&state.db, context, Entity::Organization).await?)
+}
+
+async fn visible_organization(
+    state: &AppState,
+    member: &Member,
+    id: OrganizationId,
+) -> Result<Organization, WebError> {
+    organizations::get(&state.db, member.signed_in.context, id)
+        .await?
+        .ok_or(WebError::NotFound)
+}

@@ -1,0 +1,166 @@
+use askama::Template;
+use aura_crm::activities::Timeline;
+
+use aura_crm::contacts::{self, Contact, ContactFilter};
+use aura_crm::ids::OrganizationId;
+use aura_crm::organizations::{self, Organization, OrganizationRow};
+use aura_crm::paging::Cursor;
+use aura_crm::WriteError;
+use aura_platform::permissions::Permission;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::{definitions, visible_organization};
+use crate::extract::{Id, MemberForm};
+use crate::forms::{encode, CustomField, NoFields};
+use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
+use crate::records::{when, MoreActivities, ProblemPage, TimelineView};
+use crate::session::Member;
+use crate::{AppState, WebError};
+
+#[derive(Deserialize, Default)]
+pub(super) struct OrganizationQuery {
+    after: Option<String>,
+    notice: Option<String>,
+}
+
+/// How many of an organization's contacts its page lists before linking to the full list.
+const CONTACTS_SHOWN: i64 = 10;
+
+#[derive(Template)]
+#[template(path = "organizations/page.html")]
+struct OrganizationPage {
+    chrome: Chrome,
+    csrf_token: String,
+    organization: Organization,
+    /// The workspace's custom organization fields with this organization's values.
+    custom_fields: Vec<CustomField>,
+    created: String,
+    updated: String,
+    subsidiaries: Vec<OrganizationRow>,
+    contacts: Vec<Contact>,
+    more_contacts: bool,
+    can_delete: bool,
+    notice: Option<&'static str>,
+    timeline: TimelineView,
+}
+
+pub(super) async fn organization_page(
+    State(state): State<AppState>,
+    member: Member,
+    Id(id): Id<OrganizationId>,
+    Query(query): Query<OrganizationQuery>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let organization = visible_organization(&state, &member, id).await?;
+    let context = member.signed_in.context;
+    let after = query.after.as_deref().and_then(Cursor::parse);
+    let timeline = TimelineView::load(
+        &state,
+        context,
+        Timeline::Organization(organization.id),
+        format!("/organizations/{}", organization.id),
+        after,
+    )
+    .await?;
+    let csrf_token = member.signed_in.csrf_token.clone();
+    if wants_fragment(&headers) {
+        let mut timeline = timeline;
+        timeline.oob = true;
+        return Ok(vary_on_htmx(render(&MoreActivities {
+            timeline,
+            csrf_token,
+        })));
+    }
+    let contacts = contacts::list(
+        &state.db,
+        context,
+        &ContactFilter {
+            organization_id: Some(organization.id),
+            limit: Some(CONTACTS_SHOWN),
+            ..ContactFilter::default()
+        },
+    )
+    .await?;
+    let page = OrganizationPage {
+        chrome: Chrome::for_member(Section::Organizations, &member),
+        csrf_token,
+        custom_fields: CustomField::all(
+            definitions(&state, &member).await?,
+            &CustomField::stored(&organization.custom_fields),
+        ),
+        created: when(&organization.created_at),
+        updated: when(&organization.updated_at),
+        subsidiaries: organizations::subsidiaries(&state.db, context, organization.id).await?,
+        organization,
+        contacts: contacts.page.items,
+        more_contacts: contacts.page.next.is_some(),
+        can_delete: member.may(Permission::DeleteOrganizations),
+        notice: match query.notice.as_deref() {
+            Some("created") => Some("Organization created."),
+            Some("saved") => Some("Organization saved."),
+            Some("deleted") => Some("Organization deleted. You can restore it."),
+            Some("restored") => Some("Organization restored."),
+            _ => None,
+        },
+        timeline,
+    };
+    Ok(vary_on_htmx(render(&page)))
+}
+
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    Id(id): Id<OrganizationId>,
+    MemberForm { member, .. }: MemberForm<NoFields>,
+) -> Result<Response, WebError> {
+    set_deleted(&state, &member, id, true).await
+}
+
+pub(super) async fn restore(
+    State(state): State<AppState>,
+    Id(id): Id<OrganizationId>,
+    MemberForm { member, .. }: MemberForm<NoFields>,
+) -> Result<Response, WebError> {
+    set_deleted(&state, &member, id, false).await
+}
+
+async fn set_deleted(
+    state: &AppState,
+    member: &Member,
+    id: OrganizationId,
+    deleted: bool,
+) -> Result<Response, WebError> {
+    if !member.may(Permission::DeleteOrganizations) {
+        return Err(WebError::Forbidden);
+    }
+    let organization = visible_organization(state, member, id).await?;
+    let notice = if deleted { "deleted" } else { "restored" };
+    let context = member.signed_in.context;
+    match organizations::set_deleted(&state.db, context, organization.id, deleted).await {
+        Ok(()) => Ok(Redirect::to(&format!(
+            "/organizations/{}?notice={notice}",
+            organization.id
+        ))
+        .into_response()),
+        Err(WriteError::Duplicate { .. }) => {
+            let page = ProblemPage {
+                chrome: Chrome::for_member(Section::Organizations, member),
+                title: format!("{} cannot be restored", organization.name),
+                detail: format!(
+                    "Another organization is now called “{}”, and each name belongs to one \
+                     organization. Rename that one first, then restore this one.",
+                    organization.name
+                ),
+                link: Some((
+                    format!("/organizations?q={}", encode(&organization.name)),
+                    "Find the organization with this name".to_owned(),
+                )),
+                back: format!("/organizations/{}", organization.id),
+            };
+            Ok((StatusCode::CONFLICT, render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}

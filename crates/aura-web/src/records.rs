@@ -1,0 +1,85 @@
+//! Pieces shared by the record pages (contacts, organizations, deals): timestamps as shown,
+//! the members a record may be given to, the activity timeline with its pager, and the page
+//! that explains a refusal with links.
+
+use askama::Template;
+use aura_crm::activities::{self, Activity, Timeline};
+use aura_crm::ids::ActivityId;
+use aura_crm::paging::Cursor;
+use aura_platform::db::TenantContext;
+use aura_platform::ids::UserId;
+use aura_platform::members::{self, Member as TeamMember};
+use chrono::{DateTime, Utc};
+
+use crate::layout::{Chrome, Section};
+use crate::{AppState, WebError};
+
+/// Timestamps as the pages show them.
+pub(crate) fn when(at: &DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// The members a record may be given to: the active ones, and its current owner.
+pub(crate) async fn owner_choices(
+    state: &AppState,
+    context: TenantContext,
+    current: Option<UserId>,
+) -> Result<Vec<TeamMember>, WebError> {
+    Ok(members::list(&state.db, context)
+        .await?
+        .into_iter()
+        .filter(|m| m.active || Some(m.user_id) == current)
+        .collect())
+}
+
+/// An activity timeline as the contact and organization pages show it.
+pub(crate) struct TimelineView {
+    pub activities: Vec<Activity>,
+    /// `/contacts/<id>` or `/organizations/<id>`: where older activities are asked for.
+    pub base: String,
+    pub older: Option<Cursor<ActivityId>>,
+    pub first_page: bool,
+    /// On a contact's page (delete buttons) or an organization's (contact names).
+    pub on_contact: bool,
+    pub oob: bool,
+}
+
+impl TimelineView {
+    pub(crate) async fn load(
+        state: &AppState,
+        context: TenantContext,
+        of: Timeline,
+        base: String,
+        after: Option<Cursor<ActivityId>>,
+    ) -> Result<Self, WebError> {
+        let page = activities::timeline(&state.db, context, of, after.as_ref(), None).await?;
+        Ok(Self {
+            activities: page.items,
+            base,
+            older: page.next,
+            first_page: after.is_none(),
+            on_contact: matches!(of, Timeline::Contact(_)),
+            oob: false,
+        })
+    }
+}
+
+/// Older activities, for htmx to append to the timeline, with the pager swapped out of band.
+#[derive(Template)]
+#[template(path = "records/timeline_more.html")]
+pub(crate) struct MoreActivities {
+    pub timeline: TimelineView,
+    pub csrf_token: String,
+}
+
+/// A refusal that needs its own explanation (with links), shown as a page.
+#[derive(Template)]
+#[template(path = "records/problem.html")]
+pub(crate) struct ProblemPage {
+    pub chrome: Chrome,
+    pub title: String,
+    pub detail: String,
+    /// A record to look at instead: (address, label).
+    pub link: Option<(String, String)>,
+    pub back: String,
+}
