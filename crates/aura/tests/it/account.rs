@@ -6,7 +6,7 @@ use reqwest::{header, Client, Response, StatusCode};
 use aura_platform::db::testing::TestDatabase;
 
 use crate::helpers::{
-    csrf_token, demo_app, operator_signed_in, verification_link, TestApp, TEST_PLATFORM_API_KEY,
+    csrf_token, location, operator_signed_in, verification_link, TestApp, TEST_PLATFORM_API_KEY,
 };
 
 const PASSWORD: &str = "a long enough passphrase";
@@ -54,13 +54,9 @@ fn pat() -> [(&'static str, &'static str); 4] {
     ]
 }
 
-fn location(response: &Response) -> &str {
-    response.headers()[header::LOCATION].to_str().unwrap()
-}
-
 #[tokio::test]
 async fn a_prospect_signs_up_and_waits_with_no_workspace() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let browser = app.browser();
     let created = sign_up(&app, &db, &browser, pat()).await;
     assert_eq!(created.status(), StatusCode::SEE_OTHER);
@@ -131,7 +127,7 @@ async fn a_prospect_signs_up_and_waits_with_no_workspace() {
 
 #[tokio::test]
 async fn signup_names_each_problem_and_keeps_what_was_typed_but_the_password() {
-    let (app, _db) = demo_app().await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
     let browser = app.browser();
     let blank = submit_signup(
         &app,
@@ -200,7 +196,7 @@ async fn signup_names_each_problem_and_keeps_what_was_typed_but_the_password() {
 
 #[tokio::test]
 async fn an_email_signs_up_once_and_the_answer_does_not_tell() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     assert_eq!(
         sign_up(&app, &db, &app.browser(), pat()).await.status(),
         StatusCode::SEE_OTHER
@@ -237,7 +233,7 @@ async fn an_email_signs_up_once_and_the_answer_does_not_tell() {
 
 #[tokio::test]
 async fn a_request_is_activated_only_once_its_email_is_verified() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let pat_browser = app.browser();
     submit_signup(&app, &pat_browser, pat()).await;
     let link = verification_link(&db, "pat@newco.example").await;
@@ -293,7 +289,7 @@ async fn a_request_is_activated_only_once_its_email_is_verified() {
 
 #[tokio::test]
 async fn operators_see_every_request_and_prospects_only_their_own() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     assert_eq!(
         sign_up(&app, &db, &app.browser(), pat()).await.status(),
         StatusCode::SEE_OTHER
@@ -338,7 +334,7 @@ async fn operators_see_every_request_and_prospects_only_their_own() {
 
 #[tokio::test]
 async fn apex_and_workspace_sessions_do_not_open_each_other() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let browser = app.browser();
     let created = sign_up(&app, &db, &browser, pat()).await;
     let apex_cookie = created
@@ -401,7 +397,7 @@ fn activation_form<'a>(csrf: &'a str, slug: &'a str) -> Vec<(&'a str, &'a str)> 
 
 #[tokio::test]
 async fn journey_one_from_signup_to_the_new_admin_in_their_workspace() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let pat_browser = app.browser();
     assert_eq!(
         sign_up(&app, &db, &pat_browser, pat()).await.status(),
@@ -632,7 +628,7 @@ async fn journey_one_from_signup_to_the_new_admin_in_their_workspace() {
 
 #[tokio::test]
 async fn only_operators_move_requests_along() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let pat_browser = app.browser();
     sign_up(&app, &db, &pat_browser, pat()).await;
     let id = signup_id(&db, "pat@newco.example").await;
@@ -692,7 +688,7 @@ async fn only_operators_move_requests_along() {
 
 #[tokio::test]
 async fn the_contract_signing_system_records_signatures_with_the_platform_key() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     sign_up(&app, &db, &app.browser(), pat()).await;
     let id = signup_id(&db, "pat@newco.example").await;
     let url = app.url(&format!("/api/v1/platform/signups/{id}/contract-signed"));

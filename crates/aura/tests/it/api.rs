@@ -5,7 +5,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{demo_app, TestApp, TEST_JWT_SECRET};
+use crate::helpers::{TestApp, TEST_JWT_SECRET};
 
 async fn tokens(app: &TestApp, slug: &str, email: &str, password: &str) -> (StatusCode, Value) {
     let response = app
@@ -49,7 +49,7 @@ fn forge(claims: Value) -> String {
 
 #[tokio::test]
 async fn a_member_gets_tokens_and_the_api_knows_them() {
-    let (app, _db) = demo_app().await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
     let (status, body) = tokens(&app, "acme", "admin@acme.example", DEMO_PASSWORD).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -77,7 +77,7 @@ async fn a_member_gets_tokens_and_the_api_knows_them() {
 
 #[tokio::test]
 async fn bad_bodies_get_problem_documents() {
-    let (app, _db) = demo_app().await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
     let url = app.workspace_url("acme", "/api/v1/auth/token");
     let malformed = app
         .client
@@ -98,7 +98,7 @@ async fn bad_bodies_get_problem_documents() {
 
 #[tokio::test]
 async fn tokens_are_refused_on_other_workspaces_forged_expired_or_after_deactivation() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let (_, body) = tokens(&app, "acme", "rep@acme.example", DEMO_PASSWORD).await;
     let access = body["access_token"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -184,7 +184,7 @@ async fn tokens_are_refused_on_other_workspaces_forged_expired_or_after_deactiva
 
 #[tokio::test]
 async fn a_refresh_token_works_once() {
-    let (app, _db) = demo_app().await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
     let (_, first) = tokens(&app, "acme", "manager@acme.example", DEMO_PASSWORD).await;
     let refresh = |token: Value| {
         app.client
@@ -227,7 +227,7 @@ async fn a_refresh_token_works_once() {
 
 #[tokio::test]
 async fn a_replayed_refresh_token_revokes_its_whole_family() {
-    let (app, _db) = demo_app().await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
     let refresh = |token: &Value| {
         app.client
             .post(app.workspace_url("acme", "/api/v1/auth/refresh"))
@@ -268,7 +268,7 @@ async fn a_replayed_refresh_token_revokes_its_whole_family() {
 
 #[tokio::test]
 async fn the_api_is_described_by_an_openapi_document() {
-    let (app, _db) = demo_app().await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
     let doc: Value = app
         .client
         .get(app.url("/api/v1/openapi.json"))

@@ -2,136 +2,12 @@
 //! required fields, history and 409 on a stale version, what a rep may and may not reach,
 //! reassignment, deletion, and the list's filters, search, sorts and pages.
 
-use aura_platform::db::testing::TestDatabase;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{api_token, demo_app, TestApp};
+use crate::helpers::{audited_on, ids, seed_process, sorted_fields, Api, TestApp};
 
-/// A sales process seeded into a demo workspace, with its stage ids by name.
-pub(crate) struct Process {
-    pub id: String,
-    pub stages: Vec<(String, String)>,
-}
-
-impl Process {
-    pub fn stage(&self, name: &str) -> String {
-        self.stages
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, id)| id.clone())
-            .unwrap_or_else(|| panic!("no stage {name}"))
-    }
-}
-
-/// Seeds a process named `name` into workspace `slug`, as the schema owner (the demo
-/// workspaces have none): Lead (open, 10%), Proposal (open, 50%, needs an amount and a close
-/// date), Contract (open, 80%, needs a contact, rotting after 30 days), Won, Lost. It is the
-/// default if the workspace has none yet.
-pub(crate) async fn seed_process(db: &TestDatabase, slug: &str, name: &str) -> Process {
-    let mut tx = db.owner.begin().await.unwrap();
-    let id: uuid::Uuid = sqlx::query_scalar(
-        "insert into sales_processes (tenant_id, name, is_default)
-         select t.id, $2, not exists (select 1 from sales_processes p
-                                      where p.tenant_id = t.id and p.is_default)
-         from tenants t where t.slug = $1
-         returning id",
-    )
-    .bind(slug)
-    .bind(name)
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap();
-    let rows: Vec<(uuid::Uuid, String)> = sqlx::query_as(
-        "insert into deal_stages (tenant_id, process_id, name, position, outcome, win_probability,
-                                  requires_amount, requires_close_date, requires_contact,
-                                  rotting_days)
-         select p.tenant_id, p.id, s.name, s.position, s.outcome::aura.stage_outcome,
-                s.probability, s.amount, s.close_date, s.contact, s.rotting
-         from sales_processes p,
-              (values ('Lead', 0, 'open', 10, false, false, false, null::int),
-                      ('Proposal', 1, 'open', 50, true, true, false, null),
-                      ('Contract', 2, 'open', 80, false, false, true, 30),
-                      ('Won', 3, 'won', 100, false, false, false, null),
-                      ('Lost', 4, 'lost', 0, false, false, false, null))
-                  as s (name, position, outcome, probability, amount, close_date, contact, rotting)
-         where p.id = $1
-         returning id, name",
-    )
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    Process {
-        id: id.to_string(),
-        stages: rows
-            .into_iter()
-            .map(|(id, name)| (name, id.to_string()))
-            .collect(),
-    }
-}
-
-/// A signed-in API client of one member of acme.
-struct Api<'a> {
-    app: &'a TestApp,
-    token: String,
-}
-
-impl<'a> Api<'a> {
-    async fn sign_in(app: &'a TestApp, who: &str) -> Self {
-        let token = api_token(app, "acme", &format!("{who}@acme.example")).await;
-        Self { app, token }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self
-            .app
-            .client
-            .request(method, self.app.workspace_url("acme", path))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::POST, path, Some(body)).await
-    }
-
-    async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::PATCH, path, Some(body)).await
-    }
-
-    async fn me(&self) -> String {
-        self.get("/api/v1/me").await.1["user_id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    /// Creates a deal and returns it.
-    async fn deal(&self, body: Value) -> Value {
-        let (status, deal) = self.post("/api/v1/deals", body).await;
-        assert_eq!(status, StatusCode::CREATED, "{deal}");
-        deal
-    }
-
-    async fn contact(&self, first_name: &str) -> String {
-        let (status, contact) = self
-            .post("/api/v1/contacts", json!({ "first_name": first_name }))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{contact}");
-        contact["id"].as_str().unwrap().to_owned()
-    }
-
+impl Api<'_> {
     /// The ids of a deal list page, and its `next`.
     async fn page(&self, query: &str) -> (Vec<String>, Option<String>) {
         let (status, page) = self.get(&format!("/api/v1/deals{query}")).await;
@@ -140,41 +16,12 @@ impl<'a> Api<'a> {
     }
 }
 
-fn ids(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|item| item["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn fields(problem: &Value) -> Vec<String> {
-    let mut fields: Vec<String> = problem["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("a problem with errors: {problem}"))
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_owned())
-        .collect();
-    fields.sort();
-    fields
-}
-
-async fn audited(db: &TestDatabase, action: &str, deal: &str) -> i64 {
-    sqlx::query_scalar("select count(*) from audit_log where action = $1 and entity_id = $2::uuid")
-        .bind(action)
-        .bind(deal)
-        .fetch_one(&db.owner)
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_deal_stays_in_its_process_and_moves_through_its_stages() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let sales = seed_process(&db, "acme", "Sales").await;
     let enterprise = seed_process(&db, "acme", "Enterprise").await;
-    let manager = Api::sign_in(&app, "manager").await;
+    let manager = Api::sign_in(&app, "acme", "manager").await;
 
     // Created in the non-default process, in its first open stage with its probability.
     let deal = manager
@@ -186,12 +33,12 @@ async fn a_deal_stays_in_its_process_and_moves_through_its_stages() {
     assert_eq!(deal["probability"], "10.00");
     assert_eq!(deal["outcome"], "open");
     assert_eq!(deal["stages"].as_array().unwrap().len(), 5, "{deal}");
-    assert_eq!(audited(&db, "deal.created", &id).await, 1);
+    assert_eq!(audited_on(&db, "deal.created", &id).await, 1);
     // Without a process: the default one.
     let default = manager.deal(json!({ "name": "Small one" })).await;
     assert_eq!(default["process_id"], sales.id.as_str());
     // Custom deal fields (F8.9), checked like contacts'.
-    let other = Api::sign_in(&app, "admin").await;
+    let other = Api::sign_in(&app, "acme", "admin").await;
     let (status, _) = other
         .post(
             "/api/v1/custom-fields",
@@ -206,7 +53,7 @@ async fn a_deal_stays_in_its_process_and_moves_through_its_stages() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    assert_eq!(fields(&problem), ["custom_fields.seats"]);
+    assert_eq!(sorted_fields(&problem), ["custom_fields.seats"]);
     let counted = manager
         .deal(json!({ "name": "Counted", "custom_fields": { "seats": "12" } }))
         .await;
@@ -220,7 +67,7 @@ async fn a_deal_stays_in_its_process_and_moves_through_its_stages() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    assert_eq!(fields(&problem), ["process_id"]);
+    assert_eq!(sorted_fields(&problem), ["process_id"]);
     let (status, problem) = manager
         .post(
             "/api/v1/deals",
@@ -228,7 +75,7 @@ async fn a_deal_stays_in_its_process_and_moves_through_its_stages() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    assert_eq!(fields(&problem), ["stage_id"]);
+    assert_eq!(sorted_fields(&problem), ["stage_id"]);
     let (status, problem) = manager
         .post(
             &format!("/api/v1/deals/{id}/stage"),
@@ -236,7 +83,7 @@ async fn a_deal_stays_in_its_process_and_moves_through_its_stages() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    assert_eq!(fields(&problem), ["stage_id"]);
+    assert_eq!(sorted_fields(&problem), ["stage_id"]);
 
     // A move names the fields its stage requires.
     let (status, problem) = manager
@@ -246,7 +93,7 @@ async fn a_deal_stays_in_its_process_and_moves_through_its_stages() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    assert_eq!(fields(&problem), ["amount", "expected_close_date"]);
+    assert_eq!(sorted_fields(&problem), ["amount", "expected_close_date"]);
     assert!(problem.to_string().contains("Proposal"), "{problem}");
 
     // A PATCH keeps what it does not name.
@@ -261,7 +108,7 @@ async fn a_deal_stays_in_its_process_and_moves_through_its_stages() {
         (&saved["name"], &saved["amount"], saved["version"].as_i64()),
         (&json!("Big <b>one</b>"), &json!("125000.50"), Some(2))
     );
-    assert_eq!(audited(&db, "deal.updated", &id).await, 1);
+    assert_eq!(audited_on(&db, "deal.updated", &id).await, 1);
     // An edit over the version it replaced is refused with the deal as it is now.
     let (status, stale) = manager
         .patch(
@@ -323,7 +170,7 @@ async fn a_deal_stays_in_its_process_and_moves_through_its_stages() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    assert_eq!(fields(&problem), ["lost_reason"]);
+    assert_eq!(sorted_fields(&problem), ["lost_reason"]);
     let (status, closed) = manager
         .post(
             &path,
@@ -389,18 +236,18 @@ async fn a_deal_stays_in_its_process_and_moves_through_its_stages() {
         rows.len()
     );
     assert_eq!(
-        audited(&db, "deal.stage_changed", &id).await,
+        audited_on(&db, "deal.stage_changed", &id).await,
         rows.len() as i64 - 1
     );
 }
 
 #[tokio::test]
 async fn a_rep_reaches_only_their_own_deals_and_managers_reassign_them() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let sales = seed_process(&db, "acme", "Sales").await;
-    let rep = Api::sign_in(&app, "rep").await;
-    let rep2 = Api::sign_in(&app, "rep2").await;
-    let manager = Api::sign_in(&app, "manager").await;
+    let rep = Api::sign_in(&app, "acme", "rep").await;
+    let rep2 = Api::sign_in(&app, "acme", "rep2").await;
+    let manager = Api::sign_in(&app, "acme", "manager").await;
     let (rep_id, rep2_id) = (rep.me().await, rep2.me().await);
 
     let own = rep.deal(json!({ "name": "Rep's own" })).await;
@@ -471,8 +318,8 @@ async fn a_rep_reaches_only_their_own_deals_and_managers_reassign_them() {
     assert!(all.contains(&own_id) && all.contains(&theirs_id));
 
     // The deal page names the contacts the viewer may see and counts the others.
-    let rep_contact = rep.contact("Visible").await;
-    let hidden_contact = rep2.contact("Zqxhidden").await;
+    let rep_contact = rep.contact(json!({ "first_name": "Visible" })).await;
+    let hidden_contact = rep2.contact(json!({ "first_name": "Zqxhidden" })).await;
     let shared = manager
         .deal(json!({ "name": "Shared", "assigned_to": rep_id,
                       "contacts": [{ "contact_id": rep_contact, "role": "decision_maker" },
@@ -554,7 +401,7 @@ async fn a_rep_reaches_only_their_own_deals_and_managers_reassign_them() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{saved}");
-    assert_eq!(audited(&db, "deal.reassigned", &shared_id).await, 1);
+    assert_eq!(audited_on(&db, "deal.reassigned", &shared_id).await, 1);
     assert_eq!(
         rep.get(&format!("/api/v1/deals/{shared_id}")).await.0,
         StatusCode::NOT_FOUND
@@ -573,7 +420,7 @@ async fn a_rep_reaches_only_their_own_deals_and_managers_reassign_them() {
         .await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done["reassigned"], 1, "rep2's own deal is left alone");
-    assert_eq!(audited(&db, "deal.reassigned", &own_id).await, 1);
+    assert_eq!(audited_on(&db, "deal.reassigned", &own_id).await, 1);
     let (status, _) = manager
         .post(
             "/api/v1/deals/reassign",
@@ -607,13 +454,13 @@ async fn a_rep_reaches_only_their_own_deals_and_managers_reassign_them() {
     let (status, _) = rep2.post(&format!("{deal_path}/restore"), json!({})).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(rep2.page("").await.0.contains(&own_id));
-    assert_eq!(audited(&db, "deal.deleted", &own_id).await, 1);
-    assert_eq!(audited(&db, "deal.restored", &own_id).await, 1);
+    assert_eq!(audited_on(&db, "deal.deleted", &own_id).await, 1);
+    assert_eq!(audited_on(&db, "deal.restored", &own_id).await, 1);
 }
 
 #[tokio::test]
 async fn deal_lists_filter_search_sort_and_page() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let sales = seed_process(&db, "acme", "Sales").await;
     let partners = seed_process(&db, "acme", "Partners").await;
     // 30 deals: Deal 00 .. Deal 29, every third without an amount, every fourth without a
@@ -661,7 +508,7 @@ async fn deal_lists_filter_search_sort_and_page() {
             .map(|(id, name)| (id.to_string(), name[5..].parse().unwrap()))
             .collect();
     let numbers = |ids: &[String]| -> Vec<i64> { ids.iter().map(|id| names[id]).collect() };
-    let manager = Api::sign_in(&app, "manager").await;
+    let manager = Api::sign_in(&app, "acme", "manager").await;
 
     // Every order, a page of 7 at a time: each deal once, in order.
     let walk = |sort: &'static str| {
@@ -755,7 +602,7 @@ async fn deal_lists_filter_search_sort_and_page() {
         (0..30).filter(|n| n % 2 == 0).collect::<Vec<_>>()
     );
     // A rep's list is theirs, and so is a search.
-    let rep = Api::sign_in(&app, "rep").await;
+    let rep = Api::sign_in(&app, "acme", "rep").await;
     assert_eq!(
         sorted(numbers(&rep.page("?search=deal&limit=100").await.0)),
         (0..15).collect::<Vec<_>>()

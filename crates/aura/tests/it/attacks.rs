@@ -12,8 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    api_token, csrf_token, demo_app, demo_database, signed_in, spawn_app_with_limiter, TestApp,
-    TEST_JWT_SECRET, TEST_PLATFORM_API_KEY,
+    csrf_token, id, Api, Member, TestApp, TEST_JWT_SECRET, TEST_PLATFORM_API_KEY,
 };
 use aura_platform::db::testing::TestDatabase;
 use aura_web::rate_limit::RateLimiter;
@@ -146,7 +145,7 @@ async fn routes(app: &TestApp) -> Vec<Route> {
 }
 
 async fn token(app: &TestApp, slug: &str, who: &str) -> String {
-    api_token(app, slug, &format!("{who}@{slug}.example")).await
+    Api::sign_in(app, slug, who).await.token
 }
 
 /// A body that would pass validation on every write route that names a record in its path,
@@ -214,17 +213,12 @@ async fn call(
 
 /// Posts `body` to acme's `path` and returns the new record's id.
 async fn created(app: &TestApp, token: &str, path: &str, body: Value) -> String {
-    let response = app
-        .client
-        .post(app.workspace_url("acme", path))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED, "{path}");
-    let created: Value = response.json().await.unwrap();
-    created["id"].as_str().unwrap().to_owned()
+    let api = Api {
+        app,
+        slug: "acme",
+        token: token.to_owned(),
+    };
+    id(&api.created(path, body).await)
 }
 
 /// Creates acme's records, as their owner. The demo workspaces have no sales process yet:
@@ -236,7 +230,7 @@ async fn plant(
     admin: &str,
     thief: uuid::Uuid,
 ) -> Victim {
-    crate::api_deals::seed_process(db, "acme", "Sales").await;
+    crate::helpers::seed_process(db, "acme", "Sales").await;
     let organization = created(
         app,
         rep,
@@ -529,8 +523,11 @@ async fn assert_untouched(app: &TestApp, rep: &str, admin: &str, victim: &Victim
 async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
     // Each attacker calls every route, more than the 100 requests a minute a member may make:
     // the limiter is not under test here (rate_limit.rs tests it), the routes are.
-    let db = demo_database().await;
-    let app = spawn_app_with_limiter(db.app.clone(), RateLimiter::local().with_limit(10_000)).await;
+    let (app, db) = TestApp::builder()
+        .limiter(RateLimiter::local().with_limit(10_000))
+        .demo()
+        .spawn()
+        .await;
     let routes = routes(&app).await;
     // The document is the list: every deal route is in it, and so attacked.
     for deal_route in [
@@ -742,7 +739,7 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
     );
 
     // acme's admin reads them in the audit log.
-    let (browser, _) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let browser = Member::sign_in(&app, "acme", "admin@acme.example").await;
     // Every page of it ("Older entries"): the refusals outnumber a page.
     let mut trail = String::new();
     let mut query = "action=access.refused".to_owned();
@@ -882,8 +879,11 @@ async fn crawl(
 async fn pages_escape_what_members_write_and_refuse_other_workspaces() {
     // The crawl and the posts after it are more than a member's 100 requests a minute; the
     // limiter is not under test here.
-    let db = demo_database().await;
-    let app = spawn_app_with_limiter(db.app.clone(), RateLimiter::local().with_limit(10_000)).await;
+    let (app, db) = TestApp::builder()
+        .limiter(RateLimiter::local().with_limit(10_000))
+        .demo()
+        .spawn()
+        .await;
     let rep = token(&app, "acme", "rep").await;
     let admin = token(&app, "acme", "admin").await;
     let organization = created(
@@ -1002,7 +1002,7 @@ async fn pages_escape_what_members_write_and_refuse_other_workspaces() {
     }
 
     // Every page an admin reaches from home: the markup shows as text, never as markup.
-    let (browser, _) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let browser = Member::sign_in(&app, "acme", "admin@acme.example").await;
     let (pages, actions) = crawl(&app, &browser, 150).await;
     for (path, html) in &pages {
         assert!(
@@ -1240,7 +1240,7 @@ fn with_query(path: &str, parameters: &str) -> String {
 /// the pages.
 #[tokio::test]
 async fn nul_characters_are_refused_by_name_everywhere_and_never_reach_the_database() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let routes = routes(&app).await;
     let thief: uuid::Uuid =
         sqlx::query_scalar("select id from users where email = 'admin@globex.example'")
@@ -1325,7 +1325,7 @@ async fn nul_characters_are_refused_by_name_everywhere_and_never_reach_the_datab
     }
 
     // Every page and form an admin reaches: an error page, never JSON, never a 500.
-    let (browser, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let browser = Member::sign_in(&app, "acme", "admin@acme.example").await;
     let (pages, actions) = crawl(&app, &browser, 150).await;
     assert!(
         pages.len() >= 10 && actions.len() >= 10,
@@ -1348,7 +1348,7 @@ async fn nul_characters_are_refused_by_name_everywhere_and_never_reach_the_datab
         let response = browser
             .post(app.workspace_url("acme", action))
             .form(&[
-                ("csrf_token", csrf.as_str()),
+                ("csrf_token", browser.csrf.as_str()),
                 ("first_name", "Ann\u{0}"),
                 ("name", "Acme\u{0}"),
                 ("description", "\u{0}"),

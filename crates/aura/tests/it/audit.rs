@@ -1,12 +1,11 @@
 //! A workspace admin reads the audit trail (F14.5): filtered, paginated, their tenant's only.
 
-use crate::helpers::{demo_app, signed_in};
-use aura_platform::demo::DEMO_PASSWORD;
+use crate::helpers::{Member, TestApp};
 use reqwest::StatusCode;
 
 #[tokio::test]
 async fn admins_page_and_filter_their_own_audit_trail() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     // 30 invitations by the admin, plus an entry of globex's that must never show.
     sqlx::raw_sql(
         "insert into audit_log (tenant_id, actor_user_id, action, entity_type, occurred_at, after)
@@ -21,7 +20,7 @@ async fn admins_page_and_filter_their_own_audit_trail() {
     .execute(&db.owner)
     .await
     .unwrap();
-    let (admin, _) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
 
     let first = admin
         .get(app.workspace_url("acme", "/audit"))
@@ -95,7 +94,7 @@ async fn admins_page_and_filter_their_own_audit_trail() {
     }
 
     for email in ["manager@acme.example", "rep@acme.example"] {
-        let (member, _) = signed_in(&app, email, DEMO_PASSWORD).await;
+        let member = Member::sign_in(&app, "acme", email).await;
         let refused = member
             .get(app.workspace_url("acme", "/audit"))
             .send()

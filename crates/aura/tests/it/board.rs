@@ -6,77 +6,15 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::api_deals::seed_process;
-use crate::helpers::{api_token, demo_app, TestApp};
+use crate::helpers::{api_token, seed_process, Api, Member, TestApp};
 
-struct Api<'a> {
-    app: &'a TestApp,
-    token: String,
-}
-
-impl<'a> Api<'a> {
-    async fn sign_in(app: &'a TestApp, who: &str) -> Self {
-        let token = api_token(app, "acme", &format!("{who}@acme.example")).await;
-        Self { app, token }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self
-            .app
-            .client
-            .request(method, self.app.workspace_url("acme", path))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, None).await
-    }
-
-    async fn ok(&self, path: &str) -> Value {
-        let (status, body) = self.get(path).await;
-        assert_eq!(status, StatusCode::OK, "{path}: {body}");
-        body
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::POST, path, Some(body)).await
-    }
-
-    async fn me(&self) -> String {
-        self.ok("/api/v1/me").await["user_id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    async fn deal(&self, body: Value) -> Value {
-        let (status, deal) = self.post("/api/v1/deals", body).await;
-        assert_eq!(status, StatusCode::CREATED, "{deal}");
-        deal
-    }
-
+impl Api<'_> {
     /// Every open deal of the process the caller may list, from the deal list (not the board).
     async fn open_deals(&self, process: &str) -> Vec<Value> {
-        let mut deals = Vec::new();
-        let mut after = String::new();
-        loop {
-            let page = self
-                .ok(&format!(
-                    "/api/v1/deals?process_id={process}&outcome=open&limit=100{after}"
-                ))
-                .await;
-            deals.extend(page["items"].as_array().unwrap().iter().cloned());
-            match page["next"].as_str() {
-                Some(next) => after = format!("&after={next}"),
-                None => return deals,
-            }
-        }
+        self.all(&format!(
+            "/api/v1/deals?process_id={process}&outcome=open&limit=100"
+        ))
+        .await
     }
 }
 
@@ -139,10 +77,10 @@ fn card_ids(cards: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn the_board_s_columns_and_totals_match_the_deals_and_a_rep_s_hold_only_theirs() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let process = seed_process(&db, "acme", "Board").await;
-    let manager = Api::sign_in(&app, "manager").await;
-    let rep = Api::sign_in(&app, "rep").await;
+    let manager = Api::sign_in(&app, "acme", "manager").await;
+    let rep = Api::sign_in(&app, "acme", "rep").await;
     let rep_id = rep.me().await;
     let (lead, proposal, contract) = (
         process.stage("Lead"),
@@ -278,9 +216,9 @@ async fn the_board_s_columns_and_totals_match_the_deals_and_a_rep_s_hold_only_th
 
 #[tokio::test]
 async fn a_column_pages_and_a_move_is_checked_and_updates_the_totals() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let process = seed_process(&db, "acme", "Board").await;
-    let manager = Api::sign_in(&app, "manager").await;
+    let manager = Api::sign_in(&app, "acme", "manager").await;
     let lead = process.stage("Lead");
     let proposal = process.stage("Proposal");
     for n in 0..5 {
@@ -402,33 +340,11 @@ async fn a_column_pages_and_a_move_is_checked_and_updates_the_totals() {
     assert_eq!(card_ids(&column(&after, &proposal)["cards"]), [id]);
 }
 
-async fn board_page(app: &TestApp, browser: &reqwest::Client, path: &str) -> String {
-    let response = browser
-        .get(app.workspace_url("acme", path))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "{path}");
-    response.text().await.unwrap()
-}
-
 /// Posts a move as the board's forms do (htmx), answered with the board fragment.
-async fn board_move(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    csrf: &str,
-    process: &str,
-    fields: &[(&str, &str)],
-) -> String {
-    let mut fields: Vec<(&str, &str)> = fields.to_vec();
-    fields.push(("csrf_token", csrf));
-    let response = browser
-        .post(app.workspace_url("acme", &format!("/board/{process}/move")))
-        .header("HX-Request", "true")
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
+async fn board_move(member: &Member<'_>, process: &str, fields: &[(&str, &str)]) -> String {
+    let response = member
+        .htmx_submit(&format!("/board/{process}/move"), fields)
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     response.text().await.unwrap()
 }
@@ -437,7 +353,7 @@ const XSS: &str = "<script>alert(1)</script>";
 
 #[tokio::test]
 async fn the_board_page_switches_remembers_moves_and_explains_a_refused_move() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let sales = seed_process(&db, "acme", "Sales board").await;
     let other = seed_process(&db, "acme", "Partners").await;
     sqlx::query("update deal_stages set name = $1 where id = $2::uuid")
@@ -446,21 +362,16 @@ async fn the_board_page_switches_remembers_moves_and_explains_a_refused_move() {
         .execute(&db.owner)
         .await
         .unwrap();
-    let manager = Api::sign_in(&app, "manager").await;
+    let manager = Api::sign_in(&app, "acme", "manager").await;
     let deal = manager
         .deal(json!({ "name": format!("Deal {XSS}"), "process_id": sales.id, "amount": "1200" }))
         .await;
     let id = deal["id"].as_str().unwrap().to_owned();
     let version = deal["version"].as_i64().unwrap().to_string();
-    let (browser, csrf) = crate::helpers::signed_in(
-        &app,
-        "manager@acme.example",
-        aura_platform::demo::DEMO_PASSWORD,
-    )
-    .await;
+    let browser = Member::sign_in(&app, "acme", "manager@acme.example").await;
 
     // The board of a process: the switcher names every process, names are escaped.
-    let html = board_page(&app, &browser, &format!("/board/{}", sales.id)).await;
+    let html = browser.ok_page(&format!("/board/{}", sales.id)).await;
     assert!(html.contains("Sales process:"), "{html}");
     assert!(html.contains("Partners") && html.contains("Sales board"));
     assert!(html.contains("href=\"/board\""), "the Board nav link");
@@ -473,21 +384,19 @@ async fn the_board_page_switches_remembers_moves_and_explains_a_refused_move() {
     assert!(html.contains(&format!("data-deal=\"{id}\"")));
     assert!(html.contains("1 deal") && html.contains("1,200.00") && html.contains("120.00"));
     // The choice is remembered: `/board` opens the process chosen last.
-    let html = board_page(&app, &browser, &format!("/board/{}", other.id)).await;
+    let html = browser.ok_page(&format!("/board/{}", other.id)).await;
     assert!(html.contains("Pipeline board: Partners"));
-    let html = board_page(&app, &browser, "/board").await;
+    let html = browser.ok_page("/board").await;
     assert!(html.contains("Pipeline board: Partners"), "remembered");
-    board_page(&app, &browser, &format!("/board/{}", sales.id)).await;
-    let html = board_page(&app, &browser, "/board").await;
+    browser.ok_page(&format!("/board/{}", sales.id)).await;
+    let html = browser.ok_page("/board").await;
     assert!(html.contains("Pipeline board: Sales board"), "remembered");
 
     // A refused move: the stage needs a close date; the card stays, the reason and the form's
     // link are shown and announced.
     let proposal = sales.stage("Proposal");
     let refused = board_move(
-        &app,
         &browser,
-        &csrf,
         &sales.id,
         &[
             ("deal_id", &id),
@@ -516,9 +425,7 @@ async fn the_board_page_switches_remembers_moves_and_explains_a_refused_move() {
     // A move that works (to Won, which needs nothing): announced, totals follow.
     let contract = sales.stage("Contract");
     let moved = board_move(
-        &app,
         &browser,
-        &csrf,
         &sales.id,
         &[
             ("deal_id", &id),
@@ -535,9 +442,7 @@ async fn the_board_page_switches_remembers_moves_and_explains_a_refused_move() {
     assert!(moved.contains("0 deals"));
     // Stale: the old version again.
     let stale = board_move(
-        &app,
         &browser,
-        &csrf,
         &sales.id,
         &[
             ("deal_id", &id),
@@ -552,19 +457,15 @@ async fn the_board_page_switches_remembers_moves_and_explains_a_refused_move() {
     );
 
     // A rep cannot move the manager's deal: refused, not found for them.
-    let (rep_browser, rep_csrf) =
-        crate::helpers::signed_in(&app, "rep@acme.example", aura_platform::demo::DEMO_PASSWORD)
-            .await;
+    let rep_browser = Member::sign_in(&app, "acme", "rep@acme.example").await;
     let fresh = manager
         .deal(json!({ "name": "Manager's own", "process_id": sales.id }))
         .await;
     let fresh_id = fresh["id"].as_str().unwrap();
-    let html = board_page(&app, &rep_browser, &format!("/board/{}", sales.id)).await;
+    let html = rep_browser.ok_page(&format!("/board/{}", sales.id)).await;
     assert!(!html.contains(fresh_id), "a rep sees only their deals");
     let refused = board_move(
-        &app,
         &rep_browser,
-        &rep_csrf,
         &sales.id,
         &[
             ("deal_id", fresh_id),
@@ -578,9 +479,9 @@ async fn the_board_page_switches_remembers_moves_and_explains_a_refused_move() {
 
 #[tokio::test]
 async fn the_home_page_shows_my_open_deals_by_stage_closing_soon_and_rotting() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let process = seed_process(&db, "acme", "Home board").await;
-    let rep = Api::sign_in(&app, "rep").await;
+    let rep = Api::sign_in(&app, "acme", "rep").await;
     let soon = (chrono::Utc::now().date_naive() + chrono::Duration::days(3)).to_string();
     for (name, amount, close) in [
         ("Mine one", "100", Some(soon.as_str())),
@@ -593,7 +494,7 @@ async fn the_home_page_shows_my_open_deals_by_stage_closing_soon_and_rotting() {
         .await;
     }
     // Another member's deal counts nowhere on the rep's home.
-    let manager = Api::sign_in(&app, "manager").await;
+    let manager = Api::sign_in(&app, "acme", "manager").await;
     manager
         .deal(json!({ "name": "Not mine", "process_id": process.id, "amount": "9000" }))
         .await;
@@ -608,10 +509,8 @@ async fn the_home_page_shows_my_open_deals_by_stage_closing_soon_and_rotting() {
     .await
     .unwrap();
 
-    let (browser, _) =
-        crate::helpers::signed_in(&app, "rep@acme.example", aura_platform::demo::DEMO_PASSWORD)
-            .await;
-    let html = board_page(&app, &browser, "/").await;
+    let browser = Member::sign_in(&app, "acme", "rep@acme.example").await;
+    let html = browser.ok_page("/").await;
     let block = &html[html.find("My open deals").expect("the block")..];
     assert!(block.contains("1 closing in the next 14 days"), "{block}");
     assert!(block.contains("1 rotting"), "{block}");
@@ -636,21 +535,16 @@ fn column_html<'h>(html: &'h str, stage: &str) -> &'h str {
 
 #[tokio::test]
 async fn a_move_to_lost_asks_for_the_reason_and_is_saved_with_it() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let sales = seed_process(&db, "acme", "Sales").await;
-    let manager = Api::sign_in(&app, "manager").await;
+    let manager = Api::sign_in(&app, "acme", "manager").await;
     let deal = manager
         .deal(json!({ "name": format!("Lose {XSS}"), "process_id": sales.id, "amount": "90" }))
         .await;
     let id = deal["id"].as_str().unwrap().to_owned();
     let version = deal["version"].as_i64().unwrap().to_string();
     let (lead, lost) = (sales.stage("Lead"), sales.stage("Lost"));
-    let (browser, csrf) = crate::helpers::signed_in(
-        &app,
-        "manager@acme.example",
-        aura_platform::demo::DEMO_PASSWORD,
-    )
-    .await;
+    let browser = Member::sign_in(&app, "acme", "manager@acme.example").await;
     let move_fields = |extra: &[(&'static str, &'static str)]| {
         let mut fields = vec![
             ("deal_id", id.clone()),
@@ -661,10 +555,10 @@ async fn a_move_to_lost_asks_for_the_reason_and_is_saved_with_it() {
         fields
     };
     let post = |fields: Vec<(&'static str, String)>| {
-        let (browser, csrf, app, process) = (&browser, &csrf, &app, &sales.id);
+        let (browser, process) = (&browser, &sales.id);
         async move {
             let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            board_move(app, browser, csrf, process, &fields).await
+            board_move(browser, process, &fields).await
         }
     };
 
@@ -729,9 +623,9 @@ async fn a_move_to_lost_asks_for_the_reason_and_is_saved_with_it() {
 
 #[tokio::test]
 async fn the_board_filters_by_an_organization_picked_by_name_and_keeps_it() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let sales = seed_process(&db, "acme", "Sales").await;
-    let manager = Api::sign_in(&app, "manager").await;
+    let manager = Api::sign_in(&app, "acme", "manager").await;
     let mut organizations = Vec::new();
     for name in ["Initech", "Umbrella"] {
         let (status, org) = manager
@@ -754,15 +648,10 @@ async fn the_board_filters_by_an_organization_picked_by_name_and_keeps_it() {
         .deal(json!({ "name": "Umbrella deal", "process_id": sales.id,
                       "organization_id": organizations[1] }))
         .await;
-    let (browser, csrf) = crate::helpers::signed_in(
-        &app,
-        "manager@acme.example",
-        aura_platform::demo::DEMO_PASSWORD,
-    )
-    .await;
+    let browser = Member::sign_in(&app, "acme", "manager@acme.example").await;
 
     // The picker: a named input with suggestions from the organizations' names.
-    let html = board_page(&app, &browser, &format!("/board/{}", sales.id)).await;
+    let html = browser.ok_page(&format!("/board/{}", sales.id)).await;
     assert!(html.contains("<label for=\"filter-organization\">Organization</label>"));
     assert!(html.contains("list=\"filter-organization-options\""));
     assert!(html.contains("hx-get=\"/organizations/options\""));
@@ -777,12 +666,9 @@ async fn the_board_filters_by_an_organization_picked_by_name_and_keeps_it() {
     assert!(suggestions.contains("Initech") && !suggestions.contains("Umbrella"));
 
     // Picked by name (any case): only that organization's deals, the name shown in the picker.
-    let html = board_page(
-        &app,
-        &browser,
-        &format!("/board/{}?organization=initech", sales.id),
-    )
-    .await;
+    let html = browser
+        .ok_page(&format!("/board/{}?organization=initech", sales.id))
+        .await;
     assert!(
         html.contains("value=\"Initech\""),
         "the picker shows the name"
@@ -822,17 +708,15 @@ async fn the_board_filters_by_an_organization_picked_by_name_and_keeps_it() {
     // A move keeps the filter: the board answered holds Initech's deals only.
     let id = &initech_deals[0];
     let response = browser
-        .post(app.workspace_url("acme", &format!("/board/{}/move?{kept}", sales.id)))
-        .header("HX-Request", "true")
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("deal_id", id.as_str()),
-            ("version", "1"),
-            ("stage_id", sales.stage("Won").as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .htmx_submit(
+            &format!("/board/{}/move?{kept}", sales.id),
+            &[
+                ("deal_id", id.as_str()),
+                ("version", "1"),
+                ("stage_id", sales.stage("Won").as_str()),
+            ],
+        )
+        .await;
     let moved = response.text().await.unwrap();
     assert!(moved.contains("Moved “Initech"), "{moved}");
     assert!(moved.contains("26 deals") && !moved.contains(umbrella["id"].as_str().unwrap()));
@@ -840,19 +724,16 @@ async fn the_board_filters_by_an_organization_picked_by_name_and_keeps_it() {
 
     // An organization card link (by id) fills the picker; a name that names none: said, and
     // no deals rather than all.
-    let html = board_page(
-        &app,
-        &browser,
-        &format!("/board/{}?organization_id={}", sales.id, organizations[1]),
-    )
-    .await;
+    let html = browser
+        .ok_page(&format!(
+            "/board/{}?organization_id={}",
+            sales.id, organizations[1]
+        ))
+        .await;
     assert!(html.contains("value=\"Umbrella\"") && html.contains("1 deal"));
-    let html = board_page(
-        &app,
-        &browser,
-        &format!("/board/{}?organization=Nobody+Inc", sales.id),
-    )
-    .await;
+    let html = browser
+        .ok_page(&format!("/board/{}?organization=Nobody+Inc", sales.id))
+        .await;
     assert!(
         html.contains("There is no organization “Nobody Inc”"),
         "{html}"

@@ -1,7 +1,7 @@
 //! Journeys in a real browser: headless Chromium (Debian's `chromium`), driven over WebDriver
 //! by Debian's `chromedriver`.
 
-use crate::helpers::{demo_app, signed_in, verification_link};
+use crate::helpers::{signed_in, verification_link, TestApp};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -151,7 +151,7 @@ impl Browser {
 
 #[tokio::test]
 async fn a_member_signs_in_and_out_with_the_keyboard_on_a_small_phone() {
-    let (app, _db) = demo_app().await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
     let browser = Browser::start(320).await;
     let page = &browser.client;
 
@@ -218,7 +218,7 @@ async fn a_member_signs_in_and_out_with_the_keyboard_on_a_small_phone() {
 
 #[tokio::test]
 async fn journey_one_from_signup_to_the_invited_reps_first_sign_in() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let browser = Browser::start(1024).await;
     let page = &browser.client;
     let passphrase = "pat's long passphrase";
@@ -298,7 +298,7 @@ async fn journey_one_from_signup_to_the_invited_reps_first_sign_in() {
 
 #[tokio::test]
 async fn older_audit_entries_load_in_place_with_htmx_under_the_csp() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     sqlx::raw_sql(
         "insert into audit_log (tenant_id, actor_user_id, action, entity_type, occurred_at)
          select t.id, m.user_id, 'member.invited', 'invitation', now() - g * interval '1 minute'
@@ -365,7 +365,7 @@ async fn older_audit_entries_load_in_place_with_htmx_under_the_csp() {
 
 #[tokio::test]
 async fn a_rep_on_a_small_phone_creates_a_contact_logs_a_call_and_searches_as_they_type() {
-    let (app, _db) = demo_app().await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
     // Another rep's contact, and one more of Rita's own, made over plain HTTP.
     let (rob, rob_csrf) = signed_in(&app, "rep2@acme.example", DEMO_PASSWORD).await;
     let (rita, rita_csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
@@ -545,9 +545,9 @@ async fn until(browser: &Browser, script: &str) {
 
 #[tokio::test]
 async fn a_rep_takes_a_deal_in_another_process_to_won_and_a_manager_reassigns_it() {
-    let (app, db) = demo_app().await;
-    crate::deal_pages::seed_process(&db, "acme", "Sales").await;
-    let partners = crate::deal_pages::seed_process_named(
+    let (app, db) = TestApp::builder().demo().spawn().await;
+    crate::helpers::seed_process(&db, "acme", "Sales").await;
+    let partners = crate::helpers::seed_process_named(
         &db,
         "acme",
         "Partners",
@@ -709,8 +709,8 @@ async fn a_rep_takes_a_deal_in_another_process_to_won_and_a_manager_reassigns_it
 async fn a_manager_drags_a_deal_on_the_board_and_moves_another_by_keyboard() {
     use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 
-    let (app, db) = demo_app().await;
-    let process = crate::api_deals::seed_process(&db, "acme", "Board").await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
+    let process = crate::helpers::seed_process(&db, "acme", "Board").await;
     let token = crate::helpers::api_token(&app, "acme", "manager@acme.example").await;
     let mut ids = Vec::new();
     for body in [
@@ -941,8 +941,8 @@ async fn a_manager_drags_a_deal_on_the_board_and_moves_another_by_keyboard() {
 /// marker set on `window` survives: no navigation happened).
 #[tokio::test]
 async fn a_rep_prices_a_deal_with_two_products_and_an_override_without_a_reload() {
-    let (app, db) = demo_app().await;
-    crate::api_deals::seed_process(&db, "acme", "Sales").await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
+    crate::helpers::seed_process(&db, "acme", "Sales").await;
     let admin = crate::helpers::api_token(&app, "acme", "admin@acme.example").await;
     let rep = crate::helpers::api_token(&app, "acme", "rep@acme.example").await;
     let post = |token: &str, path: String, body: serde_json::Value| {
@@ -1102,8 +1102,8 @@ async fn a_rep_prices_a_deal_with_two_products_and_an_override_without_a_reload(
 
 #[tokio::test]
 async fn the_snapshot_page_fits_a_small_phone_and_prints_without_its_controls() {
-    let (app, db) = demo_app().await;
-    let process = crate::api_deals::seed_process(&db, "acme", "Snapshot").await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
+    let process = crate::helpers::seed_process(&db, "acme", "Snapshot").await;
     let token = crate::helpers::api_token(&app, "acme", "manager@acme.example").await;
     for (name, amount) in [
         ("Wide deal one", "123456789.00"),

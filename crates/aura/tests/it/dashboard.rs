@@ -10,17 +10,8 @@ use aura_platform::demo::DEMO_PASSWORD;
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, TimeZone, Utc};
 use reqwest::{header, StatusCode};
 
-use crate::api_deals::{seed_process, Process};
 use crate::browser::Browser;
-use crate::helpers::{demo_app, signed_in, TestApp};
-
-async fn user_id(db: &TestDatabase, local: &str) -> String {
-    sqlx::query_scalar("select id::text from users where email = $1")
-        .bind(format!("{local}@acme.example"))
-        .fetch_one(&db.owner)
-        .await
-        .unwrap()
-}
+use crate::helpers::{seed_process, user_id, Member, Process, TestApp};
 
 /// A deal in `stage` of `process` (its outcome and probability the stage's; closed at
 /// `closed_at` when the stage is won or lost), in its stage for `days_in_stage` days.
@@ -240,16 +231,6 @@ fn team_row(html: &str, user: &str) -> Vec<String> {
         .unwrap_or_else(|| panic!("no team row for {user}"))
 }
 
-async fn page(app: &TestApp, client: &reqwest::Client, path: &str) -> String {
-    let response = client
-        .get(app.workspace_url("acme", path))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "{path}");
-    response.text().await.unwrap()
-}
-
 fn month_start(date: NaiveDate) -> NaiveDate {
     date.with_day(1).unwrap()
 }
@@ -275,10 +256,10 @@ async fn seed(db: &TestDatabase) -> Seeded {
         .await
         .unwrap();
     let process = seed_process(db, "acme", "Dashboard").await;
-    let manager = user_id(db, "manager").await;
-    let rep = user_id(db, "rep").await;
-    let rep2 = user_id(db, "rep2").await;
-    let admin = user_id(db, "admin").await;
+    let manager = user_id(db, "manager@acme.example").await.to_string();
+    let rep = user_id(db, "rep@acme.example").await.to_string();
+    let rep2 = user_id(db, "rep2@acme.example").await.to_string();
+    let admin = user_id(db, "admin@acme.example").await.to_string();
     let today = Utc::now().date_naive();
     let now = Utc::now();
     let two_months_ago = Utc.from_utc_datetime(
@@ -535,9 +516,9 @@ fn forecast_table(rows: &[&Row]) -> Vec<Vec<String>> {
 
 #[tokio::test]
 async fn a_manager_sees_the_team_and_charts_that_match_the_deals_rows() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let seeded = seed(&db).await;
-    let (manager, _) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
+    let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
     let all = rows(&db).await;
     let activities = activities_since(&db, week_start()).await;
     let month = Utc.from_utc_datetime(
@@ -548,7 +529,7 @@ async fn a_manager_sees_the_team_and_charts_that_match_the_deals_rows() {
 
     // The process filter as a plain GET (no script): the team and charts of that process.
     let process = &seeded.process.id;
-    let html = page(&app, &manager, &format!("/?process={process}")).await;
+    let html = manager.ok_page(&format!("/?process={process}")).await;
     assert!(
         html.contains("<h1>Welcome, Max Manager</h1>"),
         "the full page"
@@ -618,7 +599,7 @@ async fn a_manager_sees_the_team_and_charts_that_match_the_deals_rows() {
 
     // Another workspace's process names nothing here: no numbers, nothing of theirs.
     let foreign = seed_process(&db, "globex", "Theirs").await.id;
-    let html = page(&app, &manager, &format!("/?process={foreign}")).await;
+    let html = manager.ok_page(&format!("/?process={foreign}")).await;
     assert!(table_after(&html, "id=\"chart-pipeline\"").is_empty());
     assert_eq!(
         team_row(&html, &seeded.rep),
@@ -626,7 +607,7 @@ async fn a_manager_sees_the_team_and_charts_that_match_the_deals_rows() {
     );
 
     // All processes: the team counts every deal of the workspace.
-    let html = page(&app, &manager, "/").await;
+    let html = manager.ok_page("/").await;
     let open: Vec<&Row> = all
         .iter()
         .filter(|r| r.owner == seeded.manager && r.outcome == "open")
@@ -649,9 +630,9 @@ async fn a_manager_sees_the_team_and_charts_that_match_the_deals_rows() {
 
 #[tokio::test]
 async fn a_rep_sees_only_their_own_numbers_and_no_team() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let seeded = seed(&db).await;
-    let (rep, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
     let all = rows(&db).await;
     let theirs: Vec<&Row> = all.iter().filter(|r| r.owner == seeded.rep).collect();
     assert!(
@@ -661,7 +642,7 @@ async fn a_rep_sees_only_their_own_numbers_and_no_team() {
     );
 
     for path in ["/".to_owned(), format!("/?process={}", seeded.process.id)] {
-        let html = page(&app, &rep, &path).await;
+        let html = rep.ok_page(&path).await;
         assert!(!html.contains("team-table"), "{path}: no team for a rep");
         assert!(!html.contains("The team"), "{path}");
         let scope: Vec<&Row> = theirs
@@ -687,7 +668,7 @@ async fn a_rep_sees_only_their_own_numbers_and_no_team() {
     }
 
     // Their own short lists: counts from their rows, five shown, the rest one link away.
-    let html = page(&app, &rep, "/").await;
+    let html = rep.ok_page("/").await;
     let today = Utc::now().date_naive();
     let open: Vec<&Row> = theirs
         .iter()
@@ -735,9 +716,9 @@ async fn a_rep_sees_only_their_own_numbers_and_no_team() {
 
 #[tokio::test]
 async fn the_process_filter_answers_htmx_with_the_numbers_alone() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let seeded = seed(&db).await;
-    let (manager, _) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
+    let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
     let process = &seeded.process.id;
     let response = manager
         .get(app.workspace_url("acme", &format!("/?process={process}")))
@@ -754,7 +735,7 @@ async fn the_process_filter_answers_htmx_with_the_numbers_alone() {
     assert!(!fragment.contains("<html") && !fragment.contains("<h1>"));
     assert!(fragment.contains(&format!("<option value=\"{process}\" selected>")));
     // The same numbers as the full page of that filter.
-    let full = page(&app, &manager, &format!("/?process={process}")).await;
+    let full = manager.ok_page(&format!("/?process={process}")).await;
     for marker in [
         "class=\"team-table\"",
         "id=\"chart-pipeline\"",
@@ -777,7 +758,7 @@ async fn the_process_filter_answers_htmx_with_the_numbers_alone() {
 
 #[tokio::test]
 async fn the_dashboard_fits_a_small_phone() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     seed(&db).await;
     let browser = Browser::start(320).await;
     browser.client.set_window_size(320, 900).await.unwrap();

@@ -4,159 +4,11 @@
 //! contacts, history and activities; what a rep may not reach; markup planted in deal,
 //! process and stage names shown as text.
 
-use aura_platform::db::testing::TestDatabase;
-use aura_platform::demo::DEMO_PASSWORD;
-use reqwest::{header, Client, Response, StatusCode};
+use reqwest::{header, Response, StatusCode};
 
-use crate::helpers::{api_token, demo_app, signed_in, TestApp};
-
-/// A sales process seeded into a demo workspace, with its stage ids by name.
-pub(crate) struct Process {
-    pub id: String,
-    pub stages: Vec<(String, String)>,
-}
-
-impl Process {
-    pub fn stage(&self, name: &str) -> String {
-        self.stages
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, id)| id.clone())
-            .unwrap_or_else(|| panic!("no stage {name}"))
-    }
-}
-
-/// Seeds a process named `name` into workspace `slug` as the schema owner (the demo workspaces
-/// have none, and the process admin pages are not these): stages named `names[0..5]`, which
-/// are Lead (open, 10%), Proposal (open, 50%, needs an amount and a close date), Contract
-/// (open, 80%, needs a contact), Won, Lost. It is the default if the workspace has none yet.
-pub(crate) async fn seed_process_named(
-    db: &TestDatabase,
-    slug: &str,
-    name: &str,
-    names: [&str; 5],
-) -> Process {
-    let mut tx = db.owner.begin().await.unwrap();
-    let id: uuid::Uuid = sqlx::query_scalar(
-        "insert into sales_processes (tenant_id, name, is_default)
-         select t.id, $2, not exists (select 1 from sales_processes p
-                                      where p.tenant_id = t.id and p.is_default)
-         from tenants t where t.slug = $1
-         returning id",
-    )
-    .bind(slug)
-    .bind(name)
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap();
-    let rows: Vec<(uuid::Uuid, String)> = sqlx::query_as(
-        "insert into deal_stages (tenant_id, process_id, name, position, outcome, win_probability,
-                                  requires_amount, requires_close_date, requires_contact,
-                                  rotting_days)
-         select p.tenant_id, p.id, s.name, s.position, s.outcome::aura.stage_outcome,
-                s.probability, s.amount, s.close_date, s.contact, s.rotting
-         from sales_processes p,
-              (values ($2, 0, 'open', 10, false, false, false, null::int),
-                      ($3, 1, 'open', 50, true, true, false, null),
-                      ($4, 2, 'open', 80, false, false, true, 30),
-                      ($5, 3, 'won', 100, false, false, false, null),
-                      ($6, 4, 'lost', 0, false, false, false, null))
-                  as s (name, position, outcome, probability, amount, close_date, contact, rotting)
-         where p.id = $1
-         returning id, name",
-    )
-    .bind(id)
-    .bind(names[0])
-    .bind(names[1])
-    .bind(names[2])
-    .bind(names[3])
-    .bind(names[4])
-    .fetch_all(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    Process {
-        id: id.to_string(),
-        stages: rows
-            .into_iter()
-            .map(|(id, name)| (name, id.to_string()))
-            .collect(),
-    }
-}
-
-pub(crate) async fn seed_process(db: &TestDatabase, slug: &str, name: &str) -> Process {
-    seed_process_named(
-        db,
-        slug,
-        name,
-        ["Lead", "Proposal", "Contract", "Won", "Lost"],
-    )
-    .await
-}
-
-async fn post(app: &TestApp, client: &Client, path: &str, form: &[(&str, &str)]) -> Response {
-    client
-        .post(app.workspace_url("acme", path))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn get(app: &TestApp, client: &Client, path: &str) -> (StatusCode, String) {
-    let response = client
-        .get(app.workspace_url("acme", path))
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.text().await.unwrap())
-}
-
-/// Where a 303 leads.
-fn location(response: &Response) -> String {
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "a redirect");
-    response.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// `/deals/<id>?notice=...` -> `/deals/<id>`.
-fn record_path(response: &Response) -> String {
-    location(response)
-        .split(['?', '#'])
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-/// Creates a deal through the form and returns its page's path.
-async fn create_deal(
-    app: &TestApp,
-    client: &Client,
-    csrf: &str,
-    fields: &[(&str, &str)],
-) -> String {
-    let mut form = fields.to_vec();
-    form.push(("csrf_token", csrf));
-    let created = post(app, client, "/deals", &form).await;
-    let status = created.status();
-    if status != StatusCode::SEE_OTHER {
-        panic!("not created ({status}): {}", created.text().await.unwrap());
-    }
-    let path = record_path(&created);
-    assert!(path.starts_with("/deals/"), "{path}");
-    path
-}
-
-/// The value of the hidden `version` field in a page (the first one).
-fn version_in(html: &str) -> String {
-    html.split("name=\"version\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a version field")
-        .to_owned()
-}
+use crate::helpers::{
+    api_token, location, record_path, seed_process, seed_process_named, version_in, Member, TestApp,
+};
 
 /// The user id of the member whose name an `<option>` shows.
 fn member_option(html: &str, name: &str) -> String {
@@ -172,40 +24,27 @@ fn member_option(html: &str, name: &str) -> String {
 }
 
 /// Moves a deal through its page's stage bar.
-async fn move_to(
-    app: &TestApp,
-    client: &Client,
-    csrf: &str,
-    path: &str,
-    stage: &str,
-    extra: &[(&str, &str)],
-) -> Response {
-    let (_, page) = get(app, client, path).await;
+async fn move_to(member: &Member<'_>, path: &str, stage: &str, extra: &[(&str, &str)]) -> Response {
+    let (_, page) = member.page(path).await;
     let version = version_in(&page);
-    let mut form = vec![
-        ("stage_id", stage),
-        ("version", &version),
-        ("csrf_token", csrf),
-    ];
+    let mut form = vec![("stage_id", stage), ("version", &version)];
     form.extend_from_slice(extra);
-    post(app, client, &format!("{path}/stage"), &form).await
+    member.submit(&format!("{path}/stage"), &form).await
 }
 
 #[tokio::test]
 async fn the_list_switches_process_filters_searches_and_sorts() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let sales = seed_process(&db, "acme", "Sales").await;
     let enterprise = seed_process(&db, "acme", "Enterprise").await;
-    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
     for (name, process, amount, close) in [
         ("Alpha rollout", &sales.id, "500", "2027-03-01"),
         ("Beta licences", &sales.id, "9000", "2027-01-15"),
         ("Gamma platform", &enterprise.id, "120000.50", ""),
     ] {
-        create_deal(
-            &app,
-            &rep,
-            &csrf,
+        rep.create(
+            "/deals",
             &[
                 ("name", name),
                 ("process_id", process),
@@ -216,7 +55,7 @@ async fn the_list_switches_process_filters_searches_and_sorts() {
         .await;
     }
 
-    let (status, page) = get(&app, &rep, "/deals").await;
+    let (status, page) = rep.page("/deals").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<label for=\"process\">Sales process</label>"));
     assert!(page.contains("All processes") && page.contains("Enterprise"));
@@ -228,45 +67,36 @@ async fn the_list_switches_process_filters_searches_and_sorts() {
     );
 
     // One process: its deals only, and its stages in the stage filter.
-    let (_, one) = get(&app, &rep, &format!("/deals?process={}", enterprise.id)).await;
+    let (_, one) = rep.page(&format!("/deals?process={}", enterprise.id)).await;
     assert!(one.contains("Gamma platform") && !one.contains("Alpha rollout"));
     assert!(one.contains(&format!(
         "<option value=\"{}\"",
         enterprise.stage("Proposal")
     )));
-    let (_, staged) = get(
-        &app,
-        &rep,
-        &format!(
+    let (_, staged) = rep
+        .page(&format!(
             "/deals?process={}&stage={}",
             enterprise.id,
             enterprise.stage("Lead")
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert!(staged.contains("Gamma platform"));
-    let (_, later) = get(
-        &app,
-        &rep,
-        &format!(
+    let (_, later) = rep
+        .page(&format!(
             "/deals?process={}&stage={}",
             enterprise.id,
             enterprise.stage("Proposal")
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert!(!later.contains("Gamma platform"), "no deal in that stage");
     // A stage left over from the process switched away from is dropped, not matched.
-    let (_, switched) = get(
-        &app,
-        &rep,
-        &format!(
+    let (_, switched) = rep
+        .page(&format!(
             "/deals?process={}&stage={}",
             sales.id,
             enterprise.stage("Lead")
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert!(switched.contains("Alpha rollout") && !switched.contains("Gamma platform"));
 
     // Search as you type: htmx gets the rows, the pager and the stage filter only.
@@ -285,46 +115,44 @@ async fn the_list_switches_process_filters_searches_and_sorts() {
     assert!(html.contains("id=\"stage-filter\" hx-swap-oob=\"true\""));
 
     // Filters: the amount sort, a probability range, a close date range, won/lost/open.
-    let (_, by_amount) = get(&app, &rep, "/deals?sort=amount").await;
+    let (_, by_amount) = rep.page("/deals?sort=amount").await;
     let gamma = by_amount.find("Gamma platform").unwrap();
     let beta = by_amount.find("Beta licences").unwrap();
     let alpha = by_amount.find("Alpha rollout").unwrap();
     assert!(gamma < beta && beta < alpha, "the largest amount first");
-    let (_, by_close) = get(&app, &rep, "/deals?sort=close_date").await;
+    let (_, by_close) = rep.page("/deals?sort=close_date").await;
     assert!(by_close.find("Beta licences").unwrap() < by_close.find("Alpha rollout").unwrap());
-    let (_, dated) = get(
-        &app,
-        &rep,
-        "/deals?close_from=2027-02-01&close_to=2027-12-31",
-    )
-    .await;
+    let (_, dated) = rep
+        .page("/deals?close_from=2027-02-01&close_to=2027-12-31")
+        .await;
     assert!(dated.contains("Alpha rollout") && !dated.contains("Beta licences"));
-    let (_, likely) = get(&app, &rep, "/deals?probability_min=60").await;
+    let (_, likely) = rep.page("/deals?probability_min=60").await;
     assert!(likely.contains("No deals here yet.") && !likely.contains("Alpha rollout"));
-    let (_, won) = get(&app, &rep, "/deals?status=won").await;
+    let (_, won) = rep.page("/deals?status=won").await;
     assert!(!won.contains("Alpha rollout"));
-    let (_, bad) = get(&app, &rep, "/deals?probability_min=lots&close_to=soon").await;
+    let (_, bad) = rep.page("/deals?probability_min=lots&close_to=soon").await;
     assert!(bad.contains("Some filters were not understood"));
     assert!(bad.contains("“lots” is not a number") && bad.contains("“soon” is not a date"));
 
     // Keyset pages: 25 a page, the next one continues where it ended.
     for n in 0..25 {
-        create_deal(&app, &rep, &csrf, &[("name", &format!("Zeta {n:02}"))]).await;
+        rep.create("/deals", &[("name", &format!("Zeta {n:02}"))])
+            .await;
     }
-    let (_, first) = get(&app, &rep, "/deals").await;
+    let (_, first) = rep.page("/deals").await;
     let next = first
         .split("rel=\"next\"")
         .next()
         .and_then(|before| before.rsplit("href=\"").next())
         .map(|href| href.split('"').next().unwrap().replace("&amp;", "&"))
         .expect("a next page link");
-    let (_, second) = get(&app, &rep, &next).await;
+    let (_, second) = rep.page(&next).await;
     assert!(second.contains("Zeta 24") && !second.contains("Alpha rollout"));
 }
 
 #[tokio::test]
 async fn a_deal_is_created_in_a_non_default_process_and_stays_there() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let sales = seed_process(&db, "acme", "Sales").await;
     let partners = seed_process_named(
         &db,
@@ -333,9 +161,9 @@ async fn a_deal_is_created_in_a_non_default_process_and_stays_there() {
         ["Intro", "Pilot", "Signed off", "Partnered", "Declined"],
     )
     .await;
-    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
 
-    let (status, form) = get(&app, &rep, "/deals/new").await;
+    let (status, form) = rep.page("/deals/new").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         form.contains(&format!(
@@ -367,58 +195,55 @@ async fn a_deal_is_created_in_a_non_default_process_and_stays_there() {
     assert!(!stages.contains("<html"));
     assert!(stages.contains("Intro") && stages.contains("Pilot") && !stages.contains("Lead"));
 
-    let path = create_deal(
-        &app,
-        &rep,
-        &csrf,
-        &[
-            ("name", "Channel deal"),
-            ("process_id", &partners.id),
-            ("stage_id", &partners.stage("Intro")),
-            ("amount", "1 250.00"),
-            ("probability", "35"),
-        ],
-    )
-    .await;
-    let (status, page) = get(&app, &rep, &path).await;
+    let path = rep
+        .create(
+            "/deals",
+            &[
+                ("name", "Channel deal"),
+                ("process_id", &partners.id),
+                ("stage_id", &partners.stage("Intro")),
+                ("amount", "1 250.00"),
+                ("probability", "35"),
+            ],
+        )
+        .await;
+    let (status, page) = rep.page(&path).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Sales process: <strong>Partners</strong>"));
     assert!(page.contains("aria-current=\"step\">Intro"));
     assert!(page.contains("1250.00") && page.contains("35%"));
     assert!(page.contains("Created in Intro"), "the first history row");
-    let (_, list) = get(&app, &rep, &format!("/deals?process={}", partners.id)).await;
+    let (_, list) = rep.page(&format!("/deals?process={}", partners.id)).await;
     assert!(list.contains("Channel deal") && list.contains("Partners · Intro"));
-    let (_, other) = get(&app, &rep, &format!("/deals?process={}", sales.id)).await;
+    let (_, other) = rep.page(&format!("/deals?process={}", sales.id)).await;
     assert!(!other.contains("Channel deal"));
 
     // The edit form shows the process and offers no way to change it.
-    let (_, edit) = get(&app, &rep, &format!("{path}/edit")).await;
+    let (_, edit) = rep.page(&format!("{path}/edit")).await;
     assert!(edit.contains("Sales process: <strong>Partners</strong>"));
     assert!(!edit.contains("name=\"process_id\""));
 }
 
 #[tokio::test]
 async fn the_deal_form_keeps_the_input_and_names_each_problem() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let sales = seed_process(&db, "acme", "Sales").await;
-    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
-    let refused = post(
-        &app,
-        &rep,
-        "/deals",
-        &[
-            ("name", ""),
-            ("process_id", &sales.id),
-            ("stage_id", &sales.stage("Lead")),
-            ("amount", "a lot"),
-            ("expected_close_date", "next week"),
-            ("organization", "Nobody Inc"),
-            ("notes", "Keep these notes"),
-            ("contact_0", "nobody@example.com"),
-            ("csrf_token", &csrf),
-        ],
-    )
-    .await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
+    let refused = rep
+        .submit(
+            "/deals",
+            &[
+                ("name", ""),
+                ("process_id", &sales.id),
+                ("stage_id", &sales.stage("Lead")),
+                ("amount", "a lot"),
+                ("expected_close_date", "next week"),
+                ("organization", "Nobody Inc"),
+                ("notes", "Keep these notes"),
+                ("contact_0", "nobody@example.com"),
+            ],
+        )
+        .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text().await.unwrap();
     assert!(html.contains("The deal was not saved"));
@@ -432,19 +257,17 @@ async fn the_deal_form_keeps_the_input_and_names_each_problem() {
     assert!(html.contains("aria-invalid=\"true\" aria-describedby=\"amount-error\""));
 
     // The domain's own checks: out of range, and a stage that needs what is missing.
-    let refused = post(
-        &app,
-        &rep,
-        "/deals",
-        &[
-            ("name", "Too likely"),
-            ("process_id", &sales.id),
-            ("stage_id", &sales.stage("Proposal")),
-            ("probability", "150"),
-            ("csrf_token", &csrf),
-        ],
-    )
-    .await;
+    let refused = rep
+        .submit(
+            "/deals",
+            &[
+                ("name", "Too likely"),
+                ("process_id", &sales.id),
+                ("stage_id", &sales.stage("Proposal")),
+                ("probability", "150"),
+            ],
+        )
+        .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text().await.unwrap();
     assert!(html.contains("The probability is a percentage from 0 to 100"));
@@ -461,13 +284,13 @@ async fn the_deal_form_keeps_the_input_and_names_each_problem() {
 
 #[tokio::test]
 async fn a_stale_edit_is_refused_with_the_input_kept_and_theirs_shown() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     seed_process(&db, "acme", "Sales").await;
-    let (manager, manager_csrf) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
-    let (rep, rep_csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
-    let path = create_deal(&app, &rep, &rep_csrf, &[("name", "Orbital")]).await;
-    let (_, rep_form) = get(&app, &rep, &format!("{path}/edit")).await;
-    let (status, manager_form) = get(&app, &manager, &format!("{path}/edit")).await;
+    let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
+    let path = rep.create("/deals", &[("name", "Orbital")]).await;
+    let (_, rep_form) = rep.page(&format!("{path}/edit")).await;
+    let (status, manager_form) = manager.page(&format!("{path}/edit")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         manager_form.contains("name=\"assigned_to\""),
@@ -477,33 +300,29 @@ async fn a_stale_edit_is_refused_with_the_input_kept_and_theirs_shown() {
     assert_eq!(version, version_in(&manager_form));
     let rita = member_option(&manager_form, "Rita Rep");
 
-    let saved = post(
-        &app,
-        &manager,
-        &path,
-        &[
-            ("name", "Orbital"),
-            ("amount", "777"),
-            ("assigned_to", &rita),
-            ("version", &version),
-            ("csrf_token", &manager_csrf),
-        ],
-    )
-    .await;
+    let saved = manager
+        .submit(
+            &path,
+            &[
+                ("name", "Orbital"),
+                ("amount", "777"),
+                ("assigned_to", &rita),
+                ("version", &version),
+            ],
+        )
+        .await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
 
-    let stale = post(
-        &app,
-        &rep,
-        &path,
-        &[
-            ("name", "Orbital station"),
-            ("notes", "Call on Monday"),
-            ("version", &version),
-            ("csrf_token", &rep_csrf),
-        ],
-    )
-    .await;
+    let stale = rep
+        .submit(
+            &path,
+            &[
+                ("name", "Orbital station"),
+                ("notes", "Call on Monday"),
+                ("version", &version),
+            ],
+        )
+        .await;
     assert_eq!(stale.status(), StatusCode::CONFLICT);
     let html = stale.text().await.unwrap();
     assert!(html.contains("Someone else saved this deal"));
@@ -511,38 +330,36 @@ async fn a_stale_edit_is_refused_with_the_input_kept_and_theirs_shown() {
     assert!(html.contains("value=\"Orbital station\"") && html.contains("Call on Monday"));
     let newer = version_in(&html);
     assert_ne!(newer, version);
-    let retried = post(
-        &app,
-        &rep,
-        &path,
-        &[
-            ("name", "Orbital station"),
-            ("amount", "777"),
-            ("notes", "Call on Monday"),
-            ("version", &newer),
-            ("csrf_token", &rep_csrf),
-        ],
-    )
-    .await;
+    let retried = rep
+        .submit(
+            &path,
+            &[
+                ("name", "Orbital station"),
+                ("amount", "777"),
+                ("notes", "Call on Monday"),
+                ("version", &newer),
+            ],
+        )
+        .await;
     assert_eq!(retried.status(), StatusCode::SEE_OTHER);
-    let (_, page) = get(&app, &rep, &path).await;
+    let (_, page) = rep.page(&path).await;
     assert!(page.contains("Orbital station") && page.contains("Call on Monday"));
 }
 
 #[tokio::test]
 async fn the_stage_bar_moves_the_deal_names_what_a_stage_needs_and_closes_it() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let sales = seed_process(&db, "acme", "Sales").await;
-    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
-    let path = create_deal(&app, &rep, &csrf, &[("name", "Moonbase")]).await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
+    let path = rep.create("/deals", &[("name", "Moonbase")]).await;
 
-    let (_, page) = get(&app, &rep, &path).await;
+    let (_, page) = rep.page(&path).await;
     assert!(page.contains("<ol class=\"stage-bar\""));
     assert!(page.contains("aria-current=\"step\">Lead"));
     assert!(page.contains("Proposal<span class=\"visually-hidden\">: move the deal here"));
 
     // Proposal needs an amount and a close date: the move is refused and names both.
-    let refused = move_to(&app, &rep, &csrf, &path, &sales.stage("Proposal"), &[]).await;
+    let refused = move_to(&rep, &path, &sales.stage("Proposal"), &[]).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text().await.unwrap();
     assert!(html.contains("The deal was not moved to “Proposal”"));
@@ -550,38 +367,36 @@ async fn the_stage_bar_moves_the_deal_names_what_a_stage_needs_and_closes_it() {
     assert!(html.contains("The stage “Proposal” needs an expected close date."));
     assert!(html.contains(&format!("href=\"{path}/edit\">Fill in the missing fields")));
 
-    let (_, edit) = get(&app, &rep, &format!("{path}/edit")).await;
-    let saved = post(
-        &app,
-        &rep,
-        &path,
-        &[
-            ("name", "Moonbase"),
-            ("amount", "5000"),
-            ("expected_close_date", "2027-06-30"),
-            ("version", &version_in(&edit)),
-            ("csrf_token", &csrf),
-        ],
-    )
-    .await;
+    let (_, edit) = rep.page(&format!("{path}/edit")).await;
+    let saved = rep
+        .submit(
+            &path,
+            &[
+                ("name", "Moonbase"),
+                ("amount", "5000"),
+                ("expected_close_date", "2027-06-30"),
+                ("version", &version_in(&edit)),
+            ],
+        )
+        .await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
-    let moved = move_to(&app, &rep, &csrf, &path, &sales.stage("Proposal"), &[]).await;
+    let moved = move_to(&rep, &path, &sales.stage("Proposal"), &[]).await;
     assert_eq!(location(&moved), format!("{path}?notice=moved#stage-bar"));
-    let (_, page) = get(&app, &rep, &path).await;
+    let (_, page) = rep.page(&path).await;
     assert!(page.contains("aria-current=\"step\">Proposal"));
     assert!(page.contains("Lead → Proposal"), "the history row");
     assert!(page.contains("Rita Rep"), "who moved it");
 
     // Contract needs a contact: the refusal points at the contact form.
-    let refused = move_to(&app, &rep, &csrf, &path, &sales.stage("Contract"), &[]).await;
+    let refused = move_to(&rep, &path, &sales.stage("Contract"), &[]).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text().await.unwrap();
     assert!(html.contains("needs at least one contact") && html.contains("href=\"#link-contact\""));
 
     // A stale move (another tab moved it first) is refused with the page as it is now.
-    let (_, page) = get(&app, &rep, &path).await;
+    let (_, page) = rep.page(&path).await;
     let old_version = version_in(&page);
-    let lost_without_reason = move_to(&app, &rep, &csrf, &path, &sales.stage("Lost"), &[]).await;
+    let lost_without_reason = move_to(&rep, &path, &sales.stage("Lost"), &[]).await;
     assert_eq!(
         lost_without_reason.status(),
         StatusCode::UNPROCESSABLE_ENTITY
@@ -591,79 +406,69 @@ async fn the_stage_bar_moves_the_deal_names_what_a_stage_needs_and_closes_it() {
         .await
         .unwrap()
         .contains("Say why the deal was lost."));
-    let won = move_to(&app, &rep, &csrf, &path, &sales.stage("Won"), &[]).await;
+    let won = move_to(&rep, &path, &sales.stage("Won"), &[]).await;
     assert_eq!(location(&won), format!("{path}?notice=won#stage-bar"));
-    let stale = post(
-        &app,
-        &rep,
-        &format!("{path}/stage"),
-        &[
-            ("stage_id", &sales.stage("Lead")),
-            ("version", &old_version),
-            ("csrf_token", &csrf),
-        ],
-    )
-    .await;
+    let stale = rep
+        .submit(
+            &format!("{path}/stage"),
+            &[
+                ("stage_id", &sales.stage("Lead")),
+                ("version", &old_version),
+            ],
+        )
+        .await;
     assert_eq!(stale.status(), StatusCode::CONFLICT);
     let html = stale.text().await.unwrap();
     assert!(html.contains("Someone changed this deal while you were looking at it"));
     assert!(html.contains("aria-current=\"step\">Won"));
     assert!(html.contains("Won on "), "closed won, with its date");
-    let (_, won_list) = get(&app, &rep, "/deals?status=won").await;
+    let (_, won_list) = rep.page("/deals?status=won").await;
     assert!(won_list.contains("Moonbase"));
 
     // Reopened, then lost with a reason.
-    let reopened = move_to(&app, &rep, &csrf, &path, &sales.stage("Lead"), &[]).await;
+    let reopened = move_to(&rep, &path, &sales.stage("Lead"), &[]).await;
     assert_eq!(reopened.status(), StatusCode::SEE_OTHER);
     let lost = move_to(
-        &app,
         &rep,
-        &csrf,
         &path,
         &sales.stage("Lost"),
         &[("lost_reason", "Budget cut")],
     )
     .await;
     assert_eq!(location(&lost), format!("{path}?notice=lost#stage-bar"));
-    let (_, page) = get(&app, &rep, &path).await;
+    let (_, page) = rep.page(&path).await;
     assert!(page.contains("Reason: Budget cut"));
 }
 
 #[tokio::test]
 async fn two_people_moving_one_deal_one_wins_and_one_gets_409() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let sales = seed_process(&db, "acme", "Sales").await;
-    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
-    let (manager, manager_csrf) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
-    let path = create_deal(
-        &app,
-        &rep,
-        &csrf,
-        &[
-            ("name", "Contested"),
-            ("amount", "10"),
-            ("expected_close_date", "2027-01-01"),
-        ],
-    )
-    .await;
-    let (_, page) = get(&app, &rep, &path).await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
+    let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
+    let path = rep
+        .create(
+            "/deals",
+            &[
+                ("name", "Contested"),
+                ("amount", "10"),
+                ("expected_close_date", "2027-01-01"),
+            ],
+        )
+        .await;
+    let (_, page) = rep.page(&path).await;
     let version = version_in(&page);
     let stage_path = format!("{path}/stage");
     let won = sales.stage("Won");
     let proposal = sales.stage("Proposal");
-    let rep_form = [
-        ("stage_id", won.as_str()),
-        ("version", version.as_str()),
-        ("csrf_token", csrf.as_str()),
-    ];
+    let rep_form = [("stage_id", won.as_str()), ("version", version.as_str())];
     let manager_form = [
         ("stage_id", proposal.as_str()),
         ("version", version.as_str()),
-        ("csrf_token", manager_csrf.as_str()),
     ];
     let (a, b) = tokio::join!(
-        post(&app, &rep, &stage_path, &rep_form),
-        post(&app, &manager, &stage_path, &manager_form),
+        rep.submit(&stage_path, &rep_form),
+        manager.submit(&stage_path, &manager_form),
     );
     let mut statuses = [a.status(), b.status()];
     statuses.sort();
@@ -679,14 +484,14 @@ async fn two_people_moving_one_deal_one_wins_and_one_gets_409() {
 
 #[tokio::test]
 async fn a_rep_cannot_reach_another_reps_deal_in_any_way() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let sales = seed_process(&db, "acme", "Sales").await;
-    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
-    let (rep2, csrf2) = signed_in(&app, "rep2@acme.example", DEMO_PASSWORD).await;
-    let path = create_deal(&app, &rep, &csrf, &[("name", "Ritas secret deal")]).await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
+    let rep2 = Member::sign_in(&app, "acme", "rep2@acme.example").await;
+    let path = rep.create("/deals", &[("name", "Ritas secret deal")]).await;
 
     for sub in ["", "/edit"] {
-        let (status, html) = get(&app, &rep2, &format!("{path}{sub}")).await;
+        let (status, html) = rep2.page(&format!("{path}{sub}")).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}{sub}");
         assert!(!html.contains("Ritas secret deal"));
     }
@@ -700,128 +505,103 @@ async fn a_rep_cannot_reach_another_reps_deal_in_any_way() {
         ("/activities", vec![("kind", "note"), ("description", "x")]),
         ("/contacts", vec![("contact", "x"), ("role", "other")]),
     ] {
-        let mut form = form;
-        form.push(("csrf_token", &csrf2));
-        let response = post(&app, &rep2, &format!("{path}{sub}"), &form).await;
+        let response = rep2.submit(&format!("{path}{sub}"), &form).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}{sub}");
     }
-    let (_, list) = get(&app, &rep2, "/deals").await;
+    let (_, list) = rep2.page("/deals").await;
     assert!(!list.contains("Ritas secret deal"));
-    let (_, search) = get(&app, &rep2, "/deals?q=ritas").await;
+    let (_, search) = rep2.page("/deals?q=ritas").await;
     assert!(!search.contains("Ritas secret deal"));
     // A rep may not reassign, in bulk or one.
     let id = path.trim_start_matches("/deals/");
-    let bulk = post(
-        &app,
-        &rep,
-        "/deals/reassign",
-        &[("ids", id), ("owner", id), ("csrf_token", &csrf)],
-    )
-    .await;
+    let bulk = rep
+        .submit("/deals/reassign", &[("ids", id), ("owner", id)])
+        .await;
     assert_eq!(bulk.status(), StatusCode::FORBIDDEN);
-    let one = post(
-        &app,
-        &rep,
-        &format!("{path}/owner"),
-        &[("owner", id), ("csrf_token", &csrf)],
-    )
-    .await;
+    let one = rep.submit(&format!("{path}/owner"), &[("owner", id)]).await;
     assert_eq!(one.status(), StatusCode::FORBIDDEN);
-    let (_, page) = get(&app, &rep, &path).await;
+    let (_, page) = rep.page(&path).await;
     assert!(page.contains("Ritas secret deal"), "nothing changed");
     assert!(!page.contains("Reassign to"));
 }
 
 #[tokio::test]
 async fn a_manager_reassigns_deals_in_bulk_and_one_from_its_page() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     seed_process(&db, "acme", "Sales").await;
-    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
     let mut ids = Vec::new();
     for name in ["North", "South", "East"] {
-        let path = create_deal(&app, &rep, &csrf, &[("name", name)]).await;
+        let path = rep.create("/deals", &[("name", name)]).await;
         ids.push(path.trim_start_matches("/deals/").to_owned());
     }
-    let (manager, manager_csrf) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
-    let (_, list) = get(&app, &manager, "/deals").await;
+    let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
+    let (_, list) = manager.page("/deals").await;
     assert!(list.contains("name=\"ids\"") && list.contains("action=\"/deals/reassign\""));
     assert!(
         list.contains("<label for=\"owner\">Owner</label>"),
         "managers filter by owner"
     );
     let rob = member_option(&list, "Rob Rep");
-    let reassigned = post(
-        &app,
-        &manager,
-        "/deals/reassign",
-        &[
-            ("ids", &ids[0]),
-            ("ids", &ids[1]),
-            ("owner", &rob),
-            ("csrf_token", &manager_csrf),
-        ],
-    )
-    .await;
+    let reassigned = manager
+        .submit(
+            "/deals/reassign",
+            &[("ids", &ids[0]), ("ids", &ids[1]), ("owner", &rob)],
+        )
+        .await;
     assert_eq!(location(&reassigned), "/deals?reassigned=2");
-    let (_, list) = get(&app, &manager, "/deals?reassigned=2").await;
+    let (_, list) = manager.page("/deals?reassigned=2").await;
     assert!(list.contains("2 deals reassigned."));
-    let (_, robs) = get(&app, &manager, &format!("/deals?owner={rob}")).await;
+    let (_, robs) = manager.page(&format!("/deals?owner={rob}")).await;
     assert!(robs.contains("North") && robs.contains("South") && !robs.contains("East"));
 
-    let one = post(
-        &app,
-        &manager,
-        &format!("/deals/{}/owner", ids[2]),
-        &[("owner", &rob), ("csrf_token", &manager_csrf)],
-    )
-    .await;
+    let one = manager
+        .submit(&format!("/deals/{}/owner", ids[2]), &[("owner", &rob)])
+        .await;
     assert_eq!(
         location(&one),
         format!("/deals/{}?notice=reassigned", ids[2])
     );
-    let (status, _) = get(&app, &rep, &format!("/deals/{}", ids[2])).await;
+    let (status, _) = rep.page(&format!("/deals/{}", ids[2])).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "no longer Rita's to see");
-    let (_, rob_page) = get(&app, &manager, &location(&one)).await;
+    let (_, rob_page) = manager.page(&location(&one)).await;
     assert!(rob_page.contains("Deal reassigned.") && rob_page.contains("Rob Rep"));
 }
 
 #[tokio::test]
 async fn contacts_activities_and_deletion_on_the_deal_page() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     seed_process(&db, "acme", "Sales").await;
-    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
-    let (rep2, csrf2) = signed_in(&app, "rep2@acme.example", DEMO_PASSWORD).await;
-    let (manager, manager_csrf) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
-    for (client, token, first, email) in [
-        (&rep, &csrf, "Ada", "ada@example.com"),
-        (&rep2, &csrf2, "Hedy", "hedy@example.com"),
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
+    let rep2 = Member::sign_in(&app, "acme", "rep2@acme.example").await;
+    let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
+    for (client, first, email) in [
+        (&rep, "Ada", "ada@example.com"),
+        (&rep2, "Hedy", "hedy@example.com"),
     ] {
-        let created = post(
-            &app,
-            client,
-            "/contacts",
+        let created = client
+            .submit(
+                "/contacts",
+                &[
+                    ("first_name", first),
+                    ("last_name", "Contact"),
+                    ("email", email),
+                ],
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    }
+    let path = rep
+        .create(
+            "/deals",
             &[
-                ("first_name", first),
-                ("last_name", "Contact"),
-                ("email", email),
-                ("csrf_token", token),
+                ("name", "Shared"),
+                ("contact_0", "ada@example.com"),
+                ("role_0", "decision_maker"),
             ],
         )
         .await;
-        assert_eq!(created.status(), StatusCode::SEE_OTHER);
-    }
-    let path = create_deal(
-        &app,
-        &rep,
-        &csrf,
-        &[
-            ("name", "Shared"),
-            ("contact_0", "ada@example.com"),
-            ("role_0", "decision_maker"),
-        ],
-    )
-    .await;
-    let (_, page) = get(&app, &rep, &path).await;
+    let (_, page) = rep.page(&path).await;
     assert!(page.contains("Ada Contact</a> · Decision maker"));
     let ada_path = page
         .split("href=\"/contacts/")
@@ -829,7 +609,7 @@ async fn contacts_activities_and_deletion_on_the_deal_page() {
         .map(|rest| format!("/contacts/{}", rest.split('"').next().unwrap()))
         .unwrap();
     let ada_id = ada_path.trim_start_matches("/contacts/");
-    let (_, ada_page) = get(&app, &rep, &ada_path).await;
+    let (_, ada_page) = rep.page(&ada_path).await;
     assert!(ada_page.contains(&format!("hx-get=\"/deals/of-contact/{ada_id}\"")));
     let ada_deals = rep
         .get(app.workspace_url("acme", &format!("/deals/of-contact/{ada_id}")))
@@ -841,24 +621,19 @@ async fn contacts_activities_and_deletion_on_the_deal_page() {
         .await
         .unwrap();
     assert!(ada_deals.contains(">Shared</a>") && !ada_deals.contains("<html"));
-    let (status, alone) = get(&app, &rep, &format!("/deals/of-contact/{ada_id}")).await;
+    let (status, alone) = rep.page(&format!("/deals/of-contact/{ada_id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(alone.contains("Deals of Ada Contact") && alone.contains(">Shared</a>"));
-    let (status, _) = get(&app, &rep2, &format!("/deals/of-contact/{ada_id}")).await;
+    let (status, _) = rep2.page(&format!("/deals/of-contact/{ada_id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "another rep's contact");
 
     // A rep may not link a contact that is not theirs; a manager may, and the rep sees a count.
-    let refused = post(
-        &app,
-        &rep,
-        &format!("{path}/contacts"),
-        &[
-            ("contact", "hedy@example.com"),
-            ("role", "finance"),
-            ("csrf_token", &csrf),
-        ],
-    )
-    .await;
+    let refused = rep
+        .submit(
+            &format!("{path}/contacts"),
+            &[("contact", "hedy@example.com"), ("role", "finance")],
+        )
+        .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text().await.unwrap();
     assert!(html.contains("No contact of yours has the email or name “hedy@example.com”"));
@@ -866,21 +641,16 @@ async fn contacts_activities_and_deletion_on_the_deal_page() {
         html.contains("value=\"hedy@example.com\""),
         "the input is kept"
     );
-    let linked = post(
-        &app,
-        &manager,
-        &format!("{path}/contacts"),
-        &[
-            ("contact", "Hedy Contact"),
-            ("role", "finance"),
-            ("csrf_token", &manager_csrf),
-        ],
-    )
-    .await;
+    let linked = manager
+        .submit(
+            &format!("{path}/contacts"),
+            &[("contact", "Hedy Contact"), ("role", "finance")],
+        )
+        .await;
     assert_eq!(location(&linked), format!("{path}?notice=linked#contacts"));
-    let (_, page) = get(&app, &rep, &path).await;
+    let (_, page) = rep.page(&path).await;
     assert!(page.contains("1 other contact linked.") && !page.contains("Hedy"));
-    let (_, page) = get(&app, &manager, &path).await;
+    let (_, page) = manager.page(&path).await;
     assert!(page.contains("Hedy Contact</a> · Finance"));
 
     // An activity on the deal, with one of its contacts.
@@ -890,91 +660,72 @@ async fn contacts_activities_and_deletion_on_the_deal_page() {
         .find(|(_, label)| label.starts_with("Ada Contact"))
         .map(|(v, _)| v.to_owned())
         .unwrap();
-    let refused = post(
-        &app,
-        &rep,
-        &format!("{path}/activities"),
-        &[("kind", "call"), ("description", ""), ("csrf_token", &csrf)],
-    )
-    .await;
+    let refused = rep
+        .submit(
+            &format!("{path}/activities"),
+            &[("kind", "call"), ("description", "")],
+        )
+        .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused
         .text()
         .await
         .unwrap()
         .contains("The activity was not logged"));
-    let logged = post(
-        &app,
-        &rep,
-        &format!("{path}/activities"),
-        &[
-            ("kind", "call"),
-            ("contact_id", &ada),
-            ("occurred_at", "2026-11-02T10:00"),
-            ("description", "Discussed the budget"),
-            ("csrf_token", &csrf),
-        ],
-    )
-    .await;
+    let logged = rep
+        .submit(
+            &format!("{path}/activities"),
+            &[
+                ("kind", "call"),
+                ("contact_id", &ada),
+                ("occurred_at", "2026-11-02T10:00"),
+                ("description", "Discussed the budget"),
+            ],
+        )
+        .await;
     assert_eq!(location(&logged), format!("{path}?notice=logged#timeline"));
-    let (_, page) = get(&app, &rep, &path).await;
+    let (_, page) = rep.page(&path).await;
     assert!(page.contains("Discussed the budget") && page.contains("with <a"));
     let contact_path = page
         .split("href=\"/contacts/")
         .nth(1)
         .map(|rest| format!("/contacts/{}", rest.split('"').next().unwrap()))
         .unwrap();
-    let (_, contact_page) = get(&app, &rep, &contact_path).await;
+    let (_, contact_page) = rep.page(&contact_path).await;
     assert!(
         contact_page.contains("Discussed the budget"),
         "on the contact's timeline too"
     );
 
     // Unlink, delete, restore.
-    let unlinked = post(
-        &app,
-        &rep,
-        &format!("{path}/contacts/unlink"),
-        &[("contact_id", &ada), ("csrf_token", &csrf)],
-    )
-    .await;
+    let unlinked = rep
+        .submit(&format!("{path}/contacts/unlink"), &[("contact_id", &ada)])
+        .await;
     assert_eq!(
         location(&unlinked),
         format!("{path}?notice=unlinked#contacts")
     );
-    let deleted = post(
-        &app,
-        &rep,
-        &format!("{path}/delete"),
-        &[("csrf_token", &csrf)],
-    )
-    .await;
+    let deleted = rep.submit(&format!("{path}/delete"), &[]).await;
     assert_eq!(location(&deleted), format!("{path}?notice=deleted"));
-    let (_, list) = get(&app, &rep, "/deals").await;
+    let (_, list) = rep.page("/deals").await;
     assert!(!list.contains(">Shared<"));
-    let (_, gone) = get(&app, &rep, "/deals?deleted=1").await;
+    let (_, gone) = rep.page("/deals?deleted=1").await;
     assert!(gone.contains(">Shared<"));
-    let (_, page) = get(&app, &rep, &path).await;
+    let (_, page) = rep.page(&path).await;
     assert!(page.contains("This deal is deleted") && page.contains(&format!("{path}/restore")));
     assert!(
         !page.contains("Delete deal") && !page.contains(&format!("{path}/stage")),
         "a deleted deal is not moved or deleted again"
     );
-    let restored = post(
-        &app,
-        &rep,
-        &format!("{path}/restore"),
-        &[("csrf_token", &csrf)],
-    )
-    .await;
+    let restored = rep.submit(&format!("{path}/restore"), &[]).await;
     assert_eq!(location(&restored), format!("{path}?notice=restored"));
-    let (_, list) = get(&app, &rep, "/deals").await;
+    let (_, list) = rep.page("/deals").await;
     assert!(list.contains(">Shared<"));
 }
 
 #[tokio::test]
 async fn markup_in_deal_process_and_stage_names_is_shown_as_text() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let script = "<script>alert(1)</script>";
     let breakout = "\"><img src=x onerror=alert(1)>";
     let process = seed_process_named(
@@ -984,31 +735,30 @@ async fn markup_in_deal_process_and_stage_names_is_shown_as_text() {
         [breakout, script, "Contract", "Won", "Lost"],
     )
     .await;
-    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
-    let path = create_deal(
-        &app,
-        &rep,
-        &csrf,
-        &[
-            ("name", &format!("{script}{breakout}")),
-            ("process_id", &process.id),
-            ("notes", breakout),
-            ("lost_reason", ""),
-        ],
-    )
-    .await;
-    let moved = move_to(&app, &rep, &csrf, &path, &process.stage(script), &[]).await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
+    let path = rep
+        .create(
+            "/deals",
+            &[
+                ("name", &format!("{script}{breakout}")),
+                ("process_id", &process.id),
+                ("notes", breakout),
+                ("lost_reason", ""),
+            ],
+        )
+        .await;
+    let moved = move_to(&rep, &path, &process.stage(script), &[]).await;
     assert_eq!(
         moved.status(),
         StatusCode::UNPROCESSABLE_ENTITY,
         "the stage needs an amount"
     );
     let refusal = moved.text().await.unwrap();
-    let (_, page) = get(&app, &rep, &path).await;
-    let (_, list) = get(&app, &rep, "/deals").await;
-    let (_, filtered) = get(&app, &rep, &format!("/deals?process={}", process.id)).await;
-    let (_, form) = get(&app, &rep, "/deals/new").await;
-    let (_, edit) = get(&app, &rep, &format!("{path}/edit")).await;
+    let (_, page) = rep.page(&path).await;
+    let (_, list) = rep.page("/deals").await;
+    let (_, filtered) = rep.page(&format!("/deals?process={}", process.id)).await;
+    let (_, form) = rep.page("/deals/new").await;
+    let (_, edit) = rep.page(&format!("{path}/edit")).await;
     for (name, html) in [
         ("page", &page),
         ("refused move", &refusal),
@@ -1035,25 +785,17 @@ async fn markup_in_deal_process_and_stage_names_is_shown_as_text() {
 
 #[tokio::test]
 async fn an_organizations_page_lists_its_deals_the_member_may_see() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     seed_process(&db, "acme", "Sales").await;
-    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
-    let (rep2, csrf2) = signed_in(&app, "rep2@acme.example", DEMO_PASSWORD).await;
-    let created = post(
-        &app,
-        &rep,
-        "/organizations",
-        &[("name", "Initech"), ("csrf_token", &csrf)],
-    )
-    .await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
+    let rep2 = Member::sign_in(&app, "acme", "rep2@acme.example").await;
+    let created = rep.submit("/organizations", &[("name", "Initech")]).await;
     let organization = record_path(&created);
     let id = organization
         .trim_start_matches("/organizations/")
         .to_owned();
-    create_deal(
-        &app,
-        &rep,
-        &csrf,
+    rep.create(
+        "/deals",
         &[
             ("name", "Initech printers"),
             ("organization", "Initech"),
@@ -1061,35 +803,33 @@ async fn an_organizations_page_lists_its_deals_the_member_may_see() {
         ],
     )
     .await;
-    create_deal(
-        &app,
-        &rep2,
-        &csrf2,
+    rep2.create(
+        "/deals",
         &[("name", "Initech staplers"), ("organization", "Initech")],
     )
     .await;
 
-    let (_, page) = get(&app, &rep, &organization).await;
+    let (_, page) = rep.page(&organization).await;
     assert!(page.contains(&format!("hx-get=\"/deals/of-organization/{id}\"")));
     assert!(
         page.contains(&format!("href=\"/deals?organization={id}\"")),
         "a link without script"
     );
-    let (status, deals) = get(&app, &rep, &format!("/deals/of-organization/{id}")).await;
+    let (status, deals) = rep.page(&format!("/deals/of-organization/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(deals.contains("Initech printers") && deals.contains("300.00"));
     assert!(!deals.contains("Initech staplers"), "another rep's deal");
-    let (_, list) = get(&app, &rep, &format!("/deals?organization={id}")).await;
+    let (_, list) = rep.page(&format!("/deals?organization={id}")).await;
     assert!(list.contains("Initech printers"));
-    let (_, by_name) = get(&app, &rep, "/deals?organization=initech").await;
+    let (_, by_name) = rep.page("/deals?organization=initech").await;
     assert!(
         by_name.contains("Initech printers"),
         "the filter takes a name too"
     );
-    let (manager, _) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
-    let (_, deals) = get(&app, &manager, &format!("/deals/of-organization/{id}")).await;
+    let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
+    let (_, deals) = manager.page(&format!("/deals/of-organization/{id}")).await;
     assert!(deals.contains("Initech printers") && deals.contains("Initech staplers"));
-    let (_, form) = get(&app, &rep, &format!("/deals/new?organization={id}")).await;
+    let (_, form) = rep.page(&format!("/deals/new?organization={id}")).await;
     assert!(
         form.contains("value=\"Initech\""),
         "a new deal of the organization"
@@ -1098,7 +838,7 @@ async fn an_organizations_page_lists_its_deals_the_member_may_see() {
 
 #[tokio::test]
 async fn custom_deal_fields_are_on_the_forms_checked_kept_and_shown() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     seed_process(&db, "acme", "Sales").await;
     let admin = api_token(&app, "acme", "admin@acme.example").await;
     let defined = app
@@ -1110,35 +850,29 @@ async fn custom_deal_fields_are_on_the_forms_checked_kept_and_shown() {
         .await
         .unwrap();
     assert_eq!(defined.status(), StatusCode::CREATED);
-    let (rep, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
-    let (_, form) = get(&app, &rep, "/deals/new").await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
+    let (_, form) = rep.page("/deals/new").await;
     assert!(form.contains("name=\"custom_fields.seats\"") && form.contains("type=\"number\""));
 
-    let refused = post(
-        &app,
-        &rep,
-        "/deals",
-        &[
-            ("name", "Seated"),
-            ("custom_fields.seats", "many"),
-            ("csrf_token", &csrf),
-        ],
-    )
-    .await;
+    let refused = rep
+        .submit(
+            "/deals",
+            &[("name", "Seated"), ("custom_fields.seats", "many")],
+        )
+        .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text().await.unwrap();
     assert!(html.contains("aria-describedby=\"custom_fields.seats-error\""));
     assert!(html.contains("value=\"many\"") && html.contains("value=\"Seated\""));
 
-    let path = create_deal(
-        &app,
-        &rep,
-        &csrf,
-        &[("name", "Seated"), ("custom_fields.seats", "12")],
-    )
-    .await;
-    let (_, page) = get(&app, &rep, &path).await;
+    let path = rep
+        .create(
+            "/deals",
+            &[("name", "Seated"), ("custom_fields.seats", "12")],
+        )
+        .await;
+    let (_, page) = rep.page(&path).await;
     assert!(page.contains("<dt>Seats</dt><dd class=\"wrap\">12</dd>"));
-    let (_, edit) = get(&app, &rep, &format!("{path}/edit")).await;
+    let (_, edit) = rep.page(&format!("{path}/edit")).await;
     assert!(edit.contains("name=\"custom_fields.seats\" type=\"number\" value=\"12\""));
 }

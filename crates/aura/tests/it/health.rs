@@ -1,11 +1,11 @@
 use reqwest::header;
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_when_all_is_well() {
-    let (app, _db) = spawn_app().await;
+    let (app, _db) = TestApp::builder().spawn().await;
     for (path, status) in [("/healthz", "ok"), ("/readyz", "ready")] {
         let response = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
@@ -16,7 +16,7 @@ async fn healthz_and_readyz_answer_when_all_is_well() {
 
 #[tokio::test]
 async fn every_response_carries_a_request_id_and_the_security_headers() {
-    let (app, _db) = spawn_app().await;
+    let (app, _db) = TestApp::builder().spawn().await;
     let response = app.client.get(app.url("/healthz")).send().await.unwrap();
     let headers = response.headers();
     assert!(headers.contains_key("x-request-id"));
@@ -42,7 +42,7 @@ async fn every_response_carries_a_request_id_and_the_security_headers() {
 
 #[tokio::test]
 async fn unknown_paths_get_a_problem_document_or_a_page() {
-    let (app, _db) = spawn_app().await;
+    let (app, _db) = TestApp::builder().spawn().await;
     let response = app
         .client
         .get(app.url("/no/such/page"))

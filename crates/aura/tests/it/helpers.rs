@@ -13,6 +13,14 @@ use aura_web::{AppState, SiteConfig};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+mod api;
+mod member;
+mod records;
+
+pub use api::{fields, id, ids, sorted_fields, Api};
+pub use member::{location, record_path, version_in, Member};
+pub use records::*;
+
 /// The test server's token signing secret, so tests can forge tokens it would accept.
 pub const TEST_JWT_SECRET: &[u8] = b"the test server's token signing secret, 32+ bytes";
 
@@ -74,50 +82,81 @@ fn builder_for(address: SocketAddr, cookies: bool) -> reqwest::ClientBuilder {
     builder
 }
 
-/// A server over a fresh database of its own.
-pub async fn spawn_app() -> (TestApp, TestDatabase) {
-    let db = TestDatabase::new().await;
-    let app = spawn_app_with(db.app.clone()).await;
-    (app, db)
+/// How a test server is set up: `TestApp::builder().demo().limiter(..).mailer(..).spawn()`.
+pub struct AppBuilder {
+    demo: bool,
+    limiter: RateLimiter,
+    mailer: Mailer,
 }
 
-/// A server over the given pool, counting rate limits in this process.
-pub async fn spawn_app_with(pool: AppPool) -> TestApp {
-    spawn_app_with_limiter(pool, RateLimiter::local()).await
+impl TestApp {
+    /// A server over a fresh, empty database, counting rate limits in this process and keeping
+    /// mail in the outbox, unless told otherwise.
+    pub fn builder() -> AppBuilder {
+        AppBuilder {
+            demo: false,
+            limiter: RateLimiter::local(),
+            mailer: Mailer::OutboxOnly,
+        }
+    }
 }
 
-/// A server over the given pool and rate limiter.
-pub async fn spawn_app_with_limiter(pool: AppPool, limiter: RateLimiter) -> TestApp {
-    spawn_app_configured(pool, limiter, Mailer::OutboxOnly).await
-}
+impl AppBuilder {
+    /// The database holds the demo platform (acme and globex, a member of every role).
+    pub fn demo(mut self) -> Self {
+        self.demo = true;
+        self
+    }
 
-/// A server over the given pool, rate limiter and mailer.
-pub async fn spawn_app_configured(pool: AppPool, limiter: RateLimiter, mailer: Mailer) -> TestApp {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a random port");
-    let address: SocketAddr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let state = AppState {
-        db: pool,
-        site: SiteConfig {
-            base_host: format!("localhost:{}", address.port()),
-            https: false,
-        },
-        tokens: TokenKeys::from_secret(TEST_JWT_SECRET).expect("a long enough secret"),
-        limiter: Arc::new(limiter),
-        platform_api_key: Some(TEST_PLATFORM_API_KEY.to_owned()),
-        mailer: Arc::new(mailer),
-        metrics: Arc::default(),
-    };
-    tokio::spawn(aura_web::serve(listener, state, async {
-        stopped.await.ok();
-    }));
-    TestApp {
-        port: address.port(),
-        client: client_for(address, false),
-        address,
-        _stop: stop,
+    pub fn limiter(mut self, limiter: RateLimiter) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    pub fn mailer(mut self, mailer: Mailer) -> Self {
+        self.mailer = mailer;
+        self
+    }
+
+    /// The server over a fresh database of its own.
+    pub async fn spawn(self) -> (TestApp, TestDatabase) {
+        let db = if self.demo {
+            demo_database().await
+        } else {
+            TestDatabase::new().await
+        };
+        let app = self.serve(db.app.clone()).await;
+        (app, db)
+    }
+
+    /// The server over a database the test holds (several servers on one, or one it stops).
+    pub async fn serve(self, pool: AppPool) -> TestApp {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a random port");
+        let address: SocketAddr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let state = AppState {
+            db: pool,
+            site: SiteConfig {
+                base_host: format!("localhost:{}", address.port()),
+                https: false,
+            },
+            tokens: TokenKeys::from_secret(TEST_JWT_SECRET).expect("a long enough secret"),
+            limiter: Arc::new(self.limiter),
+            platform_api_key: Some(TEST_PLATFORM_API_KEY.to_owned()),
+            mailer: Arc::new(self.mailer),
+            metrics: Arc::default(),
+        };
+        tokio::spawn(aura_web::serve(listener, state, async {
+            stopped.await.ok();
+        }));
+        TestApp {
+            port: address.port(),
+            client: client_for(address, false),
+            address,
+            _stop: stop,
+        }
     }
 }
 
@@ -140,13 +179,6 @@ pub async fn demo_database() -> TestDatabase {
     demo::seed(&owner).await.unwrap();
     owner.close().await;
     db
-}
-
-/// A server whose database holds the demo platform.
-pub async fn demo_app() -> (TestApp, TestDatabase) {
-    let db = demo_database().await;
-    let app = spawn_app_with(db.app.clone()).await;
-    (app, db)
 }
 
 /// An API access token for `email` on the workspace `slug` (the demo password).

@@ -9,7 +9,7 @@ use aura_platform::db::testing::scratch_folder;
 use aura_platform::demo::DEMO_PASSWORD;
 use aura_web::rate_limit::RateLimiter;
 
-use crate::helpers::{api_token, csrf_token, demo_database, spawn_app_with_limiter, TestApp};
+use crate::helpers::{api_token, csrf_token, demo_database, TestApp};
 
 /// Runs sqlmap on `url` (on acme's host) for the parameters `params`, with `auth` as a header
 /// or cookie argument, and returns its report.
@@ -40,8 +40,10 @@ fn sqlmap(port: u16, url: &str, params: &str, auth: [&str; 2]) -> String {
 async fn sqlmap_finds_no_injectable_parameter_in_searches_filters_or_paging() {
     let db = demo_database().await;
     // sqlmap sends a few thousand requests: the per-user limit would only slow it down.
-    let app =
-        spawn_app_with_limiter(db.app.clone(), RateLimiter::local().with_limit(u64::MAX)).await;
+    let app = TestApp::builder()
+        .limiter(RateLimiter::local().with_limit(u64::MAX))
+        .serve(db.app.clone())
+        .await;
 
     let bearer = format!(
         "Authorization: Bearer {}",

@@ -7,12 +7,10 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aura_platform::demo::DEMO_PASSWORD;
 use aura_platform::outbox::Mailer;
-use aura_web::rate_limit::RateLimiter;
 use reqwest::StatusCode;
 
-use crate::helpers::{demo_app, signed_in, spawn_app_configured};
+use crate::helpers::{Member, TestApp};
 
 #[tokio::test]
 async fn an_invitation_goes_out_by_smtp_and_is_marked_sent() {
@@ -46,21 +44,24 @@ async fn an_invitation_goes_out_by_smtp_and_is_marked_sent() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let (demo, db) = demo_app().await;
+    let (demo, db) = TestApp::builder().demo().spawn().await;
     drop(demo);
     let mailer = Mailer::smtp(
         &format!("smtp://127.0.0.1:{port}"),
         "Aura <no-reply@aura.example>",
     )
     .unwrap();
-    let app = spawn_app_configured(db.app.clone(), RateLimiter::local(), mailer).await;
-    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let app = TestApp::builder()
+        .mailer(mailer)
+        .serve(db.app.clone())
+        .await;
+    let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
     let invited = admin
         .post(app.workspace_url("acme", "/members/invitations"))
         .form(&[
             ("email", "nina@acme.example"),
             ("role", "sales_rep"),
-            ("csrf_token", &csrf),
+            ("csrf_token", &admin.csrf),
         ])
         .send()
         .await

@@ -15,7 +15,7 @@ use reqwest::header;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{api_token, spawn_app_with, spawn_app_with_limiter};
+use crate::helpers::{api_token, TestApp};
 
 /// A migrated cluster of the test's own in `folder` (the test stops it), the owner's pool on
 /// it, and a pool for the server that gives up on a connection after a second.
@@ -42,7 +42,7 @@ async fn the_server_answers_503_while_the_database_is_down_and_recovers_by_itsel
     let dir = scratch_folder();
     let (cluster, owner, pool) = private_cluster(dir.path()).await;
     owner.close().await;
-    let app = spawn_app_with(pool).await;
+    let app = TestApp::builder().serve(pool).await;
     let ready = || app.client.get(app.url("/readyz")).send();
     assert_eq!(ready().await.unwrap().status(), 200);
 
@@ -111,7 +111,10 @@ async fn acknowledged_writes_survive_an_outage_under_load() {
     let dir = scratch_folder();
     let (cluster, owner, pool) = private_cluster(dir.path()).await;
     demo::seed(&owner).await.unwrap();
-    let app = spawn_app_with_limiter(pool, RateLimiter::local().with_limit(u64::MAX)).await;
+    let app = TestApp::builder()
+        .limiter(RateLimiter::local().with_limit(u64::MAX))
+        .serve(pool)
+        .await;
     let token = api_token(&app, "acme", "manager@acme.example").await;
 
     let running = Arc::new(AtomicBool::new(true));

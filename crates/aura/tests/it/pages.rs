@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use reqwest::header;
 
-use crate::helpers::spawn_app;
+use crate::helpers::TestApp;
 
 /// Every `href`/`src` that points into the site, from an HTML page.
 fn local_links(html: &str) -> BTreeSet<String> {
@@ -22,7 +22,7 @@ fn local_links(html: &str) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn public_pages_render_in_the_shell_and_every_link_on_them_resolves() {
-    let (app, _db) = spawn_app().await;
+    let (app, _db) = TestApp::builder().spawn().await;
     let mut links = BTreeSet::new();
     for (path, heading) in [
         ("/", "The CRM that keeps every deal moving"),
@@ -58,7 +58,7 @@ async fn public_pages_render_in_the_shell_and_every_link_on_them_resolves() {
 
 #[tokio::test]
 async fn assets_are_served_with_their_type_and_cached_for_good() {
-    let (app, _db) = spawn_app().await;
+    let (app, _db) = TestApp::builder().spawn().await;
     let html = app
         .client
         .get(app.url("/"))
@@ -101,7 +101,7 @@ async fn assets_are_served_with_their_type_and_cached_for_good() {
 
 #[tokio::test]
 async fn error_pages_for_browsers_use_the_site_layout() {
-    let (app, _db) = spawn_app().await;
+    let (app, _db) = TestApp::builder().spawn().await;
     let html = app
         .client
         .get(app.url("/missing"))

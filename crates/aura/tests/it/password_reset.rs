@@ -5,13 +5,10 @@ use std::time::{Duration, Instant};
 use aura_platform::db::testing::TestDatabase;
 use aura_platform::demo::DEMO_PASSWORD;
 use aura_platform::outbox::Mailer;
-use aura_web::rate_limit::RateLimiter;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{
-    csrf_token, demo_app, operator_signed_in, signed_in, spawn_app_configured, TestApp,
-};
+use crate::helpers::{csrf_token, operator_signed_in, signed_in, Member, TestApp};
 
 async fn request_reset(app: &TestApp, email: &str) -> String {
     let browser = app.browser();
@@ -85,7 +82,7 @@ async fn set_password(browser: &Client, link: &str, password: &str) -> reqwest::
 
 #[tokio::test]
 async fn the_request_says_the_same_whether_or_not_the_account_exists() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let known = request_reset(&app, "rep@acme.example").await;
     let unknown = request_reset(&app, "nobody@acme.example").await;
     // The answer page holds no form (and so no token): only the email differs.
@@ -113,14 +110,17 @@ async fn the_request_is_answered_before_the_account_is_looked_up_or_mailed() {
     // A mail server that accepts the connection and never speaks: sending would hang.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
-    let (demo, db) = demo_app().await;
+    let (demo, db) = TestApp::builder().demo().spawn().await;
     drop(demo);
     let mailer = Mailer::smtp(
         &format!("smtp://127.0.0.1:{port}"),
         "Aura <no-reply@aura.example>",
     )
     .unwrap();
-    let app = spawn_app_configured(db.app.clone(), RateLimiter::local(), mailer).await;
+    let app = TestApp::builder()
+        .mailer(mailer)
+        .serve(db.app.clone())
+        .await;
     for email in ["rep@acme.example", "nobody@acme.example"] {
         let answered =
             tokio::time::timeout(Duration::from_secs(5), request_reset(&app, email)).await;
@@ -132,7 +132,7 @@ async fn the_request_is_answered_before_the_account_is_looked_up_or_mailed() {
 
 #[tokio::test]
 async fn operators_read_reset_messages_with_the_link_redacted() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     request_reset(&app, "rep@acme.example").await;
     let link = reset_link(&db, "rep@acme.example").await;
     let secret = link.rsplit('.').next().unwrap();
@@ -155,8 +155,8 @@ async fn operators_read_reset_messages_with_the_link_redacted() {
 
 #[tokio::test]
 async fn a_new_password_signs_the_account_out_everywhere() {
-    let (app, db) = demo_app().await;
-    let (web, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
+    let web = Member::sign_in(&app, "acme", "rep@acme.example").await;
     let tokens: Value = app
         .client
         .post(app.workspace_url("acme", "/api/v1/auth/token"))
@@ -277,7 +277,7 @@ async fn a_new_password_signs_the_account_out_everywhere() {
 
 #[tokio::test]
 async fn a_reset_spends_every_other_open_link_of_the_account() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     request_reset(&app, "rep@acme.example").await;
     let first = reset_message(&db, "rep@acme.example", None).await;
     request_reset(&app, "rep@acme.example").await;
@@ -295,7 +295,7 @@ async fn a_reset_spends_every_other_open_link_of_the_account() {
 
 #[tokio::test]
 async fn a_new_password_may_not_be_made_of_the_accounts_own_words() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     sqlx::query(
         "update users set display_name = 'Quillon Zephyrine' where email = 'rep@acme.example'",
     )
@@ -317,7 +317,7 @@ async fn a_new_password_may_not_be_made_of_the_accounts_own_words() {
 
 #[tokio::test]
 async fn expired_and_forged_links_are_refused() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     request_reset(&app, "admin@acme.example").await;
     let link = reset_link(&db, "admin@acme.example").await;
     sqlx::query("update password_resets set created_at = now() - interval '2 hours', expires_at = now() - interval '1 hour'")

@@ -5,61 +5,19 @@
 
 use aura_platform::db::testing::TestDatabase;
 use aura_platform::demo::DEMO_PASSWORD;
-use aura_platform::outbox::Mailer;
-use aura_web::rate_limit::RateLimiter;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    api_token, demo_app, demo_database, signed_in, spawn_app_configured, TestApp,
+    audited, emailed_code, fields, id, location, unreachable_mail_server, Api, Member, TestApp,
 };
 
-/// A signed-in API client of one member of acme.
-struct Api<'a> {
-    app: &'a TestApp,
-    token: String,
-}
-
-impl<'a> Api<'a> {
-    async fn sign_in(app: &'a TestApp, who: &str) -> Self {
-        let token = api_token(app, "acme", &format!("{who}@acme.example")).await;
-        Self { app, token }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self
-            .app
-            .client
-            .request(method, self.app.workspace_url("acme", path))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::POST, path, Some(body)).await
-    }
-
+impl Api<'_> {
     /// Creates a process and returns it.
     async fn process(&self, name: &str) -> Value {
-        let (status, process) = self
-            .post("/api/v1/processes", json!({ "name": name }))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{process}");
-        process
+        self.created("/api/v1/processes", json!({ "name": name }))
+            .await
     }
-}
-
-fn id(value: &Value) -> String {
-    value["id"].as_str().expect("an id").to_owned()
 }
 
 /// The id of the stage called `name` in `process`.
@@ -79,15 +37,6 @@ fn stage_names(process: &Value) -> Vec<String> {
         .unwrap()
         .iter()
         .map(|s| s["name"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn problem_fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| e["field"].as_str().unwrap().to_owned())
         .collect()
 }
 
@@ -118,18 +67,10 @@ async fn deal_in(
     .unwrap()
 }
 
-async fn audited(db: &TestDatabase, action: &str) -> i64 {
-    sqlx::query_scalar("select count(*) from audit_log where action = $1")
-        .bind(action)
-        .fetch_one(&db.owner)
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn an_admin_shapes_processes_and_their_stages() {
-    let (app, db) = demo_app().await;
-    let admin = Api::sign_in(&app, "admin").await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
+    let admin = Api::sign_in(&app, "acme", "admin").await;
 
     let enterprise = admin.process("Enterprise").await;
     assert_eq!(
@@ -156,7 +97,7 @@ async fn an_admin_shapes_processes_and_their_stages() {
         .post("/api/v1/processes", json!({ "name": " " }))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(problem_fields(&problem), ["name"]);
+    assert_eq!(fields(&problem), ["name"]);
     let smb = admin.process("SMB").await;
     assert_eq!(smb["is_default"], false);
     let (enterprise_id, smb_id) = (id(&enterprise), id(&smb));
@@ -194,10 +135,7 @@ async fn an_admin_shapes_processes_and_their_stages() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        problem_fields(&problem),
-        ["win_probability", "rotting_days"]
-    );
+    assert_eq!(fields(&problem), ["win_probability", "rotting_days"]);
     // A won stage is 100 %, whatever was sent.
     let (_, won_too) = admin
         .post(
@@ -257,7 +195,7 @@ async fn an_admin_shapes_processes_and_their_stages() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(problem_fields(&problem), ["stage_ids"]);
+    assert_eq!(fields(&problem), ["stage_ids"]);
     let mut twice = order.clone();
     twice[0] = order[1].clone();
     let (status, _) = admin
@@ -355,7 +293,7 @@ async fn an_admin_shapes_processes_and_their_stages() {
         .post(&format!("/api/v1/processes/{smb_id}/archive"), json!({}))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(problem_fields(&problem), ["is_default"]);
+    assert_eq!(fields(&problem), ["is_default"]);
     let (status, _) = admin
         .post(
             &format!("/api/v1/processes/{enterprise_id}/archive"),
@@ -392,7 +330,7 @@ async fn an_admin_shapes_processes_and_their_stages() {
         .call(Method::DELETE, &format!("/api/v1/stages/{won}"), None)
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    assert_eq!(problem_fields(&problem), ["stages"]);
+    assert_eq!(fields(&problem), ["stages"]);
     let lost = stage(&smb, "Lost");
     let (status, problem) = admin
         .call(
@@ -444,8 +382,8 @@ async fn an_admin_shapes_processes_and_their_stages() {
 
 #[tokio::test]
 async fn managers_and_reps_read_processes_and_are_refused_every_change() {
-    let (app, _db) = demo_app().await;
-    let admin = Api::sign_in(&app, "admin").await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    let admin = Api::sign_in(&app, "acme", "admin").await;
     let process = admin.process("Enterprise").await;
     admin.process("SMB").await;
     let process_id = id(&process);
@@ -458,7 +396,7 @@ async fn managers_and_reps_read_processes_and_are_refused_every_change() {
         .collect();
 
     for who in ["manager", "rep"] {
-        let member = Api::sign_in(&app, who).await;
+        let member = Api::sign_in(&app, "acme", who).await;
         let (status, list) = member.get("/api/v1/processes").await;
         assert_eq!(status, StatusCode::OK, "{who}");
         assert_eq!(list["items"].as_array().unwrap().len(), 2, "{who}");
@@ -543,8 +481,8 @@ async fn managers_and_reps_read_processes_and_are_refused_every_change() {
 
 #[tokio::test]
 async fn deleting_a_stage_with_deals_moves_them_with_their_history() {
-    let (app, db) = demo_app().await;
-    let admin = Api::sign_in(&app, "admin").await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
+    let admin = Api::sign_in(&app, "acme", "admin").await;
     let process = admin.process("Enterprise").await;
     let qualified = stage(&process, "Qualified");
     let proposal = stage(&process, "Proposal");
@@ -558,7 +496,7 @@ async fn deleting_a_stage_with_deals_moves_them_with_their_history() {
         .call(Method::DELETE, &format!("/api/v1/stages/{qualified}"), None)
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(problem_fields(&problem), ["target_stage_id"]);
+    assert_eq!(fields(&problem), ["target_stage_id"]);
     // Only a stage of the same process will do.
     let other = admin.process("Other").await;
     let (status, _) = admin
@@ -667,47 +605,17 @@ async fn deleting_a_stage_with_deals_moves_them_with_their_history() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    assert_eq!(problem_fields(&problem), ["outcome"]);
-}
-
-/// A mail server that takes no connection: codes stay in the outbox, where the test reads them.
-fn unreachable_mail_server() -> Mailer {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    Mailer::smtp(
-        &format!("smtp://127.0.0.1:{port}"),
-        "Aura <no-reply@aura.example>",
-    )
-    .unwrap()
-}
-
-async fn emailed_code(db: &TestDatabase) -> String {
-    let body: String = sqlx::query_scalar(
-        "select body_text from email_outbox where to_address = 'admin@acme.example'
-         order by created_at desc limit 1",
-    )
-    .fetch_one(&db.owner)
-    .await
-    .unwrap();
-    body.split("code is ")
-        .nth(1)
-        .map(|rest| rest[..6].to_owned())
-        .expect("a code in the email")
+    assert_eq!(fields(&problem), ["outcome"]);
 }
 
 #[tokio::test]
 async fn deleting_a_process_needs_a_code_and_closes_its_open_deals_as_lost() {
-    let db = demo_database().await;
-    let app = spawn_app_configured(
-        db.app.clone(),
-        RateLimiter::local(),
-        unreachable_mail_server(),
-    )
-    .await;
-    let admin = Api::sign_in(&app, "admin").await;
+    let (app, db) = TestApp::builder()
+        .mailer(unreachable_mail_server())
+        .demo()
+        .spawn()
+        .await;
+    let admin = Api::sign_in(&app, "acme", "admin").await;
     let default = admin.process("Main").await;
     let process = admin.process("Pilot").await;
     let process_id = id(&process);
@@ -719,7 +627,7 @@ async fn deleting_a_process_needs_a_code_and_closes_its_open_deals_as_lost() {
 
     let (status, problem) = delete(json!({ "code": "123456" })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(problem_fields(&problem), ["code"]);
+    assert_eq!(fields(&problem), ["code"]);
     let (status, _) = admin
         .post(
             &format!("/api/v1/processes/{process_id}/deletion-code"),
@@ -731,7 +639,7 @@ async fn deleting_a_process_needs_a_code_and_closes_its_open_deals_as_lost() {
     // With the code but without a choice for the open deal: nothing happens, the code keeps.
     let (status, problem) = delete(json!({ "code": code })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(problem_fields(&problem), ["lost_stage_id", "lost_reason"]);
+    assert_eq!(fields(&problem), ["lost_stage_id", "lost_reason"]);
     let (status, body) = delete(json!({ "code": code, "lost_stage_id": lost,
                                         "lost_reason": "Pilot programme ended" }))
     .await;
@@ -792,67 +700,27 @@ async fn deleting_a_process_needs_a_code_and_closes_its_open_deals_as_lost() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(problem_fields(&problem), ["is_default"]);
+    assert_eq!(fields(&problem), ["is_default"]);
 }
 
 // The settings pages --------------------------------------------------------------------------
-
-/// Posts a form as a signed-in browser (CSRF token added).
-async fn post_form(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    csrf: &str,
-    path: &str,
-    fields: &[(&str, &str)],
-    htmx: bool,
-) -> reqwest::Response {
-    let mut fields: Vec<(&str, &str)> = fields.to_vec();
-    fields.push(("csrf_token", csrf));
-    let mut request = browser.post(app.workspace_url("acme", path)).form(&fields);
-    if htmx {
-        request = request.header("HX-Request", "true");
-    }
-    request.send().await.unwrap()
-}
-
-async fn page(app: &TestApp, browser: &reqwest::Client, path: &str) -> (StatusCode, String) {
-    let response = browser
-        .get(app.workspace_url("acme", path))
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.text().await.unwrap())
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response.headers()[reqwest::header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
 
 const XSS: &str = "<script>alert(1)</script>";
 
 #[tokio::test]
 async fn an_admin_manages_processes_in_the_settings_pages() {
-    let (app, db) = demo_app().await;
-    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
-    let api = Api::sign_in(&app, "admin").await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
+    let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
+    let api = Api::sign_in(&app, "acme", "admin").await;
 
-    let (status, list) = page(&app, &admin, "/settings/processes").await;
+    let (status, list) = admin.page("/settings/processes").await;
     assert_eq!(status, StatusCode::OK);
     assert!(list.contains("Create process"), "{list}");
 
     // Created through the form; a name that is markup is shown as text, never run.
-    let created = post_form(
-        &app,
-        &admin,
-        &csrf,
-        "/settings/processes",
-        &[("name", XSS), ("description", "")],
-        false,
-    )
-    .await;
+    let created = admin
+        .submit("/settings/processes", &[("name", XSS), ("description", "")])
+        .await;
     assert_eq!(created.status(), StatusCode::SEE_OTHER);
     let at = location(&created);
     let id = at
@@ -861,26 +729,23 @@ async fn an_admin_manages_processes_in_the_settings_pages() {
         .next()
         .unwrap()
         .to_owned();
-    let added = post_form(
-        &app,
-        &admin,
-        &csrf,
-        &format!("/settings/processes/{id}/stages"),
-        &[
-            ("name", XSS),
-            ("outcome", "open"),
-            ("win_probability", "30"),
-            ("requires_amount", "on"),
-        ],
-        false,
-    )
-    .await;
+    let added = admin
+        .submit(
+            &format!("/settings/processes/{id}/stages"),
+            &[
+                ("name", XSS),
+                ("outcome", "open"),
+                ("win_probability", "30"),
+                ("requires_amount", "on"),
+            ],
+        )
+        .await;
     assert_eq!(added.status(), StatusCode::SEE_OTHER);
     for path in [
         format!("/settings/processes/{id}"),
         "/settings/processes".to_owned(),
     ] {
-        let (status, html) = page(&app, &admin, &path).await;
+        let (status, html) = admin.page(&path).await;
         assert_eq!(status, StatusCode::OK);
         assert!(!html.contains(XSS), "{path} runs the name");
         assert!(
@@ -890,44 +755,35 @@ async fn an_admin_manages_processes_in_the_settings_pages() {
     }
 
     // A refused stage keeps what was typed and says why at the field.
-    let refused = post_form(
-        &app,
-        &admin,
-        &csrf,
-        &format!("/settings/processes/{id}/stages"),
-        &[
-            ("name", "Keep me"),
-            ("outcome", "open"),
-            ("win_probability", "lots"),
-        ],
-        false,
-    )
-    .await;
+    let refused = admin
+        .submit(
+            &format!("/settings/processes/{id}/stages"),
+            &[
+                ("name", "Keep me"),
+                ("outcome", "open"),
+                ("win_probability", "lots"),
+            ],
+        )
+        .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text().await.unwrap();
     assert!(html.contains("value=\"Keep me\""), "{html}");
     assert!(html.contains("is not a whole number"), "{html}");
 
     // A stale rename is 409 and keeps the input beside theirs.
-    let renamed = post_form(
-        &app,
-        &admin,
-        &csrf,
-        &format!("/settings/processes/{id}"),
-        &[("name", "Pipeline"), ("version", "1")],
-        false,
-    )
-    .await;
+    let renamed = admin
+        .submit(
+            &format!("/settings/processes/{id}"),
+            &[("name", "Pipeline"), ("version", "1")],
+        )
+        .await;
     assert_eq!(renamed.status(), StatusCode::SEE_OTHER);
-    let stale = post_form(
-        &app,
-        &admin,
-        &csrf,
-        &format!("/settings/processes/{id}"),
-        &[("name", "From an old tab"), ("version", "1")],
-        false,
-    )
-    .await;
+    let stale = admin
+        .submit(
+            &format!("/settings/processes/{id}"),
+            &[("name", "From an old tab"), ("version", "1")],
+        )
+        .await;
     assert_eq!(stale.status(), StatusCode::CONFLICT);
     let html = stale.text().await.unwrap();
     assert!(html.contains("Someone else saved this process"), "{html}");
@@ -936,15 +792,12 @@ async fn an_admin_manages_processes_in_the_settings_pages() {
     // Keyboard reorder: htmx gets the stages section and an announcement; a browser the page.
     let (_, process) = api.get(&format!("/api/v1/processes/{id}")).await;
     let qualified = stage(&process, "Qualified");
-    let moved = post_form(
-        &app,
-        &admin,
-        &csrf,
-        &format!("/settings/stages/{qualified}/move"),
-        &[("direction", "up")],
-        true,
-    )
-    .await;
+    let moved = admin
+        .htmx_submit(
+            &format!("/settings/stages/{qualified}/move"),
+            &[("direction", "up")],
+        )
+        .await;
     assert_eq!(moved.status(), StatusCode::OK);
     let fragment = moved.text().await.unwrap();
     assert!(
@@ -956,15 +809,12 @@ async fn an_admin_manages_processes_in_the_settings_pages() {
         "{fragment}"
     );
     assert!(fragment.contains("autofocus"), "focus stays on the control");
-    let moved = post_form(
-        &app,
-        &admin,
-        &csrf,
-        &format!("/settings/stages/{qualified}/move"),
-        &[("direction", "down")],
-        false,
-    )
-    .await;
+    let moved = admin
+        .submit(
+            &format!("/settings/stages/{qualified}/move"),
+            &[("direction", "down")],
+        )
+        .await;
     assert_eq!(moved.status(), StatusCode::OK);
     assert!(moved.text().await.unwrap().contains("<html"));
     let (_, process) = api.get(&format!("/api/v1/processes/{id}")).await;
@@ -975,11 +825,11 @@ async fn an_admin_manages_processes_in_the_settings_pages() {
         .as_array()
         .unwrap()
         .iter()
-        .map(id_of)
+        .map(crate::helpers::id)
         .collect();
     order.reverse();
     let mut fields: Vec<(&str, &str)> = order.iter().map(|s| ("stage_ids", s.as_str())).collect();
-    fields.push(("csrf_token", &csrf));
+    fields.push(("csrf_token", &admin.csrf));
     let response = admin
         .post(app.workspace_url("acme", &format!("/settings/processes/{id}/stages/order")))
         .header("HX-Request", "true")
@@ -994,31 +844,22 @@ async fn an_admin_manages_processes_in_the_settings_pages() {
 
     // Inline stage edit; the last won stage cannot be deleted, said at the stage.
     let won = stage(&reversed, "Won");
-    let edited = post_form(
-        &app,
-        &admin,
-        &csrf,
-        &format!("/settings/stages/{won}"),
-        &[
-            ("name", "Signed"),
-            ("outcome", "won"),
-            ("win_probability", "100"),
-            ("rotting_days", ""),
-            ("version", "1"),
-        ],
-        false,
-    )
-    .await;
+    let edited = admin
+        .submit(
+            &format!("/settings/stages/{won}"),
+            &[
+                ("name", "Signed"),
+                ("outcome", "won"),
+                ("win_probability", "100"),
+                ("rotting_days", ""),
+                ("version", "1"),
+            ],
+        )
+        .await;
     assert_eq!(edited.status(), StatusCode::SEE_OTHER);
-    let refused = post_form(
-        &app,
-        &admin,
-        &csrf,
-        &format!("/settings/stages/{won}/delete"),
-        &[],
-        false,
-    )
-    .await;
+    let refused = admin
+        .submit(&format!("/settings/stages/{won}/delete"), &[])
+        .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused
         .text()
@@ -1029,109 +870,88 @@ async fn an_admin_manages_processes_in_the_settings_pages() {
     // A stage with deals asks where they go.
     let proposal = stage(&reversed, "Proposal");
     deal_in(&db, &proposal, "Waiting deal", None).await;
-    let (_, html) = page(&app, &admin, &format!("/settings/processes/{id}")).await;
+    let (_, html) = admin.page(&format!("/settings/processes/{id}")).await;
     assert!(html.contains("Move its 1 deals to"), "{html}");
-    let asked = post_form(
-        &app,
-        &admin,
-        &csrf,
-        &format!("/settings/stages/{proposal}/delete"),
-        &[("target_stage_id", "")],
-        false,
-    )
-    .await;
+    let asked = admin
+        .submit(
+            &format!("/settings/stages/{proposal}/delete"),
+            &[("target_stage_id", "")],
+        )
+        .await;
     assert_eq!(asked.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let negotiation = stage(&reversed, "Negotiation");
-    let done = post_form(
-        &app,
-        &admin,
-        &csrf,
-        &format!("/settings/stages/{proposal}/delete"),
-        &[("target_stage_id", &negotiation)],
-        false,
-    )
-    .await;
+    let done = admin
+        .submit(
+            &format!("/settings/stages/{proposal}/delete"),
+            &[("target_stage_id", &negotiation)],
+        )
+        .await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
 
     // Default and deletion (no mail server here: the password confirms it is the admin).
     let other = api.process("Other").await;
-    let other_id = id_of(&other);
-    let made = post_form(
-        &app,
-        &admin,
-        &csrf,
-        &format!("/settings/processes/{other_id}/default"),
-        &[],
-        false,
-    )
-    .await;
+    let other_id = crate::helpers::id(&other);
+    let made = admin
+        .submit(&format!("/settings/processes/{other_id}/default"), &[])
+        .await;
     assert_eq!(made.status(), StatusCode::SEE_OTHER);
-    let (_, html) = page(&app, &admin, "/settings/processes").await;
+    let (_, html) = admin.page("/settings/processes").await;
     assert!(
         html.find("Other").unwrap() < html.find("Pipeline").unwrap(),
         "the default first"
     );
-    let (status, html) = page(&app, &admin, &format!("/settings/processes/{id}/delete")).await;
+    let (status, html) = admin
+        .page(&format!("/settings/processes/{id}/delete"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains("Your password") && html.contains("Why they were lost"),
         "{html}"
     );
-    let wrong = post_form(
-        &app,
-        &admin,
-        &csrf,
-        &format!("/settings/processes/{id}/delete"),
-        &[("password", "not it"), ("lost_reason", "Kept reason")],
-        false,
-    )
-    .await;
+    let wrong = admin
+        .submit(
+            &format!("/settings/processes/{id}/delete"),
+            &[("password", "not it"), ("lost_reason", "Kept reason")],
+        )
+        .await;
     assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(wrong.text().await.unwrap().contains("Kept reason"));
     let lost = stage(&reversed, "Lost");
-    let deleted = post_form(
-        &app,
-        &admin,
-        &csrf,
-        &format!("/settings/processes/{id}/delete"),
-        &[
-            ("password", DEMO_PASSWORD),
-            ("lost_stage_id", &lost),
-            ("lost_reason", "Process retired"),
-        ],
-        false,
-    )
-    .await;
+    let deleted = admin
+        .submit(
+            &format!("/settings/processes/{id}/delete"),
+            &[
+                ("password", DEMO_PASSWORD),
+                ("lost_stage_id", &lost),
+                ("lost_reason", "Process retired"),
+            ],
+        )
+        .await;
     assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        page(&app, &admin, &format!("/settings/processes/{id}"))
-            .await
-            .0,
+        admin.page(&format!("/settings/processes/{id}")).await.0,
         StatusCode::NOT_FOUND
     );
 }
 
-fn id_of(value: &Value) -> String {
-    id(value)
-}
-
 #[tokio::test]
 async fn managers_and_reps_see_the_pages_without_forms_and_cannot_post() {
-    let (app, _db) = demo_app().await;
-    let api = Api::sign_in(&app, "admin").await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    let api = Api::sign_in(&app, "acme", "admin").await;
     let process = api.process("Enterprise").await;
     let process_id = id(&process);
     let stage_id = stage(&process, "Qualified");
     for who in ["manager", "rep"] {
-        let (browser, csrf) = signed_in(&app, &format!("{who}@acme.example"), DEMO_PASSWORD).await;
-        let (status, list) = page(&app, &browser, "/settings/processes").await;
+        let browser = Member::sign_in(&app, "acme", &format!("{who}@acme.example")).await;
+        let (status, list) = browser.page("/settings/processes").await;
         assert_eq!(status, StatusCode::OK, "{who}");
         assert!(
             list.contains("Enterprise") && !list.contains("Create process"),
             "{who}: {list}"
         );
-        let (status, html) =
-            page(&app, &browser, &format!("/settings/processes/{process_id}")).await;
+        let (status, html) = browser
+            .page(&format!("/settings/processes/{process_id}"))
+            .await;
         assert_eq!(status, StatusCode::OK, "{who}");
         assert!(html.contains("Qualified"), "{who}");
         for form in [
@@ -1144,13 +964,10 @@ async fn managers_and_reps_see_the_pages_without_forms_and_cannot_post() {
             assert!(!html.contains(form), "{who} sees {form}");
         }
         assert_eq!(
-            page(
-                &app,
-                &browser,
-                &format!("/settings/processes/{process_id}/delete")
-            )
-            .await
-            .0,
+            browser
+                .page(&format!("/settings/processes/{process_id}/delete"))
+                .await
+                .0,
             StatusCode::FORBIDDEN
         );
         for (path, fields) in [
@@ -1183,7 +1000,7 @@ async fn managers_and_reps_see_the_pages_without_forms_and_cannot_post() {
             ),
             (format!("/settings/stages/{stage_id}/delete"), vec![]),
         ] {
-            let response = post_form(&app, &browser, &csrf, &path, &fields, false).await;
+            let response = browser.submit(&path, &fields).await;
             assert_eq!(
                 response.status(),
                 StatusCode::FORBIDDEN,
@@ -1276,8 +1093,8 @@ async fn stages_reorder_by_keyboard_and_by_dragging_on_a_phone_sized_screen() {
     use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
     use fantoccini::Locator;
 
-    let (app, _db) = demo_app().await;
-    let api = Api::sign_in(&app, "admin").await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    let api = Api::sign_in(&app, "acme", "admin").await;
     let process = api.process("Enterprise").await;
     let process_id = id(&process);
     let chromium = Chromium::start(320).await;
@@ -1432,65 +1249,53 @@ async fn stages_reorder_by_keyboard_and_by_dragging_on_a_phone_sized_screen() {
 
 #[tokio::test]
 async fn the_deletion_page_asks_for_an_emailed_code_where_mail_is_sent() {
-    let db = demo_database().await;
-    let app = spawn_app_configured(
-        db.app.clone(),
-        RateLimiter::local(),
-        unreachable_mail_server(),
-    )
-    .await;
-    let api = Api::sign_in(&app, "admin").await;
+    let (app, db) = TestApp::builder()
+        .mailer(unreachable_mail_server())
+        .demo()
+        .spawn()
+        .await;
+    let api = Api::sign_in(&app, "acme", "admin").await;
     api.process("Main").await;
     let pilot = id(&api.process("Pilot").await);
-    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
-    let (status, html) = page(&app, &admin, &format!("/settings/processes/{pilot}/delete")).await;
+    let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
+    let (status, html) = admin
+        .page(&format!("/settings/processes/{pilot}/delete"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains("Verification code") && !html.contains("Your password"),
         "{html}"
     );
-    let sent = post_form(
-        &app,
-        &admin,
-        &csrf,
-        &format!("/settings/processes/{pilot}/delete/code"),
-        &[],
-        false,
-    )
-    .await;
+    let sent = admin
+        .submit(&format!("/settings/processes/{pilot}/delete/code"), &[])
+        .await;
     assert_eq!(sent.status(), StatusCode::OK);
     let html = sent.text().await.unwrap();
     let code = emailed_code(&db).await;
     assert!(html.contains("on its way to your email"), "{html}");
     assert!(!html.contains(&code), "the code is never on the page");
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    let refused = post_form(
-        &app,
-        &admin,
-        &csrf,
-        &format!("/settings/processes/{pilot}/delete"),
-        &[("code", wrong)],
-        false,
-    )
-    .await;
+    let refused = admin
+        .submit(
+            &format!("/settings/processes/{pilot}/delete"),
+            &[("code", wrong)],
+        )
+        .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused
         .text()
         .await
         .unwrap()
         .contains("That code is not right"));
-    let deleted = post_form(
-        &app,
-        &admin,
-        &csrf,
-        &format!("/settings/processes/{pilot}/delete"),
-        &[("code", &code)],
-        false,
-    )
-    .await;
+    let deleted = admin
+        .submit(
+            &format!("/settings/processes/{pilot}/delete"),
+            &[("code", &code)],
+        )
+        .await;
     assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&deleted), "/settings/processes?notice=deleted");
-    let (_, list) = page(&app, &admin, "/settings/processes?notice=deleted").await;
+    let (_, list) = admin.page("/settings/processes?notice=deleted").await;
     assert!(
         list.contains("Process deleted.") && !list.contains("Pilot"),
         "{list}"

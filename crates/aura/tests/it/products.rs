@@ -8,9 +8,9 @@ use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::api_deals::seed_process;
-use crate::helpers::{api_token, demo_app, TestApp};
+use crate::helpers::{api_token, seed_process, Api, TestApp};
 
+/// A request with a member's API token on acme.
 async fn call(
     app: &TestApp,
     token: &str,
@@ -18,20 +18,12 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut request = app
-        .client
-        .request(method, app.workspace_url("acme", path))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    let api = Api {
+        app,
+        slug: "acme",
+        token: token.to_owned(),
+    };
+    api.call(method, path, body).await
 }
 
 /// The messages of a 422's errors for `field`.
@@ -56,7 +48,7 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     seed_process(&db, "acme", "Sales").await;
     let admin = api_token(&app, "acme", "admin@acme.example").await;
     let manager = api_token(&app, "acme", "manager@acme.example").await;

@@ -6,9 +6,7 @@ use aura_web::rate_limit::{RateLimiter, TrustedProxies, LIMIT_PER_MINUTE};
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{
-    csrf_token, demo_app, demo_database, signed_in, spawn_app_with_limiter, TestApp,
-};
+use crate::helpers::{csrf_token, demo_database, signed_in, Member, TestApp};
 
 /// Makes requests until one is refused; returns how many got through, and the refusal.
 async fn until_refused(
@@ -34,8 +32,8 @@ fn assert_limited(response: &reqwest::Response) {
 
 #[tokio::test]
 async fn a_user_gets_100_requests_a_minute_across_pages_and_api() {
-    let (app, _db) = demo_app().await;
-    let (browser, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    let browser = Member::sign_in(&app, "acme", "rep@acme.example").await;
     // `signed_in` used one request of the budget (the home page).
     let (allowed, refused) = until_refused(async || {
         browser
@@ -76,7 +74,7 @@ async fn a_user_gets_100_requests_a_minute_across_pages_and_api() {
         me.headers()[header::CONTENT_TYPE],
         "application/problem+json"
     );
-    let (other, _) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
+    let other = Member::sign_in(&app, "acme", "manager@acme.example").await;
     assert_eq!(
         other
             .get(app.workspace_url("acme", "/"))
@@ -90,7 +88,7 @@ async fn a_user_gets_100_requests_a_minute_across_pages_and_api() {
 
 #[tokio::test]
 async fn anonymous_sign_in_attempts_are_limited_per_address() {
-    let (app, _db) = demo_app().await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
     let browser = app.browser();
     let page = browser
         .get(app.workspace_url("acme", "/login"))
@@ -127,17 +125,15 @@ async fn servers_share_the_count_through_redis() {
         eprintln!("skipped: AURA_TEST_REDIS_URL is not set");
         return;
     };
-    let (app, db) = demo_app().await;
-    let second: TestApp = spawn_app_with_limiter(
-        db.app.clone(),
-        RateLimiter::redis(&redis_url).await.unwrap(),
-    )
-    .await;
-    let first: TestApp = spawn_app_with_limiter(
-        db.app.clone(),
-        RateLimiter::redis(&redis_url).await.unwrap(),
-    )
-    .await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
+    let second: TestApp = TestApp::builder()
+        .limiter(RateLimiter::redis(&redis_url).await.unwrap())
+        .serve(db.app.clone())
+        .await;
+    let first: TestApp = TestApp::builder()
+        .limiter(RateLimiter::redis(&redis_url).await.unwrap())
+        .serve(db.app.clone())
+        .await;
     drop(app); // the demo data stays; only its server goes
     let (browser_one, _) = signed_in(&first, "admin@acme.example", DEMO_PASSWORD).await;
     let (browser_two, _) = signed_in(&second, "admin@acme.example", DEMO_PASSWORD).await;
@@ -185,13 +181,14 @@ async fn anonymous_limits_count_the_client_behind_a_trusted_proxy() {
     const LIMIT: u64 = 3;
     let db = demo_database().await;
     let balancer = TrustedProxies::new(vec!["127.0.0.1/32".parse().unwrap()]);
-    let app = spawn_app_with_limiter(
-        db.app.clone(),
-        RateLimiter::local()
-            .with_limit(LIMIT)
-            .with_trusted_proxies(balancer),
-    )
-    .await;
+    let app = TestApp::builder()
+        .limiter(
+            RateLimiter::local()
+                .with_limit(LIMIT)
+                .with_trusted_proxies(balancer),
+        )
+        .serve(db.app.clone())
+        .await;
     for _ in 0..LIMIT {
         assert_eq!(
             token_status(&app, "203.0.113.1").await,
@@ -228,8 +225,10 @@ async fn anonymous_limits_count_the_client_behind_a_trusted_proxy() {
     );
 
     // Not trusted: every forged address is the one peer.
-    let direct =
-        spawn_app_with_limiter(db.app.clone(), RateLimiter::local().with_limit(LIMIT)).await;
+    let direct = TestApp::builder()
+        .limiter(RateLimiter::local().with_limit(LIMIT))
+        .serve(db.app.clone())
+        .await;
     for n in 0..LIMIT {
         assert_eq!(
             token_status(&direct, &format!("192.0.2.{n}")).await,

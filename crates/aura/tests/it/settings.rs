@@ -1,7 +1,6 @@
 //! Workspace settings (F1.7) and suspension by operators (F1.9).
 
-use crate::helpers::{csrf_token, demo_app, operator_signed_in, signed_in, verification_link};
-use aura_platform::demo::DEMO_PASSWORD;
+use crate::helpers::{csrf_token, operator_signed_in, verification_link, Member, TestApp};
 use reqwest::{header, StatusCode};
 
 fn form<'a>(
@@ -23,8 +22,8 @@ fn form<'a>(
 
 #[tokio::test]
 async fn an_admin_edits_the_workspace_and_a_stale_save_keeps_its_input() {
-    let (app, db) = demo_app().await;
-    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
+    let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
     let page = admin
         .get(app.workspace_url("acme", "/settings"))
         .send()
@@ -46,7 +45,7 @@ async fn an_admin_edits_the_workspace_and_a_stale_save_keeps_its_input() {
             ("currency", "dollars"),
             ("industry", "Widgets"),
             ("version", "1"),
-            ("csrf_token", &csrf),
+            ("csrf_token", &admin.csrf),
         ])
         .send()
         .await
@@ -68,7 +67,7 @@ async fn an_admin_edits_the_workspace_and_a_stale_save_keeps_its_input() {
 
     let saved = admin
         .post(app.workspace_url("acme", "/settings"))
-        .form(&form(&csrf, "1", "Acme Industries", "Europe/Berlin"))
+        .form(&form(&admin.csrf, "1", "Acme Industries", "Europe/Berlin"))
         .send()
         .await
         .unwrap();
@@ -88,7 +87,12 @@ async fn an_admin_edits_the_workspace_and_a_stale_save_keeps_its_input() {
     // A second tab still on version 1: refused, their input kept, the newer values shown.
     let stale = admin
         .post(app.workspace_url("acme", "/settings"))
-        .form(&form(&csrf, "1", "Acme Older Idea", "America/New_York"))
+        .form(&form(
+            &admin.csrf,
+            "1",
+            "Acme Older Idea",
+            "America/New_York",
+        ))
         .send()
         .await
         .unwrap();
@@ -112,7 +116,7 @@ async fn an_admin_edits_the_workspace_and_a_stale_save_keeps_its_input() {
     );
     assert_eq!(after["currency"], "USD");
 
-    let (manager, manager_csrf) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
+    let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
     assert_eq!(
         manager
             .get(app.workspace_url("acme", "/settings"))
@@ -124,7 +128,7 @@ async fn an_admin_edits_the_workspace_and_a_stale_save_keeps_its_input() {
     );
     let refused = manager
         .post(app.workspace_url("acme", "/settings"))
-        .form(&form(&manager_csrf, "2", "Taken Over", "UTC"))
+        .form(&form(&manager.csrf, "2", "Taken Over", "UTC"))
         .send()
         .await
         .unwrap();
@@ -133,8 +137,8 @@ async fn an_admin_edits_the_workspace_and_a_stale_save_keeps_its_input() {
 
 #[tokio::test]
 async fn an_operator_suspends_a_workspace_and_nobody_gets_in_until_it_is_reactivated() {
-    let (app, db) = demo_app().await;
-    let (rep, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
     let (ops, _) = operator_signed_in(&app).await;
     let list = ops
         .get(app.url("/workspaces"))
@@ -329,8 +333,8 @@ async fn an_operator_suspends_a_workspace_and_nobody_gets_in_until_it_is_reactiv
 
 #[tokio::test]
 async fn admins_define_and_archive_custom_fields_and_others_may_not() {
-    let (app, _db) = demo_app().await;
-    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
     let url = app.workspace_url("acme", "/settings/fields");
 
     let refused = admin
@@ -340,7 +344,7 @@ async fn admins_define_and_archive_custom_fields_and_others_may_not() {
             ("label", "Tier"),
             ("kind", "select"),
             ("options", ""),
-            ("csrf_token", &csrf),
+            ("csrf_token", &admin.csrf),
         ])
         .send()
         .await
@@ -357,7 +361,7 @@ async fn admins_define_and_archive_custom_fields_and_others_may_not() {
             ("label", "Tier <b>level</b>"),
             ("kind", "select"),
             ("options", "Gold\r\nSilver\r\n"),
-            ("csrf_token", &csrf),
+            ("csrf_token", &admin.csrf),
         ])
         .send()
         .await
@@ -378,7 +382,7 @@ async fn admins_define_and_archive_custom_fields_and_others_may_not() {
             ("label", "Other"),
             ("key", "tier_b_level_b"),
             ("kind", "text"),
-            ("csrf_token", &csrf),
+            ("csrf_token", &admin.csrf),
         ])
         .send()
         .await
@@ -399,7 +403,7 @@ async fn admins_define_and_archive_custom_fields_and_others_may_not() {
     assert_eq!(without_token.status(), StatusCode::FORBIDDEN);
     let archived = admin
         .post(app.workspace_url("acme", &archive_action))
-        .form(&[("csrf_token", csrf.as_str())])
+        .form(&[("csrf_token", admin.csrf.as_str())])
         .send()
         .await
         .unwrap();
@@ -407,7 +411,7 @@ async fn admins_define_and_archive_custom_fields_and_others_may_not() {
     let html = admin.get(&url).send().await.unwrap().text().await.unwrap();
     assert!(!html.contains("tier_b_level_b"));
 
-    let (manager, manager_csrf) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
+    let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
     assert_eq!(
         manager.get(&url).send().await.unwrap().status(),
         StatusCode::FORBIDDEN
@@ -418,7 +422,7 @@ async fn admins_define_and_archive_custom_fields_and_others_may_not() {
             ("entity", "contact"),
             ("label", "Sneaky"),
             ("kind", "text"),
-            ("csrf_token", &manager_csrf),
+            ("csrf_token", &manager.csrf),
         ])
         .send()
         .await

@@ -11,62 +11,17 @@ use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::api_deals::seed_process;
-use crate::helpers::{api_token, demo_app, signed_in, TestApp};
+use crate::helpers::{seed_process, signed_in, Api, TestApp};
 
-struct Api<'a> {
-    app: &'a TestApp,
-    token: String,
-}
-
-impl<'a> Api<'a> {
-    async fn sign_in(app: &'a TestApp, who: &str) -> Self {
-        let token = api_token(app, "acme", &format!("{who}@acme.example")).await;
-        Self { app, token }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self
-            .app
-            .client
-            .request(method, self.app.workspace_url("acme", path))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn ok(&self, path: &str) -> Value {
-        let (status, body) = self.call(Method::GET, path, None).await;
-        assert_eq!(status, StatusCode::OK, "{path}: {body}");
-        body
-    }
-
-    async fn me(&self) -> String {
-        self.ok("/api/v1/me").await["user_id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    async fn deal(&self, body: Value) -> Value {
-        let (status, deal) = self.call(Method::POST, "/api/v1/deals", Some(body)).await;
-        assert_eq!(status, StatusCode::CREATED, "{deal}");
-        deal
-    }
-
+impl Api<'_> {
     /// Moves the deal (with its current version) and returns it as it now is.
     async fn move_to(&self, deal: &Value, stage: &str, lost_reason: Option<&str>) -> Value {
         let id = deal["id"].as_str().unwrap();
         let (status, moved) = self
-            .call(
-                Method::POST,
+            .post(
                 &format!("/api/v1/deals/{id}/stage"),
-                Some(json!({ "stage_id": stage, "version": deal["version"],
-                             "lost_reason": lost_reason })),
+                json!({ "stage_id": stage, "version": deal["version"],
+                        "lost_reason": lost_reason }),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{moved}");
@@ -75,20 +30,8 @@ impl<'a> Api<'a> {
 
     /// Every deal of the process the caller may list, whatever its outcome.
     async fn deals(&self, process: &str) -> Vec<Value> {
-        let mut deals = Vec::new();
-        let mut after = String::new();
-        loop {
-            let page = self
-                .ok(&format!(
-                    "/api/v1/deals?process_id={process}&limit=100{after}"
-                ))
-                .await;
-            deals.extend(page["items"].as_array().unwrap().iter().cloned());
-            match page["next"].as_str() {
-                Some(next) => after = format!("&after={next}"),
-                None => return deals,
-            }
-        }
+        self.all(&format!("/api/v1/deals?process_id={process}&limit=100"))
+            .await
     }
 
     async fn history(&self, deal: &str) -> Vec<Value> {
@@ -168,7 +111,7 @@ struct Expected {
 }
 
 /// The process's stages in order: (name, id, position, outcome).
-fn stage_list(process: &crate::api_deals::Process) -> Vec<(String, String, i32, &'static str)> {
+fn stage_list(process: &crate::helpers::Process) -> Vec<(String, String, i32, &'static str)> {
     [
         ("Lead", 0, "open"),
         ("Proposal", 1, "open"),
@@ -464,11 +407,11 @@ async fn histories(api: &Api<'_>, deals: &[Value]) -> BTreeMap<String, Vec<Value
 #[tokio::test]
 async fn the_snapshot_matches_the_deals_own_rows_on_the_page_in_csv_and_api_and_a_rep_s_is_theirs()
 {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let process = seed_process(&db, "acme", "Snapshot").await;
     let stages = stage_list(&process);
-    let manager = Api::sign_in(&app, "manager").await;
-    let rep = Api::sign_in(&app, "rep").await;
+    let manager = Api::sign_in(&app, "acme", "manager").await;
+    let rep = Api::sign_in(&app, "acme", "rep").await;
     let rep_id = rep.me().await;
     let manager_id = manager.me().await;
     let (lead, proposal, won, lost) = (
@@ -840,7 +783,7 @@ async fn the_snapshot_matches_the_deals_own_rows_on_the_page_in_csv_and_api_and_
 
 #[tokio::test]
 async fn a_deal_won_just_before_or_after_a_period_s_edge_counts_in_its_own_period() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let process = seed_process(&db, "acme", "Edges").await;
     let p = &process.id;
     // The workspace keeps its days in New York (UTC-4 on 31 March 2026).
@@ -848,7 +791,7 @@ async fn a_deal_won_just_before_or_after_a_period_s_edge_counts_in_its_own_perio
         .execute(&db.owner)
         .await
         .unwrap();
-    let manager = Api::sign_in(&app, "manager").await;
+    let manager = Api::sign_in(&app, "acme", "manager").await;
     let mut ids = Vec::new();
     for (name, amount) in [("Before the edge", "100"), ("After the edge", "250")] {
         let deal = manager

@@ -3,12 +3,8 @@
 use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, Client, Response, StatusCode};
 
-use aura_platform::db::testing::TestDatabase;
-use aura_platform::outbox::Mailer;
-use aura_web::rate_limit::RateLimiter;
-
 use crate::helpers::{
-    csrf_token, demo_app, demo_database, signed_in, spawn_app_configured, TestApp,
+    audit_actions, csrf_token, emailed_code, signed_in, unreachable_mail_server, user_id, TestApp,
 };
 
 async fn invite(app: &TestApp, admin: &Client, csrf: &str, email: &str, role: &str) -> Response {
@@ -42,7 +38,7 @@ async fn accept(app: &TestApp, link: &str, fields: &[(&str, &str)]) -> (Client, 
 
 #[tokio::test]
 async fn an_admin_invites_a_new_rep_who_joins_once() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
     let members = admin
         .get(app.workspace_url("acme", "/members"))
@@ -118,17 +114,15 @@ async fn an_admin_invites_a_new_rep_who_joins_once() {
         .unwrap()
         .contains("This invitation cannot be used"));
 
-    let actions: Vec<String> =
-        sqlx::query_scalar("select action from audit_log where action like 'member.%' order by id")
-            .fetch_all(&db.owner)
-            .await
-            .unwrap();
-    assert_eq!(actions, ["member.invited", "member.joined"]);
+    assert_eq!(
+        audit_actions(&db, "member.%").await,
+        ["member.invited", "member.joined"]
+    );
 }
 
 #[tokio::test]
 async fn someone_with_an_account_joins_with_their_password() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
     let html = invite(
         &app,
@@ -208,7 +202,7 @@ async fn someone_with_an_account_joins_with_their_password() {
 
 #[tokio::test]
 async fn invitations_are_refused_when_they_should_be() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
     for (email, status, message) in [
         (
@@ -273,17 +267,9 @@ async fn invitations_are_refused_when_they_should_be() {
     assert_eq!(page.status(), StatusCode::FORBIDDEN);
 }
 
-async fn user_id(db: &aura_platform::db::testing::TestDatabase, email: &str) -> uuid::Uuid {
-    sqlx::query_scalar("select id from users where email = $1")
-        .bind(email)
-        .fetch_one(&db.owner)
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn admins_change_roles_and_deactivate_members_with_an_audit_trail() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
     let (rep, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
     let rep_id = user_id(&db, "rep@acme.example").await;
@@ -414,45 +400,13 @@ async fn admins_change_roles_and_deactivate_members_with_an_audit_trail() {
     assert_eq!(admins, 1, "there is always an admin");
 }
 
-/// The newest removal code emailed to the acme admin, read from the outbox.
-async fn emailed_code(db: &TestDatabase) -> String {
-    let body: String = sqlx::query_scalar(
-        "select body_text from email_outbox where to_address = 'admin@acme.example'
-         order by created_at desc limit 1",
-    )
-    .fetch_one(&db.owner)
-    .await
-    .unwrap();
-    body.split("code is ")
-        .nth(1)
-        .map(|rest| rest[..6].to_owned())
-        .expect("a code in the email")
-}
-
-/// A mail server that takes no connection: messages are "sent" (the UI relies on email) and
-/// stay in the outbox, where the test reads them.
-fn unreachable_mail_server() -> Mailer {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    Mailer::smtp(
-        &format!("smtp://127.0.0.1:{port}"),
-        "Aura <no-reply@aura.example>",
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn removing_a_member_needs_a_fresh_one_time_code() {
-    let db = demo_database().await;
-    let app = spawn_app_configured(
-        db.app.clone(),
-        RateLimiter::local(),
-        unreachable_mail_server(),
-    )
-    .await;
+    let (app, db) = TestApp::builder()
+        .mailer(unreachable_mail_server())
+        .demo()
+        .spawn()
+        .await;
     let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
     let (rep, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
     let rep_id = user_id(&db, "rep@acme.example").await;
@@ -580,7 +534,7 @@ async fn removing_a_member_needs_a_fresh_one_time_code() {
 /// handed to whoever holds the session: the admin gives their password again instead.
 #[tokio::test]
 async fn without_a_mail_server_removing_a_member_needs_the_admins_password_again() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
     let rep_id = user_id(&db, "rep@acme.example").await;
     let url = app.workspace_url("acme", &format!("/members/{rep_id}/remove"));

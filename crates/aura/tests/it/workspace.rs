@@ -3,7 +3,7 @@
 use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, Client, Response, StatusCode};
 
-use crate::helpers::{csrf_token, demo_app, TestApp};
+use crate::helpers::{csrf_token, location, TestApp};
 
 async fn sign_in_page(app: &TestApp, browser: &Client, slug: &str) -> String {
     let response = browser
@@ -35,13 +35,9 @@ async fn submit_sign_in(
         .unwrap()
 }
 
-fn location(response: &Response) -> &str {
-    response.headers()[header::LOCATION].to_str().unwrap()
-}
-
 #[tokio::test]
 async fn workspace_hosts_are_resolved_by_their_subdomain_only() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let page = app
         .client
         .get(app.workspace_url("acme", "/login"))
@@ -115,7 +111,7 @@ async fn workspace_hosts_are_resolved_by_their_subdomain_only() {
 
 #[tokio::test]
 async fn a_member_signs_in_works_and_signs_out() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let browser = app.browser();
     let signed_in =
         submit_sign_in(&app, &browser, "acme", "Admin@Acme.example", DEMO_PASSWORD).await;
@@ -196,7 +192,7 @@ async fn a_member_signs_in_works_and_signs_out() {
 
 #[tokio::test]
 async fn wrong_or_missing_credentials_are_refused_alike_and_the_email_is_kept() {
-    let (app, _db) = demo_app().await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
     let browser = app.browser();
     let mut bodies = Vec::new();
     for (email, password) in [
@@ -232,7 +228,7 @@ async fn wrong_or_missing_credentials_are_refused_alike_and_the_email_is_kept() 
 
 #[tokio::test]
 async fn repeated_failures_lock_the_account_for_a_while() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let browser = app.browser();
     for _ in 0..aura_platform::auth::MAX_FAILED_LOGINS {
         let response = submit_sign_in(&app, &browser, "acme", "rep@acme.example", "guess").await;
@@ -275,7 +271,7 @@ async fn repeated_failures_lock_the_account_for_a_while() {
 
 #[tokio::test]
 async fn failures_from_elsewhere_do_not_lock_the_owner_out() {
-    let (app, _db) = demo_app().await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
     let attacker = app.browser_from("127.0.0.2".parse().unwrap());
     for _ in 0..=aura_platform::auth::MAX_FAILED_LOGINS {
         let response = submit_sign_in(&app, &attacker, "acme", "rep@acme.example", "guess").await;
@@ -298,7 +294,7 @@ async fn failures_from_elsewhere_do_not_lock_the_owner_out() {
 
 #[tokio::test]
 async fn forms_without_their_csrf_token_are_refused() {
-    let (app, _db) = demo_app().await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
     let browser = app.browser();
     let forged = browser
         .post(app.workspace_url("acme", "/login"))
@@ -340,7 +336,7 @@ async fn forms_without_their_csrf_token_are_refused() {
 
 #[tokio::test]
 async fn a_session_opens_only_its_own_workspace() {
-    let (app, _db) = demo_app().await;
+    let (app, _db) = TestApp::builder().demo().spawn().await;
     let browser = app.browser();
     let signed_in =
         submit_sign_in(&app, &browser, "acme", "admin@acme.example", DEMO_PASSWORD).await;
@@ -374,7 +370,7 @@ async fn a_session_opens_only_its_own_workspace() {
 
 #[tokio::test]
 async fn a_deactivated_member_is_out_at_once_and_idle_sessions_expire() {
-    let (app, db) = demo_app().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
     let rep = app.browser();
     assert_eq!(
         submit_sign_in(&app, &rep, "acme", "rep@acme.example", DEMO_PASSWORD)

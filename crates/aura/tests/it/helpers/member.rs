@@ -1,0 +1,137 @@
+//! A member signed in with a browser-like client (a cookie session): its form posts carry the
+//! session's CSRF token by themselves.
+
+use std::ops::Deref;
+
+use aura_platform::demo::DEMO_PASSWORD;
+use reqwest::{header, Client, Response, StatusCode};
+
+use super::{signed_in_to, TestApp};
+
+/// A member's browser on one workspace, and the session's CSRF token.
+pub struct Member<'a> {
+    pub app: &'a TestApp,
+    pub slug: &'a str,
+    pub browser: Client,
+    pub csrf: String,
+}
+
+impl<'a> Member<'a> {
+    /// `email` signed in to `slug` with the demo password.
+    pub async fn sign_in(app: &'a TestApp, slug: &'a str, email: &str) -> Self {
+        Self::with_password(app, slug, email, DEMO_PASSWORD).await
+    }
+
+    /// `email` signed in to `slug` with `password`.
+    pub async fn with_password(
+        app: &'a TestApp,
+        slug: &'a str,
+        email: &str,
+        password: &str,
+    ) -> Self {
+        let (browser, csrf) = signed_in_to(app, slug, email, password).await;
+        Self {
+            app,
+            slug,
+            browser,
+            csrf,
+        }
+    }
+
+    /// A URL on the member's workspace.
+    pub fn url(&self, path: &str) -> String {
+        self.app.workspace_url(self.slug, path)
+    }
+
+    /// The status and text of a page.
+    pub async fn page(&self, path: &str) -> (StatusCode, String) {
+        let response = self.browser.get(self.url(path)).send().await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    /// The text of a page that must answer 200.
+    pub async fn ok_page(&self, path: &str) -> String {
+        let (status, html) = self.page(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        html
+    }
+
+    /// Posts a form with the session's CSRF token added, as htmx does (`HX-Request`).
+    pub async fn htmx_submit(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        let mut form = form.to_vec();
+        form.push(("csrf_token", &self.csrf));
+        self.browser
+            .post(self.url(path))
+            .header("HX-Request", "true")
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts a form with the session's CSRF token added.
+    pub async fn submit(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        let mut form = form.to_vec();
+        form.push(("csrf_token", &self.csrf));
+        self.submit_as_is(path, &form).await
+    }
+
+    /// Posts exactly `form` (no token added: for the tests of the CSRF check).
+    pub async fn submit_as_is(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.browser
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts a form that must redirect to a new record and returns the record's path, which
+    /// starts with `path`.
+    pub async fn create(&self, path: &str, form: &[(&str, &str)]) -> String {
+        let created = self.submit(path, form).await;
+        let status = created.status();
+        if status != StatusCode::SEE_OTHER {
+            panic!("not created ({status}): {}", created.text().await.unwrap());
+        }
+        let record = record_path(&created);
+        assert!(record.starts_with(&format!("{path}/")), "{record}");
+        record
+    }
+}
+
+/// The raw client, for requests the helpers above do not shape.
+impl Deref for Member<'_> {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.browser
+    }
+}
+
+/// Where a 303 leads.
+pub fn location(response: &Response) -> String {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "a redirect");
+    response.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `/contacts/<id>?notice=...` -> `/contacts/<id>`.
+pub fn record_path(response: &Response) -> String {
+    location(response)
+        .split(['?', '#'])
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// The value of the hidden `version` field in a page (the first one).
+pub fn version_in(html: &str) -> String {
+    html.split("name=\"version\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a version field")
+        .to_owned()
+}
