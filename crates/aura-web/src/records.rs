@@ -9,14 +9,37 @@ use aura_crm::paging::Cursor;
 use aura_platform::db::TenantContext;
 use aura_platform::ids::UserId;
 use aura_platform::members::{self, Member as TeamMember};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 
+use crate::forms::Errors;
 use crate::layout::{Chrome, Section};
 use crate::{AppState, WebError};
 
 /// Timestamps as the pages show them.
 pub(crate) fn when(at: &DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// When an activity logged from a page happened, as its date-time picker sends it (empty: now,
+/// the domain's default). One that does not read is named in `errors` and answered with a time
+/// far beyond what the domain accepts, so the activity is refused with the form's other problems.
+pub(crate) fn occurred_at(text: &str, errors: &mut Errors) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    match NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
+    {
+        Ok(at) => Some(at.and_utc()),
+        Err(_) => {
+            errors.add(
+                "occurred_at",
+                format!("“{text}” is not a date and time: use the picker, or write it like 2026-03-31T14:30."),
+            );
+            Some(DateTime::<Utc>::MAX_UTC)
+        }
+    }
 }
 
 /// The members a record may be given to: the active ones, and its current owner.

@@ -6,7 +6,6 @@ use aura_crm::WriteError;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 
 use super::page::ContactPage;
@@ -14,6 +13,7 @@ use super::visible_contact;
 use crate::extract::{Id, MemberForm};
 use crate::forms::{optional_id, Errors};
 use crate::layout::render;
+use crate::records::occurred_at;
 use crate::{AppState, WebError};
 
 /// The "log an activity" form as sent.
@@ -35,25 +35,7 @@ pub(super) async fn log_activity(
 ) -> Result<Response, WebError> {
     let contact = visible_contact(&state, &member, id).await?;
     let mut errors = Errors::default();
-    let text = form.occurred_at.trim();
-    let occurred_at = if text.is_empty() {
-        None
-    } else {
-        match NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
-            .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
-        {
-            Ok(at) => Some(at.and_utc()),
-            Err(_) => {
-                errors.add(
-                    "occurred_at",
-                    format!("“{text}” is not a date and time: use the picker, or write it like 2026-03-31T14:30."),
-                );
-                // Far beyond what the domain accepts: the activity is refused, with any other
-                // problem of the form reported too.
-                Some(DateTime::<Utc>::MAX_UTC)
-            }
-        }
-    };
+    let occurred_at = occurred_at(&form.occurred_at, &mut errors);
     let input = ActivityInput {
         kind: form.kind.clone(),
         description: form.description.clone(),

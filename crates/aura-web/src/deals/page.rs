@@ -15,14 +15,14 @@ use aura_platform::permissions::Permission;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{contact_named, currency, duration, money, percent, visible_deal};
 use crate::extract::{Id, MemberForm};
 use crate::forms::{optional_id, CustomField, Errors, NoFields};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
-use crate::records::{owner_choices, when, MoreActivities, TimelineView};
+use crate::records::{occurred_at, owner_choices, when, MoreActivities, TimelineView};
 use crate::session::Member;
 use crate::{refusals, AppState, WebError};
 
@@ -418,24 +418,7 @@ pub(super) async fn log_activity(
 ) -> Result<Response, WebError> {
     let detail = visible_deal(&state, &member, id).await?;
     let mut errors = Errors::default();
-    let text = form.occurred_at.trim();
-    let occurred_at = if text.is_empty() {
-        None
-    } else {
-        match NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
-            .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
-        {
-            Ok(at) => Some(at.and_utc()),
-            Err(_) => {
-                errors.add(
-                    "occurred_at",
-                    format!("“{text}” is not a date and time: use the picker, or write it like 2026-03-31T14:30."),
-                );
-                // Far beyond what the domain accepts: refused, with the form's other problems.
-                Some(DateTime::<Utc>::MAX_UTC)
-            }
-        }
-    };
+    let occurred_at = occurred_at(&form.occurred_at, &mut errors);
     let input = ActivityInput {
         kind: form.kind.clone(),
         description: form.description.clone(),
