@@ -34,6 +34,7 @@ use utoipa::ToSchema;
 
 use crate::deals::{self, Outcome, ProcessChoice, Stage};
 use crate::ids::{DealId, OrganizationId, ProcessId, StageId};
+use crate::money::cents;
 use crate::paging::{page_size, Cursor, Page};
 
 /// What narrows a board: the owner (managers and admins; a rep's board is always their own),
@@ -361,13 +362,6 @@ async fn page_of(
     Ok(Page::from_rows(rows, size, |card: &Card| {
         Cursor::time(card.stage_entered_at, card.id)
     }))
-}
-
-/// Money with its two decimals: the driver reads a zero `numeric` without its scale.
-fn cents(mut value: Decimal) -> Decimal {
-    value = value.round_dp(2);
-    value.rescale(2);
-    value
 }
 
 /// One row of the home page's "my open deals": a stage of a process, with the caller's open

@@ -41,6 +41,7 @@ use rust_decimal::Decimal;
 
 use crate::activities::ActivityKind;
 use crate::ids::{ActivityId, ContactId, DealId, ProcessId, StageId};
+use crate::money::cents;
 
 /// How many deals or activities each short list shows.
 pub const SHORT_LIST: i64 = 5;
@@ -170,13 +171,6 @@ pub struct Attention {
     pub overdue: ShortList,
     pub rotting: ShortList,
     pub recent_activity: Vec<ActivityLine>,
-}
-
-/// Money with its two decimals: the driver reads a zero `numeric` without its scale.
-fn cents(mut value: Decimal) -> Decimal {
-    value = value.round_dp(2);
-    value.rescale(2);
-    value
 }
 
 /// The owner a query filters by: a rep's own id, nobody for those who see every deal.

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod fields;
 pub mod ids;
 pub mod line_items;
+mod money;
 pub mod organizations;
 pub mod paging;
 pub mod processes;

@@ -45,12 +45,13 @@ use aura_platform::db::{AppPool, DbError, TenantContext, TenantTx};
 use aura_platform::ids::UserId;
 use aura_platform::permissions::Permission;
 use chrono::{Datelike, Days, Months, NaiveDate};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::deals::Outcome;
 use crate::ids::{ProcessId, StageId};
+use crate::money::cents;
 
 /// The longest period a snapshot covers, in days.
 pub const MAX_DAYS: i64 = 3 * 366;
@@ -217,14 +218,6 @@ pub struct Snapshot {
     pub lost_amount: Decimal,
     /// Open deals by expected-close month, in order, those without a date last.
     pub forecast: Vec<ForecastMonth>,
-}
-
-/// Money with its two decimals (a weighted sum rounded half away from zero, as PostgreSQL's
-/// `round` does): the driver reads a zero `numeric` without its scale.
-fn cents(mut value: Decimal) -> Decimal {
-    value = value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-    value.rescale(2);
-    value
 }
 
 /// The snapshot of `process` (a live one of the caller's workspace; none otherwise) for

@@ -63,9 +63,11 @@ fn weighted_millionths(deal: &Value) -> i128 {
     cents(&deal["amount"]) * cents(&deal["probability"])
 }
 
-/// Millionths rounded to cents, half away from zero (they are never negative).
+/// Millionths rounded to cents, half to even as the server rounds money.
 fn millionths_to_money(millionths: i128) -> String {
-    money((millionths + 5_000) / 10_000)
+    let (cents, rest) = (millionths / 10_000, millionths % 10_000);
+    let up = rest > 5_000 || (rest == 5_000 && cents % 2 == 1);
+    money(cents + i128::from(up))
 }
 
 /// Money as the page shows it: thousands grouped.
