@@ -2,6 +2,7 @@
 
 mod catalog;
 mod deals;
+mod distribution;
 mod embedded;
 mod isolation;
 mod privileges;

@@ -1,0 +1,248 @@
+//! Keeps the schema distributable by workspace (issue #17, ARCHITECTURE.md: scale-out on Citus,
+//! distributed by `tenant_id`). It runs on plain PostgreSQL, so a migration that would stop the
+//! schema from distributing fails here, long before anyone tries it on a Citus cluster.
+//!
+//! The layout it holds the schema to: every table with a `tenant_id` is distributed by it and
+//! co-located with the others; the global tables are either reference tables (copied to every
+//! node, because tenant tables point at them) or local to the coordinator (platform tables no
+//! tenant table points at).
+
+use aura_platform::db::testing::TestDatabase;
+use sqlx::PgPool;
+
+/// Global tables copied to every node: tenant tables hold foreign keys to them.
+const REFERENCE_TABLES: [&str; 2] = ["tenants", "users"];
+
+/// Global tables kept on the coordinator only: sign-up, sign-in on the apex, mail and the
+/// operators' audit, which no tenant table references and no tenant query joins.
+const LOCAL_TABLES: [&str; 8] = [
+    "_sqlx_migrations",
+    "email_outbox",
+    "email_verifications",
+    "login_failures",
+    "password_resets",
+    "platform_audit_log",
+    "platform_sessions",
+    "signups",
+];
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Placement {
+    Distributed,
+    Reference,
+    Local,
+    Unlisted,
+}
+
+/// Where each table of the public schema goes, from its columns and the lists above.
+async fn placements(db: &PgPool) -> Vec<(String, Placement)> {
+    let tables: Vec<(String, bool)> = sqlx::query_as(
+        "select c.oid::regclass::text,
+                exists (select 1 from pg_attribute a
+                        where a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped)
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition
+         order by 1",
+    )
+    .fetch_all(db)
+    .await
+    .expect("read the catalog");
+    tables
+        .into_iter()
+        .map(|(name, has_tenant)| {
+            let placement = if has_tenant {
+                Placement::Distributed
+            } else if REFERENCE_TABLES.contains(&name.as_str()) {
+                Placement::Reference
+            } else if LOCAL_TABLES.contains(&name.as_str()) {
+                Placement::Local
+            } else {
+                Placement::Unlisted
+            };
+            (name, placement)
+        })
+        .collect()
+}
+
+/// Every way the schema would refuse to distribute, as readable sentences; empty when it holds.
+async fn distribution_violations(db: &PgPool) -> Vec<String> {
+    let placements = placements(db).await;
+    let placement_of = |table: &str| {
+        placements
+            .iter()
+            .find(|(name, _)| name == table)
+            .map_or(Placement::Unlisted, |(_, placement)| *placement)
+    };
+    let mut violations = Vec::new();
+
+    for (table, placement) in &placements {
+        if *placement == Placement::Unlisted {
+            violations.push(format!(
+                "{table} has no tenant_id and is not listed as a reference or a local table"
+            ));
+        }
+    }
+    for listed in REFERENCE_TABLES.iter().chain(&LOCAL_TABLES) {
+        if !placements.iter().any(|(name, _)| name == listed) {
+            violations.push(format!("{listed} is listed but no longer exists"));
+        }
+    }
+
+    // Citus enforces uniqueness per shard, so a distributed table's unique keys must hold the
+    // distribution column.
+    let unique_keys: Vec<(String, String)> = sqlx::query_as(
+        "select i.indrelid::regclass::text, i.indexrelid::regclass::text
+         from pg_index i
+         where i.indisunique
+           and exists (select 1 from pg_attribute a
+                       where a.attrelid = i.indrelid and a.attname = 'tenant_id')
+           and not exists (select 1 from pg_attribute a
+                           where a.attrelid = i.indrelid and a.attname = 'tenant_id'
+                             and a.attnum = any (i.indkey))
+         order by 1, 2",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    for (table, index) in unique_keys {
+        violations.push(format!(
+            "{table}: unique index {index} leaves out tenant_id"
+        ));
+    }
+
+    let foreign_keys: Vec<(String, String, String, bool)> = sqlx::query_as(
+        "select c.conrelid::regclass::text, c.conname::text, c.confrelid::regclass::text,
+                exists (select 1 from pg_attribute a
+                        where a.attrelid = c.conrelid and a.attname = 'tenant_id'
+                          and a.attnum = any (c.conkey))
+         from pg_constraint c join pg_namespace n on n.oid = c.connamespace
+         where c.contype = 'f' and n.nspname = 'public'
+         order by 1, 2",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    for (table, constraint, target, holds_tenant) in foreign_keys {
+        use Placement::*;
+        let allowed = match (placement_of(&table), placement_of(&target)) {
+            // Co-located joins only: a key between tenant tables carries the workspace.
+            (Distributed, Distributed) => holds_tenant,
+            // Citus keeps keys to a reference table, from anywhere (local tables included,
+            // once the coordinator is in the metadata).
+            (_, Reference) => true,
+            (Local, Local) => true,
+            _ => false,
+        };
+        if !allowed {
+            violations.push(format!(
+                "{table}.{constraint} -> {target} cannot be kept by a distributed schema \
+                 ({:?} -> {:?}{})",
+                placement_of(&table),
+                placement_of(&target),
+                if holds_tenant {
+                    ""
+                } else {
+                    ", without tenant_id"
+                }
+            ));
+        }
+    }
+
+    let identities: Vec<(String, String)> = sqlx::query_as(
+        "select a.attrelid::regclass::text, a.attname::text
+         from pg_attribute a join pg_class c on c.oid = a.attrelid
+         join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = 'public' and a.attidentity <> '' and not a.attisdropped
+         order by 1, 2",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    for (table, column) in identities {
+        if placement_of(&table) != Placement::Local {
+            violations.push(format!(
+                "{table}.{column} is an identity column (use a sequence default)"
+            ));
+        }
+    }
+
+    // Citus refuses a policy with a subquery on a distributed or reference table; a function
+    // that runs the query is accepted.
+    let policies: Vec<(String, String, String)> = sqlx::query_as(
+        "select tablename::text, policyname::text,
+                coalesce(qual, '') || ' ' || coalesce(with_check, '')
+         from pg_policies where schemaname = 'public'
+         order by 1, 2",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    for (table, policy, expressions) in policies {
+        if placement_of(&table) != Placement::Local && holds_subquery(&expressions) {
+            violations.push(format!(
+                "{table}: policy {policy} holds a subquery (move it into a function)"
+            ));
+        }
+    }
+    violations
+}
+
+/// Whether a policy expression, as PostgreSQL deparses it (keywords in capitals), runs a query.
+fn holds_subquery(expression: &str) -> bool {
+    expression.contains("SELECT ")
+}
+
+#[tokio::test]
+async fn the_schema_stays_distributable_by_workspace() {
+    let db = TestDatabase::new().await;
+    let violations = distribution_violations(&db.owner).await;
+    assert!(
+        violations.is_empty(),
+        "the schema would not distribute by workspace:\n{}",
+        violations.join("\n")
+    );
+}
+
+/// The check itself is tested: each way a future migration could stop the schema from
+/// distributing is caught.
+#[tokio::test]
+async fn the_distribution_check_catches_every_kind_of_undistributable_table() {
+    let db = TestDatabase::new().await;
+    sqlx::raw_sql(
+        "create table rogue_unlisted (note text);
+         create table rogue_unique (tenant_id uuid not null, code text unique);
+         create table rogue_parent (tenant_id uuid not null, id uuid primary key);
+         create table rogue_child (tenant_id uuid not null,
+                                   parent_id uuid references rogue_parent (id));
+         create table rogue_counted (tenant_id uuid not null,
+                                     id bigint generated always as identity);
+         create table rogue_points_at_local (tenant_id uuid not null,
+                                             signup_id uuid references signups (id));
+         create table rogue_policed (tenant_id uuid not null);
+         create policy subquery on rogue_policed using (
+             exists (select 1 from tenant_members m where m.tenant_id = rogue_policed.tenant_id));",
+    )
+    .execute(&db.owner)
+    .await
+    .unwrap();
+
+    let violations = distribution_violations(&db.owner).await.join("\n");
+    for expected in [
+        "rogue_unlisted has no tenant_id and is not listed",
+        "rogue_unique: unique index rogue_unique_code_key leaves out tenant_id",
+        "rogue_parent: unique index rogue_parent_pkey leaves out tenant_id",
+        "rogue_child.rogue_child_parent_id_fkey -> rogue_parent cannot be kept",
+        "rogue_counted.id is an identity column",
+        "rogue_points_at_local.rogue_points_at_local_signup_id_fkey -> signups cannot be kept",
+        "rogue_policed: policy subquery holds a subquery",
+    ] {
+        assert!(
+            violations.contains(expected),
+            "missed `{expected}` in:\n{violations}"
+        );
+    }
+    assert!(
+        !violations.contains("tenant_members") && !violations.contains("audit_log"),
+        "false alarm:\n{violations}"
+    );
+}
