@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    csrf_token, id, Api, Member, TestApp, TEST_JWT_SECRET, TEST_PLATFORM_API_KEY,
+    id, submit_login, Api, Member, TestApp, TEST_JWT_SECRET, TEST_PLATFORM_API_KEY,
 };
 use aura_platform::db::testing::TestDatabase;
 use aura_web::rate_limit::RateLimiter;
@@ -1270,24 +1270,8 @@ async fn nul_characters_are_refused_by_name_everywhere_and_never_reach_the_datab
     assert_eq!(problem["field"], "email", "{problem}");
     for login in [app.url("/login"), app.workspace_url("acme", "/login")] {
         let browser = app.browser();
-        let page = browser
-            .get(&login)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let response = browser
-            .post(&login)
-            .form(&[
-                ("email", "admin@acme.example\u{0}"),
-                ("password", DEMO_PASSWORD),
-                ("csrf_token", &csrf_token(&page)),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let response =
+            submit_login(&browser, &login, "admin@acme.example\u{0}", DEMO_PASSWORD).await;
         assert_eq!(
             response.status(),
             StatusCode::UNPROCESSABLE_ENTITY,

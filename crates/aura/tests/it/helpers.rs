@@ -235,6 +235,28 @@ pub fn csrf_token(html: &str) -> String {
         .to_owned()
 }
 
+/// Fills in the sign-in form at `login` as a browser does (its CSRF token read from the page)
+/// and answers the response, for the caller to judge.
+pub async fn submit_login(
+    browser: &reqwest::Client,
+    login: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    let page = browser.get(login).send().await.unwrap();
+    let token = csrf_token(&page.text().await.unwrap());
+    browser
+        .post(login)
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 pub async fn signed_in(app: &TestApp, email: &str, password: &str) -> (reqwest::Client, String) {
     signed_in_to(app, "acme", email, password).await
 }
@@ -247,22 +269,13 @@ pub async fn signed_in_to(
     password: &str,
 ) -> (reqwest::Client, String) {
     let browser = app.browser();
-    let page = browser
-        .get(app.workspace_url(slug, "/login"))
-        .send()
-        .await
-        .unwrap();
-    let token = csrf_token(&page.text().await.unwrap());
-    let response = browser
-        .post(app.workspace_url(slug, "/login"))
-        .form(&[
-            ("email", email),
-            ("password", password),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = submit_login(
+        &browser,
+        &app.workspace_url(slug, "/login"),
+        email,
+        password,
+    )
+    .await;
     assert_eq!(
         response.status(),
         reqwest::StatusCode::SEE_OTHER,
@@ -283,20 +296,13 @@ pub async fn signed_in_to(
 /// The platform operator signed in on the apex: their browser and their session's CSRF token.
 pub async fn operator_signed_in(app: &TestApp) -> (reqwest::Client, String) {
     let browser = app.browser();
-    let token = {
-        let page = browser.get(app.url("/login")).send().await.unwrap();
-        csrf_token(&page.text().await.unwrap())
-    };
-    let signed_in = browser
-        .post(app.url("/login"))
-        .form(&[
-            ("email", "ops@aura.example"),
-            ("password", DEMO_PASSWORD),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let signed_in = submit_login(
+        &browser,
+        &app.url("/login"),
+        "ops@aura.example",
+        DEMO_PASSWORD,
+    )
+    .await;
     assert_eq!(signed_in.headers()[reqwest::header::LOCATION], "/account");
     let page = browser
         .get(app.url("/account"))
@@ -308,6 +314,22 @@ pub async fn operator_signed_in(app: &TestApp) -> (reqwest::Client, String) {
         .unwrap();
     let session_token = csrf_token(&page);
     (browser, session_token)
+}
+
+/// The demo platform served with its mail going out by SMTP to a server on `port` of loopback.
+pub async fn demo_mailing_to(port: u16) -> (TestApp, TestDatabase) {
+    let (demo, db) = TestApp::builder().demo().spawn().await;
+    drop(demo);
+    let mailer = Mailer::smtp(
+        &format!("smtp://127.0.0.1:{port}"),
+        "Aura <no-reply@aura.example>",
+    )
+    .unwrap();
+    let app = TestApp::builder()
+        .mailer(mailer)
+        .serve(db.app.clone())
+        .await;
+    (app, db)
 }
 
 /// `aura serve` on `db`, on a free port, once it answers `/readyz`.

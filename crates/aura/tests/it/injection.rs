@@ -9,7 +9,7 @@ use aura_platform::db::testing::scratch_folder;
 use aura_platform::demo::DEMO_PASSWORD;
 use aura_web::rate_limit::RateLimiter;
 
-use crate::helpers::{api_token, csrf_token, demo_database, TestApp};
+use crate::helpers::{api_token, demo_database, submit_login, TestApp};
 
 /// Runs sqlmap on `url` (on acme's host) for the parameters `params`, with `auth` as a header
 /// or cookie argument, and returns its report.
@@ -118,24 +118,7 @@ async fn sqlmap_finds_no_injectable_parameter_in_searches_filters_or_paging() {
 async fn session_cookie(app: &TestApp) -> String {
     let browser = app.browser();
     let login = app.workspace_url("acme", "/login");
-    let page = browser
-        .get(&login)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let response = browser
-        .post(&login)
-        .form(&[
-            ("email", "admin@acme.example"),
-            ("password", DEMO_PASSWORD),
-            ("csrf_token", &csrf_token(&page)),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = submit_login(&browser, &login, "admin@acme.example", DEMO_PASSWORD).await;
     assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
     let cookies: Vec<String> = response
         .headers()

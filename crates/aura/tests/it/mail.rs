@@ -7,10 +7,9 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aura_platform::outbox::Mailer;
 use reqwest::StatusCode;
 
-use crate::helpers::{Member, TestApp};
+use crate::helpers::{demo_mailing_to, Member};
 
 #[tokio::test]
 async fn an_invitation_goes_out_by_smtp_and_is_marked_sent() {
@@ -44,17 +43,7 @@ async fn an_invitation_goes_out_by_smtp_and_is_marked_sent() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let (demo, db) = TestApp::builder().demo().spawn().await;
-    drop(demo);
-    let mailer = Mailer::smtp(
-        &format!("smtp://127.0.0.1:{port}"),
-        "Aura <no-reply@aura.example>",
-    )
-    .unwrap();
-    let app = TestApp::builder()
-        .mailer(mailer)
-        .serve(db.app.clone())
-        .await;
+    let (app, db) = demo_mailing_to(port).await;
     let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
     let invited = admin
         .post(app.workspace_url("acme", "/members/invitations"))

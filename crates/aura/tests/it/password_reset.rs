@@ -4,11 +4,10 @@ use std::time::{Duration, Instant};
 
 use aura_platform::db::testing::TestDatabase;
 use aura_platform::demo::DEMO_PASSWORD;
-use aura_platform::outbox::Mailer;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{csrf_token, operator_signed_in, signed_in, Member, TestApp};
+use crate::helpers::{csrf_token, demo_mailing_to, operator_signed_in, signed_in, Member, TestApp};
 
 async fn request_reset(app: &TestApp, email: &str) -> String {
     let browser = app.browser();
@@ -110,17 +109,7 @@ async fn the_request_is_answered_before_the_account_is_looked_up_or_mailed() {
     // A mail server that accepts the connection and never speaks: sending would hang.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
-    let (demo, db) = TestApp::builder().demo().spawn().await;
-    drop(demo);
-    let mailer = Mailer::smtp(
-        &format!("smtp://127.0.0.1:{port}"),
-        "Aura <no-reply@aura.example>",
-    )
-    .unwrap();
-    let app = TestApp::builder()
-        .mailer(mailer)
-        .serve(db.app.clone())
-        .await;
+    let (app, db) = demo_mailing_to(port).await;
     for email in ["rep@acme.example", "nobody@acme.example"] {
         let answered =
             tokio::time::timeout(Duration::from_secs(5), request_reset(&app, email)).await;
