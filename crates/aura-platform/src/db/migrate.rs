@@ -1,6 +1,6 @@
 use sqlx::migrate::Migrator;
 
-use super::{DbError, OwnerPool};
+use super::{distribution, DbError, OwnerPool};
 
 /// The role the server connects as. Cluster-wide, so it is created here rather than in a
 /// migration, before the migrations that grant it privileges.
@@ -9,11 +9,12 @@ pub const APP_ROLE: &str = "aura_app";
 /// The SQL migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
-/// Creates or updates the `aura_app` role, then applies pending migrations. Idempotent.
+/// Creates or updates the `aura_app` role, applies pending migrations, and on a Citus cluster
+/// distributes the tables they created. Idempotent.
 pub async fn migrate(owner: &OwnerPool, app_password: Option<&str>) -> Result<(), DbError> {
     ensure_app_role(owner, app_password).await?;
     MIGRATOR.run(owner.pool()).await?;
-    Ok(())
+    distribution::distribute(owner).await
 }
 
 async fn ensure_app_role(owner: &OwnerPool, app_password: Option<&str>) -> Result<(), DbError> {

@@ -6,6 +6,7 @@
 //! already carries the tenant context that the row-level security policies check.
 
 mod context;
+pub mod distribution;
 pub mod embedded;
 mod error;
 mod migrate;

@@ -7,11 +7,9 @@
 //! node, because tenant tables point at them) or local to the coordinator (platform tables no
 //! tenant table points at).
 
+use aura_platform::db::distribution::REFERENCE_TABLES;
 use aura_platform::db::testing::TestDatabase;
 use sqlx::PgPool;
-
-/// Global tables copied to every node: tenant tables hold foreign keys to them.
-const REFERENCE_TABLES: [&str; 2] = ["tenants", "users"];
 
 /// Global tables kept on the coordinator only: sign-up, sign-in on the apex, mail and the
 /// operators' audit, which no tenant table references and no tenant query joins.
