@@ -7,8 +7,9 @@
 -- * Events are written by triggers on the record tables, in the transaction of their cause, so no
 --   code path and no role can change a record without its event. A trigger writes an event only
 --   when an enabled endpoint of the workspace subscribes to its type (one probe of a partial
---   index holding a workspace's few enabled endpoints), and fans it out there and then: one
---   delivery row per subscribed endpoint, which is the worker's unit of work.
+--   index holding a workspace's few enabled endpoints, before any payload is built), and fans
+--   it out there and then: one delivery row per subscribed endpoint, which is the worker's unit
+--   of work. Measured in BENCHMARKS-style numbers in the issue note: see the README item.
 -- * Composite keys tie a delivery to an endpoint and an event of the same workspace: the schema
 --   cannot send tenant A's event to tenant B's endpoint.
 -- * The worker runs as `aura_app` across workspaces: it claims due deliveries through one narrow
@@ -121,18 +122,29 @@ grant update (status, next_attempt_at, last_attempt_at, response_code, error)
 
 -- Writing events ------------------------------------------------------------------------------
 
--- Writes `p_type` for the workspace if an enabled endpoint subscribes, with a delivery per such
--- endpoint. Called by the trigger functions below only.
+-- Whether an enabled endpoint of the workspace subscribes to `p_type`: the triggers ask this
+-- first, so a workspace without webhooks pays one probe of a tiny partial index per write.
+-- (Not `security definer`, names qualified: it runs inside the triggers below; no `set`
+-- clause, which would cost a settings save and restore on every write.)
+create function aura.webhook_wanted(p_tenant uuid, p_type text) returns boolean
+    language sql stable
+    as $$
+    select exists (select 1 from public.webhook_endpoints e
+                   where e.tenant_id = p_tenant and e.enabled and p_type = any (e.event_types))
+$$;
+revoke all on function aura.webhook_wanted(uuid, text) from public;
+
+-- Writes `p_type` for the workspace if an enabled endpoint subscribes, with a delivery for
+-- each such endpoint. Called by the trigger functions below only (they run as the owner;
+-- `aura_app` may not). plpgsql, not sql: its statements' plans are cached across calls.
 create function aura.enqueue_webhook_event(p_tenant uuid, p_type text, p_payload jsonb)
     returns void
-    language plpgsql volatile security definer
-    set search_path = ''
+    language plpgsql volatile
     as $$
 declare
     v_event uuid;
 begin
-    if not exists (select 1 from public.webhook_endpoints e
-                   where e.tenant_id = p_tenant and e.enabled and p_type = any (e.event_types)) then
+    if not aura.webhook_wanted(p_tenant, p_type) then
         return;
     end if;
     insert into public.webhook_events (tenant_id, event_type, payload)
@@ -158,35 +170,40 @@ create function aura.webhook_changed_fields(p_old jsonb, p_new jsonb) returns js
       and k not like '%\_key' and k not like '%\_norm'
 $$;
 
--- Created, updated or deleted (soft: `deleted_at` set) for contacts and organizations.
+-- Created, updated or deleted (soft: `deleted_at` set) for contacts and organizations. The
+-- payload is built only when an endpoint wants the event.
 create function aura.record_webhook_event() returns trigger
     language plpgsql volatile security definer
     set search_path = ''
     as $$
 declare
     v_entity text := tg_argv[0];
+    v_type text;
+    v_row jsonb;
     v_payload jsonb;
-    v_changed jsonb;
 begin
+    v_type := v_entity || case
+        when tg_op = 'INSERT' then '.created'
+        when old.deleted_at is null and new.deleted_at is not null then '.deleted'
+        else '.updated' end;
+    if not aura.webhook_wanted(new.tenant_id, v_type) then
+        return null;
+    end if;
+    v_row := to_jsonb(new);
     v_payload := case v_entity
         when 'contact' then jsonb_build_object(
-            'id', new.id, 'first_name', to_jsonb(new) ->> 'first_name',
-            'last_name', to_jsonb(new) ->> 'last_name',
-            'organization_id', to_jsonb(new) -> 'organization_id',
-            'assigned_to', to_jsonb(new) -> 'assigned_to')
-        else jsonb_build_object('id', new.id, 'name', to_jsonb(new) ->> 'name')
+            'id', new.id, 'first_name', v_row -> 'first_name', 'last_name', v_row -> 'last_name',
+            'organization_id', v_row -> 'organization_id', 'assigned_to', v_row -> 'assigned_to')
+        else jsonb_build_object('id', new.id, 'name', v_row -> 'name')
     end;
-    if tg_op = 'INSERT' then
-        perform aura.enqueue_webhook_event(new.tenant_id, v_entity || '.created', v_payload);
-    elsif old.deleted_at is null and new.deleted_at is not null then
-        perform aura.enqueue_webhook_event(new.tenant_id, v_entity || '.deleted', v_payload);
-    else
-        v_changed := aura.webhook_changed_fields(to_jsonb(old), to_jsonb(new));
-        if v_changed <> '[]'::jsonb then
-            perform aura.enqueue_webhook_event(new.tenant_id, v_entity || '.updated',
-                                               v_payload || jsonb_build_object('changed', v_changed));
+    if v_type = v_entity || '.updated' then
+        v_payload := v_payload || jsonb_build_object(
+            'changed', aura.webhook_changed_fields(to_jsonb(old), v_row));
+        if v_payload -> 'changed' = '[]'::jsonb then
+            return null;
         end if;
     end if;
+    perform aura.enqueue_webhook_event(new.tenant_id, v_type, v_payload);
     return null;
 end $$;
 revoke all on function aura.record_webhook_event() from public;
@@ -203,13 +220,21 @@ create function aura.record_deal_webhook_event() returns trigger
     set search_path = ''
     as $$
 declare
-    v_payload jsonb := jsonb_build_object(
-        'id', new.id, 'name', new.name, 'amount', new.amount::text,
-        'process_id', new.process_id, 'stage_id', new.stage_id, 'outcome', new.outcome,
-        'assigned_to', new.assigned_to);
+    v_payload jsonb;
     v_changed jsonb;
     v_move jsonb;
 begin
+    -- One probe for the common case: no enabled endpoint wants any deal event.
+    if not exists (select 1 from public.webhook_endpoints e
+                   where e.tenant_id = new.tenant_id and e.enabled
+                     and e.event_types && array['deal.created', 'deal.updated', 'deal.deleted',
+                                                'deal.stage_changed', 'deal.won', 'deal.lost']) then
+        return null;
+    end if;
+    v_payload := jsonb_build_object(
+        'id', new.id, 'name', new.name, 'amount', new.amount::text,
+        'process_id', new.process_id, 'stage_id', new.stage_id, 'outcome', new.outcome,
+        'assigned_to', new.assigned_to);
     if tg_op = 'INSERT' then
         perform aura.enqueue_webhook_event(new.tenant_id, 'deal.created', v_payload);
         return null;
@@ -253,6 +278,9 @@ create function aura.record_line_webhook_event() returns trigger
     set search_path = ''
     as $$
 begin
+    if not aura.webhook_wanted(new.tenant_id, 'deal.line_item_' || new.change) then
+        return null;
+    end if;
     perform aura.enqueue_webhook_event(
         new.tenant_id, 'deal.line_item_' || new.change,
         jsonb_build_object('deal_id', new.deal_id, 'line_id', new.line_id,
@@ -271,6 +299,9 @@ create function aura.record_member_webhook_event() returns trigger
     set search_path = ''
     as $$
 begin
+    if not aura.webhook_wanted(new.tenant_id, 'member.joined') then
+        return null;
+    end if;
     perform aura.enqueue_webhook_event(
         new.tenant_id, 'member.joined',
         jsonb_build_object('user_id', new.user_id, 'role', new.role,

@@ -240,19 +240,17 @@ impl Worker {
         .execute(&mut *tx)
         .await?;
         let delivered = matches!(outcome, Outcome::Delivered(_));
-        // Switched off by this attempt: enabled before it, not after (the CTE reads the row as
-        // it was; the update locks it, so two servers cannot both see the crossing).
+        // Switched off by this attempt: the streak reached the limit just now and the reason
+        // is ours (set only when an enabled endpoint crosses it; switching on clears it).
         let switched_off = sqlx::query_scalar!(
-            r#"with before as (
-                   select enabled from webhook_endpoints where tenant_id = $1 and id = $2
-                   for update)
-               update webhook_endpoints e
+            r#"update webhook_endpoints e
                set failure_streak = case when $3 then 0 else e.failure_streak + 1 end,
                    enabled = e.enabled and ($3 or e.failure_streak + 1 < $4),
                    disabled_reason = case when e.enabled and not ($3 or e.failure_streak + 1 < $4)
                                           then $5 else e.disabled_reason end
                where e.tenant_id = $1 and e.id = $2
-               returning (select enabled from before) and not e.enabled as "switched_off!""#,
+               returning coalesce(not e.enabled and e.failure_streak = $4
+                                  and e.disabled_reason = $5, false) as "switched_off!""#,
             delivery.tenant_id,
             delivery.endpoint_id,
             delivered,
