@@ -247,6 +247,8 @@ async fn serve(db: &TestDatabase) -> anyhow::Result<SocketAddr> {
         platform_api_key: None,
         mailer: Arc::new(Mailer::OutboxOnly),
         metrics: Arc::default(),
+        webhook_guard: Default::default(),
+        webhook_worker: Default::default(),
     };
     tokio::spawn(aura_web::serve(listener, state, std::future::pending()));
     Ok(address)

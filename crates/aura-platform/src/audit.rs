@@ -48,6 +48,10 @@ pub const ACTIONS: &[&str] = &[
     "deal.reassigned",
     "deal.deleted",
     "deal.restored",
+    "webhook.created",
+    "webhook.enabled",
+    "webhook.disabled",
+    "webhook.deleted",
     "access.refused",
 ];
 

@@ -18,3 +18,4 @@ pub mod provisioning;
 pub mod signup;
 pub mod step_up;
 pub mod tenants;
+pub mod webhooks;

@@ -34,6 +34,7 @@ mod sign_in;
 mod site;
 mod snapshot;
 mod team;
+mod webhooks;
 mod workspace;
 
 use std::future::Future;
@@ -43,6 +44,8 @@ use std::sync::Arc;
 use aura_platform::auth::api::TokenKeys;
 use aura_platform::db::AppPool;
 use aura_platform::outbox::Mailer;
+use aura_platform::webhooks::worker::{Worker, WorkerSettings};
+use aura_platform::webhooks::NetworkGuard;
 use axum::extract::{Request, State};
 use axum::Router;
 use tokio::net::TcpListener;
@@ -64,6 +67,10 @@ pub struct AppState {
     pub platform_api_key: Option<String>,
     pub mailer: Arc<Mailer>,
     pub metrics: Arc<Metrics>,
+    /// Where webhooks may be sent (checked at registration and at every delivery).
+    pub webhook_guard: NetworkGuard,
+    /// How the webhook delivery worker that [`serve`] starts paces itself.
+    pub webhook_worker: WorkerSettings,
 }
 
 /// Where Aura is reached.
@@ -107,6 +114,7 @@ pub fn router(state: AppState) -> Router {
             .merge(team::routes())
             .merge(audit_log::routes())
             .merge(settings::routes())
+            .merge(webhooks::routes())
             .merge(custom_fields::routes())
             .merge(contacts::routes())
             .merge(organizations::routes())
@@ -136,17 +144,27 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` completes; then stops accepting
-/// connections and returns once the requests in flight have been answered.
+/// connections and returns once the requests in flight have been answered. The webhook delivery
+/// worker runs beside it meanwhile (an attempt cut short is retried after its lease).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let worker = Worker::new(
+        state.db.clone(),
+        state.webhook_guard.clone(),
+        state.mailer.clone(),
+        state.webhook_worker.clone(),
+    );
+    let worker = tokio::spawn(worker.run());
     // Connection info: the anonymous endpoints' rate limit counts per client address.
-    axum::serve(
+    let served = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    worker.abort();
+    served
 }

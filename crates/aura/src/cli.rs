@@ -115,8 +115,15 @@ pub struct ServeArgs {
     /// comma-separated. Only from these is `X-Forwarded-For` believed, for the client address
     /// that anonymous rate limits count. Unset: the connecting peer is the client.
     #[arg(long, env = "AURA_TRUSTED_PROXIES", value_name = "RANGES",
-          value_delimiter = ',', value_parser = parse_proxy)]
+          value_delimiter = ',', value_parser = parse_network)]
     pub trusted_proxies: Vec<IpNet>,
+
+    /// Networks webhooks may be sent to although they are loopback, private, link-local or
+    /// otherwise internal: CIDR ranges or addresses, comma-separated (e.g. a receiver on
+    /// 127.0.0.1 for development; plain http is accepted only to these). Unset: none.
+    #[arg(long, env = "AURA_WEBHOOK_ALLOW_NETWORKS", value_name = "RANGES",
+          value_delimiter = ',', value_parser = parse_network)]
+    pub webhook_allow_networks: Vec<IpNet>,
 
     /// Seed the demo platform (published passwords) into the private database even when
     /// listening beyond loopback. Without it, the demo is seeded only on a loopback address.
@@ -148,8 +155,8 @@ fn parse_secret(value: &str) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
-/// A trusted proxy: one address, or a CIDR range.
-fn parse_proxy(value: &str) -> Result<IpNet, String> {
+/// A trusted proxy or an allowed webhook network: one address, or a CIDR range.
+fn parse_network(value: &str) -> Result<IpNet, String> {
     let value = value.trim();
     value
         .parse::<IpNet>()
@@ -197,16 +204,19 @@ mod tests {
     #[test]
     fn trusted_proxies_are_addresses_or_ranges() {
         assert_eq!(
-            parse_proxy(" 10.0.0.7 ").unwrap().to_string(),
+            parse_network(" 10.0.0.7 ").unwrap().to_string(),
             "10.0.0.7/32"
         );
-        assert_eq!(parse_proxy("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
         assert_eq!(
-            parse_proxy("2001:db8::/32").unwrap().to_string(),
+            parse_network("10.1.2.3/8").unwrap().to_string(),
+            "10.0.0.0/8"
+        );
+        assert_eq!(
+            parse_network("2001:db8::/32").unwrap().to_string(),
             "2001:db8::/32"
         );
-        assert!(parse_proxy("proxy.internal").is_err());
-        assert!(parse_proxy("10.0.0.0/33").is_err());
+        assert!(parse_network("proxy.internal").is_err());
+        assert!(parse_network("10.0.0.0/33").is_err());
     }
 
     #[test]

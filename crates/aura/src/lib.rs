@@ -10,6 +10,8 @@ use aura_platform::auth::api::TokenKeys;
 use aura_platform::db::{migrate, AppPool, PoolSettings};
 use aura_platform::demo::{self, DemoPlatform, SeedError};
 use aura_platform::outbox::Mailer;
+use aura_platform::webhooks::worker::WorkerSettings;
+use aura_platform::webhooks::NetworkGuard;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -166,6 +168,8 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
         platform_api_key: args.platform_api_key.clone(),
         mailer: Arc::new(mailer),
         metrics: Arc::default(),
+        webhook_guard: NetworkGuard::new(args.webhook_allow_networks.clone()),
+        webhook_worker: WorkerSettings::default(),
     };
     aura_web::serve(listener, state, shutdown_signal())
         .await

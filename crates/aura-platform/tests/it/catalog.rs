@@ -440,13 +440,21 @@ async fn security_definer_functions_are_few_known_and_hardened() {
         names,
         [
             "aura.apex_login_candidate(text)",
+            // The webhook worker's claim: `isolation.rs`.
+            "aura.claim_webhook_deliveries(integer,integer)",
             "aura.current_user_is_platform_admin()",
             "aura.keep_member_of()",
+            // The webhook triggers: the server's `webhooks.rs` (receivers get exactly the events
+            // their own workspace caused).
+            "aura.record_deal_webhook_event()",
             "aura.record_foreign_token(uuid)",
             // The line history's trigger: attacked in `products.rs` (no one forges or hides a row).
             "aura.record_line_change()",
+            "aura.record_line_webhook_event()",
+            "aura.record_member_webhook_event()",
             "aura.record_refused_access(uuid[])",
             "aura.record_stage_move()",
+            "aura.record_webhook_event()",
             "aura.tenant_by_slug(text)",
         ],
         "a new definer function needs a test"

@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 /// Two tenants with a row in every tenant table each (member, audit entry, session, process,
 /// stage, product, invitation, API refresh token, step-up code, custom field, organization,
-/// contact with the same email in both, activity), created as the owner.
+/// contact with the same email in both, activity, webhook endpoint, event and delivery),
+/// created as the owner.
 pub(crate) struct TwoTenants {
     pub(crate) a: TenantContext,
     pub(crate) b: TenantContext,
@@ -123,7 +124,17 @@ pub(crate) async fn two_tenants(owner: &PgPool) -> TwoTenants {
                                           created_by, updated_by)
              select '{tenant_id}', d.id, d.assigned_to, p.id, 2, p.unit_price, p.unit_cost,
                     p.unit_price, 0, '{user_id}', '{user_id}'
-             from deals d, products p where d.tenant_id = '{tenant_id}' and p.tenant_id = '{tenant_id}';"
+             from deals d, products p where d.tenant_id = '{tenant_id}' and p.tenant_id = '{tenant_id}';
+             with endpoint as (
+                 insert into webhook_endpoints (tenant_id, url, event_types, secret, created_by)
+                 values ('{tenant_id}', 'https://hooks.example.com/{slug}', array['deal.won'],
+                         'whsec_' || repeat('A', 44), '{user_id}')
+                 returning id),
+             event as (
+                 insert into webhook_events (tenant_id, event_type, payload)
+                 values ('{tenant_id}', 'deal.won', '{{}}') returning id)
+             insert into webhook_deliveries (tenant_id, endpoint_id, event_id)
+             select '{tenant_id}', endpoint.id, event.id from endpoint, event;"
         ))
         .execute(owner)
         .await
@@ -1434,4 +1445,67 @@ async fn a_foreign_token_is_recorded_with_the_workspace_it_was_shown_to() {
             serde_json::json!({ "reason": "other_workspace_token" })
         )]
     );
+}
+
+/// The webhook worker's claim is its one reach across workspaces: it hands each due delivery of
+/// an enabled endpoint to one caller, with its own workspace's endpoint and event (the composite
+/// keys allow nothing else). The functions that write events are the triggers' alone.
+#[tokio::test]
+async fn the_webhook_claim_hands_each_delivery_out_once_within_its_workspace() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let mut conn = db.raw_app_connection().await;
+    let claimed: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "select tenant_id, url, event_type from aura.claim_webhook_deliveries(10, 60)",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    // Each with its own workspace's endpoint and event, as the owner sees them.
+    for (tenant, url, event_type) in &claimed {
+        let own: bool = sqlx::query_scalar(
+            "select exists (select 1 from webhook_endpoints e join webhook_deliveries d
+                              on d.tenant_id = e.tenant_id and d.endpoint_id = e.id
+                            join webhook_events v on v.tenant_id = d.tenant_id and v.id = d.event_id
+                            where e.tenant_id = $1 and e.url = $2 and v.event_type = $3)",
+        )
+        .bind(tenant)
+        .bind(url)
+        .bind(event_type)
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+        assert!(own);
+    }
+    let mut tenants: Vec<Uuid> = claimed.iter().map(|(tenant, _, _)| *tenant).collect();
+    tenants.sort();
+    let mut expected = vec![t.a.tenant_id.as_uuid(), t.b.tenant_id.as_uuid()];
+    expected.sort();
+    assert_eq!(tenants, expected);
+    let again: i64 =
+        sqlx::query_scalar("select count(*) from aura.claim_webhook_deliveries(10, 60)")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(again, 0, "a claimed delivery is not handed out twice");
+    // A delivery cannot pair one workspace's event with another's endpoint.
+    let err = sqlx::query(
+        "insert into webhook_deliveries (tenant_id, endpoint_id, event_id)
+         select a.tenant_id, a.id, b.id from webhook_endpoints a, webhook_events b
+         where a.tenant_id = $1 and b.tenant_id = $2",
+    )
+    .bind(t.a.tenant_id.as_uuid())
+    .bind(t.b.tenant_id.as_uuid())
+    .execute(&db.owner)
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("webhook_deliveries_event_fkey"),
+        "{err}"
+    );
+    let err = sqlx::query("select aura.enqueue_webhook_event(gen_random_uuid(), 'deal.won', '{}')")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(refused_by_privilege_or_policy(&err), "{err}");
 }

@@ -8,6 +8,8 @@ use aura_platform::db::testing::TestDatabase;
 use aura_platform::db::{AppPool, OwnerPool};
 use aura_platform::demo::{self, DEMO_PASSWORD};
 use aura_platform::outbox::Mailer;
+use aura_platform::webhooks::worker::WorkerSettings;
+use aura_platform::webhooks::NetworkGuard;
 use aura_web::rate_limit::RateLimiter;
 use aura_web::{AppState, SiteConfig};
 use tokio::net::TcpListener;
@@ -87,6 +89,8 @@ pub struct AppBuilder {
     demo: bool,
     limiter: RateLimiter,
     mailer: Mailer,
+    webhook_allow: Vec<ipnet::IpNet>,
+    webhook_worker: WorkerSettings,
 }
 
 impl TestApp {
@@ -97,6 +101,8 @@ impl TestApp {
             demo: false,
             limiter: RateLimiter::local(),
             mailer: Mailer::OutboxOnly,
+            webhook_allow: Vec::new(),
+            webhook_worker: WorkerSettings::default(),
         }
     }
 }
@@ -115,6 +121,19 @@ impl AppBuilder {
 
     pub fn mailer(mut self, mailer: Mailer) -> Self {
         self.mailer = mailer;
+        self
+    }
+
+    /// Webhooks may go to these networks (`AURA_WEBHOOK_ALLOW_NETWORKS`), e.g. `127.0.0.0/8`
+    /// for a receiver in the test.
+    pub fn webhook_allow(mut self, networks: &[&str]) -> Self {
+        self.webhook_allow = networks.iter().map(|n| n.parse().unwrap()).collect();
+        self
+    }
+
+    /// How the webhook worker paces itself (tests retry in milliseconds, not minutes).
+    pub fn webhook_worker(mut self, settings: WorkerSettings) -> Self {
+        self.webhook_worker = settings;
         self
     }
 
@@ -147,6 +166,8 @@ impl AppBuilder {
             platform_api_key: Some(TEST_PLATFORM_API_KEY.to_owned()),
             mailer: Arc::new(self.mailer),
             metrics: Arc::default(),
+            webhook_guard: NetworkGuard::new(self.webhook_allow.clone()),
+            webhook_worker: self.webhook_worker.clone(),
         };
         tokio::spawn(aura_web::serve(listener, state, async {
             stopped.await.ok();

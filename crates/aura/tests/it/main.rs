@@ -26,4 +26,5 @@ mod settings;
 mod snapshot;
 mod soak;
 mod team;
+mod webhooks;
 mod workspace;
