@@ -142,8 +142,8 @@ function expiringNotices(root) {
 
 htmx.onLoad(expiringNotices);
 
-// A list's bulk bar: "select all on this page" in the table's head (shown only with script, as
-// it does nothing without), a live count of what is selected, and, at submit, the list's
+// A list's bulk bar: "all on this page" (shown only with script, as it does nothing without),
+// a live count of what is selected, and, at submit, the list's
 // current search and filters (htmx may have changed them since the page loaded) for "all
 // matching".
 function bulkBars(root) {
@@ -152,7 +152,7 @@ function bulkBars(root) {
     if (bar.dataset.bulkReady) continue;
     bar.dataset.bulkReady = "true";
     const rows = () => document.querySelectorAll(`input[name='ids'][form='${bar.id}']`);
-    const page = document.querySelector("[data-bulk-page]");
+    const page = bar.querySelector("[data-bulk-page]");
     const allMatching = bar.querySelector("[data-bulk-all-matching]");
     const count = bar.querySelector("[data-bulk-count]");
     const update = () => {
@@ -167,7 +167,7 @@ function bulkBars(root) {
         : `${ticked} selected.`;
     };
     if (page) {
-      page.hidden = false;
+      page.closest("label").hidden = false;
       page.addEventListener("change", () => {
         for (const box of rows()) box.checked = page.checked;
         update();
