@@ -85,3 +85,104 @@ document.addEventListener("click", (event) => {
   const target = event.target instanceof Element ? event.target.closest("[data-print]") : null;
   if (target) window.print();
 });
+
+// Destructive forms ask first (`data-confirm` on the form: the question; `data-confirm-detail`
+// and `data-confirm-button` fill in the rest) in the layout's one modal <dialog>, which keeps
+// focus inside, starts on Cancel and closes with Escape. Confirmed, the form posts without its
+// `confirm=ask` field, which a browser without script sends to be asked on a page instead.
+// Listening in the capture phase runs this before htmx sees the submit.
+document.addEventListener(
+  "submit",
+  (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.dataset.confirm) return;
+    const dialog = document.getElementById("confirm-dialog");
+    if (!(dialog instanceof HTMLDialogElement)) return;
+    if (form.dataset.confirmed === "true") {
+      delete form.dataset.confirmed;
+      return;
+    }
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    dialog.querySelector("#confirm-dialog-title").textContent = form.dataset.confirm;
+    dialog.querySelector("#confirm-dialog-detail").textContent = form.dataset.confirmDetail || "";
+    dialog.querySelector("#confirm-dialog-yes").textContent =
+      form.dataset.confirmButton || "Delete";
+    const submitter = event.submitter;
+    dialog.returnValue = "";
+    dialog.addEventListener(
+      "close",
+      () => {
+        if (dialog.returnValue !== "confirm") return;
+        const ask = form.querySelector("input[name='confirm'][value='ask']");
+        if (ask) ask.remove();
+        form.dataset.confirmed = "true";
+        form.requestSubmit(submitter instanceof HTMLElement && form.contains(submitter) ? submitter : undefined);
+      },
+      { once: true },
+    );
+    dialog.showModal();
+  },
+  true,
+);
+
+// A notice with an Undo button (`data-expires`: seconds) withdraws it when the time is up; the
+// record can still be restored from the deleted list.
+function expiringNotices(root) {
+  const notices = root.querySelectorAll ? root.querySelectorAll("[data-expires]") : [];
+  for (const notice of notices) {
+    const seconds = Number(notice.dataset.expires);
+    if (!(seconds > 0)) continue;
+    setTimeout(() => {
+      if (notice.contains(document.activeElement)) document.getElementById("main")?.focus();
+      notice.remove();
+    }, seconds * 1000);
+  }
+}
+
+htmx.onLoad(expiringNotices);
+
+// A list's bulk bar: "all on this page" (shown only with script, as it does nothing without),
+// a live count of what is selected, and, at submit, the list's
+// current search and filters (htmx may have changed them since the page loaded) for "all
+// matching".
+function bulkBars(root) {
+  const bars = root.querySelectorAll ? root.querySelectorAll("form[data-bulk]") : [];
+  for (const bar of bars) {
+    if (bar.dataset.bulkReady) continue;
+    bar.dataset.bulkReady = "true";
+    const rows = () => document.querySelectorAll(`input[name='ids'][form='${bar.id}']`);
+    const page = bar.querySelector("[data-bulk-page]");
+    const allMatching = bar.querySelector("[data-bulk-all-matching]");
+    const count = bar.querySelector("[data-bulk-count]");
+    const update = () => {
+      const boxes = [...rows()];
+      const ticked = boxes.filter((box) => box.checked).length;
+      if (page) {
+        page.checked = boxes.length > 0 && ticked === boxes.length;
+        page.indeterminate = ticked > 0 && ticked < boxes.length;
+      }
+      count.textContent = allMatching.checked
+        ? "All matching this list selected, on every page."
+        : `${ticked} selected.`;
+    };
+    if (page) {
+      page.closest("label").hidden = false;
+      page.addEventListener("change", () => {
+        for (const box of rows()) box.checked = page.checked;
+        update();
+      });
+    }
+    document.addEventListener("change", (event) => {
+      if (event.target instanceof HTMLInputElement && event.target.name === "ids") update();
+    });
+    allMatching.addEventListener("change", update);
+    document.body.addEventListener("htmx:afterSwap", update);
+    bar.addEventListener("submit", () => {
+      bar.elements.namedItem("filter").value = window.location.search.replace(/^\?/, "");
+    });
+    update();
+  }
+}
+
+htmx.onLoad(bulkBars);

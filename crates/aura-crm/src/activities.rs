@@ -257,6 +257,26 @@ pub async fn log_on_deal(
     Ok(id)
 }
 
+/// Whether the member may see this live activity (and so delete it: the same rule), for the
+/// page that asks before deleting. Plan: the `(tenant_id, id)` primary key.
+pub async fn is_visible(
+    pool: &AppPool,
+    context: TenantContext,
+    id: ActivityId,
+) -> Result<bool, DbError> {
+    let mut tx = pool.begin(context).await?;
+    let found = sqlx::query_scalar!(
+        r#"select exists (select 1 from activities
+                          where tenant_id = $1 and id = $2 and deleted_at is null) as "found!""#,
+        context.tenant_id.as_uuid(),
+        id as ActivityId,
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    tx.commit().await?;
+    Ok(found)
+}
+
 /// Soft-deletes an activity, audited with what it said. Its content never changes.
 pub async fn delete(
     pool: &AppPool,

@@ -292,7 +292,7 @@ pub async fn reassign(
     if !context.role.may(Permission::AssignContacts) {
         return Err(WriteError::NotAllowed);
     }
-    if ids.len() > 500 {
+    if ids.len() > crate::MAX_BULK {
         return Err(WriteError::invalid(
             "ids",
             "Reassign at most 500 contacts at a time.",

@@ -1286,7 +1286,7 @@ pub async fn reassign(
     if !context.role.may(Permission::AssignDeals) {
         return Err(WriteError::NotAllowed);
     }
-    if ids.len() > 500 {
+    if ids.len() > crate::MAX_BULK {
         return Err(WriteError::invalid(
             "ids",
             "Reassign at most 500 deals at a time.",

@@ -16,6 +16,7 @@ pub mod fields;
 pub mod ids;
 pub mod line_items;
 mod money;
+pub mod names;
 pub mod organizations;
 pub mod paging;
 pub mod processes;
@@ -25,3 +26,6 @@ pub mod workspace_defaults;
 
 pub use fields::{FieldError, WriteError};
 pub use paging::Page;
+
+/// Most records one bulk change (a reassignment) takes: a bigger one is refused, never cut.
+pub const MAX_BULK: usize = 500;

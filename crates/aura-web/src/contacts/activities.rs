@@ -12,8 +12,9 @@ use super::page::ContactPage;
 use super::visible_contact;
 use crate::extract::{Id, MemberForm};
 use crate::forms::{optional_id, Errors};
-use crate::layout::render;
+use crate::layout::{render, Chrome, Section};
 use crate::records::occurred_at;
+use crate::removal::{ConfirmPage, DeleteForm};
 use crate::{AppState, WebError};
 
 /// The "log an activity" form as sent.
@@ -64,6 +65,8 @@ pub(super) async fn log_activity(
 pub(super) struct DeleteActivityForm {
     #[serde(default)]
     contact_id: String,
+    #[serde(flatten)]
+    delete: DeleteForm,
 }
 
 pub(super) async fn delete_activity(
@@ -71,8 +74,28 @@ pub(super) async fn delete_activity(
     Id(id): Id<ActivityId>,
     MemberForm { member, form }: MemberForm<DeleteActivityForm>,
 ) -> Result<Response, WebError> {
+    let contact = optional_id::<ContactId>(Some(&form.contact_id));
+    if form.delete.asks_first() {
+        if !activities::is_visible(&state.db, member.signed_in.context, id).await? {
+            return Err(WebError::NotFound);
+        }
+        return Ok(render(&ConfirmPage {
+            chrome: Chrome::for_member(Section::Contacts, &member),
+            csrf_token: member.signed_in.csrf_token.clone(),
+            title: "Delete this activity?".to_owned(),
+            detail: "It leaves the timeline for good: activities are a record of what \
+                     happened, so a deleted one cannot be restored."
+                .to_owned(),
+            action: format!("/activities/{id}/delete"),
+            hidden: vec![("contact_id", form.contact_id.clone())],
+            button: "Delete activity".to_owned(),
+            back: contact.map_or("/contacts".to_owned(), |c| {
+                format!("/contacts/{c}#timeline")
+            }),
+        }));
+    }
     activities::delete(&state.db, member.signed_in.context, id).await?;
-    let back = match optional_id::<ContactId>(Some(&form.contact_id)) {
+    let back = match contact {
         Some(contact) => format!("/contacts/{contact}?notice=activity_deleted#timeline"),
         None => "/contacts".to_owned(),
     };

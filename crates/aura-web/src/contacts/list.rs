@@ -1,9 +1,8 @@
 use askama::Template;
 use aura_crm::contacts::{self, Contact, ContactFilter};
 use aura_crm::ids::{ContactId, OrganizationId};
-use aura_crm::paging::{Cursor, ListOrder};
+use aura_crm::paging::{Cursor, ListOrder, MAX_PAGE_SIZE};
 use aura_crm::{organizations, WriteError};
-use aura_platform::ids::UserId;
 use aura_platform::members::Member as TeamMember;
 use aura_platform::permissions::Permission;
 use axum::extract::{Query, State};
@@ -12,6 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::bulk::{self, BulkBar, Chosen, ReassignForm, Refused};
 use crate::extract::MemberForm;
 use crate::forms::{encode, optional_id};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
@@ -51,6 +51,7 @@ struct ContactsPage {
     order: ListOrder,
     organization: Option<(OrganizationId, String)>,
     notice: Option<String>,
+    bulk: BulkBar,
 }
 
 /// The rows of a search, for htmx to put in the table as the user types.
@@ -77,51 +78,20 @@ pub(super) async fn list_page(
     let context = member.signed_in.context;
     let sees_all = member.may(Permission::AllContacts);
     let can_reassign = member.may(Permission::AssignContacts);
-    let deleted = query.deleted.as_deref().is_some_and(|d| !d.is_empty());
-    let q = query.q.clone().unwrap_or_default().trim().to_owned();
-    let owner: Option<UserId> = if sees_all {
-        optional_id(query.owner.as_deref())
-    } else {
-        None
-    };
-    let organization_id: Option<OrganizationId> = optional_id(query.organization.as_deref());
-    // A cursor that is not one (an edited URL) is the first page.
-    let after = query.after.as_deref().and_then(Cursor::parse);
-    // An unknown order (an edited URL) is the default.
-    let order = query
-        .sort
-        .as_deref()
-        .and_then(ListOrder::parse)
-        .unwrap_or_default();
-    let filter = ContactFilter {
-        search: (!q.is_empty()).then(|| q.clone()),
-        assigned_to: owner,
-        organization_id,
-        order,
-        deleted,
-        after,
-        limit: None,
-    };
+    let filter = filter_of(&member, &query);
+    let deleted = filter.deleted;
+    let q = filter.search.clone().unwrap_or_default();
+    let owner = filter.assigned_to;
+    let organization_id = filter.organization_id;
+    let order = filter.order;
+    let list_query = list_query(&filter);
     let list = contacts::list(&state.db, context, &filter).await?;
     let next_query = list.page.next.map(|next| {
-        let mut query = format!("after={next}");
         if deleted {
-            query.push_str("&deleted=1");
+            format!("after={next}&deleted=1")
         } else {
-            if !q.is_empty() {
-                query.push_str(&format!("&q={}", encode(&q)));
-            }
-            if let Some(owner) = owner {
-                query.push_str(&format!("&owner={owner}"));
-            }
-            if let Some(organization) = organization_id {
-                query.push_str(&format!("&organization={organization}"));
-            }
-            if order != ListOrder::Name {
-                query.push_str(&format!("&sort={}", order.as_str()));
-            }
+            format!("after={next}{list_query}")
         }
-        query
     });
     let csrf_token = member.signed_in.csrf_token.clone();
     if wants_fragment(&headers) {
@@ -148,12 +118,7 @@ pub(super) async fn list_page(
             1 => "1 contact reassigned.".to_owned(),
             n => format!("{n} contacts reassigned."),
         }),
-        (None, Some("no_selection")) => {
-            Some("Nothing was reassigned: select at least one contact first.".to_owned())
-        }
-        (None, Some("bad_owner")) => {
-            Some("Nothing was reassigned: choose an active member of this workspace.".to_owned())
-        }
+        (None, Some(code)) => Refused::notice(code, "contacts"),
         _ => None,
     };
     let page = ContactsPage {
@@ -177,16 +142,54 @@ pub(super) async fn list_page(
         order,
         organization,
         notice,
+        bulk: BulkBar {
+            action: "/contacts/reassign",
+            records: "contacts",
+            filter: list_query,
+        },
     };
     Ok(vary_on_htmx(render(&page)))
 }
 
-#[derive(Deserialize)]
-pub(super) struct ReassignForm {
-    #[serde(default)]
-    ids: Vec<String>,
-    #[serde(default)]
-    owner: String,
+/// The list a query asks for. A rep's list is always their own; a cursor that is not one (an
+/// edited URL) is the first page, an unknown order the default.
+fn filter_of(member: &Member, query: &ListQuery) -> ContactFilter {
+    let q = query.q.as_deref().unwrap_or_default().trim();
+    ContactFilter {
+        search: (!q.is_empty()).then(|| q.to_owned()),
+        assigned_to: if member.may(Permission::AllContacts) {
+            optional_id(query.owner.as_deref())
+        } else {
+            None
+        },
+        organization_id: optional_id(query.organization.as_deref()),
+        order: query
+            .sort
+            .as_deref()
+            .and_then(ListOrder::parse)
+            .unwrap_or_default(),
+        deleted: query.deleted.as_deref().is_some_and(|d| !d.is_empty()),
+        after: query.after.as_deref().and_then(Cursor::parse),
+        limit: None,
+    }
+}
+
+/// The query string (each part led by `&`) that repeats a live list's search and filters.
+fn list_query(filter: &ContactFilter) -> String {
+    let mut query = String::new();
+    if let Some(q) = &filter.search {
+        query.push_str(&format!("&q={}", encode(q)));
+    }
+    if let Some(owner) = filter.assigned_to {
+        query.push_str(&format!("&owner={owner}"));
+    }
+    if let Some(organization) = filter.organization_id {
+        query.push_str(&format!("&organization={organization}"));
+    }
+    if filter.order != ListOrder::Name {
+        query.push_str(&format!("&sort={}", filter.order.as_str()));
+    }
+    query
 }
 
 pub(super) async fn reassign(
@@ -196,24 +199,51 @@ pub(super) async fn reassign(
     if !member.may(Permission::AssignContacts) {
         return Err(WebError::Forbidden);
     }
-    let ids: Vec<ContactId> = form
-        .ids
-        .iter()
-        .filter_map(|id| id.trim().parse().ok())
-        .collect();
-    if ids.is_empty() {
-        return Ok(Redirect::to("/contacts?notice=no_selection").into_response());
-    }
-    let Ok(owner) = form.owner.trim().parse::<UserId>() else {
-        return Ok(Redirect::to("/contacts?notice=bad_owner").into_response());
+    let refused = |why: Refused| {
+        Ok(Redirect::to(&format!("/contacts?notice={}", why.code())).into_response())
     };
-    match contacts::reassign(&state.db, member.signed_in.context, &ids, owner).await {
-        Ok(count) => Ok(Redirect::to(&format!("/contacts?reassigned={count}")).into_response()),
-        Err(WriteError::Invalid(_)) => {
-            Ok(Redirect::to("/contacts?notice=bad_owner").into_response())
+    let context = member.signed_in.context;
+    let (chosen, owner) = match form.read::<ContactId, ListQuery>() {
+        Ok(read) => read,
+        Err(why) => return refused(why),
+    };
+    let ids = match chosen {
+        Chosen::Rows(ids) => ids,
+        Chosen::AllMatching(query) => {
+            let filter = ContactFilter {
+                deleted: false,
+                limit: Some(MAX_PAGE_SIZE),
+                ..filter_of(&member, &query)
+            };
+            let matching = bulk::all_matching(|after| {
+                let filter = ContactFilter {
+                    after,
+                    ..filter.clone()
+                };
+                let state = &state;
+                async move {
+                    let list = contacts::list(&state.db, context, &filter).await?;
+                    // Names like the search, offered when none starts with it, match nothing.
+                    if list.similar {
+                        return Ok((Vec::new(), None));
+                    }
+                    Ok((
+                        list.page.items.iter().map(|c| c.id).collect(),
+                        list.page.next,
+                    ))
+                }
+            })
+            .await?;
+            match matching {
+                Ok(ids) => ids,
+                Err(why) => return refused(why),
+            }
         }
+    };
+    match contacts::reassign(&state.db, context, &ids, owner).await {
+        Ok(count) => Ok(Redirect::to(&format!("/contacts?reassigned={count}")).into_response()),
+        Err(WriteError::Invalid(_)) => refused(Refused::BadOwner),
         Err(WriteError::NotFound) => {
-            let context = member.signed_in.context;
             let named: Vec<Uuid> = ids.iter().map(ContactId::as_uuid).collect();
             refusals::record_named(&state, context, &named).await;
             Err(WebError::NotFound)

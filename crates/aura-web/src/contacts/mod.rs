@@ -15,6 +15,7 @@ use aura_crm::ids::ContactId;
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::removal;
 use crate::session::Member;
 use crate::{AppState, WebError};
 
@@ -25,8 +26,14 @@ pub fn routes() -> Router<AppState> {
         .route("/contacts/reassign", post(list::reassign))
         .route("/contacts/{id}", get(page::contact_page).post(form::update))
         .route("/contacts/{id}/edit", get(form::edit_page))
-        .route("/contacts/{id}/delete", post(page::delete))
-        .route("/contacts/{id}/restore", post(page::restore))
+        .route(
+            "/contacts/{id}/delete",
+            post(removal::delete::<page::Contacts>),
+        )
+        .route(
+            "/contacts/{id}/restore",
+            post(removal::restore::<page::Contacts>),
+        )
         .route("/contacts/{id}/activities", post(activities::log_activity))
         .route("/activities/{id}/delete", post(activities::delete_activity))
 }

@@ -6,17 +6,18 @@ use aura_crm::ids::{ActivityId, ContactId};
 use aura_crm::paging::Cursor;
 use aura_crm::WriteError;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use chrono::Utc;
 use serde::Deserialize;
 
 use super::activities::ActivityForm;
 use super::visible_contact;
-use crate::extract::{Id, MemberForm};
-use crate::forms::{CustomField, Errors, NoFields};
+use crate::extract::Id;
+use crate::forms::{CustomField, Errors};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::records::{when, MoreActivities, ProblemPage, TimelineView};
+use crate::removal::{self, Removable};
 use crate::session::Member;
 use crate::{AppState, WebError};
 
@@ -39,6 +40,8 @@ pub(super) struct ContactPage {
     created: String,
     updated: String,
     notice: Option<&'static str>,
+    /// Right after a delete: the restore form's address, offered as Undo.
+    undo: Option<String>,
     timeline: TimelineView,
     kinds: [ActivityKind; 4],
     pub(super) activity: ActivityForm,
@@ -73,6 +76,7 @@ impl ContactPage {
             updated: when(&contact.updated_at),
             contact,
             notice: None,
+            undo: None,
             timeline,
             kinds: ActivityKind::ALL,
             activity: ActivityForm {
@@ -89,9 +93,7 @@ fn contact_notice(code: Option<&str>) -> Option<&'static str> {
     Some(match code? {
         "created" => "Contact created.",
         "saved" => "Contact saved.",
-        "deleted" => {
-            "Contact deleted. It no longer shows in lists and searches; you can restore it."
-        }
+        "deleted" => "Contact deleted. It no longer shows in lists and searches.",
         "restored" => "Contact restored.",
         "logged" => "Activity logged.",
         "activity_deleted" => "Activity deleted.",
@@ -123,64 +125,65 @@ pub(super) async fn contact_page(
             csrf_token: member.signed_in.csrf_token.clone(),
         })));
     }
+    let undo = removal::undo::<Contacts>(query.notice.as_deref(), contact.id);
     let mut page = ContactPage::load(&state, &member, contact, after).await?;
     page.notice = contact_notice(query.notice.as_deref());
+    page.undo = undo;
     Ok(vary_on_htmx(render(&page)))
 }
 
-pub(super) async fn delete(
-    State(state): State<AppState>,
-    Id(id): Id<ContactId>,
-    MemberForm { member, .. }: MemberForm<NoFields>,
-) -> Result<Response, WebError> {
-    set_deleted(&state, &member, id, true).await
-}
+/// Contacts are deleted and restored by the shared path (`crate::removal`).
+pub(super) struct Contacts;
 
-pub(super) async fn restore(
-    State(state): State<AppState>,
-    Id(id): Id<ContactId>,
-    MemberForm { member, .. }: MemberForm<NoFields>,
-) -> Result<Response, WebError> {
-    set_deleted(&state, &member, id, false).await
-}
+impl Removable for Contacts {
+    type Id = ContactId;
+    type Record = Contact;
+    const PATH: &'static str = "/contacts";
+    const NOUN: &'static str = "contact";
+    const SECTION: Section = Section::Contacts;
 
-async fn set_deleted(
-    state: &AppState,
-    member: &Member,
-    id: ContactId,
-    deleted: bool,
-) -> Result<Response, WebError> {
-    let contact = visible_contact(state, member, id).await?;
-    let notice = if deleted { "deleted" } else { "restored" };
-    match contacts::set_deleted(&state.db, member.signed_in.context, contact.id, deleted).await {
-        Ok(()) => {
-            Ok(Redirect::to(&format!("/contacts/{}?notice={notice}", contact.id)).into_response())
+    async fn find(state: &AppState, member: &Member, id: ContactId) -> Result<Contact, WebError> {
+        visible_contact(state, member, id).await
+    }
+
+    fn name(contact: &Contact) -> String {
+        contact.full_name()
+    }
+
+    async fn set_deleted(
+        state: &AppState,
+        member: &Member,
+        contact: &Contact,
+        deleted: bool,
+    ) -> Result<Option<ProblemPage>, WebError> {
+        match contacts::set_deleted(&state.db, member.signed_in.context, contact.id, deleted).await
+        {
+            Ok(()) => Ok(None),
+            Err(WriteError::Duplicate { existing, .. }) => {
+                let email = contact.email.clone().unwrap_or_default();
+                Ok(Some(ProblemPage {
+                    chrome: Chrome::for_member(Section::Contacts, member),
+                    title: format!("{} cannot be restored", contact.full_name()),
+                    detail: format!(
+                        "Another contact now has the email address {email}, and each address \
+                         belongs to one contact. Change or delete that contact's address first, \
+                         then restore this one.{}",
+                        if existing.is_none() {
+                            " That contact is assigned to someone else; ask a manager."
+                        } else {
+                            ""
+                        }
+                    ),
+                    link: existing.map(|id| {
+                        (
+                            format!("/contacts/{id}"),
+                            "Open the contact with this address".to_owned(),
+                        )
+                    }),
+                    back: format!("/contacts/{}", contact.id),
+                }))
+            }
+            Err(other) => Err(other.into()),
         }
-        Err(WriteError::Duplicate { existing, .. }) => {
-            let email = contact.email.clone().unwrap_or_default();
-            let page = ProblemPage {
-                chrome: Chrome::for_member(Section::Contacts, member),
-                title: format!("{} cannot be restored", contact.full_name()),
-                detail: format!(
-                    "Another contact now has the email address {email}, and each address \
-                     belongs to one contact. Change or delete that contact's address first, \
-                     then restore this one.{}",
-                    if existing.is_none() {
-                        " That contact is assigned to someone else; ask a manager."
-                    } else {
-                        ""
-                    }
-                ),
-                link: existing.map(|id| {
-                    (
-                        format!("/contacts/{id}"),
-                        "Open the contact with this address".to_owned(),
-                    )
-                }),
-                back: format!("/contacts/{}", contact.id),
-            };
-            Ok((StatusCode::CONFLICT, render(&page)).into_response())
-        }
-        Err(other) => Err(other.into()),
     }
 }

@@ -5,6 +5,7 @@ use askama::Template;
 use aura_crm::contacts;
 use aura_crm::deals::{self, Deal, DealFilter, DealOrder, Outcome, ProcessChoice, Stage};
 use aura_crm::ids::{ContactId, DealId, OrganizationId, ProcessId, StageId};
+use aura_crm::paging::MAX_PAGE_SIZE;
 use aura_crm::{organizations, WriteError};
 use aura_platform::ids::UserId;
 use aura_platform::members::Member as TeamMember;
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{currency, money, parse_date, parse_decimal, percent};
+use crate::bulk::{self, BulkBar, Chosen, ReassignForm, Refused};
 use crate::extract::{Id, MemberForm};
 use crate::forms::{encode, optional_id, Errors};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
@@ -131,6 +133,7 @@ struct DealsPage {
     owners: Vec<TeamMember>,
     outcomes: [Outcome; 3],
     notice: Option<String>,
+    bulk: BulkBar,
 }
 
 /// The rows for htmx, with the pager and the stage filter swapped out of band.
@@ -164,6 +167,107 @@ pub(super) async fn list_page(
     let context = member.signed_in.context;
     let sees_all = member.may(Permission::AllDeals);
     let can_reassign = member.may(Permission::AssignDeals);
+    let deleted = query.deleted.as_deref().is_some_and(|d| !d.is_empty());
+    let Filtered {
+        filters,
+        filter,
+        errors,
+        stages,
+    } = filter_of(&state, &member, &query).await?;
+    let problems: Vec<String> = [
+        "organization",
+        "probability_min",
+        "probability_max",
+        "close_from",
+        "close_to",
+    ]
+    .into_iter()
+    .filter_map(|name| errors.get(name).map(str::to_owned))
+    .collect();
+    let list = deals::list(&state.db, context, &filter).await?;
+    let next_query = list.next.map(|next| {
+        if deleted {
+            format!("after={next}&deleted=1")
+        } else {
+            format!("after={next}{}", filters.query())
+        }
+    });
+    let rows: Vec<DealRow> = list.items.into_iter().map(DealRow::of).collect();
+    let currency = currency(&state, context).await?;
+    let csrf_token = member.signed_in.csrf_token.clone();
+    let first_page = filter.after.is_none();
+    if wants_fragment(&headers) {
+        return Ok(vary_on_htmx(render(&DealResults {
+            csrf_token,
+            rows,
+            currency,
+            filters,
+            problems,
+            deleted,
+            can_reassign,
+            next_query,
+            first_page,
+            oob: true,
+            stages,
+        })));
+    }
+    let notice = match (query.reassigned.as_deref(), query.notice.as_deref()) {
+        (Some(n), _) => Some(match n.parse::<u64>().unwrap_or(0) {
+            1 => "1 deal reassigned.".to_owned(),
+            n => format!("{n} deals reassigned."),
+        }),
+        (None, Some(code)) => Refused::notice(code, "deals"),
+        _ => None,
+    };
+    let bulk_filter = filters.query();
+    let page = DealsPage {
+        chrome: Chrome::for_member(Section::Deals, &member),
+        csrf_token,
+        rows,
+        currency,
+        filters,
+        errors,
+        problems,
+        deleted,
+        can_reassign,
+        next_query,
+        first_page,
+        oob: false,
+        processes: deals::processes(&state.db, context).await?,
+        stages,
+        filter_by_owner: sees_all,
+        owners: if sees_all || can_reassign {
+            owner_choices(&state, context, None).await?
+        } else {
+            Vec::new()
+        },
+        outcomes: Outcome::ALL,
+        notice,
+        bulk: BulkBar {
+            action: "/deals/reassign",
+            records: "deals",
+            filter: bulk_filter,
+        },
+    };
+    Ok(vary_on_htmx(render(&page)))
+}
+
+/// A list query read: the filters as typed, the list they ask for, their problems, and the
+/// stages of the process chosen (for the stage filter).
+struct Filtered {
+    filters: Filters,
+    filter: DealFilter,
+    errors: Errors,
+    stages: Vec<Stage>,
+}
+
+async fn filter_of(
+    state: &AppState,
+    member: &Member,
+    query: &ListQuery,
+) -> Result<Filtered, WebError> {
+    let context = member.signed_in.context;
+    let sees_all = member.may(Permission::AllDeals);
     let deleted = query.deleted.as_deref().is_some_and(|d| !d.is_empty());
     let mut errors = Errors::default();
     let mut filters = Filters {
@@ -244,89 +348,12 @@ pub(super) async fn list_page(
             .and_then(aura_crm::paging::Cursor::parse),
         limit: None,
     };
-    let problems: Vec<String> = [
-        "organization",
-        "probability_min",
-        "probability_max",
-        "close_from",
-        "close_to",
-    ]
-    .into_iter()
-    .filter_map(|name| errors.get(name).map(str::to_owned))
-    .collect();
-    let list = deals::list(&state.db, context, &filter).await?;
-    let next_query = list.next.map(|next| {
-        if deleted {
-            format!("after={next}&deleted=1")
-        } else {
-            format!("after={next}{}", filters.query())
-        }
-    });
-    let rows: Vec<DealRow> = list.items.into_iter().map(DealRow::of).collect();
-    let currency = currency(&state, context).await?;
-    let csrf_token = member.signed_in.csrf_token.clone();
-    let first_page = filter.after.is_none();
-    if wants_fragment(&headers) {
-        return Ok(vary_on_htmx(render(&DealResults {
-            csrf_token,
-            rows,
-            currency,
-            filters,
-            problems,
-            deleted,
-            can_reassign,
-            next_query,
-            first_page,
-            oob: true,
-            stages,
-        })));
-    }
-    let notice = match (query.reassigned.as_deref(), query.notice.as_deref()) {
-        (Some(n), _) => Some(match n.parse::<u64>().unwrap_or(0) {
-            1 => "1 deal reassigned.".to_owned(),
-            n => format!("{n} deals reassigned."),
-        }),
-        (None, Some("no_selection")) => {
-            Some("Nothing was reassigned: select at least one deal first.".to_owned())
-        }
-        (None, Some("bad_owner")) => {
-            Some("Nothing was reassigned: choose an active member of this workspace.".to_owned())
-        }
-        _ => None,
-    };
-    let page = DealsPage {
-        chrome: Chrome::for_member(Section::Deals, &member),
-        csrf_token,
-        rows,
-        currency,
+    Ok(Filtered {
         filters,
+        filter,
         errors,
-        problems,
-        deleted,
-        can_reassign,
-        next_query,
-        first_page,
-        oob: false,
-        processes: deals::processes(&state.db, context).await?,
         stages,
-        filter_by_owner: sees_all,
-        owners: if sees_all || can_reassign {
-            owner_choices(&state, context, None).await?
-        } else {
-            Vec::new()
-        },
-        outcomes: Outcome::ALL,
-        notice,
-    };
-    Ok(vary_on_htmx(render(&page)))
-}
-
-#[derive(Deserialize)]
-pub(super) struct ReassignForm {
-    #[serde(default)]
-    ids: Vec<String>,
-    #[serde(default)]
-    owner: String,
+    })
 }
 
 pub(super) async fn reassign(
@@ -336,23 +363,50 @@ pub(super) async fn reassign(
     if !member.may(Permission::AssignDeals) {
         return Err(WebError::Forbidden);
     }
-    let ids: Vec<DealId> = form
-        .ids
-        .iter()
-        .filter_map(|id| id.trim().parse().ok())
-        .collect();
-    if ids.is_empty() {
-        return Ok(Redirect::to("/deals?notice=no_selection").into_response());
-    }
-    let Ok(owner) = form.owner.trim().parse::<UserId>() else {
-        return Ok(Redirect::to("/deals?notice=bad_owner").into_response());
+    let refused =
+        |why: Refused| Ok(Redirect::to(&format!("/deals?notice={}", why.code())).into_response());
+    let context = member.signed_in.context;
+    let (chosen, owner) = match form.read::<DealId, ListQuery>() {
+        Ok(read) => read,
+        Err(why) => return refused(why),
     };
-    match deals::reassign(&state.db, member.signed_in.context, &ids, owner).await {
+    let ids = match chosen {
+        Chosen::Rows(ids) => ids,
+        Chosen::AllMatching(query) => {
+            let Filtered { filter, errors, .. } = filter_of(&state, &member, &query).await?;
+            // A filter that does not read would match more than the list showed.
+            if !errors.is_empty() {
+                return refused(Refused::BadFilter);
+            }
+            let filter = DealFilter {
+                deleted: false,
+                limit: Some(MAX_PAGE_SIZE),
+                ..filter
+            };
+            let matching = bulk::all_matching(|after| {
+                let filter = DealFilter {
+                    after,
+                    ..filter.clone()
+                };
+                let state = &state;
+                async move {
+                    let page = deals::list(&state.db, context, &filter).await?;
+                    Ok((page.items.iter().map(|d| d.id).collect(), page.next))
+                }
+            })
+            .await?;
+            match matching {
+                Ok(ids) => ids,
+                Err(why) => return refused(why),
+            }
+        }
+    };
+    match deals::reassign(&state.db, context, &ids, owner).await {
         Ok(count) => Ok(Redirect::to(&format!("/deals?reassigned={count}")).into_response()),
-        Err(WriteError::Invalid(_)) => Ok(Redirect::to("/deals?notice=bad_owner").into_response()),
+        Err(WriteError::Invalid(_)) => refused(Refused::BadOwner),
         Err(WriteError::NotFound) => {
             let named: Vec<Uuid> = ids.iter().map(DealId::as_uuid).collect();
-            refusals::record_named(&state, member.signed_in.context, &named).await;
+            refusals::record_named(&state, context, &named).await;
             Err(WebError::NotFound)
         }
         Err(other) => Err(other.into()),

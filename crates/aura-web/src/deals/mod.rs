@@ -20,6 +20,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use crate::forms::Errors;
+use crate::removal;
 use crate::session::Member;
 use crate::{AppState, WebError};
 
@@ -40,8 +41,8 @@ pub fn routes() -> Router<AppState> {
         .route("/deals/{id}/contacts/unlink", post(page::unlink_contact))
         .route("/deals/{id}/activities", post(page::log_activity))
         .route("/deals/{id}/owner", post(page::reassign_one))
-        .route("/deals/{id}/delete", post(page::delete))
-        .route("/deals/{id}/restore", post(page::restore))
+        .route("/deals/{id}/delete", post(removal::delete::<page::Deals>))
+        .route("/deals/{id}/restore", post(removal::restore::<page::Deals>))
 }
 
 /// The deal, if the member may see it; 404 otherwise, whether it exists or not.

@@ -20,9 +20,10 @@ use serde::Deserialize;
 
 use super::{contact_named, currency, duration, money, percent, visible_deal};
 use crate::extract::{Id, MemberForm};
-use crate::forms::{optional_id, CustomField, Errors, NoFields};
+use crate::forms::{optional_id, CustomField, Errors};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
-use crate::records::{occurred_at, owner_choices, when, MoreActivities, TimelineView};
+use crate::records::{occurred_at, owner_choices, when, MoreActivities, ProblemPage, TimelineView};
+use crate::removal::{self, Removable};
 use crate::session::Member;
 use crate::{refusals, AppState, WebError};
 
@@ -86,6 +87,8 @@ struct DealPage {
     created: String,
     updated: String,
     notice: Option<&'static str>,
+    /// Right after a delete: the restore form's address, offered as Undo.
+    undo: Option<String>,
     history: Vec<HistoryRow>,
     history_older: Option<String>,
     timeline: TimelineView,
@@ -136,6 +139,7 @@ impl DealPage {
             created: when(&deal.created_at),
             updated: when(&deal.updated_at),
             notice: None,
+            undo: None,
             history: history
                 .items
                 .into_iter()
@@ -205,7 +209,7 @@ fn deal_notice(code: Option<&str>) -> Option<&'static str> {
         "moved" => "Deal moved.",
         "won" => "Deal won. Well done.",
         "lost" => "Deal closed as lost.",
-        "deleted" => "Deal deleted. It no longer shows in lists and searches; you can restore it.",
+        "deleted" => "Deal deleted. It no longer shows in lists and searches.",
         "restored" => "Deal restored.",
         "logged" => "Activity logged.",
         "linked" => "Contact linked.",
@@ -261,6 +265,7 @@ pub(super) async fn deal_page(
         .await?;
     }
     page.notice = deal_notice(query.notice.as_deref());
+    page.undo = removal::undo::<Deals>(query.notice.as_deref(), id);
     Ok(vary_on_htmx(render(&page)))
 }
 
@@ -472,30 +477,32 @@ pub(super) async fn reassign_one(
     }
 }
 
-pub(super) async fn delete(
-    State(state): State<AppState>,
-    Id(id): Id<DealId>,
-    MemberForm { member, .. }: MemberForm<NoFields>,
-) -> Result<Response, WebError> {
-    set_deleted(&state, &member, id, true).await
-}
+/// Deals are deleted and restored by the shared path (`crate::removal`).
+pub(super) struct Deals;
 
-pub(super) async fn restore(
-    State(state): State<AppState>,
-    Id(id): Id<DealId>,
-    MemberForm { member, .. }: MemberForm<NoFields>,
-) -> Result<Response, WebError> {
-    set_deleted(&state, &member, id, false).await
-}
+impl Removable for Deals {
+    type Id = DealId;
+    type Record = DealDetail;
+    const PATH: &'static str = "/deals";
+    const NOUN: &'static str = "deal";
+    const SECTION: Section = Section::Deals;
 
-async fn set_deleted(
-    state: &AppState,
-    member: &Member,
-    id: DealId,
-    deleted: bool,
-) -> Result<Response, WebError> {
-    visible_deal(state, member, id).await?;
-    deals::set_deleted(&state.db, member.signed_in.context, id, deleted).await?;
-    let notice = if deleted { "deleted" } else { "restored" };
-    Ok(Redirect::to(&format!("/deals/{id}?notice={notice}")).into_response())
+    async fn find(state: &AppState, member: &Member, id: DealId) -> Result<DealDetail, WebError> {
+        visible_deal(state, member, id).await
+    }
+
+    fn name(detail: &DealDetail) -> String {
+        detail.deal.name.clone()
+    }
+
+    async fn set_deleted(
+        state: &AppState,
+        member: &Member,
+        detail: &DealDetail,
+        deleted: bool,
+    ) -> Result<Option<ProblemPage>, WebError> {
+        let context = member.signed_in.context;
+        deals::set_deleted(&state.db, context, detail.deal.id, deleted).await?;
+        Ok(None)
+    }
 }

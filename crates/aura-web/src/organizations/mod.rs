@@ -15,6 +15,7 @@ use aura_crm::organizations::{self, Organization};
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::removal;
 use crate::session::Member;
 use crate::{AppState, WebError};
 
@@ -28,8 +29,14 @@ pub fn routes() -> Router<AppState> {
             get(page::organization_page).post(form::update),
         )
         .route("/organizations/{id}/edit", get(form::edit_page))
-        .route("/organizations/{id}/delete", post(page::delete))
-        .route("/organizations/{id}/restore", post(page::restore))
+        .route(
+            "/organizations/{id}/delete",
+            post(removal::delete::<page::Organizations>),
+        )
+        .route(
+            "/organizations/{id}/restore",
+            post(removal::restore::<page::Organizations>),
+        )
 }
 
 /// The workspace's custom organization fields.

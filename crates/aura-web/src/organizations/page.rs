@@ -8,15 +8,16 @@ use aura_crm::paging::Cursor;
 use aura_crm::WriteError;
 use aura_platform::permissions::Permission;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::{definitions, visible_organization};
-use crate::extract::{Id, MemberForm};
-use crate::forms::{encode, CustomField, NoFields};
+use crate::extract::Id;
+use crate::forms::{encode, CustomField};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::records::{when, MoreActivities, ProblemPage, TimelineView};
+use crate::removal::{self, Removable};
 use crate::session::Member;
 use crate::{AppState, WebError};
 
@@ -44,6 +45,8 @@ struct OrganizationPage {
     more_contacts: bool,
     can_delete: bool,
     notice: Option<&'static str>,
+    /// Right after a delete: the restore form's address, offered as Undo.
+    undo: Option<String>,
     timeline: TimelineView,
 }
 
@@ -101,51 +104,52 @@ pub(super) async fn organization_page(
         notice: match query.notice.as_deref() {
             Some("created") => Some("Organization created."),
             Some("saved") => Some("Organization saved."),
-            Some("deleted") => Some("Organization deleted. You can restore it."),
+            Some("deleted") => Some("Organization deleted."),
             Some("restored") => Some("Organization restored."),
             _ => None,
         },
+        undo: removal::undo::<Organizations>(query.notice.as_deref(), id),
         timeline,
     };
     Ok(vary_on_htmx(render(&page)))
 }
 
-pub(super) async fn delete(
-    State(state): State<AppState>,
-    Id(id): Id<OrganizationId>,
-    MemberForm { member, .. }: MemberForm<NoFields>,
-) -> Result<Response, WebError> {
-    set_deleted(&state, &member, id, true).await
-}
+/// Organizations are deleted and restored by the shared path (`crate::removal`), by managers
+/// and admins only.
+pub(super) struct Organizations;
 
-pub(super) async fn restore(
-    State(state): State<AppState>,
-    Id(id): Id<OrganizationId>,
-    MemberForm { member, .. }: MemberForm<NoFields>,
-) -> Result<Response, WebError> {
-    set_deleted(&state, &member, id, false).await
-}
+impl Removable for Organizations {
+    type Id = OrganizationId;
+    type Record = Organization;
+    const PATH: &'static str = "/organizations";
+    const NOUN: &'static str = "organization";
+    const SECTION: Section = Section::Organizations;
 
-async fn set_deleted(
-    state: &AppState,
-    member: &Member,
-    id: OrganizationId,
-    deleted: bool,
-) -> Result<Response, WebError> {
-    if !member.may(Permission::DeleteOrganizations) {
-        return Err(WebError::Forbidden);
+    async fn find(
+        state: &AppState,
+        member: &Member,
+        id: OrganizationId,
+    ) -> Result<Organization, WebError> {
+        if !member.may(Permission::DeleteOrganizations) {
+            return Err(WebError::Forbidden);
+        }
+        visible_organization(state, member, id).await
     }
-    let organization = visible_organization(state, member, id).await?;
-    let notice = if deleted { "deleted" } else { "restored" };
-    let context = member.signed_in.context;
-    match organizations::set_deleted(&state.db, context, organization.id, deleted).await {
-        Ok(()) => Ok(Redirect::to(&format!(
-            "/organizations/{}?notice={notice}",
-            organization.id
-        ))
-        .into_response()),
-        Err(WriteError::Duplicate { .. }) => {
-            let page = ProblemPage {
+
+    fn name(organization: &Organization) -> String {
+        organization.name.clone()
+    }
+
+    async fn set_deleted(
+        state: &AppState,
+        member: &Member,
+        organization: &Organization,
+        deleted: bool,
+    ) -> Result<Option<ProblemPage>, WebError> {
+        let context = member.signed_in.context;
+        match organizations::set_deleted(&state.db, context, organization.id, deleted).await {
+            Ok(()) => Ok(None),
+            Err(WriteError::Duplicate { .. }) => Ok(Some(ProblemPage {
                 chrome: Chrome::for_member(Section::Organizations, member),
                 title: format!("{} cannot be restored", organization.name),
                 detail: format!(
@@ -158,9 +162,8 @@ async fn set_deleted(
                     "Find the organization with this name".to_owned(),
                 )),
                 back: format!("/organizations/{}", organization.id),
-            };
-            Ok((StatusCode::CONFLICT, render(&page)).into_response())
+            })),
+            Err(other) => Err(other.into()),
         }
-        Err(other) => Err(other.into()),
     }
 }

@@ -1188,3 +1188,168 @@ async fn the_snapshot_page_fits_a_small_phone_and_prints_without_its_controls() 
     .await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn delete_asks_in_a_dialog_and_undo_restores_at_desktop_and_phone_widths() {
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    let manager = crate::helpers::Member::sign_in(&app, "acme", "manager@acme.example").await;
+    for width in [1280, 375] {
+        let contact = manager
+            .create(
+                "/contacts",
+                &[
+                    ("first_name", "Ada"),
+                    ("last_name", &format!("Lovelace {width}")),
+                ],
+            )
+            .await;
+        let browser = Browser::start(width).await;
+        browser
+            .sign_in(
+                &app.workspace_url("acme", "/login"),
+                "manager@acme.example",
+                DEMO_PASSWORD,
+            )
+            .await;
+        browser.expect_heading("Welcome, Max Manager").await;
+        browser
+            .client
+            .goto(&app.workspace_url("acme", &contact))
+            .await
+            .unwrap();
+        browser
+            .expect_heading(&format!("Ada Lovelace {width}"))
+            .await;
+
+        // Delete opens the dialog, focused on Cancel; Escape closes it and nothing happens.
+        let delete = "form[data-confirm] button.danger";
+        browser
+            .client
+            .find(Locator::Css(delete))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(
+            &browser,
+            "return document.getElementById('confirm-dialog').open",
+        )
+        .await;
+        assert_eq!(
+            browser.text_of("#confirm-dialog-title").await,
+            format!("Delete Ada Lovelace {width}?")
+        );
+        until(&browser, "return document.activeElement.value === 'cancel'").await;
+        browser
+            .client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys("\u{E00C}") // Escape
+            .await
+            .unwrap();
+        until(
+            &browser,
+            "return !document.getElementById('confirm-dialog').open",
+        )
+        .await;
+        assert_eq!(
+            browser.client.current_url().await.unwrap().path(),
+            contact,
+            "cancelled: still on the contact"
+        );
+
+        // Confirmed, the contact is deleted and the page offers Undo.
+        browser
+            .client
+            .find(Locator::Css(delete))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(
+            &browser,
+            "return document.getElementById('confirm-dialog').open",
+        )
+        .await;
+        browser.click("#confirm-dialog-yes").await;
+        assert!(browser
+            .text_of(".toast p")
+            .await
+            .starts_with("Contact deleted."));
+        assert!(!browser.overflows_horizontally().await, "{width} px");
+        browser.click(".toast button").await;
+        assert_eq!(browser.text_of(".flash.notice").await, "Contact restored.");
+        assert!(browser.client.find(Locator::Css(delete)).await.is_ok());
+        browser.close().await;
+    }
+}
+
+#[tokio::test]
+async fn the_bulk_bar_selects_a_page_and_counts_it_at_desktop_and_phone_widths() {
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    let manager = crate::helpers::Member::sign_in(&app, "acme", "manager@acme.example").await;
+    for name in ["Hedy", "Barbara", "Radia"] {
+        manager.create("/contacts", &[("first_name", name)]).await;
+    }
+    for width in [1280, 375] {
+        let browser = Browser::start(width).await;
+        browser
+            .sign_in(
+                &app.workspace_url("acme", "/login"),
+                "manager@acme.example",
+                DEMO_PASSWORD,
+            )
+            .await;
+        browser.expect_heading("Welcome, Max Manager").await;
+        browser
+            .client
+            .goto(&app.workspace_url("acme", "/contacts"))
+            .await
+            .unwrap();
+        browser.expect_heading("Contacts").await;
+        let count = browser.text_of("[data-bulk-count]").await;
+        assert_eq!(count, "0 selected.");
+        browser
+            .client
+            .find(Locator::Css("[data-bulk-page]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(
+            &browser,
+            "return document.querySelector('[data-bulk-count]').textContent === \
+             document.querySelectorAll(\"input[name='ids']:checked\").length + ' selected.' \
+             && document.querySelectorAll(\"input[name='ids']:checked\").length >= 3",
+        )
+        .await;
+        browser
+            .client
+            .find(Locator::Css("[data-bulk-all-matching]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert_eq!(
+            browser.text_of("[data-bulk-count]").await,
+            "All matching this list selected, on every page."
+        );
+        // The bar stays in view: sticky at the window's bottom.
+        let sticky = browser
+            .client
+            .execute(
+                "return getComputedStyle(document.querySelector('.bulk-bar')).position",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(sticky, "sticky");
+        assert!(!browser.overflows_horizontally().await, "{width} px");
+        browser.close().await;
+    }
+}

@@ -22,6 +22,7 @@ mod password_reset;
 mod processes;
 mod products;
 mod rate_limit;
+mod records;
 mod settings;
 mod snapshot;
 mod soak;
