@@ -13,6 +13,7 @@ mod dashboard;
 mod deals;
 mod error;
 mod extract;
+mod follow_ups;
 mod forms;
 mod health;
 mod layout;
@@ -22,6 +23,7 @@ mod nul_bytes;
 mod operations;
 mod organizations;
 mod password_reset;
+mod preferences;
 mod processes;
 mod products;
 mod public;
@@ -34,6 +36,7 @@ mod sign_in;
 mod site;
 mod snapshot;
 mod team;
+mod time;
 mod workspace;
 
 use std::future::Future;
@@ -107,8 +110,10 @@ pub fn router(state: AppState) -> Router {
             .merge(team::routes())
             .merge(audit_log::routes())
             .merge(settings::routes())
+            .merge(preferences::routes())
             .merge(custom_fields::routes())
             .merge(contacts::routes())
+            .merge(follow_ups::routes())
             .merge(organizations::routes())
             .merge(processes::routes())
             .merge(deals::routes())
