@@ -7,6 +7,14 @@ htmx.config.includeIndicatorStyles = false; // indicator styles are in app.css i
 htmx.config.allowEval = false;
 htmx.config.allowScriptTags = false;
 htmx.config.selfRequestsOnly = true;
+// A form refused with 422 comes back with its fields marked: swap it in like a success, so
+// htmx forms show what is wrong (other errors stay unswapped and the server's page explains).
+htmx.config.responseHandling = [
+  { code: "204", swap: false },
+  { code: "[23]..", swap: true },
+  { code: "422", swap: true },
+  { code: "[45]..", swap: false, error: true },
+];
 
 // A form that was answered with an error keeps focus on its first invalid field, so keyboard
 // and screen-reader users land where the problem is.

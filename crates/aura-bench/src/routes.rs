@@ -63,6 +63,16 @@ pub async fn print(db: &TestDatabase, http: &Http, fx: &Fixture) -> anyhow::Resu
             "/api/v1/contacts?limit=100".into(),
         ),
         (
+            "follow-ups, overdue (rep, own)",
+            &reps,
+            "/api/v1/follow-ups?due=overdue".into(),
+        ),
+        (
+            "follow-ups, all open (manager, own)",
+            &managers,
+            "/api/v1/follow-ups".into(),
+        ),
+        (
             "search one letter `m` (manager)",
             &managers,
             "/api/v1/contacts?search=m".into(),

@@ -197,6 +197,20 @@ pub async fn workspace(
     .bind(size.activities)
     .execute(owner)
     .await?;
+    // Follow-ups (issue 18): one open on every other contact, for its owner, due from a month
+    // ago to a month ahead, so each member has overdue ones, some today, and more to come.
+    sqlx::query(
+        "insert into follow_ups (tenant_id, kind, subject, due_at, owner_id, contact_id,
+                                 contact_owner, created_by)
+         select c.tenant_id, 'call', 'Call back', now() + make_interval(hours => ((n % 1440) - 720)::int),
+                c.assigned_to, c.id, c.assigned_to, c.assigned_to
+         from (select c.*, row_number() over (order by id) n from contacts c
+               where tenant_id = $1) c
+         where c.n % 2 = 0",
+    )
+    .bind(tenant)
+    .execute(owner)
+    .await?;
     deals(owner, tenant, size, &seed).await?;
     Ok(tenant)
 }

@@ -104,6 +104,12 @@ pub struct Contact {
     pub updated_at: DateTime<Utc>,
     pub created_by: Option<String>,
     pub updated_by: Option<String>,
+    /// The earliest open follow-up on the contact that the caller may see: when it is due.
+    pub next_follow_up_at: Option<DateTime<Utc>>,
+    /// What that follow-up is.
+    pub next_follow_up: Option<String>,
+    /// When the latest activity on the contact happened.
+    pub last_activity_at: Option<DateTime<Utc>>,
 }
 
 impl Contact {
@@ -648,13 +654,26 @@ async fn fetch(tx: &mut TenantTx, ids: &[ContactId]) -> Result<Vec<Contact>, DbE
                   o.name as "organization_name?",
                   c.assigned_to as "assigned_to: UserId", owner.display_name as "assigned_to_name?",
                   c.custom_fields, c.deleted_at, c.version, c.created_at, c.updated_at,
-                  cu.display_name as "created_by?", uu.display_name as "updated_by?"
+                  cu.display_name as "created_by?", uu.display_name as "updated_by?",
+                  next.due_at as "next_follow_up_at?", next.subject as "next_follow_up?",
+                  last.occurred_at as "last_activity_at?"
            from unnest($2::uuid[]) with ordinality as wanted (id, position)
            join contacts c on c.tenant_id = $1 and c.id = wanted.id
            left join organizations o on o.tenant_id = c.tenant_id and o.id = c.organization_id
            left join users owner on owner.id = c.assigned_to
            left join users cu on cu.id = c.created_by
            left join users uu on uu.id = c.updated_by
+           -- One probe each of follow_ups_contact_due_idx and activities_contact_timeline_idx
+           -- per contact of the page: the list stays a page's work at any size.
+           left join lateral (
+               select f.due_at, f.subject from follow_ups f
+               where f.tenant_id = c.tenant_id and f.contact_id = c.id
+                 and f.done_at is null and f.deleted_at is null
+               order by f.due_at, f.id limit 1) next on true
+           left join lateral (
+               select a.occurred_at from activities a
+               where a.tenant_id = c.tenant_id and a.contact_id = c.id and a.deleted_at is null
+               order by a.occurred_at desc, a.id desc limit 1) last on true
            order by wanted.position"#,
         tenant.as_uuid(),
         &ids,

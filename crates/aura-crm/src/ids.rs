@@ -32,3 +32,7 @@ aura_platform::id_type!(
     /// A line item on a deal (F13): a product, a quantity and a price.
     LineItemId
 );
+aura_platform::id_type!(
+    /// A follow-up: a planned call, meeting or task with a due time (issue 18).
+    FollowUpId
+);

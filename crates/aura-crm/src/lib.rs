@@ -13,6 +13,7 @@ pub mod dashboard;
 pub mod deals;
 pub mod demo;
 pub mod fields;
+pub mod follow_ups;
 pub mod ids;
 pub mod line_items;
 mod money;

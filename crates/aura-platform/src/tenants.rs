@@ -219,3 +219,43 @@ pub(crate) async fn known_timezone(
     .await?;
     Ok(known)
 }
+
+/// The member's own time zone, if they chose one (else they read times in the workspace's).
+pub async fn own_time_zone(
+    pool: &AppPool,
+    context: TenantContext,
+) -> Result<Option<String>, DbError> {
+    let mut tx = pool.begin(context).await?;
+    let zone = sqlx::query_scalar!(
+        "select time_zone from users where id = $1",
+        context.user_id as UserId,
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(zone)
+}
+
+/// Sets the member's own time zone; `None` goes back to the workspace's. `Ok(false)`: the
+/// name is not one PostgreSQL knows (see [`UNKNOWN_TIMEZONE`]), and nothing changed. The users
+/// policy lets a user change only their own row.
+pub async fn set_own_time_zone(
+    pool: &AppPool,
+    context: TenantContext,
+    zone: Option<&str>,
+) -> Result<bool, DbError> {
+    let mut tx = pool.begin(context).await?;
+    if let Some(zone) = zone {
+        if !known_timezone(tx.conn(), zone).await? {
+            return Ok(false);
+        }
+    }
+    sqlx::query!(
+        "update users set time_zone = $2 where id = $1",
+        context.user_id as UserId,
+        zone,
+    )
+    .execute(tx.conn())
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}

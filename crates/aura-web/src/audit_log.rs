@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
+use crate::time::Zone;
 use crate::{AppState, WebError};
 
 pub fn routes() -> Router<AppState> {
@@ -48,6 +49,7 @@ struct AuditPage {
     first_page: bool,
     /// Rendered into a page (false) or as an htmx out-of-band swap of the pager (true).
     oob: bool,
+    zone: Zone,
 }
 
 /// The next page's rows and the pager, for htmx to append in place ("Older entries").
@@ -58,6 +60,7 @@ struct MoreEntries {
     next_query: Option<String>,
     first_page: bool,
     oob: bool,
+    zone: Zone,
 }
 
 async fn audit_page(
@@ -105,6 +108,7 @@ async fn audit_page(
             next_query,
             first_page: filter.after.is_none(),
             oob: true,
+            zone: member.zone(),
         })));
     }
     Ok(vary_on_htmx(render(&AuditPage {
@@ -117,6 +121,7 @@ async fn audit_page(
         next_query,
         first_page: filter.after.is_none(),
         oob: false,
+        zone: member.zone(),
     })))
 }
 

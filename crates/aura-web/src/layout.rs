@@ -10,6 +10,7 @@ use aura_platform::permissions::Permission;
 use aura_platform::tenants::Workspace;
 
 use crate::session::Member;
+use crate::time::Zone;
 use crate::{assets, WebError};
 
 /// Which navigation entry a page belongs to (marked `aria-current` in the layout).
@@ -103,6 +104,9 @@ pub struct Chrome {
     pub workspace: Option<String>,
     /// The signed-in member, for the account menu and the sign-out form.
     pub member: Option<MemberChrome>,
+    /// The time zone the page shows times in: the member's, or UTC before sign-in and on the
+    /// apex.
+    pub zone: Zone,
 }
 
 pub struct MemberChrome {
@@ -121,6 +125,7 @@ impl Chrome {
             stylesheet: assets::stylesheet_url(),
             workspace: None,
             member: None,
+            zone: Zone::default(),
         }
     }
 
@@ -188,6 +193,7 @@ impl Chrome {
                 .map(|(link, _)| link)
                 .collect(),
             }),
+            zone: member.zone(),
             ..Self::for_workspace(section, &member.workspace)
         }
     }

@@ -14,6 +14,7 @@ mod dashboard;
 mod deals;
 mod error;
 mod extract;
+mod follow_ups;
 mod forms;
 mod health;
 mod layout;
@@ -23,6 +24,7 @@ mod nul_bytes;
 mod operations;
 mod organizations;
 mod password_reset;
+mod preferences;
 mod processes;
 mod products;
 mod public;
@@ -37,6 +39,7 @@ mod site;
 mod snapshot;
 mod team;
 mod webhooks;
+mod time;
 mod workspace;
 
 use std::future::Future;
@@ -117,8 +120,10 @@ pub fn router(state: AppState) -> Router {
             .merge(audit_log::routes())
             .merge(settings::routes())
             .merge(webhooks::routes())
+            .merge(preferences::routes())
             .merge(custom_fields::routes())
             .merge(contacts::routes())
+            .merge(follow_ups::routes())
             .merge(organizations::routes())
             .merge(processes::routes())
             .merge(deals::routes())

@@ -1,5 +1,5 @@
-//! Pieces shared by the record pages (contacts, organizations, deals): timestamps as shown,
-//! the members a record may be given to, the activity timeline with its pager, and the page
+//! Pieces shared by the record pages (contacts, organizations, deals): times as forms send
+//! them, the members a record may be given to, the activity timeline with its pager, and the page
 //! that explains a refusal with links.
 
 use askama::Template;
@@ -9,30 +9,25 @@ use aura_crm::paging::Cursor;
 use aura_platform::db::TenantContext;
 use aura_platform::ids::UserId;
 use aura_platform::members::{self, Member as TeamMember};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::forms::Errors;
 use crate::layout::{Chrome, Section};
+use crate::time::Zone;
 use crate::{AppState, WebError};
 
-/// Timestamps as the pages show them.
-pub(crate) fn when(at: &DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-/// When an activity logged from a page happened, as its date-time picker sends it (empty: now,
-/// the domain's default). One that does not read is named in `errors` and answered with a time
-/// far beyond what the domain accepts, so the activity is refused with the form's other problems.
-pub(crate) fn occurred_at(text: &str, errors: &mut Errors) -> Option<DateTime<Utc>> {
+/// When an activity logged from a page happened, as its date-time picker sends it in the
+/// member's time zone (empty: now, the domain's default). One that does not read is named in
+/// `errors` and answered with a time far beyond what the domain accepts, so the activity is
+/// refused with the form's other problems.
+pub(crate) fn occurred_at(text: &str, zone: Zone, errors: &mut Errors) -> Option<DateTime<Utc>> {
     let text = text.trim();
     if text.is_empty() {
         return None;
     }
-    match NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
-        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
-    {
-        Ok(at) => Some(at.and_utc()),
-        Err(_) => {
+    match zone.read(text) {
+        Some(at) => Some(at),
+        None => {
             errors.add(
                 "occurred_at",
                 format!("“{text}” is not a date and time: use the picker, or write it like 2026-03-31T14:30."),
@@ -65,12 +60,15 @@ pub(crate) struct TimelineView {
     /// On a contact's page (delete buttons) or an organization's (contact names).
     pub on_contact: bool,
     pub oob: bool,
+    /// The member's time zone, for the activities' times.
+    pub zone: Zone,
 }
 
 impl TimelineView {
     pub(crate) async fn load(
         state: &AppState,
         context: TenantContext,
+        zone: Zone,
         of: Timeline,
         base: String,
         after: Option<Cursor<ActivityId>>,
@@ -83,6 +81,7 @@ impl TimelineView {
             first_page: after.is_none(),
             on_contact: matches!(of, Timeline::Contact(_)),
             oob: false,
+            zone,
         })
     }
 }

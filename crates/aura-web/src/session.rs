@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
+use crate::time::Zone;
 use crate::{rate_limit, refusals, AppState, WebError};
 
 pub const SESSION_COOKIE: &str = "aura_session";
@@ -100,6 +101,11 @@ impl Member {
     /// Whether the member's role may do `permission`: pages offer only what it may.
     pub fn may(&self, permission: Permission) -> bool {
         self.signed_in.context.role.may(permission)
+    }
+
+    /// The time zone the member reads and writes times in.
+    pub fn zone(&self) -> Zone {
+        Zone::named(&self.signed_in.time_zone)
     }
 }
 

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::extract::MemberForm;
 use crate::layout::{render, Chrome, Section};
 use crate::session::Member;
+use crate::time::{zone_names, CURRENCIES};
 use crate::{AppState, WebError};
 
 pub fn routes() -> Router<AppState> {
@@ -32,6 +33,9 @@ struct SettingsPage {
     industry_error: Option<String>,
     timezone_error: Option<String>,
     currency_error: Option<String>,
+    /// The pickers' choices: IANA time zones and ISO 4217 currencies.
+    zones: Vec<&'static str>,
+    currencies: &'static [(&'static str, &'static str)],
 }
 
 impl SettingsPage {
@@ -46,7 +50,21 @@ impl SettingsPage {
             industry_error: None,
             timezone_error: None,
             currency_error: None,
+            zones: zone_names(),
+            currencies: &CURRENCIES,
         }
+    }
+
+    /// A stored value the picker does not list (set before the pickers), offered as it is.
+    fn unlisted_zone(&self) -> bool {
+        !self.zones.contains(&self.input.timezone.as_str())
+    }
+
+    fn unlisted_currency(&self) -> bool {
+        !self
+            .currencies
+            .iter()
+            .any(|(code, _)| *code == self.input.currency)
     }
 }
 

@@ -5,4 +5,5 @@
 
 mod contacts;
 mod deals;
+mod follow_ups;
 mod support;

@@ -21,6 +21,8 @@ pub struct SignedIn {
     pub csrf_token: String,
     /// The session was used after a pause, and its cookie should be re-issued to extend it.
     pub refreshed: bool,
+    /// The IANA time zone the member reads times in: their own, or else the workspace's.
+    pub time_zone: String,
 }
 
 /// Signs `email` in to `tenant` if `password` matches, opening a new session (a fresh secret at
@@ -114,9 +116,12 @@ pub(crate) async fn open_session(
 ) -> Result<(Secret, SignedIn), DbError> {
     let token = Secret::generate();
     let csrf_token = Secret::generate().as_str().to_owned();
-    let session_id = sqlx::query_scalar!(
-        "insert into tenant_sessions (tenant_id, token_hash, user_id, csrf_token)
-         values ($1, $2, $3, $4) returning id",
+    let session = sqlx::query!(
+        r#"insert into tenant_sessions (tenant_id, token_hash, user_id, csrf_token)
+           values ($1, $2, $3, $4)
+           returning id,
+                     (select coalesce(u.time_zone, t.timezone) from users u, tenants t
+                      where u.id = $3 and t.id = $1) as "time_zone!""#,
         tenant.as_uuid(),
         token.sha256(),
         user_id as UserId,
@@ -125,7 +130,7 @@ pub(crate) async fn open_session(
     .fetch_one(tx)
     .await?;
     let signed_in = SignedIn {
-        session_id,
+        session_id: session.id,
         context: TenantContext {
             tenant_id: tenant,
             user_id,
@@ -135,6 +140,7 @@ pub(crate) async fn open_session(
         email,
         csrf_token,
         refreshed: false,
+        time_zone: session.time_zone,
     };
     Ok((token, signed_in))
 }
@@ -150,10 +156,12 @@ pub async fn authenticate(
     let session = sqlx::query!(
         r#"select s.id, s.csrf_token, u.id as "user_id: UserId", u.display_name, u.email,
                   m.role as "role: MemberRole",
-                  s.last_seen_at < now() - make_interval(secs => $4) as "stale!"
+                  s.last_seen_at < now() - make_interval(secs => $4) as "stale!",
+                  coalesce(u.time_zone, t.timezone) as "time_zone!"
            from tenant_sessions s
            join tenant_members m on m.tenant_id = s.tenant_id and m.user_id = s.user_id
            join users u on u.id = s.user_id
+           join tenants t on t.id = s.tenant_id
            where s.tenant_id = $1 and s.token_hash = $2
              and m.deactivated_at is null
              and s.last_seen_at > now() - make_interval(secs => $3)
@@ -189,6 +197,7 @@ pub async fn authenticate(
         email: session.email,
         csrf_token: session.csrf_token,
         refreshed: session.stale,
+        time_zone: session.time_zone,
     }))
 }
 

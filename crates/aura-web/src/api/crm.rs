@@ -51,7 +51,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// A query parameter that does not parse is refused by name (422), not ignored.
-fn param<T: FromStr>(name: &str, raw: Option<&str>) -> Result<Option<T>, WebError> {
+pub(super) fn param<T: FromStr>(name: &str, raw: Option<&str>) -> Result<Option<T>, WebError> {
     match raw.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(value) => value.parse().map(Some).map_err(|_| {
@@ -60,7 +60,7 @@ fn param<T: FromStr>(name: &str, raw: Option<&str>) -> Result<Option<T>, WebErro
     }
 }
 
-fn created(location: String, body: impl Serialize) -> Response {
+pub(super) fn created(location: String, body: impl Serialize) -> Response {
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);

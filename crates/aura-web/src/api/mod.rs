@@ -27,6 +27,7 @@ use uuid::Uuid;
 mod board;
 mod crm;
 mod deals;
+mod follow_ups;
 mod processes;
 mod products;
 mod snapshot;
@@ -71,6 +72,7 @@ fn api() -> Api {
         .merge(crm::routes())
         .merge(processes::routes())
         .merge(deals::routes())
+        .merge(follow_ups::routes())
         .merge(products::routes())
         .merge(board::routes())
         .merge(snapshot::routes())

@@ -22,7 +22,7 @@ use crate::{AppState, WebError};
 pub(super) struct ActivityForm {
     #[serde(default)]
     pub(super) kind: String,
-    /// `datetime-local`: `2026-11-22T14:30`, read as UTC.
+    /// `datetime-local`: `2026-11-22T14:30`, read in the member's time zone.
     #[serde(default)]
     pub(super) occurred_at: String,
     #[serde(default)]
@@ -36,7 +36,7 @@ pub(super) async fn log_activity(
 ) -> Result<Response, WebError> {
     let contact = visible_contact(&state, &member, id).await?;
     let mut errors = Errors::default();
-    let occurred_at = occurred_at(&form.occurred_at, &mut errors);
+    let occurred_at = occurred_at(&form.occurred_at, member.zone(), &mut errors);
     let input = ActivityInput {
         kind: form.kind.clone(),
         description: form.description.clone(),

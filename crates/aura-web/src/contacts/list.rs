@@ -17,6 +17,7 @@ use crate::forms::{encode, optional_id};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::records::owner_choices;
 use crate::session::Member;
+use crate::time::Zone;
 use crate::{refusals, AppState, WebError};
 
 #[derive(Deserialize, Default)]
@@ -44,6 +45,8 @@ struct ContactsPage {
     next_query: Option<String>,
     first_page: bool,
     oob: bool,
+    /// For the next follow-up's and the last activity's times.
+    zone: Zone,
     /// The member sees everyone's contacts, so may narrow the list to one owner's.
     filter_by_owner: bool,
     owners: Vec<TeamMember>,
@@ -67,6 +70,7 @@ struct ContactResults {
     next_query: Option<String>,
     first_page: bool,
     oob: bool,
+    zone: Zone,
 }
 
 pub(super) async fn list_page(
@@ -105,6 +109,7 @@ pub(super) async fn list_page(
             next_query,
             first_page: filter.after.is_none(),
             oob: true,
+            zone: member.zone(),
         })));
     }
     let organization = match organization_id {
@@ -132,6 +137,7 @@ pub(super) async fn list_page(
         next_query,
         first_page: filter.after.is_none(),
         oob: false,
+        zone: member.zone(),
         filter_by_owner: sees_all,
         owners: if sees_all || can_reassign {
             owner_choices(&state, context, None).await?

@@ -2,21 +2,22 @@ use askama::Template;
 use aura_crm::activities::{ActivityKind, Timeline};
 use aura_crm::contacts::{self, Contact};
 use aura_crm::custom_fields::{self, Entity};
+use aura_crm::follow_ups::{self, FollowUpKind};
 use aura_crm::ids::{ActivityId, ContactId};
 use aura_crm::paging::Cursor;
 use aura_crm::WriteError;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use chrono::Utc;
 use serde::Deserialize;
 
 use super::activities::ActivityForm;
 use super::visible_contact;
 use crate::extract::Id;
+use crate::follow_ups::{FollowUpForm, FollowUpView};
 use crate::forms::{CustomField, Errors};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
-use crate::records::{when, MoreActivities, ProblemPage, TimelineView};
+use crate::records::{MoreActivities, ProblemPage, TimelineView};
 use crate::removal::{self, Removable};
 use crate::session::Member;
 use crate::{AppState, WebError};
@@ -31,7 +32,7 @@ pub(super) struct ContactQuery {
 
 #[derive(Template)]
 #[template(path = "contacts/page.html")]
-pub(super) struct ContactPage {
+pub(crate) struct ContactPage {
     chrome: Chrome,
     csrf_token: String,
     contact: Contact,
@@ -46,25 +47,40 @@ pub(super) struct ContactPage {
     kinds: [ActivityKind; 4],
     pub(super) activity: ActivityForm,
     pub(super) errors: Errors,
+    /// Its open follow-ups, the earliest first.
+    follow_ups: Vec<FollowUpView>,
+    /// Where their Done and Move forms return: this page.
+    back: String,
+    follow_up_kinds: [FollowUpKind; 3],
+    pub(crate) follow_up: FollowUpForm,
+    pub(crate) follow_up_errors: Errors,
 }
 
 impl ContactPage {
-    pub(super) async fn load(
+    pub(crate) async fn load(
         state: &AppState,
         member: &Member,
         contact: Contact,
         after: Option<Cursor<ActivityId>>,
     ) -> Result<Self, WebError> {
         let context = member.signed_in.context;
+        let zone = member.zone();
         let timeline = TimelineView::load(
             state,
             context,
+            zone,
             Timeline::Contact(contact.id),
             format!("/contacts/{}", contact.id),
             after,
         )
         .await?;
         let definitions = custom_fields::list(&state.db, context, Entity::Contact).await?;
+        let follow_ups = follow_ups::of_contact(&state.db, context, contact.id)
+            .await?
+            .into_iter()
+            .map(|f| FollowUpView::of(f, zone))
+            .collect();
+        let back = format!("/contacts/{}", contact.id);
         Ok(Self {
             chrome: Chrome::for_member(Section::Contacts, member),
             csrf_token: member.signed_in.csrf_token.clone(),
@@ -72,8 +88,8 @@ impl ContactPage {
                 definitions,
                 &CustomField::stored(&contact.custom_fields),
             ),
-            created: when(&contact.created_at),
-            updated: when(&contact.updated_at),
+            created: zone.when(&contact.created_at),
+            updated: zone.when(&contact.updated_at),
             contact,
             notice: None,
             undo: None,
@@ -81,10 +97,15 @@ impl ContactPage {
             kinds: ActivityKind::ALL,
             activity: ActivityForm {
                 kind: "call".to_owned(),
-                occurred_at: Utc::now().format("%Y-%m-%dT%H:%M").to_string(),
+                occurred_at: zone.now_input(),
                 ..ActivityForm::default()
             },
             errors: Errors::default(),
+            follow_ups,
+            back,
+            follow_up_kinds: FollowUpKind::ALL,
+            follow_up: FollowUpForm::fresh(zone),
+            follow_up_errors: Errors::default(),
         })
     }
 }
@@ -97,6 +118,12 @@ fn contact_notice(code: Option<&str>) -> Option<&'static str> {
         "restored" => "Contact restored.",
         "logged" => "Activity logged.",
         "activity_deleted" => "Activity deleted.",
+        "planned" => "Follow-up planned.",
+        "follow_up_done" => "Follow-up done: it is logged as an activity.",
+        "follow_up_moved" => "Follow-up moved.",
+        "follow_up_unmoved" => {
+            "That time did not read as a date and time; the follow-up was not moved."
+        }
         _ => return None,
     })
 }
@@ -114,6 +141,7 @@ pub(super) async fn contact_page(
         let mut timeline = TimelineView::load(
             &state,
             member.signed_in.context,
+            member.zone(),
             Timeline::Contact(contact.id),
             format!("/contacts/{}", contact.id),
             after,

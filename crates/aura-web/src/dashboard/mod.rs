@@ -9,6 +9,7 @@ use askama::Template;
 use aura_crm::board::{self, MyPipeline};
 use aura_crm::dashboard::{self, Attention, DealLine, Numbers, ShortList};
 use aura_crm::deals::{self, ProcessChoice};
+use aura_crm::follow_ups::{self, FollowUp};
 use aura_crm::ids::ProcessId;
 use aura_platform::tenants;
 use axum::extract::{Query, State};
@@ -21,9 +22,11 @@ use serde::Deserialize;
 
 use crate::board::money;
 use crate::charts::{self, Chart, Group, HorizontalBar, Series};
+use crate::follow_ups::FollowUpView;
 use crate::forms::encode;
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
+use crate::time::Zone;
 use crate::{AppState, WebError};
 
 #[derive(Deserialize, Default)]
@@ -126,6 +129,12 @@ struct HomePage {
     rotting: ShortListView,
     activities: Vec<ActivityView>,
     numbers: NumbersView,
+    csrf_token: String,
+    /// The member's open follow-ups due before today, and today (a few of each).
+    overdue_follow_ups: Vec<FollowUpView>,
+    overdue_follow_ups_total: i64,
+    today_follow_ups: Vec<FollowUpView>,
+    today_follow_ups_total: i64,
 }
 
 #[derive(Template)]
@@ -169,7 +178,7 @@ fn short_list(list: ShortList, see_all: String) -> ShortListView {
     }
 }
 
-fn activity_view(activity: dashboard::ActivityLine) -> ActivityView {
+fn activity_view(activity: dashboard::ActivityLine, zone: Zone) -> ActivityView {
     let mut description: String = activity.description.chars().take(120).collect();
     if description.len() < activity.description.len() {
         description.push('…');
@@ -184,7 +193,7 @@ fn activity_view(activity: dashboard::ActivityLine) -> ActivityView {
     ActivityView {
         kind: activity.kind.label(),
         description,
-        occurred_at: crate::records::when(&activity.occurred_at),
+        occurred_at: zone.when(&activity.occurred_at),
         datetime: activity.occurred_at.to_rfc3339(),
         on,
     }
@@ -437,8 +446,14 @@ pub(crate) async fn home(
         let mut attention = dashboard::attention(&state.db, context).await?;
         let activities = std::mem::take(&mut attention.recent_activity)
             .into_iter()
-            .map(activity_view)
+            .map(|a| activity_view(a, member.zone()))
             .collect();
+        let agenda = follow_ups::agenda(&state.db, context, dashboard::SHORT_LIST).await?;
+        let views = |list: Vec<FollowUp>| {
+            list.into_iter()
+                .map(|f| FollowUpView::of(f, member.zone()))
+                .collect()
+        };
         let [closing_soon, overdue, rotting] = lists(&member, attention);
         render(&HomePage {
             chrome: Chrome::for_member(Section::Home, &member),
@@ -452,6 +467,11 @@ pub(crate) async fn home(
             rotting,
             activities,
             numbers,
+            csrf_token: member.signed_in.csrf_token.clone(),
+            overdue_follow_ups: views(agenda.overdue.items),
+            overdue_follow_ups_total: agenda.overdue.total,
+            today_follow_ups: views(agenda.today.items),
+            today_follow_ups_total: agenda.today.total,
         })
     };
     let page = vary_on_htmx(page);

@@ -22,7 +22,7 @@ use super::{contact_named, currency, duration, money, percent, visible_deal};
 use crate::extract::{Id, MemberForm};
 use crate::forms::{optional_id, CustomField, Errors};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
-use crate::records::{occurred_at, owner_choices, when, MoreActivities, ProblemPage, TimelineView};
+use crate::records::{occurred_at, owner_choices, MoreActivities, ProblemPage, TimelineView};
 use crate::removal::{self, Removable};
 use crate::session::Member;
 use crate::{refusals, AppState, WebError};
@@ -119,6 +119,7 @@ impl DealPage {
         let timeline = TimelineView::load(
             state,
             context,
+            member.zone(),
             Timeline::Deal(deal.id),
             format!("/deals/{}", deal.id),
             None,
@@ -136,8 +137,8 @@ impl DealPage {
             amount: deal.amount.as_ref().map(money).unwrap_or_default(),
             probability: percent(&deal.probability),
             custom_fields: CustomField::all(definitions, &CustomField::stored(&deal.custom_fields)),
-            created: when(&deal.created_at),
-            updated: when(&deal.updated_at),
+            created: member.zone().when(&deal.created_at),
+            updated: member.zone().when(&deal.updated_at),
             notice: None,
             undo: None,
             history: history
@@ -150,7 +151,7 @@ impl DealPage {
                         .moved_by_name
                         .unwrap_or_else(|| "a former member".to_owned()),
                     at: m.moved_at,
-                    when: when(&m.moved_at),
+                    when: member.zone().when(&m.moved_at),
                     time_in_previous: m.seconds_in_previous.map(duration),
                 })
                 .collect(),
@@ -159,7 +160,7 @@ impl DealPage {
             kinds: ActivityKind::ALL,
             activity: ActivityForm {
                 kind: "call".to_owned(),
-                occurred_at: Utc::now().format("%Y-%m-%dT%H:%M").to_string(),
+                occurred_at: member.zone().now_input(),
                 ..ActivityForm::default()
             },
             activity_errors: Errors::default(),
@@ -240,6 +241,7 @@ pub(super) async fn deal_page(
         let mut timeline = TimelineView::load(
             &state,
             member.signed_in.context,
+            member.zone(),
             Timeline::Deal(detail.deal.id),
             format!("/deals/{}", detail.deal.id),
             after,
@@ -258,6 +260,7 @@ pub(super) async fn deal_page(
         page.timeline = TimelineView::load(
             &state,
             member.signed_in.context,
+            member.zone(),
             Timeline::Deal(page.detail.deal.id),
             format!("/deals/{}", page.detail.deal.id),
             Some(after),
@@ -423,7 +426,7 @@ pub(super) async fn log_activity(
 ) -> Result<Response, WebError> {
     let detail = visible_deal(&state, &member, id).await?;
     let mut errors = Errors::default();
-    let occurred_at = occurred_at(&form.occurred_at, &mut errors);
+    let occurred_at = occurred_at(&form.occurred_at, member.zone(), &mut errors);
     let input = ActivityInput {
         kind: form.kind.clone(),
         description: form.description.clone(),

@@ -16,7 +16,7 @@ use super::{definitions, visible_organization};
 use crate::extract::Id;
 use crate::forms::{encode, CustomField};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
-use crate::records::{when, MoreActivities, ProblemPage, TimelineView};
+use crate::records::{MoreActivities, ProblemPage, TimelineView};
 use crate::removal::{self, Removable};
 use crate::session::Member;
 use crate::{AppState, WebError};
@@ -63,6 +63,7 @@ pub(super) async fn organization_page(
     let timeline = TimelineView::load(
         &state,
         context,
+        member.zone(),
         Timeline::Organization(organization.id),
         format!("/organizations/{}", organization.id),
         after,
@@ -94,8 +95,8 @@ pub(super) async fn organization_page(
             definitions(&state, &member).await?,
             &CustomField::stored(&organization.custom_fields),
         ),
-        created: when(&organization.created_at),
-        updated: when(&organization.updated_at),
+        created: member.zone().when(&organization.created_at),
+        updated: member.zone().when(&organization.updated_at),
         subsidiaries: organizations::subsidiaries(&state.db, context, organization.id).await?,
         organization,
         contacts: contacts.page.items,

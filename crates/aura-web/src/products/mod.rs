@@ -33,6 +33,7 @@ use crate::forms::{encode, CustomField, Errors};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::rate_limit::ClientAddress;
 use crate::session::Member;
+use crate::time::Zone;
 use crate::{AppState, WebError};
 
 pub fn routes() -> Router<AppState> {
@@ -559,7 +560,7 @@ struct HistoryRow {
 }
 
 impl HistoryRow {
-    fn of(change: LineChange, currency: &str) -> Self {
+    fn of(change: LineChange, currency: &str, zone: Zone) -> Self {
         let money = |state: &LineState| format!("{} {currency}", state.extended_price);
         let reason = |state: &LineState| {
             state
@@ -614,7 +615,7 @@ impl HistoryRow {
         };
         Self {
             at: change.changed_at,
-            when: crate::records::when(&change.changed_at),
+            when: zone.when(&change.changed_at),
             by: change
                 .changed_by_name
                 .unwrap_or_else(|| "a former member".to_owned()),
@@ -689,7 +690,7 @@ impl LinesPartial {
         partial.history = history
             .items
             .into_iter()
-            .map(|c| HistoryRow::of(c, &partial.lines.currency))
+            .map(|c| HistoryRow::of(c, &partial.lines.currency, member.zone()))
             .collect();
         partial.history_older = history.next.map(|c| c.to_string());
         Ok(partial)

@@ -26,7 +26,8 @@ const FIELD_MARK: &str = "zqxfield";
 const DEAL_MARK: &str = "zqxdeal";
 const PROCESS_MARK: &str = "zqxprocess";
 const PRODUCT_MARK: &str = "zqxproduct";
-const ALL_MARKS: [&str; 7] = [
+const FOLLOW_UP_MARK: &str = "zqxfollowup";
+const ALL_MARKS: [&str; 8] = [
     ORGANIZATION_MARK,
     CONTACT_MARK,
     ACTIVITY_MARK,
@@ -34,6 +35,7 @@ const ALL_MARKS: [&str; 7] = [
     DEAL_MARK,
     PROCESS_MARK,
     PRODUCT_MARK,
+    FOLLOW_UP_MARK,
 ];
 
 /// acme's records under attack, created by their owner (acme's `rep`) and admin.
@@ -49,6 +51,8 @@ struct Victim {
     /// A product of acme's catalog, and a line of it on the deal.
     product: String,
     line: String,
+    /// A follow-up of the rep's on the contact.
+    follow_up: String,
     /// Whom the writes try to give acme's contact to: globex's admin.
     thief: uuid::Uuid,
 }
@@ -65,6 +69,7 @@ impl Victim {
             "processes" => self.process.clone(),
             "stages" => self.stage.clone(),
             "products" => self.product.clone(),
+            "follow-ups" => self.follow_up.clone(),
             // Signups belong to no workspace: any id will do, the caller is the point.
             "signups" => uuid::Uuid::new_v4().to_string(),
             other => panic!(
@@ -164,6 +169,7 @@ fn plausible_body() -> Value {
         "quantity": "1",
         "list_price": "1.00",
         "reason": "Taken over",
+        "due_at": chrono::Utc::now().to_rfc3339(),
     })
 }
 
@@ -182,6 +188,10 @@ fn reaching_body(victim: &Victim) -> Value {
         "parent_id": victim.organization,
         "ids": [victim.contact],
         "assigned_to": victim.thief,
+        "subject": "Taken over",
+        "due_at": chrono::Utc::now().to_rfc3339(),
+        "contact_id": victim.contact,
+        "owner_id": victim.thief,
     })
 }
 
@@ -307,6 +317,15 @@ async fn plant(
     assert_eq!(lines.status(), StatusCode::CREATED);
     let lines: Value = lines.json().await.unwrap();
     let line = lines["items"][0]["id"].as_str().unwrap().to_owned();
+    let follow_up = created(
+        app,
+        rep,
+        "/api/v1/follow-ups",
+        json!({ "kind": "call", "subject": format!("{FOLLOW_UP_MARK}: call back"),
+                "due_at": chrono::Utc::now().to_rfc3339(), "contact_id": contact,
+                "deal_id": deal }),
+    )
+    .await;
     Victim {
         organization,
         contact,
@@ -317,6 +336,7 @@ async fn plant(
         stage,
         product,
         line,
+        follow_up,
         thief,
     }
 }
@@ -373,7 +393,7 @@ fn path_for(route: &Route, victim: &Victim) -> String {
 
 async fn attack(app: &TestApp, routes: &[Route], victim: &Victim, caller: &Caller) {
     let hidden: &[&str] = if caller.same_workspace {
-        &[CONTACT_MARK, ACTIVITY_MARK, DEAL_MARK]
+        &[CONTACT_MARK, ACTIVITY_MARK, DEAL_MARK, FOLLOW_UP_MARK]
     } else {
         &ALL_MARKS
     };
@@ -385,6 +405,7 @@ async fn attack(app: &TestApp, routes: &[Route], victim: &Victim, caller: &Calle
             && route.collection() != Some("contacts")
             && route.collection() != Some("activities")
             && route.collection() != Some("deals")
+            && route.collection() != Some("follow-ups")
         {
             // A rep of acme may change organizations and create records: not an attack.
             continue;
@@ -404,7 +425,7 @@ async fn attack(app: &TestApp, routes: &[Route], victim: &Victim, caller: &Calle
         }
         let owned = matches!(
             route.collection(),
-            Some("contacts" | "activities" | "deals")
+            Some("contacts" | "activities" | "deals" | "follow-ups")
         );
         let refused = [
             StatusCode::UNAUTHORIZED,
@@ -470,6 +491,19 @@ async fn assert_untouched(app: &TestApp, rep: &str, admin: &str, victim: &Victim
     assert_eq!(
         timeline["items"][0]["id"].as_str(),
         Some(victim.activity.as_str())
+    );
+    let follow_up = get(rep, format!("/api/v1/follow-ups/{}", victim.follow_up)).await;
+    assert_eq!(
+        (
+            follow_up["done_at"].is_null(),
+            follow_up["owner_name"].as_str(),
+            follow_up["subject"].as_str()
+        ),
+        (
+            true,
+            Some("Rita Rep"),
+            Some(format!("{FOLLOW_UP_MARK}: call back").as_str())
+        )
     );
     let deal = get(rep, format!("/api/v1/deals/{}", victim.deal)).await;
     // Version 2: adding the line set the deal's amount (3 x 950).
@@ -548,6 +582,10 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
         "/api/v1/processes/{id}/board",
         "/api/v1/processes/{id}/board/stages/{stage_id}",
         "/api/v1/processes/{id}/snapshot",
+        "/api/v1/follow-ups",
+        "/api/v1/follow-ups/{id}",
+        "/api/v1/follow-ups/{id}/complete",
+        "/api/v1/follow-ups/{id}/reschedule",
     ] {
         assert!(routes.iter().any(|r| r.path == deal_route), "{deal_route}");
     }

@@ -1353,3 +1353,103 @@ async fn the_bulk_bar_selects_a_page_and_counts_it_at_desktop_and_phone_widths()
         browser.close().await;
     }
 }
+
+
+#[tokio::test]
+async fn a_rep_logs_a_call_from_the_contact_list_in_two_clicks_without_a_reload() {
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    let (rita, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let created = rita
+        .post(app.workspace_url("acme", "/contacts"))
+        .form(&[
+            ("first_name", "Alan"),
+            ("last_name", "Turing"),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 303);
+    let contact = created.headers()["location"]
+        .to_str()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    for width in [1280, 375] {
+        let browser = Browser::start(width).await;
+        let page = &browser.client;
+        browser
+            .sign_in(
+                &app.workspace_url("acme", "/login"),
+                "rep@acme.example",
+                DEMO_PASSWORD,
+            )
+            .await;
+        browser.expect_heading("Welcome, Rita Rep").await;
+        page.goto(&app.workspace_url("acme", "/contacts"))
+            .await
+            .unwrap();
+        browser.expect_heading("Contacts").await;
+        // A mark on this document: a full page load would lose it.
+        page.execute("document.body.dataset.kept = 'yes'; return true", vec![])
+            .await
+            .unwrap();
+
+        // Click 1: "Log" on the row; the form comes in place with the text area focused.
+        page.find(Locator::Css(&format!("a[href='{contact}/log']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(
+            &browser,
+            "const f = document.activeElement; \
+             return !!f && f.id.startsWith('quick-description-')",
+        )
+        .await;
+        let focused = page.active_element().await.unwrap();
+        focused
+            .send_keys(&format!("Called at {width} px about the bombe."))
+            .await
+            .unwrap();
+        // Click 2: Save (a call is the preselected kind).
+        page.find(Locator::Css(".quick-log button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(
+            &browser,
+            "const n = document.querySelector('.quick-log .notice'); \
+             return !!n && n.textContent.includes('Call logged with Alan Turing')",
+        )
+        .await;
+        let kept = page
+            .execute("return document.body.dataset.kept || ''", vec![])
+            .await
+            .unwrap();
+        assert_eq!(kept, "yes", "no full page load at {width} px");
+        assert!(
+            !browser.overflows_horizontally().await,
+            "the contact list overflows {width} px"
+        );
+        browser.close().await;
+    }
+
+    let page = rita
+        .get(app.workspace_url("acme", &contact))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for width in [1280, 375] {
+        assert!(page.contains(&format!("Called at {width} px about the bombe.")));
+    }
+}

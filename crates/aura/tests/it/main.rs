@@ -12,6 +12,7 @@ mod cli;
 mod crm_pages;
 mod dashboard;
 mod deal_pages;
+mod follow_ups;
 mod health;
 mod helpers;
 mod injection;

@@ -1,0 +1,252 @@
+//! Follow-ups, the two-click log and times in the member's zone (issue 18), over HTTP: the API's
+//! routes, the pages' forms (with and without htmx), and the dashboard's lists.
+
+use chrono::{Duration, Utc};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{id, location, Api, Member, TestApp};
+
+#[tokio::test]
+async fn over_the_api_a_follow_up_due_yesterday_is_overdue_and_completing_it_logs_it() {
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    let rep = Api::sign_in(&app, "acme", "rep").await;
+    let contact = rep
+        .contact(json!({ "first_name": "Ada", "last_name": "Lovelace" }))
+        .await;
+    let yesterday = (Utc::now() - Duration::days(1)).to_rfc3339();
+    let planned = rep
+        .created(
+            "/api/v1/follow-ups",
+            json!({ "kind": "call", "subject": "Call back Tuesday", "due_at": yesterday,
+                    "contact_id": contact }),
+        )
+        .await;
+    let follow_up = id(&planned);
+
+    let overdue = rep.ok("/api/v1/follow-ups?due=overdue").await;
+    assert_eq!(overdue["total"], 1);
+    assert_eq!(overdue["items"][0]["id"], follow_up.as_str());
+    assert_eq!(overdue["items"][0]["contact_name"], "Ada Lovelace");
+    assert_eq!(rep.ok("/api/v1/follow-ups?due=today").await["total"], 0);
+    let (status, _) = rep.get("/api/v1/follow-ups?due=someday").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let listed = rep.ok(&format!("/api/v1/contacts/{contact}")).await;
+    assert_eq!(listed["next_follow_up"], "Call back Tuesday");
+
+    // Another rep of the workspace, and another workspace, do not reach it.
+    let rep2 = Api::sign_in(&app, "acme", "rep2").await;
+    for path in [
+        format!("/api/v1/follow-ups/{follow_up}"),
+        format!("/api/v1/follow-ups/{follow_up}/complete"),
+    ] {
+        let (status, _) = if path.ends_with("complete") {
+            rep2.post(&path, json!({})).await
+        } else {
+            rep2.get(&path).await
+        };
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(rep2.ok("/api/v1/follow-ups").await["total"], 0);
+
+    let (status, completed) = rep
+        .post(
+            &format!("/api/v1/follow-ups/{follow_up}/complete"),
+            json!({ "note": "Booked a demo." }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{completed}");
+    let activity = completed["activity_id"].as_str().unwrap();
+    let timeline = rep
+        .ok(&format!("/api/v1/contacts/{contact}/activities"))
+        .await;
+    assert_eq!(timeline["items"][0]["id"], activity);
+    assert_eq!(timeline["items"][0]["kind"], "call");
+    assert_eq!(
+        timeline["items"][0]["description"],
+        "Call back Tuesday\n\nBooked a demo."
+    );
+    let done = rep.ok(&format!("/api/v1/follow-ups/{follow_up}")).await;
+    assert!(done["done_at"].is_string());
+    assert_eq!(done["done_activity_id"], activity);
+    assert_eq!(rep.ok("/api/v1/follow-ups?due=overdue").await["total"], 0);
+    // Done is done.
+    let (status, _) = rep
+        .post(
+            &format!("/api/v1/follow-ups/{follow_up}/complete"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = rep
+        .post(
+            &format!("/api/v1/follow-ups/{follow_up}/reschedule"),
+            json!({ "due_at": Utc::now().to_rfc3339() }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn on_the_pages_a_follow_up_planned_for_yesterday_shows_overdue_and_is_done_in_a_click() {
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
+    let contact = rep
+        .create(
+            "/contacts",
+            &[("first_name", "Grace"), ("last_name", "Hopper")],
+        )
+        .await;
+    // The form reads the time in the member's zone: set one far from UTC.
+    let saved = rep
+        .submit("/preferences", &[("time_zone", "Pacific/Auckland")])
+        .await;
+    assert_eq!(location(&saved), "/preferences?saved=1");
+    let yesterday = (Utc::now() - Duration::days(1))
+        .with_timezone(&chrono_tz::Pacific::Auckland)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+
+    let refused = rep
+        .submit(
+            &format!("{contact}/follow-ups"),
+            &[("kind", "call"), ("subject", ""), ("due_at", "soon")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("is not a date and time"), "{html}");
+    assert!(html.contains("What to do is required."));
+
+    let planned = rep
+        .submit(
+            &format!("{contact}/follow-ups"),
+            &[
+                ("kind", "call"),
+                ("subject", "Call back about the pilot"),
+                ("due_at", &yesterday),
+            ],
+        )
+        .await;
+    assert_eq!(
+        location(&planned),
+        format!("{contact}?notice=planned#follow-ups")
+    );
+    let page = rep.ok_page(&contact).await;
+    assert!(page.contains("Call back about the pilot"));
+    assert!(page.contains("Overdue"));
+    // Shown in the member's zone, as typed; never labelled UTC.
+    assert!(page.contains(&yesterday.replace('T', " ")), "{page}");
+    assert!(!page.contains("UTC"));
+
+    let home = rep.ok_page("/").await;
+    let overdue = home
+        .split("Overdue follow-ups")
+        .nth(1)
+        .and_then(|rest| rest.split("Follow-ups due today").next())
+        .expect("the overdue list");
+    assert!(overdue.contains("Call back about the pilot"), "{overdue}");
+    assert!(overdue.contains("Grace Hopper"));
+
+    let follow_up = overdue
+        .split("/follow-ups/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let done = rep
+        .submit(
+            &format!("/follow-ups/{follow_up}/complete"),
+            &[("back", "/")],
+        )
+        .await;
+    assert_eq!(location(&done), "/?notice=follow_up_done#follow-ups");
+    let home = rep.ok_page("/").await;
+    assert!(!home.contains("Call back about the pilot"));
+    let page = rep.ok_page(&contact).await;
+    let timeline = page.split("id=\"timeline-heading\"").nth(1).unwrap();
+    assert!(
+        timeline.contains("Call back about the pilot"),
+        "logged as done"
+    );
+
+    // Another rep does not reach it from the pages either.
+    let rep2 = Member::sign_in(&app, "acme", "rep2@acme.example").await;
+    let refused = rep2
+        .submit(
+            &format!("/follow-ups/{follow_up}/reschedule"),
+            &[("back", "/"), ("due_at", "2030-01-01T09:00")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_call_is_logged_from_the_contact_list_with_htmx_or_without() {
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
+    let contact = rep
+        .create(
+            "/contacts",
+            &[("first_name", "Alan"), ("last_name", "Turing")],
+        )
+        .await;
+    let list = rep.ok_page("/contacts").await;
+    let log = format!("{contact}/log");
+    assert!(list.contains(&format!("hx-get=\"{log}\"")));
+
+    // htmx: the form alone, focused; the answer to it says what was logged.
+    let form = rep
+        .get(rep.url(&log))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+    let form = form.text().await.unwrap();
+    assert!(!form.contains("<html"), "a fragment");
+    assert!(form.contains("autofocus"));
+    let refused = rep
+        .htmx_submit(&log, &[("kind", "call"), ("description", " ")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("Description is required."));
+    let logged = rep
+        .htmx_submit(
+            &log,
+            &[("kind", "call"), ("description", "Left a voicemail")],
+        )
+        .await;
+    assert_eq!(logged.status(), StatusCode::OK);
+    assert!(logged.text().await.unwrap().contains("Call logged with"));
+
+    // Without script: a page, and back to the contact.
+    let page = rep.ok_page(&log).await;
+    assert!(page.contains("<html"));
+    let logged = rep
+        .submit(&log, &[("kind", "note"), ("description", "Prefers email")])
+        .await;
+    assert_eq!(
+        location(&logged),
+        format!("{contact}?notice=logged#timeline")
+    );
+    let page = rep.ok_page(&contact).await;
+    assert!(page.contains("Left a voicemail") && page.contains("Prefers email"));
+    let list = rep.ok_page("/contacts").await;
+    let row = list.split("Alan Turing").nth(1).unwrap();
+    assert!(
+        row.split("</tr>").next().unwrap().contains("<time"),
+        "the last activity shows in the list"
+    );
+
+    // Another rep may not log on it.
+    let rep2 = Member::sign_in(&app, "acme", "rep2@acme.example").await;
+    let refused = rep2
+        .submit(&log, &[("kind", "call"), ("description", "Hijack")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+}
