@@ -24,12 +24,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct SnapshotParams {
     /// First day of the period (`YYYY-MM-DD`, in the workspace's time zone); with `to`.
+    #[param(value_type = Option<chrono::NaiveDate>)]
     from: Option<String>,
     /// Last day of the period, included (`YYYY-MM-DD`); with `from`, at most three years on.
+    #[param(value_type = Option<chrono::NaiveDate>)]
     to: Option<String>,
     /// Without `from` and `to`: `week`, `month` (the default) or `quarter` holding today.
     period: Option<String>,
     /// Only this member's deals (managers and admins; a rep's snapshot is always their own).
+    #[param(value_type = Option<uuid::Uuid>)]
     owner: Option<String>,
 }
 
