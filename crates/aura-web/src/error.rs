@@ -19,6 +19,8 @@ pub enum WebError {
     Unauthorized,
     /// An API body that is not JSON of the expected shape.
     MalformedBody,
+    /// An API query string that does not parse: a parameter given twice, a required one missing.
+    MalformedQuery,
     UnsupportedMediaType,
     /// Too many requests (NFR-S7); the window ends in `retry_after` seconds.
     RateLimited {
@@ -123,7 +125,7 @@ pub struct Problem {
     title: &'static str,
     /// The HTTP status code.
     status: u16,
-    /// A stable code for programs: `not_found`, `unauthorized`, `malformed_body`,
+    /// A stable code for programs: `not_found`, `unauthorized`, `malformed_body`, `malformed_query`,
     /// `unsupported_media_type`, `rate_limited`, `forbidden`, `workspace_suspended`,
     /// `conflict`, `duplicate`, `stale`, `invalid`, `nul_character`, `too_large`,
     /// `database_unavailable` or `internal`.
@@ -165,6 +167,13 @@ impl WebError {
                 "malformed_body",
                 "Malformed request",
                 "The request body is not JSON of the expected shape; see the API's OpenAPI document.",
+            ),
+            WebError::MalformedQuery => (
+                StatusCode::BAD_REQUEST,
+                "malformed_query",
+                "Malformed request",
+                "The query string does not parse: a parameter is given twice, or a required one is \
+                 missing; see the API's OpenAPI document.",
             ),
             WebError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -7,7 +7,7 @@ use aura_crm::board::{self, BoardFilter, Card, Totals};
 use aura_crm::deals::{ProcessChoice, Stage};
 use aura_crm::ids::{ProcessId, StageId};
 use aura_platform::ids::UserId;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{param, ApiCaller};
+use super::{param, ApiCaller, ApiQuery};
 use crate::extract::Id;
 use crate::{AppState, WebError};
 
@@ -120,7 +120,7 @@ async fn get_board(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(process): Id<ProcessId>,
-    Query(query): Query<BoardQuery>,
+    ApiQuery(query): ApiQuery<BoardQuery>,
 ) -> Result<Json<BoardView>, WebError> {
     let filter = query.filter()?;
     let limit = param("limit", query.limit.as_deref())?;
@@ -153,8 +153,8 @@ async fn stage_cards(
     State(state): State<AppState>,
     caller: ApiCaller,
     ProcessStagePath(process, stage): ProcessStagePath,
-    Query(query): Query<BoardQuery>,
-    Query(after): Query<CardsAfter>,
+    ApiQuery(query): ApiQuery<BoardQuery>,
+    ApiQuery(after): ApiQuery<CardsAfter>,
 ) -> Result<Json<BoardCards>, WebError> {
     let filter = query.filter()?;
     let limit = param("limit", query.limit.as_deref())?;

@@ -12,7 +12,7 @@ use aura_crm::organizations::{
 };
 use aura_crm::WriteError;
 use aura_platform::ids::UserId;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -23,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{created, param, ApiCaller, ApiJson, Page, PageQuery};
+use super::{created, param, ApiCaller, ApiJson, ApiQuery, Page, PageQuery};
 use crate::extract::Id;
 use crate::{refusals, AppState, WebError};
 
@@ -72,8 +72,8 @@ pub struct OrganizationQuery {
 async fn list_organizations(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Query(query): Query<OrganizationQuery>,
-    Query(paging): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<OrganizationQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<OrganizationRow>>, WebError> {
     let (after, limit) = paging.parse()?;
     let filter = OrganizationFilter {
@@ -204,7 +204,7 @@ async fn organization_activities(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<OrganizationId>,
-    Query(paging): Query<PageQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Activity>>, WebError> {
     organizations::get(&state.db, caller.context, id)
         .await?
@@ -260,8 +260,8 @@ pub struct ContactList {
 async fn list_contacts(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Query(query): Query<ContactQuery>,
-    Query(paging): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<ContactQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<Json<ContactList>, WebError> {
     let (after, limit) = paging.parse()?;
     let filter = ContactFilter {
@@ -417,7 +417,7 @@ async fn contact_activities(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<ContactId>,
-    Query(paging): Query<PageQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Activity>>, WebError> {
     contacts::get(&state.db, caller.context, id)
         .await?
@@ -478,7 +478,7 @@ pub struct CustomFieldQuery {
 async fn list_custom_fields(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Query(query): Query<CustomFieldQuery>,
+    ApiQuery(query): ApiQuery<CustomFieldQuery>,
 ) -> Result<Json<Vec<Definition>>, WebError> {
     let entity = Entity::parse(&query.entity).ok_or_else(|| {
         WebError::from(WriteError::<()>::invalid(

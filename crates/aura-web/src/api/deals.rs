@@ -11,7 +11,7 @@ use aura_crm::deals::{
 use aura_crm::ids::{ActivityId, ContactId, DealId};
 use aura_crm::WriteError;
 use aura_platform::ids::UserId;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -23,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{created, param, ApiCaller, ApiJson, Page, PageQuery};
+use super::{created, param, ApiCaller, ApiJson, ApiQuery, Page, PageQuery};
 use crate::extract::Id;
 use crate::{refusals, AppState, WebError};
 
@@ -106,8 +106,8 @@ pub struct DealQuery {
 async fn list_deals(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Query(query): Query<DealQuery>,
-    Query(paging): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<DealQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Deal>>, WebError> {
     let (after, limit) = paging.parse()?;
     let filter = DealFilter {
@@ -357,7 +357,7 @@ async fn deal_history(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<DealId>,
-    Query(paging): Query<PageQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<StageMove>>, WebError> {
     let (after, limit) = paging.parse()?;
     let page = deals::history(&state.db, caller.context, id, after.as_ref(), limit)
@@ -374,7 +374,7 @@ async fn deal_activities(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<DealId>,
-    Query(paging): Query<PageQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Activity>>, WebError> {
     deals::find(&state.db, caller.context, id)
         .await?

@@ -12,8 +12,13 @@ use utoipa::openapi::{ObjectBuilder, ResponseBuilder};
 
 /// The problem responses every operation refers to, by status: the component's name and what
 /// it means when an operation does not say more.
-const PROBLEMS: [(&str, &str, &str); 8] = [
-    ("400", "BadRequest", "The body is not JSON of the documented shape."),
+const PROBLEMS: [(&str, &str, &str); 9] = [
+    (
+        "400",
+        "BadRequest",
+        "The body is not JSON of the documented shape, or the query string does not parse (a \
+         parameter given twice, a required one missing).",
+    ),
     (
         "401",
         "Unauthorized",
@@ -31,6 +36,11 @@ const PROBLEMS: [(&str, &str, &str); 8] = [
         "Conflict",
         "A unique value is taken (`duplicate`, `conflict`) or the record changed since it was \
          read (`stale`, with `current`).",
+    ),
+    (
+        "415",
+        "UnsupportedMediaType",
+        "The body is missing or not sent as `Content-Type: application/json`.",
     ),
     (
         "422",
@@ -148,7 +158,8 @@ fn finish_operation(operation: &mut Operation) {
         .security
         .as_ref()
         .is_some_and(|requirements| !requirements.is_empty());
-    // A NUL character in a body or query is refused (422) before any handler.
+    // A body or query that does not parse is 400; a NUL character in either is refused (422)
+    // before any handler.
     let sends_something = operation.request_body.is_some()
         || operation
             .parameters
@@ -162,10 +173,10 @@ fn finish_operation(operation: &mut Operation) {
         common.push("401");
     }
     if operation.request_body.is_some() {
-        common.push("400");
+        common.push("415");
     }
     if sends_something {
-        common.push("422");
+        common.extend(["400", "422"]);
     }
     for status in common {
         responses

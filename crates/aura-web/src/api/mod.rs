@@ -190,6 +190,20 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
     }
 }
 
+/// A query string; one that does not parse is answered with a problem document, not plain text.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(_) => Err(WebError::MalformedQuery),
+        }
+    }
+}
+
 /// An API caller, authenticated by their bearer token and re-checked against the database.
 pub struct ApiCaller {
     pub context: TenantContext,

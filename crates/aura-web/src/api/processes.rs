@@ -8,7 +8,7 @@ use aura_crm::processes::{self, OpenDealsChoice, Process, ProcessInput, Stage, S
 use aura_platform::auth::LoginSource;
 use aura_platform::step_up::Proof;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{created, ApiCaller, ApiJson};
+use super::{created, ApiCaller, ApiJson, ApiQuery};
 use crate::extract::Id;
 use crate::rate_limit::ClientAddress;
 use crate::{AppState, WebError};
@@ -332,7 +332,7 @@ async fn delete_stage(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<StageId>,
-    Query(query): Query<StageDeletion>,
+    ApiQuery(query): ApiQuery<StageDeletion>,
 ) -> Result<Json<StageDeleted>, WebError> {
     let target = match query
         .target_stage_id

@@ -10,7 +10,7 @@ use aura_crm::line_items::{self, AddLine, DealLines, EditLine, LineChange};
 use aura_crm::products::{self, BlueprintInput, PriceChange, Product, ProductFilter, ProductInput};
 use aura_platform::auth::LoginSource;
 use aura_platform::step_up::Proof;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{created, param, ApiCaller, ApiJson, Page, PageQuery};
+use super::{created, param, ApiCaller, ApiJson, ApiQuery, Page, PageQuery};
 use crate::extract::Id;
 use crate::rate_limit::ClientAddress;
 use crate::{AppState, WebError};
@@ -56,8 +56,8 @@ pub struct ProductQuery {
 async fn list_products(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Query(query): Query<ProductQuery>,
-    Query(paging): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<ProductQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Product>>, WebError> {
     let filter = ProductFilter {
         query: query.search,
@@ -306,7 +306,7 @@ async fn remove_line(
     State(state): State<AppState>,
     caller: ApiCaller,
     DealLinePath(id, line): DealLinePath,
-    Query(query): Query<LineVersion>,
+    ApiQuery(query): ApiQuery<LineVersion>,
 ) -> Result<Json<DealLines>, WebError> {
     let version = param::<i64>("version", query.version.as_deref())?;
     Ok(Json(
@@ -323,7 +323,7 @@ async fn line_history(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<DealId>,
-    Query(paging): Query<PageQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<LineChange>>, WebError> {
     let (after, limit) = paging.parse()?;
     let page = line_items::history(&state.db, caller.context, id, after.as_ref(), limit)

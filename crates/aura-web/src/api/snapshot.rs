@@ -4,14 +4,14 @@
 
 use aura_crm::ids::ProcessId;
 use aura_crm::snapshot::{self, Snapshot};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ApiCaller;
+use super::{ApiCaller, ApiQuery};
 use crate::extract::Id;
 use crate::snapshot::{owner_of, period_of, SnapshotQuery};
 use crate::{AppState, WebError};
@@ -47,7 +47,7 @@ async fn get_snapshot(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(process): Id<ProcessId>,
-    Query(params): Query<SnapshotParams>,
+    ApiQuery(params): ApiQuery<SnapshotParams>,
 ) -> Result<Json<Snapshot>, WebError> {
     let query = SnapshotQuery {
         period: params.period.unwrap_or_default(),

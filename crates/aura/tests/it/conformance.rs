@@ -70,7 +70,6 @@ async fn every_answer_of_every_operation_is_as_the_document_says() {
             .args(["--max-examples", "8", "--seed", "14", "--workers", "2"])
             .args(["--request-timeout", "20", "--no-color"])
             .arg(format!("--report-dir={}", reports.path().display()))
-            .env("SCHEMATHESIS_HOOKS", "")
             .output()
             .expect("schemathesis runs")
     })
