@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::layout::{Chrome, Section};
 
@@ -19,6 +19,8 @@ pub enum WebError {
     Unauthorized,
     /// An API body that is not JSON of the expected shape.
     MalformedBody,
+    /// An API query string that does not parse: a parameter given twice, a required one missing.
+    MalformedQuery,
     UnsupportedMediaType,
     /// Too many requests (NFR-S7); the window ends in `retry_after` seconds.
     RateLimited {
@@ -108,6 +110,43 @@ impl<T: Serialize> From<WriteError<T>> for WebError {
     }
 }
 
+/// An API error as `application/problem+json` (RFC 9457): what every refused API request
+/// answers, whatever its status. The members after `detail` appear only for the problems that
+/// carry them.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"type": "about:blank", "title": "Not valid", "status": 422,
+    "code": "invalid", "detail": "Some fields are not valid; see `errors`.",
+    "errors": [{"field": "email", "message": "Enter an email address like name@example.com."}]}))]
+pub struct Problem {
+    /// Always `about:blank`: `code` says which problem it is.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// A short, human-readable summary of the problem.
+    title: &'static str,
+    /// The HTTP status code.
+    status: u16,
+    /// A stable code for programs: `not_found`, `unauthorized`, `malformed_body`, `malformed_query`,
+    /// `unsupported_media_type`, `rate_limited`, `forbidden`, `workspace_suspended`,
+    /// `conflict`, `duplicate`, `stale`, `invalid`, `nul_character`, `too_large`,
+    /// `database_unavailable` or `internal`.
+    code: &'static str,
+    /// What happened and what to do about it, for people.
+    detail: String,
+    /// `invalid`: each refused field and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<FieldError>>,
+    /// `stale`: the record as it is now, to apply the change to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    current: Option<serde_json::Value>,
+    /// `duplicate` and `nul_character`: the field at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    /// `duplicate`: the record that holds the value, if the caller may see it (else null).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    existing_id: Option<Option<uuid::Uuid>>,
+}
+
 impl WebError {
     fn parts(&self) -> (StatusCode, &'static str, &'static str, &'static str) {
         match self {
@@ -128,6 +167,13 @@ impl WebError {
                 "malformed_body",
                 "Malformed request",
                 "The request body is not JSON of the expected shape; see the API's OpenAPI document.",
+            ),
+            WebError::MalformedQuery => (
+                StatusCode::BAD_REQUEST,
+                "malformed_query",
+                "Malformed request",
+                "The query string does not parse: a parameter is given twice, or a required one is \
+                 missing; see the API's OpenAPI document.",
             ),
             WebError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -242,29 +288,36 @@ impl WebError {
     /// The response in the form the client asked for: a page for browsers, else problem+json.
     pub(crate) fn render(&self, wants_html: bool) -> Response {
         let (status, code, title, detail) = self.parts();
-        // What a problem document carries beyond its status, code, title and detail.
-        let (detail, extra) = match self {
-            WebError::NulCharacter { field } => (
-                format!("“{field}” contains a NUL character (\\u0000, %00), which Aura does not accept. Remove it and send again."),
-                json!({ "field": field }),
-            ),
-            WebError::InvalidFields(errors) => (detail.to_owned(), json!({ "errors": errors })),
-            WebError::Stale { current } => (detail.to_owned(), json!({ "current": current })),
-            WebError::Duplicate { field, existing } => (
-                format!("Another record already has this {field}."),
-                json!({ "field": field, "existing_id": existing }),
-            ),
-            _ => (detail.to_owned(), json!({})),
+        let mut problem = Problem {
+            kind: "about:blank",
+            title,
+            status: status.as_u16(),
+            code,
+            detail: detail.to_owned(),
+            errors: None,
+            current: None,
+            field: None,
+            existing_id: None,
         };
-        let mut response = if wants_html {
-            Html(error_page(title, &detail)).into_response()
-        } else {
-            let mut body = json!({ "type": "about:blank", "title": title, "status": status.as_u16(),
-                                   "code": code, "detail": detail });
-            if let (Some(body), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra) {
-                body.extend(extra);
+        // What a problem document carries beyond its status, code, title and detail.
+        match self {
+            WebError::NulCharacter { field } => {
+                problem.detail = format!("“{field}” contains a NUL character (\\u0000, %00), which Aura does not accept. Remove it and send again.");
+                problem.field = Some(field.clone());
             }
-            let mut response = Json(body).into_response();
+            WebError::InvalidFields(errors) => problem.errors = Some(errors.clone()),
+            WebError::Stale { current } => problem.current = Some(current.clone()),
+            WebError::Duplicate { field, existing } => {
+                problem.detail = format!("Another record already has this {field}.");
+                problem.field = Some((*field).to_owned());
+                problem.existing_id = Some(*existing);
+            }
+            _ => {}
+        }
+        let mut response = if wants_html {
+            Html(error_page(title, &problem.detail)).into_response()
+        } else {
+            let mut response = Json(problem).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 header::HeaderValue::from_static("application/problem+json"),

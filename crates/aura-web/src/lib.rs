@@ -30,6 +30,7 @@ mod products;
 mod public;
 pub mod rate_limit;
 mod records;
+mod reference;
 mod refusals;
 mod removal;
 mod session;
@@ -111,6 +112,7 @@ pub fn router(state: AppState) -> Router {
             .merge(password_reset::routes())
             .merge(api::platform_routes())
             .merge(metrics::routes())
+            .merge(reference::routes())
             .fallback(error::not_found)
             .with_state(state.clone()),
         workspace: Router::new()
@@ -130,6 +132,7 @@ pub fn router(state: AppState) -> Router {
             .merge(products::routes())
             .merge(board::routes())
             .merge(snapshot::routes())
+            .merge(reference::routes())
             .fallback(error::not_found)
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),

@@ -3,14 +3,11 @@
 //! so a rep's board and every number on it hold only their deals. Moves are
 //! `POST /api/v1/deals/{id}/stage`.
 
-use std::str::FromStr;
-
 use aura_crm::board::{self, BoardFilter, Card, Totals};
 use aura_crm::deals::{ProcessChoice, Stage};
 use aura_crm::ids::{ProcessId, StageId};
-use aura_crm::WriteError;
 use aura_platform::ids::UserId;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -19,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::ApiCaller;
+use super::{param, ApiCaller, ApiQuery};
 use crate::extract::Id;
 use crate::{AppState, WebError};
 
@@ -27,16 +24,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_board))
         .routes(routes!(stage_cards))
-}
-
-/// A query parameter that does not parse is refused by name (422), not ignored.
-fn param<T: FromStr>(name: &str, raw: Option<&str>) -> Result<Option<T>, WebError> {
-    match raw.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(value) => value.parse().map(Some).map_err(|_| {
-            WriteError::<()>::invalid(name, format!("`{value}` is not valid here.")).into()
-        }),
-    }
 }
 
 /// The process and the stage in `/processes/{id}/board/stages/{stage_id}`; ids that do not
@@ -61,13 +48,18 @@ impl<S: Send + Sync> FromRequestParts<S> for ProcessStagePath {
 #[into_params(parameter_in = Query)]
 pub struct BoardQuery {
     /// Only this member's deals (managers and admins; a rep's board is always their own).
+    #[param(value_type = Option<Uuid>)]
     owner: Option<String>,
+    #[param(value_type = Option<Uuid>)]
     organization_id: Option<String>,
     /// Expected close date on or after this (`YYYY-MM-DD`).
+    #[param(value_type = Option<chrono::NaiveDate>)]
     close_from: Option<String>,
     /// Expected close date on or before this (`YYYY-MM-DD`).
+    #[param(value_type = Option<chrono::NaiveDate>)]
     close_to: Option<String>,
     /// Cards per column (per page of a column): 25 unless given, at most 100.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
@@ -128,7 +120,7 @@ async fn get_board(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(process): Id<ProcessId>,
-    Query(query): Query<BoardQuery>,
+    ApiQuery(query): ApiQuery<BoardQuery>,
 ) -> Result<Json<BoardView>, WebError> {
     let filter = query.filter()?;
     let limit = param("limit", query.limit.as_deref())?;
@@ -161,8 +153,8 @@ async fn stage_cards(
     State(state): State<AppState>,
     caller: ApiCaller,
     ProcessStagePath(process, stage): ProcessStagePath,
-    Query(query): Query<BoardQuery>,
-    Query(after): Query<CardsAfter>,
+    ApiQuery(query): ApiQuery<BoardQuery>,
+    ApiQuery(after): ApiQuery<CardsAfter>,
 ) -> Result<Json<BoardCards>, WebError> {
     let filter = query.filter()?;
     let limit = param("limit", query.limit.as_deref())?;

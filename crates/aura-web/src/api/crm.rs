@@ -3,8 +3,6 @@
 //! (anything else is 404, as if it did not exist), a stale `version` is 409, invalid input is
 //! 422 with every field's problem.
 
-use std::str::FromStr;
-
 use aura_crm::activities::{self, Activity, ActivityInput, Timeline};
 use aura_crm::contacts::{self, Contact, ContactFilter, ContactInput};
 use aura_crm::custom_fields::{self, Definition, DefinitionId, DefinitionInput, Entity};
@@ -14,9 +12,9 @@ use aura_crm::organizations::{
 };
 use aura_crm::WriteError;
 use aura_platform::ids::UserId;
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -25,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{ApiCaller, ApiJson};
+use super::{created, param, ApiCaller, ApiJson, ApiQuery, Page, PageQuery};
 use crate::extract::Id;
 use crate::{refusals, AppState, WebError};
 
@@ -50,36 +48,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(archive_custom_field))
 }
 
-/// A query parameter that does not parse is refused by name (422), not ignored.
-pub(super) fn param<T: FromStr>(name: &str, raw: Option<&str>) -> Result<Option<T>, WebError> {
-    match raw.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(value) => value.parse().map(Some).map_err(|_| {
-            WriteError::<()>::invalid(name, format!("`{value}` is not valid here.")).into()
-        }),
-    }
-}
-
-pub(super) fn created(location: String, body: impl Serialize) -> Response {
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
-}
-
-/// Paging parameters shared by every list.
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// The `next` of the previous page: an opaque cursor, sent back as it came. Anything else
-    /// is refused (422); a cursor from another list (another `sort`, or `deleted`) starts from
-    /// the first page.
-    after: Option<String>,
-    /// Rows per page: 25 unless given, at most 100.
-    limit: Option<String>,
-}
-
 // Organizations ------------------------------------------------------------------------------
 
 #[derive(Deserialize, IntoParams)]
@@ -93,39 +61,31 @@ pub struct OrganizationQuery {
     /// `name` (A to Z, the default) or `recent` (most recently changed first).
     sort: Option<String>,
     /// `true` lists the deleted ones, most recently deleted first.
+    #[param(value_type = Option<bool>)]
     deleted: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct OrganizationList {
-    items: Vec<OrganizationRow>,
-    /// Pass as `after` for the next page (an opaque cursor); null on the last page.
-    next: Option<String>,
 }
 
 /// Organizations by name or by last change, a page at a time.
 #[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations",
     security(("bearer" = [])), params(OrganizationQuery, PageQuery),
-    responses((status = 200, body = OrganizationList), (status = 401), (status = 422)))]
+    responses((status = 200, body = Page<OrganizationRow>), (status = 401), (status = 422)))]
 async fn list_organizations(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Query(query): Query<OrganizationQuery>,
-    Query(paging): Query<PageQuery>,
-) -> Result<Json<OrganizationList>, WebError> {
+    ApiQuery(query): ApiQuery<OrganizationQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
+) -> Result<Json<Page<OrganizationRow>>, WebError> {
+    let (after, limit) = paging.parse()?;
     let filter = OrganizationFilter {
         name_prefix: query.name,
         size: param("size", query.size.as_deref())?,
         order: param("sort", query.sort.as_deref())?.unwrap_or_default(),
         deleted: param("deleted", query.deleted.as_deref())?.unwrap_or(false),
-        after: param("after", paging.after.as_deref())?,
-        limit: param("limit", paging.limit.as_deref())?,
+        after,
+        limit,
     };
     let page = organizations::list(&state.db, caller.context, &filter).await?;
-    Ok(Json(OrganizationList {
-        items: page.items,
-        next: page.next.map(|cursor| cursor.to_string()),
-    }))
+    Ok(Json(page.into()))
 }
 
 /// Creates an organization (any member).
@@ -235,24 +195,17 @@ async fn organization_subsidiaries(
     ))
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct ActivityList {
-    items: Vec<Activity>,
-    /// Pass as `after` for the next page (an opaque cursor); null on the last page.
-    next: Option<String>,
-}
-
 /// Activities logged while their contacts belonged to the organization, newest first (those
 /// on contacts the caller may see).
 #[utoipa::path(get, path = "/api/v1/organizations/{id}/activities", tag = "organizations",
     security(("bearer" = [])), params(("id" = Uuid, Path), PageQuery),
-    responses((status = 200, body = ActivityList), (status = 404)))]
+    responses((status = 200, body = Page<Activity>), (status = 404)))]
 async fn organization_activities(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<OrganizationId>,
-    Query(paging): Query<PageQuery>,
-) -> Result<Json<ActivityList>, WebError> {
+    ApiQuery(paging): ApiQuery<PageQuery>,
+) -> Result<Json<Page<Activity>>, WebError> {
     organizations::get(&state.db, caller.context, id)
         .await?
         .ok_or(WebError::NotFound)?;
@@ -264,14 +217,10 @@ async fn timeline(
     caller: &ApiCaller,
     of: Timeline,
     paging: PageQuery,
-) -> Result<Json<ActivityList>, WebError> {
-    let after = param("after", paging.after.as_deref())?;
-    let limit = param("limit", paging.limit.as_deref())?;
+) -> Result<Json<Page<Activity>>, WebError> {
+    let (after, limit) = paging.parse()?;
     let page = activities::timeline(&state.db, caller.context, of, after.as_ref(), limit).await?;
-    Ok(Json(ActivityList {
-        items: page.items,
-        next: page.next.map(|cursor| cursor.to_string()),
-    }))
+    Ok(Json(page.into()))
 }
 
 // Contacts -----------------------------------------------------------------------------------
@@ -282,12 +231,15 @@ pub struct ContactQuery {
     /// Contacts whose first or last name, email, phone or company starts with this.
     search: Option<String>,
     /// Only this member's contacts (managers and admins; a rep only ever gets their own).
+    #[param(value_type = Option<Uuid>)]
     assigned_to: Option<String>,
     /// Only this organization's contacts.
+    #[param(value_type = Option<Uuid>)]
     organization_id: Option<String>,
     /// `name` (by last name, the default) or `recent` (most recently changed first).
     sort: Option<String>,
     /// `true` lists the deleted ones, most recently deleted first.
+    #[param(value_type = Option<bool>)]
     deleted: Option<String>,
 }
 
@@ -308,17 +260,18 @@ pub struct ContactList {
 async fn list_contacts(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Query(query): Query<ContactQuery>,
-    Query(paging): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<ContactQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<Json<ContactList>, WebError> {
+    let (after, limit) = paging.parse()?;
     let filter = ContactFilter {
         search: query.search,
         assigned_to: param::<Uuid>("assigned_to", query.assigned_to.as_deref())?.map(UserId::from),
         organization_id: param("organization_id", query.organization_id.as_deref())?,
         order: param("sort", query.sort.as_deref())?.unwrap_or_default(),
         deleted: param("deleted", query.deleted.as_deref())?.unwrap_or(false),
-        after: param("after", paging.after.as_deref())?,
-        limit: param("limit", paging.limit.as_deref())?,
+        after,
+        limit,
     };
     let list = contacts::list(&state.db, caller.context, &filter).await?;
     Ok(Json(ContactList {
@@ -459,13 +412,13 @@ async fn reassign_contacts(
 /// The contact's activities, newest first (F10.3).
 #[utoipa::path(get, path = "/api/v1/contacts/{id}/activities", tag = "contacts",
     security(("bearer" = [])), params(("id" = Uuid, Path), PageQuery),
-    responses((status = 200, body = ActivityList), (status = 404)))]
+    responses((status = 200, body = Page<Activity>), (status = 404)))]
 async fn contact_activities(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<ContactId>,
-    Query(paging): Query<PageQuery>,
-) -> Result<Json<ActivityList>, WebError> {
+    ApiQuery(paging): ApiQuery<PageQuery>,
+) -> Result<Json<Page<Activity>>, WebError> {
     contacts::get(&state.db, caller.context, id)
         .await?
         .ok_or(WebError::NotFound)?;
@@ -525,7 +478,7 @@ pub struct CustomFieldQuery {
 async fn list_custom_fields(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Query(query): Query<CustomFieldQuery>,
+    ApiQuery(query): ApiQuery<CustomFieldQuery>,
 ) -> Result<Json<Vec<Definition>>, WebError> {
     let entity = Entity::parse(&query.entity).ok_or_else(|| {
         WebError::from(WriteError::<()>::invalid(

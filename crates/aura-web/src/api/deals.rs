@@ -4,8 +4,6 @@
 //! problem (a stage move names the fields the target stage requires), and a deal's process
 //! never changes.
 
-use std::str::FromStr;
-
 use aura_crm::activities::{self, Activity, ActivityInput, Timeline};
 use aura_crm::deals::{
     self, ContactRole, Deal, DealDetail, DealFilter, DealInput, StageMove, StageMoveInput,
@@ -13,10 +11,10 @@ use aura_crm::deals::{
 use aura_crm::ids::{ActivityId, ContactId, DealId};
 use aura_crm::WriteError;
 use aura_platform::ids::UserId;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -25,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{ApiCaller, ApiJson};
+use super::{created, param, ApiCaller, ApiJson, ApiQuery, Page, PageQuery};
 use crate::extract::Id;
 use crate::{refusals, AppState, WebError};
 
@@ -39,24 +37,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(link_contact, unlink_contact))
         .routes(routes!(deal_history))
         .routes(routes!(deal_activities, log_deal_activity))
-}
-
-/// A query parameter that does not parse is refused by name (422), not ignored.
-fn param<T: FromStr>(name: &str, raw: Option<&str>) -> Result<Option<T>, WebError> {
-    match raw.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(value) => value.parse().map(Some).map_err(|_| {
-            WriteError::<()>::invalid(name, format!("`{value}` is not valid here.")).into()
-        }),
-    }
-}
-
-fn created(location: String, body: impl Serialize) -> Response {
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
 }
 
 /// The deal and the contact in `/deals/{id}/contacts/{contact_id}`; ids that do not parse name
@@ -77,18 +57,6 @@ impl<S: Send + Sync> FromRequestParts<S> for DealContactPath {
     }
 }
 
-/// Paging parameters of the deal lists.
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DealPageQuery {
-    /// The `next` of the previous page: an opaque cursor, sent back as it came. Anything else
-    /// is refused (422); a cursor from another list (another `sort`, or `deleted`) starts from
-    /// the first page.
-    after: Option<String>,
-    /// Rows per page: 25 unless given, at most 100.
-    limit: Option<String>,
-}
-
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DealQuery {
@@ -96,48 +64,52 @@ pub struct DealQuery {
     /// are by name.
     search: Option<String>,
     /// Only this sales process's deals (all processes if left out).
+    #[param(value_type = Option<Uuid>)]
     process_id: Option<String>,
+    #[param(value_type = Option<Uuid>)]
     stage_id: Option<String>,
     /// Only this member's deals (managers and admins; a rep only ever gets their own).
+    #[param(value_type = Option<Uuid>)]
     assigned_to: Option<String>,
+    #[param(value_type = Option<Uuid>)]
     organization_id: Option<String>,
     /// Probability at least this (percent).
+    #[param(value_type = Option<f64>, minimum = 0, maximum = 100)]
     probability_min: Option<String>,
     /// Probability at most this (percent).
+    #[param(value_type = Option<f64>, minimum = 0, maximum = 100)]
     probability_max: Option<String>,
     /// Expected close date on or after this (`YYYY-MM-DD`).
+    #[param(value_type = Option<chrono::NaiveDate>)]
     close_from: Option<String>,
     /// Expected close date on or before this (`YYYY-MM-DD`).
+    #[param(value_type = Option<chrono::NaiveDate>)]
     close_to: Option<String>,
     /// `open`, `won` or `lost`.
     outcome: Option<String>,
     /// `true`: only open deals longer in their stage than its rotting threshold.
+    #[param(value_type = Option<bool>)]
     rotting: Option<String>,
     /// `name` (A to Z, the default), `amount` (largest first), `close_date` (soonest first) or
     /// `recent` (most recently changed first).
     sort: Option<String>,
     /// `true` lists the deleted ones, most recently deleted first.
+    #[param(value_type = Option<bool>)]
     deleted: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct DealList {
-    items: Vec<Deal>,
-    /// Pass as `after` for the next page (an opaque cursor); null on the last page.
-    next: Option<String>,
 }
 
 /// Deals, a page at a time: all of the workspace's for managers and admins, a rep's own for a
 /// rep (F9.3-F9.4), filtered, searched and sorted (F8.3).
 #[utoipa::path(get, path = "/api/v1/deals", tag = "deals",
-    security(("bearer" = [])), params(DealQuery, DealPageQuery),
-    responses((status = 200, body = DealList), (status = 401), (status = 422)))]
+    security(("bearer" = [])), params(DealQuery, PageQuery),
+    responses((status = 200, body = Page<Deal>), (status = 401), (status = 422)))]
 async fn list_deals(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Query(query): Query<DealQuery>,
-    Query(paging): Query<DealPageQuery>,
-) -> Result<Json<DealList>, WebError> {
+    ApiQuery(query): ApiQuery<DealQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
+) -> Result<Json<Page<Deal>>, WebError> {
+    let (after, limit) = paging.parse()?;
     let filter = DealFilter {
         search: query.search,
         process_id: param("process_id", query.process_id.as_deref())?,
@@ -152,14 +124,11 @@ async fn list_deals(
         rotting: param("rotting", query.rotting.as_deref())?.unwrap_or(false),
         order: param("sort", query.sort.as_deref())?.unwrap_or_default(),
         deleted: param("deleted", query.deleted.as_deref())?.unwrap_or(false),
-        after: param("after", paging.after.as_deref())?,
-        limit: param("limit", paging.limit.as_deref())?,
+        after,
+        limit,
     };
     let page = deals::list(&state.db, caller.context, &filter).await?;
-    Ok(Json(DealList {
-        items: page.items,
-        next: page.next.map(|cursor| cursor.to_string()),
-    }))
+    Ok(Json(page.into()))
 }
 
 /// Creates a deal in a sales process (the default one unless `process_id` names another; it
@@ -380,56 +349,37 @@ async fn unlink_contact(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct StageHistory {
-    items: Vec<StageMove>,
-    /// Pass as `after` for the next page (an opaque cursor); null on the last page.
-    next: Option<String>,
-}
-
 /// The deal's stage moves, newest first (F8.8): from, to, who, when, time in the stage left.
 #[utoipa::path(get, path = "/api/v1/deals/{id}/history", tag = "deals",
-    security(("bearer" = [])), params(("id" = Uuid, Path), DealPageQuery),
-    responses((status = 200, body = StageHistory), (status = 404), (status = 422)))]
+    security(("bearer" = [])), params(("id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<StageMove>), (status = 404), (status = 422)))]
 async fn deal_history(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<DealId>,
-    Query(paging): Query<DealPageQuery>,
-) -> Result<Json<StageHistory>, WebError> {
-    let after = param("after", paging.after.as_deref())?;
-    let limit = param("limit", paging.limit.as_deref())?;
+    ApiQuery(paging): ApiQuery<PageQuery>,
+) -> Result<Json<Page<StageMove>>, WebError> {
+    let (after, limit) = paging.parse()?;
     let page = deals::history(&state.db, caller.context, id, after.as_ref(), limit)
         .await?
         .ok_or(WebError::NotFound)?;
-    Ok(Json(StageHistory {
-        items: page.items,
-        next: page.next.map(|cursor| cursor.to_string()),
-    }))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct DealActivityList {
-    items: Vec<Activity>,
-    /// Pass as `after` for the next page (an opaque cursor); null on the last page.
-    next: Option<String>,
+    Ok(Json(page.into()))
 }
 
 /// Activities logged on the deal, newest first.
 #[utoipa::path(get, path = "/api/v1/deals/{id}/activities", tag = "deals",
-    security(("bearer" = [])), params(("id" = Uuid, Path), DealPageQuery),
-    responses((status = 200, body = DealActivityList), (status = 404), (status = 422)))]
+    security(("bearer" = [])), params(("id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<Activity>), (status = 404), (status = 422)))]
 async fn deal_activities(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<DealId>,
-    Query(paging): Query<DealPageQuery>,
-) -> Result<Json<DealActivityList>, WebError> {
+    ApiQuery(paging): ApiQuery<PageQuery>,
+) -> Result<Json<Page<Activity>>, WebError> {
     deals::find(&state.db, caller.context, id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let after = param("after", paging.after.as_deref())?;
-    let limit = param("limit", paging.limit.as_deref())?;
+    let (after, limit) = paging.parse()?;
     let page = activities::timeline(
         &state.db,
         caller.context,
@@ -438,10 +388,7 @@ async fn deal_activities(
         limit,
     )
     .await?;
-    Ok(Json(DealActivityList {
-        items: page.items,
-        next: page.next.map(|cursor| cursor.to_string()),
-    }))
+    Ok(Json(page.into()))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -5,7 +5,7 @@
 
 use aura_crm::follow_ups::{self, Due, FollowUp, FollowUpInput};
 use aura_crm::ids::{ActivityId, FollowUpId};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::crm::{created, param};
+use super::{created, param, ApiQuery};
 use super::{ApiCaller, ApiJson};
 use crate::extract::Id;
 use crate::{AppState, WebError};
@@ -53,7 +53,7 @@ pub struct FollowUpList {
 async fn list_mine(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Query(query): Query<MineQuery>,
+    ApiQuery(query): ApiQuery<MineQuery>,
 ) -> Result<Json<FollowUpList>, WebError> {
     let due = match query.due.as_deref().map(str::trim) {
         None | Some("" | "open") => Due::Open,

@@ -2,6 +2,7 @@
 //! (`/api/v1/openapi.json`) so any client can generate its types. Clients authenticate with
 //! `Authorization: Bearer <access token>`; cookies play no part, so CSRF does not apply.
 
+use std::str::FromStr;
 use std::sync::LazyLock;
 
 use aura_platform::audit::{self, Refusal};
@@ -18,8 +19,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -27,11 +27,13 @@ use uuid::Uuid;
 mod board;
 mod crm;
 mod deals;
+mod document;
 mod follow_ups;
 mod processes;
 mod products;
 mod snapshot;
 
+use crate::error::Problem;
 use crate::extract::Id;
 use crate::rate_limit::{self, ClientAddress};
 use crate::{refusals, session};
@@ -39,22 +41,21 @@ use crate::{AppState, WebError};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Aura CRM API", version = "1", description = "Served at each workspace's own host: https://<workspace>.<domain>/api/v1"),
-    modifiers(&BearerAuth)
+    info(title = "Aura CRM API", version = "1", description = include_str!("overview.md")),
+    components(schemas(Problem)),
+    tags(
+        (name = "auth", description = "Access tokens, and who the caller is."),
+        (name = "organizations", description = "Companies, with their parent and subsidiaries."),
+        (name = "contacts", description = "People, their owner, and the activities logged with them. A rep reaches only their own."),
+        (name = "deals", description = "Deals in a sales process: stage moves, contacts, line items and history. A rep reaches only their own."),
+        (name = "board", description = "A sales process's pipeline board and snapshot."),
+        (name = "processes", description = "Sales processes and their stages: every member reads them, admins change them."),
+        (name = "products", description = "The product catalog and its pricing: every member reads it, admins change it."),
+        (name = "custom fields", description = "The extra fields admins define for organizations, contacts and deals."),
+        (name = "platform", description = "The platform's own integrations, on the apex only."),
+    ),
 )]
 struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        );
-    }
-}
 
 /// The API's routes and its document, built together from the handlers' `#[utoipa::path]`
 /// attributes, so no route can go undocumented (the attack suite attacks what is documented).
@@ -82,6 +83,7 @@ fn api() -> Api {
         .split_for_parts();
     let mut document = workspace_doc;
     document.merge(platform_doc);
+    document::finish(&mut document);
     Api {
         workspace,
         platform,
@@ -110,6 +112,71 @@ pub async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
     Json(document())
 }
 
+/// The paging parameters of every list: keyset pages, `limit` rows at a time, continued from
+/// the previous page's `next`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// The `next` of the previous page: an opaque cursor, sent back as it came. Anything else
+    /// is refused (422); a cursor from another list (another `sort`, or `deleted`) starts from
+    /// the first page.
+    after: Option<String>,
+    /// Rows per page: 25 unless given, at most 100 (more is read as 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, example = 25)]
+    limit: Option<String>,
+}
+
+impl PageQuery {
+    /// The cursor and the page size, each refused by name when it does not parse.
+    pub fn parse<C: FromStr>(&self) -> Result<(Option<C>, Option<i64>), WebError> {
+        Ok((
+            param("after", self.after.as_deref())?,
+            param("limit", self.limit.as_deref())?,
+        ))
+    }
+}
+
+/// One page of a list.
+#[derive(Serialize, ToSchema)]
+pub struct Page<T> {
+    items: Vec<T>,
+    /// Pass as `after` for the next page (an opaque cursor); null on the last page.
+    next: Option<String>,
+}
+
+impl<T, Id> From<aura_crm::paging::Page<T, Id>> for Page<T>
+where
+    aura_crm::paging::Cursor<Id>: std::fmt::Display,
+{
+    fn from(page: aura_crm::paging::Page<T, Id>) -> Self {
+        Self {
+            items: page.items,
+            next: page.next.map(|cursor| cursor.to_string()),
+        }
+    }
+}
+
+/// A query parameter that does not parse is refused by name (422), not ignored.
+fn param<T: FromStr>(name: &str, raw: Option<&str>) -> Result<Option<T>, WebError> {
+    match raw.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(value) => value.parse().map(Some).map_err(|_| {
+            aura_crm::WriteError::<()>::invalid(name, format!("`{value}` is not valid here."))
+                .into()
+        }),
+    }
+}
+
+/// 201 with the new record and its address.
+fn created(location: String, body: impl Serialize) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(value) = header::HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
 /// A JSON body; a malformed one is answered with a problem document, not plain text.
 pub struct ApiJson<T>(pub T);
 
@@ -121,6 +188,20 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
             Ok(Json(value)) => Ok(Self(value)),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(WebError::UnsupportedMediaType),
             Err(_) => Err(WebError::MalformedBody),
+        }
+    }
+}
+
+/// A query string; one that does not parse is answered with a problem document, not plain text.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(_) => Err(WebError::MalformedQuery),
         }
     }
 }

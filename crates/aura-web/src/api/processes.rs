@@ -8,9 +8,9 @@ use aura_crm::processes::{self, OpenDealsChoice, Process, ProcessInput, Stage, S
 use aura_platform::auth::LoginSource;
 use aura_platform::step_up::Proof;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiCaller, ApiJson};
+use super::{created, ApiCaller, ApiJson, ApiQuery};
 use crate::extract::Id;
 use crate::rate_limit::ClientAddress;
 use crate::{AppState, WebError};
@@ -34,14 +34,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(add_stage))
         .routes(routes!(reorder_stages))
         .routes(routes!(update_stage, delete_stage))
-}
-
-fn created(location: String, body: impl Serialize) -> Response {
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
 }
 
 /// A JSON body that may be left out (an empty body reads as the default).
@@ -321,6 +313,7 @@ async fn update_stage(
 pub struct StageDeletion {
     /// Required while live deals are in the stage: another stage of the same process, where
     /// they move (each with a stage history entry).
+    #[param(value_type = Option<uuid::Uuid>)]
     target_stage_id: Option<String>,
 }
 
@@ -339,7 +332,7 @@ async fn delete_stage(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<StageId>,
-    Query(query): Query<StageDeletion>,
+    ApiQuery(query): ApiQuery<StageDeletion>,
 ) -> Result<Json<StageDeleted>, WebError> {
     let target = match query
         .target_stage_id

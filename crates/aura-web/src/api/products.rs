@@ -5,25 +5,22 @@
 //! input is 422 naming every field (a discount over the limit names the limit), a stale
 //! `version` is 409 with the current record.
 
-use std::str::FromStr;
-
 use aura_crm::ids::{DealId, LineItemId, ProductId};
 use aura_crm::line_items::{self, AddLine, DealLines, EditLine, LineChange};
 use aura_crm::products::{self, BlueprintInput, PriceChange, Product, ProductFilter, ProductInput};
-use aura_crm::WriteError;
 use aura_platform::auth::LoginSource;
 use aura_platform::step_up::Proof;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiCaller, ApiJson};
+use super::{created, param, ApiCaller, ApiJson, ApiQuery, Page, PageQuery};
 use crate::extract::Id;
 use crate::rate_limit::ClientAddress;
 use crate::{AppState, WebError};
@@ -40,23 +37,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(edit_line, remove_line))
 }
 
-fn param<T: FromStr>(name: &str, raw: Option<&str>) -> Result<Option<T>, WebError> {
-    match raw.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(value) => value.parse().map(Some).map_err(|_| {
-            WriteError::<()>::invalid(name, format!("`{value}` is not valid here.")).into()
-        }),
-    }
-}
-
-fn created(location: String, body: impl Serialize) -> Response {
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
-}
-
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ProductQuery {
@@ -64,42 +44,29 @@ pub struct ProductQuery {
     search: Option<String>,
     category: Option<String>,
     /// `true` only active products, `false` only inactive ones; both if left out.
+    #[param(value_type = Option<bool>)]
     active: Option<String>,
-    /// The `next` of the previous page (an opaque cursor).
-    after: Option<String>,
-    /// Rows per page: 25 unless given, at most 100.
-    limit: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ProductList {
-    items: Vec<Product>,
-    /// Pass as `after` for the next page; null on the last page.
-    next: Option<String>,
 }
 
 /// The catalog by name, a page at a time, searched by name or SKU prefix and filtered by
 /// category and active flag (everyone).
 #[utoipa::path(get, path = "/api/v1/products", tag = "products",
-    security(("bearer" = [])), params(ProductQuery),
-    responses((status = 200, body = ProductList), (status = 401), (status = 422)))]
+    security(("bearer" = [])), params(ProductQuery, PageQuery),
+    responses((status = 200, body = Page<Product>), (status = 401), (status = 422)))]
 async fn list_products(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Query(query): Query<ProductQuery>,
-) -> Result<Json<ProductList>, WebError> {
+    ApiQuery(query): ApiQuery<ProductQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
+) -> Result<Json<Page<Product>>, WebError> {
     let filter = ProductFilter {
         query: query.search,
         category: query.category,
         active: param("active", query.active.as_deref())?,
     };
-    let after = param("after", query.after.as_deref())?;
-    let limit = param("limit", query.limit.as_deref())?;
+    let (after, limit) = paging.parse()?;
     let page = products::list(&state.db, caller.context, &filter, after.as_ref(), limit).await?;
-    Ok(Json(ProductList {
-        items: page.items,
-        next: page.next.map(|c| c.to_string()),
-    }))
+    Ok(Json(page.into()))
 }
 
 /// A new product with its first pricing blueprint.
@@ -326,6 +293,7 @@ async fn edit_line(
 #[into_params(parameter_in = Query)]
 pub struct LineVersion {
     /// The line's `version` as read.
+    #[param(value_type = Option<i64>)]
     version: Option<String>,
 }
 
@@ -338,7 +306,7 @@ async fn remove_line(
     State(state): State<AppState>,
     caller: ApiCaller,
     DealLinePath(id, line): DealLinePath,
-    Query(query): Query<LineVersion>,
+    ApiQuery(query): ApiQuery<LineVersion>,
 ) -> Result<Json<DealLines>, WebError> {
     let version = param::<i64>("version", query.version.as_deref())?;
     Ok(Json(
@@ -346,40 +314,20 @@ async fn remove_line(
     ))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct HistoryQuery {
-    /// The `next` of the previous page (an opaque cursor).
-    after: Option<String>,
-    /// Rows per page: 25 unless given, at most 100.
-    limit: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct LineHistory {
-    items: Vec<LineChange>,
-    /// Pass as `after` for the next page (an opaque cursor); null on the last page.
-    next: Option<String>,
-}
-
 /// The deal's line changes, newest first (F13.6): each addition, removal, quantity change and
 /// price override with the line before and after, who and when.
 #[utoipa::path(get, path = "/api/v1/deals/{id}/line-history", tag = "deals",
-    security(("bearer" = [])), params(("id" = Uuid, Path), HistoryQuery),
-    responses((status = 200, body = LineHistory), (status = 404), (status = 422)))]
+    security(("bearer" = [])), params(("id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<LineChange>), (status = 404), (status = 422)))]
 async fn line_history(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(id): Id<DealId>,
-    Query(query): Query<HistoryQuery>,
-) -> Result<Json<LineHistory>, WebError> {
-    let after = param("after", query.after.as_deref())?;
-    let limit = param("limit", query.limit.as_deref())?;
+    ApiQuery(paging): ApiQuery<PageQuery>,
+) -> Result<Json<Page<LineChange>>, WebError> {
+    let (after, limit) = paging.parse()?;
     let page = line_items::history(&state.db, caller.context, id, after.as_ref(), limit)
         .await?
         .ok_or(WebError::NotFound)?;
-    Ok(Json(LineHistory {
-        items: page.items,
-        next: page.next.map(|cursor| cursor.to_string()),
-    }))
+    Ok(Json(page.into()))
 }

@@ -4,14 +4,14 @@
 
 use aura_crm::ids::ProcessId;
 use aura_crm::snapshot::{self, Snapshot};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ApiCaller;
+use super::{ApiCaller, ApiQuery};
 use crate::extract::Id;
 use crate::snapshot::{owner_of, period_of, SnapshotQuery};
 use crate::{AppState, WebError};
@@ -24,12 +24,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct SnapshotParams {
     /// First day of the period (`YYYY-MM-DD`, in the workspace's time zone); with `to`.
+    #[param(value_type = Option<chrono::NaiveDate>)]
     from: Option<String>,
     /// Last day of the period, included (`YYYY-MM-DD`); with `from`, at most three years on.
+    #[param(value_type = Option<chrono::NaiveDate>)]
     to: Option<String>,
     /// Without `from` and `to`: `week`, `month` (the default) or `quarter` holding today.
     period: Option<String>,
     /// Only this member's deals (managers and admins; a rep's snapshot is always their own).
+    #[param(value_type = Option<uuid::Uuid>)]
     owner: Option<String>,
 }
 
@@ -44,7 +47,7 @@ async fn get_snapshot(
     State(state): State<AppState>,
     caller: ApiCaller,
     Id(process): Id<ProcessId>,
-    Query(params): Query<SnapshotParams>,
+    ApiQuery(params): ApiQuery<SnapshotParams>,
 ) -> Result<Json<Snapshot>, WebError> {
     let query = SnapshotQuery {
         period: params.period.unwrap_or_default(),

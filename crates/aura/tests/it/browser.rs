@@ -15,6 +15,7 @@ use serde_json::json;
 pub(crate) struct Browser {
     pub(crate) client: Client,
     driver: Child,
+    driver_port: u16,
 }
 
 impl Browser {
@@ -43,6 +44,8 @@ impl Browser {
                 ],
             }),
         );
+        // The console, for `console_errors`.
+        capabilities.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
         let started = Instant::now();
         let client = loop {
             // Plain HTTP to the local driver: no TLS stack needed.
@@ -58,7 +61,37 @@ impl Browser {
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         };
-        Self { client, driver }
+        Self {
+            client,
+            driver,
+            driver_port: port,
+        }
+    }
+
+    /// The errors the pages wrote to the console since the last call: a script that failed,
+    /// a resource that did not load, anything the Content-Security-Policy refused.
+    pub(crate) async fn console_errors(&self) -> Vec<String> {
+        let session = self.client.session_id().await.unwrap().unwrap();
+        // chromedriver's own log endpoint: WebDriver has none.
+        let log: serde_json::Value = reqwest::Client::new()
+            .post(format!(
+                "http://127.0.0.1:{}/session/{session}/se/log",
+                self.driver_port
+            ))
+            .json(&json!({ "type": "browser" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        log["value"]
+            .as_array()
+            .expect("the browser's log")
+            .iter()
+            .filter(|entry| entry["level"] == "SEVERE")
+            .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
     }
 
     async fn text_of(&self, css: &str) -> String {
@@ -1452,4 +1485,62 @@ async fn a_rep_logs_a_call_from_the_contact_list_in_two_clicks_without_a_reload(
     for width in [1280, 375] {
         assert!(page.contains(&format!("Called at {width} px about the bombe.")));
     }
+}
+
+
+#[tokio::test]
+async fn the_api_reference_reads_on_a_small_phone_under_the_csp_and_its_links_work() {
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    let browser = Browser::start(320).await;
+    for url in [app.url("/api/docs"), app.workspace_url("acme", "/api/docs")] {
+        browser.client.goto(&url).await.unwrap();
+        browser.expect_heading("Aura CRM API").await;
+        assert!(!browser.overflows_horizontally().await, "{url} fits 320 px");
+        let broken = browser
+            .client
+            .execute(
+                "return [...document.querySelectorAll('a[href^=\"#\"]')]
+                   .map(a => a.getAttribute('href').slice(1))
+                   .filter(id => !document.getElementById(id))",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(broken, json!([]), "every link on {url} has its target");
+        for operation in ["#create_contact", "#schema-Problem", "#auth-bearer"] {
+            assert!(
+                browser.client.find(Locator::Css(operation)).await.is_ok(),
+                "{url} has {operation}"
+            );
+        }
+        // By keyboard: a contents entry, then Enter, reaches the operation.
+        let entry = browser
+            .client
+            .find(Locator::Css(".reference-toc a[href='#create_contact']"))
+            .await
+            .unwrap();
+        entry.send_keys("\u{E007}").await.unwrap();
+        let hash = browser
+            .client
+            .execute("return location.hash", vec![])
+            .await
+            .unwrap();
+        assert_eq!(hash, "#create_contact");
+        assert_eq!(
+            browser.console_errors().await,
+            Vec::<String>::new(),
+            "{url} loads under the CSP without a console error"
+        );
+    }
+    // The document it is rendered from is one link away.
+    browser
+        .click(".reference .lead a[href='/api/v1/openapi.json']")
+        .await;
+    let document = browser
+        .client
+        .execute("return JSON.parse(document.body.innerText).openapi", vec![])
+        .await
+        .unwrap();
+    assert_eq!(document, "3.1.0");
+    browser.close().await;
 }

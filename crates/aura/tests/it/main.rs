@@ -9,6 +9,7 @@ mod audit;
 mod board;
 mod browser;
 mod cli;
+mod conformance;
 mod crm_pages;
 mod dashboard;
 mod deal_pages;
