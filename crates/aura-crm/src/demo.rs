@@ -304,6 +304,7 @@ async fn seed_tenant(pool: &AppPool, tenant: &DemoTenant) -> Result<(), SeedErro
             tenant_id: tenant.id,
             user_id: user.id,
             role: user.role,
+            read_only: false,
         }
     };
     let manager = as_member("manager");
@@ -485,6 +486,7 @@ async fn seed_tenant(pool: &AppPool, tenant: &DemoTenant) -> Result<(), SeedErro
                 .iter()
                 .find(|u| u.id == deal.assigned_to)
                 .map_or(MemberRole::Manager, |u| u.role),
+            read_only: false,
         };
         for k in 0..(1 + i % 3) {
             n += 1;

@@ -58,6 +58,8 @@ pub const ACTIONS: &[&str] = &[
     "webhook.enabled",
     "webhook.disabled",
     "webhook.deleted",
+    "api_key.created",
+    "api_key.revoked",
     "access.refused",
 ];
 
@@ -227,6 +229,11 @@ pub async fn record_refused_access(
             distinct.push(*id);
         }
     }
+    // The server's own record of the attempt, written for a read-only key's request too.
+    let context = TenantContext {
+        read_only: false,
+        ..context
+    };
     let mut tx = pool.begin(context).await?;
     let reasons = sqlx::query_scalar!(
         r#"select reason as "reason!" from aura.record_refused_access($1) reason"#,

@@ -3,12 +3,18 @@
 
 use std::sync::LazyLock;
 
+use crate::auth::Secret;
 use crate::db::{DbError, OwnerPool};
 use crate::ids::{MemberRole, TenantId, UserId};
 use crate::password;
 
 /// The password of every demo account. Demo data only: `seed-demo` is for evaluation databases.
 pub const DEMO_PASSWORD: &str = "aura-demo-password";
+
+/// The demo workspace acme's API key (acting as a manager), published like the password.
+pub const DEMO_API_KEY: &str = "aura_live_YWNtZSBkZW1vIGludGVncmF0aW9uIGtleTogZGVtbyE";
+/// The workspace that holds [`DEMO_API_KEY`].
+pub const DEMO_API_KEY_SLUG: &str = "acme";
 
 /// `DEMO_PASSWORD` hashed once per process, for every demo account of every seed: the password
 /// is published, so a salt per account protects nothing, and the test suite seeds a database
@@ -172,6 +178,36 @@ pub async fn seed(owner: &OwnerPool) -> Result<DemoPlatform, SeedError> {
         .await
         .map_err(DbError::from)?;
     }
+    seed_api_key(&mut tx, &demo).await?;
     tx.commit().await.map_err(DbError::from)?;
     Ok(demo)
+}
+
+/// [`DEMO_API_KEY`], created by acme's admin.
+async fn seed_api_key(tx: &mut sqlx::PgConnection, demo: &DemoPlatform) -> Result<(), DbError> {
+    let tenant = demo
+        .tenants
+        .iter()
+        .find(|t| t.slug == DEMO_API_KEY_SLUG)
+        .expect("the demo platform has the key's workspace");
+    let admin = tenant
+        .users
+        .iter()
+        .find(|u| u.role == MemberRole::Admin)
+        .expect("the demo workspace has an admin");
+    let secret = DEMO_API_KEY
+        .strip_prefix(crate::api_keys::PREFIX)
+        .and_then(Secret::parse)
+        .expect("the demo key has a key's shape");
+    sqlx::query!(
+        "insert into api_keys (tenant_id, name, role, secret_hash, hint, created_by)
+         values ($1, 'Demo integration', 'manager', $2, right($3, 4), $4)",
+        tenant.id as TenantId,
+        secret.sha256(),
+        secret.as_str(),
+        admin.id as UserId,
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
 }

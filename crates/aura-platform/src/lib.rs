@@ -2,11 +2,13 @@
 //! code reaches PostgreSQL), migrations, the embedded development cluster, and the platform's
 //! own records (tenants, users, memberships, audit).
 
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod cursor;
 pub mod db;
 pub mod demo;
+pub mod idempotency;
 pub mod ids;
 pub mod invitations;
 pub mod members;

@@ -124,6 +124,7 @@ pub async fn begin(
         tenant_id,
         user_id: operator,
         role: MemberRole::Admin,
+        read_only: false,
     };
     let mut tx = pool.begin(context).await?;
     require_operator(tx.conn()).await?;
@@ -278,6 +279,7 @@ pub async fn set_status(
         tenant_id: tenant,
         user_id: operator,
         role: MemberRole::Admin,
+        read_only: false,
     };
     let mut tx = pool.begin(context).await?;
     require_operator(tx.conn()).await?;

@@ -58,6 +58,10 @@ pub enum WebError {
     NulCharacter {
         field: String,
     },
+    /// An `Idempotency-Key` header that is empty, too long or not text.
+    InvalidIdempotencyKey,
+    /// An `Idempotency-Key` used before for another request.
+    IdempotencyKeyReused,
     /// A body over the 2 MB any request may carry.
     TooLarge,
     Unavailable,
@@ -262,6 +266,19 @@ impl WebError {
                 "nul_character",
                 "Not valid",
                 "A field contains a NUL character (\\u0000, %00), which Aura does not accept.",
+            ),
+            WebError::InvalidIdempotencyKey => (
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                "Invalid Idempotency-Key",
+                "The Idempotency-Key header must be 1 to 255 characters of text, e.g. a UUID.",
+            ),
+            WebError::IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "Idempotency-Key used for another request",
+                "This Idempotency-Key was used in the last 24 hours for a different request. \
+                 Send a new key for a new request; resend the same request to get its answer.",
             ),
             WebError::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -3,6 +3,7 @@
 
 mod account;
 mod api;
+mod api_keys;
 mod assets;
 mod audit_log;
 pub(crate) mod board;
@@ -117,12 +118,16 @@ pub fn router(state: AppState) -> Router {
             .with_state(state.clone()),
         workspace: Router::new()
             .merge(workspace::routes())
-            .merge(api::routes())
+            .merge(api::routes().layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                api::idempotency::layer,
+            )))
             .merge(team::routes())
             .merge(audit_log::routes())
             .merge(settings::routes())
             .merge(webhooks::routes())
             .merge(preferences::routes())
+            .merge(api_keys::routes())
             .merge(custom_fields::routes())
             .merge(contacts::routes())
             .merge(follow_ups::routes())

@@ -278,6 +278,9 @@ fn logins(platform: &DemoPlatform, public_url: &Url) -> String {
         for user in &tenant.users {
             out.push_str(&format!("    {:<13} {}\n", user.role.label(), user.email));
         }
+        if tenant.slug == demo::DEMO_API_KEY_SLUG {
+            out.push_str(&format!("    {:<13} {}\n", "API key", demo::DEMO_API_KEY));
+        }
     }
     out.push('\n');
     out

@@ -37,6 +37,7 @@ impl Demo {
             tenant_id: tenant.id,
             user_id: user.id,
             role: user.role,
+            read_only: false,
         }
     }
 }

@@ -198,6 +198,7 @@ pub async fn authenticate(
             tenant_id: tenant,
             user_id: user,
             role,
+            read_only: false,
         })
     }))
 }

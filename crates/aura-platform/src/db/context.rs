@@ -9,6 +9,9 @@ pub struct TenantContext {
     pub tenant_id: TenantId,
     pub user_id: UserId,
     pub role: MemberRole,
+    /// The database refuses every write of this context's transactions (`READ ONLY`): a
+    /// read-only API key's, whatever its role lets the policies allow.
+    pub read_only: bool,
 }
 
 /// A transaction of `aura_app` that began by setting the tenant context, so every statement in
@@ -32,6 +35,10 @@ impl TenantTx {
             Some(context.role),
         )
         .await?;
+        if context.read_only {
+            // Before any query of the transaction: after one, it cannot be made writable again.
+            tx.execute("SET TRANSACTION READ ONLY").await?;
+        }
         Ok(Self { tx, context })
     }
 

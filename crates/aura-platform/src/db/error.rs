@@ -13,7 +13,7 @@ pub enum DbError {
         kind: ConstraintKind,
         constraint: String,
     },
-    /// Row-level security or a missing grant refused the statement.
+    /// Row-level security, a missing grant, or a read-only context refused the statement.
     #[error("the database refused the statement: insufficient privilege")]
     Forbidden(#[source] sqlx::Error),
     #[error("record not found")]
@@ -76,7 +76,8 @@ impl From<sqlx::Error> for DbError {
                 // starting up. All mean "try again shortly", not "your request is wrong".
                 if code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03") {
                     DbError::Unavailable(err)
-                } else if code == "42501" {
+                } else if code == "42501" || code == "25006" {
+                    // 25006: a write in a read-only context's transaction.
                     DbError::Forbidden(err)
                 } else {
                     DbError::Other(err)

@@ -374,6 +374,13 @@ async fn the_app_role_cannot_reach_the_columns_that_carry_power() {
         ("invitations", "email", "UPDATE"),
         ("audit_log", "after", "UPDATE"),
         ("activities", "description", "UPDATE"),
+        ("api_keys", "user_id", "INSERT"),
+        ("api_keys", "user_id", "UPDATE"),
+        ("api_keys", "secret_hash", "SELECT"),
+        ("api_keys", "secret_hash", "UPDATE"),
+        ("api_keys", "tenant_id", "UPDATE"),
+        ("idempotency_keys", "request_hash", "UPDATE"),
+        ("idempotency_keys", "user_id", "UPDATE"),
     ];
     let mut granted = Vec::new();
     for (table, column, privilege) in forbidden {
@@ -442,6 +449,9 @@ async fn security_definer_functions_are_few_known_and_hardened() {
             "aura.apex_login_candidate(text)",
             // The webhook worker's claim: `isolation.rs`.
             "aura.claim_webhook_deliveries(integer,integer)",
+            // An API key's identity, made by the key's insert: `aura/tests/it/api_keys.rs`,
+            // as are the two key functions below (another workspace's, revoked, expired keys).
+            "aura.api_key_identity()",
             "aura.current_user_is_platform_admin()",
             "aura.keep_member_of()",
             // The webhook triggers: the server's `webhooks.rs` (receivers get exactly the events
@@ -453,9 +463,11 @@ async fn security_definer_functions_are_few_known_and_hardened() {
             "aura.record_line_webhook_event()",
             "aura.record_member_webhook_event()",
             "aura.record_refused_access(uuid[])",
+            "aura.record_refused_api_key(bytea)",
             "aura.record_stage_move()",
             "aura.record_webhook_event()",
             "aura.tenant_by_slug(text)",
+            "aura.use_api_key(bytea,inet)",
         ],
         "a new definer function needs a test"
     );

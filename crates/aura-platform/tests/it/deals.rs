@@ -58,6 +58,7 @@ async fn rep_with_a_deal(owner: &PgPool, tenant: TenantId) -> TenantContext {
         tenant_id: tenant,
         user_id: rep,
         role: MemberRole::SalesRep,
+        read_only: false,
     }
 }
 

@@ -89,6 +89,12 @@ pub(crate) async fn two_tenants(owner: &PgPool) -> TwoTenants {
                      now() + interval '10 minutes');
              insert into custom_field_definitions (tenant_id, entity, key, label, kind)
              values ('{tenant_id}', 'contact', 'linkedin', 'LinkedIn', 'url');
+             insert into api_keys (tenant_id, name, role, secret_hash, hint, created_by)
+             values ('{tenant_id}', 'Integration', 'manager',
+                     sha256(gen_random_uuid()::text::bytea), 'abcd', '{user_id}');
+             insert into idempotency_keys (tenant_id, user_id, key, request_hash, status, body)
+             values ('{tenant_id}', '{user_id}', 'retry-1', sha256('request'::bytea), 201,
+                     'answer'::bytea);
              with org as (
                  insert into organizations (tenant_id, name) values ('{tenant_id}', 'Client Co')
                  returning id),
@@ -143,6 +149,7 @@ pub(crate) async fn two_tenants(owner: &PgPool) -> TwoTenants {
             tenant_id,
             user_id,
             role: MemberRole::Admin,
+            read_only: false,
         });
     }
     TwoTenants {
@@ -1171,6 +1178,7 @@ async fn a_rep_reaches_only_their_own_contacts_and_their_activities() {
         tenant_id: tenant,
         user_id: rep,
         role: MemberRole::SalesRep,
+        read_only: false,
     };
     let others_contact: Uuid = sqlx::query_scalar(
         "select id from contacts where tenant_id = $1 and first_name = 'Client'",

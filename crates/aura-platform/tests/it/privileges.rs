@@ -32,6 +32,7 @@ async fn member(owner: &PgPool, tenant: TenantId, role: &str) -> TenantContext {
         tenant_id: tenant,
         user_id,
         role,
+        read_only: false,
     }
 }
 
@@ -238,6 +239,7 @@ async fn memberships_come_only_from_an_invitation_or_provisioning() {
         tenant_id: a.tenant_id,
         user_id: invitee,
         role,
+        read_only: false,
     };
     let join = |role: &str| {
         format!(
@@ -284,6 +286,7 @@ async fn memberships_come_only_from_an_invitation_or_provisioning() {
         tenant_id: fresh,
         user_id: operator,
         role: MemberRole::Admin,
+        read_only: false,
     };
     let first_admin = |user: Uuid| {
         format!("insert into tenant_members (tenant_id, user_id, role) values ('{fresh}', '{user}', 'admin')")

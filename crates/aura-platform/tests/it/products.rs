@@ -53,6 +53,7 @@ async fn member_with_a_deal(
             tenant_id: tenant,
             user_id: user,
             role,
+            read_only: false,
         },
         deal,
     )

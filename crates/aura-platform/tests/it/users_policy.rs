@@ -104,11 +104,13 @@ async fn a_member_sees_exactly_themself_and_the_members_of_their_workspace() {
         tenant_id: a,
         user_id,
         role,
+        read_only: false,
     };
     let in_b = |user_id, role| TenantContext {
         tenant_id: b,
         user_id,
         role,
+        read_only: false,
     };
     let a_members = set(&[a_admin, a_rep, both]);
     let b_members = set(&[b_admin, both]);
@@ -177,6 +179,7 @@ async fn an_admin_removing_a_member_through_the_app_role_hides_them_from_the_wor
         tenant_id: a,
         user_id: admin,
         role: MemberRole::Admin,
+        read_only: false,
     };
     let mut tx = db.app.begin(context).await.unwrap();
     let removed = sqlx::query("delete from tenant_members where tenant_id = $1 and user_id = $2")
@@ -201,6 +204,7 @@ async fn no_member_context_can_write_or_read_the_memberships_the_policy_checks()
         tenant_id: a,
         user_id: me,
         role: MemberRole::Admin,
+        read_only: false,
     };
     for statement in [
         format!("update users set member_of = array['{b}'::uuid] where id = '{me}'"),

@@ -6,7 +6,7 @@
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response, Type};
 use utoipa::openapi::{ObjectBuilder, ResponseBuilder};
 
@@ -154,6 +154,15 @@ fn problem_response(status: &str, description: &str) -> Response {
 }
 
 fn finish_operation(operation: &mut Operation) {
+    // An API key is taken wherever an access token is (the same `Authorization: Bearer`).
+    if let Some(requirements) = operation.security.as_mut() {
+        let takes_token = requirements.iter().any(|requirement| {
+            serde_json::to_value(requirement).is_ok_and(|names| names.get(BEARER).is_some())
+        });
+        if takes_token {
+            requirements.push(SecurityRequirement::new(API_KEY, Vec::<String>::new()));
+        }
+    }
     let secured = operation
         .security
         .as_ref()

@@ -1,10 +1,12 @@
 //! The JSON API under `/api/v1` on each workspace's host, described by an OpenAPI document
 //! (`/api/v1/openapi.json`) so any client can generate its types. Clients authenticate with
-//! `Authorization: Bearer <access token>`; cookies play no part, so CSRF does not apply.
+//! `Authorization: Bearer <access token or API key>`; cookies play no part, so CSRF does not
+//! apply.
 
 use std::str::FromStr;
 use std::sync::LazyLock;
 
+use aura_platform::api_keys::{self, KeyCheck};
 use aura_platform::audit::{self, Refusal};
 use aura_platform::auth::api::{self as tokens, RefreshError, TokenCheck};
 use aura_platform::auth::{LoginError, LoginSource};
@@ -14,12 +16,12 @@ use aura_platform::provisioning::{self, LifecycleError};
 use aura_platform::tenants::Workspace;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::http::{header, Method};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -29,6 +31,7 @@ mod crm;
 mod deals;
 mod document;
 mod follow_ups;
+pub(crate) mod idempotency;
 mod processes;
 mod products;
 mod snapshot;
@@ -83,6 +86,7 @@ fn api() -> Api {
         .split_for_parts();
     let mut document = workspace_doc;
     document.merge(platform_doc);
+    idempotency::Documented.modify(&mut document);
     document::finish(&mut document);
     Api {
         workspace,
@@ -206,7 +210,9 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Api
     }
 }
 
-/// An API caller, authenticated by their bearer token and re-checked against the database.
+/// An API caller, authenticated by their bearer token (an access token or an API key) and
+/// re-checked against the database.
+#[derive(Clone)]
 pub struct ApiCaller {
     pub context: TenantContext,
     pub workspace: Workspace,
@@ -219,16 +225,23 @@ impl FromRequestParts<AppState> for ApiCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // Authenticated already by a layer (`idempotency`): once per request, once counted.
+        if let Some(caller) = parts.extensions.get::<Self>() {
+            return Ok(caller.clone());
+        }
         let workspace = session::workspace(parts)?;
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(WebError::Unauthorized)?;
-        let context =
-            match tokens::authenticate(&state.db, &state.tokens, workspace.id, token.trim()).await?
-            {
+            .ok_or(WebError::Unauthorized)?
+            .trim()
+            .to_owned();
+        let context = if token.starts_with(api_keys::PREFIX) {
+            key_context(parts, state, &workspace, &token).await?
+        } else {
+            match tokens::authenticate(&state.db, &state.tokens, workspace.id, &token).await? {
                 TokenCheck::Member(context) => context,
                 TokenCheck::OtherWorkspace { user, tenant } => {
                     // Counted against the user first, so refusals cannot flood the trail.
@@ -238,10 +251,40 @@ impl FromRequestParts<AppState> for ApiCaller {
                     return Err(WebError::Unauthorized);
                 }
                 TokenCheck::Refused => return Err(WebError::Unauthorized),
-            };
+            }
+        };
+        // A key's identity is its own user: a key counts against the limit as one caller.
         rate_limit::per_user(state, context.user_id).await?;
+        // A read-only key is refused any write here; its transactions refuse them too.
+        if context.read_only && !matches!(parts.method, Method::GET | Method::HEAD) {
+            return Err(WebError::Forbidden);
+        }
         refusals::Caller::note(parts, context);
         Ok(Self { context, workspace })
+    }
+}
+
+/// The context of an API key presented on `workspace`'s host. A key that names a real key this
+/// host refuses (another workspace's, revoked, expired) is written to this workspace's audit
+/// log, after counting against the client's address so refusals cannot flood the trail.
+async fn key_context(
+    parts: &mut Parts,
+    state: &AppState,
+    workspace: &Workspace,
+    key: &str,
+) -> Result<TenantContext, WebError> {
+    let client = ClientAddress::from_request_parts(parts, state).await?;
+    match api_keys::authenticate(&state.db, workspace.id, key, client.ip()).await? {
+        KeyCheck::Valid(context) => Ok(context),
+        KeyCheck::Refused { other_workspace } => {
+            rate_limit::per_client_address(state, &client).await?;
+            api_keys::record_refused(&state.db, workspace.id, key).await?;
+            if other_workspace {
+                state.metrics.count_refusal(Refusal::OtherWorkspace);
+            }
+            Err(WebError::Unauthorized)
+        }
+        KeyCheck::Unknown => Err(WebError::Unauthorized),
     }
 }
 

@@ -243,6 +243,7 @@ async fn migrate_is_idempotent_and_seed_demo_fills_only_an_empty_database() {
         tenant_id: TenantId::from(acme),
         user_id: UserId::from(admin),
         role: MemberRole::Admin,
+        read_only: false,
     };
     let mut tx = db.app.begin(context).await.unwrap();
     let visible: i64 = sqlx::query_scalar("select count(*) from tenant_members")

@@ -220,6 +220,15 @@ pub async fn api_token(app: &TestApp, slug: &str, email: &str) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
+/// A new API key of the workspace `slug`, created by its admin (`admin@<slug>.example`) in
+/// Settings -> API keys; `role` is `read_only` or `manager`.
+pub async fn api_key(app: &TestApp, slug: &str, role: &str) -> String {
+    Member::sign_in(app, slug, &format!("admin@{slug}.example"))
+        .await
+        .create_api_key(&format!("{role} key"), role, "")
+        .await
+}
+
 /// The link emailed to `email` at signup, once the signup (done after answering) wrote it.
 pub async fn verification_link(db: &TestDatabase, email: &str) -> String {
     let started = Instant::now();

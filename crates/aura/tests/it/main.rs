@@ -4,6 +4,7 @@ mod account;
 mod api;
 mod api_crm;
 mod api_deals;
+mod api_keys;
 mod attacks;
 mod audit;
 mod board;

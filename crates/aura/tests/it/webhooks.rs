@@ -449,6 +449,7 @@ async fn admin_context(db: &TestDatabase, slug: &str) -> aura_platform::db::Tena
         tenant_id: tenant.into(),
         user_id: user.into(),
         role: aura_platform::ids::MemberRole::Admin,
+        read_only: false,
     }
 }
 

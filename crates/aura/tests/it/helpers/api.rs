@@ -19,6 +19,15 @@ impl<'a> Api<'a> {
         Self { app, slug, token }
     }
 
+    /// A client presenting `key` (an API key's secret) on the workspace `slug`.
+    pub fn with_key(app: &'a TestApp, slug: &'a str, key: &str) -> Self {
+        Self {
+            app,
+            slug,
+            token: key.to_owned(),
+        }
+    }
+
     /// A request with the token, its answer's status and body (JSON, or the text as a JSON
     /// string, or null when empty).
     pub async fn call(

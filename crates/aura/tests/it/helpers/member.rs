@@ -100,6 +100,26 @@ impl<'a> Member<'a> {
     }
 }
 
+impl Member<'_> {
+    /// Creates an API key in Settings -> API keys (the member must be an admin) and returns
+    /// its secret: `role` is `read_only` or `manager`, `expires_on` a date or empty.
+    pub async fn create_api_key(&self, name: &str, role: &str, expires_on: &str) -> String {
+        let response = self
+            .submit(
+                "/settings/api-keys",
+                &[("name", name), ("role", role), ("expires_on", expires_on)],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "the key is created");
+        let html = response.text().await.unwrap();
+        html.split("value=\"aura_live_")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .map(|secret| format!("aura_live_{secret}"))
+            .expect("the new key's secret on the page")
+    }
+}
+
 /// The raw client, for requests the helpers above do not shape.
 impl Deref for Member<'_> {
     type Target = Client;
