@@ -16,6 +16,7 @@ pub mod fields;
 pub mod ids;
 pub mod line_items;
 mod money;
+pub mod onboarding;
 pub mod organizations;
 pub mod paging;
 pub mod processes;

@@ -241,6 +241,12 @@ impl WebError {
 
     /// The response in the form the client asked for: a page for browsers, else problem+json.
     pub(crate) fn render(&self, wants_html: bool) -> Response {
+        self.render_in(wants_html, None)
+    }
+
+    /// As [`WebError::render`], the page in `chrome` when given (a workspace's header, so an
+    /// error inside a workspace leads back into it), else in the apex's.
+    pub(crate) fn render_in(&self, wants_html: bool, chrome: Option<Chrome>) -> Response {
         let (status, code, title, detail) = self.parts();
         // What a problem document carries beyond its status, code, title and detail.
         let (detail, extra) = match self {
@@ -257,7 +263,8 @@ impl WebError {
             _ => (detail.to_owned(), json!({})),
         };
         let mut response = if wants_html {
-            Html(error_page(title, &detail)).into_response()
+            let chrome = chrome.unwrap_or_else(|| Chrome::new(Section::None));
+            Html(error_page(chrome, title, &detail)).into_response()
         } else {
             let mut body = json!({ "type": "about:blank", "title": title, "status": status.as_u16(),
                                    "code": code, "detail": detail });
@@ -322,9 +329,9 @@ struct ErrorPage<'a> {
     detail: &'a str,
 }
 
-fn error_page(title: &'static str, detail: &str) -> String {
+fn error_page(chrome: Chrome, title: &'static str, detail: &str) -> String {
     let page = ErrorPage {
-        chrome: Chrome::new(Section::None),
+        chrome,
         title,
         detail,
     };

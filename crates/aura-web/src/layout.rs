@@ -32,10 +32,12 @@ pub enum Section {
     Processes,
     Products,
     Board,
+    Search,
     None,
 }
 
 /// A navigation entry only some members get (by role, or for operators).
+#[derive(Clone)]
 pub struct NavLink {
     pub href: &'static str,
     pub label: &'static str,
@@ -95,16 +97,19 @@ const SETTINGS_LINK: NavLink = NavLink {
 };
 
 /// What the layout needs from every page.
+#[derive(Clone)]
 pub struct Chrome {
     pub section: Section,
     pub script: String,
     pub stylesheet: String,
+    pub favicon: String,
     /// The workspace's name on a tenant's host; `None` on the apex.
     pub workspace: Option<String>,
     /// The signed-in member, for the account menu and the sign-out form.
     pub member: Option<MemberChrome>,
 }
 
+#[derive(Clone)]
 pub struct MemberChrome {
     pub name: String,
     pub role: &'static str,
@@ -119,6 +124,7 @@ impl Chrome {
             section,
             script: assets::script_url(),
             stylesheet: assets::stylesheet_url(),
+            favicon: assets::favicon_url(),
             workspace: None,
             member: None,
         }

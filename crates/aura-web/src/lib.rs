@@ -28,6 +28,7 @@ mod public;
 pub mod rate_limit;
 mod records;
 mod refusals;
+mod search;
 mod session;
 mod settings;
 mod sign_in;
@@ -115,6 +116,7 @@ pub fn router(state: AppState) -> Router {
             .merge(products::routes())
             .merge(board::routes())
             .merge(snapshot::routes())
+            .merge(search::routes())
             .fallback(error::not_found)
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),

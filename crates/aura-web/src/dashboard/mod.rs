@@ -10,10 +10,12 @@ use aura_crm::board::{self, MyPipeline};
 use aura_crm::dashboard::{self, Attention, DealLine, Numbers, ShortList};
 use aura_crm::deals::{self, ProcessChoice};
 use aura_crm::ids::ProcessId;
+use aura_crm::onboarding::{self, Checklist};
+use aura_platform::permissions::Permission;
 use aura_platform::tenants;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
@@ -21,7 +23,8 @@ use serde::Deserialize;
 
 use crate::board::money;
 use crate::charts::{self, Chart, Group, HorizontalBar, Series};
-use crate::forms::encode;
+use crate::extract::MemberForm;
+use crate::forms::{encode, NoFields};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
@@ -126,6 +129,9 @@ struct HomePage {
     rotting: ShortListView,
     activities: Vec<ActivityView>,
     numbers: NumbersView,
+    /// A new workspace's first steps, for its admin until done or put away.
+    checklist: Option<Checklist>,
+    csrf_token: String,
 }
 
 #[derive(Template)]
@@ -440,6 +446,11 @@ pub(crate) async fn home(
             .map(activity_view)
             .collect();
         let [closing_soon, overdue, rotting] = lists(&member, attention);
+        let checklist = if member.may(Permission::ManageMembers) {
+            Some(onboarding::checklist(&state.db, context).await?).filter(Checklist::shown)
+        } else {
+            None
+        };
         render(&HomePage {
             chrome: Chrome::for_member(Section::Home, &member),
             display_name: member.signed_in.display_name.clone(),
@@ -452,6 +463,8 @@ pub(crate) async fn home(
             rotting,
             activities,
             numbers,
+            checklist,
+            csrf_token: member.signed_in.csrf_token.clone(),
         })
     };
     let page = vary_on_htmx(page);
@@ -459,4 +472,13 @@ pub(crate) async fn home(
         Some(cookie) => (CookieJar::new().add(cookie), page).into_response(),
         None => page,
     })
+}
+
+/// Puts the new workspace's checklist away for this member.
+pub(crate) async fn dismiss_checklist(
+    State(state): State<AppState>,
+    MemberForm { member, .. }: MemberForm<NoFields>,
+) -> Result<Response, WebError> {
+    onboarding::dismiss(&state.db, member.signed_in.context).await?;
+    Ok(Redirect::to("/").into_response())
 }
