@@ -194,3 +194,57 @@ function bulkBars(root) {
 }
 
 htmx.onLoad(bulkBars);
+
+// The header's search: `/` or Ctrl-K (Cmd-K) jumps to it from anywhere but a field being typed
+// in; Escape empties its results and goes back to the page. Without JavaScript the form opens
+// the search page.
+
+function typingInField(target) {
+  return (
+    target instanceof HTMLElement &&
+    (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))
+  );
+}
+
+document.addEventListener("keydown", (event) => {
+  const search = document.getElementById("header-search");
+  if (!(search instanceof HTMLInputElement)) return;
+  const ctrlK = (event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "k";
+  const slash = event.key === "/" && !event.ctrlKey && !event.metaKey && !event.altKey;
+  if (ctrlK || (slash && !typingInField(event.target))) {
+    event.preventDefault();
+    openMenu(false);
+    search.focus();
+    search.select();
+  } else if (event.key === "Escape" && event.target === search) {
+    const results = document.getElementById("header-search-results");
+    if (results) results.replaceChildren();
+    search.blur();
+  }
+});
+
+// The workspace header's navigation folds behind a Menu button on narrow screens (the CSS
+// decides when); without JavaScript the button stays hidden and the navigation shown.
+
+function openMenu(open) {
+  const button = document.querySelector(".menu-button");
+  if (!(button instanceof HTMLButtonElement)) return;
+  button.setAttribute("aria-expanded", String(open));
+  button.closest(".site-header")?.classList.toggle("menu-open", open);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const button = document.querySelector(".menu-button");
+  if (!(button instanceof HTMLButtonElement)) return;
+  button.hidden = false;
+  button.closest(".site-header")?.classList.add("has-menu");
+  button.addEventListener("click", () => {
+    openMenu(button.getAttribute("aria-expanded") !== "true");
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && button.getAttribute("aria-expanded") === "true") {
+      openMenu(false);
+      button.focus();
+    }
+  });
+});

@@ -442,6 +442,28 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
         baseline: baseline(move |u| Box::pin(baselines_contact_page(u, contact))),
         moves_deals: false,
     });
+    // The header's search: contacts, organizations and deals at once, as htmx asks while
+    // the member types (the same handler serves the no-JavaScript page).
+    for (name, role) in [
+        (
+            "global search `smith`: contacts, organizations, deals (manager, page)",
+            Role::Manager,
+        ),
+        (
+            "global search `smith`: contacts, organizations, deals (rep, page)",
+            Role::Rep,
+        ),
+    ] {
+        list.push(Scenario {
+            name,
+            role,
+            read: true,
+            cap: None,
+            http: page(role, "/search?q=smith".into()),
+            baseline: None,
+            moves_deals: false,
+        });
+    }
     list.push(Scenario {
         name: "dashboard `/` (rep, page)",
         role: Role::Rep,

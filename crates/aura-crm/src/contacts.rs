@@ -118,6 +118,18 @@ impl Contact {
             .trim()
             .to_owned()
     }
+
+    /// The phone number as a `tel:` link (RFC 3966): its digits, and a leading `+` if it has
+    /// one, so a tap on a phone dials it whatever spaces or dashes it was typed with.
+    pub fn tel_uri(&self) -> Option<String> {
+        let phone = self.phone.as_deref()?.trim();
+        let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+        if digits.is_empty() {
+            return None;
+        }
+        let plus = if phone.starts_with('+') { "+" } else { "" };
+        Some(format!("tel:{plus}{digits}"))
+    }
 }
 
 pub type ContactPage = Page<Contact, ContactId>;

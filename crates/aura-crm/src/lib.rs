@@ -18,6 +18,7 @@ pub mod ids;
 pub mod line_items;
 mod money;
 pub mod names;
+pub mod onboarding;
 pub mod organizations;
 pub mod paging;
 pub mod processes;

@@ -3,7 +3,9 @@
 
 use askama::Template;
 use aura_platform::auth::apex;
+use aura_platform::auth::handoff::{self, OwnWorkspace};
 use aura_platform::auth::{LoginError, LoginSource};
+use aura_platform::ids::TenantSlug;
 use aura_platform::password;
 use aura_platform::signup::{self, Signup, SignupInput, VerificationToken};
 
@@ -33,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login_page).post(log_in))
         .route("/logout", post(log_out))
         .route("/account", get(account))
+        .route("/account/enter", post(enter_workspace))
 }
 
 const SIGN_IN_HEADING: &str = "Sign in to Aura";
@@ -226,6 +229,10 @@ struct AccountPage {
     activated: Option<(String, String)>,
     own_request: Option<RequestRow>,
     requests: Vec<RequestRow>,
+    /// The workspaces the user is a member of, each opened without a second sign-in.
+    workspaces: Vec<OwnWorkspace>,
+    /// `.<base host>`, shown after each workspace's slug as its address.
+    host_suffix: String,
 }
 
 /// A workspace request, with its workspace's address once it has one.
@@ -279,9 +286,35 @@ async fn account(
         activated,
         own_request,
         requests,
+        workspaces: handoff::own_workspaces(&state.db, signed_in.user_id).await?,
+        host_suffix: format!(".{}", state.site.base_host),
     };
     Ok(match member.renewed_cookie {
         Some(cookie) => (CookieJar::new().add(cookie), render(&page)).into_response(),
         None => render(&page),
     })
+}
+
+#[derive(Deserialize)]
+struct EnterForm {
+    slug: String,
+}
+
+/// Sends the user into one of their workspaces with a one-minute, single-use code, which that
+/// workspace's host exchanges for a session of its own (`workspace::enter_page`). A workspace
+/// they are not an active member of is answered as one that does not exist.
+async fn enter_workspace(
+    State(state): State<AppState>,
+    MemberForm { member, form }: MemberForm<EnterForm, ApexMember>,
+) -> Result<Response, WebError> {
+    let slug: TenantSlug = form.slug.trim().parse().map_err(|_| WebError::NotFound)?;
+    let code = handoff::issue(&state.db, member.signed_in.user_id, &slug)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let url = format!(
+        "{}enter?code={}",
+        state.site.workspace_url(slug.as_str()),
+        code.as_str()
+    );
+    Ok(Redirect::to(&url).into_response())
 }

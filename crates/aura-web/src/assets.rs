@@ -55,6 +55,16 @@ static STYLESHEET: LazyLock<Asset> = LazyLock::new(|| {
     )
 });
 
+/// Drawn by hand, so served as it is (esbuild has nothing to do for it).
+static FAVICON: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "favicon",
+        "svg",
+        "image/svg+xml",
+        include_bytes!("../../../web/src/favicon.svg"),
+    )
+});
+
 /// The URLs pages link their assets with.
 pub fn script_url() -> String {
     SCRIPT.url()
@@ -64,12 +74,16 @@ pub fn stylesheet_url() -> String {
     STYLESHEET.url()
 }
 
+pub fn favicon_url() -> String {
+    FAVICON.url()
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new().route("/assets/{name}", get(serve_asset))
 }
 
 async fn serve_asset(Path(name): Path<String>) -> Result<Response, WebError> {
-    let asset = [&*SCRIPT, &*STYLESHEET]
+    let asset = [&*SCRIPT, &*STYLESHEET, &*FAVICON]
         .into_iter()
         .find(|asset| asset.name == name)
         .ok_or(WebError::NotFound)?;

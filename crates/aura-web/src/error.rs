@@ -304,6 +304,12 @@ impl WebError {
 
     /// The response in the form the client asked for: a page for browsers, else problem+json.
     pub(crate) fn render(&self, wants_html: bool) -> Response {
+        self.render_in(wants_html, None)
+    }
+
+    /// As [`WebError::render`], the page in `chrome` when given (a workspace's header, so an
+    /// error inside a workspace leads back into it), else in the apex's.
+    pub(crate) fn render_in(&self, wants_html: bool, chrome: Option<Chrome>) -> Response {
         let (status, code, title, detail) = self.parts();
         let mut problem = Problem {
             kind: "about:blank",
@@ -332,7 +338,8 @@ impl WebError {
             _ => {}
         }
         let mut response = if wants_html {
-            Html(error_page(title, &problem.detail)).into_response()
+            let chrome = chrome.unwrap_or_else(|| Chrome::new(Section::None));
+            Html(error_page(chrome, title, &problem.detail)).into_response()
         } else {
             let mut response = Json(problem).into_response();
             response.headers_mut().insert(
@@ -392,9 +399,9 @@ struct ErrorPage<'a> {
     detail: &'a str,
 }
 
-fn error_page(title: &'static str, detail: &str) -> String {
+fn error_page(chrome: Chrome, title: &'static str, detail: &str) -> String {
     let page = ErrorPage {
-        chrome: Chrome::new(Section::None),
+        chrome,
         title,
         detail,
     };

@@ -33,10 +33,12 @@ pub enum Section {
     Processes,
     Products,
     Board,
+    Search,
     None,
 }
 
 /// A navigation entry only some members get (by role, or for operators).
+#[derive(Clone)]
 pub struct NavLink {
     pub href: &'static str,
     pub label: &'static str,
@@ -96,10 +98,12 @@ const SETTINGS_LINK: NavLink = NavLink {
 };
 
 /// What the layout needs from every page.
+#[derive(Clone)]
 pub struct Chrome {
     pub section: Section,
     pub script: String,
     pub stylesheet: String,
+    pub favicon: String,
     /// The workspace's name on a tenant's host; `None` on the apex.
     pub workspace: Option<String>,
     /// The signed-in member, for the account menu and the sign-out form.
@@ -109,6 +113,7 @@ pub struct Chrome {
     pub zone: Zone,
 }
 
+#[derive(Clone)]
 pub struct MemberChrome {
     pub name: String,
     pub role: &'static str,
@@ -123,6 +128,7 @@ impl Chrome {
             section,
             script: assets::script_url(),
             stylesheet: assets::stylesheet_url(),
+            favicon: assets::favicon_url(),
             workspace: None,
             member: None,
             zone: Zone::default(),

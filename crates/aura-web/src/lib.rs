@@ -34,6 +34,7 @@ mod records;
 mod reference;
 mod refusals;
 mod removal;
+mod search;
 mod session;
 mod settings;
 mod sign_in;
@@ -138,6 +139,7 @@ pub fn router(state: AppState) -> Router {
             .merge(board::routes())
             .merge(snapshot::routes())
             .merge(reference::routes())
+            .merge(search::routes())
             .fallback(error::not_found)
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),

@@ -19,6 +19,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::error::{wants_html, WebError};
+use crate::layout::Chrome;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -103,8 +104,10 @@ fn loggable_path(path: &str) -> Cow<'_, str> {
 async fn render_errors(request: Request, next: Next) -> Response {
     let html = wants_html(request.headers());
     let mut response = next.run(request).await;
+    // A workspace's error carries its header (`site::dispatch`).
+    let chrome = response.extensions_mut().remove::<Chrome>();
     match response.extensions_mut().remove::<WebError>() {
-        Some(error) => error.render(html),
+        Some(error) => error.render_in(html, chrome),
         None => response,
     }
 }

@@ -2,14 +2,18 @@
 //! workspace lives at `<slug>.<base host>`. Only the `Host` header as sent to Aura decides
 //! (no `X-Forwarded-Host`: a client can set that to anything).
 
+use aura_platform::auth::{self, Secret};
 use aura_platform::ids::TenantSlug;
-use aura_platform::tenants::{self, TenantStatus};
+use aura_platform::tenants::{self, TenantStatus, Workspace};
 use axum::extract::Request;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use axum_extra::extract::CookieJar;
 use tower::ServiceExt;
 
+use crate::layout::{Chrome, Section};
+use crate::session::{Member, SESSION_COOKIE};
 use crate::{AppState, WebError};
 
 #[derive(Debug, PartialEq, Eq)]
@@ -53,12 +57,17 @@ pub async fn dispatch(state: AppState, sites: Sites, mut request: Request) -> Re
         .map(str::to_owned)
         .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))
         .unwrap_or_default();
-    let router = match classify(&host, &state.site.base_host) {
-        HostKind::Apex => sites.apex,
+    let workspace = match classify(&host, &state.site.base_host) {
+        HostKind::Apex => {
+            return match sites.apex.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
         HostKind::Workspace(slug) => match tenants::find_by_slug(&state.db, &slug).await {
             Ok(Some(workspace)) if workspace.status == TenantStatus::Active => {
-                request.extensions_mut().insert(workspace);
-                sites.workspace
+                request.extensions_mut().insert(workspace.clone());
+                workspace
             }
             Ok(Some(workspace)) if workspace.status == TenantStatus::Suspended => {
                 return WebError::WorkspaceSuspended.into_response();
@@ -70,9 +79,52 @@ pub async fn dispatch(state: AppState, sites: Sites, mut request: Request) -> Re
         },
         HostKind::Foreign => return WebError::NotFound.into_response(),
     };
-    match router.oneshot(request).await {
+    let html = crate::error::wants_html(request.headers());
+    let cookies = CookieJar::from_headers(request.headers());
+    let mut response = match sites.workspace.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
+    };
+    let error = response.extensions().get::<WebError>().cloned();
+    if let Some(error) = error.filter(|_| html) {
+        let chrome = error_chrome(&state, &error, &workspace, &cookies).await;
+        response.extensions_mut().insert(chrome);
+    }
+    response
+}
+
+/// The header of an error page inside a workspace: the workspace's, with the member's navigation
+/// when the request came from a signed-in member, so the page leads back into the workspace.
+async fn error_chrome(
+    state: &AppState,
+    error: &WebError,
+    workspace: &Workspace,
+    cookies: &CookieJar,
+) -> Chrome {
+    let plain = Chrome::for_workspace(Section::None, workspace);
+    // No second look at a database that is down or a caller that is flooding.
+    if matches!(
+        error,
+        WebError::Unavailable | WebError::RateLimited { .. } | WebError::Internal
+    ) {
+        return plain;
+    }
+    let Some(token) = cookies
+        .get(SESSION_COOKIE)
+        .and_then(|cookie| Secret::parse(cookie.value()))
+    else {
+        return plain;
+    };
+    match auth::authenticate(&state.db, workspace.id, &token).await {
+        Ok(Some(signed_in)) => Chrome::for_member(
+            Section::None,
+            &Member {
+                signed_in,
+                workspace: workspace.clone(),
+                renewed_cookie: None,
+            },
+        ),
+        _ => plain,
     }
 }
 

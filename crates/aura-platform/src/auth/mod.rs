@@ -4,6 +4,7 @@
 
 pub mod apex;
 pub mod api;
+pub mod handoff;
 mod workspace;
 
 pub(crate) use workspace::open_session;

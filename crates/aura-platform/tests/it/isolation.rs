@@ -10,8 +10,9 @@ use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
 /// Two tenants with a row in every tenant table each (member, audit entry, session, process,
-/// stage, product, invitation, API refresh token, step-up code, custom field, organization,
-/// contact with the same email in both, activity, webhook endpoint, event and delivery),
+/// stage, product, invitation, API refresh token, step-up code, hand-off code, checklist
+/// dismissal, custom field, organization, contact with the same email in both, activity,
+/// webhook endpoint, event and delivery),
 /// created as the owner.
 pub(crate) struct TwoTenants {
     pub(crate) a: TenantContext,
@@ -87,6 +88,11 @@ pub(crate) async fn two_tenants(owner: &PgPool) -> TwoTenants {
              insert into step_up_codes (tenant_id, user_id, purpose, code_hash, expires_at)
              values ('{tenant_id}', '{user_id}', 'member.remove:x', sha256('123456'),
                      now() + interval '10 minutes');
+             insert into workspace_handoffs (tenant_id, code_hash, user_id, expires_at)
+             values ('{tenant_id}', sha256(gen_random_uuid()::text::bytea), '{user_id}',
+                     now() + interval '1 minute');
+             insert into onboarding_dismissals (tenant_id, user_id)
+             values ('{tenant_id}', '{user_id}');
              insert into custom_field_definitions (tenant_id, entity, key, label, kind)
              values ('{tenant_id}', 'contact', 'linkedin', 'LinkedIn', 'url');
              insert into api_keys (tenant_id, name, role, secret_hash, hint, created_by)
@@ -1516,4 +1522,119 @@ async fn the_webhook_claim_hands_each_delivery_out_once_within_its_workspace() {
         .await
         .unwrap_err();
     assert!(refused_by_privilege_or_policy(&err), "{err}");
+}
+
+/// The apex's two narrow doors into workspaces (migration 0042): the list of one's own
+/// workspaces and the hand-off code. Each answers only for the user in context, only for an
+/// active membership of an active workspace; and a code lives in the one tenant it was issued
+/// for, where only that tenant's context can spend it.
+#[tokio::test]
+async fn the_workspace_hand_off_answers_only_for_the_user_in_context_and_its_own_tenant() {
+    use aura_platform::auth::handoff;
+    use aura_platform::ids::TenantSlug;
+
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let slug = |s: &str| s.parse::<TenantSlug>().unwrap();
+    let listed = |user: UserId| {
+        let app = db.app.clone();
+        async move {
+            handoff::own_workspaces(&app, user)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|w| w.slug)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(t.a.user_id).await, ["tenant-a"]);
+    assert_eq!(listed(UserId::new()).await, Vec::<String>::new());
+    // No user in context: nothing, from either function.
+    let mut conn = db.raw_app_connection().await;
+    let rows: i64 = sqlx::query_scalar("select count(*) from aura.own_workspaces()")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    let issued: bool =
+        sqlx::query_scalar("select aura.issue_workspace_handoff('tenant-a', sha256('x'::bytea))")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert!(!issued, "a code was issued for no one");
+
+    // A's admin gets no code into B, and B's table is no larger for the attempt.
+    let before: i64 = sqlx::query_scalar("select count(*) from workspace_handoffs")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert!(handoff::issue(&db.app, t.a.user_id, &slug("tenant-b"))
+        .await
+        .unwrap()
+        .is_none());
+    let after: i64 = sqlx::query_scalar("select count(*) from workspace_handoffs")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+
+    // A code into A: spent on B's side it opens nothing (and stays unspent for A); on A's side
+    // it opens a session once.
+    let code = handoff::issue(&db.app, t.a.user_id, &slug("tenant-a"))
+        .await
+        .unwrap()
+        .expect("a code for A's own member");
+    assert!(handoff::peek(&db.app, t.b.tenant_id, &code)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(handoff::redeem(&db.app, t.b.tenant_id, &code)
+        .await
+        .unwrap()
+        .is_none());
+    let (_, signed_in) = handoff::redeem(&db.app, t.a.tenant_id, &code)
+        .await
+        .unwrap()
+        .expect("A's code opens a session in A");
+    assert_eq!(signed_in.context.user_id, t.a.user_id);
+    assert_eq!(signed_in.context.tenant_id, t.a.tenant_id);
+    assert!(
+        handoff::redeem(&db.app, t.a.tenant_id, &code)
+            .await
+            .unwrap()
+            .is_none(),
+        "a code worked twice"
+    );
+
+    // An expired code, and a deactivated member's, open nothing.
+    let code = handoff::issue(&db.app, t.a.user_id, &slug("tenant-a"))
+        .await
+        .unwrap()
+        .unwrap();
+    sqlx::query("update workspace_handoffs set expires_at = now() - interval '1 second'")
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    assert!(handoff::redeem(&db.app, t.a.tenant_id, &code)
+        .await
+        .unwrap()
+        .is_none());
+    let code = handoff::issue(&db.app, t.a.user_id, &slug("tenant-a"))
+        .await
+        .unwrap()
+        .unwrap();
+    sqlx::query("update tenant_members set deactivated_at = now() where user_id = $1")
+        .bind(t.a.user_id.as_uuid())
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    assert!(handoff::redeem(&db.app, t.a.tenant_id, &code)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(handoff::issue(&db.app, t.a.user_id, &slug("tenant-a"))
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(listed(t.a.user_id).await, Vec::<String>::new());
 }

@@ -11,10 +11,12 @@ use aura_crm::dashboard::{self, Attention, DealLine, Numbers, ShortList};
 use aura_crm::deals::{self, ProcessChoice};
 use aura_crm::follow_ups::{self, FollowUp};
 use aura_crm::ids::ProcessId;
+use aura_crm::onboarding::{self, Checklist};
+use aura_platform::permissions::Permission;
 use aura_platform::tenants;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
@@ -22,8 +24,9 @@ use serde::Deserialize;
 
 use crate::board::money;
 use crate::charts::{self, Chart, Group, HorizontalBar, Series};
+use crate::extract::MemberForm;
 use crate::follow_ups::FollowUpView;
-use crate::forms::encode;
+use crate::forms::{encode, NoFields};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
 use crate::time::Zone;
@@ -129,6 +132,8 @@ struct HomePage {
     rotting: ShortListView,
     activities: Vec<ActivityView>,
     numbers: NumbersView,
+    /// A new workspace's first steps, for its admin until done or put away.
+    checklist: Option<Checklist>,
     csrf_token: String,
     /// The member's open follow-ups due before today, and today (a few of each).
     overdue_follow_ups: Vec<FollowUpView>,
@@ -455,6 +460,11 @@ pub(crate) async fn home(
                 .collect()
         };
         let [closing_soon, overdue, rotting] = lists(&member, attention);
+        let checklist = if member.may(Permission::ManageMembers) {
+            Some(onboarding::checklist(&state.db, context).await?).filter(Checklist::shown)
+        } else {
+            None
+        };
         render(&HomePage {
             chrome: Chrome::for_member(Section::Home, &member),
             display_name: member.signed_in.display_name.clone(),
@@ -467,6 +477,7 @@ pub(crate) async fn home(
             rotting,
             activities,
             numbers,
+            checklist,
             csrf_token: member.signed_in.csrf_token.clone(),
             overdue_follow_ups: views(agenda.overdue.items),
             overdue_follow_ups_total: agenda.overdue.total,
@@ -479,4 +490,13 @@ pub(crate) async fn home(
         Some(cookie) => (CookieJar::new().add(cookie), page).into_response(),
         None => page,
     })
+}
+
+/// Puts the new workspace's checklist away for this member.
+pub(crate) async fn dismiss_checklist(
+    State(state): State<AppState>,
+    MemberForm { member, .. }: MemberForm<NoFields>,
+) -> Result<Response, WebError> {
+    onboarding::dismiss(&state.db, member.signed_in.context).await?;
+    Ok(Redirect::to("/").into_response())
 }

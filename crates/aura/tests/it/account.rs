@@ -586,7 +586,9 @@ async fn journey_one_from_signup_to_the_new_admin_in_their_workspace() {
         .unwrap();
     assert_eq!(again.status(), StatusCode::CONFLICT);
 
-    // The requester is sent to their workspace, and signs in there as its Admin.
+    // The requester opens their workspace from their account page without typing the
+    // password again: a one-minute, single-use code the workspace's host exchanges for a
+    // session of its own, after asking whom to continue as.
     let pat_page = pat_browser
         .get(app.url("/account"))
         .send()
@@ -595,26 +597,65 @@ async fn journey_one_from_signup_to_the_new_admin_in_their_workspace() {
         .text()
         .await
         .unwrap();
-    assert!(pat_page.contains(&format!("href=\"http://newco.localhost:{}/\"", app.port)));
-    let token = {
-        let page = pat_browser
-            .get(app.workspace_url("newco", "/login"))
+    assert!(pat_page.contains("Open NewCo Ltd"), "{pat_page}");
+    let apex_csrf = csrf_token(&pat_page);
+    for (slug, who) in [("acme", &pat_browser), ("newco", &ops)] {
+        // Not a member there (the operator of no workspace): as if it did not exist.
+        let csrf = if slug == "acme" { &apex_csrf } else { &csrf };
+        let refused = who
+            .post(app.url("/account/enter"))
+            .form(&[("slug", slug), ("csrf_token", csrf)])
             .send()
             .await
             .unwrap();
-        csrf_token(&page.text().await.unwrap())
-    };
-    let signed_in = pat_browser
-        .post(app.workspace_url("newco", "/login"))
-        .form(&[
-            ("email", "pat@newco.example"),
-            ("password", PASSWORD),
-            ("csrf_token", &token),
-        ])
+        assert_eq!(refused.status(), StatusCode::NOT_FOUND, "{slug}");
+    }
+    let sent = pat_browser
+        .post(app.url("/account/enter"))
+        .form(&[("slug", "newco"), ("csrf_token", &apex_csrf)])
         .send()
         .await
         .unwrap();
-    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let to = location(&sent);
+    let prefix = format!("http://newco.localhost:{}/enter?code=", app.port);
+    assert!(to.starts_with(&prefix), "{to}");
+    let code = to[prefix.len()..].to_owned();
+    let stored: Vec<u8> = sqlx::query_scalar("select code_hash from workspace_handoffs")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert_ne!(stored, code.as_bytes(), "only the code's hash is stored");
+    // The code is worth nothing on another workspace's host.
+    let elsewhere = pat_browser
+        .get(app.workspace_url("acme", &format!("/enter?code={code}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(elsewhere.contains("has expired or was used"));
+    let confirm = pat_browser.get(&to).send().await.unwrap();
+    assert_eq!(confirm.status(), StatusCode::OK);
+    let html = confirm.text().await.unwrap();
+    assert!(html.contains("Continue to NewCo Ltd") && html.contains("Pat Prospect"));
+    let form_csrf = csrf_token(&html);
+    // Without the page's form token, no session.
+    let forged = app
+        .browser()
+        .post(app.workspace_url("newco", "/enter"))
+        .form(&[("code", code.as_str()), ("csrf_token", form_csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let entered = pat_browser
+        .post(app.workspace_url("newco", "/enter"))
+        .form(&[("code", code.as_str()), ("csrf_token", form_csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&entered), "/");
     let home = pat_browser
         .get(app.workspace_url("newco", "/"))
         .send()
@@ -624,6 +665,65 @@ async fn journey_one_from_signup_to_the_new_admin_in_their_workspace() {
         .await
         .unwrap();
     assert!(home.contains("Welcome, Pat Prospect") && home.contains("NewCo Ltd as Admin"));
+    // Spent: the same link now leads to the sign-in form.
+    let again = pat_browser
+        .get(&to)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(again.contains("has expired or was used") && again.contains("Sign in to NewCo Ltd"));
+
+    // The new admin's checklist, derived from the data: nothing done yet; a contact ticks
+    // its step; put away, it stays away.
+    assert!(home.contains("Get NewCo Ltd going"), "{home}");
+    for step in [
+        "Invite your team",
+        "Add your first contact",
+        "Create a deal",
+        "Set up your sales process",
+    ] {
+        assert!(home.contains(step), "{step}");
+    }
+    let member_csrf = csrf_token(&home);
+    let created = pat_browser
+        .post(app.workspace_url("newco", "/contacts"))
+        .form(&[
+            ("first_name", "Alan"),
+            ("last_name", "Turing"),
+            ("csrf_token", &member_csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let home = pat_browser
+        .get(app.workspace_url("newco", "/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Added a contact") && !home.contains("Add your first contact"));
+    let hidden = pat_browser
+        .post(app.workspace_url("newco", "/onboarding/dismiss"))
+        .form(&[("csrf_token", &member_csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&hidden), "/");
+    let home = pat_browser
+        .get(app.workspace_url("newco", "/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!home.contains("Get NewCo Ltd going"));
 }
 
 #[tokio::test]

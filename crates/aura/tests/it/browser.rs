@@ -164,6 +164,25 @@ impl Browser {
         }
     }
 
+    /// Waits for the page's heading to start with `prefix`.
+    pub(crate) async fn expect_heading_starting(&self, prefix: &str) {
+        let started = Instant::now();
+        loop {
+            let heading = match self.client.find(Locator::Css("h1")).await {
+                Ok(element) => element.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if heading.starts_with(prefix) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "heading {heading:?}, expected one starting with {prefix:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub(crate) async fn sign_in(&self, url: &str, email: &str, password: &str) {
         self.client.goto(url).await.unwrap();
         self.fill("email", email).await;
@@ -171,7 +190,19 @@ impl Browser {
         self.click("form.stack button[type=submit]").await;
     }
 
+    /// Opens the header's menu when the window is narrow enough to fold it away.
+    pub(crate) async fn open_menu(&self) {
+        if let Ok(button) = self.client.find(Locator::Css(".menu-button")).await {
+            if button.is_displayed().await.unwrap_or(false)
+                && button.attr("aria-expanded").await.unwrap().as_deref() != Some("true")
+            {
+                button.click().await.unwrap();
+            }
+        }
+    }
+
     pub(crate) async fn sign_out(&self) {
+        self.open_menu().await;
         self.click(".account button").await;
     }
 
@@ -231,11 +262,26 @@ async fn a_member_signs_in_and_out_with_the_keyboard_on_a_small_phone() {
         .await
         .unwrap();
     browser.expect_heading("Welcome, Rita Rep").await;
-    assert!(browser.text_of(".account").await.contains("Sales Rep"));
     assert!(
         !browser.overflows_horizontally().await,
         "the workspace home overflows 320 px"
     );
+    // The navigation and account menu fold behind the Menu button, which opens by keyboard.
+    let menu = page.find(Locator::Css(".menu-button")).await.unwrap();
+    assert!(menu.is_displayed().await.unwrap());
+    assert!(!page
+        .find(Locator::Css(".account"))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap());
+    menu.send_keys("\u{E007}").await.unwrap(); // Enter
+    assert_eq!(
+        menu.attr("aria-expanded").await.unwrap().as_deref(),
+        Some("true")
+    );
+    assert!(browser.text_of(".account").await.contains("Sales Rep"));
 
     page.find(Locator::Css(".account button"))
         .await
@@ -291,16 +337,23 @@ async fn journey_one_from_signup_to_the_invited_reps_first_sign_in() {
     assert!(browser.text_of("p.notice").await.contains("newco is live"));
     browser.sign_out().await;
 
-    // 4. The new admin follows the link to their workspace and invites a rep.
+    // 4. The new admin signs in on the apex, opens their workspace from the list without
+    // typing the password again, and invites a rep.
     browser
         .sign_in(&app.url("/login"), "pat@newco.example", passphrase)
         .await;
-    browser.click("main a.button").await;
-    browser.expect_heading("Sign in to NewCo Ltd").await;
-    browser.fill("email", "pat@newco.example").await;
-    browser.fill("password", passphrase).await;
-    browser.click("form.stack button[type=submit]").await;
+    browser
+        .click("form[action='/account/enter'] button[type=submit]")
+        .await;
+    browser.expect_heading("Continue to NewCo Ltd").await;
+    browser
+        .click("form[action='/enter'] button[type=submit]")
+        .await;
     browser.expect_heading("Welcome, Pat Prospect").await;
+    assert_eq!(
+        page.current_url().await.unwrap().host_str(),
+        Some("newco.localhost")
+    );
     browser.click("nav a[href='/members']").await;
     browser.expect_heading("Members").await;
     browser.fill("invite-email", "rita@newco.example").await;
@@ -613,6 +666,7 @@ async fn a_rep_takes_a_deal_in_another_process_to_won_and_a_manager_reassigns_it
         )
         .await;
     browser.expect_heading("Welcome, Rita Rep").await;
+    browser.open_menu().await;
     browser.click("nav a[href='/deals']").await;
     browser.expect_heading("Deals").await;
     assert!(

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `aura` server and binary, over real HTTP against real PostgreSQL.
 
+mod accessibility;
 mod account;
 mod api;
 mod api_crm;
@@ -19,6 +20,7 @@ mod health;
 mod helpers;
 mod injection;
 mod mail;
+mod navigation;
 mod outage;
 mod pages;
 mod password_reset;

@@ -1,0 +1,222 @@
+//! axe-core (from npm, pinned in web/package-lock.json) in real Chromium, at 1280 and 375 px:
+//! every page a crawl of a signed-in admin's and rep's workspace reaches, and the public pages,
+//! with zero violations. The test injects axe's own file through WebDriver (pages load no
+//! script but Aura's, by their CSP) and runs it on each page.
+
+use std::collections::{HashSet, VecDeque};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use aura_platform::demo::DEMO_PASSWORD;
+use fantoccini::Locator;
+use serde_json::Value;
+
+use crate::browser::Browser;
+use crate::helpers::TestApp;
+
+/// Pages a crawl opens at most: enough for one of each kind of page the member can reach.
+const CRAWL_LIMIT: usize = 45;
+
+/// axe-core's browser bundle, as npm installed it beside the other front-end packages.
+fn axe_source() -> String {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/node_modules/axe-core/axe.min.js");
+    std::fs::read_to_string(&path).unwrap_or_else(|err| {
+        panic!(
+            "{} is missing ({err}): building aura-web runs `npm ci` in web/, which installs it",
+            path.display()
+        )
+    })
+}
+
+/// axe's violations on the page open in `browser`, one readable line each.
+async fn violations(browser: &Browser, axe: &str) -> Vec<String> {
+    browser
+        .client
+        .execute(&format!("{axe}\n;return true;"), vec![])
+        .await
+        .expect("inject axe-core");
+    let found = browser
+        .client
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               axe.run(document, { resultTypes: ["violations"] })
+                 .then((result) => done(result.violations.map((v) =>
+                   `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3)
+                     .map((n) => n.target.join(" ")).join(" | ")}`)))
+                 .catch((error) => done([`axe failed: ${error}`]));"#,
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    found
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What makes two URLs the same kind of page: the path with ids as `{id}`, and the query's
+/// parameter names (not their values), so the crawl sees one contact's page, not all of them.
+fn kind_of(url: &reqwest::Url) -> String {
+    let path: Vec<&str> = url
+        .path()
+        .split('/')
+        .map(|segment| {
+            if segment.parse::<uuid::Uuid>().is_ok() {
+                "{id}"
+            } else {
+                segment
+            }
+        })
+        .collect();
+    let mut names: Vec<String> = url
+        .query_pairs()
+        .map(|(name, _)| name.into_owned())
+        .collect();
+    names.sort();
+    names.dedup();
+    format!("{}?{}", path.join("/"), names.join("&"))
+}
+
+/// The same-host links of the open page.
+async fn links(browser: &Browser, origin: &reqwest::Url) -> Vec<reqwest::Url> {
+    let hrefs = browser
+        .client
+        .execute(
+            "return Array.from(document.querySelectorAll('a[href]'), (a) => a.href)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    hrefs
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter_map(|href| reqwest::Url::parse(href).ok())
+        .filter(|url| url.origin() == origin.origin())
+        .map(|mut url| {
+            url.set_fragment(None);
+            url
+        })
+        .collect()
+}
+
+/// Opens `start` and every same-host page it leads to (one of each kind, at most
+/// [`CRAWL_LIMIT`]), runs axe on each, and fails listing every violation and every error page.
+async fn crawl(browser: &Browser, start: &str, skip: &[&str]) -> usize {
+    let axe = axe_source();
+    let start = reqwest::Url::parse(start).unwrap();
+    let mut seen = HashSet::from([kind_of(&start)]);
+    let mut queue = VecDeque::from([start.clone()]);
+    let mut problems = Vec::new();
+    let mut visited = 0;
+    while let Some(url) = queue.pop_front() {
+        if visited == CRAWL_LIMIT {
+            break;
+        }
+        visited += 1;
+        browser.client.goto(url.as_str()).await.unwrap();
+        wait_for_load(browser).await;
+        let heading = match browser.client.find(Locator::Css("h1")).await {
+            Ok(h1) => h1.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if ["Not found", "Something went wrong", "Not allowed"].contains(&heading.as_str()) {
+            problems.push(format!("{}: an error page ({heading})", url.path()));
+        }
+        for violation in violations(browser, &axe).await {
+            problems.push(format!("{}: {violation}", url.as_str()));
+        }
+        for link in links(browser, &start).await {
+            let kind = kind_of(&link);
+            if skip.iter().any(|s| link.path().starts_with(s)) || !seen.insert(kind) {
+                continue;
+            }
+            queue.push_back(link);
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems on {visited} pages:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    visited
+}
+
+async fn wait_for_load(browser: &Browser) {
+    let started = Instant::now();
+    loop {
+        let state = browser
+            .client
+            .execute("return document.readyState", vec![])
+            .await
+            .unwrap();
+        if state.as_str() == Some("complete") {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "a page never loaded"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn crawl_workspace_as(email: &str, width: u32) {
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    let browser = Browser::start(width).await;
+    browser
+        .sign_in(&app.workspace_url("acme", "/login"), email, DEMO_PASSWORD)
+        .await;
+    browser.expect_heading_starting("Welcome, ").await;
+    // Pages that leave the workspace or end the session are not the crawl's to follow.
+    let visited = crawl(
+        &browser,
+        &app.workspace_url("acme", "/"),
+        &["/logout", "/login", "/api/"],
+    )
+    .await;
+    assert!(visited >= 10, "the crawl reached only {visited} pages");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn an_admins_workspace_has_no_axe_violations_at_1280_px() {
+    crawl_workspace_as("admin@acme.example", 1280).await;
+}
+
+#[tokio::test]
+async fn an_admins_workspace_has_no_axe_violations_at_375_px() {
+    crawl_workspace_as("admin@acme.example", 375).await;
+}
+
+#[tokio::test]
+async fn a_reps_workspace_has_no_axe_violations_at_1280_px() {
+    crawl_workspace_as("rep@acme.example", 1280).await;
+}
+
+#[tokio::test]
+async fn a_reps_workspace_has_no_axe_violations_at_375_px() {
+    crawl_workspace_as("rep@acme.example", 375).await;
+}
+
+#[tokio::test]
+async fn the_public_pages_have_no_axe_violations_at_1280_and_375_px() {
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    for width in [1280, 375] {
+        let browser = Browser::start(width).await;
+        let visited = crawl(&browser, &app.url("/"), &["/api/"]).await;
+        assert!(
+            visited >= 4,
+            "the public crawl reached only {visited} pages"
+        );
+        browser.close().await;
+    }
+}
