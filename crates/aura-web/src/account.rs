@@ -289,10 +289,25 @@ async fn account(
         workspaces: handoff::own_workspaces(&state.db, signed_in.user_id).await?,
         host_suffix: format!(".{}", state.site.base_host),
     };
-    Ok(match member.renewed_cookie {
+    // "Open" posts here and is redirected to the workspace's host: the browser follows that
+    // only if this page's policy names the host.
+    let workspace_origins: Vec<String> = page
+        .workspaces
+        .iter()
+        .map(|w| {
+            let url = state.site.workspace_url(&w.slug);
+            url.trim_end_matches('/').to_owned()
+        })
+        .collect();
+    let mut response = match member.renewed_cookie {
         Some(cookie) => (CookieJar::new().add(cookie), render(&page)).into_response(),
         None => render(&page),
-    })
+    };
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        crate::middleware::content_security_policy(&workspace_origins),
+    );
+    Ok(response)
 }
 
 #[derive(Deserialize)]

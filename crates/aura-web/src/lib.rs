@@ -41,8 +41,8 @@ mod sign_in;
 mod site;
 mod snapshot;
 mod team;
-mod webhooks;
 mod time;
+mod webhooks;
 mod workspace;
 
 use std::future::Future;

@@ -24,6 +24,21 @@ use crate::layout::Chrome;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The Content-Security-Policy of every page: only Aura's own scripts, styles and frames. Forms
+/// post to Aura's own origin, and to the `form_targets` origins a page names (a form whose
+/// answer redirects to another host needs that host here, or the browser stops it).
+pub(crate) fn content_security_policy(form_targets: &[String]) -> HeaderValue {
+    let mut policy = String::from(
+        "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    );
+    for origin in form_targets {
+        policy.push(' ');
+        policy.push_str(origin);
+    }
+    HeaderValue::from_str(&policy)
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
+}
+
 /// Wraps the application. `https`: Aura is reached over HTTPS, so browsers are told to use
 /// nothing else for a year (HSTS), workspace subdomains included.
 pub fn wrap(routes: Router, https: bool) -> Router {
@@ -34,11 +49,10 @@ pub fn wrap(routes: Router, https: bool) -> Router {
                 HeaderValue::from_static("max-age=31536000; includeSubDomains"),
             )
         }))
-        .layer(SetResponseHeaderLayer::overriding(
+        // A handler may widen `form-action` for its page (`content_security_policy`).
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-            ),
+            content_security_policy(&[]),
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -188,8 +188,9 @@ fn strip_parentheses(mut expression: &str) -> &str {
 /// Columns of tenant tables that may reference `users (id)` alone, not a membership of the
 /// row's own workspace: they record who did something, are set from the context, and outlive
 /// the membership (F3.5). Whom a record belongs to must reference the membership instead.
-const HISTORY_COLUMNS: [&str; 9] = [
+const HISTORY_COLUMNS: [&str; 10] = [
     "created_by",
+    "revoked_by",
     "updated_by",
     "deleted_by",
     "invited_by",
@@ -202,6 +203,18 @@ const HISTORY_COLUMNS: [&str; 9] = [
     "moved_by",
     // Who changed a product's pricing blueprint: the insert policy holds it to the context's user.
     "changed_by",
+];
+
+/// Columns naming a principal that has no membership, or the context's own user: an API key's
+/// identity (a user without a membership, made by the key's insert), the caller an idempotency
+/// record belongs to (a member or a key), and a member's own dismissal of the onboarding list
+/// (their policies hold each to the context's user), and whom an apex hand-off code signs in
+/// (issued only for an active member, by `aura.issue_workspace_handoff`).
+const PRINCIPAL_COLUMNS: [(&str, &str); 4] = [
+    ("api_keys", "user_id"),
+    ("idempotency_keys", "user_id"),
+    ("onboarding_dismissals", "user_id"),
+    ("workspace_handoffs", "user_id"),
 ];
 
 /// Foreign keys from a table with a `tenant_id` to `users` that leave the tenant out.
@@ -224,6 +237,7 @@ async fn user_references_without_tenant(db: &PgPool) -> Vec<String> {
         // A membership is the one row that names a user as such.
         .filter(|(table, column)| !(table == "tenant_members" && column == "user_id"))
         .filter(|(_, column)| !HISTORY_COLUMNS.contains(&column.as_str()))
+        .filter(|(table, column)| !PRINCIPAL_COLUMNS.contains(&(table.as_str(), column.as_str())))
         .map(|(table, column)| {
             format!("{table}.{column} references users without its tenant (use the membership)")
         })
@@ -447,13 +461,16 @@ async fn security_definer_functions_are_few_known_and_hardened() {
         names,
         [
             "aura.apex_login_candidate(text)",
-            // The webhook worker's claim: `isolation.rs`.
-            "aura.claim_webhook_deliveries(integer,integer)",
             // An API key's identity, made by the key's insert: `aura/tests/it/api_keys.rs`,
             // as are the two key functions below (another workspace's, revoked, expired keys).
             "aura.api_key_identity()",
+            // The webhook worker's claim: `isolation.rs`.
+            "aura.claim_webhook_deliveries(integer,integer)",
             "aura.current_user_is_platform_admin()",
+            // The apex's doors into workspaces: `isolation.rs` (the hand-off test).
+            "aura.issue_workspace_handoff(text,bytea)",
             "aura.keep_member_of()",
+            "aura.own_workspaces()",
             // The webhook triggers: the server's `webhooks.rs` (receivers get exactly the events
             // their own workspace caused).
             "aura.record_deal_webhook_event()",

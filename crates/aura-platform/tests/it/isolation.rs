@@ -113,6 +113,11 @@ pub(crate) async fn two_tenants(owner: &PgPool) -> TwoTenants {
              select '{tenant_id}', 'call', 'Called', now(), '{user_id}', id, assigned_to, organization_id,
                     '{user_id}'
              from contact;
+             insert into follow_ups (tenant_id, kind, subject, due_at, owner_id, contact_id,
+                                     contact_owner, created_by)
+             select '{tenant_id}', 'call', 'Call back', now() + interval '1 day', '{user_id}', id,
+                    assigned_to, '{user_id}'
+             from contacts where tenant_id = '{tenant_id}';
              with deal as (
                  insert into deals (tenant_id, name, process_id, stage_id, outcome, probability,
                                     assigned_to)
@@ -377,7 +382,18 @@ async fn a_tenant_transaction_sees_its_own_tenant_members_and_users_only() {
         .fetch_all(tx.conn())
         .await
         .unwrap();
-    assert_eq!(users, [t.a.user_id.as_uuid()]);
+    // The member, and the identity of their workspace's API key (a user with no membership).
+    let key_identity: Uuid =
+        sqlx::query_scalar("select user_id from api_keys where tenant_id = $1")
+            .bind(t.a.tenant_id.as_uuid())
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    let mut expected = vec![t.a.user_id.as_uuid(), key_identity];
+    let mut users = users;
+    expected.sort();
+    users.sort();
+    assert_eq!(users, expected);
     // Another tenant's user cannot be edited, even by id.
     let changed = sqlx::query("update users set display_name = 'pwned' where id = $1")
         .bind(t.b.user_id.as_uuid())

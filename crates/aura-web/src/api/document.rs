@@ -169,12 +169,12 @@ fn finish_operation(operation: &mut Operation) {
         .is_some_and(|requirements| !requirements.is_empty());
     // A body or query that does not parse is 400; a NUL character in either is refused (422)
     // before any handler.
+    // An `Idempotency-Key` header that is malformed is 400, one reused for another request 422.
     let sends_something = operation.request_body.is_some()
-        || operation
-            .parameters
-            .iter()
-            .flatten()
-            .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+        || operation.parameters.iter().flatten().any(|p| {
+            matches!(p.parameter_in, ParameterIn::Query)
+                || (matches!(p.parameter_in, ParameterIn::Header) && p.name == "Idempotency-Key")
+        });
     let responses = &mut operation.responses.responses;
     // Errors any call may meet, beside those the operation names.
     let mut common = vec!["429", "503"];

@@ -503,7 +503,7 @@ async fn a_rep_on_a_small_phone_creates_a_contact_logs_a_call_and_searches_as_th
 
     // Log a call: the form folds open with the keyboard, "when" defaults to now (UTC).
     let summary = page
-        .find(Locator::Css(".log-activity summary"))
+        .find(Locator::Css("details:has(#description) summary"))
         .await
         .unwrap();
     summary.send_keys("\u{E007}").await.unwrap(); // Enter
@@ -519,13 +519,15 @@ async fn a_rep_on_a_small_phone_creates_a_contact_logs_a_call_and_searches_as_th
         when.starts_with(&chrono::Utc::now().format("%Y-%m-%d").to_string()),
         "{when}"
     );
+    page.find(Locator::Id("description"))
+        .await
+        .unwrap()
+        .send_keys("Called about the Banburismus sheets.\nShe will send them.")
+        .await
+        .unwrap();
     browser
-        .fill(
-            "description",
-            "Called about the Banburismus sheets.\nShe will send them.",
-        )
+        .click("details:has(#description) button[type=submit]")
         .await;
-    browser.click(".log-activity button[type=submit]").await;
     let activity = browser.text_of("#timeline .activity").await;
     assert!(
         activity.contains("Call") && activity.contains("Called about the Banburismus sheets."),
@@ -1441,7 +1443,6 @@ async fn the_bulk_bar_selects_a_page_and_counts_it_at_desktop_and_phone_widths()
     }
 }
 
-
 #[tokio::test]
 async fn a_rep_logs_a_call_from_the_contact_list_in_two_clicks_without_a_reload() {
     let (app, _db) = TestApp::builder().demo().spawn().await;
@@ -1540,7 +1541,6 @@ async fn a_rep_logs_a_call_from_the_contact_list_in_two_clicks_without_a_reload(
         assert!(page.contains(&format!("Called at {width} px about the bombe.")));
     }
 }
-
 
 #[tokio::test]
 async fn the_api_reference_reads_on_a_small_phone_under_the_csp_and_its_links_work() {

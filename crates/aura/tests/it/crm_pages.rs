@@ -368,8 +368,8 @@ async fn logged_activities_show_on_the_timeline_newest_first() {
         assert_eq!(location(&logged), format!("{path}?notice=logged#timeline"));
     }
     let (_, page) = rep.page(&path).await;
-    let meeting = page.find("2026-02-01 14:00 UTC").expect("the meeting");
-    let call = page.find("2026-01-10 09:30 UTC").expect("the call");
+    let meeting = page.find("2026-02-01 14:00").expect("the meeting");
+    let call = page.find("2026-01-10 09:30").expect("the call");
     assert!(meeting < call, "newest first");
     assert!(
         page.contains("Discussed the\norbit numbers"),
@@ -400,7 +400,7 @@ async fn logged_activities_show_on_the_timeline_newest_first() {
         format!("{path}?notice=activity_deleted#timeline")
     );
     let (_, page) = rep.page(&path).await;
-    assert!(!page.contains("2026-02-01 14:00 UTC") && page.contains("2026-01-10 09:30 UTC"));
+    assert!(!page.contains("2026-02-01 14:00") && page.contains("2026-01-10 09:30"));
 }
 
 #[tokio::test]
@@ -707,8 +707,9 @@ async fn older_activities_come_in_pages_and_htmx_gets_only_the_next_ones() {
     );
     let older = page
         .split("hx-get=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|url| url.contains("after="))
         .expect("an Older activities link")
         .replace("&#38;", "&")
         .replace("&amp;", "&");
