@@ -464,3 +464,34 @@ async fn owners_and_participants_are_members_of_the_record_s_workspace() {
     );
     assert_eq!(codes, vec![expected; 4], "the refusals differ: {codes:?}");
 }
+
+/// Webhooks are an admin's: a manager's or a rep's context reads and changes no endpoint, event
+/// or delivery (0045), while an admin's does.
+#[tokio::test]
+async fn only_admins_change_webhook_endpoints_and_deliveries() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    for role in ["manager", "sales_rep"] {
+        let who = member(&db.owner, t.a.tenant_id, role).await;
+        for statement in [
+            "update webhook_endpoints set enabled = false",
+            "update webhook_endpoints set event_types = array['contact.created']",
+            "update webhook_deliveries set status = 'failed'",
+        ] {
+            assert_eq!(rows(&db, who, statement).await, 0, "{role}: {statement}");
+        }
+        for table in ["webhook_endpoints", "webhook_events", "webhook_deliveries"] {
+            let mut tx = db.app.begin(who).await.unwrap();
+            let seen: i64 = sqlx::query_scalar(&format!("select count(*) from {table}"))
+                .fetch_one(tx.conn())
+                .await
+                .unwrap();
+            assert_eq!(seen, 0, "{role} reads {table}");
+        }
+    }
+    let admin = member(&db.owner, t.a.tenant_id, "admin").await;
+    assert_eq!(
+        rows(&db, admin, "update webhook_endpoints set enabled = false").await,
+        1
+    );
+}
