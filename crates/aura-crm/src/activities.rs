@@ -151,12 +151,54 @@ pub async fn log(
 ) -> Result<ActivityId, WriteError<Activity>> {
     let mut tx = pool.begin(context).await?;
     let valid = validate(&mut tx, input).await?;
-    // The policy sees to it that the caller may see the contact; this says "not found" kindly.
+    let Some(id) = insert_on_contact(&mut tx, &valid, contact, None).await? else {
+        return Err(WriteError::NotFound);
+    };
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Logs an activity from an organization's page: with `contact`, who must be one of the
+/// organization's live contacts that the caller may see (refused by name otherwise).
+pub async fn log_on_organization(
+    pool: &AppPool,
+    context: TenantContext,
+    organization: OrganizationId,
+    contact: Option<ContactId>,
+    input: &ActivityInput,
+) -> Result<ActivityId, WriteError<Activity>> {
+    let mut tx = pool.begin(context).await?;
+    let valid = validate(&mut tx, input).await?;
+    let inserted = match contact {
+        Some(contact) => insert_on_contact(&mut tx, &valid, contact, Some(organization)).await?,
+        None => None,
+    };
+    let Some(id) = inserted else {
+        return Err(WriteError::invalid(
+            "contact_id",
+            "Choose who it was with: one of the organization's contacts.",
+        ));
+    };
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Inserts the activity on a live contact the caller may see (the policy sees to that), if it
+/// belongs to `within` when given; `None` when there is no such contact.
+async fn insert_on_contact(
+    tx: &mut TenantTx,
+    valid: &ValidActivity,
+    contact: ContactId,
+    within: Option<OrganizationId>,
+) -> Result<Option<ActivityId>, DbError> {
+    let context = *tx.context();
     let id = sqlx::query_scalar!(
         r#"insert into activities (tenant_id, kind, description, occurred_at, participant_id,
                                    contact_id, contact_owner, organization_id, created_by)
            select $1, $2, $3, $4, $5, c.id, c.assigned_to, c.organization_id, $6
-           from contacts c where c.tenant_id = $1 and c.id = $7 and c.deleted_at is null
+           from contacts c
+           where c.tenant_id = $1 and c.id = $7 and c.deleted_at is null
+             and ($8::uuid is null or c.organization_id = $8)
            returning id as "id: ActivityId""#,
         context.tenant_id.as_uuid(),
         valid.kind as ActivityKind,
@@ -165,14 +207,10 @@ pub async fn log(
         valid.participant as UserId,
         context.user_id as UserId,
         contact as ContactId,
+        within as Option<OrganizationId>,
     )
     .fetch_optional(tx.conn())
-    .await
-    .map_err(DbError::from)?;
-    let Some(id) = id else {
-        return Err(WriteError::NotFound);
-    };
-    tx.commit().await?;
+    .await?;
     Ok(id)
 }
 
@@ -232,6 +270,42 @@ pub async fn log_on_deal(
             )
         }
     };
+    let id = insert(
+        &mut tx,
+        &NewActivity {
+            kind: valid.kind,
+            description: valid.description,
+            occurred_at: valid.occurred_at,
+            participant: valid.participant,
+            contact,
+            contact_owner,
+            deal: Some(deal),
+            deal_owner: Some(deal_row.owner),
+            organization,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// An activity as written with its record links and their owners' copies (which the policies
+/// read instead of a subquery; the owner of a reassigned record is kept in step by triggers).
+pub(crate) struct NewActivity {
+    pub kind: ActivityKind,
+    pub description: String,
+    pub occurred_at: DateTime<Utc>,
+    pub participant: UserId,
+    pub contact: Option<ContactId>,
+    pub contact_owner: Option<UserId>,
+    pub deal: Option<DealId>,
+    pub deal_owner: Option<UserId>,
+    pub organization: Option<OrganizationId>,
+}
+
+/// Writes `new`, by the caller, in the caller's transaction.
+pub(crate) async fn insert(tx: &mut TenantTx, new: &NewActivity) -> Result<ActivityId, DbError> {
+    let context = *tx.context();
     let id = sqlx::query_scalar!(
         r#"insert into activities (tenant_id, kind, description, occurred_at, participant_id,
                                    contact_id, contact_owner, deal_id, deal_owner,
@@ -239,21 +313,19 @@ pub async fn log_on_deal(
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
            returning id as "id: ActivityId""#,
         context.tenant_id.as_uuid(),
-        valid.kind as ActivityKind,
-        valid.description,
-        valid.occurred_at,
-        valid.participant as UserId,
-        contact as Option<ContactId>,
-        contact_owner as Option<UserId>,
-        deal as DealId,
-        deal_row.owner as UserId,
-        organization as Option<OrganizationId>,
+        new.kind as ActivityKind,
+        new.description,
+        new.occurred_at,
+        new.participant as UserId,
+        new.contact as Option<ContactId>,
+        new.contact_owner as Option<UserId>,
+        new.deal as Option<DealId>,
+        new.deal_owner as Option<UserId>,
+        new.organization as Option<OrganizationId>,
         context.user_id as UserId,
     )
     .fetch_one(tx.conn())
-    .await
-    .map_err(DbError::from)?;
-    tx.commit().await?;
+    .await?;
     Ok(id)
 }
 

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::activities::ActivityKind;
+use crate::activities::{self, ActivityKind, NewActivity};
 use crate::fields::{Check, WriteError};
 use crate::ids::{ActivityId, ContactId, DealId, FollowUpId, OrganizationId};
 use crate::paging::page_size;
@@ -306,25 +306,22 @@ pub async fn complete(
         Some(note) => format!("{}\n\n{note}", open.subject),
         None => open.subject,
     };
-    let activity = sqlx::query_scalar!(
-        r#"insert into activities (tenant_id, kind, description, occurred_at, participant_id,
-                                   contact_id, contact_owner, deal_id, deal_owner,
-                                   organization_id, created_by)
-           values ($1, $2, $3, now(), $4, $5, $6, $7, $8, $9, $4)
-           returning id as "id: ActivityId""#,
-        context.tenant_id.as_uuid(),
-        open.kind.activity_kind() as ActivityKind,
-        description,
-        context.user_id as UserId,
-        open.contact_id as Option<ContactId>,
-        open.contact_owner as Option<UserId>,
-        open.deal_id as Option<DealId>,
-        open.deal_owner as Option<UserId>,
-        open.organization_id as Option<OrganizationId>,
+    let activity = activities::insert(
+        &mut tx,
+        &NewActivity {
+            kind: open.kind.activity_kind(),
+            description,
+            occurred_at: Utc::now(),
+            participant: context.user_id,
+            contact: open.contact_id,
+            contact_owner: open.contact_owner,
+            deal: open.deal_id,
+            deal_owner: open.deal_owner,
+            organization: open.organization_id,
+        },
     )
-    .fetch_one(tx.conn())
     .await
-    .map_err(|err| match DbError::from(err) {
+    .map_err(|err| match err {
         // A rep's follow-up on a record since given to someone else: the record is not theirs
         // to log on any more.
         DbError::Forbidden(_) => WriteError::NotAllowed,

@@ -1,5 +1,6 @@
 //! Tenants as the rest of the platform sees them.
 
+use crate::currency::WorkspaceCurrency;
 use crate::db::{AppPool, DbError, TenantContext, TenantTx};
 use crate::ids::{TenantId, TenantSlug, UserId};
 use crate::permissions::Permission;
@@ -196,11 +197,11 @@ pub fn metadata_problems(
     if industry.trim().chars().count() > 100 {
         problems.push(("industry", "Use at most 100 characters.".to_owned()));
     }
-    let currency = currency.trim();
-    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
+    if WorkspaceCurrency::parse(currency).is_none() {
         problems.push((
             "currency",
-            "Enter a three-letter ISO 4217 code, such as USD or EUR.".to_owned(),
+            "Choose a currency in circulation from the list (ISO 4217, such as USD or EUR)."
+                .to_owned(),
         ));
     }
     problems

@@ -30,7 +30,7 @@ struct KeyForm {
     name: String,
     #[serde(default)]
     role: String,
-    /// A date (`YYYY-MM-DD`): the key works until the end of that day (UTC). Empty: no expiry.
+    /// A date (`YYYY-MM-DD`): the key works until the end of that day, in the member's time zone. Empty: no expiry.
     #[serde(default)]
     expires_on: String,
 }
@@ -120,8 +120,7 @@ async fn create(
         text => match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
             Ok(date) => date
                 .succ_opt()
-                .and_then(|next| next.and_hms_opt(0, 0, 0))
-                .map(|at| at.and_utc()),
+                .and_then(|next| member.zone().read(&format!("{next}T00:00"))),
             Err(_) => {
                 errors.add(
                     "expires_on",

@@ -151,6 +151,18 @@ fn back_to(back: &str, notice: &str) -> String {
     format!("{path}?notice={notice}#follow-ups")
 }
 
+/// What a page returned to after completing or moving a follow-up says.
+pub(crate) fn notice(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "follow_up_done" => "Follow-up done: it is logged as an activity.",
+        "follow_up_moved" => "Follow-up moved.",
+        "follow_up_unmoved" => {
+            "That time did not read as a date and time; the follow-up was not moved."
+        }
+        _ => return None,
+    })
+}
+
 async fn complete(
     State(state): State<AppState>,
     Id(id): Id<FollowUpId>,

@@ -108,8 +108,8 @@ pub struct Chrome {
     pub workspace: Option<String>,
     /// The signed-in member, for the account menu and the sign-out form.
     pub member: Option<MemberChrome>,
-    /// The time zone the page shows times in: the member's, or UTC before sign-in and on the
-    /// apex.
+    /// The time zone the page shows times in: the member's (their own choice, else the
+    /// workspace's); on the apex, the user's own choice, else UTC, and the pages say which.
     pub zone: Zone,
 }
 
@@ -163,6 +163,10 @@ impl Chrome {
                     Vec::new()
                 },
             }),
+            zone: signed_in
+                .time_zone
+                .as_deref()
+                .map_or_else(Zone::default, Zone::named),
             ..Self::new(section)
         }
     }

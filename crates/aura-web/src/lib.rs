@@ -29,6 +29,7 @@ mod preferences;
 mod processes;
 mod products;
 mod public;
+mod quick_log;
 pub mod rate_limit;
 mod records;
 mod reference;
@@ -131,6 +132,7 @@ pub fn router(state: AppState) -> Router {
             .merge(api_keys::routes())
             .merge(custom_fields::routes())
             .merge(contacts::routes())
+            .merge(quick_log::routes())
             .merge(follow_ups::routes())
             .merge(organizations::routes())
             .merge(processes::routes())

@@ -19,6 +19,7 @@ use crate::extract::{Id, MemberForm};
 use crate::forms::NoFields;
 use crate::layout::{render, Chrome, Section};
 use crate::session::ApexMember;
+use crate::time::{currency_choices, zone_choices, Choice};
 use crate::{AppState, WebError};
 
 pub fn routes() -> Router<AppState> {
@@ -167,6 +168,8 @@ struct ActivationPage {
     industry_error: Option<String>,
     timezone_error: Option<String>,
     currency_error: Option<String>,
+    zones: Vec<Choice>,
+    currencies: Vec<Choice>,
 }
 
 impl ActivationPage {
@@ -174,6 +177,8 @@ impl ActivationPage {
         Self {
             chrome: Chrome::for_apex_member(Section::Account, &member.signed_in),
             request,
+            zones: zone_choices(&input.timezone),
+            currencies: currency_choices(&input.currency),
             input,
             base_host: state.site.base_host.clone(),
             slug_error: None,

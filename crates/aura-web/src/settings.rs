@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::extract::MemberForm;
 use crate::layout::{render, Chrome, Section};
 use crate::session::Member;
-use crate::time::{zone_names, CURRENCIES};
+use crate::time::{currency_choices, zone_choices, Choice};
 use crate::{AppState, WebError};
 
 pub fn routes() -> Router<AppState> {
@@ -34,14 +34,16 @@ struct SettingsPage {
     timezone_error: Option<String>,
     currency_error: Option<String>,
     /// The pickers' choices: IANA time zones and ISO 4217 currencies.
-    zones: Vec<&'static str>,
-    currencies: &'static [(&'static str, &'static str)],
+    zones: Vec<Choice>,
+    currencies: Vec<Choice>,
 }
 
 impl SettingsPage {
     fn new(member: &Member, input: Settings) -> Self {
         Self {
             chrome: Chrome::for_member(Section::Settings, member),
+            zones: zone_choices(&input.timezone),
+            currencies: currency_choices(&input.currency),
             input,
             saved: false,
             stale: None,
@@ -50,21 +52,7 @@ impl SettingsPage {
             industry_error: None,
             timezone_error: None,
             currency_error: None,
-            zones: zone_names(),
-            currencies: &CURRENCIES,
         }
-    }
-
-    /// A stored value the picker does not list (set before the pickers), offered as it is.
-    fn unlisted_zone(&self) -> bool {
-        !self.zones.contains(&self.input.timezone.as_str())
-    }
-
-    fn unlisted_currency(&self) -> bool {
-        !self
-            .currencies
-            .iter()
-            .any(|(code, _)| *code == self.input.currency)
     }
 }
 

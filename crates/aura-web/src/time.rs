@@ -2,6 +2,7 @@
 //! form reads, is in the member's time zone (their own choice, or else the workspace's). This
 //! is the one place that formats or parses a time for a page; the JSON API speaks RFC 3339.
 
+use aura_platform::currency::WorkspaceCurrency;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
@@ -80,51 +81,56 @@ pub fn zone_names() -> Vec<&'static str> {
     names
 }
 
-/// ISO 4217 currencies a workspace may keep its money in: (code, name), by code.
-pub const CURRENCIES: [(&str, &str); 42] = [
-    ("AED", "UAE dirham"),
-    ("ARS", "Argentine peso"),
-    ("AUD", "Australian dollar"),
-    ("BRL", "Brazilian real"),
-    ("CAD", "Canadian dollar"),
-    ("CHF", "Swiss franc"),
-    ("CLP", "Chilean peso"),
-    ("CNY", "Chinese yuan"),
-    ("COP", "Colombian peso"),
-    ("CZK", "Czech koruna"),
-    ("DKK", "Danish krone"),
-    ("EGP", "Egyptian pound"),
-    ("EUR", "Euro"),
-    ("GBP", "Pound sterling"),
-    ("HKD", "Hong Kong dollar"),
-    ("HUF", "Hungarian forint"),
-    ("IDR", "Indonesian rupiah"),
-    ("ILS", "Israeli new shekel"),
-    ("INR", "Indian rupee"),
-    ("ISK", "Icelandic króna"),
-    ("JPY", "Japanese yen"),
-    ("KES", "Kenyan shilling"),
-    ("KRW", "South Korean won"),
-    ("MAD", "Moroccan dirham"),
-    ("MXN", "Mexican peso"),
-    ("MYR", "Malaysian ringgit"),
-    ("NGN", "Nigerian naira"),
-    ("NOK", "Norwegian krone"),
-    ("NZD", "New Zealand dollar"),
-    ("PHP", "Philippine peso"),
-    ("PLN", "Polish złoty"),
-    ("RON", "Romanian leu"),
-    ("SAR", "Saudi riyal"),
-    ("SEK", "Swedish krona"),
-    ("SGD", "Singapore dollar"),
-    ("THB", "Thai baht"),
-    ("TRY", "Turkish lira"),
-    ("TWD", "New Taiwan dollar"),
-    ("UAH", "Ukrainian hryvnia"),
-    ("USD", "US dollar"),
-    ("VND", "Vietnamese đồng"),
-    ("ZAR", "South African rand"),
-];
+/// One option of a picker.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// The options of a picker of `listed` (value, label) with `selected` chosen; a stored value the
+/// list lacks (saved before the pickers, or dropped from the list since) is offered first, as
+/// it is, so that saving the form again keeps it.
+fn choices(listed: impl Iterator<Item = (String, String)>, selected: &str) -> Vec<Choice> {
+    let mut options: Vec<Choice> = listed
+        .map(|(value, label)| Choice {
+            selected: value == selected,
+            value,
+            label,
+        })
+        .collect();
+    if !selected.is_empty() && !options.iter().any(|c| c.selected) {
+        options.insert(
+            0,
+            Choice {
+                value: selected.to_owned(),
+                label: selected.to_owned(),
+                selected: true,
+            },
+        );
+    }
+    options
+}
+
+/// The time zone picker's options: IANA names.
+pub fn zone_choices(selected: &str) -> Vec<Choice> {
+    choices(
+        zone_names()
+            .into_iter()
+            .map(|z| (z.to_owned(), z.to_owned())),
+        selected,
+    )
+}
+
+/// The currency picker's options: the ISO 4217 currencies in circulation, "EUR · Euro".
+pub fn currency_choices(selected: &str) -> Vec<Choice> {
+    choices(
+        WorkspaceCurrency::all()
+            .iter()
+            .map(|c| (c.code().to_owned(), format!("{} · {}", c.code(), c.name()))),
+        selected,
+    )
+}
 
 #[cfg(test)]
 mod tests {
@@ -146,10 +152,12 @@ mod tests {
     }
 
     #[test]
-    fn currencies_are_iso_codes_in_order() {
-        assert!(CURRENCIES.windows(2).all(|w| w[0].0 < w[1].0));
-        assert!(CURRENCIES
-            .iter()
-            .all(|(code, _)| code.len() == 3 && code.chars().all(|c| c.is_ascii_uppercase())));
+    fn a_picker_keeps_an_unlisted_stored_value() {
+        let listed = currency_choices("EUR");
+        assert_eq!(listed.iter().filter(|c| c.selected).count(), 1);
+        assert!(listed.iter().any(|c| c.selected && c.label == "EUR · Euro"));
+        let unlisted = currency_choices("XYZ");
+        assert!(unlisted[0].selected && unlisted[0].value == "XYZ");
+        assert_eq!(unlisted.len(), listed.len() + 1);
     }
 }

@@ -41,6 +41,8 @@ pub struct ApexSignedIn {
     pub display_name: String,
     pub email: String,
     pub is_platform_admin: bool,
+    /// The user's own time zone, chosen in a workspace's preferences; `None`: not chosen.
+    pub time_zone: Option<String>,
     pub csrf_token: String,
     /// The session was used after a pause, and its cookie should be re-issued to extend it.
     pub refreshed: bool,
@@ -74,7 +76,7 @@ pub(crate) async fn open_session(
         r#"with opened as (
                insert into platform_sessions (user_id, token_hash, csrf_token)
                values ($1, $2, $3) returning id)
-           select opened.id, u.display_name, u.email, u.is_platform_admin
+           select opened.id, u.display_name, u.email, u.is_platform_admin, u.time_zone
            from opened, users u where u.id = $1"#,
         user_id as UserId,
         secret.sha256(),
@@ -88,6 +90,7 @@ pub(crate) async fn open_session(
         display_name: session.display_name,
         email: session.email,
         is_platform_admin: session.is_platform_admin,
+        time_zone: session.time_zone,
         csrf_token,
         refreshed: false,
     };
@@ -102,7 +105,7 @@ pub async fn authenticate(
     let mut tx = pool.begin_unscoped().await?;
     set_context(&mut tx, None, Some(token.user_id), None).await?;
     let session = sqlx::query!(
-        r#"select s.id, u.display_name, u.email, u.is_platform_admin, s.csrf_token,
+        r#"select s.id, u.display_name, u.email, u.is_platform_admin, u.time_zone, s.csrf_token,
                   s.last_seen_at < now() - make_interval(secs => $4) as "stale!"
            from platform_sessions s join users u on u.id = s.user_id
            where s.user_id = $1 and s.token_hash = $2
@@ -133,6 +136,7 @@ pub async fn authenticate(
         display_name: session.display_name,
         email: session.email,
         is_platform_admin: session.is_platform_admin,
+        time_zone: session.time_zone,
         csrf_token: session.csrf_token,
         refreshed: session.stale,
     }))

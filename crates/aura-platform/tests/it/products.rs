@@ -5,6 +5,7 @@
 //! unit) and a save off that sum is refused, and the price history is append-only. The property
 //! test drives random line changes from two sessions and recomputes the sum independently.
 
+use aura_platform::currency::WorkspaceCurrency;
 use aura_platform::db::testing::TestDatabase;
 use aura_platform::db::{ConstraintKind, DbError, TenantContext};
 use aura_platform::ids::{MemberRole, TenantId, UserId};
@@ -287,6 +288,27 @@ async fn an_inactive_product_cannot_be_added_and_existing_lines_keep_it() {
         ))
     );
     assert_eq!(amount(&db.owner, deal).await, Some(Decimal::new(500, 2)));
+}
+
+/// The database rounds line totals by its own table of minor units; it must agree with the
+/// ISO 4217 data the currency picker offers, for every currency a workspace may choose.
+#[tokio::test]
+async fn the_database_rounds_every_workspace_currency_to_its_iso_minor_unit() {
+    let db = TestDatabase::new().await;
+    for currency in WorkspaceCurrency::all() {
+        let decimals: i32 = sqlx::query_scalar("select aura.currency_minor_unit($1)")
+            .bind(currency.code())
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+        assert_eq!(
+            decimals,
+            i32::from(currency.decimals()),
+            "{} ({})",
+            currency.code(),
+            currency.name()
+        );
+    }
 }
 
 #[tokio::test]

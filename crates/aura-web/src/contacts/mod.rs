@@ -3,14 +3,13 @@
 //! Who may see or change what is decided by `aura_crm` and the database's policies: a contact
 //! the member may not see is answered exactly like one that does not exist (404).
 //! The list, search and bulk reassignment are in `list`, the forms in `form`, the contact's
-//! page in `page`, logging or deleting its activities in `activities`, and the two-click log
-//! form of the list and the page's header in `quick_log`.
+//! page in `page`, logging or deleting its activities in `activities` (the two-click log form
+//! of the list and the page's header is the crate's `quick_log`).
 
 mod activities;
 mod form;
 mod list;
 mod page;
-mod quick_log;
 
 pub(crate) use page::ContactPage;
 
@@ -39,10 +38,6 @@ pub fn routes() -> Router<AppState> {
             post(removal::restore::<page::Contacts>),
         )
         .route("/contacts/{id}/activities", post(activities::log_activity))
-        .route(
-            "/contacts/{id}/log",
-            get(quick_log::form).post(quick_log::log),
-        )
         .route("/activities/{id}/delete", post(activities::delete_activity))
 }
 

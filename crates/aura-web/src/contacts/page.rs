@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::activities::ActivityForm;
 use super::visible_contact;
 use crate::extract::Id;
-use crate::follow_ups::{FollowUpForm, FollowUpView};
+use crate::follow_ups::{notice as follow_up_notice, FollowUpForm, FollowUpView};
 use crate::forms::{CustomField, Errors};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::records::{MoreActivities, ProblemPage, TimelineView};
@@ -119,12 +119,7 @@ fn contact_notice(code: Option<&str>) -> Option<&'static str> {
         "logged" => "Activity logged.",
         "activity_deleted" => "Activity deleted.",
         "planned" => "Follow-up planned.",
-        "follow_up_done" => "Follow-up done: it is logged as an activity.",
-        "follow_up_moved" => "Follow-up moved.",
-        "follow_up_unmoved" => {
-            "That time did not read as a date and time; the follow-up was not moved."
-        }
-        _ => return None,
+        other => return follow_up_notice(other),
     })
 }
 

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use crate::board::money;
 use crate::charts::{self, Chart, Group, HorizontalBar, Series};
 use crate::extract::MemberForm;
-use crate::follow_ups::FollowUpView;
+use crate::follow_ups::{notice as follow_ups_notice, FollowUpView};
 use crate::forms::{encode, NoFields};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
@@ -37,6 +37,8 @@ pub(crate) struct DashboardQuery {
     /// A process's id narrows the numbers to it; anything else (or nothing): all processes.
     #[serde(default)]
     process: String,
+    /// What was just done, from a follow-up's Done or Move on the dashboard.
+    notice: Option<String>,
 }
 
 const AMOUNT: Series = Series {
@@ -140,6 +142,7 @@ struct HomePage {
     overdue_follow_ups_total: i64,
     today_follow_ups: Vec<FollowUpView>,
     today_follow_ups_total: i64,
+    notice: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -483,6 +486,7 @@ pub(crate) async fn home(
             overdue_follow_ups_total: agenda.overdue.total,
             today_follow_ups: views(agenda.today.items),
             today_follow_ups_total: agenda.today.total,
+            notice: query.notice.as_deref().and_then(follow_ups_notice),
         })
     };
     let page = vary_on_htmx(page);

@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{id, location, Api, Member, TestApp};
+use crate::helpers::{id, location, seed_process, Api, Member, TestApp};
 
 #[tokio::test]
 async fn over_the_api_a_follow_up_due_yesterday_is_overdue_and_completing_it_logs_it() {
@@ -169,7 +169,8 @@ async fn on_the_pages_a_follow_up_planned_for_yesterday_shows_overdue_and_is_don
         )
         .await;
     assert_eq!(location(&done), "/?notice=follow_up_done#follow-ups");
-    let home = rep.ok_page("/").await;
+    let home = rep.ok_page("/?notice=follow_up_done").await;
+    assert!(home.contains("Follow-up done: it is logged as an activity."));
     // Off the overdue list (the activity it logged may show among recent activity).
     assert!(!home.contains(&format!("/follow-ups/{follow_up}/complete")));
     let page = rep.ok_page(&contact).await;
@@ -253,6 +254,129 @@ async fn a_call_is_logged_from_the_contact_list_with_htmx_or_without() {
     );
 
     // Another rep may not log on it.
+    let rep2 = Member::sign_in(&app, "acme", "rep2@acme.example").await;
+    let refused = rep2
+        .submit(&log, &[("kind", "call"), ("description", "Hijack")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_call_is_logged_from_an_organization_s_page_and_a_deal_s_page() {
+    let (app, db) = TestApp::builder().demo().spawn().await;
+    seed_process(&db, "acme", "Sales").await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
+    let organization = rep.create("/organizations", &[("name", "Initech")]).await;
+    let log = format!("{organization}/log");
+    let page = rep.ok_page(&organization).await;
+    assert!(page.contains(&format!("hx-get=\"{log}\"")));
+
+    // With no contact to log with, the form says what to do first.
+    let empty = rep.htmx_get(&log).await;
+    assert!(
+        empty.contains("has none you can see") && empty.contains("/contacts/new?organization=")
+    );
+
+    let contact = rep
+        .create(
+            "/contacts",
+            &[
+                ("first_name", "Peter"),
+                ("last_name", "Gibbons"),
+                ("organization", "Initech"),
+            ],
+        )
+        .await;
+    let contact_id = contact.trim_start_matches("/contacts/");
+    let form = rep.htmx_get(&log).await;
+    assert!(!form.contains("<html") && form.contains("autofocus"));
+    assert!(
+        form.contains("Peter Gibbons"),
+        "the organization's contacts to log with"
+    );
+
+    // With whom is required, and must be one of the organization's contacts.
+    let refused = rep
+        .htmx_submit(&log, &[("kind", "call"), ("description", "Demo booked")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("Choose who it was with"));
+    let elsewhere = rep
+        .create(
+            "/contacts",
+            &[("first_name", "Bill"), ("last_name", "Lumbergh")],
+        )
+        .await;
+    let refused = rep
+        .htmx_submit(
+            &log,
+            &[
+                ("kind", "call"),
+                ("description", "Demo booked"),
+                ("contact_id", elsewhere.trim_start_matches("/contacts/")),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let logged = rep
+        .htmx_submit(
+            &log,
+            &[
+                ("kind", "call"),
+                ("description", "Demo booked"),
+                ("contact_id", contact_id),
+            ],
+        )
+        .await;
+    assert_eq!(logged.status(), StatusCode::OK);
+    assert!(logged.text().await.unwrap().contains("Call logged on"));
+    for timeline in [&organization, &contact] {
+        let page = rep.ok_page(timeline).await;
+        let activities = page.split("id=\"timeline-heading\"").nth(1).unwrap();
+        assert!(activities.contains("Demo booked"), "{timeline}");
+    }
+
+    // A deal: with one of its contacts or no one in particular; without script, a page.
+    let deal = rep.create("/deals", &[("name", "Initech pilot")]).await;
+    rep.submit(
+        &format!("{deal}/contacts"),
+        &[("contact", "Peter Gibbons"), ("role", "finance")],
+    )
+    .await;
+    let log = format!("{deal}/log");
+    assert!(rep
+        .ok_page(&deal)
+        .await
+        .contains(&format!("hx-get=\"{log}\"")));
+    let form = rep.ok_page(&log).await;
+    assert!(form.contains("<html") && form.contains("No one in particular"));
+    let logged = rep
+        .submit(
+            &log,
+            &[("kind", "note"), ("description", "Budget approved")],
+        )
+        .await;
+    assert_eq!(location(&logged), format!("{deal}?notice=logged#timeline"));
+    let logged = rep
+        .submit(
+            &log,
+            &[
+                ("kind", "meeting"),
+                ("description", "Kick-off"),
+                ("contact_id", contact_id),
+            ],
+        )
+        .await;
+    assert_eq!(logged.status(), StatusCode::SEE_OTHER);
+    let page = rep.ok_page(&deal).await;
+    assert!(page.contains("Budget approved") && page.contains("Kick-off"));
+    assert!(rep.ok_page(&contact).await.contains("Kick-off"));
+
+    // Another rep reaches neither form.
     let rep2 = Member::sign_in(&app, "acme", "rep2@acme.example").await;
     let refused = rep2
         .submit(&log, &[("kind", "call"), ("description", "Hijack")])

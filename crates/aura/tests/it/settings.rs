@@ -56,7 +56,7 @@ async fn an_admin_edits_the_workspace_and_a_stale_save_keeps_its_input() {
         "Enter the company",
         "https:// address",
         "time zone name",
-        "three-letter",
+        "currency in circulation",
     ] {
         assert!(html.contains(message), "{message}");
     }

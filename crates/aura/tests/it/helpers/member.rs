@@ -56,6 +56,19 @@ impl<'a> Member<'a> {
         html
     }
 
+    /// The text of a fragment htmx asks for (`HX-Request`), which must answer 200.
+    pub async fn htmx_get(&self, path: &str) -> String {
+        let response = self
+            .browser
+            .get(self.url(path))
+            .header("HX-Request", "true")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        response.text().await.unwrap()
+    }
+
     /// Posts a form with the session's CSRF token added, as htmx does (`HX-Request`).
     pub async fn htmx_submit(&self, path: &str, form: &[(&str, &str)]) -> Response {
         let mut form = form.to_vec();
