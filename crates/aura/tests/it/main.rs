@@ -11,6 +11,7 @@ mod audit;
 mod board;
 mod browser;
 mod cli;
+mod containers;
 mod conformance;
 mod crm_pages;
 mod dashboard;
