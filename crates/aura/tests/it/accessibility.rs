@@ -220,3 +220,28 @@ async fn the_public_pages_have_no_axe_violations_at_1280_and_375_px() {
         browser.close().await;
     }
 }
+
+/// The operator console on the apex (workspaces, health, outbox, account), at 1280 px and at
+/// 320 px, the narrowest width pages must work at.
+#[tokio::test]
+async fn the_operator_console_has_no_axe_violations_at_1280_and_320_px() {
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    for width in [1280, 320] {
+        let browser = Browser::start(width).await;
+        browser
+            .sign_in(&app.url("/login"), "ops@aura.example", DEMO_PASSWORD)
+            .await;
+        browser.expect_heading_starting("Hello, ").await;
+        let visited = crawl(
+            &browser,
+            &app.url("/workspaces"),
+            &["/logout", "/login", "/api/"],
+        )
+        .await;
+        assert!(
+            visited >= 4,
+            "the operator crawl reached only {visited} pages"
+        );
+        browser.close().await;
+    }
+}

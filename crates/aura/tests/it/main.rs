@@ -10,6 +10,7 @@ mod attacks;
 mod audit;
 mod board;
 mod browser;
+mod console;
 mod cli;
 mod containers;
 mod conformance;
