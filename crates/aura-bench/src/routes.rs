@@ -10,7 +10,7 @@ use aura_platform::db::testing::TestDatabase;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::scenarios::{Fixture, Http, Role};
+use crate::scenarios::{operator_session, Fixture, Http, Role};
 
 const SAMPLES: usize = 40;
 const WARM_UP: usize = 5;
@@ -271,7 +271,7 @@ pub async fn print(db: &TestDatabase, http: &Http, fx: &Fixture) -> anyhow::Resu
     println!();
     println!("| operator console (apex page) | workspaces | p50 ms | p95 ms | max ms |");
     println!("| --- | ---: | ---: | ---: | ---: |");
-    let operator = scenarios::operator_session(db, http.address).await?;
+    let operator = operator_session(db, http.address).await?;
     let workspaces: i64 = sqlx::query_scalar("select count(*) from tenants")
         .fetch_one(&db.owner)
         .await?;

@@ -1769,7 +1769,7 @@ async fn the_queue_backlog_counts_every_workspace_and_names_none() {
     .execute(&db.owner)
     .await
     .unwrap();
-    sqlx::query("update email_outbox set sent_at = now() where subject = 'Sent'")
+    sqlx::query("update email_outbox set sent_at = now(), body_text = null where subject = 'Sent'")
         .execute(&db.owner)
         .await
         .unwrap();
@@ -1829,7 +1829,7 @@ async fn operators_search_workspaces_by_name_or_slug_prefix_a_page_at_a_time() {
     .execute(&db.owner)
     .await
     .unwrap();
-    sqlx::query(
+    sqlx::raw_sql(
         "insert into tenants (slug, name)
          select 'shop-' || g, 'Zeta Shop ' || lpad(g::text, 2, '0') from generate_series(1, 30) g;
          insert into tenants (slug, name) values ('acme', 'Acme Corporation'),
