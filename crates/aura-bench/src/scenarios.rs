@@ -197,7 +197,12 @@ pub async fn operator_session(
     .bind(crate::seed::password_hash())
     .execute(&db.owner)
     .await?;
-    session(address, &format!("http://localhost:{}", address.port()), email).await
+    session(
+        address,
+        &format!("http://localhost:{}", address.port()),
+        email,
+    )
+    .await
 }
 
 /// The records the scenarios name, looked up as the owner.

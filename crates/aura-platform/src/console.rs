@@ -189,7 +189,13 @@ mod tests {
     fn searches_are_trimmed_lower_cased_prefixes_and_blank_is_none() {
         assert_eq!(WorkspaceSearch::new("  Acme ").unwrap().as_str(), "acme");
         assert!(WorkspaceSearch::new("   ").is_none());
-        assert_eq!(WorkspaceSearch::new(&"x".repeat(300)).unwrap().as_str().len(), 200);
+        assert_eq!(
+            WorkspaceSearch::new(&"x".repeat(300))
+                .unwrap()
+                .as_str()
+                .len(),
+            200
+        );
     }
 
     #[test]

@@ -287,7 +287,11 @@ pub(crate) async fn mark_route(
 }
 
 /// Counts and times every request, by the route [`mark_route`] left (or `unmatched`).
-pub(crate) async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn record(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
@@ -350,10 +354,7 @@ mod tests {
     #[test]
     fn unusual_methods_and_statuses_fall_in_a_few_labels() {
         assert_eq!(method_label(&Method::GET), "GET");
-        assert_eq!(
-            method_label(&Method::from_bytes(b"BREW").unwrap()),
-            "other"
-        );
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");
         assert_eq!(status_class(204), "2xx");
         assert_eq!(status_class(429), "4xx");
         assert_eq!(status_class(599), "5xx");

@@ -93,7 +93,9 @@ impl AppPool {
     /// How many connections the pool holds, and how many of them wait idle.
     pub fn stats(&self) -> PoolStats {
         let size = self.0.size();
-        let idle = u32::try_from(self.0.num_idle()).unwrap_or(u32::MAX).min(size);
+        let idle = u32::try_from(self.0.num_idle())
+            .unwrap_or(u32::MAX)
+            .min(size);
         PoolStats {
             size,
             idle,

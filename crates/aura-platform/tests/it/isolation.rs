@@ -1704,10 +1704,7 @@ async fn workspace_counts_are_numbers_for_operators_and_nothing_for_members() {
             .await
             .unwrap();
         if user == Some(operator) {
-            let mut expected: Vec<Counts> = ids
-                .iter()
-                .map(|id| (*id, 1, 1, 1, 1, true))
-                .collect();
+            let mut expected: Vec<Counts> = ids.iter().map(|id| (*id, 1, 1, 1, 1, true)).collect();
             expected.sort();
             assert_eq!(seen, expected);
             // More than a page at once: nothing.
@@ -1802,12 +1799,11 @@ async fn the_queue_backlog_counts_every_workspace_and_names_none() {
         ]
     );
     drop(tx);
-    let result: String = sqlx::query_scalar(
-        "select pg_get_function_result('aura.queue_backlog()'::regprocedure)",
-    )
-    .fetch_one(&db.owner)
-    .await
-    .unwrap();
+    let result: String =
+        sqlx::query_scalar("select pg_get_function_result('aura.queue_backlog()'::regprocedure)")
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
     assert_eq!(
         result,
         "TABLE(queue text, depth bigint, oldest timestamp with time zone)"

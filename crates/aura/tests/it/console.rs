@@ -6,9 +6,7 @@ use aura_web::rate_limit::RateLimiter;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{
-    operator_signed_in, submit_login, Member, TestApp, TEST_PLATFORM_API_KEY,
-};
+use crate::helpers::{operator_signed_in, submit_login, Member, TestApp, TEST_PLATFORM_API_KEY};
 
 async fn scrape(app: &TestApp) -> String {
     let response = app
@@ -103,7 +101,10 @@ async fn metrics_count_requests_by_route_template_and_read_the_pool_and_queues()
     let max = sample(&text, "aura_db_pool_max_connections").unwrap();
     let idle = sample(&text, r#"aura_db_pool_connections{state="idle"}"#).unwrap();
     let in_use = sample(&text, r#"aura_db_pool_connections{state="in_use"}"#).unwrap();
-    assert!(max >= 1.0 && idle + in_use <= max && idle + in_use >= 1.0, "{text}");
+    assert!(
+        max >= 1.0 && idle + in_use <= max && idle + in_use >= 1.0,
+        "{text}"
+    );
     assert_eq!(sample(&text, "aura_database_up"), Some(1.0));
 
     // The queues, as the database counts them.
@@ -142,7 +143,11 @@ async fn metrics_count_requests_by_route_template_and_read_the_pool_and_queues()
         sample(&text, r#"aura_queue_depth{queue="email_outbox"}"#),
         Some(unsent as f64 + 1.0)
     );
-    let age = sample(&text, r#"aura_queue_oldest_age_seconds{queue="email_outbox"}"#).unwrap();
+    let age = sample(
+        &text,
+        r#"aura_queue_oldest_age_seconds{queue="email_outbox"}"#,
+    )
+    .unwrap();
     assert!(age >= 90.0, "{age}");
 
     // Without the key it answers as before.
@@ -263,7 +268,9 @@ async fn operators_list_search_and_page_workspaces_with_their_counts() {
     let found = get("/workspaces?q=acm").await;
     assert!(found.contains("Acme Corporation") && !found.contains("Globex Ltd"));
     let found = get("/workspaces?q=corporation").await;
-    assert!(found.contains("starts with “corporation”") && !found.contains("Acme Corporation</td>"));
+    assert!(
+        found.contains("starts with “corporation”") && !found.contains("Acme Corporation</td>")
+    );
 
     // Pages of 25, by name: 30 more workspaces make a second page.
     sqlx::query(
@@ -295,7 +302,10 @@ async fn operators_list_search_and_page_workspaces_with_their_counts() {
         "email_outbox",
         "webhook_deliveries",
     ] {
-        assert!(health.contains(expected), "{expected} missing from {health}");
+        assert!(
+            health.contains(expected),
+            "{expected} missing from {health}"
+        );
     }
 }
 
@@ -309,8 +319,13 @@ async fn only_operators_open_the_console() {
     }
     // A workspace admin signed in on the apex is no operator.
     let admin = app.browser();
-    let signed_in = submit_login(&admin, &app.url("/login"), "admin@acme.example", DEMO_PASSWORD)
-        .await;
+    let signed_in = submit_login(
+        &admin,
+        &app.url("/login"),
+        "admin@acme.example",
+        DEMO_PASSWORD,
+    )
+    .await;
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
     for path in ["/workspaces", "/platform"] {
         let refused = admin.get(app.url(path)).send().await.unwrap();

@@ -39,14 +39,20 @@ fn the_compose_file_sets_only_settings_aura_reads() {
         .filter(|key| key.starts_with("AURA_") && !key.contains(' '))
         .collect();
     for expected in ["AURA_DATABASE_URL", "AURA_APP_PASSWORD", "AURA_REDIS_URL"] {
-        assert!(named.contains(&expected), "the compose file sets no {expected}");
+        assert!(
+            named.contains(&expected),
+            "the compose file sets no {expected}"
+        );
     }
     for name in &named {
         assert!(known.iter().any(|k| k == name), "aura reads no {name}");
     }
     let dockerfile = std::fs::read_to_string(repository().join("Dockerfile")).unwrap();
     assert!(dockerfile.contains("aura migrate && exec aura serve"));
-    assert!(dockerfile.contains("\nUSER aura\n"), "the server runs as root");
+    assert!(
+        dockerfile.contains("\nUSER aura\n"),
+        "the server runs as root"
+    );
     assert!(known.iter().any(|k| k == "AURA_LISTEN"));
 }
 
@@ -110,7 +116,15 @@ async fn the_image_builds_and_the_compose_file_serves_aura() {
         ],
     };
     let (built, log) = docker(
-        &["compose", "-p", &project.name, "up", "-d", "--build", "--wait"],
+        &[
+            "compose",
+            "-p",
+            &project.name,
+            "up",
+            "-d",
+            "--build",
+            "--wait",
+        ],
         &project.env,
     );
     assert!(built, "docker compose up failed:\n{log}");
@@ -149,7 +163,16 @@ async fn the_image_builds_and_the_compose_file_serves_aura() {
         .unwrap();
     assert!(metrics.contains("aura_database_up 1"), "{metrics}");
     let (_, user) = docker(
-        &["compose", "-p", &project.name, "exec", "-T", "aura", "id", "-u"],
+        &[
+            "compose",
+            "-p",
+            &project.name,
+            "exec",
+            "-T",
+            "aura",
+            "id",
+            "-u",
+        ],
         &project.env,
     );
     assert_eq!(user.trim(), "10001", "the server runs as the aura user");
