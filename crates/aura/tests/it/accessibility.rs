@@ -242,6 +242,50 @@ async fn the_operator_console_has_no_axe_violations_at_1280_and_320_px() {
             visited >= 4,
             "the operator crawl reached only {visited} pages"
         );
+        for path in ["/workspaces", "/platform"] {
+            browser.client.goto(&app.url(path)).await.unwrap();
+            wait_for_load(&browser).await;
+            let wider = browser
+                .client
+                .execute(
+                    "return document.documentElement.scrollWidth > document.documentElement.clientWidth",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                wider.as_bool(),
+                Some(false),
+                "{path} overflows at {width} px"
+            );
+        }
+        // The search, by keyboard alone: type into the field and press Enter.
+        browser.client.goto(&app.url("/workspaces")).await.unwrap();
+        wait_for_load(&browser).await;
+        let field = browser.client.find(Locator::Id("q")).await.unwrap();
+        field.send_keys("glo\u{E007}").await.unwrap();
+        let started = Instant::now();
+        while !browser
+            .client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains("q=glo")
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "Enter did not search"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        wait_for_load(&browser).await;
+        let table = browser.client.find(Locator::Css("table")).await.unwrap();
+        let text = table.text().await.unwrap();
+        assert!(
+            text.contains("Globex Ltd") && !text.contains("Acme Corporation"),
+            "{text}"
+        );
         browser.close().await;
     }
 }
