@@ -1,6 +1,6 @@
 //! axe-core (from npm, pinned in web/package-lock.json) in real Chromium, at 1280 and 375 px:
-//! every page a crawl of a signed-in admin's and rep's workspace reaches, and the public pages,
-//! with zero violations. The test injects axe's own file through WebDriver (pages load no
+//! every page a crawl of a signed-in admin's and rep's workspace reaches, the public pages, and
+//! the operator console (also at 320 px), with zero violations. The test injects axe's own file through WebDriver (pages load no
 //! script but Aura's, by their CSP) and runs it on each page.
 
 use std::collections::{HashSet, VecDeque};
