@@ -10,7 +10,7 @@ use aura_platform::db::testing::TestDatabase;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::scenarios::{Fixture, Http, Role};
+use crate::scenarios::{operator_session, Fixture, Http, Role};
 
 const SAMPLES: usize = 40;
 const WARM_UP: usize = 5;
@@ -264,6 +264,29 @@ pub async fn print(db: &TestDatabase, http: &Http, fx: &Fixture) -> anyhow::Resu
         "| bulk reassignment of 500 unknown ids (404) | 500 | {} |",
         timings.columns()
     );
+
+    // The operator console on the apex: a page of workspaces with each one's counts, over
+    // every workspace of the run (the large one sorts first, so its 50,000 contacts are
+    // counted on the first page).
+    println!();
+    println!("| operator console (apex page) | workspaces | p50 ms | p95 ms | max ms |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    let operator = operator_session(db, http.address).await?;
+    let workspaces: i64 = sqlx::query_scalar("select count(*) from tenants")
+        .fetch_one(&db.owner)
+        .await?;
+    let apex = format!("http://localhost:{}", http.address.port());
+    for (name, path) in [
+        ("workspaces with counts, first page", "/workspaces"),
+        ("workspaces, search `small-4`", "/workspaces?q=small-4"),
+        ("platform health", "/platform"),
+    ] {
+        let url = format!("{apex}{path}");
+        let (_, timings) = time(&[String::new()], StatusCode::OK, |_| operator.get(&url))
+            .await
+            .with_context(|| name.to_string())?;
+        println!("| {name} | {workspaces} | {} |", timings.columns());
+    }
     Ok(())
 }
 

@@ -183,6 +183,28 @@ async fn session(address: SocketAddr, base: &str, email: &str) -> anyhow::Result
     Ok(browser)
 }
 
+/// A platform operator signed in on the apex (made here: the benchmark's platform has none).
+pub async fn operator_session(
+    db: &TestDatabase,
+    address: SocketAddr,
+) -> anyhow::Result<reqwest::Client> {
+    let email = "ops@bench.example";
+    sqlx::query(
+        "insert into users (email, display_name, password_hash, is_platform_admin)
+         values ($1, 'Operator', $2, true) on conflict do nothing",
+    )
+    .bind(email)
+    .bind(crate::seed::password_hash())
+    .execute(&db.owner)
+    .await?;
+    session(
+        address,
+        &format!("http://localhost:{}", address.port()),
+        email,
+    )
+    .await
+}
+
 /// The records the scenarios name, looked up as the owner.
 pub struct Fixture {
     pub process: Uuid,

@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod console;
 pub mod currency;
 pub mod cursor;
 pub mod db;

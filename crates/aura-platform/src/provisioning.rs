@@ -236,35 +236,6 @@ impl Provisioning {
     }
 }
 
-/// A workspace as operators see it.
-#[derive(Debug, Clone)]
-pub struct WorkspaceSummary {
-    pub id: TenantId,
-    pub slug: String,
-    pub name: String,
-    pub status: TenantStatus,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// Every workspace, by name, for a platform operator (anyone else sees none). At most `limit`.
-pub async fn workspaces(
-    pool: &AppPool,
-    operator: UserId,
-    limit: i64,
-) -> Result<Vec<WorkspaceSummary>, DbError> {
-    let mut tx = pool.begin_unscoped().await?;
-    set_context(&mut tx, None, Some(operator), None).await?;
-    let rows = sqlx::query_as!(
-        WorkspaceSummary,
-        r#"select id as "id: TenantId", slug, name, status as "status: TenantStatus", created_at
-           from tenants order by lower(name), id limit $1"#,
-        limit.clamp(1, 500)
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    Ok(rows)
-}
-
 /// Suspends a workspace (every request to it is refused at once; its data is kept),
 /// reactivates it (F1.9), or deletes a suspended one (F1.8, F1.10: it is gone for everyone,
 /// its subdomain stays taken, its data is retained for the retention period). Audited in the

@@ -24,6 +24,7 @@ pub enum Section {
     Account,
     Outbox,
     Workspaces,
+    Health,
     Members,
     Settings,
     Audit,
@@ -157,6 +158,11 @@ impl Chrome {
                             href: "/outbox",
                             label: "Outbox",
                             section: Section::Outbox,
+                        },
+                        NavLink {
+                            href: "/platform",
+                            label: "Health",
+                            section: Section::Health,
                         },
                     ]
                 } else {

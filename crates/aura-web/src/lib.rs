@@ -116,6 +116,10 @@ pub fn router(state: AppState) -> Router {
             .merge(api::platform_routes())
             .merge(metrics::routes())
             .merge(reference::routes())
+            .route_layer(axum::middleware::from_fn_with_state(
+                metrics::Site::Apex,
+                metrics::mark_route,
+            ))
             .fallback(error::not_found)
             .with_state(state.clone()),
         workspace: Router::new()
@@ -142,6 +146,10 @@ pub fn router(state: AppState) -> Router {
             .merge(snapshot::routes())
             .merge(reference::routes())
             .merge(search::routes())
+            .route_layer(axum::middleware::from_fn_with_state(
+                metrics::Site::Workspace,
+                metrics::mark_route,
+            ))
             .fallback(error::not_found)
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
@@ -155,9 +163,17 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(assets::routes())
         .route("/api/v1/openapi.json", axum::routing::get(api::openapi))
+        .route_layer(axum::middleware::from_fn_with_state(
+            metrics::Site::Any,
+            metrics::mark_route,
+        ))
         .fallback(move |State(state): State<AppState>, request: Request| {
             site::dispatch(state, sites.clone(), request)
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::record,
+        ))
         .with_state(state);
     middleware::wrap(routes, https)
 }

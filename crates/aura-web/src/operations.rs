@@ -1,13 +1,17 @@
 //! Platform operators' actions on workspace requests (journey 1, steps 4-6): record the signed
 //! contract, then approve, which provisions the workspace.
 
+use std::time::{Duration, Instant};
+
 use askama::Template;
+use aura_platform::console::{self, WorkspaceOverview, WorkspaceSearch};
+use aura_platform::cursor::Cursor;
 use aura_platform::ids::{TenantId, TenantSlug};
 use aura_platform::outbox::{self, OutboxMessage};
-use aura_platform::provisioning::{self, Activation, LifecycleError, WorkspaceSummary};
+use aura_platform::provisioning::{self, Activation, LifecycleError};
 use aura_platform::signup::{self, Signup};
 use aura_platform::tenants::{self, TenantStatus};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -16,7 +20,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::extract::{Id, MemberForm};
-use crate::forms::NoFields;
+use crate::forms::{self, NoFields};
 use crate::layout::{render, Chrome, Section};
 use crate::session::ApexMember;
 use crate::time::{currency_choices, zone_choices, Choice};
@@ -34,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/outbox", get(outbox_page))
         .route("/workspaces", get(workspaces_page))
+        .route("/platform", get(health_page))
         .route("/workspaces/{id}/suspend", post(suspend))
         .route("/workspaces/{id}/reactivate", post(reactivate))
         .route("/workspaces/{id}/delete", post(delete))
@@ -43,21 +48,47 @@ pub fn routes() -> Router<AppState> {
 #[template(path = "operations/workspaces.html")]
 struct WorkspacesPage {
     chrome: Chrome,
-    workspaces: Vec<(WorkspaceSummary, String)>,
+    /// Each workspace with its address.
+    workspaces: Vec<(WorkspaceOverview, String)>,
+    /// The search as typed.
+    q: String,
+    next_query: Option<String>,
+    /// The first page's address, on every later page.
+    first_href: Option<String>,
 }
 
-/// Most workspaces the operators' list shows.
-const WORKSPACES_PAGE: i64 = 500;
+#[derive(Debug, Default, Deserialize)]
+struct WorkspacesQuery {
+    #[serde(default)]
+    q: String,
+    after: Option<String>,
+}
 
+/// The operators' list (003 "Super Admin"): every workspace with its members, records and last
+/// activity, a page at a time, searchable by the start of its name or subdomain.
 async fn workspaces_page(
     State(state): State<AppState>,
     member: ApexMember,
+    Query(query): Query<WorkspacesQuery>,
 ) -> Result<Response, WebError> {
     if !member.signed_in.is_platform_admin {
         return Err(WebError::Forbidden);
     }
-    let workspaces = provisioning::workspaces(&state.db, member.signed_in.user_id, WORKSPACES_PAGE)
-        .await?
+    let search = WorkspaceSearch::new(&query.q);
+    let after = query.after.as_deref().and_then(Cursor::parse);
+    let page = console::workspace_page(
+        &state.db,
+        member.signed_in.user_id,
+        search.as_ref(),
+        after.as_ref(),
+    )
+    .await?;
+    let next_query = page.next.map(|cursor| match &search {
+        Some(search) => format!("q={}&after={cursor}", forms::encode(search.as_str())),
+        None => format!("after={cursor}"),
+    });
+    let workspaces = page
+        .workspaces
         .into_iter()
         .map(|w| {
             let url = state.site.workspace_url(&w.slug);
@@ -67,7 +98,116 @@ async fn workspaces_page(
     Ok(render(&WorkspacesPage {
         chrome: Chrome::for_apex_member(Section::Workspaces, &member.signed_in),
         workspaces,
+        first_href: after.is_some().then(|| match &search {
+            Some(search) => format!("/workspaces?q={}", forms::encode(search.as_str())),
+            None => "/workspaces".to_owned(),
+        }),
+        q: query.q,
+        next_query,
     }))
+}
+
+/// How long the health page waits for Redis before calling it unreachable.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One line of the health panel.
+struct Check {
+    name: &'static str,
+    healthy: bool,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "operations/health.html")]
+struct HealthPage {
+    chrome: Chrome,
+    checks: Vec<Check>,
+    /// Queue, depth, and how long the oldest item has waited.
+    queues: Vec<(String, i64, String)>,
+}
+
+/// The platform's health for operators (003 "Monitoring"): the database and Redis, with their
+/// latency, and the work waiting in the outbox, the webhook deliveries and the job queues.
+async fn health_page(
+    State(state): State<AppState>,
+    member: ApexMember,
+) -> Result<Response, WebError> {
+    if !member.signed_in.is_platform_admin {
+        return Err(WebError::Forbidden);
+    }
+    let started = Instant::now();
+    let database = state.db.ping().await;
+    let mut checks = vec![Check {
+        name: "Database",
+        healthy: database.is_ok(),
+        detail: match &database {
+            Ok(()) => format!("answers in {:.1} ms", millis(started.elapsed())),
+            Err(_) => "does not answer".into(),
+        },
+    }];
+    let pool = state.db.stats();
+    checks.push(Check {
+        name: "Connection pool",
+        healthy: pool.in_use() < pool.max,
+        detail: format!(
+            "{} of at most {} open, {} in use",
+            pool.size,
+            pool.max,
+            pool.in_use()
+        ),
+    });
+    match tokio::time::timeout(REDIS_TIMEOUT, state.limiter.ping_redis()).await {
+        Ok(None) => checks.push(Check {
+            name: "Redis",
+            healthy: true,
+            detail: "not configured (the rate limit counts in this server)".into(),
+        }),
+        Ok(Some(Ok(latency))) => checks.push(Check {
+            name: "Redis",
+            healthy: true,
+            detail: format!("answers in {:.1} ms", millis(latency)),
+        }),
+        Ok(Some(Err(_))) | Err(_) => checks.push(Check {
+            name: "Redis",
+            healthy: false,
+            detail: "does not answer (the rate limit lets requests through)".into(),
+        }),
+    }
+    let now = chrono::Utc::now();
+    let queues = match database {
+        Ok(()) => console::queue_backlog(&state.db)
+            .await?
+            .into_iter()
+            .map(|backlog| {
+                let waited = match backlog.oldest {
+                    Some(_) => waited(backlog.oldest_age_seconds(now)),
+                    None => "nothing waits".into(),
+                };
+                (backlog.queue.as_str().to_owned(), backlog.depth, waited)
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    Ok(render(&HealthPage {
+        chrome: Chrome::for_apex_member(Section::Health, &member.signed_in),
+        checks,
+        queues,
+    }))
+}
+
+fn millis(elapsed: Duration) -> f64 {
+    elapsed.as_secs_f64() * 1000.0
+}
+
+/// A wait in words an operator reads at a glance.
+fn waited(seconds: f64) -> String {
+    let seconds = seconds.round() as i64;
+    match seconds {
+        s if s < 120 => format!("oldest waiting {s} s"),
+        s if s < 7200 => format!("oldest waiting {} min", s / 60),
+        s if s < 172_800 => format!("oldest waiting {} h", s / 3600),
+        s => format!("oldest waiting {} days", s / 86_400),
+    }
 }
 
 async fn suspend(
@@ -338,6 +478,15 @@ fn suggest_slug(company_name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::suggest_slug;
+
+    #[test]
+    fn waits_read_in_the_unit_that_fits() {
+        use super::waited;
+        assert_eq!(waited(5.4), "oldest waiting 5 s");
+        assert_eq!(waited(600.0), "oldest waiting 10 min");
+        assert_eq!(waited(3.0 * 3600.0), "oldest waiting 3 h");
+        assert_eq!(waited(3.0 * 86_400.0), "oldest waiting 3 days");
+    }
 
     #[test]
     fn slugs_are_suggested_from_company_names() {

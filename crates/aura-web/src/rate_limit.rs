@@ -19,6 +19,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use ipnet::IpNet;
 
+use crate::metrics::LimitScope;
 use crate::{AppState, WebError};
 
 /// Requests one key may make in a window, unless configured otherwise.
@@ -134,6 +135,19 @@ impl RateLimiter {
         }
     }
 
+    /// How long Redis takes to answer a PING, when the counts are kept there (none when they
+    /// are kept in this process).
+    pub async fn ping_redis(&self) -> Option<Result<std::time::Duration, redis::RedisError>> {
+        let Counts::Redis(connection) = &self.counts else {
+            return None;
+        };
+        let mut connection = connection.clone();
+        let started = std::time::Instant::now();
+        let answered: Result<String, redis::RedisError> =
+            redis::cmd("PING").query_async(&mut connection).await;
+        Some(answered.map(|_| started.elapsed()))
+    }
+
     /// Counts a request for `key`, as an error when over the limit.
     pub async fn enforce(&self, key: &str) -> Result<(), WebError> {
         match self.check(key).await {
@@ -241,12 +255,20 @@ impl FromRequestParts<AppState> for ClientAddress {
 
 /// Counts a request to an anonymous form or token endpoint against the client's address.
 pub async fn per_client_address(state: &AppState, client: &ClientAddress) -> Result<(), WebError> {
-    state.limiter.enforce(&address_key(client.0)).await
+    let limited = state.limiter.enforce(&address_key(client.0)).await;
+    if limited.is_err() {
+        state.metrics.count_rate_limited(LimitScope::ClientAddress);
+    }
+    limited
 }
 
 /// Counts a signed-in user's request.
 pub async fn per_user(state: &AppState, user: aura_platform::ids::UserId) -> Result<(), WebError> {
-    state.limiter.enforce(&format!("user:{user}")).await
+    let limited = state.limiter.enforce(&format!("user:{user}")).await;
+    if limited.is_err() {
+        state.metrics.count_rate_limited(LimitScope::User);
+    }
+    limited
 }
 
 #[cfg(test)]

@@ -90,12 +90,41 @@ impl AppPool {
         Ok(())
     }
 
+    /// How many connections the pool holds, and how many of them wait idle.
+    pub fn stats(&self) -> PoolStats {
+        let size = self.0.size();
+        let idle = u32::try_from(self.0.num_idle())
+            .unwrap_or(u32::MAX)
+            .min(size);
+        PoolStats {
+            size,
+            idle,
+            max: self.0.options().get_max_connections(),
+        }
+    }
+
     pub async fn close(&self) {
         self.0.close().await;
     }
 
     pub(crate) fn pool(&self) -> &PgPool {
         &self.0
+    }
+}
+
+/// The pool's connections at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections, idle or in use.
+    pub size: u32,
+    pub idle: u32,
+    /// The most it opens.
+    pub max: u32,
+}
+
+impl PoolStats {
+    pub fn in_use(&self) -> u32 {
+        self.size - self.idle
     }
 }
 

@@ -471,6 +471,8 @@ async fn security_definer_functions_are_few_known_and_hardened() {
             "aura.issue_workspace_handoff(text,bytea)",
             "aura.keep_member_of()",
             "aura.own_workspaces()",
+            // `/metrics`' queue counts and the operators' workspace counts: `isolation.rs`.
+            "aura.queue_backlog()",
             // The webhook triggers: the server's `webhooks.rs` (receivers get exactly the events
             // their own workspace caused).
             "aura.record_deal_webhook_event()",
@@ -485,6 +487,7 @@ async fn security_definer_functions_are_few_known_and_hardened() {
             "aura.record_webhook_event()",
             "aura.tenant_by_slug(text)",
             "aura.use_api_key(bytea,inet)",
+            "aura.workspace_counts(uuid[])",
         ],
         "a new definer function needs a test"
     );

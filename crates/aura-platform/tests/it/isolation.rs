@@ -1654,3 +1654,218 @@ async fn the_workspace_hand_off_answers_only_for_the_user_in_context_and_its_own
         .is_none());
     assert_eq!(listed(t.a.user_id).await, Vec::<String>::new());
 }
+
+/// The operators' per-workspace counts (0053) answer numbers to an operator in context and
+/// nothing to anyone else: not to a member, even about their own workspace, and not without
+/// context. They count what each workspace holds, and the function returns no other column.
+#[tokio::test]
+async fn workspace_counts_are_numbers_for_operators_and_nothing_for_members() {
+    use aura_platform::console;
+
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let operator = UserId::new();
+    sqlx::query(
+        "insert into users (id, email, display_name, is_platform_admin)
+         values ($1, 'ops@aura.example', 'Ops', true)",
+    )
+    .bind(operator.as_uuid())
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    let ids = vec![t.a.tenant_id.as_uuid(), t.b.tenant_id.as_uuid()];
+    let counts = "select tenant_id, members, organizations, contacts, deals,
+                         last_activity is not null
+                  from aura.workspace_counts($1) order by tenant_id";
+    type Counts = (Uuid, i64, i64, i64, i64, bool);
+
+    // An admin of A, in A's context.
+    let mut tx = db.app.begin(t.a).await.unwrap();
+    let seen: Vec<Counts> = sqlx::query_as(counts)
+        .bind(&ids)
+        .fetch_all(tx.conn())
+        .await
+        .unwrap();
+    assert!(seen.is_empty(), "a member's context got counts: {seen:?}");
+    drop(tx);
+
+    let mut conn = db.raw_app_connection().await;
+    for user in [None, Some(t.b.user_id), Some(operator)] {
+        let mut tx = conn.begin().await.unwrap();
+        if let Some(user) = user {
+            sqlx::raw_sql(&format!("set local app.current_user_id = '{user}'"))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        let seen: Vec<Counts> = sqlx::query_as(counts)
+            .bind(&ids)
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        if user == Some(operator) {
+            let mut expected: Vec<Counts> = ids.iter().map(|id| (*id, 1, 1, 1, 1, true)).collect();
+            expected.sort();
+            assert_eq!(seen, expected);
+            // More than a page at once: nothing.
+            let many: Vec<Uuid> = (0..101).map(|_| Uuid::new_v4()).collect();
+            let seen: Vec<Counts> = sqlx::query_as(counts)
+                .bind(&many)
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap();
+            assert!(seen.is_empty());
+        } else {
+            assert!(seen.is_empty(), "{user:?} got counts: {seen:?}");
+        }
+    }
+    let result: String = sqlx::query_scalar(
+        "select pg_get_function_result('aura.workspace_counts(uuid[])'::regprocedure)",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        result,
+        "TABLE(tenant_id uuid, members bigint, organizations bigint, contacts bigint, \
+         deals bigint, last_activity timestamp with time zone)"
+    );
+
+    // Through the console's page: an operator gets both workspaces with their counts, a
+    // member none (and no counts).
+    let page = console::workspace_page(&db.app, operator, None, None)
+        .await
+        .unwrap();
+    let listed: Vec<(&str, i64, i64)> = page
+        .workspaces
+        .iter()
+        .map(|w| (w.slug.as_str(), w.members, w.contacts))
+        .collect();
+    assert_eq!(listed, [("tenant-a", 1, 1), ("tenant-b", 1, 1)]);
+    let page = console::workspace_page(&db.app, t.a.user_id, None, None)
+        .await
+        .unwrap();
+    assert!(page.workspaces.is_empty());
+}
+
+/// The queue backlog (0053) is for `/metrics`, which has no one in context: it answers each
+/// queue's count and oldest time over every workspace, the same in any context, and no row,
+/// id or workspace.
+#[tokio::test]
+async fn the_queue_backlog_counts_every_workspace_and_names_none() {
+    use aura_platform::console;
+
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    sqlx::query(
+        "insert into email_outbox (to_address, subject, body_text, body_redacted, created_by)
+         values ('x@example.com', 'Hello', 'Code 123456', 'Code [redacted]', $1),
+                ('y@example.com', 'Sent', 'Sent', 'Sent', $1)",
+    )
+    .bind(t.a.user_id.as_uuid())
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    sqlx::query("update email_outbox set sent_at = now(), body_text = null where subject = 'Sent'")
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    let backlog = |rows: Vec<console::QueueBacklog>| -> Vec<(String, i64, bool)> {
+        rows.into_iter()
+            .map(|b| (b.queue.as_str().to_owned(), b.depth, b.oldest.is_some()))
+            .collect()
+    };
+    let expected = vec![
+        ("email_outbox".to_owned(), 1, true),
+        // One pending delivery in each workspace.
+        ("webhook_deliveries".to_owned(), 2, true),
+    ];
+    assert_eq!(
+        backlog(console::queue_backlog(&db.app).await.unwrap()),
+        expected
+    );
+    // In a workspace's context the numbers are the platform's, not the workspace's view.
+    let mut tx = db.app.begin(t.a).await.unwrap();
+    let seen: Vec<(String, i64)> =
+        sqlx::query_as("select queue, depth from aura.queue_backlog() order by queue")
+            .fetch_all(tx.conn())
+            .await
+            .unwrap();
+    assert_eq!(
+        seen,
+        [
+            ("email_outbox".to_owned(), 1),
+            ("webhook_deliveries".to_owned(), 2)
+        ]
+    );
+    drop(tx);
+    let result: String =
+        sqlx::query_scalar("select pg_get_function_result('aura.queue_backlog()'::regprocedure)")
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    assert_eq!(
+        result,
+        "TABLE(queue text, depth bigint, oldest timestamp with time zone)"
+    );
+}
+
+/// The operators' search is a prefix of the name or the subdomain, and the list pages by name.
+#[tokio::test]
+async fn operators_search_workspaces_by_name_or_slug_prefix_a_page_at_a_time() {
+    use aura_platform::console::{self, WorkspaceSearch, WORKSPACES_PER_PAGE};
+
+    let db = TestDatabase::new().await;
+    let operator = UserId::new();
+    sqlx::query(
+        "insert into users (id, email, display_name, is_platform_admin)
+         values ($1, 'ops@aura.example', 'Ops', true)",
+    )
+    .bind(operator.as_uuid())
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    sqlx::raw_sql(
+        "insert into tenants (slug, name)
+         select 'shop-' || g, 'Zeta Shop ' || lpad(g::text, 2, '0') from generate_series(1, 30) g;
+         insert into tenants (slug, name) values ('acme', 'Acme Corporation'),
+                                                  ('initech', 'Zeta Initech');",
+    )
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    let names = |page: &console::WorkspacePage| -> Vec<String> {
+        page.workspaces.iter().map(|w| w.name.clone()).collect()
+    };
+    let first = console::workspace_page(&db.app, operator, None, None)
+        .await
+        .unwrap();
+    assert_eq!(first.workspaces.len() as i64, WORKSPACES_PER_PAGE);
+    assert_eq!(names(&first)[0], "Acme Corporation");
+    let second = console::workspace_page(&db.app, operator, None, first.next.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(second.workspaces.len(), 32 - WORKSPACES_PER_PAGE as usize);
+    assert!(second.next.is_none());
+    assert_eq!(names(&second).last().unwrap(), "Zeta Shop 30");
+
+    let search = |typed: &str| WorkspaceSearch::new(typed).unwrap();
+    let found = console::workspace_page(&db.app, operator, Some(&search(" ACME")), None)
+        .await
+        .unwrap();
+    assert_eq!(names(&found), ["Acme Corporation"]);
+    // By subdomain: `initech` is the slug of "Zeta Initech".
+    let found = console::workspace_page(&db.app, operator, Some(&search("init")), None)
+        .await
+        .unwrap();
+    assert_eq!(names(&found), ["Zeta Initech"]);
+    // A prefix, not a substring.
+    let found = console::workspace_page(&db.app, operator, Some(&search("corp")), None)
+        .await
+        .unwrap();
+    assert!(found.workspaces.is_empty());
+    let found = console::workspace_page(&db.app, operator, Some(&search("zeta shop 1")), None)
+        .await
+        .unwrap();
+    assert_eq!(found.workspaces.len(), 10);
+}

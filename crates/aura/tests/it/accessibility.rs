@@ -1,6 +1,6 @@
 //! axe-core (from npm, pinned in web/package-lock.json) in real Chromium, at 1280 and 375 px:
-//! every page a crawl of a signed-in admin's and rep's workspace reaches, and the public pages,
-//! with zero violations. The test injects axe's own file through WebDriver (pages load no
+//! every page a crawl of a signed-in admin's and rep's workspace reaches, the public pages, and
+//! the operator console (also at 320 px), with zero violations. The test injects axe's own file through WebDriver (pages load no
 //! script but Aura's, by their CSP) and runs it on each page.
 
 use std::collections::{HashSet, VecDeque};
@@ -216,6 +216,75 @@ async fn the_public_pages_have_no_axe_violations_at_1280_and_375_px() {
         assert!(
             visited >= 4,
             "the public crawl reached only {visited} pages"
+        );
+        browser.close().await;
+    }
+}
+
+/// The operator console on the apex (workspaces, health, outbox, account), at 1280 px and at
+/// 320 px, the narrowest width pages must work at.
+#[tokio::test]
+async fn the_operator_console_has_no_axe_violations_at_1280_and_320_px() {
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    for width in [1280, 320] {
+        let browser = Browser::start(width).await;
+        browser
+            .sign_in(&app.url("/login"), "ops@aura.example", DEMO_PASSWORD)
+            .await;
+        browser.expect_heading_starting("Hello, ").await;
+        let visited = crawl(
+            &browser,
+            &app.url("/workspaces"),
+            &["/logout", "/login", "/api/"],
+        )
+        .await;
+        assert!(
+            visited >= 4,
+            "the operator crawl reached only {visited} pages"
+        );
+        for path in ["/workspaces", "/platform"] {
+            browser.client.goto(&app.url(path)).await.unwrap();
+            wait_for_load(&browser).await;
+            let wider = browser
+                .client
+                .execute(
+                    "return document.documentElement.scrollWidth > document.documentElement.clientWidth",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                wider.as_bool(),
+                Some(false),
+                "{path} overflows at {width} px"
+            );
+        }
+        // The search, by keyboard alone: type into the field and press Enter.
+        browser.client.goto(&app.url("/workspaces")).await.unwrap();
+        wait_for_load(&browser).await;
+        let field = browser.client.find(Locator::Id("q")).await.unwrap();
+        field.send_keys("glo\u{E007}").await.unwrap();
+        let started = Instant::now();
+        while !browser
+            .client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains("q=glo")
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "Enter did not search"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        wait_for_load(&browser).await;
+        let table = browser.client.find(Locator::Css("table")).await.unwrap();
+        let text = table.text().await.unwrap();
+        assert!(
+            text.contains("Globex Ltd") && !text.contains("Acme Corporation"),
+            "{text}"
         );
         browser.close().await;
     }

@@ -12,6 +12,8 @@ mod board;
 mod browser;
 mod cli;
 mod conformance;
+mod console;
+mod containers;
 mod crm_pages;
 mod dashboard;
 mod deal_pages;
