@@ -299,9 +299,12 @@ async fn deletion_order(conn: &mut PgConnection) -> Result<Vec<Doomed>, Terminat
         }
         pending.retain(|table| !ready.contains(table));
         for table in ready {
+            // A plain table is its own leaf (pg_partition_tree lists nothing for it).
             let leaves: Vec<String> = sqlx::query_scalar(
                 "select relid::regclass::text from pg_partition_tree($1::regclass)
-                 where isleaf order by 1",
+                 where isleaf
+                 union all select $1 where not exists (select from pg_partition_tree($1::regclass))
+                 order by 1",
             )
             .bind(&table)
             .fetch_all(&mut *conn)

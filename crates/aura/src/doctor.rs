@@ -12,6 +12,9 @@ use url::Url;
 use crate::cli::DoctorArgs;
 use crate::database::Database;
 
+/// How long Redis or the SMTP server may take to answer (a client may otherwise retry for ever).
+const REACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 enum Outcome {
     Pass(String),
     Fail(Vec<String>),
@@ -103,9 +106,14 @@ async fn checks(database: &Database, owner: &OwnerPool, args: &DoctorArgs) -> Ve
             None => {
                 Outcome::Skip("AURA_REDIS_URL is not set: limits are counted per server".into())
             }
-            Some(url) => match RateLimiter::redis(url).await {
-                Ok(_) => Outcome::Pass(format!("connected to {}", redacted(url))),
-                Err(err) => Outcome::Fail(vec![format!("{}: {err}", redacted(url))]),
+            Some(url) => match tokio::time::timeout(REACH_TIMEOUT, RateLimiter::redis(url)).await {
+                Ok(Ok(_)) => Outcome::Pass(format!("connected to {}", redacted(url))),
+                Ok(Err(err)) => Outcome::Fail(vec![format!("{}: {err}", redacted(url))]),
+                Err(_) => Outcome::Fail(vec![format!(
+                    "{}: no answer within {} s",
+                    redacted(url),
+                    REACH_TIMEOUT.as_secs()
+                )]),
             },
         },
     });
@@ -113,9 +121,14 @@ async fn checks(database: &Database, owner: &OwnerPool, args: &DoctorArgs) -> Ve
         title: "SMTP (outgoing email) is reachable",
         outcome: match &args.smtp_url {
             None => Outcome::Skip("AURA_SMTP_URL is not set: messages stay in the outbox".into()),
-            Some(url) => match Mailer::check_smtp(url).await {
-                Ok(()) => Outcome::Pass(format!("a session opened on {}", redacted(url))),
-                Err(err) => Outcome::Fail(vec![format!("{}: {err}", redacted(url))]),
+            Some(url) => match tokio::time::timeout(REACH_TIMEOUT, Mailer::check_smtp(url)).await {
+                Ok(Ok(())) => Outcome::Pass(format!("a session opened on {}", redacted(url))),
+                Ok(Err(err)) => Outcome::Fail(vec![format!("{}: {err}", redacted(url))]),
+                Err(_) => Outcome::Fail(vec![format!(
+                    "{}: no answer within {} s",
+                    redacted(url),
+                    REACH_TIMEOUT.as_secs()
+                )]),
             },
         },
     });

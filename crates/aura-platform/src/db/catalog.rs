@@ -131,7 +131,7 @@ pub async fn isolation_violations(db: &PgPool) -> Result<Vec<String>, DbError> {
     let reachable_partitions: Vec<(String, String)> = sqlx::query_as(
         "select c.oid::regclass::text, i.inhparent::regclass::text
          from pg_inherits i join pg_class c on c.oid = i.inhrelid
-         where c.relispartition
+         where c.relispartition and c.relkind in ('r', 'p')
            and (has_table_privilege($1, c.oid, 'SELECT') or has_table_privilege($1, c.oid, 'INSERT')
                 or has_table_privilege($1, c.oid, 'UPDATE') or has_table_privilege($1, c.oid, 'DELETE'))
          order by 1",

@@ -120,9 +120,21 @@ async fn a_terminated_workspace_leaves_no_row_in_any_table_and_the_other_is_unto
         "the fixture fills every table: {a_before:?}"
     );
 
-    // The server's role cannot do it: it may not delete most of these rows at all.
+    // The server's role cannot do it: run as aura_app the job finds nothing due (no context,
+    // no rows), and even in the workspace's context as an admin it may not delete its trail.
     let app_as_owner = OwnerPool::connect(&db.app_url).await.unwrap();
-    assert!(termination::terminate_due(&app_as_owner).await.is_err());
+    assert!(termination::terminate_due(&app_as_owner)
+        .await
+        .unwrap()
+        .is_empty());
+    let mut tx = db.app.begin(t.a).await.unwrap();
+    let refused = sqlx::query("delete from audit_log where tenant_id = $1")
+        .bind(a.as_uuid())
+        .execute(tx.conn())
+        .await
+        .expect_err("aura_app deleted a workspace's audit trail");
+    assert!(crate::isolation::refused_by_privilege_or_policy(&refused));
+    drop(tx);
     assert_eq!(rows_of(&db.owner, a).await, a_before);
 
     let done = termination::terminate_due(&owner).await.unwrap();
