@@ -327,3 +327,90 @@ async fn the_doctor_passes_a_sound_deployment_and_names_what_breaks_it() {
     );
     assert!(text(&out.stderr).contains("checks failed"));
 }
+
+/// The operator's side of termination over HTTP: a suspended workspace is scheduled only with
+/// a valid grace period and the confirmation, its admins are written to, the page shows the
+/// date, and the deletion can be cancelled.
+#[tokio::test]
+async fn an_operator_schedules_a_suspended_workspaces_deletion_and_cancels_it() {
+    let (app, db) = crate::helpers::TestApp::builder().demo().spawn().await;
+    let (ops, csrf) = crate::helpers::operator_signed_in(&app).await;
+    let acme: uuid::Uuid = sqlx::query_scalar("select id from tenants where slug = 'acme'")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        let ops = ops.clone();
+        let url = app.url(&path);
+        async move { ops.post(url).form(&form).send().await.unwrap().status() }
+    };
+    let schedule = format!("/workspaces/{acme}/schedule-deletion");
+    let token = || ("csrf_token", csrf.clone());
+    let confirmed = |days: &str| {
+        vec![
+            token(),
+            ("grace_days", days.to_owned()),
+            ("confirm", "yes".into()),
+        ]
+    };
+
+    // An active workspace is suspended first.
+    assert_eq!(post(schedule.clone(), confirmed("30")).await, 409);
+    assert!(post(format!("/workspaces/{acme}/suspend"), vec![token()])
+        .await
+        .is_redirection());
+    assert_eq!(
+        post(schedule.clone(), vec![token(), ("grace_days", "30".into())]).await,
+        422,
+        "the confirmation is required"
+    );
+    assert_eq!(post(schedule.clone(), confirmed("0")).await, 422);
+    assert!(post(schedule.clone(), confirmed("30"))
+        .await
+        .is_redirection());
+
+    let page = ops
+        .get(app.url("/workspaces"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Deletion due"), "{page}");
+    assert!(page.contains(&format!("/workspaces/{acme}/cancel-deletion")));
+    let told: Vec<String> = sqlx::query_scalar(
+        "select to_address from email_outbox where subject like '%will be deleted' order by 1",
+    )
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(told, ["admin@acme.example"]);
+
+    assert!(
+        post(format!("/workspaces/{acme}/cancel-deletion"), vec![token()])
+            .await
+            .is_redirection()
+    );
+    let due: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("select termination_due_at from tenants where id = $1")
+            .bind(acme)
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    assert!(due.is_none());
+    let trail: Vec<String> = sqlx::query_scalar(
+        "select action from platform_audit_log where entity_id = $1 and action like 'tenant.termination%' order by id",
+    )
+    .bind(acme)
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        trail,
+        [
+            "tenant.termination_scheduled",
+            "tenant.termination_cancelled"
+        ]
+    );
+}
