@@ -220,3 +220,34 @@ async fn the_public_pages_have_no_axe_violations_at_1280_and_375_px() {
         browser.close().await;
     }
 }
+
+/// The operator's pages, with a suspended workspace (its deletion form) and one scheduled for
+/// deletion (its cancel button) on the Workspaces page.
+#[tokio::test]
+async fn the_operators_pages_have_no_axe_violations_at_1280_and_375_px() {
+    let (app, db) = TestApp::builder().demo().spawn().await;
+    sqlx::raw_sql(
+        "update tenants set status = 'suspended' where slug in ('acme', 'globex');
+         update tenants set termination_due_at = now() + interval '30 days' where slug = 'globex'",
+    )
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    for width in [1280, 375] {
+        let browser = Browser::start(width).await;
+        browser
+            .sign_in(&app.url("/login"), "ops@aura.example", DEMO_PASSWORD)
+            .await;
+        let visited = crawl(
+            &browser,
+            &app.url("/workspaces"),
+            &["/logout", "/login", "/api/"],
+        )
+        .await;
+        assert!(
+            visited >= 2,
+            "the operator's crawl reached only {visited} pages"
+        );
+        browser.close().await;
+    }
+}
