@@ -1,5 +1,7 @@
 //! Reading a workspace's audit trail (F14.5): newest first, filtered, a page at a time.
 
+pub mod retention;
+
 use chrono::{DateTime, Utc};
 
 use crate::db::{set_context, AppPool, DbError, TenantContext, TenantTx};
@@ -117,6 +119,16 @@ pub const PAGE_SIZE: i64 = 25;
 /// days deep. The first page compares against `'infinity'` rather than skipping the condition.
 /// The action and actor filters are row filters on that scan; selective ones read more of the
 /// index before 25 rows match, still bounded by the tenant's range.
+///
+/// Partitioned by month (0050), measured again as `aura_app` with an admin's context: 1M entries
+/// over 25 months, 20 workspaces (50k each), 29 partitions (25 months, three ahead, the default).
+/// The first page is a Merge Append of an index scan on each partition's
+/// `(tenant_id, occurred_at desc, id desc)` index (tenant_id and `occurred_at <= 'infinity'` as
+/// index conditions, the role check a one-time filter), each stopping after a row or two: 26
+/// rows, 134 buffers, 1.1-1.5 ms to execute and 4-16 ms to plan (the planner opens every
+/// partition; no bound prunes any). A page 400 days deep prunes at plan time the months after
+/// the cursor (13 scans left): 0.4-0.6 ms to execute, 1.5-2.5 ms to plan. (Ranges: a shared,
+/// busy 2-core machine.) Fewer months kept means fewer partitions to plan over.
 pub async fn page(
     pool: &AppPool,
     context: TenantContext,

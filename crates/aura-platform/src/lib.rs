@@ -22,4 +22,5 @@ pub mod provisioning;
 pub mod signup;
 pub mod step_up;
 pub mod tenants;
+pub mod termination;
 pub mod webhooks;

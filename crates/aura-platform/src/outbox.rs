@@ -24,6 +24,35 @@ pub struct QueuedEmail {
 /// What stands for a message's secret in the copy operators read.
 pub const REDACTED: &str = "[redacted]";
 
+/// Queues a message that carries no secret (a notice), whole for operators to read too.
+pub(crate) async fn enqueue_notice(
+    conn: &mut sqlx::PgConnection,
+    created_by: UserId,
+    to: &str,
+    subject: &str,
+    body: &str,
+) -> Result<QueuedEmail, DbError> {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "insert into email_outbox (id, to_address, subject, body_text, body_redacted, created_by)
+         values ($1, $2, $3, $4, $4, $5)",
+    )
+    .bind(id)
+    .bind(to)
+    .bind(subject)
+    .bind(body)
+    .bind(created_by.as_uuid())
+    .execute(conn)
+    .await?;
+    Ok(QueuedEmail {
+        id,
+        created_by,
+        to: to.to_owned(),
+        subject: subject.to_owned(),
+        body: body.to_owned(),
+    })
+}
+
 /// Queues a message under the name of `created_by` (the user in the transaction's context).
 /// `secret` is the part of `body` only the recipient may read (`aura_app` cannot read it back).
 /// No `RETURNING`: it would need the select policy, which only operators pass.
@@ -85,6 +114,20 @@ impl Mailer {
             transport: AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?.build(),
             from: from.parse()?,
         })
+    }
+
+    /// Whether the SMTP server at `url` answers and accepts a session (`aura doctor`); sends
+    /// nothing.
+    pub async fn check_smtp(url: &str) -> Result<(), String> {
+        let transport: AsyncSmtpTransport<Tokio1Executor> =
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                .map_err(|err| format!("invalid SMTP URL: {err}"))?
+                .build();
+        match transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("the server did not accept a session".into()),
+            Err(err) => Err(err.to_string()),
+        }
     }
 
     /// Whether messages actually leave (else the UI must do without them).

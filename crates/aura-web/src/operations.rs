@@ -11,11 +11,13 @@ use aura_platform::outbox::{self, OutboxMessage};
 use aura_platform::provisioning::{self, Activation, LifecycleError};
 use aura_platform::signup::{self, Signup};
 use aura_platform::tenants::{self, TenantStatus};
+use aura_platform::termination::{self, GracePeriod};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -42,19 +44,26 @@ pub fn routes() -> Router<AppState> {
         .route("/workspaces/{id}/suspend", post(suspend))
         .route("/workspaces/{id}/reactivate", post(reactivate))
         .route("/workspaces/{id}/delete", post(delete))
+        .route(
+            "/workspaces/{id}/schedule-deletion",
+            post(schedule_deletion),
+        )
+        .route("/workspaces/{id}/cancel-deletion", post(cancel_deletion))
 }
 
 #[derive(Template)]
 #[template(path = "operations/workspaces.html")]
 struct WorkspacesPage {
     chrome: Chrome,
-    /// Each workspace with its address.
-    workspaces: Vec<(WorkspaceOverview, String)>,
+    /// Each workspace, its address, and when its scheduled deletion is due.
+    workspaces: Vec<(WorkspaceOverview, String, Option<DateTime<Utc>>)>,
     /// The search as typed.
     q: String,
     next_query: Option<String>,
     /// The first page's address, on every later page.
     first_href: Option<String>,
+    default_grace_days: u16,
+    max_grace_days: u16,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -87,12 +96,17 @@ async fn workspaces_page(
         Some(search) => format!("q={}&after={cursor}", forms::encode(search.as_str())),
         None => format!("after={cursor}"),
     });
+    let scheduled = termination::scheduled(&state.db, member.signed_in.user_id).await?;
     let workspaces = page
         .workspaces
         .into_iter()
         .map(|w| {
             let url = state.site.workspace_url(&w.slug);
-            (w, url)
+            let due = scheduled
+                .iter()
+                .find(|s| s.tenant_id == w.id)
+                .map(|s| s.due_at);
+            (w, url, due)
         })
         .collect();
     Ok(render(&WorkspacesPage {
@@ -104,6 +118,8 @@ async fn workspaces_page(
         }),
         q: query.q,
         next_query,
+        default_grace_days: GracePeriod::DEFAULT.as_days(),
+        max_grace_days: GracePeriod::MAX_DAYS,
     }))
 }
 
@@ -208,6 +224,52 @@ fn waited(seconds: f64) -> String {
         s if s < 172_800 => format!("oldest waiting {} h", s / 3600),
         s => format!("oldest waiting {} days", s / 86_400),
     }
+}
+
+/// Scheduling a deletion: the grace period in days, and the operator's confirmation.
+#[derive(Deserialize)]
+struct ScheduleDeletion {
+    grace_days: String,
+    confirm: Option<String>,
+}
+
+async fn schedule_deletion(
+    State(state): State<AppState>,
+    Id(id): Id<TenantId>,
+    MemberForm { member, form }: MemberForm<ScheduleDeletion, ApexMember>,
+) -> Result<Response, WebError> {
+    let grace = form
+        .grace_days
+        .trim()
+        .parse()
+        .ok()
+        .and_then(GracePeriod::days)
+        .ok_or_else(|| WebError::Invalid {
+            constraint: "grace_days".into(),
+        })?;
+    if form.confirm.is_none() {
+        return Err(WebError::Invalid {
+            constraint: "confirm".into(),
+        });
+    }
+    let messages = termination::schedule(&state.db, member.signed_in.user_id, id, grace)
+        .await
+        .map_err(lifecycle_error)?;
+    for message in &messages {
+        state.mailer.deliver(&state.db, message).await;
+    }
+    Ok(Redirect::to("/workspaces").into_response())
+}
+
+async fn cancel_deletion(
+    State(state): State<AppState>,
+    Id(id): Id<TenantId>,
+    MemberForm { member, .. }: MemberForm<NoFields, ApexMember>,
+) -> Result<Response, WebError> {
+    termination::cancel(&state.db, member.signed_in.user_id, id)
+        .await
+        .map_err(lifecycle_error)?;
+    Ok(Redirect::to("/workspaces").into_response())
 }
 
 async fn suspend(

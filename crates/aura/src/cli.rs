@@ -3,6 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+use aura_platform::audit::retention::{RetentionError, RetentionPeriod};
 use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use url::Url;
@@ -19,7 +20,9 @@ use url::Url;
         published. With AURA_DATABASE_URL, Aura uses that database and seeds nothing.",
     after_help = "Examples:\n  aura serve                        start with the private database and demo data\n  \
         AURA_DATABASE_URL=postgres://owner@db/aura aura migrate\n  \
-        AURA_DATABASE_URL=postgres://owner@db/aura AURA_APP_PASSWORD=... aura serve"
+        AURA_DATABASE_URL=postgres://owner@db/aura AURA_APP_PASSWORD=... aura serve\n  \
+        AURA_DATABASE_URL=postgres://owner@db/aura aura backup /backups/aura-$(date +%F).dump\n  \
+        AURA_DATABASE_URL=postgres://owner@db/aura_restored aura restore /backups/aura-2026-12-01.dump"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -41,6 +44,58 @@ pub enum Command {
     Migrate,
     /// Seed the demo platform (two tenants, a user of every role, a platform admin) into an empty database.
     SeedDemo,
+    /// Back up the database to FILE (pg_dump's custom format) and FILE.manifest.json (Aura's
+    /// version, the migrations applied, the archive's SHA-256). Uses the pg_dump of the private
+    /// cluster's installation, else of AURA_PG_BIN_DIR, else on PATH.
+    Backup {
+        /// The archive to write; FILE.manifest.json is written beside it.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Restore a backup made by `aura backup` into an EMPTY database (refuses one that holds
+    /// anything). Creates the `aura_app` role as `migrate` does, checks the manifest against this
+    /// binary's migrations, and restores in one transaction.
+    Restore {
+        /// The archive; FILE.manifest.json must be beside it.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// The workspace audit log's retention (F14.4).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Check this deployment as the catalog test checks a test database: the server's role
+    /// cannot bypass row level security and owns nothing; every table with tenant_id forces
+    /// RLS and has its policies; every security definer function pins search_path; migrations
+    /// are current; audit partitions exist ahead; Redis and SMTP answer when configured. Prints
+    /// a report for an auditor; exits non-zero when any check fails.
+    Doctor(DoctorArgs),
+    /// Delete for good every workspace whose scheduled deletion is due (an operator schedules
+    /// it on the apex's Workspaces page, with a grace period): every row in every table with a
+    /// tenant_id, leaving a tombstone in the platform audit log. Run it daily (cron, timer).
+    TerminateDue,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Redis the servers share rate limits in (as `serve`); checked when set.
+    #[arg(long, env = "AURA_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// SMTP server for outgoing email (as `serve`); checked when set (no message is sent).
+    #[arg(long, env = "AURA_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Drop the audit log's monthly partitions whose entries are all older than the period
+    /// (whole months, at least 12 months kept), record it in the platform audit log, and make
+    /// the partitions of the coming months.
+    Prune {
+        /// Age beyond which whole months go, e.g. `24months`; at least 12 months.
+        #[arg(long, value_name = "MONTHS", value_parser = parse_retention)]
+        older_than: RetentionPeriod,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +220,10 @@ fn parse_network(value: &str) -> Result<IpNet, String> {
         .map_err(|_| {
             "expected IP addresses or CIDR ranges such as 10.0.0.0/8, comma-separated".into()
         })
+}
+
+fn parse_retention(value: &str) -> Result<RetentionPeriod, String> {
+    value.parse().map_err(|err: RetentionError| err.to_string())
 }
 
 fn parse_public_url(value: &str) -> Result<Url, String> {

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use aura_platform::db::backup::PgClientTools;
 use aura_platform::db::embedded::EmbeddedCluster;
 use aura_platform::db::{app_url_from_owner_url, OwnerPool, APP_ROLE};
 use sqlx::Connection;
@@ -57,6 +58,21 @@ impl Database {
 
     pub fn data_folder(&self) -> Option<&Path> {
         self.embedded.as_ref().map(EmbeddedCluster::data_folder)
+    }
+
+    pub fn owner_url(&self) -> &str {
+        &self.owner_url
+    }
+
+    /// pg_dump and pg_restore: the embedded cluster's own installation's, else those in
+    /// AURA_PG_BIN_DIR, else on `PATH`.
+    pub fn client_tools(&self, pg_bin_dir: Option<&Path>) -> PgClientTools {
+        PgClientTools {
+            dir: match &self.embedded {
+                Some(cluster) => Some(cluster.bin_dir().to_owned()),
+                None => pg_bin_dir.map(Path::to_owned),
+            },
+        }
     }
 
     pub fn app_url(&self) -> &str {

@@ -3,16 +3,20 @@
 
 pub mod cli;
 mod database;
+mod doctor;
 pub mod telemetry;
 
 use anyhow::Context;
+use aura_platform::audit::retention::{self, RetentionPeriod};
 use aura_platform::auth::api::TokenKeys;
-use aura_platform::db::{migrate, AppPool, PoolSettings};
+use aura_platform::db::{backup, migrate, AppPool, PoolSettings};
 use aura_platform::demo::{self, DemoPlatform, SeedError};
 use aura_platform::outbox::Mailer;
+use aura_platform::termination;
 use aura_platform::webhooks::worker::WorkerSettings;
 use aura_platform::webhooks::NetworkGuard;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use aura_web::rate_limit::{RateLimiter, TrustedProxies};
@@ -20,7 +24,7 @@ use aura_web::{AppState, SiteConfig};
 use tokio::net::TcpListener;
 use url::Url;
 
-use crate::cli::{Cli, Command, ServeArgs};
+use crate::cli::{AuditCommand, Cli, Command, ServeArgs};
 use crate::database::Database;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -29,6 +33,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(&database, *args).await,
         Command::Migrate => migrate_command(&database).await,
         Command::SeedDemo => seed_demo_command(&database).await,
+        Command::Backup { file } => {
+            backup_command(&database, cli.database.pg_bin_dir.as_deref(), &file).await
+        }
+        Command::Restore { file } => {
+            restore_command(&database, cli.database.pg_bin_dir.as_deref(), &file).await
+        }
+        Command::Doctor(args) => doctor::run(&database, &args).await,
+        Command::TerminateDue => terminate_due_command(&database).await,
+        Command::Audit(AuditCommand::Prune { older_than }) => {
+            audit_prune_command(&database, older_than).await
+        }
     };
     database.close().await?;
     outcome
@@ -41,6 +56,105 @@ async fn migrate_command(database: &Database) -> anyhow::Result<()> {
         .context("migration failed")?;
     owner.close().await;
     eprintln!("Schema is up to date; role `aura_app` is ready.");
+    Ok(())
+}
+
+async fn backup_command(
+    database: &Database,
+    pg_bin_dir: Option<&Path>,
+    file: &Path,
+) -> anyhow::Result<()> {
+    let owner = database.owner_pool().await?;
+    let made = backup::backup(
+        &owner,
+        database.owner_url(),
+        &database.client_tools(pg_bin_dir),
+        file,
+        env!("CARGO_PKG_VERSION"),
+    )
+    .await;
+    owner.close().await;
+    let manifest = made.context("backup failed")?;
+    eprintln!(
+        "Backed up to {} ({} migrations applied, PostgreSQL {}); manifest: {}",
+        file.display(),
+        manifest.migrations.len(),
+        manifest.server_version,
+        backup::manifest_path(file).display()
+    );
+    Ok(())
+}
+
+async fn restore_command(
+    database: &Database,
+    pg_bin_dir: Option<&Path>,
+    file: &Path,
+) -> anyhow::Result<()> {
+    let owner = database.owner_pool().await?;
+    let restored = backup::restore(
+        &owner,
+        database.owner_url(),
+        &database.client_tools(pg_bin_dir),
+        file,
+        env!("CARGO_PKG_VERSION"),
+        database.app_password(),
+    )
+    .await;
+    owner.close().await;
+    let restored = restored.context("restore failed")?;
+    eprintln!(
+        "Restored {} (made by Aura {} at {}, {} migrations).",
+        file.display(),
+        restored.manifest.aura_version,
+        restored.manifest.created_at.to_rfc3339(),
+        restored.manifest.migrations.len()
+    );
+    if restored.pending_migrations > 0 {
+        eprintln!(
+            "This Aura has {} newer migrations: run `aura migrate` before `aura serve`.",
+            restored.pending_migrations
+        );
+    }
+    Ok(())
+}
+
+async fn audit_prune_command(
+    database: &Database,
+    older_than: RetentionPeriod,
+) -> anyhow::Result<()> {
+    let owner = database.owner_pool().await?;
+    let pruned = retention::prune(&owner, older_than).await;
+    owner.close().await;
+    let pruned = pruned.context("pruning the audit log failed")?;
+    if pruned.dropped.is_empty() {
+        eprintln!("No month of the audit log is older than {older_than}; nothing dropped.");
+    }
+    for month in &pruned.dropped {
+        eprintln!("Dropped {} ({} entries).", month.partition, month.entries);
+    }
+    eprintln!(
+        "Recorded in the platform audit log; {} partitions made for the coming months.",
+        pruned.created
+    );
+    Ok(())
+}
+
+async fn terminate_due_command(database: &Database) -> anyhow::Result<()> {
+    let owner = database.owner_pool().await?;
+    let done = termination::terminate_due(&owner).await;
+    owner.close().await;
+    let done = done.context("terminating due workspaces failed")?;
+    if done.is_empty() {
+        eprintln!("No workspace is due for deletion.");
+    }
+    for workspace in &done {
+        eprintln!(
+            "Deleted workspace {} ({}): {} rows.",
+            workspace.slug,
+            workspace.tenant_id,
+            workspace.rows.values().sum::<i64>()
+        );
+    }
     Ok(())
 }
 

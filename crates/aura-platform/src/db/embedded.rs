@@ -279,6 +279,12 @@ impl EmbeddedCluster {
         &self.root
     }
 
+    /// The folder of the installation the cluster runs from, whose pg_dump and pg_restore
+    /// match its server version.
+    pub fn bin_dir(&self) -> &Path {
+        &self.binaries.dir
+    }
+
     /// Whether this call started the server (rather than finding it running).
     pub fn started_here(&self) -> bool {
         self.started_here

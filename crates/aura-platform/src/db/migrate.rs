@@ -14,10 +14,16 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 pub async fn migrate(owner: &OwnerPool, app_password: Option<&str>) -> Result<(), DbError> {
     ensure_app_role(owner, app_password).await?;
     MIGRATOR.run(owner.pool()).await?;
-    distribution::distribute(owner).await
+    distribution::distribute(owner).await?;
+    // The months ahead get their audit partitions (0050) whenever the schema is migrated.
+    crate::audit::retention::create_partitions_ahead(owner).await?;
+    Ok(())
 }
 
-async fn ensure_app_role(owner: &OwnerPool, app_password: Option<&str>) -> Result<(), DbError> {
+pub(crate) async fn ensure_app_role(
+    owner: &OwnerPool,
+    app_password: Option<&str>,
+) -> Result<(), DbError> {
     // Concurrent `aura migrate` runs could both try to create the role; the advisory lock
     // (transaction-scoped) makes the second one wait and then find it.
     let mut tx = owner.pool().begin().await?;

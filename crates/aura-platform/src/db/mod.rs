@@ -5,6 +5,8 @@
 //! query against tenant data is [`AppPool::begin`], which yields a [`TenantTx`] whose transaction
 //! already carries the tenant context that the row-level security policies check.
 
+pub mod backup;
+pub mod catalog;
 mod context;
 pub mod distribution;
 pub mod embedded;

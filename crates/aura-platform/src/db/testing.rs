@@ -42,20 +42,30 @@ pub struct TestDatabase {
 impl TestDatabase {
     pub async fn new() -> Self {
         let server = SERVER.get_or_init(init_server).await;
+        Self::create(&server.admin_url, &server.template).await
+    }
+
+    /// A database with no schema at all (cloned from `template0`), dropped like the others: the
+    /// target of a restore.
+    pub async fn empty() -> Self {
+        let server = SERVER.get_or_init(init_server).await;
+        Self::create(&server.admin_url, "template0").await
+    }
+
+    async fn create(admin_url: &str, template: &str) -> Self {
         let name = format!("{TEST_DB_PREFIX}{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&server.admin_url)
+        let mut admin = PgConnection::connect(admin_url)
             .await
             .expect("connect to the test PostgreSQL server");
         sqlx::raw_sql(&format!(
-            r#"create database "{name}" template "{}""#,
-            server.template
+            r#"create database "{name}" template "{template}""#
         ))
         .execute(&mut admin)
         .await
         .expect("clone the template database");
         admin.close().await.ok();
 
-        let owner_url = with_database(&server.admin_url, &name);
+        let owner_url = with_database(admin_url, &name);
         let app_url = app_url_from_owner_url(&owner_url, None).expect("a valid URL");
         let owner = PgPoolOptions::new()
             .max_connections(5)

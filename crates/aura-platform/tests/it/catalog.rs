@@ -1,264 +1,22 @@
 //! The catalog test: reads the schema from PostgreSQL's catalog, so a table added by a future
-//! migration is checked without anyone remembering to list it.
+//! migration is checked without anyone remembering to list it. The checks themselves live in
+//! `aura_platform::db::catalog`, which `aura doctor` runs on a live deployment.
 
+use aura_platform::db::catalog;
 use aura_platform::db::testing::TestDatabase;
 use aura_platform::db::APP_ROLE;
 use sqlx::PgPool;
 
-/// A table-like relation as the catalog describes it; `tenant_id_*` are NULL without that column.
-#[derive(sqlx::FromRow)]
-struct Relation {
-    name: String,
-    kind: String,
-    rls: bool,
-    forced: bool,
-    tenant_id_type: Option<String>,
-    tenant_id_not_null: Option<bool>,
-}
-
-const COMMANDS: [&str; 4] = ["SELECT", "INSERT", "UPDATE", "DELETE"];
-
-/// Every way the schema breaks the isolation rules, as readable sentences; empty when it holds.
-///
-/// - Every table with a `tenant_id` column: `tenant_id` is `uuid not null`; RLS is enabled and
-///   forced; and for each of select/insert/update/delete, either `aura_app` lacks the privilege
-///   or a policy for that command checks `aura.current_tenant_id()`.
-/// - Every other table, view or sequence `aura_app` can reach: RLS enabled and forced, with a
-///   policy for each granted command (tables), and views run as the invoker.
 async fn isolation_violations(db: &PgPool) -> Vec<String> {
-    let mut violations = Vec::new();
-    let tables: Vec<Relation> = sqlx::query_as(
-        "select c.oid::regclass::text as name, c.relkind::text as kind,
-                c.relrowsecurity as rls, c.relforcerowsecurity as forced,
-                format_type(a.atttypid, a.atttypmod) as tenant_id_type,
-                a.attnotnull as tenant_id_not_null
-         from pg_class c
-         join pg_namespace n on n.oid = c.relnamespace
-         left join pg_attribute a
-                on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
-         where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
-           and c.relkind in ('r', 'p', 'v', 'm', 'f')
-         order by 1",
-    )
-    .fetch_all(db)
-    .await
-    .expect("read the catalog");
-
-    for Relation {
-        name: table,
-        kind,
-        rls,
-        forced,
-        tenant_id_type,
-        tenant_id_not_null,
-    } in tables
-    {
-        let granted = granted_commands(db, &table).await;
-        let tenant_scoped = tenant_id_type.is_some();
-        if !tenant_scoped && granted.is_empty() {
-            continue; // out of aura_app's reach, e.g. the migrations bookkeeping table
-        }
-        if kind == "v" {
-            let invoker: bool = sqlx::query_scalar(
-                "select coalesce('security_invoker=true' = any(reloptions), false)
-                 from pg_class where oid = $1::regclass",
-            )
-            .bind(&table)
-            .fetch_one(db)
-            .await
-            .unwrap();
-            if !invoker {
-                violations.push(format!("view {table} is not security_invoker"));
-            }
-            continue;
-        }
-        if kind == "m" || kind == "f" {
-            violations.push(format!(
-                "{table}: materialized views and foreign tables bypass RLS"
-            ));
-            continue;
-        }
-        if tenant_scoped
-            && (tenant_id_type.as_deref() != Some("uuid") || tenant_id_not_null != Some(true))
-        {
-            violations.push(format!("{table}.tenant_id is not `uuid not null`"));
-        }
-        if !rls {
-            violations.push(format!("{table} does not ENABLE row level security"));
-        }
-        if !forced {
-            violations.push(format!("{table} does not FORCE row level security"));
-        }
-        for command in COMMANDS {
-            if !granted.iter().any(|g| g == command) {
-                continue;
-            }
-            let policies: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
-                "select qual, with_check from pg_policies
-                 where format('%I.%I', schemaname, tablename)::regclass = $1::regclass
-                   and cmd in ($2, 'ALL')",
-            )
-            .bind(&table)
-            .bind(command)
-            .fetch_all(db)
-            .await
-            .unwrap();
-            if policies.is_empty() {
-                violations.push(format!(
-                    "{table} has no {command} policy though {APP_ROLE} may {command}"
-                ));
-                continue;
-            }
-            if tenant_scoped {
-                let checks_tenant =
-                    |expr: &Option<String>| expr.as_deref().is_some_and(confines_to_tenant);
-                let ok = policies.iter().all(|(using, check)| match command {
-                    "INSERT" => checks_tenant(check),
-                    "UPDATE" => checks_tenant(using) && checks_tenant(check),
-                    _ => checks_tenant(using),
-                });
-                if !ok {
-                    violations.push(format!(
-                        "{table}: a {command} policy does not confine rows to aura.current_tenant_id()"
-                    ));
-                }
-            }
-        }
-    }
-    violations
+    catalog::isolation_violations(db)
+        .await
+        .expect("read the catalog")
 }
 
-/// Whether a policy expression, as PostgreSQL deparses it, has `tenant_id =
-/// aura.current_tenant_id()` as one of its top-level conjuncts, so no other part of it (an
-/// `OR`, say) can let another tenant's row through.
-fn confines_to_tenant(expression: &str) -> bool {
-    top_level_conjuncts(expression).contains(&"tenant_id = aura.current_tenant_id()")
-}
-
-/// `((a) AND (b OR c))` -> `["a", "b OR c"]`; an expression that is not a conjunction is its
-/// own one part.
-fn top_level_conjuncts(expression: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut depth = 0;
-    let mut start = 0;
-    let expression = strip_parentheses(expression);
-    let bytes = expression.as_bytes();
-    for (i, byte) in bytes.iter().enumerate() {
-        match byte {
-            b'(' => depth += 1,
-            b')' => depth -= 1,
-            b' ' if depth == 0 && expression[i..].starts_with(" AND ") => {
-                parts.push(strip_parentheses(&expression[start..i]));
-                start = i + " AND ".len();
-            }
-            _ => {}
-        }
-    }
-    parts.push(strip_parentheses(&expression[start..]));
-    parts
-}
-
-/// Removes parentheses that enclose the whole expression.
-fn strip_parentheses(mut expression: &str) -> &str {
-    loop {
-        expression = expression.trim();
-        let Some(inner) = expression
-            .strip_prefix('(')
-            .and_then(|e| e.strip_suffix(')'))
-        else {
-            return expression;
-        };
-        // `(a) AND (b)` starts and ends with parentheses that are not one pair.
-        let mut depth = 0;
-        let encloses = inner.bytes().all(|byte| {
-            match byte {
-                b'(' => depth += 1,
-                b')' => depth -= 1,
-                _ => {}
-            }
-            depth >= 0
-        });
-        if !encloses {
-            return expression;
-        }
-        expression = inner;
-    }
-}
-
-/// Columns of tenant tables that may reference `users (id)` alone, not a membership of the
-/// row's own workspace: they record who did something, are set from the context, and outlive
-/// the membership (F3.5). Whom a record belongs to must reference the membership instead.
-const HISTORY_COLUMNS: [&str; 10] = [
-    "created_by",
-    "revoked_by",
-    "updated_by",
-    "deleted_by",
-    "invited_by",
-    "accepted_by",
-    // An audit entry of a refused attempt names someone of another workspace.
-    "actor_user_id",
-    // Who took part in an activity: checked to be a member by a trigger when it is logged.
-    "participant_id",
-    // Who moved a deal to another stage: the insert policy holds it to the context's user.
-    "moved_by",
-    // Who changed a product's pricing blueprint: the insert policy holds it to the context's user.
-    "changed_by",
-];
-
-/// Columns naming a principal that has no membership, or the context's own user: an API key's
-/// identity (a user without a membership, made by the key's insert), the caller an idempotency
-/// record belongs to (a member or a key), and a member's own dismissal of the onboarding list
-/// (their policies hold each to the context's user), and whom an apex hand-off code signs in
-/// (issued only for an active member, by `aura.issue_workspace_handoff`).
-const PRINCIPAL_COLUMNS: [(&str, &str); 4] = [
-    ("api_keys", "user_id"),
-    ("idempotency_keys", "user_id"),
-    ("onboarding_dismissals", "user_id"),
-    ("workspace_handoffs", "user_id"),
-];
-
-/// Foreign keys from a table with a `tenant_id` to `users` that leave the tenant out.
 async fn user_references_without_tenant(db: &PgPool) -> Vec<String> {
-    let references: Vec<(String, String)> = sqlx::query_as(
-        "select c.conrelid::regclass::text, a.attname::text
-         from pg_constraint c
-         join pg_attribute a on a.attrelid = c.conrelid and a.attnum = any (c.conkey)
-         where c.contype = 'f' and c.confrelid = 'users'::regclass
-           and exists (select 1 from pg_attribute t
-                       where t.attrelid = c.conrelid and t.attname = 'tenant_id'
-                         and not t.attisdropped)
-         order by 1, 2",
-    )
-    .fetch_all(db)
-    .await
-    .unwrap();
-    references
-        .into_iter()
-        // A membership is the one row that names a user as such.
-        .filter(|(table, column)| !(table == "tenant_members" && column == "user_id"))
-        .filter(|(_, column)| !HISTORY_COLUMNS.contains(&column.as_str()))
-        .filter(|(table, column)| !PRINCIPAL_COLUMNS.contains(&(table.as_str(), column.as_str())))
-        .map(|(table, column)| {
-            format!("{table}.{column} references users without its tenant (use the membership)")
-        })
-        .collect()
-}
-
-async fn granted_commands(db: &PgPool, table: &str) -> Vec<String> {
-    let mut granted = Vec::new();
-    for command in COMMANDS {
-        let has: bool = sqlx::query_scalar("select has_table_privilege($1, $2::regclass, $3)")
-            .bind(APP_ROLE)
-            .bind(table)
-            .bind(command)
-            .fetch_one(db)
-            .await
-            .unwrap();
-        if has {
-            granted.push(command.to_owned());
-        }
-    }
-    granted
+    catalog::user_references_without_tenant(db)
+        .await
+        .expect("read the catalog")
 }
 
 #[tokio::test]
@@ -307,6 +65,14 @@ async fn the_catalog_check_catches_every_kind_of_unguarded_table() {
          create table rogue_owner (tenant_id uuid not null, owner_id uuid references users (id));
          create table rogue_global (note text);
          create view rogue_view as select * from tenants;
+         create table rogue_parted (tenant_id uuid not null, at date not null) partition by range (at);
+         alter table rogue_parted enable row level security;
+         alter table rogue_parted force row level security;
+         create policy everything on rogue_parted using (tenant_id = aura.current_tenant_id())
+             with check (tenant_id = aura.current_tenant_id());
+         create table rogue_partition partition of rogue_parted
+             for values from ('2020-01-01') to ('2021-01-01');
+         grant select on rogue_parted, rogue_partition to aura_app;
          grant select, insert, update, delete on rogue_no_rls, rogue_not_forced,
              rogue_no_delete_policy, rogue_open_policy, rogue_nullable, rogue_or_true,
              rogue_global, rogue_view
@@ -332,6 +98,8 @@ async fn the_catalog_check_catches_every_kind_of_unguarded_table() {
         "rogue_owner.owner_id references users without its tenant",
         "rogue_global does not ENABLE row level security",
         "view rogue_view is not security_invoker",
+        "rogue_partition does not FORCE row level security",
+        "aura_app may use the partition rogue_partition directly, skipping rogue_parted's policies",
     ] {
         assert!(
             violations.contains(expected),
@@ -342,26 +110,6 @@ async fn the_catalog_check_catches_every_kind_of_unguarded_table() {
         !violations.contains("tenant_members"),
         "false alarm:\n{violations}"
     );
-}
-
-#[test]
-fn a_policy_confines_to_the_tenant_only_through_a_top_level_conjunct() {
-    for confined in [
-        "(tenant_id = aura.current_tenant_id())",
-        "((tenant_id = aura.current_tenant_id()) AND (aura.current_member_role() = 'admin'::aura.member_role))",
-        "((a OR b) AND (tenant_id = aura.current_tenant_id()))",
-    ] {
-        assert!(confines_to_tenant(confined), "{confined}");
-    }
-    for open in [
-        "((tenant_id = aura.current_tenant_id()) OR true)",
-        "(((tenant_id = aura.current_tenant_id()) AND a) OR b)",
-        "(tenant_id = aura.current_tenant_id()) OR (tenant_id = aura.current_tenant_id())",
-        "(tenant_id <> aura.current_tenant_id())",
-        "true",
-    ] {
-        assert!(!confines_to_tenant(open), "{open}");
-    }
 }
 
 /// Column grants that keep a member's context from raising its privileges, whatever the
@@ -416,26 +164,8 @@ async fn the_app_role_cannot_reach_the_columns_that_carry_power() {
 #[tokio::test]
 async fn the_app_role_is_unprivileged_and_owns_nothing() {
     let db = TestDatabase::new().await;
-    let (superuser, bypass, create_role, create_db, owned): (bool, bool, bool, bool, i64) =
-        sqlx::query_as(
-            "select rolsuper, rolbypassrls, rolcreaterole, rolcreatedb,
-                    (select count(*) from pg_class where relowner = r.oid)
-             from pg_roles r where rolname = $1",
-        )
-        .bind(APP_ROLE)
-        .fetch_one(&db.owner)
-        .await
-        .unwrap();
-    assert!(!superuser && !bypass && !create_role && !create_db);
-    assert_eq!(owned, 0, "{APP_ROLE} must own no relation");
-    let members_of: i64 = sqlx::query_scalar(
-        "select count(*) from pg_auth_members m join pg_roles r on r.oid = m.member where r.rolname = $1",
-    )
-    .bind(APP_ROLE)
-    .fetch_one(&db.owner)
-    .await
-    .unwrap();
-    assert_eq!(members_of, 0, "{APP_ROLE} must be a member of no role");
+    let violations = catalog::app_role_violations(&db.owner).await.unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
 }
 
 /// `security definer` functions run as their owner and skip row-level security: each must pin
@@ -444,21 +174,11 @@ async fn the_app_role_is_unprivileged_and_owns_nothing() {
 #[tokio::test]
 async fn security_definer_functions_are_few_known_and_hardened() {
     let db = TestDatabase::new().await;
-    let functions: Vec<(String, Option<Vec<String>>, bool)> = sqlx::query_as(
-        "select p.oid::regprocedure::text, p.proconfig,
-                has_function_privilege('public', p.oid, 'execute')
-         from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-         where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema')
-         order by 1",
-    )
-    .fetch_all(&db.owner)
-    .await
-    .unwrap();
-    let names: Vec<&str> = functions.iter().map(|(name, ..)| name.as_str()).collect();
+    let functions = catalog::definer_functions(&db.owner).await.unwrap();
     // Each is attacked in the isolation suite (`isolation.rs`), or, as a trigger function, is
     // tested through the writes that fire it (`deals.rs`).
     assert_eq!(
-        names,
+        functions,
         [
             "aura.apex_login_candidate(text)",
             // An API key's identity, made by the key's insert: `aura/tests/it/api_keys.rs`,
@@ -491,12 +211,42 @@ async fn security_definer_functions_are_few_known_and_hardened() {
         ],
         "a new definer function needs a test"
     );
-    for (name, config, public) in &functions {
-        let pinned = config.as_ref().is_some_and(|c| {
-            c.iter()
-                .any(|s| s == "search_path=\"\"" || s == "search_path=")
-        });
-        assert!(pinned, "{name} does not pin search_path: {config:?}");
-        assert!(!public, "{name} is executable by PUBLIC");
+    let violations = catalog::definer_function_violations(&db.owner)
+        .await
+        .unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+}
+
+/// The audit log is partitioned by month (F14.4, migration 0050): the partitions exist ahead of
+/// time with a default one behind them, each forces row level security, and `aura_app` holds no
+/// privilege on any (it reads and writes them only through `audit_log` and its policies).
+#[tokio::test]
+async fn the_audit_log_is_partitioned_by_month_ahead_of_time() {
+    let db = TestDatabase::new().await;
+    let violations = catalog::audit_partition_violations(&db.owner)
+        .await
+        .unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    let partitions: Vec<(String, bool, bool, bool)> = sqlx::query_as(
+        "select c.relname::text, c.relrowsecurity, c.relforcerowsecurity,
+                has_table_privilege($1, c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE')
+         from pg_inherits i join pg_class c on c.oid = i.inhrelid
+         where i.inhparent = 'audit_log'::regclass order by 1",
+    )
+    .bind(APP_ROLE)
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    assert!(partitions
+        .iter()
+        .any(|(name, ..)| name == "audit_log_default"));
+    let months = partitions
+        .iter()
+        .filter(|(name, ..)| name.starts_with("audit_log_y"))
+        .count();
+    assert!(months >= 4, "this month and the next three: {partitions:?}");
+    for (name, rls, forced, granted) in &partitions {
+        assert!(*rls && *forced, "{name} does not force row level security");
+        assert!(!granted, "{APP_ROLE} may use {name} directly");
     }
 }

@@ -170,12 +170,15 @@ pub(crate) async fn two_tenants(owner: &PgPool) -> TwoTenants {
 }
 
 /// Tables with a `tenant_id` column, and the columns `aura_app` may name in an insert.
+/// Partitions are attacked on their own (`no_partition_is_reachable_but_through_its_table`):
+/// the app reaches them only through their partitioned table, which stands here for them.
 async fn tenant_tables(owner: &PgPool) -> Vec<(String, Vec<String>)> {
     let tables: Vec<String> = sqlx::query_scalar(
         "select c.oid::regclass::text from pg_class c
          join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id'
          join pg_namespace n on n.oid = c.relnamespace
          where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema')
+           and not c.relispartition
          order by 1",
     )
     .fetch_all(owner)
@@ -460,6 +463,75 @@ async fn the_audit_log_is_append_only_for_the_app() {
         entries, 2,
         "the original entry and the appended one, untouched"
     );
+}
+
+/// A partition queried by name does not apply its parent's policies (ARCHITECTURE.md, "Known
+/// traps"), so `aura_app` may not touch one at all: every partition of every partitioned tenant
+/// table (the audit log's months and its default), in tenant B's context and in tenant A's, with
+/// and without a tenant filter. Through the partitioned table B's entries stay B's.
+#[tokio::test]
+async fn no_partition_is_reachable_but_through_its_table() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let partitions: Vec<(String, String)> = sqlx::query_as(
+        "select c.oid::regclass::text, i.inhparent::regclass::text
+         from pg_inherits i join pg_class c on c.oid = i.inhrelid
+         join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id'
+         where c.relispartition and c.relkind in ('r', 'p') order by 1",
+    )
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    assert!(
+        partitions.iter().any(|(p, _)| p == "audit_log_default") && partitions.len() > 4,
+        "expected the audit log's partitions: {partitions:?}"
+    );
+    // The fixture's entries sit in this month's partition: the one worth attacking most.
+    let holding: String = sqlx::query_scalar(
+        "select tableoid::regclass::text from audit_log where tenant_id = $1 limit 1",
+    )
+    .bind(t.b.tenant_id.as_uuid())
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert!(partitions.iter().any(|(p, _)| *p == holding));
+
+    for (partition, parent) in &partitions {
+        for context in [t.a, t.b] {
+            for statement in [
+                format!("select count(*) from {partition}"),
+                format!(
+                    "select count(*) from {partition} where tenant_id = '{}'",
+                    t.b.tenant_id
+                ),
+                format!(
+                    "insert into {partition} (tenant_id, actor_user_id, action, entity_type)
+                     values ('{}', '{}', 'test.smuggled', 'tenant')",
+                    context.tenant_id,
+                    context.user_id.as_uuid()
+                ),
+                format!("update {partition} set action = 'rewritten'"),
+                format!("delete from {partition}"),
+                format!("truncate {partition}"),
+            ] {
+                let mut tx = db.app.begin(context).await.unwrap();
+                let err = sqlx::raw_sql(&statement)
+                    .execute(tx.conn())
+                    .await
+                    .expect_err(&format!(
+                        "aura_app ran `{statement}` on a partition of {parent}"
+                    ));
+                assert!(refused_by_privilege_or_policy(&err), "`{statement}`: {err}");
+            }
+        }
+    }
+    let mut tx = db.app.begin(t.a).await.unwrap();
+    let seen: i64 = sqlx::query_scalar("select count(*) from audit_log where tenant_id = $1")
+        .bind(t.b.tenant_id.as_uuid())
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(seen, 0, "tenant A reads tenant B's audit entries");
 }
 
 #[tokio::test]

@@ -8,4 +8,5 @@ mod isolation;
 mod privileges;
 mod processes;
 mod products;
+mod termination;
 mod users_policy;

@@ -222,10 +222,18 @@ async fn the_public_pages_have_no_axe_violations_at_1280_and_375_px() {
 }
 
 /// The operator console on the apex (workspaces, health, outbox, account), at 1280 px and at
-/// 320 px, the narrowest width pages must work at.
+/// 320 px, the narrowest width pages must work at; with a suspended workspace (its deletion
+/// form) and one scheduled for deletion (its cancel button) on the Workspaces page.
 #[tokio::test]
 async fn the_operator_console_has_no_axe_violations_at_1280_and_320_px() {
-    let (app, _db) = TestApp::builder().demo().spawn().await;
+    let (app, db) = TestApp::builder().demo().spawn().await;
+    sqlx::raw_sql(
+        "update tenants set status = 'suspended' where slug in ('acme', 'globex');
+         update tenants set termination_due_at = now() + interval '30 days' where slug = 'globex'",
+    )
+    .execute(&db.owner)
+    .await
+    .unwrap();
     for width in [1280, 320] {
         let browser = Browser::start(width).await;
         browser

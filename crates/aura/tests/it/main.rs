@@ -23,6 +23,7 @@ mod helpers;
 mod injection;
 mod mail;
 mod navigation;
+mod operations;
 mod outage;
 mod pages;
 mod password_reset;
