@@ -11,6 +11,7 @@ pub mod contacts;
 pub mod custom_fields;
 pub mod dashboard;
 pub mod deals;
+pub mod export;
 pub mod demo;
 pub mod fields;
 pub mod follow_ups;

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cursor;
 pub mod db;
 pub mod demo;
+pub mod exports;
 pub mod idempotency;
 pub mod ids;
 pub mod invitations;
