@@ -664,7 +664,7 @@ async fn activities(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), RunErr
             row.id.to_string(),
             row.kind,
             time(row.occurred_at),
-            row.contact_id.to_string(),
+            row.contact_id.map(|id| id.to_string()).unwrap_or_default(),
             text(row.contact_email),
             text(row.organization),
             text(row.participant_email),

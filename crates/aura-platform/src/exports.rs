@@ -480,7 +480,8 @@ pub async fn begin_run(pool: &AppPool, job: &Claimed, total: i64) -> Result<(), 
         job.requested_by as UserId,
     )
     .fetch_one(tx.conn())
-    .await?;
+    .await
+    .map_err(DbError::from)?;
     if !still_admin {
         return Err(RunError::NotAdmin);
     }

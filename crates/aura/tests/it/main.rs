@@ -15,6 +15,7 @@ mod conformance;
 mod crm_pages;
 mod dashboard;
 mod deal_pages;
+mod export;
 mod follow_ups;
 mod health;
 mod helpers;
