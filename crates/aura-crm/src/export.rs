@@ -158,7 +158,8 @@ impl Sink {
     /// The bytes written so far if there are at least `min`, leaving it empty.
     fn take(&self, min: usize) -> Option<Vec<u8>> {
         let mut buffer = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        (buffer.len() >= min.max(1)).then(|| std::mem::replace(&mut *buffer, Vec::with_capacity(CHUNK)))
+        (buffer.len() >= min.max(1))
+            .then(|| std::mem::replace(&mut *buffer, Vec::with_capacity(CHUNK)))
     }
 }
 
@@ -204,7 +205,9 @@ impl Encoder {
             Self::Csv { zip, file } => {
                 let mut archive = match file.take() {
                     Some(open) => open.into_inner().map_err(|e| failed("csv", e.error()))?,
-                    None => zip.take().ok_or_else(|| failed("zip", "already finished"))?,
+                    None => zip
+                        .take()
+                        .ok_or_else(|| failed("zip", "already finished"))?,
                 };
                 let options = SimpleFileOptions::default()
                     .compression_method(CompressionMethod::Deflated)
@@ -214,9 +217,7 @@ impl Encoder {
                     .start_file(format!("{part}.csv"), options)
                     .map_err(|e| failed("zip", e))?;
                 let mut writer = csv::Writer::from_writer(archive);
-                writer
-                    .write_record(&header)
-                    .map_err(|e| failed("csv", e))?;
+                writer.write_record(&header).map_err(|e| failed("csv", e))?;
                 *file = Some(writer);
             }
             Self::Jsonl {
@@ -260,7 +261,9 @@ impl Encoder {
         if let Self::Csv { zip, file } = self {
             let archive = match file.take() {
                 Some(open) => open.into_inner().map_err(|e| failed("csv", e.error()))?,
-                None => zip.take().ok_or_else(|| failed("zip", "already finished"))?,
+                None => zip
+                    .take()
+                    .ok_or_else(|| failed("zip", "already finished"))?,
             };
             archive.finish().map_err(|e| failed("zip", e))?;
         }
@@ -360,7 +363,9 @@ fn optional_time(value: Option<DateTime<Utc>>) -> String {
 }
 
 fn date(value: Option<NaiveDate>) -> String {
-    value.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
+    value
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
 }
 
 fn decimal(value: Option<Decimal>) -> String {
@@ -411,7 +416,17 @@ async fn organizations(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), Run
     run.begin_part(
         "organizations",
         header(
-            &["id", "name", "industry", "size", "location", "website", "parent", "created_at", "updated_at"],
+            &[
+                "id",
+                "name",
+                "industry",
+                "size",
+                "location",
+                "website",
+                "parent",
+                "created_at",
+                "updated_at",
+            ],
             &custom,
         ),
     )?;
@@ -437,7 +452,8 @@ async fn organizations(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), Run
             time(row.created_at),
             time(row.updated_at),
         ];
-        run.record(&with_custom(fields, &custom, &row.custom_fields)).await?;
+        run.record(&with_custom(fields, &custom, &row.custom_fields))
+            .await?;
     }
     Ok(())
 }
@@ -455,8 +471,16 @@ async fn contacts(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), RunError
         "contacts",
         header(
             &[
-                "id", "first_name", "last_name", "email", "phone", "title", "organization",
-                "owner_email", "created_at", "updated_at",
+                "id",
+                "first_name",
+                "last_name",
+                "email",
+                "phone",
+                "title",
+                "organization",
+                "owner_email",
+                "created_at",
+                "updated_at",
             ],
             &custom,
         ),
@@ -486,7 +510,8 @@ async fn contacts(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), RunError
             time(row.created_at),
             time(row.updated_at),
         ];
-        run.record(&with_custom(fields, &custom, &row.custom_fields)).await?;
+        run.record(&with_custom(fields, &custom, &row.custom_fields))
+            .await?;
     }
     Ok(())
 }
@@ -499,9 +524,21 @@ async fn deals(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), RunError> {
         "deals",
         header(
             &[
-                "id", "name", "amount", "process", "stage", "outcome", "probability",
-                "expected_close_date", "organization", "owner_email", "notes", "closed_at",
-                "lost_reason", "created_at", "updated_at",
+                "id",
+                "name",
+                "amount",
+                "process",
+                "stage",
+                "outcome",
+                "probability",
+                "expected_close_date",
+                "organization",
+                "owner_email",
+                "notes",
+                "closed_at",
+                "lost_reason",
+                "created_at",
+                "updated_at",
             ],
             &custom,
         ),
@@ -539,7 +576,8 @@ async fn deals(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), RunError> {
             time(row.created_at),
             time(row.updated_at),
         ];
-        run.record(&with_custom(fields, &custom, &row.custom_fields)).await?;
+        run.record(&with_custom(fields, &custom, &row.custom_fields))
+            .await?;
     }
     Ok(())
 }
@@ -551,8 +589,18 @@ async fn line_items(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), RunErr
         "deal_line_items",
         header(
             &[
-                "id", "deal_id", "deal", "product_sku", "product", "quantity", "list_price",
-                "unit_cost", "unit_price", "override_reason", "extended_price", "created_at",
+                "id",
+                "deal_id",
+                "deal",
+                "product_sku",
+                "product",
+                "quantity",
+                "list_price",
+                "unit_cost",
+                "unit_price",
+                "override_reason",
+                "extended_price",
+                "created_at",
                 "updated_at",
             ],
             &[],
@@ -599,8 +647,17 @@ async fn products(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), RunError
         "products",
         header(
             &[
-                "id", "sku", "name", "description", "category", "unit_price", "unit_cost",
-                "active", "archived_at", "created_at", "updated_at",
+                "id",
+                "sku",
+                "name",
+                "description",
+                "category",
+                "unit_price",
+                "unit_cost",
+                "active",
+                "archived_at",
+                "created_at",
+                "updated_at",
             ],
             &custom,
         ),
@@ -628,7 +685,8 @@ async fn products(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), RunError
             time(row.created_at),
             time(row.updated_at),
         ];
-        run.record(&with_custom(fields, &custom, &row.custom_fields)).await?;
+        run.record(&with_custom(fields, &custom, &row.custom_fields))
+            .await?;
     }
     Ok(())
 }
@@ -640,8 +698,15 @@ async fn activities(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), RunErr
         "activities",
         header(
             &[
-                "id", "kind", "occurred_at", "contact_id", "contact_email", "organization",
-                "participant_email", "description", "created_at",
+                "id",
+                "kind",
+                "occurred_at",
+                "contact_id",
+                "contact_email",
+                "organization",
+                "participant_email",
+                "description",
+                "created_at",
             ],
             &[],
         ),
@@ -683,8 +748,16 @@ async fn follow_ups(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), RunErr
         "follow_ups",
         header(
             &[
-                "id", "kind", "subject", "due_at", "owner_email", "contact_id", "deal_id",
-                "done_at", "created_at", "updated_at",
+                "id",
+                "kind",
+                "subject",
+                "due_at",
+                "owner_email",
+                "contact_id",
+                "deal_id",
+                "done_at",
+                "created_at",
+                "updated_at",
             ],
             &[],
         ),

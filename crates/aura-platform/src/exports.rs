@@ -27,7 +27,9 @@ crate::id_type!(
 pub const DOWNLOAD_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The file's layout. Mirrors `aura.export_format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, sqlx::Type, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, sqlx::Type, ToSchema,
+)]
 #[sqlx(type_name = "aura.export_format", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum ExportFormat {
@@ -563,7 +565,12 @@ pub async fn report(
 }
 
 /// Marks the run's export ready for [`DOWNLOAD_LIFETIME`].
-pub async fn finish(pool: &AppPool, job: &Claimed, records: i64, bytes: i64) -> Result<(), RunError> {
+pub async fn finish(
+    pool: &AppPool,
+    job: &Claimed,
+    records: i64,
+    bytes: i64,
+) -> Result<(), RunError> {
     let mut tx = pool.begin(job.context()).await?;
     let held = sqlx::query!(
         "update exports

@@ -241,12 +241,8 @@ pub(crate) fn file_response(
         export.created_at.format("%Y-%m-%d"),
         export.format.extension()
     );
-    let mut response = Body::from_stream(exports::stream(
-        state.db.clone(),
-        context,
-        &download,
-    ))
-    .into_response();
+    let mut response =
+        Body::from_stream(exports::stream(state.db.clone(), context, &download)).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

@@ -1571,13 +1571,18 @@ async fn the_export_claim_hands_each_export_out_once_within_its_workspace() {
         (t.b.tenant_id.as_uuid(), t.b.user_id.as_uuid()),
     ];
     expected.sort();
-    assert_eq!(claimed, expected, "each once, with its own workspace's admin");
+    assert_eq!(
+        claimed, expected,
+        "each once, with its own workspace's admin"
+    );
     // A's run died: once its lease is past, A's export (and only it) is claimed again.
-    sqlx::query("update exports set lease_until = now() - interval '1 second' where tenant_id = $1")
-        .bind(t.a.tenant_id.as_uuid())
-        .execute(&db.owner)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update exports set lease_until = now() - interval '1 second' where tenant_id = $1",
+    )
+    .bind(t.a.tenant_id.as_uuid())
+    .execute(&db.owner)
+    .await
+    .unwrap();
     let again: Vec<(Uuid, i32)> =
         sqlx::query_as("select tenant_id, attempts from aura.claim_export(60)")
             .fetch_all(&mut conn)
@@ -1613,7 +1618,10 @@ async fn the_export_claim_hands_each_export_out_once_within_its_workspace() {
     .execute(&db.owner)
     .await
     .unwrap_err();
-    assert!(err.to_string().contains("export_chunks_export_fkey"), "{err}");
+    assert!(
+        err.to_string().contains("export_chunks_export_fkey"),
+        "{err}"
+    );
 }
 
 /// The apex's two narrow doors into workspaces (migration 0042): the list of one's own

@@ -240,7 +240,12 @@ async fn the_export_page_has_no_axe_violations_at_1280_and_375_px() {
             .await;
         browser.expect_heading_starting("Welcome, ").await;
         // The page alone: every link out of it is skipped.
-        let visited = crawl(&browser, &app.workspace_url("acme", "/settings/export"), &["/"]).await;
+        let visited = crawl(
+            &browser,
+            &app.workspace_url("acme", "/settings/export"),
+            &["/"],
+        )
+        .await;
         assert_eq!(visited, 1);
         browser.close().await;
     }

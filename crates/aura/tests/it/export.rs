@@ -44,7 +44,12 @@ fn csv_files(zip: &[u8]) -> HashMap<String, (Vec<String>, Vec<HashMap<String, St
         let mut text = String::new();
         file.read_to_string(&mut text).unwrap();
         let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_owned)
+            .collect();
         let rows = reader
             .records()
             .map(|record| {
@@ -106,7 +111,10 @@ async fn an_admin_exports_the_workspace_with_a_code_and_the_zip_holds_every_fiel
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
     let (status, parent) = admin
-        .post("/api/v1/organizations", json!({ "name": "Initech Holdings" }))
+        .post(
+            "/api/v1/organizations",
+            json!({ "name": "Initech Holdings" }),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{parent}");
     let (status, organization) = admin
@@ -133,13 +141,19 @@ async fn an_admin_exports_the_workspace_with_a_code_and_the_zip_holds_every_fiel
     // Another workspace's contact, which acme's export must not hold.
     let globex = Api::sign_in(&app, "globex", "admin").await;
     let (status, theirs) = globex
-        .post("/api/v1/contacts", json!({ "first_name": "Hank", "last_name": "Scorpio" }))
+        .post(
+            "/api/v1/contacts",
+            json!({ "first_name": "Hank", "last_name": "Scorpio" }),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{theirs}");
 
     // Without a code: refused, nothing queued.
     let (status, problem) = admin
-        .post("/api/v1/exports", json!({ "format": "csv", "code": "000000" }))
+        .post(
+            "/api/v1/exports",
+            json!({ "format": "csv", "code": "000000" }),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(audited(&db, "workspace.export_started").await, 0);
@@ -166,7 +180,10 @@ async fn an_admin_exports_the_workspace_with_a_code_and_the_zip_holds_every_fiel
         .await
         .ok_page("/settings/export")
         .await;
-    assert!(page.contains(&format!("/settings/export/{export_id}/download")), "{page}");
+    assert!(
+        page.contains(&format!("/settings/export/{export_id}/download")),
+        "{page}"
+    );
 
     let (status, kind, zip) = download(&admin, &export_id).await;
     assert_eq!(status, StatusCode::OK);
@@ -190,8 +207,16 @@ async fn an_admin_exports_the_workspace_with_a_code_and_the_zip_holds_every_fiel
     assert_eq!(
         header,
         &[
-            "id", "name", "industry", "size", "location", "website", "parent", "created_at",
-            "updated_at", "custom:region",
+            "id",
+            "name",
+            "industry",
+            "size",
+            "location",
+            "website",
+            "parent",
+            "created_at",
+            "updated_at",
+            "custom:region",
         ]
     );
     let row = organizations
@@ -215,8 +240,18 @@ async fn an_admin_exports_the_workspace_with_a_code_and_the_zip_holds_every_fiel
     assert_eq!(
         header,
         &[
-            "id", "first_name", "last_name", "email", "phone", "title", "organization",
-            "owner_email", "created_at", "updated_at", "custom:tier", "custom:seats",
+            "id",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "title",
+            "organization",
+            "owner_email",
+            "created_at",
+            "updated_at",
+            "custom:tier",
+            "custom:seats",
             "custom:renewal",
         ]
     );
@@ -247,19 +282,27 @@ async fn an_admin_exports_the_workspace_with_a_code_and_the_zip_holds_every_fiel
     .await
     .unwrap();
     assert_eq!(contacts.len() as i64, live);
-    assert!(contacts.iter().all(|row| row["id"] != export_field(&theirs, "id")));
+    assert!(contacts
+        .iter()
+        .all(|row| row["id"] != export_field(&theirs, "id")));
 
     // JSON lines: one object per record, each naming its type.
     let (_, _) = admin.post("/api/v1/exports/code", json!({})).await;
     let code = emailed_code(&db).await;
     let (status, export) = admin
-        .post("/api/v1/exports", json!({ "format": "jsonl", "code": code }))
+        .post(
+            "/api/v1/exports",
+            json!({ "format": "jsonl", "code": code }),
+        )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{export}");
     let export_id = id(&export);
     assert_eq!(finished(&admin, &export_id).await["status"], "done");
     let (status, kind, lines) = download(&admin, &export_id).await;
-    assert_eq!((status, kind.as_str()), (StatusCode::OK, "application/jsonl"));
+    assert_eq!(
+        (status, kind.as_str()),
+        (StatusCode::OK, "application/jsonl")
+    );
     let text = String::from_utf8(lines).unwrap();
     let peter = text
         .lines()
@@ -267,7 +310,10 @@ async fn an_admin_exports_the_workspace_with_a_code_and_the_zip_holds_every_fiel
         .find(|record| record["record_type"] == "contacts" && record["id"] == contact["id"])
         .expect("the contact is a line");
     assert_eq!(peter["custom:tier"], "Gold");
-    assert!(!text.contains(&export_field(&theirs, "id")), "globex's contact is not in acme's export");
+    assert!(
+        !text.contains(&export_field(&theirs, "id")),
+        "globex's contact is not in acme's export"
+    );
     assert_eq!(peter["organization"], "Initech, \"Software\"");
 }
 
@@ -292,7 +338,10 @@ async fn managers_and_reps_cannot_export() {
             assert_eq!(status, StatusCode::FORBIDDEN, "{who}: {path}");
         }
         let (status, _) = api
-            .post("/api/v1/exports", json!({ "format": "csv", "code": "123456" }))
+            .post(
+                "/api/v1/exports",
+                json!({ "format": "csv", "code": "123456" }),
+            )
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{who} starts an export");
         let member = Member::sign_in(&app, "acme", &format!("{who}@acme.example")).await;
@@ -325,7 +374,11 @@ async fn plant_export(db: &TestDatabase, status: &str, attempts: i32, expires: &
                 now() - interval '5 minutes', {finished}, {expires}
          from tenants where slug = 'acme'
          returning id",
-        finished = if status == "done" { "now() - interval '2 days'" } else { "null" },
+        finished = if status == "done" {
+            "now() - interval '2 days'"
+        } else {
+            "null"
+        },
     ))
     .bind(admin)
     .fetch_one(&db.owner)
@@ -362,7 +415,10 @@ async fn an_export_left_running_by_a_dead_server_is_taken_up_again() {
     // The dead run's half file is gone: what downloads is a whole zip.
     let files = csv_files(&zip);
     assert_eq!(files.len(), 7, "every record type's file");
-    assert_eq!(files["contacts.csv"].0[..3], ["id", "first_name", "last_name"]);
+    assert_eq!(
+        files["contacts.csv"].0[..3],
+        ["id", "first_name", "last_name"]
+    );
 }
 
 #[tokio::test]
@@ -383,25 +439,25 @@ async fn an_expired_export_answers_410_with_a_page_that_says_so() {
     assert!(page.contains("This export has expired"), "{page}");
     assert!(page.contains("Start a new export"), "{page}");
     let api = Api::sign_in(&app, "acme", "admin").await;
-    let (status, problem) = api
-        .get(&format!("/api/v1/exports/{export_id}/file"))
-        .await;
+    let (status, problem) = api.get(&format!("/api/v1/exports/{export_id}/file")).await;
     assert_eq!(status, StatusCode::GONE);
     assert_eq!(problem["code"], "export_expired");
     // The worker deletes the file and marks the export expired; the page says so.
     let started = Instant::now();
     loop {
-        let chunks: i64 = sqlx::query_scalar(
-            "select count(*) from export_chunks where export_id = $1::uuid",
-        )
-        .bind(&export_id)
-        .fetch_one(&db.owner)
-        .await
-        .unwrap();
+        let chunks: i64 =
+            sqlx::query_scalar("select count(*) from export_chunks where export_id = $1::uuid")
+                .bind(&export_id)
+                .fetch_one(&db.owner)
+                .await
+                .unwrap();
         if chunks == 0 {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "the file was not deleted");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the file was not deleted"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let (_, export) = api.get(&format!("/api/v1/exports/{export_id}")).await;
