@@ -34,8 +34,11 @@ async fn finished(admin: &Api<'_>, id: &str) -> Value {
     }
 }
 
-/// The CSV files of a zip, each as its header and rows (a map of column to value per row).
-fn csv_files(zip: &[u8]) -> HashMap<String, (Vec<String>, Vec<HashMap<String, String>>)> {
+/// A CSV file's header, and its rows as a map of column to value each.
+type CsvFile = (Vec<String>, Vec<HashMap<String, String>>);
+
+/// The CSV files of a zip, by name.
+fn csv_files(zip: &[u8]) -> HashMap<String, CsvFile> {
     let mut archive = zip::ZipArchive::new(Cursor::new(zip)).expect("a zip");
     let mut files = HashMap::new();
     for index in 0..archive.len() {
