@@ -42,6 +42,9 @@ create table exports (
     primary key (tenant_id, id),
     constraint exports_expiry_when_done check ((status in ('done', 'expired')) = (expires_at is not null))
 );
+-- One export at a time per workspace: a second start while one waits or runs is refused.
+create unique index exports_one_at_a_time on exports (tenant_id)
+    where status in ('queued', 'running');
 -- The settings page: a workspace's exports, newest first.
 create index exports_recent_idx on exports (tenant_id, created_at desc, id desc);
 -- The worker's queue across workspaces: like the webhook queue, the one kind of index not led

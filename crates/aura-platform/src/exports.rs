@@ -212,16 +212,7 @@ pub async fn start(
             })?;
     }
     let mut tx = pool.begin(context).await?;
-    if let Proof::Code(code) = proof {
-        if let Err(err) = step_up::consume(&mut tx, &Purpose::ExportWorkspace, code).await {
-            tx.commit().await?; // the counted attempt
-            return Err(match err {
-                StepUpError::Wrong => ExportError::WrongCode,
-                StepUpError::NoCode => ExportError::NoCode,
-                StepUpError::Db(err) => err.into(),
-            });
-        }
-    }
+    // Before the code is consumed: a refusal here leaves it usable.
     let busy = sqlx::query_scalar!(
         r#"select exists (select 1 from exports
                           where tenant_id = $1 and status in ('queued', 'running')) as "busy!""#,
@@ -231,9 +222,17 @@ pub async fn start(
     .await
     .map_err(DbError::from)?;
     if busy {
-        // The code stays used: asking again takes a new one, as after any refusal.
-        tx.commit().await?;
         return Err(ExportError::AlreadyRunning);
+    }
+    if let Proof::Code(code) = proof {
+        if let Err(err) = step_up::consume(&mut tx, &Purpose::ExportWorkspace, code).await {
+            tx.commit().await?; // the counted attempt
+            return Err(match err {
+                StepUpError::Wrong => ExportError::WrongCode,
+                StepUpError::NoCode => ExportError::NoCode,
+                StepUpError::Db(err) => err.into(),
+            });
+        }
     }
     let id = ExportId::new();
     sqlx::query!(
@@ -245,7 +244,13 @@ pub async fn start(
     )
     .execute(tx.conn())
     .await
-    .map_err(DbError::from)?;
+    .map_err(|err| match DbError::from(err) {
+        // Another start won the race since the check above (`exports_one_at_a_time`).
+        err if err.unique_violation() == Some("exports_one_at_a_time") => {
+            ExportError::AlreadyRunning
+        }
+        err => err.into(),
+    })?;
     audit::record(
         &mut tx,
         "workspace.export_started",

@@ -552,6 +552,17 @@ async fn only_admins_read_or_start_workspace_exports() {
         .unwrap();
     assert_eq!(seen, 1, "an admin reads the workspace's export file");
     drop(tx);
+    // One export at a time: the workspace's queued one keeps another admin's from starting.
+    let mut tx = db.app.begin(admin).await.unwrap();
+    let err = sqlx::raw_sql(&format!(
+        "insert into exports (tenant_id, format, requested_by) values ('{tenant}', 'csv', '{}')",
+        admin.user_id
+    ))
+    .execute(tx.conn())
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("exports_one_at_a_time"), "{err}");
+    drop(tx);
     // An admin starts an export only in their own name.
     refused(
         &db,
