@@ -12,6 +12,7 @@ pub mod custom_fields;
 pub mod dashboard;
 pub mod deals;
 pub mod demo;
+pub mod export;
 pub mod fields;
 pub mod follow_ups;
 pub mod ids;

@@ -15,6 +15,8 @@ pub const ACTIONS: &[&str] = &[
     "tenant.reactivated",
     "tenant.deleted",
     "workspace.updated",
+    "workspace.export_started",
+    "workspace.export_downloaded",
     "member.invited",
     "member.joined",
     "member.role_changed",

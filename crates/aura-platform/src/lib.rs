@@ -10,6 +10,7 @@ pub mod currency;
 pub mod cursor;
 pub mod db;
 pub mod demo;
+pub mod exports;
 pub mod idempotency;
 pub mod ids;
 pub mod invitations;

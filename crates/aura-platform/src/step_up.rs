@@ -25,6 +25,8 @@ pub enum Purpose {
     DeleteProcess(uuid::Uuid),
     /// Changing a product's pricing blueprint (its id, F12.3).
     ChangeBlueprint(uuid::Uuid),
+    /// Exporting the whole workspace (NFR-D2).
+    ExportWorkspace,
 }
 
 impl Purpose {
@@ -33,6 +35,7 @@ impl Purpose {
             Purpose::RemoveMember(user) => format!("member.remove:{user}"),
             Purpose::DeleteProcess(process) => format!("process.delete:{process}"),
             Purpose::ChangeBlueprint(product) => format!("product.blueprint:{product}"),
+            Purpose::ExportWorkspace => "workspace.export".to_owned(),
         }
     }
 
@@ -41,6 +44,7 @@ impl Purpose {
             Purpose::RemoveMember(_) => "remove a member from your workspace",
             Purpose::DeleteProcess(_) => "delete a sales process",
             Purpose::ChangeBlueprint(_) => "change a product's pricing",
+            Purpose::ExportWorkspace => "export all of your workspace's data",
         }
     }
 }

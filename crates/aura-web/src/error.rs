@@ -35,6 +35,8 @@ pub enum WebError {
     ResetLinkGone,
     /// An email-verification link that was used, has expired, or never existed.
     VerificationLinkGone,
+    /// A workspace export's file was deleted: it expired.
+    ExportExpired,
     /// The host names a suspended workspace: nobody may use it, its data is kept.
     WorkspaceSuspended,
     Conflict {
@@ -130,7 +132,7 @@ pub struct Problem {
     /// The HTTP status code.
     status: u16,
     /// A stable code for programs: `not_found`, `unauthorized`, `malformed_body`, `malformed_query`,
-    /// `unsupported_media_type`, `rate_limited`, `forbidden`, `workspace_suspended`,
+    /// `unsupported_media_type`, `rate_limited`, `forbidden`, `workspace_suspended`, `export_expired`,
     /// `conflict`, `duplicate`, `stale`, `invalid`, `nul_character`, `too_large`,
     /// `database_unavailable` or `internal`.
     code: &'static str,
@@ -222,6 +224,13 @@ impl WebError {
                 "This link cannot be used",
                 "Links that confirm an email address work once, for a day. If you confirmed it \
                  already, sign in.",
+            ),
+            WebError::ExportExpired => (
+                StatusCode::GONE,
+                "export_expired",
+                "This export has expired",
+                "Export files can be downloaded for 24 hours, then they are deleted. Start a new \
+                 export in Settings -> Export.",
             ),
             WebError::WorkspaceSuspended => (
                 StatusCode::FORBIDDEN,

@@ -14,6 +14,7 @@ mod custom_fields;
 mod dashboard;
 mod deals;
 mod error;
+mod exports;
 mod extract;
 mod follow_ups;
 mod forms;
@@ -131,6 +132,7 @@ pub fn router(state: AppState) -> Router {
             .merge(team::routes())
             .merge(audit_log::routes())
             .merge(settings::routes())
+            .merge(exports::routes())
             .merge(webhooks::routes())
             .merge(preferences::routes())
             .merge(api_keys::routes())
@@ -180,7 +182,8 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves `router(state)` on `listener` until `shutdown` completes; then stops accepting
 /// connections and returns once the requests in flight have been answered. The webhook delivery
-/// worker runs beside it meanwhile (an attempt cut short is retried after its lease).
+/// worker and the export worker run beside it meanwhile (an attempt or an export cut short is
+/// taken up again after its lease).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -193,6 +196,10 @@ pub async fn serve(
         state.webhook_worker.clone(),
     );
     let worker = tokio::spawn(worker.run());
+    // Workspace exports: claimed across servers, so each export is written by one of them.
+    let exporter = tokio::spawn(
+        aura_crm::export::Worker::new(state.db.clone(), std::time::Duration::from_secs(1)).run(),
+    );
     // Connection info: the anonymous endpoints' rate limit counts per client address.
     let served = axum::serve(
         listener,
@@ -201,5 +208,6 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     worker.abort();
+    exporter.abort();
     served
 }

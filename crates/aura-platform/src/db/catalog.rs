@@ -223,7 +223,7 @@ fn strip_parentheses(mut expression: &str) -> &str {
 /// Columns of tenant tables that may reference `users (id)` alone, not a membership of the
 /// row's own workspace: they record who did something, are set from the context, and outlive
 /// the membership (F3.5). Whom a record belongs to must reference the membership instead.
-const HISTORY_COLUMNS: [&str; 10] = [
+const HISTORY_COLUMNS: [&str; 11] = [
     "created_by",
     "revoked_by",
     "updated_by",
@@ -238,6 +238,9 @@ const HISTORY_COLUMNS: [&str; 10] = [
     "moved_by",
     // Who changed a product's pricing blueprint: the insert policy holds it to the context's user.
     "changed_by",
+    // Who asked for a workspace export: the insert policy holds it to the context's user (an
+    // admin), and the run checks they are still an active admin.
+    "requested_by",
 ];
 
 /// Columns naming a principal that has no membership, or the context's own user: an API key's

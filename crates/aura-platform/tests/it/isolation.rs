@@ -12,7 +12,7 @@ use uuid::Uuid;
 /// Two tenants with a row in every tenant table each (member, audit entry, session, process,
 /// stage, product, invitation, API refresh token, step-up code, hand-off code, checklist
 /// dismissal, custom field, organization, contact with the same email in both, activity,
-/// webhook endpoint, event and delivery),
+/// webhook endpoint, event and delivery, export and a chunk of its file),
 /// created as the owner.
 pub(crate) struct TwoTenants {
     pub(crate) a: TenantContext,
@@ -151,7 +151,12 @@ pub(crate) async fn two_tenants(owner: &PgPool) -> TwoTenants {
                  insert into webhook_events (tenant_id, event_type, payload)
                  values ('{tenant_id}', 'deal.won', '{{}}') returning id)
              insert into webhook_deliveries (tenant_id, endpoint_id, event_id)
-             select '{tenant_id}', endpoint.id, event.id from endpoint, event;"
+             select '{tenant_id}', endpoint.id, event.id from endpoint, event;
+             with export as (
+                 insert into exports (tenant_id, format, requested_by)
+                 values ('{tenant_id}', 'csv', '{user_id}') returning id)
+             insert into export_chunks (tenant_id, export_id, seq, data)
+             select '{tenant_id}', export.id, 0, 'PK' from export;"
         ))
         .execute(owner)
         .await
@@ -1610,6 +1615,85 @@ async fn the_webhook_claim_hands_each_delivery_out_once_within_its_workspace() {
         .await
         .unwrap_err();
     assert!(refused_by_privilege_or_policy(&err), "{err}");
+}
+
+/// The export worker's claim and expiry are its reach across workspaces (0046): the claim hands
+/// each waiting export to one caller with its own workspace and requesting admin, and takes
+/// back one whose lease ran out; the expiry deletes only expired files.
+#[tokio::test]
+async fn the_export_claim_hands_each_export_out_once_within_its_workspace() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let mut conn = db.raw_app_connection().await;
+    let mut claimed: Vec<(Uuid, Uuid)> = Vec::new();
+    for _ in 0..3 {
+        if let Some(row) = sqlx::query_as::<_, (Uuid, Uuid)>(
+            "select tenant_id, requested_by from aura.claim_export(60)",
+        )
+        .fetch_optional(&mut conn)
+        .await
+        .unwrap()
+        {
+            claimed.push(row);
+        }
+    }
+    claimed.sort();
+    let mut expected = vec![
+        (t.a.tenant_id.as_uuid(), t.a.user_id.as_uuid()),
+        (t.b.tenant_id.as_uuid(), t.b.user_id.as_uuid()),
+    ];
+    expected.sort();
+    assert_eq!(
+        claimed, expected,
+        "each once, with its own workspace's admin"
+    );
+    // A's run died: once its lease is past, A's export (and only it) is claimed again.
+    sqlx::query(
+        "update exports set lease_until = now() - interval '1 second' where tenant_id = $1",
+    )
+    .bind(t.a.tenant_id.as_uuid())
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    let again: Vec<(Uuid, i32)> =
+        sqlx::query_as("select tenant_id, attempts from aura.claim_export(60)")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(again, vec![(t.a.tenant_id.as_uuid(), 2)]);
+    // Expiry deletes the files of finished exports past their time, and nothing else.
+    sqlx::query(
+        "update exports set status = 'done', expires_at = now() - interval '1 second'
+         where tenant_id = $1",
+    )
+    .bind(t.b.tenant_id.as_uuid())
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    let expired: i64 = sqlx::query_scalar("select aura.expire_exports()")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(expired, 1);
+    let chunks: Vec<Uuid> = sqlx::query_scalar("select tenant_id from export_chunks")
+        .fetch_all(&db.owner)
+        .await
+        .unwrap();
+    assert_eq!(chunks, vec![t.a.tenant_id.as_uuid()]);
+    // A chunk cannot belong to another workspace's export.
+    let err = sqlx::query(
+        "insert into export_chunks (tenant_id, export_id, seq, data)
+         select $1, id, 5, 'x' from exports where tenant_id = $2",
+    )
+    .bind(t.a.tenant_id.as_uuid())
+    .bind(t.b.tenant_id.as_uuid())
+    .execute(&db.owner)
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("export_chunks_export_fkey"),
+        "{err}"
+    );
 }
 
 /// The apex's two narrow doors into workspaces (migration 0042): the list of one's own

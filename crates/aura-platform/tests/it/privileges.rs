@@ -495,3 +495,83 @@ async fn only_admins_change_webhook_endpoints_and_deliveries() {
         1
     );
 }
+
+/// Exports are an admin's (0046): a manager's or a rep's context reads no export and no chunk
+/// of a file, starts none and changes none, while an admin's reads them.
+#[tokio::test]
+async fn only_admins_read_or_start_workspace_exports() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let tenant = t.a.tenant_id;
+    let export: Uuid = sqlx::query_scalar("select id from exports where tenant_id = $1")
+        .bind(tenant.as_uuid())
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    for role in ["manager", "sales_rep"] {
+        let who = member(&db.owner, tenant, role).await;
+        for table in ["exports", "export_chunks"] {
+            let mut tx = db.app.begin(who).await.unwrap();
+            let seen: i64 = sqlx::query_scalar(&format!("select count(*) from {table}"))
+                .fetch_one(tx.conn())
+                .await
+                .unwrap();
+            assert_eq!(seen, 0, "{role} reads {table}");
+        }
+        for statement in [
+            "update exports set status = 'failed'",
+            "delete from export_chunks",
+        ] {
+            assert_eq!(rows(&db, who, statement).await, 0, "{role}: {statement}");
+        }
+        refused(
+            &db,
+            who,
+            &format!(
+                "insert into exports (tenant_id, format, requested_by)
+                 values ('{tenant}', 'csv', '{}')",
+                who.user_id
+            ),
+        )
+        .await;
+        refused(
+            &db,
+            who,
+            &format!(
+                "insert into export_chunks (tenant_id, export_id, seq, data)
+                 values ('{tenant}', '{export}', 99, 'x')"
+            ),
+        )
+        .await;
+    }
+    let admin = member(&db.owner, tenant, "admin").await;
+    let mut tx = db.app.begin(admin).await.unwrap();
+    let seen: i64 = sqlx::query_scalar("select count(*) from export_chunks")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(seen, 1, "an admin reads the workspace's export file");
+    drop(tx);
+    // One export at a time: the workspace's queued one keeps another admin's from starting.
+    let mut tx = db.app.begin(admin).await.unwrap();
+    let err = sqlx::raw_sql(&format!(
+        "insert into exports (tenant_id, format, requested_by) values ('{tenant}', 'csv', '{}')",
+        admin.user_id
+    ))
+    .execute(tx.conn())
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("exports_one_at_a_time"), "{err}");
+    drop(tx);
+    // An admin starts an export only in their own name.
+    refused(
+        &db,
+        admin,
+        &format!(
+            "insert into exports (tenant_id, format, requested_by)
+             values ('{tenant}', 'csv', '{}')",
+            t.a.user_id
+        ),
+    )
+    .await;
+}

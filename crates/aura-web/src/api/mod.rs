@@ -30,6 +30,7 @@ mod board;
 mod crm;
 mod deals;
 mod document;
+mod exports;
 mod follow_ups;
 pub(crate) mod idempotency;
 mod processes;
@@ -55,6 +56,7 @@ use crate::{AppState, WebError};
         (name = "processes", description = "Sales processes and their stages: every member reads them, admins change them."),
         (name = "products", description = "The product catalog and its pricing: every member reads it, admins change it."),
         (name = "custom fields", description = "The extra fields admins define for organizations, contacts and deals."),
+        (name = "exports", description = "The whole workspace as CSV or JSON lines, made in the background: admins only, with a one-time code."),
         (name = "platform", description = "The platform's own integrations, on the apex only."),
     ),
 )]
@@ -80,6 +82,7 @@ fn api() -> Api {
         .merge(products::routes())
         .merge(board::routes())
         .merge(snapshot::routes())
+        .merge(exports::routes())
         .split_for_parts();
     let (platform, platform_doc) = OpenApiRouter::new()
         .routes(routes!(contract_signed))

@@ -207,6 +207,50 @@ async fn a_reps_workspace_has_no_axe_violations_at_375_px() {
     crawl_workspace_as("rep@acme.example", 375).await;
 }
 
+/// Settings -> Export with an export running (its progress polled) and one ready to download:
+/// states the crawl's fresh workspace never shows.
+#[tokio::test]
+async fn the_export_page_has_no_axe_violations_at_1280_and_375_px() {
+    let (app, db) = TestApp::builder().demo().spawn().await;
+    sqlx::raw_sql(
+        "insert into exports (tenant_id, format, status, requested_by, records_done,
+                              records_total, current_part, bytes, attempts, lease_until,
+                              started_at, finished_at, expires_at)
+         select t.id, 'csv', 'done', u.id, 120, 120, null, 40960, 1, null, now(), now(),
+                now() + interval '1 day'
+         from tenants t, users u where t.slug = 'acme' and u.email = 'admin@acme.example';
+         insert into exports (tenant_id, format, status, requested_by, records_done,
+                              records_total, current_part, bytes, attempts, lease_until,
+                              started_at)
+         select t.id, 'jsonl', 'running', u.id, 40, 120, 'contacts', 1024, 1,
+                now() + interval '1 hour', now()
+         from tenants t, users u where t.slug = 'acme' and u.email = 'admin@acme.example';",
+    )
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    for width in [1280, 375] {
+        let browser = Browser::start(width).await;
+        browser
+            .sign_in(
+                &app.workspace_url("acme", "/login"),
+                "admin@acme.example",
+                DEMO_PASSWORD,
+            )
+            .await;
+        browser.expect_heading_starting("Welcome, ").await;
+        // The page alone: every link out of it is skipped.
+        let visited = crawl(
+            &browser,
+            &app.workspace_url("acme", "/settings/export"),
+            &["/"],
+        )
+        .await;
+        assert_eq!(visited, 1);
+        browser.close().await;
+    }
+}
+
 #[tokio::test]
 async fn the_public_pages_have_no_axe_violations_at_1280_and_375_px() {
     let (app, _db) = TestApp::builder().demo().spawn().await;

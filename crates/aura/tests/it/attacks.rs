@@ -53,6 +53,8 @@ struct Victim {
     line: String,
     /// A follow-up of the rep's on the contact.
     follow_up: String,
+    /// A finished workspace export of acme's (an admin's: the admin reads it).
+    export: String,
     /// Whom the writes try to give acme's contact to: globex's admin.
     thief: uuid::Uuid,
 }
@@ -70,6 +72,7 @@ impl Victim {
             "stages" => self.stage.clone(),
             "products" => self.product.clone(),
             "follow-ups" => self.follow_up.clone(),
+            "exports" => self.export.clone(),
             // Signups belong to no workspace: any id will do, the caller is the point.
             "signups" => uuid::Uuid::new_v4().to_string(),
             other => panic!(
@@ -326,7 +329,21 @@ async fn plant(
                 "deal_id": deal }),
     )
     .await;
+    let export: uuid::Uuid = sqlx::query_scalar(
+        "with export as (
+             insert into exports (tenant_id, format, status, requested_by, finished_at,
+                                  expires_at, bytes)
+             select t.id, 'csv', 'done', u.id, now(), now() + interval '1 day', 2
+             from tenants t, users u where t.slug = 'acme' and u.email = 'admin@acme.example'
+             returning tenant_id, id)
+         insert into export_chunks (tenant_id, export_id, seq, data)
+         select tenant_id, id, 0, 'PK' from export returning export_id",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
     Victim {
+        export: export.to_string(),
         organization,
         contact,
         activity,
@@ -610,10 +627,15 @@ async fn no_one_outside_a_record_reaches_it_through_any_api_route() {
     {
         if route.collection().is_some() {
             let path = path_for(route, &victim);
+            // Exports are an admin's records, the rest the rep's.
             let owner = Caller {
                 name: "the owner",
                 slug: "acme",
-                token: Some(rep.clone()),
+                token: Some(if route.collection() == Some("exports") {
+                    admin.clone()
+                } else {
+                    rep.clone()
+                }),
                 same_workspace: true,
             };
             let (status, _) = call(&app, &owner, route, &path, None).await;

@@ -17,6 +17,7 @@ mod containers;
 mod crm_pages;
 mod dashboard;
 mod deal_pages;
+mod export;
 mod follow_ups;
 mod health;
 mod helpers;
