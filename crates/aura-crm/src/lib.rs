@@ -15,6 +15,7 @@ pub mod demo;
 pub mod fields;
 pub mod follow_ups;
 pub mod ids;
+pub mod imports;
 pub mod line_items;
 mod money;
 pub mod names;

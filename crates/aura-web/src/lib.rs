@@ -18,6 +18,7 @@ mod extract;
 mod follow_ups;
 mod forms;
 mod health;
+mod imports;
 mod layout;
 mod metrics;
 mod middleware;
@@ -130,6 +131,7 @@ pub fn router(state: AppState) -> Router {
             .merge(preferences::routes())
             .merge(api_keys::routes())
             .merge(custom_fields::routes())
+            .merge(imports::routes())
             .merge(contacts::routes())
             .merge(follow_ups::routes())
             .merge(organizations::routes())
@@ -175,6 +177,7 @@ pub async fn serve(
         state.webhook_worker.clone(),
     );
     let worker = tokio::spawn(worker.run());
+    let importer = tokio::spawn(imports::work(state.db.clone()));
     // Connection info: the anonymous endpoints' rate limit counts per client address.
     let served = axum::serve(
         listener,
@@ -183,5 +186,6 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     worker.abort();
+    importer.abort();
     served
 }

@@ -464,6 +464,8 @@ async fn security_definer_functions_are_few_known_and_hardened() {
             // An API key's identity, made by the key's insert: `aura/tests/it/api_keys.rs`,
             // as are the two key functions below (another workspace's, revoked, expired keys).
             "aura.api_key_identity()",
+            // The import worker's claim: `isolation.rs`.
+            "aura.claim_import(integer)",
             // The webhook worker's claim: `isolation.rs`.
             "aura.claim_webhook_deliveries(integer,integer)",
             "aura.current_user_is_platform_admin()",

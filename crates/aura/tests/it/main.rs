@@ -17,6 +17,7 @@ mod dashboard;
 mod deal_pages;
 mod follow_ups;
 mod health;
+mod import;
 mod helpers;
 mod injection;
 mod mail;
