@@ -17,6 +17,7 @@
 //! for a small dataset and 2 s a run, to check that the program works.
 
 mod baselines;
+mod import;
 mod load;
 mod report;
 mod routes;
@@ -59,6 +60,12 @@ struct Args {
     /// Workspaces in all: the large one and the small ones (default 100, or 10 with --quick).
     #[arg(long)]
     workspaces: Option<usize>,
+    /// Contacts the import scenario imports (issue 15).
+    #[arg(long, default_value_t = 50_000)]
+    import_rows: usize,
+    /// Only the import scenario, after seeding the large workspace.
+    #[arg(long)]
+    import_only: bool,
 }
 
 #[tokio::main]
@@ -90,6 +97,10 @@ async fn main() -> anyhow::Result<()> {
     let http = Arc::new(scenarios::sign_in(&db, address, tenant).await?);
     let fx = Arc::new(scenarios::fixture(&db, tenant).await?);
     let list = scenarios::all(&http, &fx);
+    if args.import_only {
+        import::print(&import::run(&http, args.import_rows).await?);
+        return Ok(());
+    }
 
     // The large workspace alone: the reads at 16 users.
     let mut alone = Vec::new();
@@ -155,6 +166,9 @@ async fn main() -> anyhow::Result<()> {
             });
         }
     }
+    // Last: its contacts would change the large workspace that the reads are measured on.
+    eprintln!("importing {} contacts ...", args.import_rows);
+    let imported = import::run(&http, args.import_rows).await?;
     let (_, rss_peak) = report::rss_mib();
 
     print_report(&Printed {
@@ -174,6 +188,8 @@ async fn main() -> anyhow::Result<()> {
     println!();
     println!("### The joins to `users` under RLS (the lead in issue 16)");
     print_plans(&db, &http).await?;
+    println!();
+    import::print(&imported);
     println!();
     println!("### Per route, one request at a time");
     println!();

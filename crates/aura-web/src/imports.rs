@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use askama::Template;
 use aura_crm::imports::{
-    self, csv_file, Duplicates, FieldChoice, Import, ImportEntity, ImportId, ImportStatus,
-    Mapping, Outcome, Preview, Ran, Upload, MAX_FILE_BYTES,
+    self, csv_file, Duplicates, FieldChoice, Import, ImportEntity, ImportId, ImportStatus, Mapping,
+    Outcome, Preview, Ran, Upload, MAX_FILE_BYTES,
 };
 use aura_crm::WriteError;
 use aura_platform::permissions::Permission;
@@ -100,10 +100,7 @@ async fn list_page(
     })
 }
 
-async fn imports_page(
-    State(state): State<AppState>,
-    member: Member,
-) -> Result<Response, WebError> {
+async fn imports_page(State(state): State<AppState>, member: Member) -> Result<Response, WebError> {
     require_importer(&member)?;
     let page = list_page(
         &state,
@@ -309,7 +306,11 @@ async fn save_mapping(
         .await?
         .ok_or(WebError::NotFound)?;
     let columns: Vec<String> = (0..import.headers.len())
-        .map(|i| form.get(&format!("column_{i}")).cloned().unwrap_or_default())
+        .map(|i| {
+            form.get(&format!("column_{i}"))
+                .cloned()
+                .unwrap_or_default()
+        })
         .collect();
     match imports::set_mapping(&state.db, context, id, &columns).await {
         Ok(()) => Ok(Redirect::to(&format!("/imports/{id}#preview")).into_response()),

@@ -183,7 +183,11 @@ mod tests {
 
     #[test]
     fn rows_keep_quoted_delimiters_and_newlines_and_skip_blank_lines() {
-        let table = parse("name,notes\n\"Acme, Inc\",\"two\nlines\"\n\n,\nGlobex\n", b',').unwrap();
+        let table = parse(
+            "name,notes\n\"Acme, Inc\",\"two\nlines\"\n\n,\nGlobex\n",
+            b',',
+        )
+        .unwrap();
         assert_eq!(table.headers, ["name", "notes"]);
         let rows: Vec<(usize, Vec<String>)> = table
             .rows

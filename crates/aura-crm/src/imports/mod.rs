@@ -283,10 +283,9 @@ impl Mapping {
             let (Ok(column), Some(key)) = (column.parse::<usize>(), key.as_str()) else {
                 continue;
             };
-            if let (true, Some(target)) = (
-                column < columns,
-                Target::parse(entity, key, definitions),
-            ) {
+            if let (true, Some(target)) =
+                (column < columns, Target::parse(entity, key, definitions))
+            {
                 mapping.insert(column, target);
             }
         }
@@ -453,10 +452,9 @@ pub async fn upload(
     }
     let chosen = match upload.encoding.map(str::trim).filter(|e| !e.is_empty()) {
         None => None,
-        Some(label) => Some(
-            csv_file::encoding_named(label)
-                .ok_or_else(|| WriteError::invalid("encoding", "Choose one of the listed encodings."))?,
-        ),
+        Some(label) => Some(csv_file::encoding_named(label).ok_or_else(|| {
+            WriteError::invalid("encoding", "Choose one of the listed encodings.")
+        })?),
     };
     let (text, encoding) =
         csv_file::decode(upload.bytes, chosen).map_err(|e| WriteError::invalid("file", e))?;
@@ -689,7 +687,9 @@ pub async fn preview(
     let Some(content) = loaded.content.as_deref() else {
         return Ok(None);
     };
-    let table = loaded.table(content).map_err(|e| WriteError::invalid("file", e))?;
+    let table = loaded
+        .table(content)
+        .map_err(|e| WriteError::invalid("file", e))?;
     let planned = plan::plan(&mut tx, &loaded, &table).await?;
     let mut preview = Preview::default();
     for row in &planned {
@@ -753,7 +753,6 @@ pub async fn rejected_report(
 
 /// An import as the planner and the writer need it.
 pub(crate) struct Loaded {
-    pub(crate) id: ImportId,
     pub(crate) entity: ImportEntity,
     pub(crate) content: Option<Vec<u8>>,
     encoding: String,
@@ -789,7 +788,6 @@ async fn load(tx: &mut TenantTx, id: ImportId) -> Result<Option<Loaded>, DbError
     let definitions = custom_fields::definitions(tx, row.entity.custom_entity()).await?;
     let mapping = Mapping::from_json(&row.mapping, row.entity, row.headers.len(), &definitions);
     Ok(Some(Loaded {
-        id,
         entity: row.entity,
         content: row.content,
         encoding: row.encoding,
@@ -841,7 +839,8 @@ pub async fn run_next(pool: &AppPool) -> Result<Ran, DbError> {
     let (message, detail) = match err {
         RunError::Unreadable(message) => (message.clone(), message),
         RunError::Db(err) => (
-            "The import failed and nothing was imported; upload the file again to retry.".to_owned(),
+            "The import failed and nothing was imported; upload the file again to retry."
+                .to_owned(),
             err.to_string(),
         ),
     };
@@ -1038,8 +1037,7 @@ mod tests {
             definition("tier", "Tier"),
         ];
         let mapping = Mapping::automatic(ImportEntity::Contact, &headers, &definitions);
-        let keys: Vec<(usize, String)> =
-            mapping.0.iter().map(|(c, t)| (*c, t.key())).collect();
+        let keys: Vec<(usize, String)> = mapping.0.iter().map(|(c, t)| (*c, t.key())).collect();
         assert_eq!(
             keys,
             [

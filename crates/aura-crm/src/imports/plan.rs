@@ -50,6 +50,11 @@ impl PlannedRow {
             .map(|e| e.message.as_str())
     }
 
+    /// The cell of `column` as the file has it ("" past the row's end).
+    pub fn cell(&self, column: &usize) -> &str {
+        self.fields.get(*column).map_or("", String::as_str)
+    }
+
     /// Problems that belong to no mapped column.
     pub fn row_errors(&self) -> impl Iterator<Item = &FieldError> {
         self.errors.iter().filter(|e| e.field == "row")
@@ -313,7 +318,10 @@ async fn plan_contacts(
         let owner = if owner_email.is_empty() {
             Some(importer)
         } else {
-            let found = members.get(&owner_email.to_lowercase()).copied().map(UserId::from);
+            let found = members
+                .get(&owner_email.to_lowercase())
+                .copied()
+                .map(UserId::from);
             if found.is_none() {
                 errors.push(problem(
                     "owner_email",
@@ -461,10 +469,16 @@ async fn plan_organizations(
         let known: HashSet<&str> = ids
             .keys()
             .copied()
-            .chain(planned.iter().filter_map(|row| match (&row.record, row.outcome) {
-                (Some(Record::Organization(values)), Outcome::Create) => Some(values.key.as_str()),
-                _ => None,
-            }))
+            .chain(
+                planned
+                    .iter()
+                    .filter_map(|row| match (&row.record, row.outcome) {
+                        (Some(Record::Organization(values)), Outcome::Create) => {
+                            Some(values.key.as_str())
+                        }
+                        _ => None,
+                    }),
+            )
             .collect();
         for row in &planned {
             if let (Some(Record::Organization(values)), Outcome::Create | Outcome::Update(_)) =
@@ -709,7 +723,8 @@ impl OrganizationColumns {
             .push(values.size_band.unwrap_or_default().to_owned());
         self.locations
             .push(values.location.clone().unwrap_or_default());
-        self.websites.push(values.website.clone().unwrap_or_default());
+        self.websites
+            .push(values.website.clone().unwrap_or_default());
         self.custom_fields.push(values.custom_fields.to_string());
     }
 }
@@ -795,10 +810,7 @@ async fn write_organizations(
 
 /// Sets the parents the file names, once every organization of the file exists (a parent may
 /// come after its subsidiary in the file).
-pub(super) async fn link_parents(
-    tx: &mut TenantTx,
-    planned: &[PlannedRow],
-) -> Result<(), DbError> {
+pub(super) async fn link_parents(tx: &mut TenantTx, planned: &[PlannedRow]) -> Result<(), DbError> {
     let tenant = tx.context().tenant_id;
     let mut children = Vec::new();
     let mut parents = Vec::new();

@@ -1673,7 +1673,10 @@ async fn the_import_claim_hands_each_queued_import_out_once_with_its_own_member(
         .fetch_one(&mut conn)
         .await
         .unwrap();
-    assert_eq!(none, 0, "an uploaded import is not claimed before it is started");
+    assert_eq!(
+        none, 0,
+        "an uploaded import is not claimed before it is started"
+    );
     sqlx::query("update imports set status = 'queued' where tenant_id = $1")
         .bind(t.b.tenant_id.as_uuid())
         .execute(&db.owner)
@@ -1690,13 +1693,14 @@ async fn the_import_claim_hands_each_queued_import_out_once_with_its_own_member(
     assert_eq!(*tenant, t.b.tenant_id.as_uuid());
     assert_eq!(*user, t.b.user_id.as_uuid());
     assert_eq!(role, "admin");
-    let own: bool =
-        sqlx::query_scalar("select exists (select 1 from imports where tenant_id = $1 and id = $2)")
-            .bind(tenant)
-            .bind(import)
-            .fetch_one(&db.owner)
-            .await
-            .unwrap();
+    let own: bool = sqlx::query_scalar(
+        "select exists (select 1 from imports where tenant_id = $1 and id = $2)",
+    )
+    .bind(tenant)
+    .bind(import)
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
     assert!(own);
     let again: i64 = sqlx::query_scalar("select count(*) from aura.claim_import(60)")
         .fetch_one(&mut conn)

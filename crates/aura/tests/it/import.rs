@@ -16,7 +16,13 @@ use crate::helpers::{location, Member, TestApp};
 const BOUNDARY: &str = "aura-import-test-boundary";
 
 /// A multipart body as a browser sends the upload form.
-fn multipart(member: &Member<'_>, entity: &str, encoding: &str, name: &str, file: &[u8]) -> Vec<u8> {
+fn multipart(
+    member: &Member<'_>,
+    entity: &str,
+    encoding: &str,
+    name: &str,
+    file: &[u8],
+) -> Vec<u8> {
     let mut body = Vec::new();
     for (field, value) in [
         ("csrf_token", member.csrf.as_str()),
@@ -56,11 +62,20 @@ async fn post_upload(member: &Member<'_>, body: Vec<u8>) -> reqwest::Response {
 }
 
 /// Uploads a file and returns the new import's path.
-async fn upload(member: &Member<'_>, entity: &str, encoding: &str, name: &str, file: &[u8]) -> String {
+async fn upload(
+    member: &Member<'_>,
+    entity: &str,
+    encoding: &str,
+    name: &str,
+    file: &[u8],
+) -> String {
     let response = post_upload(member, multipart(member, entity, encoding, name, file)).await;
     let status = response.status();
     if status != StatusCode::SEE_OTHER {
-        panic!("not uploaded ({status}): {}", response.text().await.unwrap());
+        panic!(
+            "not uploaded ({status}): {}",
+            response.text().await.unwrap()
+        );
     }
     let path = location(&response);
     assert!(path.starts_with("/imports/"), "{path}");
@@ -94,7 +109,10 @@ async fn wait_for_end(member: &Member<'_>, path: &str) -> String {
         if !fragment.contains("hx-trigger=\"every 1s\"") {
             return fragment;
         }
-        assert!(Instant::now() < deadline, "the import never ended: {fragment}");
+        assert!(
+            Instant::now() < deadline,
+            "the import never ended: {fragment}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -148,12 +166,28 @@ async fn an_export_shaped_file_round_trips_with_preview_duplicates_audit_and_a_r
     assert_eq!(defined.status(), StatusCode::SEE_OTHER);
 
     // Organizations first: the subsidiary comes before its parent in the file.
-    let path = upload(&manager, "organization", "", "organizations.csv", ORGANIZATIONS_CSV.as_bytes()).await;
+    let path = upload(
+        &manager,
+        "organization",
+        "",
+        "organizations.csv",
+        ORGANIZATIONS_CSV.as_bytes(),
+    )
+    .await;
     let page = manager.ok_page(&path).await;
     assert!(page.contains("3 rows of organizations"), "{page}");
-    assert!(page.contains("<option value=\"name\" selected>"), "name is mapped");
-    assert!(page.contains("<option value=\"parent\" selected>"), "parent is mapped");
-    assert!(page.contains("Choose one of the listed sizes."), "the bad size is named");
+    assert!(
+        page.contains("<option value=\"name\" selected>"),
+        "name is mapped"
+    );
+    assert!(
+        page.contains("<option value=\"parent\" selected>"),
+        "parent is mapped"
+    );
+    assert!(
+        page.contains("Choose one of the listed sizes."),
+        "the bad size is named"
+    );
     let done = run(&manager, &path, "skip").await;
     assert!(done.contains("Finished"), "{done}");
     assert_eq!(count(&done, "created"), 2);
@@ -192,7 +226,10 @@ id,first_name,last_name,email,phone,title,organization,owner_email,custom:tier,c
 ";
     let path = upload(&manager, "contact", "", "contacts.csv", contacts.as_bytes()).await;
     let page = manager.ok_page(&path).await;
-    assert!(page.contains("<option value=\"custom:tier\" selected>"), "custom field mapped");
+    assert!(
+        page.contains("<option value=\"custom:tier\" selected>"),
+        "custom field mapped"
+    );
     assert!(page.contains("<option value=\"owner_email\" selected>"));
     assert!(
         page.contains("<strong>1</strong> would be created")
@@ -212,33 +249,58 @@ id,first_name,last_name,email,phone,title,organization,owner_email,custom:tier,c
 
     // Leaving the title out is remembered for the next file with the same headers.
     let mut mapping: Vec<(String, String)> = [
-        "", "first_name", "last_name", "email", "phone", "", "organization", "owner_email",
-        "custom:tier", "", "",
+        "",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "",
+        "organization",
+        "owner_email",
+        "custom:tier",
+        "",
+        "",
     ]
     .iter()
     .enumerate()
     .map(|(i, key)| (format!("column_{i}"), key.to_string()))
     .collect();
-    let form: Vec<(&str, &str)> = mapping.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let form: Vec<(&str, &str)> = mapping
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let saved = manager.submit(&format!("{path}/mapping"), &form).await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     // Two columns to one field is refused, naming the column.
     mapping[5].1 = "email".into();
-    let form: Vec<(&str, &str)> = mapping.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let form: Vec<(&str, &str)> = mapping
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let refused = manager.submit(&format!("{path}/mapping"), &form).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.text().await.unwrap().contains("Another column already goes to this field."));
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("Another column already goes to this field."));
 
     // Skip: the existing contact is left as it is.
     let done = run(&manager, &path, "skip").await;
     assert_eq!(
-        (count(&done, "created"), count(&done, "updated"), count(&done, "duplicates"), count(&done, "rejected")),
+        (
+            count(&done, "created"),
+            count(&done, "updated"),
+            count(&done, "duplicates"),
+            count(&done, "rejected")
+        ),
         (1, 0, 1, 3)
     );
-    let last: String = sqlx::query_scalar("select last_name from contacts where email = 'peter@initech.example'")
-        .fetch_one(&db.owner)
-        .await
-        .unwrap();
+    let last: String =
+        sqlx::query_scalar("select last_name from contacts where email = 'peter@initech.example'")
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
     assert_eq!(last, "Old");
     let samir: (Option<String>, Option<String>, Value, String, String) = sqlx::query_as(
         "select c.phone, c.title, c.custom_fields, o.name, u.email from contacts c
@@ -252,7 +314,10 @@ id,first_name,last_name,email,phone,title,organization,owner_email,custom:tier,c
     assert_eq!(samir.1, None, "the title column was left out");
     assert_eq!(samir.2, serde_json::json!({ "tier": "Silver" }));
     assert_eq!(samir.3, "Initech Labs");
-    assert_eq!(samir.4, "manager@acme.example", "no owner column: the importer");
+    assert_eq!(
+        samir.4, "manager@acme.example",
+        "no owner column: the importer"
+    );
     assert_eq!(
         audited_counts(&db.owner, &path).await,
         serde_json::json!({ "entity": "contact", "rows": 5, "created": 1, "updated": 0,
@@ -260,18 +325,36 @@ id,first_name,last_name,email,phone,title,organization,owner_email,custom:tier,c
     );
 
     // The rejected rows, as they were, with the reason.
-    let report = manager.browser.get(manager.url(&format!("{path}/rejected.csv"))).send().await.unwrap();
+    let report = manager
+        .browser
+        .get(manager.url(&format!("{path}/rejected.csv")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(report.status(), StatusCode::OK);
-    assert!(report.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    assert!(report.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
     let report = report.text().await.unwrap();
     let mut lines = report.lines();
-    assert!(lines.next().unwrap().ends_with(",custom:tier,created_at,updated_at,reason"));
+    assert!(lines
+        .next()
+        .unwrap()
+        .ends_with(",custom:tier,created_at,updated_at,reason"));
     assert_eq!(report.lines().count(), 4, "{report}");
     assert!(report.contains(",Michael,Bolton,not-an-email,"));
     assert!(report.contains("is not an email address"));
 
     // The same headers again: the remembered mapping; update the duplicate this time.
-    let path = upload(&manager, "contact", "", "contacts-again.csv", contacts.as_bytes()).await;
+    let path = upload(
+        &manager,
+        "contact",
+        "",
+        "contacts-again.csv",
+        contacts.as_bytes(),
+    )
+    .await;
     let page = manager.ok_page(&path).await;
     assert!(
         page.contains("<label for=\"column_5\">Column “title”</label>")
@@ -328,7 +411,10 @@ async fn a_failing_import_leaves_nothing_and_says_so() {
     let done = run(&manager, &path, "skip").await;
     assert!(done.contains("Failed"), "{done}");
     assert!(done.contains("nothing was imported"), "{done}");
-    assert!(!done.contains("refused"), "no database detail reaches the page");
+    assert!(
+        !done.contains("refused"),
+        "no database detail reaches the page"
+    );
     let imported: i64 =
         sqlx::query_scalar("select count(*) from contacts where email like '%@bulk.example'")
             .fetch_one(&db.owner)
@@ -352,12 +438,20 @@ async fn a_semicolon_separated_latin1_file_is_read_as_such() {
     let file: &[u8] = b"Vorname;Nachname;E-Mail;Position\r\nJos\xE9;M\xFCller;jose@latin.example;Gesch\xE4ftsf\xFChrer\r\n";
     let path = upload(&manager, "contact", "", "latin1.csv", file).await;
     let page = manager.ok_page(&path).await;
-    assert!(page.contains("read as windows-1252 with a semicolon between fields"), "{page}");
+    assert!(
+        page.contains("read as windows-1252 with a semicolon between fields"),
+        "{page}"
+    );
     // German headers map by hand.
     let saved = manager
         .submit(
             &format!("{path}/mapping"),
-            &[("column_0", "first_name"), ("column_1", "last_name"), ("column_2", "email"), ("column_3", "title")],
+            &[
+                ("column_0", "first_name"),
+                ("column_1", "last_name"),
+                ("column_2", "email"),
+                ("column_3", "title"),
+            ],
         )
         .await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
@@ -369,7 +463,10 @@ async fn a_semicolon_separated_latin1_file_is_read_as_such() {
     .fetch_one(&db.owner)
     .await
     .unwrap();
-    assert_eq!((first.as_str(), last.as_str(), title.as_str()), ("José", "Müller", "Geschäftsführer"));
+    assert_eq!(
+        (first.as_str(), last.as_str(), title.as_str()),
+        ("José", "Müller", "Geschäftsführer")
+    );
 
     // Chosen rather than detected, and a file too large for the limit is refused by name.
     let utf16: Vec<u8> = "first_name\tlast_name\nZoë\tÅberg\n"
@@ -377,11 +474,22 @@ async fn a_semicolon_separated_latin1_file_is_read_as_such() {
         .flat_map(u16::to_le_bytes)
         .collect();
     let path = upload(&manager, "contact", "UTF-16LE", "utf16.tsv", &utf16).await;
-    assert!(manager.ok_page(&path).await.contains("read as UTF-16LE with a tab between fields"));
+    assert!(manager
+        .ok_page(&path)
+        .await
+        .contains("read as UTF-16LE with a tab between fields"));
     let huge = vec![b'a'; 20 * 1024 * 1024 + 1];
-    let refused = post_upload(&manager, multipart(&manager, "contact", "", "huge.csv", &huge)).await;
+    let refused = post_upload(
+        &manager,
+        multipart(&manager, "contact", "", "huge.csv", &huge),
+    )
+    .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.text().await.unwrap().contains("The file is larger than 20 MB"));
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("The file is larger than 20 MB"));
 }
 
 #[tokio::test]
@@ -390,7 +498,11 @@ async fn a_rep_may_not_import() {
     let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
     let (status, _) = rep.page("/imports").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let refused = post_upload(&rep, multipart(&rep, "contact", "", "c.csv", b"first_name\nAda\n")).await;
+    let refused = post_upload(
+        &rep,
+        multipart(&rep, "contact", "", "c.csv", b"first_name\nAda\n"),
+    )
+    .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let contacts = rep.ok_page("/contacts").await;
     assert!(!contacts.contains("href=\"/imports\""), "no link offered");
@@ -406,7 +518,14 @@ async fn a_rep_may_not_import() {
 async fn an_import_whose_server_died_is_taken_over_and_finished() {
     let (app, db) = TestApp::builder().demo().spawn().await;
     let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
-    let path = upload(&manager, "contact", "", "c.csv", b"first_name,email\nAda,ada@taken-over.example\n").await;
+    let path = upload(
+        &manager,
+        "contact",
+        "",
+        "c.csv",
+        b"first_name,email\nAda,ada@taken-over.example\n",
+    )
+    .await;
     // As if a server claimed it, got half-way and died: its claim has lapsed.
     sqlx::query(
         "update imports set status = 'running', processed_rows = 1,
