@@ -19,8 +19,7 @@ use aura_platform::db::{AppPool, DbError, TenantContext, TenantTx};
 use aura_platform::ids::{MemberRole, TenantId, UserId};
 use aura_platform::permissions::Permission;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Serialize;
 
 use crate::custom_fields::{self, Definition, Entity};
 use crate::fields::{FieldError, WriteError};
@@ -44,7 +43,7 @@ const BATCH: usize = 1000;
 const LEASE_SECONDS: i32 = 120;
 
 /// Which records a file holds. Mirrors `aura.import_entity`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
 #[sqlx(type_name = "aura.import_entity", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum ImportEntity {
@@ -105,7 +104,7 @@ impl ImportEntity {
 }
 
 /// Mirrors `aura.import_status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
 #[sqlx(type_name = "aura.import_status", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum ImportStatus {
@@ -137,7 +136,7 @@ impl ImportStatus {
 
 /// What an import does with a row whose email (contact) or name (organization) is already a
 /// live record's. Mirrors `aura.import_duplicates`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
 #[sqlx(type_name = "aura.import_duplicates", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum Duplicates {
@@ -353,10 +352,9 @@ pub struct FieldChoice {
     pub label: String,
 }
 
-/// An import as its page shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// An import as its page shows it (serializable: a refused write's error carries its type).
+#[derive(Debug, Clone, Serialize)]
 pub struct Import {
-    #[schema(value_type = uuid::Uuid)]
     pub id: ImportId,
     pub entity: ImportEntity,
     pub status: ImportStatus,
@@ -367,7 +365,6 @@ pub struct Import {
     pub delimiter: String,
     pub headers: Vec<String>,
     /// The field of each mapped column, by column index (`first_name`, `custom:tier`).
-    #[schema(value_type = Object)]
     pub mapping: serde_json::Value,
     pub duplicates: Duplicates,
     pub total_rows: i32,
@@ -412,10 +409,8 @@ pub struct Upload<'a> {
 }
 
 /// The preview: the first rows as they would be imported, and the counts of the whole file.
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default)]
 pub struct Preview {
-    #[schema(value_type = Vec<Object>)]
-    #[serde(skip)]
     pub rows: Vec<PlannedRow>,
     pub create: usize,
     pub update: usize,
@@ -533,7 +528,11 @@ async fn fetch(tx: &mut TenantTx, id: ImportId) -> Result<Option<Import>, DbErro
     Ok(import)
 }
 
-/// The workspace's latest imports, newest first (`imports_recent_idx`, at most 20 rows).
+/// The workspace's latest imports, newest first, at most 20. Plan (as `aura_app`, a manager's
+/// context, 1,000 imports in the workspace among 50,000): a bitmap scan of
+/// `imports_recent_idx` on the tenant, the role check as a filter, a top-N sort: 2.6 ms (the
+/// planner expects the role filter to keep 1% and so does not walk the index in order; a
+/// workspace has a few imports a month).
 pub async fn recent(pool: &AppPool, context: TenantContext) -> Result<Vec<Import>, DbError> {
     if !context.role.may(Permission::AssignContacts) {
         return Ok(Vec::new());
