@@ -12,6 +12,7 @@ use aura_crm::imports::{
 };
 use aura_crm::WriteError;
 use aura_platform::permissions::Permission;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -161,9 +162,12 @@ async fn read_upload(mut multipart: Multipart) -> Result<UploadForm, WebError> {
 async fn upload(
     State(state): State<AppState>,
     member: Member,
-    multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, WebError> {
     require_importer(&member)?;
+    // A post that is not a multipart form carries no token that could be read: refused as a
+    // form without one, like every other form.
+    let multipart = multipart.map_err(|_| WebError::CsrfRejected)?;
     let form = read_upload(multipart).await?;
     // A body cut short by the size limit may lack the token: the size is what to say then.
     let mut errors = Errors::default();
