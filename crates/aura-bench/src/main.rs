@@ -18,6 +18,7 @@
 
 mod baselines;
 mod export;
+mod import;
 mod load;
 mod report;
 mod routes;
@@ -63,6 +64,12 @@ struct Args {
     /// Only the large workspace and its export (issue 15): prints that section alone.
     #[arg(long)]
     export_only: bool,
+    /// Contacts the import scenario imports (issue 15).
+    #[arg(long, default_value_t = 50_000)]
+    import_rows: usize,
+    /// Only the import scenario, after seeding the large workspace.
+    #[arg(long)]
+    import_only: bool,
 }
 
 #[tokio::main]
@@ -104,6 +111,10 @@ async fn main() -> anyhow::Result<()> {
     let http = Arc::new(scenarios::sign_in(&db, address, tenant).await?);
     let fx = Arc::new(scenarios::fixture(&db, tenant).await?);
     let list = scenarios::all(&http, &fx);
+    if args.import_only {
+        import::print(&import::run(&http, args.import_rows).await?);
+        return Ok(());
+    }
 
     // The large workspace alone: the reads at 16 users.
     let mut alone = Vec::new();
@@ -169,6 +180,9 @@ async fn main() -> anyhow::Result<()> {
             });
         }
     }
+    // Last: its contacts would change the large workspace that the reads are measured on.
+    eprintln!("importing {} contacts ...", args.import_rows);
+    let imported = import::run(&http, args.import_rows).await?;
     let (_, rss_peak) = report::rss_mib();
 
     print_report(&Printed {
@@ -190,6 +204,8 @@ async fn main() -> anyhow::Result<()> {
     println!();
     println!("### The joins to `users` under RLS (the lead in issue 16)");
     print_plans(&db, &http).await?;
+    println!();
+    import::print(&imported);
     println!();
     println!("### Per route, one request at a time");
     println!();

@@ -68,7 +68,7 @@ impl Http {
         &all[user % all.len()]
     }
 
-    fn session(&self, role: Role, user: usize) -> &reqwest::Client {
+    pub fn session(&self, role: Role, user: usize) -> &reqwest::Client {
         let all = &self.members[&role];
         let n = all.len().min(SESSIONS_PER_ROLE);
         all[user % n].session.as_ref().expect("signed in")

@@ -38,21 +38,30 @@ pub struct ContactInput {
     pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-struct ValidInput {
-    first_name: String,
-    last_name: String,
-    email: Option<String>,
-    phone: Option<String>,
-    title: Option<String>,
-    custom_fields: serde_json::Value,
+pub(crate) struct ValidInput {
+    pub(crate) first_name: String,
+    pub(crate) last_name: String,
+    pub(crate) email: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) title: Option<String>,
+    pub(crate) custom_fields: serde_json::Value,
     /// The keys of the live custom fields, whose values the input replaces.
-    custom_keys: Vec<String>,
+    pub(crate) custom_keys: Vec<String>,
 }
 
 impl ContactInput {
     /// Checks the input; the custom fields against the workspace's definitions, read in `tx`.
     async fn validate(&self, tx: &mut TenantTx) -> Result<ValidInput, WriteError<Contact>> {
         let definitions = custom_fields::definitions(tx, Entity::Contact).await?;
+        self.check(&definitions)
+    }
+
+    /// Checks the input against the custom field `definitions` (an import checks each of its
+    /// rows so, with the definitions read once).
+    pub(crate) fn check(
+        &self,
+        definitions: &[custom_fields::Definition],
+    ) -> Result<ValidInput, WriteError<Contact>> {
         let mut check = Check::new();
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
         let first_name = check.required("first_name", "First name", &self.first_name, 100);
@@ -64,7 +73,7 @@ impl ContactInput {
             .map(|e| e.as_str().to_owned());
         let phone = check.optional_phone("phone", &text(&self.phone));
         let title = check.optional("title", "Title", &text(&self.title), 200);
-        let custom = custom_fields::validate(&definitions, self.custom_fields.as_ref(), &mut check);
+        let custom = custom_fields::validate(definitions, self.custom_fields.as_ref(), &mut check);
         check.finish()?;
         Ok(ValidInput {
             first_name,

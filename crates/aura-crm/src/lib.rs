@@ -16,6 +16,7 @@ pub mod export;
 pub mod fields;
 pub mod follow_ups;
 pub mod ids;
+pub mod imports;
 pub mod line_items;
 mod money;
 pub mod names;

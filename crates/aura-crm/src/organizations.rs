@@ -100,22 +100,31 @@ pub struct OrganizationInput {
     pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-struct ValidInput {
-    name: String,
-    industry: Option<String>,
-    size_band: Option<OrganizationSize>,
-    location: Option<String>,
-    website: Option<String>,
-    parent_id: Option<OrganizationId>,
-    custom_fields: serde_json::Value,
+pub(crate) struct ValidInput {
+    pub(crate) name: String,
+    pub(crate) industry: Option<String>,
+    pub(crate) size_band: Option<OrganizationSize>,
+    pub(crate) location: Option<String>,
+    pub(crate) website: Option<String>,
+    pub(crate) parent_id: Option<OrganizationId>,
+    pub(crate) custom_fields: serde_json::Value,
     /// The keys of the live custom fields, whose values the input replaces.
-    custom_keys: Vec<String>,
+    pub(crate) custom_keys: Vec<String>,
 }
 
 impl OrganizationInput {
     /// Checks the input; the custom fields against the workspace's definitions, read in `tx`.
     async fn validate(&self, tx: &mut TenantTx) -> Result<ValidInput, WriteError<Organization>> {
         let definitions = custom_fields::definitions(tx, Entity::Organization).await?;
+        self.check(&definitions)
+    }
+
+    /// Checks the input against the custom field `definitions` (an import checks each of its
+    /// rows so, with the definitions read once).
+    pub(crate) fn check(
+        &self,
+        definitions: &[custom_fields::Definition],
+    ) -> Result<ValidInput, WriteError<Organization>> {
         let mut check = Check::new();
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
         let name = check.required("name", "Name", &self.name, 200);
@@ -132,7 +141,7 @@ impl OrganizationInput {
         };
         let location = check.optional("location", "Location", &text(&self.location), 200);
         let website = check.optional_url("website", "Website", &text(&self.website));
-        let custom = custom_fields::validate(&definitions, self.custom_fields.as_ref(), &mut check);
+        let custom = custom_fields::validate(definitions, self.custom_fields.as_ref(), &mut check);
         check.finish()?;
         Ok(ValidInput {
             name,

@@ -65,6 +65,7 @@ pub const ACTIONS: &[&str] = &[
     "api_key.created",
     "api_key.revoked",
     "access.refused",
+    "import.finished",
 ];
 
 #[derive(Debug, Clone)]

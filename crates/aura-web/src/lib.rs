@@ -19,6 +19,7 @@ mod extract;
 mod follow_ups;
 mod forms;
 mod health;
+mod imports;
 mod layout;
 mod metrics;
 mod middleware;
@@ -137,6 +138,7 @@ pub fn router(state: AppState) -> Router {
             .merge(preferences::routes())
             .merge(api_keys::routes())
             .merge(custom_fields::routes())
+            .merge(imports::routes())
             .merge(contacts::routes())
             .merge(quick_log::routes())
             .merge(follow_ups::routes())
@@ -200,6 +202,7 @@ pub async fn serve(
     let exporter = tokio::spawn(
         aura_crm::export::Worker::new(state.db.clone(), std::time::Duration::from_secs(1)).run(),
     );
+    let importer = tokio::spawn(imports::work(state.db.clone()));
     // Connection info: the anonymous endpoints' rate limit counts per client address.
     let served = axum::serve(
         listener,
@@ -209,5 +212,6 @@ pub async fn serve(
     .await;
     worker.abort();
     exporter.abort();
+    importer.abort();
     served
 }

@@ -21,6 +21,7 @@ pub use context::{TenantContext, TenantTx};
 pub use error::{ConstraintKind, DbError};
 pub use migrate::{migrate, APP_ROLE, MIGRATOR};
 pub use pools::{
-    app_url_from_owner_url, AppPool, InvalidDatabaseUrl, OwnerPool, PoolSettings, PoolStats,
+    app_url_from_owner_url, AppPool, ClaimTx, InvalidDatabaseUrl, OwnerPool, PoolSettings,
+    PoolStats,
     RoleCheckError,
 };

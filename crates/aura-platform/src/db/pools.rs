@@ -66,6 +66,14 @@ impl AppPool {
         Ok(self.0.begin().await?)
     }
 
+    /// A transaction with no context, for a background worker to call its claim function: a
+    /// narrow `security definer` function that finds work across workspaces and answers in
+    /// which workspace, and for whom, to do it. Row policies show this transaction nothing;
+    /// the work itself then runs in a [`TenantTx`] of the claimed workspace.
+    pub async fn begin_claim(&self) -> Result<ClaimTx, DbError> {
+        Ok(ClaimTx(self.0.begin().await?))
+    }
+
     /// Answers whether the database is reachable. Reads no table.
     pub async fn ping(&self) -> Result<(), DbError> {
         sqlx::raw_sql("select 1").execute(&self.0).await?;
@@ -125,6 +133,19 @@ pub struct PoolStats {
 impl PoolStats {
     pub fn in_use(&self) -> u32 {
         self.size - self.idle
+    }
+}
+
+/// See [`AppPool::begin_claim`]. Dropping it without [`ClaimTx::commit`] rolls back.
+pub struct ClaimTx(Transaction<'static, Postgres>);
+
+impl ClaimTx {
+    pub fn conn(&mut self) -> &mut sqlx::PgConnection {
+        &mut self.0
+    }
+
+    pub async fn commit(self) -> Result<(), DbError> {
+        self.0.commit().await.map_err(DbError::from)
     }
 }
 

@@ -186,6 +186,8 @@ async fn security_definer_functions_are_few_known_and_hardened() {
             "aura.api_key_identity()",
             // The export worker's claim and expiry: `isolation.rs`.
             "aura.claim_export(integer)",
+            // The import worker's claim: `isolation.rs`.
+            "aura.claim_import(integer)",
             // The webhook worker's claim: `isolation.rs`.
             "aura.claim_webhook_deliveries(integer,integer)",
             "aura.current_user_is_platform_admin()",

@@ -12,7 +12,8 @@ use uuid::Uuid;
 /// Two tenants with a row in every tenant table each (member, audit entry, session, process,
 /// stage, product, invitation, API refresh token, step-up code, hand-off code, checklist
 /// dismissal, custom field, organization, contact with the same email in both, activity,
-/// webhook endpoint, event and delivery, export and a chunk of its file),
+/// webhook endpoint, event and delivery, export and a chunk of its file, import and remembered
+/// import mapping),
 /// created as the owner.
 pub(crate) struct TwoTenants {
     pub(crate) a: TenantContext,
@@ -156,7 +157,13 @@ pub(crate) async fn two_tenants(owner: &PgPool) -> TwoTenants {
                  insert into exports (tenant_id, format, requested_by)
                  values ('{tenant_id}', 'csv', '{user_id}') returning id)
              insert into export_chunks (tenant_id, export_id, seq, data)
-             select '{tenant_id}', export.id, 0, 'PK' from export;"
+             select '{tenant_id}', export.id, 0, 'PK' from export;
+             insert into imports (tenant_id, entity, file_name, content, encoding, delimiter,
+                                  headers, total_rows, created_by)
+             values ('{tenant_id}', 'contact', 'contacts.csv', 'email\nada@example.com\n',
+                     'UTF-8', ',', array['email'], 1, '{user_id}');
+             insert into import_mappings (tenant_id, entity, headers_key, mapping, updated_by)
+             values ('{tenant_id}', 'contact', 'email', '{{\"0\": \"email\"}}', '{user_id}');"
         ))
         .execute(owner)
         .await
@@ -2024,4 +2031,58 @@ async fn operators_search_workspaces_by_name_or_slug_prefix_a_page_at_a_time() {
         .await
         .unwrap();
     assert_eq!(found.workspaces.len(), 10);
+}
+
+/// The import worker's claim is its one reach across workspaces: it hands a queued import to one
+/// caller with the workspace and the member who started it (the worker runs it in that
+/// context), never one that is not queued, and never the same one twice while claimed.
+#[tokio::test]
+async fn the_import_claim_hands_each_queued_import_out_once_with_its_own_member() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let mut conn = db.raw_app_connection().await;
+    let none: i64 = sqlx::query_scalar("select count(*) from aura.claim_import(60)")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        none, 0,
+        "an uploaded import is not claimed before it is started"
+    );
+    sqlx::query("update imports set status = 'queued' where tenant_id = $1")
+        .bind(t.b.tenant_id.as_uuid())
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    let claimed: Vec<(Uuid, Uuid, Uuid, String)> = sqlx::query_as(
+        "select tenant_id, import_id, user_id, role::text from aura.claim_import(60)",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let (tenant, import, user, role) = &claimed[0];
+    assert_eq!(*tenant, t.b.tenant_id.as_uuid());
+    assert_eq!(*user, t.b.user_id.as_uuid());
+    assert_eq!(role, "admin");
+    let own: bool = sqlx::query_scalar(
+        "select exists (select 1 from imports where tenant_id = $1 and id = $2)",
+    )
+    .bind(tenant)
+    .bind(import)
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert!(own);
+    let again: i64 = sqlx::query_scalar("select count(*) from aura.claim_import(60)")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "a claimed import is not handed out twice");
+    // Without context the claim's caller sees no import itself.
+    let seen: i64 = sqlx::query_scalar("select count(*) from imports")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(seen, 0);
 }

@@ -575,3 +575,56 @@ async fn only_admins_read_or_start_workspace_exports() {
     )
     .await;
 }
+
+/// Imports are a manager's or an admin's (0048): a rep's context reads no import or remembered
+/// mapping, starts none and changes none, while a manager's does all of it, as themself only.
+#[tokio::test]
+async fn only_managers_and_admins_import() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let rep = member(&db.owner, t.a.tenant_id, "sales_rep").await;
+    let tenant = t.a.tenant_id.as_uuid();
+    for table in ["imports", "import_mappings"] {
+        let mut tx = db.app.begin(rep).await.unwrap();
+        let seen: i64 = sqlx::query_scalar(&format!("select count(*) from {table}"))
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+        assert_eq!(seen, 0, "a rep reads {table}");
+    }
+    let insert_import = |user: uuid::Uuid| {
+        format!(
+            "insert into imports (tenant_id, entity, file_name, content, encoding, delimiter,
+                                  headers, created_by)
+             values ('{tenant}', 'contact', 'c.csv', 'email', 'UTF-8', ',', array['email'],
+                     '{user}')"
+        )
+    };
+    refused(&db, rep, &insert_import(rep.user_id.as_uuid())).await;
+    refused(
+        &db,
+        rep,
+        &format!(
+            "insert into import_mappings (tenant_id, entity, headers_key, mapping, updated_by)
+             values ('{tenant}', 'contact', 'name', '{{}}', '{}')",
+            rep.user_id.as_uuid()
+        ),
+    )
+    .await;
+    assert_eq!(
+        rows(&db, rep, "update imports set status = 'queued'").await,
+        0
+    );
+    let manager = member(&db.owner, t.a.tenant_id, "manager").await;
+    // As someone else: refused; as themself: allowed.
+    refused(&db, manager, &insert_import(t.a.user_id.as_uuid())).await;
+    assert_eq!(
+        rows(&db, manager, &insert_import(manager.user_id.as_uuid())).await,
+        1
+    );
+    assert_eq!(
+        rows(&db, manager, "update imports set status = 'queued'").await,
+        2
+    );
+    refused(&db, manager, "delete from imports").await;
+}

@@ -341,3 +341,64 @@ async fn the_operator_console_has_no_axe_violations_at_1280_and_320_px() {
         browser.close().await;
     }
 }
+
+/// The import pages (issue 15), which a crawl reaches only after an upload: the upload form
+/// and list, a file's mapping and preview with rejected rows, and a finished import, at 1280
+/// and 375 px.
+#[tokio::test]
+async fn the_import_pages_have_no_axe_violations_at_1280_and_375_px() {
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    let manager = crate::helpers::Member::sign_in(&app, "acme", "manager@acme.example").await;
+    let file = "first_name,last_name,email,organization\nAda,Lovelace,ada@import.example,\nBad,Row,not-an-email,Nowhere\n";
+    let boundary = "axe-import-boundary";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"entity\"\r\n\r\ncontact\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\n{file}\r\n--{boundary}--\r\n",
+        manager.csrf
+    );
+    let uploaded = |body: String| {
+        manager
+            .browser
+            .post(manager.url("/imports"))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+    };
+    let previewed = crate::helpers::location(&uploaded(body.clone()).await.unwrap());
+    let finished = crate::helpers::location(&uploaded(body).await.unwrap());
+    let started = manager
+        .submit(&format!("{finished}/start"), &[("duplicates", "skip")])
+        .await;
+    assert_eq!(started.status(), reqwest::StatusCode::SEE_OTHER);
+    let axe = axe_source();
+    for width in [1280, 375] {
+        let browser = Browser::start(width).await;
+        browser
+            .sign_in(
+                &app.workspace_url("acme", "/login"),
+                "manager@acme.example",
+                DEMO_PASSWORD,
+            )
+            .await;
+        browser.expect_heading_starting("Welcome, ").await;
+        let mut problems = Vec::new();
+        for path in ["/imports", previewed.as_str(), finished.as_str()] {
+            browser
+                .client
+                .goto(&app.workspace_url("acme", path))
+                .await
+                .unwrap();
+            wait_for_load(&browser).await;
+            for violation in violations(&browser, &axe).await {
+                problems.push(format!("{path} at {width} px: {violation}"));
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+        browser.close().await;
+    }
+}

@@ -21,6 +21,7 @@ mod export;
 mod follow_ups;
 mod health;
 mod helpers;
+mod import;
 mod injection;
 mod mail;
 mod navigation;
