@@ -305,14 +305,16 @@ async fn deletion_order(conn: &mut PgConnection) -> Result<Vec<Doomed>, Terminat
         }
         pending.retain(|table| !ready.contains(table));
         for table in ready {
-            // A plain table is its own leaf (pg_partition_tree lists nothing for it).
-            // `regclass` text: PostgreSQL quotes each name where needed, so it is safe to splice.
+            // A plain table is its own leaf (pg_partition_tree lists nothing for it). Each leaf
+            // comes as `schema.name` quoted by `format('%I')`, so it is safe to splice.
             let leaves: Vec<String> = sqlx::query_scalar!(
-                r#"select relid::regclass::text as "leaf!" from pg_partition_tree($1::text::regclass)
-                   where isleaf
-                   union all select $1::text
-                   where not exists (select from pg_partition_tree($1::text::regclass))
-                   order by 1"#,
+                r#"select format('%I.%I', n.nspname, c.relname) as "leaf!"
+                   from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                   where c.oid in (
+                       select relid from pg_partition_tree($1::text::regclass) where isleaf
+                       union all select $1::text::regclass
+                       where not exists (select from pg_partition_tree($1::text::regclass)))
+                   order by c.oid::regclass::text"#,
                 table.as_str(),
             )
             .fetch_all(&mut *conn)
@@ -350,8 +352,7 @@ async fn terminate(
                     .rows_affected() as i64;
                 continue;
             }
-            // Not a macro: the table is found in the catalog at run time. Identifiers come from
-            // it as `regclass` text, which PostgreSQL quotes where needed.
+            // Not a macro: the table is found in the catalog at run time (quoted, see above).
             let statement = format!(
                 "delete from {leaf} where ctid = any (array(
                      select ctid from {leaf} where tenant_id = $1 limit $2))"
