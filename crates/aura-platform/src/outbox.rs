@@ -33,15 +33,15 @@ pub(crate) async fn enqueue_notice(
     body: &str,
 ) -> Result<QueuedEmail, DbError> {
     let id = Uuid::new_v4();
-    sqlx::query(
+    sqlx::query!(
         "insert into email_outbox (id, to_address, subject, body_text, body_redacted, created_by)
          values ($1, $2, $3, $4, $4, $5)",
+        id,
+        to,
+        subject,
+        body,
+        created_by as UserId,
     )
-    .bind(id)
-    .bind(to)
-    .bind(subject)
-    .bind(body)
-    .bind(created_by.as_uuid())
     .execute(conn)
     .await?;
     Ok(QueuedEmail {

@@ -54,16 +54,17 @@ pub struct Scheduled {
 pub async fn scheduled(pool: &AppPool, operator: UserId) -> Result<Vec<Scheduled>, DbError> {
     let mut tx = pool.begin_unscoped().await?;
     crate::db::set_context(&mut tx, None, Some(operator), None).await?;
-    let rows: Vec<(uuid::Uuid, DateTime<Utc>)> = sqlx::query_as(
-        "select id, termination_due_at from tenants where termination_due_at is not null",
+    let rows = sqlx::query!(
+        r#"select id as "id: TenantId", termination_due_at as "due_at!"
+           from tenants where termination_due_at is not null"#,
     )
     .fetch_all(&mut *tx)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, due_at)| Scheduled {
-            tenant_id: TenantId::from(id),
-            due_at,
+        .map(|row| Scheduled {
+            tenant_id: row.id,
+            due_at: row.due_at,
         })
         .collect())
 }
@@ -78,26 +79,27 @@ pub async fn schedule(
     grace: GracePeriod,
 ) -> Result<Vec<QueuedEmail>, LifecycleError> {
     let mut tx = operator_tx(pool, operator, tenant).await?;
-    let (status, slug, name, due): (TenantStatus, String, String, Option<DateTime<Utc>>) =
-        sqlx::query_as(
-            "select status, slug, name, termination_due_at from tenants where id = $1 for update",
-        )
-        .bind(tenant.as_uuid())
-        .fetch_optional(tx.conn())
-        .await
-        .map_err(DbError::from)?
-        .ok_or(LifecycleError::NoSuchWorkspace)?;
-    if status != TenantStatus::Suspended || due.is_some() {
+    let row = sqlx::query!(
+        r#"select status as "status: TenantStatus", slug, name, termination_due_at
+           from tenants where id = $1 for update"#,
+        tenant as TenantId,
+    )
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .ok_or(LifecycleError::NoSuchWorkspace)?;
+    let (status, slug, name) = (row.status, row.slug, row.name);
+    if status != TenantStatus::Suspended || row.termination_due_at.is_some() {
         return Err(LifecycleError::WrongWorkspaceStatus(status));
     }
-    let due_at: DateTime<Utc> = sqlx::query_scalar(
-        "update tenants set termination_due_at = now() + make_interval(days => $2),
+    let due_at: DateTime<Utc> = sqlx::query_scalar!(
+        r#"update tenants set termination_due_at = now() + make_interval(days => $2),
                 updated_at = now(), updated_by = $3, version = version + 1
-         where id = $1 returning termination_due_at",
+           where id = $1 returning termination_due_at as "termination_due_at!""#,
+        tenant as TenantId,
+        i32::from(grace.0),
+        operator as UserId,
     )
-    .bind(tenant.as_uuid())
-    .bind(i32::from(grace.0))
-    .bind(operator.as_uuid())
     .fetch_one(tx.conn())
     .await
     .map_err(DbError::from)?;
@@ -111,12 +113,12 @@ pub async fn schedule(
     )
     .await?;
 
-    let admins: Vec<String> = sqlx::query_scalar(
+    let admins: Vec<String> = sqlx::query_scalar!(
         "select u.email from tenant_members m join users u on u.id = m.user_id
          where m.tenant_id = $1 and m.role = 'admin' and m.deactivated_at is null
          order by u.email",
+        tenant as TenantId,
     )
-    .bind(tenant.as_uuid())
     .fetch_all(tx.conn())
     .await
     .map_err(DbError::from)?;
@@ -143,14 +145,14 @@ pub async fn cancel(
     tenant: TenantId,
 ) -> Result<(), LifecycleError> {
     let mut tx = operator_tx(pool, operator, tenant).await?;
-    let cancelled: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "update tenants set termination_due_at = null,
+    let cancelled: Option<DateTime<Utc>> = sqlx::query_scalar!(
+        r#"update tenants set termination_due_at = null,
                 updated_at = now(), updated_by = $2, version = version + 1
-         where id = $1 and termination_due_at is not null
-         returning now()",
+           where id = $1 and termination_due_at is not null
+           returning now() as "cancelled_at!""#,
+        tenant as TenantId,
+        operator as UserId,
     )
-    .bind(tenant.as_uuid())
-    .bind(operator.as_uuid())
     .fetch_optional(tx.conn())
     .await
     .map_err(DbError::from)?;
@@ -183,10 +185,11 @@ async fn operator_tx(
         read_only: false,
     };
     let mut tx = pool.begin(context).await?;
-    let is_operator: bool = sqlx::query_scalar("select aura.current_user_is_platform_admin()")
-        .fetch_one(tx.conn())
-        .await
-        .map_err(DbError::from)?;
+    let is_operator: bool =
+        sqlx::query_scalar!(r#"select aura.current_user_is_platform_admin() as "is_operator!""#)
+            .fetch_one(tx.conn())
+            .await
+            .map_err(DbError::from)?;
     if !is_operator {
         return Err(LifecycleError::NotOperator);
     }
@@ -200,24 +203,24 @@ async fn audit_both(
     action: &str,
     after: &serde_json::Value,
 ) -> Result<(), DbError> {
-    sqlx::query(
+    sqlx::query!(
         "insert into audit_log (tenant_id, actor_user_id, action, entity_type, entity_id, after)
          values ($1, $2, $3, 'tenant', $1, $4)",
+        tenant as TenantId,
+        operator as UserId,
+        action,
+        after,
     )
-    .bind(tenant.as_uuid())
-    .bind(operator.as_uuid())
-    .bind(action)
-    .bind(after)
     .execute(tx.conn())
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "insert into platform_audit_log (actor_user_id, action, entity_type, entity_id, after)
          values ($1, $2, 'tenant', $3, $4)",
+        operator as UserId,
+        action,
+        tenant as TenantId,
+        after,
     )
-    .bind(operator.as_uuid())
-    .bind(action)
-    .bind(tenant.as_uuid())
-    .bind(after)
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -251,15 +254,15 @@ pub struct Terminated {
 pub async fn terminate_due(owner: &OwnerPool) -> Result<Vec<Terminated>, TerminationError> {
     let mut conn = owner.pool().acquire().await.map_err(DbError::from)?;
     let order = deletion_order(&mut conn).await?;
-    let due: Vec<(uuid::Uuid, String)> = sqlx::query_as(
-        "select id, slug from tenants
-         where status = 'suspended' and termination_due_at <= now() order by termination_due_at",
+    let due = sqlx::query!(
+        r#"select id as "id: TenantId", slug from tenants
+           where status = 'suspended' and termination_due_at <= now() order by termination_due_at"#,
     )
     .fetch_all(&mut *conn)
     .await?;
     let mut done = Vec::new();
-    for (id, slug) in due {
-        done.push(terminate(&mut conn, &order, TenantId::from(id), slug).await?);
+    for row in due {
+        done.push(terminate(&mut conn, &order, row.id, row.slug).await?);
     }
     Ok(done)
 }
@@ -276,12 +279,15 @@ struct Doomed {
 /// The tables with `tenant_id`, every table before those it references.
 async fn deletion_order(conn: &mut PgConnection) -> Result<Vec<Doomed>, TerminationError> {
     let mut pending = catalog::tenant_tables(&mut *conn).await?;
-    let references: Vec<(String, String)> = sqlx::query_as(
-        "select distinct conrelid::regclass::text, confrelid::regclass::text from pg_constraint
-         where contype = 'f' and conparentid = 0",
+    let references: Vec<(String, String)> = sqlx::query!(
+        r#"select distinct conrelid::regclass::text as "child!", confrelid::regclass::text as "parent!"
+           from pg_constraint where contype = 'f' and conparentid = 0"#,
     )
     .fetch_all(&mut *conn)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|row| (row.child, row.parent))
+    .collect();
     let mut order = Vec::new();
     while !pending.is_empty() {
         // A table no other pending table references can go now.
@@ -299,14 +305,18 @@ async fn deletion_order(conn: &mut PgConnection) -> Result<Vec<Doomed>, Terminat
         }
         pending.retain(|table| !ready.contains(table));
         for table in ready {
-            // A plain table is its own leaf (pg_partition_tree lists nothing for it).
-            let leaves: Vec<String> = sqlx::query_scalar(
-                "select relid::regclass::text from pg_partition_tree($1::regclass)
-                 where isleaf
-                 union all select $1 where not exists (select from pg_partition_tree($1::regclass))
-                 order by 1",
+            // A plain table is its own leaf (pg_partition_tree lists nothing for it). Each leaf
+            // comes as `schema.name` quoted by `format('%I')`, so it is safe to splice.
+            let leaves: Vec<String> = sqlx::query_scalar!(
+                r#"select format('%I.%I', n.nspname, c.relname) as "leaf!"
+                   from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                   where c.oid in (
+                       select relid from pg_partition_tree($1::text::regclass) where isleaf
+                       union all select $1::text::regclass
+                       where not exists (select from pg_partition_tree($1::text::regclass)))
+                   order by c.oid::regclass::text"#,
+                table.as_str(),
             )
-            .bind(&table)
             .fetch_all(&mut *conn)
             .await?;
             let self_referencing = references
@@ -333,6 +343,7 @@ async fn terminate(
     for doomed in order {
         let mut deleted = 0;
         for leaf in &doomed.leaves {
+            // Not a macro: the table is found in the catalog at run time.
             if doomed.self_referencing {
                 deleted += sqlx::query(&format!("delete from {leaf} where tenant_id = $1"))
                     .bind(tenant.as_uuid())
@@ -341,7 +352,7 @@ async fn terminate(
                     .rows_affected() as i64;
                 continue;
             }
-            // Identifiers come from the catalog (`regclass` text, quoted where needed).
+            // Not a macro: the table is found in the catalog at run time (quoted, see above).
             let statement = format!(
                 "delete from {leaf} where ctid = any (array(
                      select ctid from {leaf} where tenant_id = $1 limit $2))"
@@ -361,21 +372,21 @@ async fn terminate(
         }
         rows.insert(doomed.table.clone(), deleted);
     }
-    sqlx::query(
+    sqlx::query!(
         "update tenants set status = 'deleted', termination_due_at = null, terminated_at = now(),
                 updated_at = now(), version = version + 1
          where id = $1",
+        tenant as TenantId,
     )
-    .bind(tenant.as_uuid())
     .execute(&mut *tx)
     .await?;
     let total: i64 = rows.values().sum();
-    sqlx::query(
+    sqlx::query!(
         "insert into platform_audit_log (actor_user_id, action, entity_type, entity_id, after)
          values (null, 'tenant.terminated', 'tenant', $1, $2)",
+        tenant as TenantId,
+        serde_json::json!({ "slug": slug, "id": tenant.as_uuid(), "rows": rows, "total": total }),
     )
-    .bind(tenant.as_uuid())
-    .bind(serde_json::json!({ "slug": slug, "id": tenant.as_uuid(), "rows": rows, "total": total }))
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

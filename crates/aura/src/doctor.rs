@@ -46,10 +46,12 @@ impl Check {
 pub async fn run(database: &Database, args: &DoctorArgs) -> anyhow::Result<()> {
     let owner = database.owner_pool().await?;
     let checks = checks(database, &owner, args).await;
-    let server_version: String = sqlx::query_scalar("show server_version")
-        .fetch_one(owner.pool())
-        .await
-        .unwrap_or_else(|err| format!("unknown ({err})"));
+    // `current_setting` rather than `show`: the same value, and a statement the macro can check.
+    let server_version: String =
+        sqlx::query_scalar!(r#"select current_setting('server_version') as "server_version!""#)
+            .fetch_one(owner.pool())
+            .await
+            .unwrap_or_else(|err| format!("unknown ({err})"));
     owner.close().await;
     let report = report(database, &server_version, &checks);
     print!("{report}");

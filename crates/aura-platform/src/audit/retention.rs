@@ -77,28 +77,26 @@ pub struct Pruned {
 /// the platform audit log in the same transaction; then makes the partitions of the months ahead.
 pub async fn prune(owner: &OwnerPool, period: RetentionPeriod) -> Result<Pruned, RetentionError> {
     let mut tx = owner.pool().begin().await.map_err(DbError::from)?;
-    let dropped: Vec<(String, i64)> = sqlx::query_as(
-        "select partition_name, entries from aura.prune_audit_log($1) order by partition_name",
+    let dropped: Vec<DroppedMonth> = sqlx::query_as!(
+        DroppedMonth,
+        r#"select partition_name as "partition!", entries as "entries!"
+           from aura.prune_audit_log($1) order by partition_name"#,
+        period.0 as i32,
     )
-    .bind(period.0 as i32)
     .fetch_all(&mut *tx)
     .await
     .map_err(DbError::from)?;
-    let dropped: Vec<DroppedMonth> = dropped
-        .into_iter()
-        .map(|(partition, entries)| DroppedMonth { partition, entries })
-        .collect();
     let record = serde_json::json!({
         "older_than_months": period.0,
         "partitions": dropped.iter().map(|d| &d.partition).collect::<Vec<_>>(),
         "entries": dropped.iter().map(|d| d.entries).sum::<i64>(),
     });
     // The operator at the command line has no user id; the entry says what, not who.
-    sqlx::query(
+    sqlx::query!(
         "insert into platform_audit_log (actor_user_id, action, entity_type, after)
          values (null, 'audit.pruned', 'audit_log', $1)",
+        record,
     )
-    .bind(record)
     .execute(&mut *tx)
     .await
     .map_err(DbError::from)?;
@@ -109,12 +107,12 @@ pub async fn prune(owner: &OwnerPool, period: RetentionPeriod) -> Result<Pruned,
 
 /// Makes the partitions of this month and the next [`MONTHS_AHEAD`]; the number made.
 pub async fn create_partitions_ahead(owner: &OwnerPool) -> Result<i32, DbError> {
-    Ok(
-        sqlx::query_scalar("select aura.create_audit_log_partitions($1)")
-            .bind(MONTHS_AHEAD)
-            .fetch_one(owner.pool())
-            .await?,
+    Ok(sqlx::query_scalar!(
+        r#"select aura.create_audit_log_partitions($1) as "created!""#,
+        MONTHS_AHEAD
     )
+    .fetch_one(owner.pool())
+    .await?)
 }
 
 #[cfg(test)]

@@ -160,7 +160,7 @@ async fn run(mut command: tokio::process::Command, name: &str) -> Result<(), Bac
 
 /// The migrations the database records as applied, in order.
 pub async fn applied_migrations(owner: &OwnerPool) -> Result<Vec<AppliedMigration>, DbError> {
-    let rows: Vec<(i64, String, Vec<u8>)> = sqlx::query_as(
+    let rows = sqlx::query!(
         "select version, description, checksum from _sqlx_migrations
          where success order by version",
     )
@@ -168,10 +168,10 @@ pub async fn applied_migrations(owner: &OwnerPool) -> Result<Vec<AppliedMigratio
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(version, description, checksum)| AppliedMigration {
-            version,
-            description,
-            checksum: hex(&checksum),
+        .map(|row| AppliedMigration {
+            version: row.version,
+            description: row.description,
+            checksum: hex(&row.checksum),
         })
         .collect())
 }
@@ -204,10 +204,12 @@ pub async fn backup(
     aura_version: &str,
 ) -> Result<Manifest, BackupError> {
     let migrations = applied_migrations(owner).await?;
-    let server_version: String = sqlx::query_scalar("show server_version")
-        .fetch_one(owner.pool())
-        .await
-        .map_err(DbError::from)?;
+    // `current_setting` rather than `show`: the same value, and a statement the macro can check.
+    let server_version: String =
+        sqlx::query_scalar!(r#"select current_setting('server_version') as "server_version!""#)
+            .fetch_one(owner.pool())
+            .await
+            .map_err(DbError::from)?;
 
     let partial = with_suffix(archive, ".partial");
     let mut dump = tools.command("pg_dump", owner_url)?;
@@ -345,21 +347,21 @@ pub async fn restore(
 
 /// Tables, views, sequences, functions and schemas that are not PostgreSQL's own, a few of them.
 async fn user_relations(owner: &OwnerPool) -> Result<Vec<String>, DbError> {
-    let found: Vec<String> = sqlx::query_scalar(
-        "select what from (
+    let found: Vec<String> = sqlx::query_scalar!(
+        r#"select what as "what!" from (
              select format('%s %s', case c.relkind when 'S' then 'sequence' when 'v' then 'view'
                                     else 'table' end, c.oid::regclass) as what
              from pg_class c join pg_namespace n on n.oid = c.relnamespace
              where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
-               and n.nspname not like 'pg\\_temp\\_%' and n.nspname not like 'pg\\_toast\\_temp\\_%'
+               and n.nspname not like 'pg\_temp\_%' and n.nspname not like 'pg\_toast\_temp\_%'
                and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
              union all
              select format('schema %I', nspname) from pg_namespace
              where nspname not in ('pg_catalog', 'information_schema', 'pg_toast', 'public')
-               and nspname not like 'pg\\_%'
-         ) found order by 1 limit $1",
+               and nspname not like 'pg\_%'
+         ) found order by 1 limit $1"#,
+        NOT_EMPTY_SHOWN as i64,
     )
-    .bind(NOT_EMPTY_SHOWN as i64)
     .fetch_all(owner.pool())
     .await?;
     Ok(found)

@@ -10,7 +10,6 @@ use super::migrate::{APP_ROLE, MIGRATOR};
 use super::DbError;
 
 /// A table-like relation as the catalog describes it; `tenant_id_*` are NULL without that column.
-#[derive(sqlx::FromRow)]
 struct Relation {
     name: String,
     kind: String,
@@ -33,18 +32,19 @@ const COMMANDS: [&str; 4] = ["SELECT", "INSERT", "UPDATE", "DELETE"];
 ///   partition queried by name does not apply its parent's policies.
 pub async fn isolation_violations(db: &PgPool) -> Result<Vec<String>, DbError> {
     let mut violations = Vec::new();
-    let tables: Vec<Relation> = sqlx::query_as(
-        "select c.oid::regclass::text as name, c.relkind::text as kind,
-                c.relrowsecurity as rls, c.relforcerowsecurity as forced,
-                format_type(a.atttypid, a.atttypmod) as tenant_id_type,
-                a.attnotnull as tenant_id_not_null
+    let tables: Vec<Relation> = sqlx::query_as!(
+        Relation,
+        r#"select c.oid::regclass::text as "name!", c.relkind::text as "kind!",
+                c.relrowsecurity as "rls!", c.relforcerowsecurity as "forced!",
+                format_type(a.atttypid, a.atttypmod) as "tenant_id_type?",
+                a.attnotnull as "tenant_id_not_null?"
          from pg_class c
          join pg_namespace n on n.oid = c.relnamespace
          left join pg_attribute a
                 on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
          where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
            and c.relkind in ('r', 'p', 'v', 'm', 'f')
-         order by 1",
+         order by 1"#,
     )
     .fetch_all(db)
     .await?;
@@ -64,11 +64,11 @@ pub async fn isolation_violations(db: &PgPool) -> Result<Vec<String>, DbError> {
             continue; // out of aura_app's reach, e.g. the migrations bookkeeping table
         }
         if kind == "v" {
-            let invoker: bool = sqlx::query_scalar(
-                "select coalesce('security_invoker=true' = any(reloptions), false)
-                 from pg_class where oid = $1::regclass",
+            let invoker: bool = sqlx::query_scalar!(
+                r#"select coalesce('security_invoker=true' = any(reloptions), false) as "invoker!"
+                   from pg_class where oid = $1::text::regclass"#,
+                table.as_str(),
             )
-            .bind(&table)
             .fetch_one(db)
             .await?;
             if !invoker {
@@ -97,15 +97,18 @@ pub async fn isolation_violations(db: &PgPool) -> Result<Vec<String>, DbError> {
             if !granted.iter().any(|g| g == command) {
                 continue;
             }
-            let policies: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
-                "select qual, with_check from pg_policies
-                 where format('%I.%I', schemaname, tablename)::regclass = $1::regclass
-                   and cmd in ($2, 'ALL')",
+            let policies: Vec<(Option<String>, Option<String>)> = sqlx::query!(
+                r#"select qual as "qual?", with_check as "with_check?" from pg_policies
+                   where format('%I.%I', schemaname, tablename)::regclass = $1::text::regclass
+                     and cmd in ($2::text, 'ALL')"#,
+                table.as_str(),
+                command,
             )
-            .bind(&table)
-            .bind(command)
             .fetch_all(db)
-            .await?;
+            .await?
+            .into_iter()
+            .map(|row| (row.qual, row.with_check))
+            .collect();
             if policies.is_empty() {
                 violations.push(format!(
                     "{table} has no {command} policy though {APP_ROLE} may {command}"
@@ -128,18 +131,21 @@ pub async fn isolation_violations(db: &PgPool) -> Result<Vec<String>, DbError> {
             }
         }
     }
-    let reachable_partitions: Vec<(String, String)> = sqlx::query_as(
-        "select c.oid::regclass::text, i.inhparent::regclass::text
-         from pg_inherits i join pg_class c on c.oid = i.inhrelid
-         where c.relispartition and c.relkind in ('r', 'p')
-           and (has_table_privilege($1, c.oid, 'SELECT') or has_table_privilege($1, c.oid, 'INSERT')
-                or has_table_privilege($1, c.oid, 'UPDATE') or has_table_privilege($1, c.oid, 'DELETE'))
-         order by 1",
+    let reachable_partitions = sqlx::query!(
+        r#"select c.oid::regclass::text as "partition!", i.inhparent::regclass::text as "parent!"
+           from pg_inherits i join pg_class c on c.oid = i.inhrelid
+           where c.relispartition and c.relkind in ('r', 'p')
+             and (has_table_privilege($1::text, c.oid, 'SELECT')
+                  or has_table_privilege($1::text, c.oid, 'INSERT')
+                  or has_table_privilege($1::text, c.oid, 'UPDATE')
+                  or has_table_privilege($1::text, c.oid, 'DELETE'))
+           order by 1"#,
+        APP_ROLE,
     )
-    .bind(APP_ROLE)
     .fetch_all(db)
     .await?;
-    for (partition, parent) in reachable_partitions {
+    for row in reachable_partitions {
+        let (partition, parent) = (row.partition, row.parent);
         violations.push(format!(
             "{APP_ROLE} may use the partition {partition} directly, skipping {parent}'s policies"
         ));
@@ -150,14 +156,15 @@ pub async fn isolation_violations(db: &PgPool) -> Result<Vec<String>, DbError> {
 /// Every table with a `tenant_id` column (partitions aside: their parent stands for them), as
 /// the catalog lists them, in name order.
 pub async fn tenant_tables<'e>(db: impl sqlx::PgExecutor<'e>) -> Result<Vec<String>, DbError> {
-    Ok(sqlx::query_scalar(
-        "select c.oid::regclass::text
-         from pg_class c
-         join pg_namespace n on n.oid = c.relnamespace
-         join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
-         where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
-           and c.relkind in ('r', 'p') and not c.relispartition
-         order by 1",
+    Ok(sqlx::query_scalar!(
+        r#"select c.oid::regclass::text as "table!"
+           from pg_class c
+           join pg_namespace n on n.oid = c.relnamespace
+           join pg_attribute a
+                on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
+           where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
+             and c.relkind in ('r', 'p') and not c.relispartition
+           order by 1"#,
     )
     .fetch_all(db)
     .await?)
@@ -257,8 +264,8 @@ const PRINCIPAL_COLUMNS: [(&str, &str); 4] = [
 
 /// Foreign keys from a table with a `tenant_id` to `users` that leave the tenant out.
 pub async fn user_references_without_tenant(db: &PgPool) -> Result<Vec<String>, DbError> {
-    let references: Vec<(String, String)> = sqlx::query_as(
-        "select c.conrelid::regclass::text, a.attname::text
+    let references = sqlx::query!(
+        r#"select c.conrelid::regclass::text as "table!", a.attname::text as "column!"
          from pg_constraint c
          join pg_attribute a on a.attrelid = c.conrelid and a.attnum = any (c.conkey)
          where c.contype = 'f' and c.confrelid = 'users'::regclass
@@ -266,12 +273,13 @@ pub async fn user_references_without_tenant(db: &PgPool) -> Result<Vec<String>, 
            and exists (select 1 from pg_attribute t
                        where t.attrelid = c.conrelid and t.attname = 'tenant_id'
                          and not t.attisdropped)
-         order by 1, 2",
+         order by 1, 2"#,
     )
     .fetch_all(db)
     .await?;
     Ok(references
         .into_iter()
+        .map(|row| (row.table, row.column))
         // A membership is the one row that names a user as such.
         .filter(|(table, column)| !(table == "tenant_members" && column == "user_id"))
         .filter(|(_, column)| !HISTORY_COLUMNS.contains(&column.as_str()))
@@ -285,12 +293,14 @@ pub async fn user_references_without_tenant(db: &PgPool) -> Result<Vec<String>, 
 async fn granted_commands(db: &PgPool, table: &str) -> Result<Vec<String>, DbError> {
     let mut granted = Vec::new();
     for command in COMMANDS {
-        let has: bool = sqlx::query_scalar("select has_table_privilege($1, $2::regclass, $3)")
-            .bind(APP_ROLE)
-            .bind(table)
-            .bind(command)
-            .fetch_one(db)
-            .await?;
+        let has: bool = sqlx::query_scalar!(
+            r#"select has_table_privilege($1::text, $2::text::regclass, $3::text) as "has!""#,
+            APP_ROLE,
+            table,
+            command,
+        )
+        .fetch_one(db)
+        .await?;
         if has {
             granted.push(command.to_owned());
         }
@@ -301,15 +311,26 @@ async fn granted_commands(db: &PgPool, table: &str) -> Result<Vec<String>, DbErr
 /// The server's role: it exists, is not a superuser, cannot bypass RLS, create roles or
 /// databases, owns no relation and is a member of no role.
 pub async fn app_role_violations(db: &PgPool) -> Result<Vec<String>, DbError> {
-    let role: Option<(bool, bool, bool, bool, i64, i64)> = sqlx::query_as(
-        "select rolsuper, rolbypassrls, rolcreaterole, rolcreatedb,
-                (select count(*) from pg_class where relowner = r.oid),
-                (select count(*) from pg_auth_members m where m.member = r.oid)
-         from pg_roles r where rolname = $1",
+    let role = sqlx::query!(
+        r#"select rolsuper as "superuser!", rolbypassrls as "bypass!",
+                  rolcreaterole as "create_role!", rolcreatedb as "create_db!",
+                  (select count(*) from pg_class where relowner = r.oid) as "owned!",
+                  (select count(*) from pg_auth_members m where m.member = r.oid) as "member_of!"
+           from pg_roles r where rolname = $1::text"#,
+        APP_ROLE,
     )
-    .bind(APP_ROLE)
     .fetch_optional(db)
-    .await?;
+    .await?
+    .map(|r| {
+        (
+            r.superuser,
+            r.bypass,
+            r.create_role,
+            r.create_db,
+            r.owned,
+            r.member_of,
+        )
+    });
     let Some((superuser, bypass, create_role, create_db, owned, member_of)) = role else {
         return Ok(vec![format!(
             "the role {APP_ROLE} does not exist (run `aura migrate`)"
@@ -333,11 +354,11 @@ pub async fn app_role_violations(db: &PgPool) -> Result<Vec<String>, DbError> {
 
 /// The `security definer` functions of the schema (they skip RLS), by signature.
 pub async fn definer_functions(db: &PgPool) -> Result<Vec<String>, DbError> {
-    Ok(sqlx::query_scalar(
-        "select p.oid::regprocedure::text
-         from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-         where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema')
-         order by 1",
+    Ok(sqlx::query_scalar!(
+        r#"select p.oid::regprocedure::text as "function!"
+           from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+           where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema')
+           order by 1"#,
     )
     .fetch_all(db)
     .await?)
@@ -346,17 +367,18 @@ pub async fn definer_functions(db: &PgPool) -> Result<Vec<String>, DbError> {
 /// Each `security definer` function pins an empty search_path (so no object of the caller's
 /// can stand in for one of ours) and is not executable by PUBLIC.
 pub async fn definer_function_violations(db: &PgPool) -> Result<Vec<String>, DbError> {
-    let functions: Vec<(String, Option<Vec<String>>, bool)> = sqlx::query_as(
-        "select p.oid::regprocedure::text, p.proconfig,
-                has_function_privilege('public', p.oid, 'execute')
-         from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-         where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema')
-         order by 1",
+    let functions = sqlx::query!(
+        r#"select p.oid::regprocedure::text as "name!", p.proconfig as "config?",
+                  has_function_privilege('public', p.oid, 'execute') as "public!"
+           from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+           where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema')
+           order by 1"#,
     )
     .fetch_all(db)
     .await?;
     let mut violations = Vec::new();
-    for (name, config, public) in functions {
+    for row in functions {
+        let (name, config, public) = (row.name, row.config, row.public);
         let pinned = config.as_ref().is_some_and(|c| {
             c.iter()
                 .any(|s| s == "search_path=\"\"" || s == "search_path=")
@@ -379,11 +401,14 @@ pub async fn definer_function_violations(db: &PgPool) -> Result<Vec<String>, DbE
 /// pending.
 pub async fn migration_violations(db: &PgPool) -> Result<Vec<String>, DbError> {
     let applied: Vec<(i64, bool, Vec<u8>)> =
-        match sqlx::query_as("select version, success, checksum from _sqlx_migrations order by 1")
+        match sqlx::query!("select version, success, checksum from _sqlx_migrations order by 1")
             .fetch_all(db)
             .await
         {
-            Ok(applied) => applied,
+            Ok(applied) => applied
+                .into_iter()
+                .map(|row| (row.version, row.success, row.checksum))
+                .collect(),
             Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("42P01") => {
                 return Ok(vec![
                     "no migration was ever applied (run `aura migrate`)".into()
@@ -424,14 +449,16 @@ pub async fn migration_violations(db: &PgPool) -> Result<Vec<String>, DbError> {
 /// The audit log's partitions reach into the coming month, and no entry waits in the default
 /// partition (it would stop that month's partition from being made by a plain `create`).
 pub async fn audit_partition_violations(db: &PgPool) -> Result<Vec<String>, DbError> {
-    let (next_month, in_default): (bool, i64) = sqlx::query_as(
-        "select to_regclass(format('public.audit_log_y%sm%s',
+    let row = sqlx::query!(
+        r#"select to_regclass(format('public.audit_log_y%sm%s',
                     to_char(now() at time zone 'UTC' + interval '1 month', 'YYYY'),
-                    to_char(now() at time zone 'UTC' + interval '1 month', 'MM'))) is not null,
-                (select count(*) from audit_log_default)",
+                    to_char(now() at time zone 'UTC' + interval '1 month', 'MM'))) is not null
+                    as "next_month!",
+                  (select count(*) from audit_log_default) as "in_default!""#,
     )
     .fetch_one(db)
     .await?;
+    let (next_month, in_default) = (row.next_month, row.in_default);
     let mut violations = Vec::new();
     if !next_month {
         violations.push(

@@ -41,11 +41,13 @@ pub(crate) async fn ensure_app_role(
     .await?;
     if let Some(password) = app_password {
         // `format(%L)` quotes the literal on the server, so the password cannot break the statement.
-        let statement: String =
-            sqlx::query_scalar("select format('alter role aura_app password %L', $1::text)")
-                .bind(password)
-                .fetch_one(&mut *tx)
-                .await?;
+        let statement: String = sqlx::query_scalar!(
+            r#"select format('alter role aura_app password %L', $1::text) as "statement!""#,
+            password
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        // Not a macro: `alter role` takes no parameters, so the quoted literal is spliced.
         sqlx::raw_sql(&statement).execute(&mut *tx).await?;
     }
     tx.commit().await?;
