@@ -22,6 +22,5 @@ pub use error::{ConstraintKind, DbError};
 pub use migrate::{migrate, APP_ROLE, MIGRATOR};
 pub use pools::{
     app_url_from_owner_url, AppPool, ClaimTx, InvalidDatabaseUrl, OwnerPool, PoolSettings,
-    PoolStats,
-    RoleCheckError,
+    PoolStats, RoleCheckError,
 };

@@ -1496,7 +1496,7 @@ async fn a_rep_logs_a_call_from_the_contact_list_in_two_clicks_without_a_reload(
         until(
             &browser,
             "const f = document.activeElement; \
-             return !!f && f.id.startsWith('quick-description-')",
+             return !!f && f.id.startsWith('quick-log-') && f.id.endsWith('-description')",
         )
         .await;
         let focused = page.active_element().await.unwrap();
