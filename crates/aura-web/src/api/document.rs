@@ -12,7 +12,7 @@ use utoipa::openapi::{ObjectBuilder, ResponseBuilder};
 
 /// The problem responses every operation refers to, by status: the component's name and what
 /// it means when an operation does not say more.
-const PROBLEMS: [(&str, &str, &str); 9] = [
+const PROBLEMS: [(&str, &str, &str); 10] = [
     (
         "400",
         "BadRequest",
@@ -36,6 +36,11 @@ const PROBLEMS: [(&str, &str, &str); 9] = [
         "Conflict",
         "A unique value is taken (`duplicate`, `conflict`) or the record changed since it was \
          read (`stale`, with `current`).",
+    ),
+    (
+        "410",
+        "Gone",
+        "It existed and is gone for good: an export's file after it expired and was deleted.",
     ),
     (
         "415",
