@@ -622,9 +622,15 @@ async fn only_managers_and_admins_import() {
         rows(&db, manager, &insert_import(manager.user_id.as_uuid())).await,
         1
     );
+    // Only their own import: not the admin's (0054).
     assert_eq!(
         rows(&db, manager, "update imports set status = 'queued'").await,
-        2
+        1
+    );
+    assert_eq!(
+        rows(&db, t.a, "update imports set status = 'queued'").await,
+        2,
+        "an admin changes any import of the workspace"
     );
     refused(&db, manager, "delete from imports").await;
 }
