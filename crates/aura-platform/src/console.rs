@@ -14,8 +14,8 @@ use crate::tenants::TenantStatus;
 /// `aura.workspace_counts` counts).
 pub const WORKSPACES_PER_PAGE: i64 = 25;
 
-/// The name of one of the platform's queues (`email_outbox`, `webhook_deliveries`, and the
-/// job tables to come), as `aura.queue_backlog()` names it.
+/// The name of one of the platform's queues (`email_outbox`, `exports`, `imports`,
+/// `webhook_deliveries`), as `aura.queue_backlog()` names it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct QueueName(String);
 

@@ -1,5 +1,7 @@
 //! Tenants as the rest of the platform sees them.
 
+use chrono::{DateTime, Utc};
+
 use crate::currency::WorkspaceCurrency;
 use crate::db::{AppPool, DbError, TenantContext, TenantTx};
 use crate::ids::{TenantId, TenantSlug, UserId};
@@ -22,13 +24,24 @@ pub struct Workspace {
     pub slug: TenantSlug,
     pub name: String,
     pub status: TenantStatus,
+    /// When a suspended workspace is deleted for good, if an operator scheduled it (F1.8):
+    /// until then its admins may still sign in and export.
+    pub termination_due_at: Option<DateTime<Utc>>,
+}
+
+impl Workspace {
+    /// Suspended with its deletion scheduled: open only for its admins' export.
+    pub fn is_closing(&self) -> bool {
+        self.status == TenantStatus::Suspended && self.termination_due_at.is_some()
+    }
 }
 
 /// The tenant whose subdomain is `slug`, if any. Runs before any tenant context exists, through
 /// the one narrow `security definer` function made for it (migration 0002).
 pub async fn find_by_slug(pool: &AppPool, slug: &TenantSlug) -> Result<Option<Workspace>, DbError> {
     let row = sqlx::query!(
-        r#"select id as "id!: TenantId", name as "name!", status as "status!: TenantStatus"
+        r#"select id as "id!: TenantId", name as "name!", status as "status!: TenantStatus",
+                  termination_due_at
            from aura.tenant_by_slug($1)"#,
         slug.as_str()
     )
@@ -39,6 +52,7 @@ pub async fn find_by_slug(pool: &AppPool, slug: &TenantSlug) -> Result<Option<Wo
         slug: slug.clone(),
         name: row.name,
         status: row.status,
+        termination_due_at: row.termination_due_at,
     }))
 }
 

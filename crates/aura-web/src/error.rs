@@ -39,6 +39,8 @@ pub enum WebError {
     ExportExpired,
     /// The host names a suspended workspace: nobody may use it, its data is kept.
     WorkspaceSuspended,
+    /// Suspended and scheduled for deletion: only its admins' export is open.
+    WorkspaceClosing,
     Conflict {
         constraint: String,
     },
@@ -231,6 +233,13 @@ impl WebError {
                 "This export has expired",
                 "Export files can be downloaded for 24 hours, then they are deleted. Start a new \
                  export in Settings -> Export.",
+            ),
+            WebError::WorkspaceClosing => (
+                StatusCode::FORBIDDEN,
+                "workspace_closing",
+                "This workspace is suspended and will be deleted",
+                "Nobody can work in it any more. Until the deletion its admins can still sign in \
+                 and export its data from Settings -> Export (/settings/export).",
             ),
             WebError::WorkspaceSuspended => (
                 StatusCode::FORBIDDEN,

@@ -44,6 +44,9 @@ struct ExportPage {
     formats: [ExportFormat; 2],
     error: Option<&'static str>,
     started: bool,
+    /// When the workspace is deleted, if it is awaiting deletion: this page is all that is
+    /// left open in it.
+    deletion_due: Option<String>,
 }
 
 /// The list of exports alone: what htmx polls while one is in progress.
@@ -68,6 +71,14 @@ impl ExportPage {
             formats: [ExportFormat::Csv, ExportFormat::Jsonl],
             error: None,
             started: false,
+            deletion_due: member
+                .workspace
+                .termination_due_at
+                .filter(|_| member.workspace.is_closing())
+                .map(|at| {
+                    let zone = member.zone();
+                    format!("{} ({})", zone.when(&at), zone.name())
+                }),
         })
     }
 

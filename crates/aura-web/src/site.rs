@@ -69,6 +69,13 @@ pub async fn dispatch(state: AppState, sites: Sites, mut request: Request) -> Re
                 request.extensions_mut().insert(workspace.clone());
                 workspace
             }
+            Ok(Some(workspace)) if workspace.is_closing() => {
+                if !open_while_closing(request.uri().path()) {
+                    return WebError::WorkspaceClosing.into_response();
+                }
+                request.extensions_mut().insert(workspace.clone());
+                workspace
+            }
             Ok(Some(workspace)) if workspace.status == TenantStatus::Suspended => {
                 return WebError::WorkspaceSuspended.into_response();
             }
@@ -91,6 +98,21 @@ pub async fn dispatch(state: AppState, sites: Sites, mut request: Request) -> Re
         response.extensions_mut().insert(chrome);
     }
     response
+}
+
+/// What a workspace awaiting its deletion still answers (F1.8: its admins are told they can
+/// export meanwhile): signing in and out, and the export's pages and API, whose handlers admit
+/// only admins. Everything else is refused as for any suspended workspace.
+fn open_while_closing(path: &str) -> bool {
+    let under = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    matches!(
+        path,
+        "/login" | "/logout" | "/api/v1/auth/token" | "/api/v1/auth/refresh"
+    ) || under("/settings/export")
+        || under("/api/v1/exports")
 }
 
 /// The header of an error page inside a workspace: the workspace's, with the member's navigation

@@ -87,7 +87,13 @@ async fn log_in(
             let jar = attempt
                 .into_jar()
                 .add(session_cookie(&state, &session_token));
-            Ok((jar, Redirect::to("/")).into_response())
+            // A workspace awaiting deletion is open only for its export.
+            let home = if workspace.is_closing() {
+                "/settings/export"
+            } else {
+                "/"
+            };
+            Ok((jar, Redirect::to(home)).into_response())
         }
         Err(LoginError::Rejected) => Ok(attempt.rejected(REJECTED)),
         Err(LoginError::Db(err)) => Err(err.into()),

@@ -1933,6 +1933,12 @@ async fn the_queue_backlog_counts_every_workspace_and_names_none() {
         .execute(&db.owner)
         .await
         .unwrap();
+    // The fixture's imports are only uploaded: one is started (queued), the other is not.
+    sqlx::query("update imports set status = 'queued' where tenant_id = $1")
+        .bind(t.a.tenant_id.as_uuid())
+        .execute(&db.owner)
+        .await
+        .unwrap();
     let backlog = |rows: Vec<console::QueueBacklog>| -> Vec<(String, i64, bool)> {
         rows.into_iter()
             .map(|b| (b.queue.as_str().to_owned(), b.depth, b.oldest.is_some()))
@@ -1940,6 +1946,9 @@ async fn the_queue_backlog_counts_every_workspace_and_names_none() {
     };
     let expected = vec![
         ("email_outbox".to_owned(), 1, true),
+        // The fixture's waiting export in each workspace.
+        ("exports".to_owned(), 2, true),
+        ("imports".to_owned(), 1, true),
         // One pending delivery in each workspace.
         ("webhook_deliveries".to_owned(), 2, true),
     ];
@@ -1958,6 +1967,8 @@ async fn the_queue_backlog_counts_every_workspace_and_names_none() {
         seen,
         [
             ("email_outbox".to_owned(), 1),
+            ("exports".to_owned(), 2),
+            ("imports".to_owned(), 1),
             ("webhook_deliveries".to_owned(), 2)
         ]
     );

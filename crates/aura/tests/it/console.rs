@@ -117,10 +117,13 @@ async fn metrics_count_requests_by_route_template_and_read_the_pool_and_queues()
         Some(unsent as f64),
         "{text}"
     );
-    assert_eq!(
-        sample(&text, r#"aura_queue_depth{queue="webhook_deliveries"}"#),
-        Some(0.0)
-    );
+    for queue in ["exports", "imports", "webhook_deliveries"] {
+        assert_eq!(
+            sample(&text, &format!(r#"aura_queue_depth{{queue="{queue}"}}"#)),
+            Some(0.0),
+            "{queue}"
+        );
+    }
     assert_eq!(
         sample(
             &text,

@@ -18,7 +18,7 @@ use crate::helpers::{
 };
 
 /// Waits until the export `id` is no longer waiting or running, at most 60 s; answers it.
-async fn finished(admin: &Api<'_>, id: &str) -> Value {
+pub(crate) async fn finished(admin: &Api<'_>, id: &str) -> Value {
     let started = Instant::now();
     loop {
         let (status, export) = admin.get(&format!("/api/v1/exports/{id}")).await;
@@ -35,10 +35,10 @@ async fn finished(admin: &Api<'_>, id: &str) -> Value {
 }
 
 /// A CSV file's header, and its rows as a map of column to value each.
-type CsvFile = (Vec<String>, Vec<HashMap<String, String>>);
+pub(crate) type CsvFile = (Vec<String>, Vec<HashMap<String, String>>);
 
 /// The CSV files of a zip, by name.
-fn csv_files(zip: &[u8]) -> HashMap<String, CsvFile> {
+pub(crate) fn csv_files(zip: &[u8]) -> HashMap<String, CsvFile> {
     let mut archive = zip::ZipArchive::new(Cursor::new(zip)).expect("a zip");
     let mut files = HashMap::new();
     for index in 0..archive.len() {
@@ -67,6 +67,34 @@ fn csv_files(zip: &[u8]) -> HashMap<String, CsvFile> {
         files.insert(name, (header, rows));
     }
     files
+}
+
+/// One file of a zip as it is stored.
+pub(crate) fn zip_entry(zip: &[u8], name: &str) -> Vec<u8> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(zip)).expect("a zip");
+    let mut bytes = Vec::new();
+    archive
+        .by_name(name)
+        .unwrap_or_else(|_| panic!("{name} is in the zip"))
+        .read_to_end(&mut bytes)
+        .unwrap();
+    bytes
+}
+
+/// Exports acme as CSV through the API, with the code emailed to its admin, and answers the zip.
+pub(crate) async fn export_acme(admin: &Api<'_>, db: &TestDatabase) -> Vec<u8> {
+    let (status, _) = admin.post("/api/v1/exports/code", json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let code = emailed_code(db).await;
+    let (status, export) = admin
+        .post("/api/v1/exports", json!({ "format": "csv", "code": code }))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{export}");
+    let export_id = id(&export);
+    assert_eq!(finished(admin, &export_id).await["status"], "done");
+    let (status, _, zip) = download(admin, &export_id).await;
+    assert_eq!(status, StatusCode::OK);
+    zip
 }
 
 async fn download(admin: &Api<'_>, id: &str) -> (StatusCode, String, Vec<u8>) {

@@ -414,3 +414,72 @@ async fn an_operator_schedules_a_suspended_workspaces_deletion_and_cancels_it() 
         ]
     );
 }
+
+/// F1.8: the admins of a workspace awaiting deletion are told they can export meanwhile, so
+/// signing in and the export (pages and API) stay open for them; every other page and route is
+/// refused, as it is for a workspace that is only suspended, which opens nothing.
+#[tokio::test]
+async fn a_workspace_awaiting_deletion_is_open_only_for_its_admins_export() {
+    use crate::helpers::{location, submit_login, unreachable_mail_server, Api, Member};
+    use reqwest::StatusCode;
+
+    let (app, db) = crate::helpers::TestApp::builder()
+        .mailer(unreachable_mail_server())
+        .demo()
+        .spawn()
+        .await;
+    let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
+    let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
+    let api = Api::sign_in(&app, "acme", "admin").await;
+    let close = |due: &'static str| {
+        let owner = db.owner.clone();
+        async move {
+            sqlx::query(&format!(
+                "update tenants set status = 'suspended', termination_due_at = {due}
+                 where slug = 'acme'"
+            ))
+            .execute(&owner)
+            .await
+            .unwrap();
+        }
+    };
+
+    close("now() + interval '30 days'").await;
+    let page = admin.ok_page("/settings/export").await;
+    assert!(page.contains("id=\"deletion-due\""), "{page}");
+    assert!(page.contains("will be deleted for good on"), "{page}");
+    let (status, page) = admin.page("/contacts").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("export its data"), "{page}");
+    assert_eq!(admin.page("/").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(admin.page("/settings").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        manager.page("/settings/export").await.0,
+        StatusCode::FORBIDDEN,
+        "the export's own check still admits only admins"
+    );
+    let (status, _) = api
+        .post("/api/v1/exports/code", serde_json::json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(api.get("/api/v1/exports").await.0, StatusCode::OK);
+    let (status, problem) = api.get("/api/v1/contacts").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(problem["code"], "workspace_closing", "{problem}");
+    // Signing in leads straight to the export.
+    let browser = app.browser();
+    let login = app.workspace_url("acme", "/login");
+    let signed_in = submit_login(&browser, &login, "admin@acme.example", DEMO_PASSWORD).await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&signed_in), "/settings/export");
+
+    // Only suspended: nothing is open, not even signing in.
+    close("null").await;
+    assert_eq!(
+        admin.page("/settings/export").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let login_page = app.browser().get(&login).send().await.unwrap();
+    assert_eq!(login_page.status(), StatusCode::FORBIDDEN);
+    assert_eq!(api.get("/api/v1/exports").await.0, StatusCode::FORBIDDEN);
+}
