@@ -1,6 +1,6 @@
 //! The export scenario (issue 15): the large workspace exported whole by the server's export
 //! worker, timed from the moment the export is queued until its file is stored, with the
-//! process's resident memory sampled meanwhile (the server runs in this process). The export
+//! server process's resident memory sampled meanwhile. The export
 //! is queued as the owner, as an admin's one-time code would have queued it: the code is
 //! step-up's business, not the export's cost.
 
@@ -17,7 +17,7 @@ pub struct ExportRun {
     pub seconds: f64,
     pub records: i64,
     pub bytes: i64,
-    /// The process's resident memory just before, and the most seen during the export, MiB.
+    /// The server's resident memory just before, and the most seen during the export, MiB.
     pub rss_before: f64,
     pub rss_peak: f64,
 }

@@ -2,8 +2,8 @@
 //! issue 16: benchmarks at scale).
 //!
 //! It builds a fresh database (on `AURA_TEST_DATABASE_URL`, or a private cluster), seeds one
-//! large workspace (`seed`), starts the real server in this process on a random port, signs
-//! the workspace's 50 members in, and then:
+//! large workspace (`seed`), starts the release `aura serve` in its own process on a random
+//! port (`server`), signs the workspace's 50 members in, and then:
 //!
 //! 1. runs the read scenarios at 16 users with the large workspace alone;
 //! 2. seeds the other 99 workspaces and runs every scenario (`scenarios`) at 1, 16 and 64
@@ -13,8 +13,9 @@
 //!
 //! and prints the Markdown of BENCHMARKS.md (`report`).
 //!
-//! `cargo run --release -p aura-bench` (a debug build measures the debug server); `-- --quick`
-//! for a small dataset and 2 s a run, to check that the program works.
+//! `cargo build --release -p aura -p aura-bench && target/release/aura-bench` (it runs the
+//! `aura` built beside it; a debug build measures the debug server); `--quick` for a small
+//! dataset and 2 s a run, to check that the program works.
 
 mod baselines;
 mod export;
@@ -24,19 +25,14 @@ mod report;
 mod routes;
 mod scenarios;
 mod seed;
+mod server;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use aura_platform::auth::api::TokenKeys;
 use aura_platform::db::testing::TestDatabase;
-use aura_platform::outbox::Mailer;
-use aura_web::rate_limit::RateLimiter;
-use aura_web::{AppState, SiteConfig};
 use clap::Parser;
-use tokio::net::TcpListener;
 
 use crate::load::Outcome;
 use crate::report::{Row, RssSampler};
@@ -81,7 +77,6 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or(if args.quick { 10 } else { 100 })
         .max(1);
     let started = Instant::now();
-    let rss = RssSampler::start();
     let db = TestDatabase::new().await;
     let machine = report::machine(&db).await?;
 
@@ -96,7 +91,9 @@ async fn main() -> anyhow::Result<()> {
     let large_seconds = seeding.elapsed().as_secs_f64();
     eprintln!("seeded in {large_seconds:.1} s");
 
-    let address = serve(&db).await?;
+    let server = server::Server::start(&db).await?;
+    let address = server.address;
+    let rss = RssSampler::start(server.pid);
     let rss_idle = rss.take();
     // The export first, on a server that has served nothing yet: its memory is the export's.
     let mut exports = Vec::new();
@@ -183,7 +180,7 @@ async fn main() -> anyhow::Result<()> {
     // Last: its contacts would change the large workspace that the reads are measured on.
     eprintln!("importing {} contacts ...", args.import_rows);
     let imported = import::run(&http, args.import_rows).await?;
-    let (_, rss_peak) = report::rss_mib();
+    let rss_peak = rss.peak();
 
     print_report(&Printed {
         args: &args,
@@ -223,8 +220,8 @@ fn print_export(runs: &[export::ExportRun], large: Size, rss_idle: f64) {
     println!(
         "The large workspace ({} organizations, {} contacts, {} activities, {} deals, {} line \
          items) exported whole by the server's worker, from queued to stored (the worker looks \
-         for work every second, so up to a second of it is waiting); the process's resident \
-         memory after seeding was {rss_idle:.0} MiB.",
+         for work every second, so up to a second of it is waiting); the server's resident \
+         memory when it had started was {rss_idle:.0} MiB.",
         large.organizations,
         large.contacts,
         large.activities,
@@ -280,30 +277,6 @@ async fn http_run(
     Ok(outcome)
 }
 
-/// The real server in this process, over `aura_app`'s pool of 10 connections (`aura serve`'s
-/// default), with the per-member rate limit out of the way (it would stop a benchmark, not
-/// measure anything).
-async fn serve(db: &TestDatabase) -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    let state = AppState {
-        db: db.app.clone(),
-        site: SiteConfig {
-            base_host: format!("localhost:{}", address.port()),
-            https: false,
-        },
-        tokens: TokenKeys::from_secret(b"the benchmark's token signing secret, 32+ bytes")?,
-        limiter: Arc::new(RateLimiter::local().with_limit(u64::MAX)),
-        platform_api_key: None,
-        mailer: Arc::new(Mailer::OutboxOnly),
-        metrics: Arc::default(),
-        webhook_guard: Default::default(),
-        webhook_worker: Default::default(),
-    };
-    tokio::spawn(aura_web::serve(listener, state, std::future::pending()));
-    Ok(address)
-}
-
 struct Printed<'a> {
     args: &'a Args,
     machine: &'a report::Machine,
@@ -322,9 +295,9 @@ struct Printed<'a> {
 fn print_report(p: &Printed) {
     let m = p.machine;
     let command = if p.args.quick {
-        "cargo run --release -p aura-bench -- --quick"
+        "cargo build --release -p aura -p aura-bench && target/release/aura-bench --quick"
     } else {
-        "cargo run --release -p aura-bench"
+        "cargo build --release -p aura -p aura-bench && target/release/aura-bench"
     };
     println!(
         "## Run of {}",
@@ -338,8 +311,8 @@ fn print_report(p: &Printed) {
     );
     println!();
     println!(
-        "Machine: {} cores ({}), {:.0} GiB; {} on the same machine; the server in the \
-         program's process, `aura_app`'s pool 10 connections.",
+        "Machine: {} cores ({}), {:.0} GiB; {} on the same machine; the release `aura serve` \
+         in its own process beside the load driver, `aura_app`'s pool 10 connections.",
         m.cores, m.cpu, m.memory_gib, m.postgres
     );
     println!(
@@ -402,8 +375,8 @@ fn print_report(p: &Printed) {
         .map(|r| format!("{} users {:.0} MiB", r.http.users, r.rss))
         .collect();
     println!(
-        "Resident memory of the process (server and load driver; the allocator keeps what it \
-         once took, so the sign-ins run last): {:.0} MiB after seeding; largest during the \
+        "Resident memory of the `aura serve` process (the allocator keeps what it once took, \
+         so the sign-ins run last): {:.0} MiB after seeding; largest during the \
          other scenarios' 1-user runs {:.0} MiB, 16-user {:.0} MiB, 64-user {:.0} MiB; during \
          the sign-ins {}; peak (`VmHWM`) {:.0} MiB.",
         p.rss_idle,

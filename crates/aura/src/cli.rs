@@ -189,6 +189,13 @@ pub struct ServeArgs {
     #[arg(long, env = "AURA_DB_POOL_SIZE", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=500))]
     pub db_pool_size: u32,
+
+    /// Requests a minute each signed-in user, API key or anonymous client address may make
+    /// before it is answered 429.
+    #[arg(long, env = "AURA_RATE_LIMIT_PER_MINUTE",
+          default_value_t = aura_web::rate_limit::LIMIT_PER_MINUTE,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate_limit_per_minute: u64,
 }
 
 fn parse_postgres_url(value: &str) -> Result<Url, String> {

@@ -273,6 +273,7 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
             .context("cannot connect to the Redis in AURA_REDIS_URL")?,
         None => RateLimiter::local(),
     }
+    .with_limit(args.rate_limit_per_minute)
     .with_trusted_proxies(TrustedProxies::new(args.trusted_proxies.clone()));
     let state = AppState {
         db: app.clone(),
