@@ -378,19 +378,29 @@ fn decimal(value: Option<Decimal>) -> String {
     value.map(|d| d.normalize().to_string()).unwrap_or_default()
 }
 
-/// The header: the built-in columns, then a `custom:<key>` column per custom field.
-fn header(built_in: &[&str], custom: &[Definition]) -> Vec<String> {
-    built_in
-        .iter()
-        .map(|name| (*name).to_owned())
-        .chain(custom.iter().map(|d| format!("custom:{}", d.key)))
-        .collect()
-}
-
-/// Appends the record's custom field values in their text form, in the header's order.
-fn with_custom(mut fields: Vec<String>, custom: &[Definition], values: &Value) -> Vec<String> {
-    fields.extend(custom.iter().map(|d| d.value_text(values)));
-    fields
+/// Writes one record type's file: the header (the listed columns, then a `custom:<key>` column
+/// per custom field), then each row the query streams, as the listed columns' text and, after
+/// `+`, the custom field values in their text form. Each column's name stands beside its value,
+/// so the header and the rows cannot drift apart. (A macro: each `query!` has its own row type.)
+macro_rules! write_part {
+    ($run:ident, $read:ident, $part:literal, $custom:expr, $query:expr,
+     |$row:ident| [$($column:literal => $value:expr),+ $(,)?] $(+ $values:expr)?) => {{
+        let custom: &[Definition] = $custom;
+        let header = [$($column),+]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(custom.iter().map(|d| format!("custom:{}", d.key)))
+            .collect();
+        $run.begin_part($part, header)?;
+        let mut rows = $query.fetch($read.conn());
+        while let Some($row) = rows.try_next().await.map_err(DbError::from)? {
+            #[allow(unused_mut)]
+            let mut fields = vec![$($value),+];
+            $(fields.extend(custom.iter().map(|d| d.value_text($values)));)?
+            $run.record(&fields).await?;
+        }
+        Ok(())
+    }};
 }
 
 // The record types ----------------------------------------------------------------------------
@@ -419,49 +429,32 @@ async fn count(read: &mut TenantTx) -> Result<i64, DbError> {
 async fn organizations(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), RunError> {
     let tenant = read.context().tenant_id;
     let custom = custom_fields::definitions(read, Entity::Organization).await?;
-    run.begin_part(
+    write_part!(
+        run,
+        read,
         "organizations",
-        header(
-            &[
-                "id",
-                "name",
-                "industry",
-                "size",
-                "location",
-                "website",
-                "parent",
-                "created_at",
-                "updated_at",
-            ],
-            &custom,
+        &custom,
+        sqlx::query!(
+            r#"select o.id, o.name, o.industry, o.size_band::text as size, o.location, o.website,
+                      p.name as "parent?", o.custom_fields, o.created_at, o.updated_at
+               from organizations o
+               left join organizations p on p.tenant_id = o.tenant_id and p.id = o.parent_id
+               where o.tenant_id = $1 and o.deleted_at is null
+               order by o.name_key, o.id"#,
+            tenant.as_uuid(),
         ),
-    )?;
-    let mut rows = sqlx::query!(
-        r#"select o.id, o.name, o.industry, o.size_band::text as size, o.location, o.website,
-                  p.name as "parent?", o.custom_fields, o.created_at, o.updated_at
-           from organizations o
-           left join organizations p on p.tenant_id = o.tenant_id and p.id = o.parent_id
-           where o.tenant_id = $1 and o.deleted_at is null
-           order by o.name_key, o.id"#,
-        tenant.as_uuid(),
+        |row| [
+            "id" => row.id.to_string(),
+            "name" => row.name,
+            "industry" => text(row.industry),
+            "size" => text(row.size),
+            "location" => text(row.location),
+            "website" => text(row.website),
+            "parent" => text(row.parent),
+            "created_at" => time(row.created_at),
+            "updated_at" => time(row.updated_at),
+        ] + &row.custom_fields
     )
-    .fetch(read.conn());
-    while let Some(row) = rows.try_next().await.map_err(DbError::from)? {
-        let fields = vec![
-            row.id.to_string(),
-            row.name,
-            text(row.industry),
-            text(row.size),
-            text(row.location),
-            text(row.website),
-            text(row.parent),
-            time(row.created_at),
-            time(row.updated_at),
-        ];
-        run.record(&with_custom(fields, &custom, &row.custom_fields))
-            .await?;
-    }
-    Ok(())
 }
 
 /// `contacts.csv`: live contacts in the list's order; `organization` by name, the owner by
@@ -477,326 +470,213 @@ async fn organizations(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), Run
 async fn contacts(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), RunError> {
     let tenant = read.context().tenant_id;
     let custom = custom_fields::definitions(read, Entity::Contact).await?;
-    run.begin_part(
+    write_part!(
+        run,
+        read,
         "contacts",
-        header(
-            &[
-                "id",
-                "first_name",
-                "last_name",
-                "email",
-                "phone",
-                "title",
-                "organization",
-                "owner_email",
-                "created_at",
-                "updated_at",
-            ],
-            &custom,
+        &custom,
+        sqlx::query!(
+            r#"select c.id, c.first_name, c.last_name, c.email, c.phone, c.title,
+                      o.name as "organization?", u.email as "owner_email?", c.custom_fields,
+                      c.created_at, c.updated_at
+               from contacts c
+               left join organizations o on o.tenant_id = c.tenant_id and o.id = c.organization_id
+               left join users u on u.id = c.assigned_to
+               where c.tenant_id = $1 and c.deleted_at is null
+               order by c.sort_key, c.id"#,
+            tenant.as_uuid(),
         ),
-    )?;
-    let mut rows = sqlx::query!(
-        r#"select c.id, c.first_name, c.last_name, c.email, c.phone, c.title,
-                  o.name as "organization?", u.email as "owner_email?", c.custom_fields,
-                  c.created_at, c.updated_at
-           from contacts c
-           left join organizations o on o.tenant_id = c.tenant_id and o.id = c.organization_id
-           left join users u on u.id = c.assigned_to
-           where c.tenant_id = $1 and c.deleted_at is null
-           order by c.sort_key, c.id"#,
-        tenant.as_uuid(),
+        |row| [
+            "id" => row.id.to_string(),
+            "first_name" => row.first_name,
+            "last_name" => row.last_name,
+            "email" => text(row.email),
+            "phone" => text(row.phone),
+            "title" => text(row.title),
+            "organization" => text(row.organization),
+            "owner_email" => text(row.owner_email),
+            "created_at" => time(row.created_at),
+            "updated_at" => time(row.updated_at),
+        ] + &row.custom_fields
     )
-    .fetch(read.conn());
-    while let Some(row) = rows.try_next().await.map_err(DbError::from)? {
-        let fields = vec![
-            row.id.to_string(),
-            row.first_name,
-            row.last_name,
-            text(row.email),
-            text(row.phone),
-            text(row.title),
-            text(row.organization),
-            text(row.owner_email),
-            time(row.created_at),
-            time(row.updated_at),
-        ];
-        run.record(&with_custom(fields, &custom, &row.custom_fields))
-            .await?;
-    }
-    Ok(())
 }
 
 /// `deals.csv`: live deals with their process and stage by name.
 async fn deals(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), RunError> {
     let tenant = read.context().tenant_id;
     let custom = custom_fields::definitions(read, Entity::Deal).await?;
-    run.begin_part(
+    write_part!(
+        run,
+        read,
         "deals",
-        header(
-            &[
-                "id",
-                "name",
-                "amount",
-                "process",
-                "stage",
-                "outcome",
-                "probability",
-                "expected_close_date",
-                "organization",
-                "owner_email",
-                "notes",
-                "closed_at",
-                "lost_reason",
-                "created_at",
-                "updated_at",
-            ],
-            &custom,
+        &custom,
+        sqlx::query!(
+            r#"select d.id, d.name, d.amount, p.name as "process?", s.name as "stage?",
+                      d.outcome::text as "outcome!", d.probability, d.expected_close_date,
+                      o.name as "organization?", u.email as "owner_email?", d.notes, d.closed_at,
+                      d.lost_reason, d.custom_fields, d.created_at, d.updated_at
+               from deals d
+               left join sales_processes p on p.tenant_id = d.tenant_id and p.id = d.process_id
+               left join deal_stages s on s.tenant_id = d.tenant_id and s.id = d.stage_id
+               left join organizations o on o.tenant_id = d.tenant_id and o.id = d.organization_id
+               left join users u on u.id = d.assigned_to
+               where d.tenant_id = $1 and d.deleted_at is null
+               order by d.created_at, d.id"#,
+            tenant.as_uuid(),
         ),
-    )?;
-    let mut rows = sqlx::query!(
-        r#"select d.id, d.name, d.amount, p.name as "process?", s.name as "stage?",
-                  d.outcome::text as "outcome!", d.probability, d.expected_close_date,
-                  o.name as "organization?", u.email as "owner_email?", d.notes, d.closed_at,
-                  d.lost_reason, d.custom_fields, d.created_at, d.updated_at
-           from deals d
-           left join sales_processes p on p.tenant_id = d.tenant_id and p.id = d.process_id
-           left join deal_stages s on s.tenant_id = d.tenant_id and s.id = d.stage_id
-           left join organizations o on o.tenant_id = d.tenant_id and o.id = d.organization_id
-           left join users u on u.id = d.assigned_to
-           where d.tenant_id = $1 and d.deleted_at is null
-           order by d.created_at, d.id"#,
-        tenant.as_uuid(),
+        |row| [
+            "id" => row.id.to_string(),
+            "name" => row.name,
+            "amount" => decimal(row.amount),
+            "process" => text(row.process),
+            "stage" => text(row.stage),
+            "outcome" => row.outcome,
+            "probability" => decimal(Some(row.probability)),
+            "expected_close_date" => date(row.expected_close_date),
+            "organization" => text(row.organization),
+            "owner_email" => text(row.owner_email),
+            "notes" => text(row.notes),
+            "closed_at" => optional_time(row.closed_at),
+            "lost_reason" => text(row.lost_reason),
+            "created_at" => time(row.created_at),
+            "updated_at" => time(row.updated_at),
+        ] + &row.custom_fields
     )
-    .fetch(read.conn());
-    while let Some(row) = rows.try_next().await.map_err(DbError::from)? {
-        let fields = vec![
-            row.id.to_string(),
-            row.name,
-            decimal(row.amount),
-            text(row.process),
-            text(row.stage),
-            row.outcome,
-            decimal(Some(row.probability)),
-            date(row.expected_close_date),
-            text(row.organization),
-            text(row.owner_email),
-            text(row.notes),
-            optional_time(row.closed_at),
-            text(row.lost_reason),
-            time(row.created_at),
-            time(row.updated_at),
-        ];
-        run.record(&with_custom(fields, &custom, &row.custom_fields))
-            .await?;
-    }
-    Ok(())
 }
 
 /// `deal_line_items.csv`: the live lines of live deals, by deal.
 async fn line_items(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), RunError> {
     let tenant = read.context().tenant_id;
-    run.begin_part(
+    write_part!(
+        run,
+        read,
         "deal_line_items",
-        header(
-            &[
-                "id",
-                "deal_id",
-                "deal",
-                "product_sku",
-                "product",
-                "quantity",
-                "list_price",
-                "unit_cost",
-                "unit_price",
-                "override_reason",
-                "extended_price",
-                "created_at",
-                "updated_at",
-            ],
-            &[],
+        &[],
+        sqlx::query!(
+            r#"select l.id, l.deal_id, d.name as deal, p.sku as "product_sku?",
+                      p.name as "product?", l.quantity, l.list_price, l.unit_cost, l.unit_price,
+                      l.override_reason, l.extended_price, l.created_at, l.updated_at
+               from deal_line_items l
+               join deals d on d.tenant_id = l.tenant_id and d.id = l.deal_id
+               left join products p on p.tenant_id = l.tenant_id and p.id = l.product_id
+               where l.tenant_id = $1 and l.deleted_at is null and d.deleted_at is null
+               order by l.deal_id, l.created_at, l.id"#,
+            tenant.as_uuid(),
         ),
-    )?;
-    let mut rows = sqlx::query!(
-        r#"select l.id, l.deal_id, d.name as deal, p.sku as "product_sku?",
-                  p.name as "product?", l.quantity, l.list_price, l.unit_cost, l.unit_price,
-                  l.override_reason, l.extended_price, l.created_at, l.updated_at
-           from deal_line_items l
-           join deals d on d.tenant_id = l.tenant_id and d.id = l.deal_id
-           left join products p on p.tenant_id = l.tenant_id and p.id = l.product_id
-           where l.tenant_id = $1 and l.deleted_at is null and d.deleted_at is null
-           order by l.deal_id, l.created_at, l.id"#,
-        tenant.as_uuid(),
+        |row| [
+            "id" => row.id.to_string(),
+            "deal_id" => row.deal_id.to_string(),
+            "deal" => row.deal,
+            "product_sku" => text(row.product_sku),
+            "product" => text(row.product),
+            "quantity" => row.quantity.to_string(),
+            "list_price" => decimal(Some(row.list_price)),
+            "unit_cost" => decimal(Some(row.unit_cost)),
+            "unit_price" => decimal(Some(row.unit_price)),
+            "override_reason" => text(row.override_reason),
+            "extended_price" => decimal(Some(row.extended_price)),
+            "created_at" => time(row.created_at),
+            "updated_at" => time(row.updated_at),
+        ]
     )
-    .fetch(read.conn());
-    while let Some(row) = rows.try_next().await.map_err(DbError::from)? {
-        let fields = vec![
-            row.id.to_string(),
-            row.deal_id.to_string(),
-            row.deal,
-            text(row.product_sku),
-            text(row.product),
-            row.quantity.to_string(),
-            decimal(Some(row.list_price)),
-            decimal(Some(row.unit_cost)),
-            decimal(Some(row.unit_price)),
-            text(row.override_reason),
-            decimal(Some(row.extended_price)),
-            time(row.created_at),
-            time(row.updated_at),
-        ];
-        run.record(&fields).await?;
-    }
-    Ok(())
 }
 
 /// `products.csv`: the catalog, archived products too (deals' lines name them).
 async fn products(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), RunError> {
     let tenant = read.context().tenant_id;
     let custom = custom_fields::definitions(read, Entity::Product).await?;
-    run.begin_part(
+    write_part!(
+        run,
+        read,
         "products",
-        header(
-            &[
-                "id",
-                "sku",
-                "name",
-                "description",
-                "category",
-                "unit_price",
-                "unit_cost",
-                "active",
-                "archived_at",
-                "created_at",
-                "updated_at",
-            ],
-            &custom,
+        &custom,
+        sqlx::query!(
+            r#"select id, sku, name, description, category, unit_price, unit_cost, active,
+                      archived_at, custom_fields, created_at, updated_at
+               from products
+               where tenant_id = $1
+               order by lower(sku), id"#,
+            tenant.as_uuid(),
         ),
-    )?;
-    let mut rows = sqlx::query!(
-        r#"select id, sku, name, description, category, unit_price, unit_cost, active,
-                  archived_at, custom_fields, created_at, updated_at
-           from products
-           where tenant_id = $1
-           order by lower(sku), id"#,
-        tenant.as_uuid(),
+        |row| [
+            "id" => row.id.to_string(),
+            "sku" => row.sku,
+            "name" => row.name,
+            "description" => text(row.description),
+            "category" => text(row.category),
+            "unit_price" => decimal(Some(row.unit_price)),
+            "unit_cost" => decimal(Some(row.unit_cost)),
+            "active" => row.active.to_string(),
+            "archived_at" => optional_time(row.archived_at),
+            "created_at" => time(row.created_at),
+            "updated_at" => time(row.updated_at),
+        ] + &row.custom_fields
     )
-    .fetch(read.conn());
-    while let Some(row) = rows.try_next().await.map_err(DbError::from)? {
-        let fields = vec![
-            row.id.to_string(),
-            row.sku,
-            row.name,
-            text(row.description),
-            text(row.category),
-            decimal(Some(row.unit_price)),
-            decimal(Some(row.unit_cost)),
-            row.active.to_string(),
-            optional_time(row.archived_at),
-            time(row.created_at),
-            time(row.updated_at),
-        ];
-        run.record(&with_custom(fields, &custom, &row.custom_fields))
-            .await?;
-    }
-    Ok(())
 }
 
 /// `activities.csv`: the live timeline entries, oldest first.
 async fn activities(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), RunError> {
     let tenant = read.context().tenant_id;
-    run.begin_part(
+    write_part!(
+        run,
+        read,
         "activities",
-        header(
-            &[
-                "id",
-                "kind",
-                "occurred_at",
-                "contact_id",
-                "contact_email",
-                "organization",
-                "participant_email",
-                "description",
-                "created_at",
-            ],
-            &[],
+        &[],
+        sqlx::query!(
+            r#"select a.id, a.kind::text as "kind!", a.occurred_at, a.contact_id,
+                      c.email as "contact_email?", o.name as "organization?",
+                      u.email as "participant_email?", a.description, a.created_at
+               from activities a
+               left join contacts c on c.tenant_id = a.tenant_id and c.id = a.contact_id
+               left join organizations o on o.tenant_id = a.tenant_id and o.id = a.organization_id
+               left join users u on u.id = a.participant_id
+               where a.tenant_id = $1 and a.deleted_at is null
+               order by a.occurred_at, a.id"#,
+            tenant.as_uuid(),
         ),
-    )?;
-    let mut rows = sqlx::query!(
-        r#"select a.id, a.kind::text as "kind!", a.occurred_at, a.contact_id,
-                  c.email as "contact_email?", o.name as "organization?",
-                  u.email as "participant_email?", a.description, a.created_at
-           from activities a
-           left join contacts c on c.tenant_id = a.tenant_id and c.id = a.contact_id
-           left join organizations o on o.tenant_id = a.tenant_id and o.id = a.organization_id
-           left join users u on u.id = a.participant_id
-           where a.tenant_id = $1 and a.deleted_at is null
-           order by a.occurred_at, a.id"#,
-        tenant.as_uuid(),
+        |row| [
+            "id" => row.id.to_string(),
+            "kind" => row.kind,
+            "occurred_at" => time(row.occurred_at),
+            "contact_id" => row.contact_id.map(|id| id.to_string()).unwrap_or_default(),
+            "contact_email" => text(row.contact_email),
+            "organization" => text(row.organization),
+            "participant_email" => text(row.participant_email),
+            "description" => row.description,
+            "created_at" => time(row.created_at),
+        ]
     )
-    .fetch(read.conn());
-    while let Some(row) = rows.try_next().await.map_err(DbError::from)? {
-        let fields = vec![
-            row.id.to_string(),
-            row.kind,
-            time(row.occurred_at),
-            row.contact_id.map(|id| id.to_string()).unwrap_or_default(),
-            text(row.contact_email),
-            text(row.organization),
-            text(row.participant_email),
-            row.description,
-            time(row.created_at),
-        ];
-        run.record(&fields).await?;
-    }
-    Ok(())
 }
 
 /// `follow_ups.csv`: the live follow-ups, by due time.
 async fn follow_ups(read: &mut TenantTx, run: &mut Run<'_>) -> Result<(), RunError> {
     let tenant = read.context().tenant_id;
-    run.begin_part(
+    write_part!(
+        run,
+        read,
         "follow_ups",
-        header(
-            &[
-                "id",
-                "kind",
-                "subject",
-                "due_at",
-                "owner_email",
-                "contact_id",
-                "deal_id",
-                "done_at",
-                "created_at",
-                "updated_at",
-            ],
-            &[],
+        &[],
+        sqlx::query!(
+            r#"select f.id, f.kind::text as "kind!", f.subject, f.due_at,
+                      u.email as "owner_email?", f.contact_id, f.deal_id, f.done_at, f.created_at,
+                      f.updated_at
+               from follow_ups f
+               left join users u on u.id = f.owner_id
+               where f.tenant_id = $1 and f.deleted_at is null
+               order by f.due_at, f.id"#,
+            tenant.as_uuid(),
         ),
-    )?;
-    let mut rows = sqlx::query!(
-        r#"select f.id, f.kind::text as "kind!", f.subject, f.due_at,
-                  u.email as "owner_email?", f.contact_id, f.deal_id, f.done_at, f.created_at,
-                  f.updated_at
-           from follow_ups f
-           left join users u on u.id = f.owner_id
-           where f.tenant_id = $1 and f.deleted_at is null
-           order by f.due_at, f.id"#,
-        tenant.as_uuid(),
+        |row| [
+            "id" => row.id.to_string(),
+            "kind" => row.kind,
+            "subject" => row.subject,
+            "due_at" => time(row.due_at),
+            "owner_email" => text(row.owner_email),
+            "contact_id" => row.contact_id.map(|id| id.to_string()).unwrap_or_default(),
+            "deal_id" => row.deal_id.map(|id| id.to_string()).unwrap_or_default(),
+            "done_at" => optional_time(row.done_at),
+            "created_at" => time(row.created_at),
+            "updated_at" => time(row.updated_at),
+        ]
     )
-    .fetch(read.conn());
-    while let Some(row) = rows.try_next().await.map_err(DbError::from)? {
-        let fields = vec![
-            row.id.to_string(),
-            row.kind,
-            row.subject,
-            time(row.due_at),
-            text(row.owner_email),
-            row.contact_id.map(|id| id.to_string()).unwrap_or_default(),
-            row.deal_id.map(|id| id.to_string()).unwrap_or_default(),
-            optional_time(row.done_at),
-            time(row.created_at),
-            time(row.updated_at),
-        ];
-        run.record(&fields).await?;
-    }
-    Ok(())
 }
