@@ -158,8 +158,7 @@ async fn main() -> anyhow::Result<()> {
             let (mut app, mut owner) = (None, None);
             if let Some(step) = &scenario.baseline {
                 for rls in [true, false] {
-                    let states =
-                        scenarios::baseline_users(&db, &http, scenario.role, users, rls).await?;
+                    let states = scenarios::baseline_users(&db, &http, scenario.role, users, rls)?;
                     let outcome = load::run(states, run, scenario.cap, Arc::clone(step)).await;
                     if rls {
                         app = Some(outcome);
@@ -396,9 +395,8 @@ fn print_report(p: &Printed) {
 /// RLS and as the owner, at the large workspace among all the others.
 async fn print_plans(db: &TestDatabase, http: &scenarios::Http) -> anyhow::Result<()> {
     for rls in [true, false] {
-        let mut users =
-            scenarios::baseline_users(db, http, scenarios::Role::Manager, 1, rls).await?;
-        let plan = baselines::explain_contacts_fetch(&mut users[0]).await?;
+        let users = scenarios::baseline_users(db, http, scenarios::Role::Manager, 1, rls)?;
+        let plan = baselines::explain_contacts_fetch(&users[0]).await?;
         println!();
         println!(
             "{}:",

@@ -15,12 +15,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use aura_platform::db::testing::TestDatabase;
+use aura_platform::db::TenantContext;
+use aura_platform::ids::MemberRole;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sqlx::Connection;
 use uuid::Uuid;
 
-use crate::baselines::{self, Member};
+use crate::baselines;
 use crate::load::{BoxFuture, Step};
 use crate::seed::{LARGE, PASSWORD};
 
@@ -35,11 +36,11 @@ pub enum Role {
 }
 
 impl Role {
-    fn as_db(self) -> &'static str {
+    fn member_role(self) -> MemberRole {
         match self {
-            Role::Admin => "admin",
-            Role::Manager => "manager",
-            Role::Rep => "sales_rep",
+            Role::Admin => MemberRole::Admin,
+            Role::Manager => MemberRole::Manager,
+            Role::Rep => MemberRole::SalesRep,
         }
     }
 }
@@ -79,11 +80,13 @@ impl Http {
     }
 
     /// The member a baseline's user `user` of `role` stands for.
-    pub fn baseline_member(&self, role: Role, user: usize) -> Member {
-        Member {
-            tenant: self.tenant,
-            user: self.member(role, user).id,
-            role: role.as_db(),
+    /// The context of the `user`-th member of `role`, for a baseline.
+    pub fn context(&self, role: Role, user: usize) -> TenantContext {
+        TenantContext {
+            tenant_id: self.tenant.into(),
+            user_id: self.member(role, user).id.into(),
+            role: role.member_role(),
+            read_only: false,
         }
     }
 }
@@ -358,13 +361,13 @@ type Borrowing<'a> = Pin<Box<dyn Future<Output = anyhow::Result<usize>> + Send +
 /// A baseline step running `f` on the user's connection.
 fn baseline<F>(f: F) -> Option<Baseline>
 where
-    F: for<'a> Fn(&'a mut baselines::User) -> Borrowing<'a> + Send + Sync + 'static,
+    F: for<'a> Fn(&'a baselines::User) -> Borrowing<'a> + Send + Sync + 'static,
 {
     let f = Arc::new(f);
-    Some(Arc::new(move |mut user: baselines::User, _k: u64| {
+    Some(Arc::new(move |user: baselines::User, _k: u64| {
         let f = Arc::clone(&f);
         Box::pin(async move {
-            let result = f(&mut user).await.map(drop);
+            let result = f(&user).await.map(drop);
             (user, result)
         })
     }))
@@ -482,7 +485,7 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
             read: true,
             cap: None,
             http: page(role, "/search?q=smith".into()),
-            baseline: None,
+            baseline: baseline(move |u| Box::pin(baselines_global_search(u, "smith"))),
             moves_deals: false,
         });
     }
@@ -492,7 +495,7 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
         read: true,
         cap: None,
         http: page(Role::Rep, "/".into()),
-        baseline: None,
+        baseline: baseline(|u| Box::pin(baselines_dashboard(u))),
         moves_deals: false,
     });
     list.push(Scenario {
@@ -501,7 +504,7 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
         read: true,
         cap: None,
         http: page(Role::Manager, "/".into()),
-        baseline: None,
+        baseline: baseline(|u| Box::pin(baselines_dashboard(u))),
         moves_deals: false,
     });
     list.push(Scenario {
@@ -513,7 +516,7 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
             Role::Manager,
             format!("/processes/{}/snapshot?period=quarter", fx.process),
         ),
-        baseline: None,
+        baseline: baseline(move |u| Box::pin(baselines_snapshot(u, process))),
         moves_deals: false,
     });
     // Writes.
@@ -651,7 +654,7 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
 }
 
 async fn baselines_deal_list(
-    user: &mut baselines::User,
+    user: &baselines::User,
     process: Uuid,
     stage: Uuid,
     owner: Option<Uuid>,
@@ -659,19 +662,28 @@ async fn baselines_deal_list(
     baselines::deal_list(user, process, stage, owner).await
 }
 
-async fn baselines_board(user: &mut baselines::User, process: Uuid) -> anyhow::Result<usize> {
+async fn baselines_board(user: &baselines::User, process: Uuid) -> anyhow::Result<usize> {
     baselines::board(user, process).await
 }
 
-async fn baselines_search(user: &mut baselines::User, text: &str) -> anyhow::Result<usize> {
+async fn baselines_search(user: &baselines::User, text: &str) -> anyhow::Result<usize> {
     baselines::contact_search(user, text).await
 }
 
-async fn baselines_contact_page(
-    user: &mut baselines::User,
-    contact: Uuid,
-) -> anyhow::Result<usize> {
+async fn baselines_contact_page(user: &baselines::User, contact: Uuid) -> anyhow::Result<usize> {
     baselines::contact_page(user, contact).await
+}
+
+async fn baselines_global_search(user: &baselines::User, text: &str) -> anyhow::Result<usize> {
+    baselines::global_search(user, text).await
+}
+
+async fn baselines_dashboard(user: &baselines::User) -> anyhow::Result<usize> {
+    baselines::dashboard(user).await
+}
+
+async fn baselines_snapshot(user: &baselines::User, process: Uuid) -> anyhow::Result<usize> {
+    baselines::snapshot(user, process).await
 }
 
 /// The users of a stage-move run: user `i` moves the `i / reps`-th open deal of rep `i % reps`,
@@ -721,7 +733,7 @@ pub async fn reset_long_deal(db: &TestDatabase, fx: &Fixture) -> anyhow::Result<
 }
 
 /// One connection per user for a baseline: `aura_app` with context (`rls`) or the owner.
-pub async fn baseline_users(
+pub fn baseline_users(
     db: &TestDatabase,
     http: &Http,
     role: Role,
@@ -729,13 +741,7 @@ pub async fn baseline_users(
     rls: bool,
 ) -> anyhow::Result<Vec<baselines::User>> {
     let url = if rls { &db.app_url } else { &db.owner_url };
-    let mut out = Vec::new();
-    for i in 0..users {
-        out.push(baselines::User {
-            conn: sqlx::PgConnection::connect(url).await?,
-            member: http.baseline_member(role, i),
-            rls,
-        });
-    }
-    Ok(out)
+    (0..users)
+        .map(|i| baselines::User::connect(url, http.context(role, i)))
+        .collect()
 }
