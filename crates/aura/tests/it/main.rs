@@ -8,6 +8,7 @@ mod api_deals;
 mod api_keys;
 mod attacks;
 mod audit;
+mod balancer;
 mod board;
 mod browser;
 mod cli;
