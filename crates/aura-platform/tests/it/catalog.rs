@@ -196,6 +196,9 @@ async fn security_definer_functions_are_few_known_and_hardened() {
             "aura.issue_workspace_handoff(text,bytea)",
             "aura.keep_member_of()",
             "aura.own_workspaces()",
+            // The owner copies' triggers (0058): `deals.rs` (a reassignment moves every
+            // child's copy; a copy that lies is corrected and refused).
+            "aura.pass_on_owner()",
             // `/metrics`' queue counts and the operators' workspace counts: `isolation.rs`.
             "aura.queue_backlog()",
             // The webhook triggers: the server's `webhooks.rs` (receivers get exactly the events
@@ -210,6 +213,7 @@ async fn security_definer_functions_are_few_known_and_hardened() {
             "aura.record_refused_api_key(bytea)",
             "aura.record_stage_move()",
             "aura.record_webhook_event()",
+            "aura.take_record_owners()",
             "aura.tenant_by_slug(text)",
             "aura.use_api_key(bytea,inet)",
             "aura.workspace_counts(uuid[])",

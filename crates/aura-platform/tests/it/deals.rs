@@ -283,6 +283,13 @@ async fn a_rep_reaches_only_their_own_deals_and_what_follows_them() {
                                      deal_id, deal_owner, created_by)
              values ('{tenant}', 'note', 'x', now(), '{rep}', '{admins_deal}', '{admin}', '{rep}')"
         ),
+        // A copy of the owner that lies is corrected to the deal's owner (0058), so the
+        // policy refuses the row as it refuses the honest one above.
+        format!(
+            "insert into activities (tenant_id, kind, description, occurred_at, participant_id,
+                                     deal_id, deal_owner, created_by)
+             values ('{tenant}', 'note', 'x', now(), '{rep}', '{admins_deal}', '{rep}', '{rep}')"
+        ),
     ] {
         let mut tx = db.app.begin(as_rep).await.unwrap();
         let err = sqlx::raw_sql(&statement)
@@ -364,6 +371,39 @@ async fn reassigning_a_deal_carries_its_links_history_and_activities_along() {
         .await
         .unwrap();
     assert_eq!(links, 1);
+    drop(tx);
+
+    // The admin gives the linked contact to the rep too: the link's copy of the contact's
+    // owner follows (0058's trigger, as the cascading key did), and the rep sees the contact.
+    let mut tx = db.app.begin(t.a).await.unwrap();
+    sqlx::query(
+        "update contacts set assigned_to = $2
+         where id = (select contact_id from deal_contacts where deal_id = $1)",
+    )
+    .bind(deal)
+    .bind(as_rep.user_id.as_uuid())
+    .execute(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let contact_owner: Uuid =
+        sqlx::query_scalar("select contact_owner from deal_contacts where deal_id = $1")
+            .bind(deal)
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    assert_eq!(contact_owner, as_rep.user_id.as_uuid());
+    let mut tx = db.app.begin(as_rep).await.unwrap();
+    let seen: i64 = sqlx::query_scalar(
+        "select count(*) from deal_contacts dc
+         join contacts c on c.tenant_id = dc.tenant_id and c.id = dc.contact_id
+         where dc.deal_id = $1",
+    )
+    .bind(deal)
+    .fetch_one(tx.conn())
+    .await
+    .unwrap();
+    assert_eq!(seen, 1);
 }
 
 #[tokio::test]

@@ -108,11 +108,12 @@ async fn distribution_violations(db: &PgPool) -> Vec<String> {
         ));
     }
 
-    let foreign_keys: Vec<(String, String, String, bool)> = sqlx::query_as(
+    let foreign_keys: Vec<(String, String, String, bool, bool)> = sqlx::query_as(
         "select c.conrelid::regclass::text, c.conname::text, c.confrelid::regclass::text,
                 exists (select 1 from pg_attribute a
                         where a.attrelid = c.conrelid and a.attname = 'tenant_id'
-                          and a.attnum = any (c.conkey))
+                          and a.attnum = any (c.conkey)),
+                c.confupdtype in ('c', 'n', 'd')
          from pg_constraint c join pg_namespace n on n.oid = c.connamespace
          where c.contype = 'f' and n.nspname = 'public'
          order by 1, 2",
@@ -120,8 +121,16 @@ async fn distribution_violations(db: &PgPool) -> Vec<String> {
     .fetch_all(db)
     .await
     .unwrap();
-    for (table, constraint, target, holds_tenant) in foreign_keys {
+    for (table, constraint, target, holds_tenant, acts_on_update) in foreign_keys {
         use Placement::*;
+        // Citus refuses CASCADE, SET NULL and SET DEFAULT on update in a key that holds the
+        // distribution column (0058 keeps the owner copies by trigger instead).
+        if acts_on_update && placement_of(&table) == Distributed && holds_tenant {
+            violations.push(format!(
+                "{table}.{constraint} -> {target} acts on update (ON UPDATE CASCADE, SET NULL \
+                 or SET DEFAULT): keep the columns in step with a trigger"
+            ));
+        }
         let allowed = match (placement_of(&table), placement_of(&target)) {
             // Co-located joins only: a key between tenant tables carries the workspace.
             (Distributed, Distributed) => holds_tenant,
@@ -216,6 +225,9 @@ async fn the_distribution_check_catches_every_kind_of_undistributable_table() {
                                      id bigint generated always as identity);
          create table rogue_points_at_local (tenant_id uuid not null,
                                              signup_id uuid references signups (id));
+         create table rogue_cascade (tenant_id uuid not null, parent_id uuid,
+                                     foreign key (tenant_id, parent_id)
+                                     references organizations (tenant_id, id) on update cascade);
          create table rogue_policed (tenant_id uuid not null);
          create policy subquery on rogue_policed using (
              exists (select 1 from tenant_members m where m.tenant_id = rogue_policed.tenant_id));",
@@ -233,6 +245,7 @@ async fn the_distribution_check_catches_every_kind_of_undistributable_table() {
         "rogue_counted.id is an identity column",
         "rogue_points_at_local.rogue_points_at_local_signup_id_fkey -> signups cannot be kept",
         "rogue_policed: policy subquery holds a subquery",
+        "rogue_cascade.rogue_cascade_tenant_id_parent_id_fkey -> organizations acts on update",
     ] {
         assert!(
             violations.contains(expected),
