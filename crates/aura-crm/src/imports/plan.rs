@@ -942,25 +942,32 @@ pub(super) async fn write(
     }
 }
 
-/// The batch's records of one type (`values` picks them), those to create and those to update
-/// (with the record they update), for the column arrays of the batch writes.
-fn split<'a, T>(
-    rows: &'a [PlannedRow],
-    values: impl Fn(&'a Record) -> Option<&'a T>,
-) -> (Vec<&'a T>, Vec<(Uuid, &'a T)>) {
-    let mut creates = Vec::new();
-    let mut updates = Vec::new();
-    for row in rows {
-        let Some(values) = row.record.as_ref().and_then(&values) else {
-            continue;
-        };
-        match row.outcome {
-            Outcome::Create => creates.push(values),
-            Outcome::Update(id) => updates.push((id, values)),
-            Outcome::Duplicate(_) | Outcome::Rejected => {}
+/// Column arrays of a batch of one record type, for `unnest`.
+trait Columns: Default {
+    type Values;
+
+    /// The values of `record`, if it is of this type.
+    fn values(record: &Record) -> Option<&Self::Values>;
+
+    fn push(&mut self, id: Uuid, values: &Self::Values);
+
+    /// The batch's records of this type: those to create (each with `new_id()`), and those to
+    /// update (each with the record it updates).
+    fn of(rows: &[PlannedRow], mut new_id: impl FnMut() -> Uuid) -> (Self, Self) {
+        let mut creates = Self::default();
+        let mut updates = Self::default();
+        for row in rows {
+            let Some(values) = row.record.as_ref().and_then(Self::values) else {
+                continue;
+            };
+            match row.outcome {
+                Outcome::Create => creates.push(new_id(), values),
+                Outcome::Update(id) => updates.push(id, values),
+                Outcome::Duplicate(_) | Outcome::Rejected => {}
+            }
         }
+        (creates, updates)
     }
-    (creates, updates)
 }
 
 /// The mapped custom fields' keys: an update replaces their values and keeps the others.
@@ -995,7 +1002,16 @@ struct ContactColumns {
     custom_fields: Vec<String>,
 }
 
-impl ContactColumns {
+impl Columns for ContactColumns {
+    type Values = ContactValues;
+
+    fn values(record: &Record) -> Option<&ContactValues> {
+        match record {
+            Record::Contact(values) => Some(values),
+            _ => None,
+        }
+    }
+
     fn push(&mut self, id: Uuid, values: &ContactValues) {
         self.ids.push(id);
         self.first_names.push(values.first_name.clone());
@@ -1018,18 +1034,7 @@ async fn write_contacts(
 ) -> Result<(), DbError> {
     let tenant = tx.context().tenant_id;
     let user = tx.context().user_id;
-    let (new, changed) = split(rows, |record| match record {
-        Record::Contact(values) => Some(values),
-        _ => None,
-    });
-    let mut creates = ContactColumns::default();
-    let mut updates = ContactColumns::default();
-    for values in new {
-        creates.push(Uuid::nil(), values);
-    }
-    for (id, values) in changed {
-        updates.push(id, values);
-    }
+    let (creates, updates) = ContactColumns::of(rows, Uuid::nil);
     if !creates.ids.is_empty() {
         let created = sqlx::query!(
             "insert into contacts (tenant_id, first_name, last_name, email, phone, title,
@@ -1111,7 +1116,16 @@ struct OrganizationColumns {
     custom_fields: Vec<String>,
 }
 
-impl OrganizationColumns {
+impl Columns for OrganizationColumns {
+    type Values = OrganizationValues;
+
+    fn values(record: &Record) -> Option<&OrganizationValues> {
+        match record {
+            Record::Organization(values) => Some(values),
+            _ => None,
+        }
+    }
+
     fn push(&mut self, id: Uuid, values: &OrganizationValues) {
         self.ids.push(id);
         self.names.push(values.name.clone());
@@ -1135,18 +1149,7 @@ async fn write_organizations(
 ) -> Result<(), DbError> {
     let tenant = tx.context().tenant_id;
     let user = tx.context().user_id;
-    let (new, changed) = split(rows, |record| match record {
-        Record::Organization(values) => Some(values),
-        _ => None,
-    });
-    let mut creates = OrganizationColumns::default();
-    let mut updates = OrganizationColumns::default();
-    for values in new {
-        creates.push(Uuid::nil(), values);
-    }
-    for (id, values) in changed {
-        updates.push(id, values);
-    }
+    let (creates, updates) = OrganizationColumns::of(rows, Uuid::nil);
     if !creates.ids.is_empty() {
         let created = sqlx::query!(
             "insert into organizations (tenant_id, name, industry, size_band, location, website,
@@ -1231,7 +1234,16 @@ struct DealColumns {
     linked_contacts: Vec<Uuid>,
 }
 
-impl DealColumns {
+impl Columns for DealColumns {
+    type Values = DealValues;
+
+    fn values(record: &Record) -> Option<&DealValues> {
+        match record {
+            Record::Deal(values) => Some(values),
+            _ => None,
+        }
+    }
+
     fn push(&mut self, id: Uuid, values: &DealValues) {
         self.ids.push(id);
         self.names.push(values.name.clone());
@@ -1275,16 +1287,10 @@ async fn write_deals(
 ) -> Result<(), DbError> {
     let tenant = tx.context().tenant_id;
     let user = tx.context().user_id;
-    let (new, _) = split(rows, |record| match record {
-        Record::Deal(values) => Some(values),
-        _ => None,
-    });
-    if new.is_empty() {
+    // The ids are made here, so that the contact links know their deals.
+    let (creates, _) = DealColumns::of(rows, Uuid::new_v4);
+    if creates.ids.is_empty() {
         return Ok(());
-    }
-    let mut creates = DealColumns::default();
-    for values in new {
-        creates.push(Uuid::new_v4(), values);
     }
     let created = sqlx::query!(
         "insert into deals (tenant_id, id, name, amount, process_id, stage_id, outcome,
