@@ -1116,4 +1116,50 @@ mod tests {
             4
         );
     }
+
+    #[test]
+    fn an_exported_deals_header_maps_to_the_deal_fields() {
+        let headers: Vec<String> = [
+            "id",
+            "name",
+            "amount",
+            "process",
+            "stage",
+            "outcome",
+            "probability",
+            "expected_close_date",
+            "organization",
+            "owner_email",
+            "notes",
+            "closed_at",
+            "lost_reason",
+            "created_at",
+            "updated_at",
+            "custom:region",
+            "Contact email",
+        ]
+        .map(String::from)
+        .to_vec();
+        let definitions = [definition("region", "Region")];
+        let mapping = Mapping::automatic(ImportEntity::Deal, &headers, &definitions);
+        let keys: Vec<(usize, String)> = mapping.0.iter().map(|(c, t)| (*c, t.key())).collect();
+        let expected: Vec<(usize, String)> = [
+            (1, "name"),
+            (2, "amount"),
+            (3, "process"),
+            (4, "stage"),
+            (6, "probability"),
+            (7, "expected_close_date"),
+            (8, "organization"),
+            (9, "owner_email"),
+            (10, "notes"),
+            (12, "lost_reason"),
+            (15, "custom:region"),
+            (16, "contact_email"),
+        ]
+        .map(|(c, k)| (c, k.to_owned()))
+        .to_vec();
+        // The outcome and the closing time follow from the stage: left out, with the ids and times.
+        assert_eq!(keys, expected);
+    }
 }

@@ -1,7 +1,13 @@
 //! What an import does with each row (the preview shows it, the run does it), and the batch
 //! writes. Each row is checked by the forms' own input types; what only an import can find out
-//! (an organization or owner named but unknown, a duplicate, a parent loop) is checked here,
-//! against the workspace's records read once for the whole file.
+//! (an organization, contact, owner, process or stage named but unknown, a duplicate, a parent
+//! loop) is checked here, against the workspace's records read once for the whole file.
+//!
+//! The entities share the per-row loop (`plan_rows`: each gives a closure that turns a row's
+//! cells into an outcome and its values, or its problems), the name and email lookups
+//! (`lower_cells` and `ids_named`), the duplicate rules (`Seen`, `outcome_of`) and the split of
+//! a batch into creates and updates (`Columns::of`); what is left per entity is its input type,
+//! its values and its SQL (static, so that `sqlx` checks it).
 
 use std::collections::{HashMap, HashSet};
 
