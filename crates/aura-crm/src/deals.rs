@@ -514,13 +514,13 @@ fn missing_fields(
     missing
 }
 
-struct ValidInput {
-    name: String,
-    amount: Option<Decimal>,
-    probability: Option<Decimal>,
-    notes: Option<String>,
-    lost_reason: Option<String>,
-    custom_fields: serde_json::Value,
+pub(crate) struct ValidInput {
+    pub(crate) name: String,
+    pub(crate) amount: Option<Decimal>,
+    pub(crate) probability: Option<Decimal>,
+    pub(crate) notes: Option<String>,
+    pub(crate) lost_reason: Option<String>,
+    pub(crate) custom_fields: serde_json::Value,
     custom_keys: Vec<String>,
 }
 
@@ -528,6 +528,16 @@ impl DealInput {
     /// Checks the input's own fields; the custom fields against the workspace's definitions.
     async fn validate(&self, tx: &mut TenantTx, check: &mut Check) -> Result<ValidInput, DbError> {
         let definitions = custom_fields::definitions(tx, Entity::Deal).await?;
+        Ok(self.check_fields(&definitions, check))
+    }
+
+    /// [`Self::validate`] with the custom field `definitions` given (an import checks each of
+    /// its rows so, with the definitions read once).
+    pub(crate) fn check_fields(
+        &self,
+        definitions: &[custom_fields::Definition],
+        check: &mut Check,
+    ) -> ValidInput {
         let name = check.required("name", "Name", &self.name, 200);
         let amount = self.amount.map(|a| a.normalize());
         if let Some(amount) = amount {
@@ -567,8 +577,8 @@ impl DealInput {
                 check.refuse("contacts", "Link at most 100 contacts to a deal.");
             }
         }
-        let custom = custom_fields::validate(&definitions, self.custom_fields.as_ref(), check);
-        Ok(ValidInput {
+        let custom = custom_fields::validate(definitions, self.custom_fields.as_ref(), check);
+        ValidInput {
             name,
             amount,
             probability,
@@ -576,7 +586,7 @@ impl DealInput {
             lost_reason,
             custom_fields: serde_json::Value::Object(custom),
             custom_keys: custom_fields::keys(self.custom_fields.as_ref()),
-        })
+        }
     }
 
     /// The contacts to link, each once (the last role given wins).
@@ -649,18 +659,15 @@ pub async fn create(
         // With products, the amount will be their total: it is there.
         let amount = valid.amount.or(has_lines.then_some(Decimal::ZERO));
         let line_count = input.lines.as_ref().map_or(0, Vec::len) as i64;
-        for problem in missing_fields(
+        check_new_in_stage(
             stage,
+            &valid,
             amount,
             input.expected_close_date,
             links.len() as i64,
             line_count,
-        ) {
-            check.refuse(&problem.field, problem.message);
-        }
-        if stage.outcome == Outcome::Lost && valid.lost_reason.is_none() {
-            check.refuse("lost_reason", "Say why the deal was lost.");
-        }
+            &mut check,
+        );
     } else if process.is_some() {
         check.refuse("stage_id", "That stage is not one of this sales process's.");
     }
@@ -720,9 +727,28 @@ pub async fn create(
     Ok(id)
 }
 
+/// What a new deal must have to start in `stage`: its required fields (F11.7), and a lost
+/// reason in a lost stage. `amount` is the amount it will have (its products' total, if any).
+pub(crate) fn check_new_in_stage(
+    stage: &Stage,
+    valid: &ValidInput,
+    amount: Option<Decimal>,
+    close_date: Option<NaiveDate>,
+    contacts: i64,
+    lines: i64,
+    check: &mut Check,
+) {
+    for problem in missing_fields(stage, amount, close_date, contacts, lines) {
+        check.refuse(&problem.field, problem.message);
+    }
+    if stage.outcome == Outcome::Lost && valid.lost_reason.is_none() {
+        check.refuse("lost_reason", "Say why the deal was lost.");
+    }
+}
+
 /// The probability a deal in `stage` gets, and whether a person chose it: fixed for won and
 /// lost stages, else the override if any, else the stage's default.
-fn probability_in(stage: &Stage, chosen: Option<Decimal>) -> (Decimal, bool) {
+pub(crate) fn probability_in(stage: &Stage, chosen: Option<Decimal>) -> (Decimal, bool) {
     match (stage.outcome, chosen) {
         (Outcome::Won, _) => (Decimal::ONE_HUNDRED, false),
         (Outcome::Lost, _) => (Decimal::ZERO, false),
@@ -1853,6 +1879,30 @@ async fn check_organization(
             "That organization does not exist or was deleted.",
         ));
     }
+    Ok(())
+}
+
+/// Writes the `deal.created` entry of each of `ids`, new deals of an import, as [`create`]
+/// writes one: one statement for the batch.
+pub(crate) async fn audit_created(tx: &mut TenantTx, ids: &[DealId]) -> Result<(), DbError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let context = *tx.context();
+    let created = fetch(tx, ids).await?;
+    let entity_ids: Vec<uuid::Uuid> = created.iter().map(|d| d.id.as_uuid()).collect();
+    let afters: Vec<String> = created.iter().map(|d| audit_view(d).to_string()).collect();
+    sqlx::query!(
+        "insert into audit_log (tenant_id, actor_user_id, action, entity_type, entity_id, after)
+         select $1, $2, 'deal.created', 'deal', u.id, u.after::jsonb
+         from unnest($3::uuid[], $4::text[]) as u (id, after)",
+        context.tenant_id.as_uuid(),
+        context.user_id as UserId,
+        &entity_ids,
+        &afters,
+    )
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
-//! CSV import in the browser (issue 15): upload a file, map its columns, preview the rows with
-//! their problems, choose what duplicates do, start it, and watch its progress (the page polls
-//! its own fragment with htmx while a worker runs it); then download the rejected rows.
+//! CSV import in the browser (issue 15): upload a file (organizations, contacts or deals), map
+//! its columns, preview the rows with their problems, choose what duplicates do (deals have
+//! none), start it, and watch its progress (the page polls its own fragment with htmx while a
+//! worker runs it); then download the rejected rows.
 //! Managers and admins only; `aura_crm::imports` and the database's policies decide that too.
 
 use std::collections::HashMap;
@@ -179,7 +180,7 @@ async fn upload(
     } else {
         check_csrf(member.csrf_token(), &form.csrf_token)?;
         match ImportEntity::parse(&form.entity) {
-            None => errors.add("entity", "Choose organizations or contacts."),
+            None => errors.add("entity", "Choose organizations, contacts or deals."),
             Some(entity) => {
                 let upload = Upload {
                     entity,
@@ -222,6 +223,8 @@ struct ImportPage {
     choices: Vec<FieldChoice>,
     /// The mapped columns, in order, with their field's key: the preview's columns.
     mapped: Vec<(usize, String, String)>,
+    /// The keys of `mapped`: a row's problem under another key shows in its result cell.
+    mapped_keys: Vec<String>,
     preview: Option<Preview>,
     errors: Errors,
 }
@@ -256,23 +259,25 @@ async fn import_view(
     errors: Errors,
 ) -> Result<ImportPage, WebError> {
     let context = member.signed_in.context;
-    let (columns, choices, mapped, preview) = if import.status == ImportStatus::Uploaded {
-        let mapping = imports::mapping(&state.db, context, &import).await?;
-        let choices = imports::field_choices(&state.db, context, import.entity).await?;
-        let columns = columns(&import, &mapping);
-        let mapped = mapping
-            .0
-            .iter()
-            .map(|(column, target)| {
-                let header = import.headers.get(*column).cloned().unwrap_or_default();
-                (*column, header, target.key())
-            })
-            .collect();
-        let preview = imports::preview(&state.db, context, import.id).await?;
-        (columns, choices, mapped, preview)
-    } else {
-        (Vec::new(), Vec::new(), Vec::new(), None)
-    };
+    let (columns, choices, mapped, preview): (_, _, Vec<(usize, String, String)>, _) =
+        if import.status == ImportStatus::Uploaded {
+            let mapping = imports::mapping(&state.db, context, &import).await?;
+            let choices = imports::field_choices(&state.db, context, import.entity).await?;
+            let columns = columns(&import, &mapping);
+            let mapped = mapping
+                .0
+                .iter()
+                .map(|(column, target)| {
+                    let header = import.headers.get(*column).cloned().unwrap_or_default();
+                    (*column, header, target.key())
+                })
+                .collect();
+            let preview = imports::preview(&state.db, context, import.id).await?;
+            (columns, choices, mapped, preview)
+        } else {
+            (Vec::new(), Vec::new(), Vec::new(), None)
+        };
+    let mapped_keys = mapped.iter().map(|(_, _, key)| key.clone()).collect();
     Ok(ImportPage {
         chrome: Chrome::for_member(Section::None, member),
         csrf_token: member.signed_in.csrf_token.clone(),
@@ -280,6 +285,7 @@ async fn import_view(
         columns,
         choices,
         mapped,
+        mapped_keys,
         preview,
         errors,
     })

@@ -1,13 +1,16 @@
-//! CSV import of organizations and contacts (issue 15, NFR-D1). A manager or an admin uploads a
-//! file (kept in the workspace's `imports` row, so any server's worker can run it), maps its
+//! CSV import of organizations, contacts and deals (issue 15, NFR-D1). A manager or an admin
+//! uploads a file (kept in the workspace's `imports` row, so any server's worker can run it), maps its
 //! columns to fields (remembered per workspace and record type for the same headers), previews
 //! what would happen to each row, chooses what to do with duplicates, and starts it. A worker
 //! in every server claims started imports (`aura.claim_import`) and runs each in one
 //! transaction, in the context of the member who started it: it lands whole or not at all, and
 //! a finished one is audited with its counts and keeps a report of its rejected rows.
 //!
-//! Every row is checked by the same code as the forms (`ContactInput`/`OrganizationInput`),
-//! and written in batches (one `unnest` statement per thousand rows).
+//! Every row is checked by the same code as the forms (`ContactInput`/`OrganizationInput`/
+//! `DealInput`, and what a new deal needs in its stage), and written in batches (one `unnest`
+//! statement per thousand rows). Deals have no duplicates: every valid row creates a deal, in
+//! the process and stage it names (which must exist first), with the audit entry, contact link
+//! and stage history a deal created by its form gets.
 
 pub mod csv_file;
 mod plan;
@@ -49,6 +52,7 @@ const LEASE_SECONDS: i32 = 120;
 pub enum ImportEntity {
     Organization,
     Contact,
+    Deal,
 }
 
 impl ImportEntity {
@@ -56,6 +60,7 @@ impl ImportEntity {
         match self {
             Self::Organization => "organization",
             Self::Contact => "contact",
+            Self::Deal => "deal",
         }
     }
 
@@ -63,11 +68,12 @@ impl ImportEntity {
         match self {
             Self::Organization => "organizations",
             Self::Contact => "contacts",
+            Self::Deal => "deals",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Organization, Self::Contact]
+        [Self::Organization, Self::Contact, Self::Deal]
             .into_iter()
             .find(|e| e.as_str() == value.trim())
     }
@@ -76,6 +82,7 @@ impl ImportEntity {
         match self {
             Self::Organization => Entity::Organization,
             Self::Contact => Entity::Contact,
+            Self::Deal => Entity::Deal,
         }
     }
 
@@ -99,7 +106,28 @@ impl ImportEntity {
                 Builtin::Organization,
                 Builtin::OwnerEmail,
             ],
+            // The columns of an export's `deals.csv` (its `outcome` and `closed_at` follow from
+            // the stage), and the email of a contact to put on the deal.
+            Self::Deal => &[
+                Builtin::Name,
+                Builtin::Amount,
+                Builtin::Process,
+                Builtin::Stage,
+                Builtin::Probability,
+                Builtin::ExpectedCloseDate,
+                Builtin::Organization,
+                Builtin::ContactEmail,
+                Builtin::OwnerEmail,
+                Builtin::Notes,
+                Builtin::LostReason,
+            ],
         }
+    }
+
+    /// Whether a row may duplicate an existing record (by email or name). A deal has no such
+    /// key: every valid row creates a deal.
+    pub fn has_duplicates(self) -> bool {
+        !matches!(self, Self::Deal)
     }
 }
 
@@ -173,6 +201,14 @@ pub enum Builtin {
     Title,
     Organization,
     OwnerEmail,
+    Amount,
+    Process,
+    Stage,
+    Probability,
+    ExpectedCloseDate,
+    ContactEmail,
+    Notes,
+    LostReason,
 }
 
 impl Builtin {
@@ -191,6 +227,14 @@ impl Builtin {
             Self::Title => "title",
             Self::Organization => "organization",
             Self::OwnerEmail => "owner_email",
+            Self::Amount => "amount",
+            Self::Process => "process",
+            Self::Stage => "stage",
+            Self::Probability => "probability",
+            Self::ExpectedCloseDate => "expected_close_date",
+            Self::ContactEmail => "contact_email",
+            Self::Notes => "notes",
+            Self::LostReason => "lost_reason",
         }
     }
 
@@ -209,6 +253,14 @@ impl Builtin {
             Self::Title => "Title",
             Self::Organization => "Organization",
             Self::OwnerEmail => "Owner email",
+            Self::Amount => "Amount",
+            Self::Process => "Sales process",
+            Self::Stage => "Stage",
+            Self::Probability => "Probability (%)",
+            Self::ExpectedCloseDate => "Expected close date",
+            Self::ContactEmail => "Contact email",
+            Self::Notes => "Notes",
+            Self::LostReason => "Lost reason",
         }
     }
 
@@ -219,6 +271,9 @@ impl Builtin {
             Self::Parent => "parent_id",
             Self::Organization => "organization_id",
             Self::OwnerEmail => "assigned_to",
+            Self::Process => "process_id",
+            Self::Stage => "stage_id",
+            Self::ContactEmail => "contacts",
             other => other.key(),
         }
     }
@@ -1060,5 +1115,51 @@ mod tests {
                 .len(),
             4
         );
+    }
+
+    #[test]
+    fn an_exported_deals_header_maps_to_the_deal_fields() {
+        let headers: Vec<String> = [
+            "id",
+            "name",
+            "amount",
+            "process",
+            "stage",
+            "outcome",
+            "probability",
+            "expected_close_date",
+            "organization",
+            "owner_email",
+            "notes",
+            "closed_at",
+            "lost_reason",
+            "created_at",
+            "updated_at",
+            "custom:region",
+            "Contact email",
+        ]
+        .map(String::from)
+        .to_vec();
+        let definitions = [definition("region", "Region")];
+        let mapping = Mapping::automatic(ImportEntity::Deal, &headers, &definitions);
+        let keys: Vec<(usize, String)> = mapping.0.iter().map(|(c, t)| (*c, t.key())).collect();
+        let expected: Vec<(usize, String)> = [
+            (1, "name"),
+            (2, "amount"),
+            (3, "process"),
+            (4, "stage"),
+            (6, "probability"),
+            (7, "expected_close_date"),
+            (8, "organization"),
+            (9, "owner_email"),
+            (10, "notes"),
+            (12, "lost_reason"),
+            (15, "custom:region"),
+            (16, "contact_email"),
+        ]
+        .map(|(c, k)| (c, k.to_owned()))
+        .to_vec();
+        // The outcome and the closing time follow from the stage: left out, with the ids and times.
+        assert_eq!(keys, expected);
     }
 }

@@ -677,3 +677,278 @@ async fn an_import_whose_server_died_is_taken_over_and_finished() {
             .unwrap();
     assert_eq!(imported, 1);
 }
+
+/// A deals file as an export writes `deals.csv` (its columns, its custom field column), plus
+/// the import's `contact_email`: two good rows, and one bad row of each kind a deal import
+/// finds (an unknown stage, a stage of another process, an unknown process, an unknown owner,
+/// an amount that is not one, a lost deal without its reason).
+const DEALS_CSV: &str = "\
+id,name,amount,process,stage,outcome,probability,expected_close_date,organization,owner_email,notes,closed_at,lost_reason,created_at,updated_at,custom:region,contact_email
+7d6f0a4e-0000-4000-8000-000000000001,Initech rollout,1250.50,Sales,Proposal,open,,2026-06-30,Initech Deals Co,rep@acme.example,Kick-off in June,,,2026-01-02T03:04:05Z,2026-01-02T03:04:05Z,EMEA,ada@deals.example
+7d6f0a4e-0000-4000-8000-000000000002,Partner pilot won,300,partners,won,won,100,,,,,2026-01-03T03:04:05Z,,2026-01-02T03:04:05Z,2026-01-02T03:04:05Z,,
+7d6f0a4e-0000-4000-8000-000000000003,Unknown stage deal,10,Sales,Discovery,open,,,,,,,,,,,
+7d6f0a4e-0000-4000-8000-000000000004,Other process stage deal,10,Sales,Pilot,open,,,,,,,,,,,
+7d6f0a4e-0000-4000-8000-000000000005,Unknown process deal,10,Nowhere,Proposal,open,,,,,,,,,,,
+7d6f0a4e-0000-4000-8000-000000000006,Unknown owner deal,10,Sales,Proposal,open,,,,nobody@acme.example,,,,,,,
+7d6f0a4e-0000-4000-8000-000000000007,Bad amount deal,lots,Sales,Proposal,open,,,,,,,,,,,
+7d6f0a4e-0000-4000-8000-000000000008,Lost without reason deal,10,Sales,Lost,lost,0,,,,,2026-01-03T03:04:05Z,,,,,
+";
+
+#[tokio::test]
+async fn an_export_shaped_deals_file_imports_into_its_processes_and_stages() {
+    let (app, db) = TestApp::builder().demo().spawn().await;
+    let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
+    let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
+    // The test platform has no process: "Sales" (the default, the first) and "Partners", each
+    // with the default stages; Partners also has a stage Sales lacks. And a custom deal field.
+    let mut process = String::new();
+    for name in ["Sales", "Partners"] {
+        let created = admin
+            .submit(
+                "/settings/processes",
+                &[("name", name), ("description", "")],
+            )
+            .await;
+        process = location(&created)
+            .trim_start_matches("/settings/processes/")
+            .split(['?', '#'])
+            .next()
+            .unwrap()
+            .to_owned();
+    }
+    let added = admin
+        .submit(
+            &format!("/settings/processes/{process}/stages"),
+            &[
+                ("name", "Pilot"),
+                ("outcome", "open"),
+                ("win_probability", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let defined = admin
+        .submit(
+            "/settings/fields",
+            &[
+                ("entity", "deal"),
+                ("label", "Region"),
+                ("key", "region"),
+                ("kind", "text"),
+                ("options", ""),
+            ],
+        )
+        .await;
+    assert_eq!(defined.status(), StatusCode::SEE_OTHER);
+    manager
+        .create("/organizations", &[("name", "Initech Deals Co")])
+        .await;
+    manager
+        .create(
+            "/contacts",
+            &[
+                ("first_name", "Ada"),
+                ("last_name", "Lovelace"),
+                ("email", "ada@deals.example"),
+            ],
+        )
+        .await;
+
+    // The upload form offers deals, and says what they need first.
+    let list = manager.ok_page("/imports").await;
+    assert!(list.contains("<option value=\"deal\""), "{list}");
+    assert!(list.contains("sales processes and stages that must exist first"));
+
+    let path = upload(&manager, "deal", "", "deals.csv", DEALS_CSV.as_bytes()).await;
+    let page = manager.ok_page(&path).await;
+    assert!(page.contains("8 rows of deals"), "{page}");
+    for key in [
+        "name",
+        "amount",
+        "process",
+        "stage",
+        "probability",
+        "expected_close_date",
+        "organization",
+        "owner_email",
+        "notes",
+        "lost_reason",
+        "custom:region",
+        "contact_email",
+    ] {
+        assert!(
+            page.contains(&format!("<option value=\"{key}\" selected>")),
+            "{key} is mapped"
+        );
+    }
+    assert!(
+        page.contains("<strong>2</strong> would be created")
+            && page.contains("<strong>6</strong> would be rejected"),
+        "{page}"
+    );
+    assert!(page.contains("every valid row creates a new deal"));
+    assert!(
+        !page.contains("value=\"update\""),
+        "no duplicates choice for deals"
+    );
+    for message in [
+        "The sales process “Sales” has no stage named “Discovery”.",
+        "The sales process “Sales” has no stage named “Pilot”.",
+        "No sales process named “Nowhere” takes new deals",
+        "No active member of this workspace has the email “nobody@acme.example”.",
+        "The amount “lots” is not a number",
+        "Say why the deal was lost.",
+    ] {
+        assert!(page.contains(message), "{message}: {page}");
+    }
+
+    let done = run(&manager, &path, "skip").await;
+    assert!(done.contains("Finished"), "{done}");
+    assert_eq!((count(&done, "created"), count(&done, "rejected")), (2, 6));
+    assert!(done.contains("href=\"/deals\""), "{done}");
+
+    // The first deal: its process, stage, amount, owner, organization, contact, custom field.
+    #[allow(clippy::type_complexity)]
+    let rollout: (
+        uuid::Uuid,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        Value,
+        Option<String>,
+    ) = sqlx::query_as(
+        "select d.id, p.name, s.name, d.amount::numeric(14, 2)::text, d.probability::text, u.email, o.name,
+                d.expected_close_date::text, d.custom_fields, d.notes
+         from deals d
+         join sales_processes p on p.id = d.process_id join deal_stages s on s.id = d.stage_id
+         join users u on u.id = d.assigned_to
+         left join organizations o on o.id = d.organization_id
+         where d.name = 'Initech rollout'",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            rollout.1.as_str(),
+            rollout.2.as_str(),
+            rollout.3.as_str(),
+            rollout.4.as_str(),
+            rollout.5.as_str(),
+            rollout.6.as_deref(),
+            rollout.7.as_str(),
+        ),
+        (
+            "Sales",
+            "Proposal",
+            "1250.50",
+            "50.00",
+            "rep@acme.example",
+            Some("Initech Deals Co"),
+            "2026-06-30",
+        )
+    );
+    assert_eq!(rollout.8, serde_json::json!({ "region": "EMEA" }));
+    assert_eq!(rollout.9.as_deref(), Some("Kick-off in June"));
+    let (contact, deal_owner): (String, uuid::Uuid) = sqlx::query_as(
+        "select c.email, dc.deal_owner from deal_contacts dc
+         join contacts c on c.id = dc.contact_id where dc.deal_id = $1",
+    )
+    .bind(rollout.0)
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(contact, "ada@deals.example");
+    let rep: uuid::Uuid =
+        sqlx::query_scalar("select id from users where email = 'rep@acme.example'")
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    assert_eq!(deal_owner, rep, "the link carries the deal's owner");
+    // As a deal created by its form: the stage history's first row and the audit entry.
+    let (history, audited): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from deal_stage_history h
+                 where h.deal_id = $1 and h.from_stage_id is null and h.to_stage_name = 'Proposal'),
+                (select count(*) from audit_log a
+                 where a.entity_id = $1 and a.action = 'deal.created'
+                   and a.after ->> 'name' = 'Initech rollout')",
+    )
+    .bind(rollout.0)
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!((history, audited), (1, 1));
+
+    // The second: the other process's won stage, closed, the importer's.
+    let won: (String, String, String, bool, String) = sqlx::query_as(
+        "select p.name, d.outcome::text, d.probability::text, d.closed_at is not null, u.email
+         from deals d join sales_processes p on p.id = d.process_id
+         join users u on u.id = d.assigned_to where d.name = 'Partner pilot won'",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        won,
+        (
+            "Partners".to_owned(),
+            "won".to_owned(),
+            "100.00".to_owned(),
+            true,
+            "manager@acme.example".to_owned()
+        )
+    );
+    let bad: i64 = sqlx::query_scalar("select count(*) from deals where name like '% deal'")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert_eq!(bad, 0, "no rejected row was written");
+    assert_eq!(
+        audited_counts(&db.owner, &path).await,
+        serde_json::json!({ "entity": "deal", "rows": 8, "created": 2, "updated": 0,
+                            "duplicates": 0, "duplicates_were": "skip", "rejected": 6 })
+    );
+
+    // The rejected rows, as they were, with the reason.
+    let report = manager
+        .browser
+        .get(manager.url(&format!("{path}/rejected.csv")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(report
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with(",contact_email,reason"));
+    assert_eq!(report.lines().count(), 7, "{report}");
+    for name in [
+        "Unknown stage deal",
+        "Other process stage deal",
+        "Unknown process deal",
+        "Unknown owner deal",
+        "Bad amount deal",
+        "Lost without reason deal",
+    ] {
+        assert!(report.contains(name), "{name}: {report}");
+    }
+    assert!(report.contains("has no stage named “Pilot”"), "{report}");
+
+    // A rep may not import deals.
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
+    let refused = post_upload(
+        &rep,
+        multipart(&rep, "deal", "", "deals.csv", DEALS_CSV.as_bytes()),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let (status, _) = rep.page(&path).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
