@@ -173,11 +173,12 @@ pub async fn workspace(
     .bind(&seed)
     .execute(owner)
     .await?;
-    // Activities spread over the contacts, and 200 on the first contact by name.
+    // Activities spread over the contacts, and 200 on the first contact by name. The join
+    // is on `g % $3` (the contacts' count, known), an expression of `g` alone, so it hashes;
+    // against a count read from the contacts it was a nested loop of minutes.
     sqlx::query(
         "with numbered as (
-             select c.*, row_number() over (order by sort_key, id) - 1 n,
-                    count(*) over () total
+             select c.*, row_number() over (order by sort_key, id) - 1 n
              from contacts c where tenant_id = $1)
          insert into activities (tenant_id, kind, description, occurred_at, participant_id,
                                  contact_id, contact_owner, organization_id, created_by)
@@ -185,7 +186,7 @@ pub async fn workspace(
                 now() - make_interval(mins => g::int), c.assigned_to, c.id, c.assigned_to,
                 c.organization_id, c.assigned_to
          from generate_series(1, $2 - 200) g
-         join numbered c on c.n = g % c.total
+         join numbered c on c.n = g % $3
          union all
          select c.tenant_id, 'note'::aura.activity_kind, format('Note %s', g),
                 now() - make_interval(hours => g::int), c.assigned_to, c.id, c.assigned_to,
@@ -195,6 +196,7 @@ pub async fn workspace(
     )
     .bind(tenant)
     .bind(size.activities)
+    .bind(size.contacts)
     .execute(owner)
     .await?;
     // Follow-ups (issue 18): one open on every other contact, for its owner, due from a month
