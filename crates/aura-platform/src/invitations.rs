@@ -237,9 +237,7 @@ pub async fn accept(
             let display_name = validate_new_account(input)?;
             let user_id = UserId::new();
             let plaintext = input.password.clone();
-            let hash = tokio::task::spawn_blocking(move || password::hash(&plaintext))
-                .await
-                .expect("password hashing does not panic");
+            let hash = password::off_executor(move || password::hash(&plaintext)).await;
             set_context(&mut tx, None, Some(user_id), None).await?;
             sqlx::query!(
                 "insert into users (id, email, display_name, password_hash) values ($1, $2, $3, $4)",

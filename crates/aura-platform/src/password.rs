@@ -4,17 +4,59 @@ use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
-use std::sync::LazyLock;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, LazyLock, Mutex};
+use tokio::sync::{oneshot, Semaphore, SemaphorePermit};
 
 /// Argon2 takes about 19 MiB and tens of milliseconds of a core per hash or check, so password
 /// work runs a few at a time: one per core. A caller takes its turn *before* it takes a
 /// database connection, so a burst of sign-ins waits here holding neither memory nor the pool's
 /// connections, and every other request goes on as usual (issue 16 measured 64 concurrent
 /// sign-ins at 1.5 GB and an exhausted pool when each hashed inside its transaction).
-static TURNS: LazyLock<Semaphore> = LazyLock::new(|| {
-    Semaphore::new(std::thread::available_parallelism().map_or(2, |cores| cores.get()))
+static TURNS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(cores()));
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |cores| cores.get())
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The password threads, one per turn, for the life of the process. Argon2 takes its memory
+/// anew for every hash, and the allocator keeps, per thread, what a thread once took: on
+/// tokio's blocking pool, which grows a thread at a time under a burst, 64 concurrent sign-ins
+/// left the server at 442 MiB (issue 16). A few threads of their own keep it to theirs.
+static PASSWORD_THREADS: LazyLock<Sender<Job>> = LazyLock::new(|| {
+    let (sender, receiver) = channel::<Job>();
+    let receiver = Arc::new(Mutex::new(receiver));
+    for number in 0..cores() {
+        let receiver = receiver.clone();
+        std::thread::Builder::new()
+            .name(format!("password-{number}"))
+            .spawn(move || loop {
+                // The lock is held for the wait only, not for the work.
+                let job = receiver.lock().map(|receiver| receiver.recv());
+                match job {
+                    Ok(Ok(job)) => job(),
+                    _ => return,
+                }
+            })
+            .expect("start a password thread");
+    }
+    sender
 });
+
+/// Runs password work (`hash`, `verify`) on a password thread, off the async executor, and
+/// waits for its result. Take a [`turn`] first.
+pub async fn off_executor<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = oneshot::channel();
+    PASSWORD_THREADS
+        .send(Box::new(move || {
+            // The caller may have gone (a closed connection): nobody is left to tell.
+            let _ = done.send(work());
+        }))
+        .expect("the password threads run for the life of the process");
+    result.await.expect("password work does not panic")
+}
 
 /// Waits for a turn at password work; the work may go on while the permit lives.
 pub async fn turn() -> SemaphorePermit<'static> {
@@ -102,9 +144,7 @@ mod tests {
                     let _turn = super::turn().await;
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
-                    tokio::task::spawn_blocking(|| super::verify("attempt", &super::hash("x")))
-                        .await
-                        .unwrap();
+                    super::off_executor(|| super::verify("attempt", &super::hash("x"))).await;
                     running.fetch_sub(1, Ordering::SeqCst);
                 })
             })

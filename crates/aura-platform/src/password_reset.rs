@@ -169,9 +169,7 @@ pub async fn complete(
     .await
     .map_err(DbError::from)?;
     let plaintext = new_password.to_owned();
-    let hash = tokio::task::spawn_blocking(move || password::hash(&plaintext))
-        .await
-        .expect("password hashing does not panic");
+    let hash = password::off_executor(move || password::hash(&plaintext)).await;
     sqlx::query!(
         "update users set password_hash = $2, sessions_valid_after = now(),
                 version = version + 1, updated_at = now()

@@ -122,9 +122,7 @@ pub async fn sign_up(
     let user_id = UserId::new();
     let plaintext = signup.password.clone();
     let turn = password::turn().await;
-    let password_hash = tokio::task::spawn_blocking(move || password::hash(&plaintext))
-        .await
-        .expect("password hashing does not panic");
+    let password_hash = password::off_executor(move || password::hash(&plaintext)).await;
     drop(turn);
     let mut tx = pool.begin_unscoped().await?;
     set_context(&mut tx, None, Some(user_id), None).await?;

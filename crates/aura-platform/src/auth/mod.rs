@@ -161,9 +161,7 @@ pub(crate) async fn check_password(
         .and_then(|c| c.password_hash.clone())
         .unwrap_or_else(|| UNKNOWN_ACCOUNT_HASH.clone());
     let attempt = password.to_owned();
-    let matches = tokio::task::spawn_blocking(move || password::verify(&attempt, &stored_hash))
-        .await
-        .unwrap_or(false);
+    let matches = password::off_executor(move || password::verify(&attempt, &stored_hash)).await;
 
     let Some(user) = candidate else {
         return Err(LoginError::Rejected);
