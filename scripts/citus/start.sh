@@ -25,6 +25,8 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir'
 shared_preload_libraries = 'citus'
 max_connections = 200
+# A maintenance daemon per database that holds the extension: one per test database.
+max_worker_processes = 64
 # SET LOCAL of the tenant context reaches the workers with the statement that needs it.
 citus.propagate_set_commands = 'local'
 # Aura's audit and history triggers run on the shards.

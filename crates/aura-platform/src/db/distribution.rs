@@ -63,10 +63,11 @@ pub(super) async fn distribute(owner: &OwnerPool) -> Result<(), DbError> {
         .await?;
     tx.execute("set local citus.multi_shard_modify_mode = 'sequential'")
         .await?;
+    // A partition's copy of its table's key (`conparentid`) comes and goes with the table's.
     let keys: Vec<(String, String, String)> = sqlx::query_as(
         "select c.conrelid::regclass::text, c.conname::text, pg_get_constraintdef(c.oid)
          from pg_constraint c
-         where c.contype = 'f'
+         where c.contype = 'f' and c.conparentid = 0
            and (c.conrelid::regclass::text = any ($1) or c.confrelid::regclass::text = any ($1))
          order by 1, 2",
     )

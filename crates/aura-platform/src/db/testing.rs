@@ -4,6 +4,11 @@
 //! The PostgreSQL server is `AURA_TEST_DATABASE_URL` (a superuser URL, as in CI) when set, else
 //! a private embedded cluster in the system's temporary folder, started on first use and left
 //! running for the next test run.
+//!
+//! `AURA_TEST_CITUS_URL` (a superuser URL to a Citus coordinator's maintenance database, whose
+//! workers are added, as `scripts/citus/start.sh` leaves it) runs the same tests on a cluster
+//! instead (issue 17): every test database then exists on every node, cloned there from a
+//! template that `migrate` distributed, so each test's shards are its own.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
@@ -21,6 +26,9 @@ const TEST_DB_PREFIX: &str = "aura_test_";
 /// The server the tests run against: a superuser URL to its maintenance database.
 struct TestServer {
     admin_url: String,
+    /// A superuser URL to every node's maintenance database, this server's first: a database
+    /// is created, cloned and dropped on each (only this server on plain PostgreSQL).
+    nodes: Vec<String>,
     template: String,
 }
 
@@ -42,30 +50,33 @@ pub struct TestDatabase {
 impl TestDatabase {
     pub async fn new() -> Self {
         let server = SERVER.get_or_init(init_server).await;
-        Self::create(&server.admin_url, &server.template).await
+        Self::create(server, &server.template).await
     }
 
     /// A database with no schema at all (cloned from `template0`), dropped like the others: the
     /// target of a restore.
     pub async fn empty() -> Self {
         let server = SERVER.get_or_init(init_server).await;
-        Self::create(&server.admin_url, "template0").await
+        Self::create(server, "template0").await
     }
 
-    async fn create(admin_url: &str, template: &str) -> Self {
+    async fn create(server: &TestServer, template: &str) -> Self {
         let name = format!("{TEST_DB_PREFIX}{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(admin_url)
+        for node in &server.nodes {
+            let mut admin = PgConnection::connect(node)
+                .await
+                .expect("connect to the test PostgreSQL server");
+            alone(
+                &mut admin,
+                template,
+                &format!(r#"create database "{name}" template "{template}""#),
+            )
             .await
-            .expect("connect to the test PostgreSQL server");
-        sqlx::raw_sql(&format!(
-            r#"create database "{name}" template "{template}""#
-        ))
-        .execute(&mut admin)
-        .await
-        .expect("clone the template database");
-        admin.close().await.ok();
+            .expect("clone the template database");
+            admin.close().await.ok();
+        }
 
-        let owner_url = with_database(admin_url, &name);
+        let owner_url = with_database(&server.admin_url, &name);
         let app_url = app_url_from_owner_url(&owner_url, None).expect("a valid URL");
         let owner = PgPoolOptions::new()
             .max_connections(5)
@@ -93,7 +104,7 @@ impl TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let Some(server) = SERVER.get() else { return };
-        let admin_url = server.admin_url.clone();
+        let nodes = server.nodes.clone();
         let name = self.name.clone();
         // Drop runs outside async; use a thread with its own small runtime. FORCE ends the
         // pools' connections, which would otherwise keep the database alive.
@@ -102,10 +113,12 @@ impl Drop for TestDatabase {
                 .enable_all()
                 .build()?;
             runtime.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url).await?;
-                sqlx::raw_sql(&format!(r#"drop database if exists "{name}" with (force)"#))
-                    .execute(&mut admin)
-                    .await?;
+                for node in &nodes {
+                    let mut admin = PgConnection::connect(node).await?;
+                    sqlx::raw_sql(&format!(r#"drop database if exists "{name}" with (force)"#))
+                        .execute(&mut admin)
+                        .await?;
+                }
                 Ok::<_, sqlx::Error>(())
             })?;
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
@@ -118,14 +131,122 @@ impl Drop for TestDatabase {
 }
 
 async fn init_server() -> TestServer {
-    let admin_url = match std::env::var("AURA_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => embedded_test_cluster().await,
+    let setting = |name| {
+        std::env::var(name)
+            .ok()
+            .filter(|url: &String| !url.is_empty())
     };
-    let template = ensure_template(&admin_url).await;
+    let (admin_url, nodes) = match (
+        setting("AURA_TEST_CITUS_URL"),
+        setting("AURA_TEST_DATABASE_URL"),
+    ) {
+        (Some(coordinator), _) => {
+            let nodes = citus_nodes(&coordinator).await;
+            (coordinator, nodes)
+        }
+        (None, Some(url)) => (url.clone(), vec![url]),
+        (None, None) => {
+            let url = embedded_test_cluster().await;
+            (url.clone(), vec![url])
+        }
+    };
+    let template = ensure_template(&admin_url, &nodes).await;
     TestServer {
         admin_url,
+        nodes,
         template,
+    }
+}
+
+/// The coordinator's URL and its workers' (from its node table), same user and options.
+async fn citus_nodes(coordinator: &str) -> Vec<String> {
+    let mut admin = PgConnection::connect(coordinator)
+        .await
+        .expect("connect to the Citus coordinator");
+    let workers: Vec<(String, i32)> = sqlx::query_as(
+        "select nodename::text, nodeport from pg_dist_node
+         where groupid <> 0 and noderole = 'primary' order by nodeid",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect(
+        "read the coordinator's node table (is the citus extension created and are workers added?)",
+    );
+    admin.close().await.ok();
+    assert!(!workers.is_empty(), "the Citus coordinator has no workers");
+    let mut nodes = vec![coordinator.to_owned()];
+    for (host, port) in workers {
+        let mut url = Url::parse(coordinator).expect("a valid database URL");
+        url.set_host(Some(&host)).expect("a worker's host name");
+        url.set_port(Some(port as u16)).expect("a worker's port");
+        nodes.push(url.into());
+    }
+    nodes
+}
+
+/// On a Citus cluster, readies a fresh database on every node for `migrate` to distribute
+/// into: the extension in each, the workers added to the coordinator's (the first node).
+async fn join_citus_nodes(nodes: &[String], database: &str) {
+    for node in nodes {
+        let mut connection = PgConnection::connect(&with_database(node, database))
+            .await
+            .expect("connect to a node's new database");
+        sqlx::raw_sql("create extension if not exists citus")
+            .execute(&mut connection)
+            .await
+            .expect("create the citus extension");
+        connection.close().await.ok();
+    }
+    let mut coordinator = PgConnection::connect(&with_database(&nodes[0], database))
+        .await
+        .expect("connect to the coordinator's new database");
+    let url = |node: &String| Url::parse(node).expect("a valid database URL");
+    let own = url(&nodes[0]);
+    sqlx::query("select citus_set_coordinator_host($1, $2)")
+        .bind(own.host_str().unwrap_or("127.0.0.1"))
+        .bind(i32::from(own.port().unwrap_or(5432)))
+        .execute(&mut coordinator)
+        .await
+        .expect("register the coordinator");
+    for worker in &nodes[1..] {
+        let worker = url(worker);
+        sqlx::query("select citus_add_node($1, $2)")
+            .bind(worker.host_str().unwrap_or("127.0.0.1"))
+            .bind(i32::from(worker.port().unwrap_or(5432)))
+            .execute(&mut coordinator)
+            .await
+            .expect("add a worker");
+    }
+    coordinator.close().await.ok();
+}
+
+/// Runs a statement that needs `database` to itself (renaming it, cloning it). Citus keeps a
+/// maintenance daemon connected to every database holding its extension, and starts it again
+/// seconds after it ends: end the connections and run the statement at once, retrying if one
+/// came back in between. Nothing else connects to a template on plain PostgreSQL.
+async fn alone(
+    admin: &mut PgConnection,
+    database: &str,
+    statement: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tries = 0;
+    loop {
+        sqlx::query(
+            "select pg_terminate_backend(pid) from pg_stat_activity
+             where datname = $1 and pid <> pg_backend_pid()",
+        )
+        .bind(database)
+        .execute(&mut *admin)
+        .await?;
+        match sqlx::raw_sql(statement).execute(&mut *admin).await {
+            Err(sqlx::Error::Database(err))
+                if err.code().as_deref() == Some("55006") && tries < 50 =>
+            {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            done => return done.map(drop),
+        }
     }
 }
 
@@ -144,7 +265,7 @@ async fn embedded_test_cluster() -> String {
 
 /// The name of the template for the current migrations; built once per migration set, by the
 /// first test process to need it (an advisory lock makes concurrent processes wait for it).
-async fn ensure_template(admin_url: &str) -> String {
+async fn ensure_template(admin_url: &str, nodes: &[String]) -> String {
     let mut hasher = DefaultHasher::new();
     for migration in MIGRATOR.iter() {
         migration.version.hash(&mut hasher);
@@ -170,30 +291,45 @@ async fn ensure_template(admin_url: &str) -> String {
         let building = format!("{template}_building");
         // One statement per call: (DROP|CREATE|ALTER) DATABASE refuse to run inside the
         // implicit transaction of a multi-statement query.
-        for statement in [
-            format!(r#"drop database if exists "{building}" with (force)"#),
-            format!(r#"create database "{building}""#),
-        ] {
-            sqlx::raw_sql(&statement)
-                .execute(&mut admin)
+        for node in nodes {
+            let mut node = PgConnection::connect(node)
                 .await
-                .expect("create the template database");
+                .expect("connect to a node");
+            for statement in [
+                format!(r#"drop database if exists "{building}" with (force)"#),
+                format!(r#"create database "{building}""#),
+            ] {
+                sqlx::raw_sql(&statement)
+                    .execute(&mut node)
+                    .await
+                    .expect("create the template database");
+            }
+        }
+        if nodes.len() > 1 {
+            join_citus_nodes(nodes, &building).await;
         }
         let owner = OwnerPool::connect(&with_database(admin_url, &building))
             .await
             .expect("connect to the template");
         migrate(&owner, None).await.expect("migrate the template");
         owner.close().await;
-        for statement in [
-            format!(r#"alter database "{building}" rename to "{template}""#),
-            format!(r#"alter database "{template}" is_template true"#),
-        ] {
-            sqlx::raw_sql(&statement)
-                .execute(&mut admin)
+        for node in nodes {
+            let mut node = PgConnection::connect(node)
+                .await
+                .expect("connect to a node");
+            alone(
+                &mut node,
+                &building,
+                &format!(r#"alter database "{building}" rename to "{template}""#),
+            )
+            .await
+            .expect("publish the template");
+            sqlx::raw_sql(&format!(r#"alter database "{template}" is_template true"#))
+                .execute(&mut node)
                 .await
                 .expect("publish the template");
+            drop_stale_templates(&mut node, &template).await;
         }
-        drop_stale_templates(&mut admin, &template).await;
     }
     sqlx::raw_sql("select pg_advisory_unlock(hashtext('aura test template'))")
         .execute(&mut admin)

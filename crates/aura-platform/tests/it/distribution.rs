@@ -6,6 +6,10 @@
 //! co-located with the others; the global tables are either reference tables (copied to every
 //! node, because tenant tables point at them) or local to the coordinator (platform tables no
 //! tenant table points at).
+//!
+//! Every catalog query reaches its tables through `pg_class`: on a Citus coordinator (these
+//! tests run there too, SCALING.md) Citus hides the shards it holds from `pg_class`, and only
+//! from it.
 
 use aura_platform::db::distribution::REFERENCE_TABLES;
 use aura_platform::db::testing::TestDatabase;
@@ -90,7 +94,7 @@ async fn distribution_violations(db: &PgPool) -> Vec<String> {
     // distribution column.
     let unique_keys: Vec<(String, String)> = sqlx::query_as(
         "select i.indrelid::regclass::text, i.indexrelid::regclass::text
-         from pg_index i
+         from pg_index i join pg_class r on r.oid = i.indrelid
          where i.indisunique
            and exists (select 1 from pg_attribute a
                        where a.attrelid = i.indrelid and a.attname = 'tenant_id')
@@ -115,6 +119,7 @@ async fn distribution_violations(db: &PgPool) -> Vec<String> {
                           and a.attnum = any (c.conkey)),
                 c.confupdtype in ('c', 'n', 'd')
          from pg_constraint c join pg_namespace n on n.oid = c.connamespace
+         join pg_class r on r.oid = c.conrelid
          where c.contype = 'f' and n.nspname = 'public'
          order by 1, 2",
     )
@@ -255,5 +260,70 @@ async fn the_distribution_check_catches_every_kind_of_undistributable_table() {
     assert!(
         !violations.contains("tenant_members") && !violations.contains("audit_log"),
         "false alarm:\n{violations}"
+    );
+}
+
+/// On a Citus cluster (the suites run there with `AURA_TEST_CITUS_URL`, SCALING.md), `migrate`
+/// placed every table as the layout says: tenant tables hash-distributed by `tenant_id` in one
+/// co-location group, the reference tables copied to every node, and the local tables on the
+/// coordinator. On plain PostgreSQL there is nothing placed; the test says so and stops.
+#[tokio::test]
+async fn on_citus_migrate_places_every_table_as_the_layout_says() {
+    let db = TestDatabase::new().await;
+    let citus: bool =
+        sqlx::query_scalar("select exists (select from pg_extension where extname = 'citus')")
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    if !citus {
+        eprintln!("not a Citus cluster: no placement to check");
+        return;
+    }
+    // partmethod 'h' is hash distribution; 'n' with replication model 't' a reference table.
+    let placed: Vec<(String, String, String, i32)> = sqlx::query_as(
+        "select logicalrelid::regclass::text, partmethod::text, repmodel::text, colocationid
+         from pg_dist_partition",
+    )
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    let placement_in_citus = |table: &str| placed.iter().find(|(name, ..)| name == table);
+    let mut groups = std::collections::BTreeSet::new();
+    for (table, placement) in placements(&db.owner).await {
+        let found = placement_in_citus(&table);
+        match placement {
+            Placement::Distributed => {
+                let (_, method, _, group) =
+                    found.unwrap_or_else(|| panic!("{table} is not distributed"));
+                assert_eq!(method, "h", "{table} is not distributed by hash");
+                groups.insert(*group);
+            }
+            Placement::Reference => {
+                let (_, method, model, _) =
+                    found.unwrap_or_else(|| panic!("{table} is not a reference table"));
+                assert_eq!((method.as_str(), model.as_str()), ("n", "t"), "{table}");
+            }
+            Placement::Local => assert!(
+                found.is_none_or(|(_, method, model, _)| method == "n" && model != "t"),
+                "{table} left the coordinator"
+            ),
+            Placement::Unlisted => panic!("{table} has no placement"),
+        }
+    }
+    assert_eq!(
+        groups.len(),
+        1,
+        "tenant tables in several co-location groups"
+    );
+    let by_another_column: i64 = sqlx::query_scalar(
+        "select count(*) from pg_dist_partition
+         where partmethod = 'h' and column_to_column_name(logicalrelid, partkey) <> 'tenant_id'",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        by_another_column, 0,
+        "a table distributed by another column"
     );
 }

@@ -314,6 +314,39 @@ async fn tenant_a_cannot_see_change_delete_or_create_tenant_b_rows_in_any_table(
     }
 }
 
+/// The other side of the matrix: in its own context a tenant does see its rows, in every table
+/// it may read. Without it the matrix would pass on a database where the context never reached
+/// the rows at all (on Citus: a worker that did not get `SET LOCAL`, issue 17).
+#[tokio::test]
+async fn tenant_a_sees_its_own_rows_in_every_table_it_may_read() {
+    let db = TestDatabase::new().await;
+    let t = two_tenants(&db.owner).await;
+    let a_id = t.a.tenant_id.as_uuid();
+    let mut readable = 0;
+    for (table, _) in tenant_tables(&db.owner).await {
+        let may_read: bool =
+            sqlx::query_scalar("select has_table_privilege('aura_app', $1, 'select')")
+                .bind(&table)
+                .fetch_one(&db.owner)
+                .await
+                .unwrap();
+        if !may_read {
+            continue;
+        }
+        readable += 1;
+        let mut tx = db.app.begin(t.a).await.unwrap();
+        let seen: i64 = sqlx::query_scalar(&format!(
+            "select count(*) from {table} where tenant_id = $1"
+        ))
+        .bind(a_id)
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+        assert!(seen > 0, "{table}: tenant A does not see its own rows");
+    }
+    assert!(readable > 20, "only {readable} tenant tables are readable");
+}
+
 #[tokio::test]
 async fn without_tenant_context_every_table_is_empty() {
     let db = TestDatabase::new().await;
