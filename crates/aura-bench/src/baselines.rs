@@ -9,11 +9,15 @@
 //!
 //! Calling the functions rather than copies of their SQL keeps the baseline the same SQL as
 //! the server's by construction; what it adds to the database's time is decoding the rows.
+//! The writes' baselines write as their HTTP scenarios do (new contacts, lines removed after
+//! each run, stage moves back and forth), so their effects stay in bounds the same way.
 
 use aura_crm::board::{self, BoardFilter};
-use aura_crm::contacts::{self, ContactFilter};
+use aura_crm::contacts::{self, ContactFilter, ContactInput};
 use aura_crm::custom_fields::{self, Entity};
-use aura_crm::ids::{ContactId, ProcessId, StageId};
+use aura_crm::deals::StageMoveInput;
+use aura_crm::ids::{ContactId, DealId, ProcessId, StageId};
+use aura_crm::line_items::{self, AddLine};
 use aura_crm::organizations::{self, OrganizationFilter};
 use aura_crm::{activities, dashboard, deals, follow_ups, onboarding, snapshot};
 use aura_platform::db::{AppPool, PoolSettings, TenantContext};
@@ -22,23 +26,28 @@ use aura_platform::permissions::Permission;
 use aura_platform::tenants;
 use uuid::Uuid;
 
-/// One user of a baseline: a pool of one connection (`aura_app`'s or the owner's), and the
-/// member's context.
+/// One user of a baseline: a pool of one connection (`aura_app`'s or the owner's), the
+/// member's number and context, and for a stage move the deal it moves, with that deal's version
+/// and stage.
 pub struct User {
     pub pool: AppPool,
+    pub index: usize,
     pub context: TenantContext,
+    pub moving: Option<(Uuid, i64, Uuid)>,
 }
 
 impl User {
     /// A user connecting to `url` (at its first transaction) as the member of `context`.
-    pub fn connect(url: &str, context: TenantContext) -> anyhow::Result<Self> {
+    pub fn connect(url: &str, index: usize, context: TenantContext) -> anyhow::Result<Self> {
         let settings = PoolSettings {
             max_connections: 1,
             ..PoolSettings::default()
         };
         Ok(Self {
             pool: AppPool::connect_lazy(url, settings)?,
+            index,
             context,
+            moving: None,
         })
     }
 }
@@ -211,4 +220,47 @@ pub async fn explain_contacts_fetch(user: &User) -> anyhow::Result<Vec<String>> 
     .bind(&ids)
     .fetch_all(tx.conn())
     .await?)
+}
+
+/// `POST /api/v1/deals/{id}/stage`: `deals::move_to_stage`; gives the deal's new version.
+pub async fn move_stage(user: &User, deal: Uuid, version: i64, to: Uuid) -> anyhow::Result<i64> {
+    let input = StageMoveInput {
+        stage_id: Some(StageId::from(to)),
+        version,
+        lost_reason: None,
+    };
+    let moved = deals::move_to_stage(&user.pool, user.context, DealId::from(deal), &input).await?;
+    Ok(moved.version)
+}
+
+/// `POST /api/v1/deals/{id}/lines`: `line_items::add`.
+pub async fn add_line(
+    user: &User,
+    deal: Uuid,
+    product: Uuid,
+    quantity: &str,
+) -> anyhow::Result<usize> {
+    let input = AddLine {
+        product_id: product.to_string(),
+        quantity: quantity.to_owned(),
+        unit_price: String::new(),
+        override_reason: String::new(),
+    };
+    let lines = line_items::add(&user.pool, user.context, DealId::from(deal), &input).await?;
+    Ok(lines.items.len())
+}
+
+/// `POST /api/v1/contacts`: `contacts::create`, then `contacts::get` for the answer.
+pub async fn create_contact(user: &User, n: u64) -> anyhow::Result<usize> {
+    let input = ContactInput {
+        first_name: "Baseline".to_owned(),
+        last_name: Some(format!("Person {n}")),
+        email: Some(format!("baseline{n}@bench.example")),
+        ..ContactInput::default()
+    };
+    let id = contacts::create(&user.pool, user.context, &input).await?;
+    contacts::get(&user.pool, user.context, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no contact"))?;
+    Ok(1)
 }

@@ -158,8 +158,18 @@ async fn main() -> anyhow::Result<()> {
             let (mut app, mut owner) = (None, None);
             if let Some(step) = &scenario.baseline {
                 for rls in [true, false] {
-                    let states = scenarios::baseline_users(&db, &http, scenario.role, users, rls)?;
+                    let mut states =
+                        scenarios::baseline_users(&db, &http, scenario.role, users, rls)?;
+                    if scenario.moves_deals {
+                        let movers = scenarios::movers(&db, &http, &fx, users).await?;
+                        for (state, mover) in states.iter_mut().zip(movers) {
+                            state.moving = mover.moving;
+                        }
+                    }
                     let outcome = load::run(states, run, scenario.cap, Arc::clone(step)).await;
+                    if scenario.cap.is_some() {
+                        scenarios::reset_long_deal(&db, &fx).await?;
+                    }
                     if rls {
                         app = Some(outcome);
                     } else {

@@ -358,16 +358,16 @@ fn http_step(
 /// A future borrowing a baseline's user.
 type Borrowing<'a> = Pin<Box<dyn Future<Output = anyhow::Result<usize>> + Send + 'a>>;
 
-/// A baseline step running `f` on the user's connection.
+/// A baseline step running `f` on the user's connection, with the step's number.
 fn baseline<F>(f: F) -> Option<Baseline>
 where
-    F: for<'a> Fn(&'a baselines::User) -> Borrowing<'a> + Send + Sync + 'static,
+    F: for<'a> Fn(&'a baselines::User, u64) -> Borrowing<'a> + Send + Sync + 'static,
 {
     let f = Arc::new(f);
-    Some(Arc::new(move |user: baselines::User, _k: u64| {
+    Some(Arc::new(move |user: baselines::User, k: u64| {
         let f = Arc::clone(&f);
         Box::pin(async move {
-            let result = f(&user).await.map(drop);
+            let result = f(&user, k).await.map(drop);
             (user, result)
         })
     }))
@@ -401,7 +401,9 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
             Role::Manager,
             format!("/api/v1/deals?process_id={process}&stage_id={stage}&assigned_to={owner}"),
         ),
-        baseline: baseline(move |u| Box::pin(baselines_deal_list(u, process, stage, Some(owner)))),
+        baseline: baseline(move |u, _| {
+            Box::pin(baselines_deal_list(u, process, stage, Some(owner)))
+        }),
         moves_deals: false,
     });
     list.push(Scenario {
@@ -413,7 +415,7 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
             Role::Rep,
             format!("/api/v1/deals?process_id={process}&stage_id={stage}"),
         ),
-        baseline: baseline(move |u| Box::pin(baselines_deal_list(u, process, stage, None))),
+        baseline: baseline(move |u, _| Box::pin(baselines_deal_list(u, process, stage, None))),
         moves_deals: false,
     });
     for (name, role) in [
@@ -426,7 +428,7 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
             read: true,
             cap: None,
             http: get(role, format!("/api/v1/processes/{process}/board")),
-            baseline: baseline(move |u| Box::pin(baselines_board(u, process))),
+            baseline: baseline(move |u, _| Box::pin(baselines_board(u, process))),
             moves_deals: false,
         });
     }
@@ -453,7 +455,7 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
             read: true,
             cap: None,
             http: get(role, format!("/api/v1/contacts?search={text}")),
-            baseline: baseline(move |u| Box::pin(baselines_search(u, text))),
+            baseline: baseline(move |u, _| Box::pin(baselines_search(u, text))),
             moves_deals: false,
         });
     }
@@ -464,7 +466,7 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
         read: true,
         cap: None,
         http: page(Role::Manager, format!("/contacts/{contact}")),
-        baseline: baseline(move |u| Box::pin(baselines_contact_page(u, contact))),
+        baseline: baseline(move |u, _| Box::pin(baselines_contact_page(u, contact))),
         moves_deals: false,
     });
     // The header's search: contacts, organizations and deals at once, as htmx asks while
@@ -485,7 +487,7 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
             read: true,
             cap: None,
             http: page(role, "/search?q=smith".into()),
-            baseline: baseline(move |u| Box::pin(baselines_global_search(u, "smith"))),
+            baseline: baseline(move |u, _| Box::pin(baselines_global_search(u, "smith"))),
             moves_deals: false,
         });
     }
@@ -495,7 +497,7 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
         read: true,
         cap: None,
         http: page(Role::Rep, "/".into()),
-        baseline: baseline(|u| Box::pin(baselines_dashboard(u))),
+        baseline: baseline(|u, _| Box::pin(baselines_dashboard(u))),
         moves_deals: false,
     });
     list.push(Scenario {
@@ -504,7 +506,7 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
         read: true,
         cap: None,
         http: page(Role::Manager, "/".into()),
-        baseline: baseline(|u| Box::pin(baselines_dashboard(u))),
+        baseline: baseline(|u, _| Box::pin(baselines_dashboard(u))),
         moves_deals: false,
     });
     list.push(Scenario {
@@ -516,7 +518,7 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
             Role::Manager,
             format!("/processes/{}/snapshot?period=quarter", fx.process),
         ),
-        baseline: baseline(move |u| Box::pin(baselines_snapshot(u, process))),
+        baseline: baseline(move |u, _| Box::pin(baselines_snapshot(u, process))),
         moves_deals: false,
     });
     // Writes.
@@ -556,7 +558,19 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
                 }
             }) as BoxFuture<_>
         }),
-        baseline: None,
+        baseline: Some(Arc::new(move |mut user: baselines::User, _k: u64| {
+            Box::pin(async move {
+                let (deal, version, at) = user.moving.expect("a deal to move");
+                let to = if at == prospect { qualified } else { prospect };
+                match baselines::move_stage(&user, deal, version, to).await {
+                    Ok(version) => {
+                        user.moving = Some((deal, version, to));
+                        (user, Ok(()))
+                    }
+                    Err(err) => (user, Err(err)),
+                }
+            }) as BoxFuture<_>
+        })),
         moves_deals: true,
     });
     let (long_deal, product) = (fx.long_deal, fx.product);
@@ -575,11 +589,12 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
                 .bearer_auth(&lines.member(Role::Manager, i).token)
                 .json(&json!({ "product_id": product, "quantity": "1" }))
         }),
-        baseline: None,
+        baseline: baseline(move |u, _| Box::pin(baselines::add_line(u, long_deal, product, "1"))),
         moves_deals: false,
     });
     let lines = Arc::clone(http);
     let rep_deals = Arc::clone(fx);
+    let (owners, deals_of) = (Arc::clone(http), Arc::clone(fx));
     list.push(Scenario {
         name: "add a line to a 3-line deal, own deal (rep)",
         role: Role::Rep,
@@ -595,12 +610,17 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
                 .bearer_auth(&rep.token)
                 .json(&json!({ "product_id": product, "quantity": "2" }))
         }),
-        baseline: None,
+        baseline: baseline(move |u, k| {
+            let deals = &deals_of.rep_deals[&owners.member(Role::Rep, u.index).id];
+            let deal = deals[(k as usize / owners.members[&Role::Rep].len()) % deals.len()];
+            Box::pin(baselines::add_line(u, deal, product, "2"))
+        }),
         moves_deals: false,
     });
     let creator = Arc::clone(http);
-    // Emails stay unique across runs.
+    // Emails stay unique across runs, the baselines' too.
     let counter = Arc::new(AtomicU64::new(0));
+    let baseline_counter = Arc::clone(&counter);
     list.push(Scenario {
         name: "create a contact (rep)",
         role: Role::Rep,
@@ -617,7 +637,10 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
                                "email": format!("loaded{n}@bench.example") }),
                 )
         }),
-        baseline: None,
+        baseline: baseline(move |u, _| {
+            let n = baseline_counter.fetch_add(1, Ordering::Relaxed);
+            Box::pin(baselines::create_contact(u, n))
+        }),
         moves_deals: false,
     });
     let floor = Arc::clone(http);
@@ -742,6 +765,6 @@ pub fn baseline_users(
 ) -> anyhow::Result<Vec<baselines::User>> {
     let url = if rls { &db.app_url } else { &db.owner_url };
     (0..users)
-        .map(|i| baselines::User::connect(url, http.context(role, i)))
+        .map(|i| baselines::User::connect(url, i, http.context(role, i)))
         .collect()
 }
