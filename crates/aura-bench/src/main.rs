@@ -215,6 +215,8 @@ async fn main() -> anyhow::Result<()> {
     println!();
     println!("### Per route, one request at a time");
     println!();
+    // The API's access tokens last 15 minutes, less than the run so far: sign in again.
+    let http = scenarios::sign_in(&db, address, tenant).await?;
     routes::print(&db, &http, &fx).await?;
     eprintln!(
         "the whole run took {:.0} s",
