@@ -132,6 +132,11 @@ pub async fn workspace(
     .bind(size.reps as i32)
     .execute(owner)
     .await?;
+    // The users' copies of their memberships, as the server keeps them (migration 0060).
+    sqlx::query("select aura.sync_member_of($1, user_id) from tenant_members where tenant_id = $1")
+        .bind(tenant)
+        .execute(owner)
+        .await?;
     sqlx::query(
         "insert into organizations (tenant_id, name, industry, size_band)
          select $1, format('Company %s', n), 'Industry ' || (n % 20),

@@ -156,34 +156,20 @@ pub async fn create(
     let hint: String = secret.as_str().chars().skip(39).collect();
     let id = ApiKeyId::new();
     let mut tx = pool.begin(context).await?;
+    // The workspace and the creator come from the context, and the function writes the audit
+    // entry too (migration 0060).
     sqlx::query!(
-        "insert into api_keys (tenant_id, id, name, role, secret_hash, hint, expires_at, created_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
-        context.tenant_id.as_uuid(),
+        "select aura.create_api_key($1, $2, $3, $4, $5, $6)",
         id as ApiKeyId,
         name,
         key.role as KeyRole,
         secret.sha256(),
         hint,
         key.expires_at,
-        context.user_id as UserId,
     )
     .execute(tx.conn())
     .await
     .map_err(DbError::from)?;
-    audit::record(
-        &mut tx,
-        "api_key.created",
-        "api_key",
-        id.as_uuid(),
-        None,
-        Some(serde_json::json!({
-            "name": name,
-            "role": key.role,
-            "expires_at": key.expires_at.map(|at| at.to_rfc3339()),
-        })),
-    )
-    .await?;
     tx.commit().await?;
     Ok(CreatedKey {
         id,

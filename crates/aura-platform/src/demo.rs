@@ -3,6 +3,7 @@
 
 use std::sync::LazyLock;
 
+use crate::api_keys::ApiKeyId;
 use crate::auth::Secret;
 use crate::db::{DbError, OwnerPool};
 use crate::ids::{MemberRole, TenantId, UserId};
@@ -166,6 +167,16 @@ pub async fn seed(owner: &OwnerPool) -> Result<DemoPlatform, SeedError> {
             .execute(&mut *tx)
             .await
             .map_err(DbError::from)?;
+            // One role writes throughout (the owner), so this may share the transaction on
+            // Citus too; the server syncs after its own commit (`members::sync_member_of`).
+            sqlx::query!(
+                "select aura.sync_member_of($1, $2)",
+                tenant_id as TenantId,
+                user_id as UserId
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(DbError::from)?;
         }
         sqlx::query!(
             "insert into audit_log (tenant_id, actor_user_id, action, entity_type, entity_id, after)
@@ -199,13 +210,16 @@ async fn seed_api_key(tx: &mut sqlx::PgConnection, demo: &DemoPlatform) -> Resul
         .strip_prefix(crate::api_keys::PREFIX)
         .and_then(Secret::parse)
         .expect("the demo key has a key's shape");
+    // As the owner, so the key's identity is made here, as `aura.create_api_key` makes it.
     sqlx::query!(
-        "insert into api_keys (tenant_id, name, role, secret_hash, hint, created_by)
-         values ($1, 'Demo integration', 'manager', $2, right($3, 4), $4)",
+        "insert into api_keys (tenant_id, id, user_id, name, role, secret_hash, hint, created_by)
+         values ($1, $5, aura.new_api_key_identity($1, $5, 'Demo integration'),
+                 'Demo integration', 'manager', $2, right($3, 4), $4)",
         tenant.id as TenantId,
         secret.sha256(),
         secret.as_str(),
         admin.id as UserId,
+        ApiKeyId::new() as ApiKeyId,
     )
     .execute(tx)
     .await?;

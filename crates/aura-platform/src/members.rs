@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::{self, LoginError};
 use crate::db::{AppPool, DbError, TenantContext, TenantTx};
-use crate::ids::{MemberRole, UserId};
+use crate::ids::{MemberRole, TenantId, UserId};
 use crate::permissions::Permission;
 use crate::step_up::{self, IssuedCode, Proof, Purpose, StepUpError};
 
@@ -264,6 +264,7 @@ pub async fn remove(
     .await
     .map_err(DbError::from)?;
     tx.commit().await?;
+    sync_member_of(pool, context.tenant_id, user).await?;
     Ok(())
 }
 
@@ -279,6 +280,24 @@ fn may_change(
     if context.user_id == user {
         return Err(MemberChangeError::OwnAccount);
     }
+    Ok(())
+}
+
+/// Brings the user's copy of their memberships (`users.member_of`, which the users policy reads)
+/// in step with whether they are a member of `tenant` now. Every change that adds or removes a
+/// `tenant_members` row is followed by this once it has committed, in a transaction of its own:
+/// on Citus no trigger can do it, nor may the owner's function touch the workspace's shards in
+/// the transaction where `aura_app` wrote them (migration 0060).
+pub async fn sync_member_of(pool: &AppPool, tenant: TenantId, user: UserId) -> Result<(), DbError> {
+    let mut tx = pool.begin_unscoped().await?;
+    sqlx::query!(
+        "select aura.sync_member_of($1, $2)",
+        tenant as TenantId,
+        user as UserId
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -110,6 +110,8 @@ pub struct Provisioning {
     tx: TenantTx,
     signup_id: Uuid,
     slug: TenantSlug,
+    first_admin: UserId,
+    pool: AppPool,
 }
 
 /// Creates the tenant for an approved request (a pending one: contract signed), in a
@@ -199,6 +201,8 @@ pub async fn begin(
         tx,
         signup_id: activation.signup_id,
         slug: activation.slug.clone(),
+        first_admin: requester,
+        pool: pool.clone(),
     })
 }
 
@@ -208,7 +212,8 @@ impl Provisioning {
         &mut self.tx
     }
 
-    /// Marks the request activated and commits everything at once.
+    /// Marks the request activated and commits everything at once; then the first admin's copy
+    /// of their memberships follows (see [`crate::members::sync_member_of`]).
     pub async fn finish(mut self) -> Result<TenantId, LifecycleError> {
         let tenant_id = self.tx.context().tenant_id;
         let operator = self.tx.context().user_id;
@@ -232,6 +237,7 @@ impl Provisioning {
         )
         .await?;
         self.tx.commit().await?;
+        crate::members::sync_member_of(&self.pool, tenant_id, self.first_admin).await?;
         Ok(tenant_id)
     }
 }

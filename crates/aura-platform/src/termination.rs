@@ -372,6 +372,14 @@ async fn terminate(
         }
         rows.insert(doomed.table.clone(), deleted);
     }
+    // The memberships are gone; the users' copies of them go too (no trigger keeps them, see
+    // migration 0060), the workspace's API key identities' included.
+    sqlx::query!(
+        "update users set member_of = array_remove(member_of, $1) where $1 = any (member_of)",
+        tenant as TenantId,
+    )
+    .execute(&mut *tx)
+    .await?;
     sqlx::query!(
         "update tenants set status = 'deleted', termination_due_at = null, terminated_at = now(),
                 updated_at = now(), version = version + 1

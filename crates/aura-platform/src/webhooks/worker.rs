@@ -1,7 +1,8 @@
 //! The delivery worker: a task in every server. Each round it claims due deliveries of any
-//! workspace through `aura.claim_webhook_deliveries` (SKIP LOCKED plus a lease, so with several
-//! servers each delivery is sent by one of them), posts them, and records each outcome in that
-//! delivery's own workspace context, where row-level security confines the update to it.
+//! workspace through `aura.claim_webhook_deliveries` (a conditional update per row plus a
+//! lease, so with several servers each delivery is sent by one of them), posts them, and records
+//! each outcome in that delivery's own workspace context, where row-level security confines the
+//! update to it.
 //!
 //! Failures are retried with exponential backoff and jitter for a day after the event; an
 //! endpoint that fails [`WorkerSettings::disable_after`] attempts in a row is switched off and its

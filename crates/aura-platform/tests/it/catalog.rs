@@ -181,20 +181,20 @@ async fn security_definer_functions_are_few_known_and_hardened() {
         functions,
         [
             "aura.apex_login_candidate(text)",
-            // An API key's identity, made by the key's insert: `aura/tests/it/api_keys.rs`,
-            // as are the two key functions below (another workspace's, revoked, expired keys).
-            "aura.api_key_identity()",
             // The export worker's claim and expiry: `isolation.rs`.
             "aura.claim_export(integer)",
             // The import worker's claim: `isolation.rs`.
             "aura.claim_import(integer)",
             // The webhook worker's claim: `isolation.rs`.
             "aura.claim_webhook_deliveries(integer,integer)",
+            // An API key with its identity: `users_policy.rs` (only an admin, only in the
+            // workspace in context, never inserted directly), and through the server in
+            // `aura/tests/it/api_keys.rs`, as are `use_api_key` and `record_refused_api_key`.
+            "aura.create_api_key(uuid,text,aura.api_key_role,bytea,text,timestamp with time zone)",
             "aura.current_user_is_platform_admin()",
             "aura.expire_exports()",
             // The apex's doors into workspaces: `isolation.rs` (the hand-off test).
             "aura.issue_workspace_handoff(text,bytea)",
-            "aura.keep_member_of()",
             "aura.own_workspaces()",
             // The owner copies' triggers (0058): `deals.rs` (a reassignment moves every
             // child's copy; a copy that lies is corrected and refused).
@@ -213,6 +213,9 @@ async fn security_definer_functions_are_few_known_and_hardened() {
             "aura.record_refused_api_key(bytea)",
             "aura.record_stage_move()",
             "aura.record_webhook_event()",
+            // Memberships' copy on `users`: `users_policy.rs` (it follows every change and
+            // claims nothing the memberships do not say).
+            "aura.sync_member_of(uuid,uuid)",
             "aura.take_record_owners()",
             "aura.tenant_by_slug(text)",
             "aura.use_api_key(bytea,inet)",

@@ -35,6 +35,7 @@ async fn rep_with_a_deal(owner: &PgPool, tenant: TenantId) -> TenantContext {
     sqlx::raw_sql(&format!(
         "insert into users (id, email, display_name) values ('{rep}', 'rep@example.com', 'Rep');
          insert into tenant_members (tenant_id, user_id, role) values ('{tenant}', '{rep}', 'sales_rep');
+         select aura.sync_member_of('{tenant}', '{rep}');
          insert into contacts (tenant_id, first_name, assigned_to) values ('{tenant}', 'Mine', '{rep}');
          with deal as (
              insert into deals (tenant_id, name, process_id, stage_id, outcome, probability,

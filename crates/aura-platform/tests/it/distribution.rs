@@ -210,12 +210,13 @@ async fn distribution_violations(db: &PgPool) -> Vec<String> {
     .fetch_all(db)
     .await
     .unwrap();
-    let mut blockers = Vec::new();
     for (table, function, written) in trigger_writes {
         if placement_of(&table) == Placement::Distributed
             && placement_of(&written) != Placement::Distributed
         {
-            blockers.push(format!("trigger {function} on {table} writes {written}"));
+            violations.push(format!(
+                "trigger {function} on {table} writes {written} (call a function instead)"
+            ));
         }
     }
     // Citus cannot plan a query with parameters inside a `language sql` function.
@@ -230,33 +231,44 @@ async fn distribution_violations(db: &PgPool) -> Vec<String> {
     .await
     .unwrap();
     for function in sql_functions {
-        blockers.push(format!(
-            "function {function} is language sql and reads tables"
+        violations.push(format!(
+            "function {function} is language sql and reads tables (make it PL/pgSQL)"
         ));
     }
-    for blocker in &blockers {
-        if !KNOWN_CITUS_BLOCKERS.contains(&blocker.as_str()) {
-            violations.push(blocker.clone());
-        }
+    // Citus takes no row locks in a query over several shards: a queue claimed with `skip
+    // locked` across workspaces claims nothing there (0061 claims row by row instead).
+    let skipping: Vec<String> = sqlx::query_scalar(
+        r"select p.oid::regprocedure::text
+          from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+          where n.nspname = 'aura' and p.prosrc ~* '\mskip\s+locked\M'
+          order by 1",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    for function in skipping {
+        violations.push(format!(
+            "function {function} locks with skip locked (claim row by row)"
+        ));
     }
-    for known in KNOWN_CITUS_BLOCKERS {
-        if !blockers.iter().any(|blocker| blocker == known) {
-            violations.push(format!(
-                "`{known}` is gone: take it off KNOWN_CITUS_BLOCKERS"
-            ));
-        }
+    // On a shard a trigger's `tg_table_name` is the shard's name (`deals_102040`): pass what
+    // fired it as the trigger's argument.
+    let by_table_name: Vec<String> = sqlx::query_scalar(
+        r"select p.oid::regprocedure::text
+          from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+          where n.nspname = 'aura' and p.prosrc ~* '\mtg_table_name\M'
+          order by 1",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    for function in by_table_name {
+        violations.push(format!(
+            "function {function} asks tg_table_name (use a trigger argument)"
+        ));
     }
     violations
 }
-
-/// What Citus still refuses in the schema (SCALING.md, "What remains"): each of these is to go,
-/// and the check lets no new one in.
-const KNOWN_CITUS_BLOCKERS: [&str; 4] = [
-    "trigger aura.keep_member_of() on tenant_members writes users",
-    "trigger aura.api_key_identity() on api_keys writes users",
-    "function aura.claim_export(integer) is language sql and reads tables",
-    "function aura.claim_webhook_deliveries(integer,integer) is language sql and reads tables",
-];
 
 /// Whether a policy expression, as PostgreSQL deparses it (keywords in capitals), runs a query.
 fn holds_subquery(expression: &str) -> bool {
@@ -301,7 +313,11 @@ async fn the_distribution_check_catches_every_kind_of_undistributable_table() {
          create trigger rogue_touch after insert on rogue_policed
              for each row execute function aura.rogue_touch();
          create function aura.rogue_lookup(p_tenant uuid) returns bigint language sql as $$
-             select count(*) from public.contacts where tenant_id = p_tenant $$;",
+             select count(*) from public.contacts where tenant_id = p_tenant $$;
+         create function aura.rogue_claim() returns uuid language plpgsql as $$
+             begin return (select id from public.exports limit 1 for update skip locked); end $$;
+         create function aura.rogue_which() returns trigger language plpgsql as $$
+             begin if tg_table_name = 'deals' then return new; end if; return null; end $$;",
     )
     .execute(&db.owner)
     .await
@@ -319,6 +335,8 @@ async fn the_distribution_check_catches_every_kind_of_undistributable_table() {
         "rogue_cascade.rogue_cascade_tenant_id_parent_id_fkey -> organizations acts on update",
         "trigger aura.rogue_touch() on rogue_policed writes users",
         "function aura.rogue_lookup(uuid) is language sql and reads tables",
+        "function aura.rogue_claim() locks with skip locked",
+        "function aura.rogue_which() asks tg_table_name",
     ] {
         assert!(
             violations.contains(expected),

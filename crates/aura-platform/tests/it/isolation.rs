@@ -40,11 +40,11 @@ pub(crate) async fn two_tenants(owner: &PgPool) -> TwoTenants {
             .execute(owner)
             .await
             .unwrap();
-        sqlx::query(
-            "insert into tenant_members (tenant_id, user_id, role) values ($1, $2, 'admin')",
-        )
-        .bind(tenant_id.as_uuid())
-        .bind(user_id.as_uuid())
+        sqlx::raw_sql(&format!(
+            "insert into tenant_members (tenant_id, user_id, role)
+                 values ('{tenant_id}', '{user_id}', 'admin');
+             select aura.sync_member_of('{tenant_id}', '{user_id}');"
+        ))
         .execute(owner)
         .await
         .unwrap();
@@ -96,9 +96,13 @@ pub(crate) async fn two_tenants(owner: &PgPool) -> TwoTenants {
              values ('{tenant_id}', '{user_id}');
              insert into custom_field_definitions (tenant_id, entity, key, label, kind)
              values ('{tenant_id}', 'contact', 'linkedin', 'LinkedIn', 'url');
-             insert into api_keys (tenant_id, name, role, secret_hash, hint, created_by)
-             values ('{tenant_id}', 'Integration', 'manager',
-                     sha256(gen_random_uuid()::text::bytea), 'abcd', '{user_id}');
+             with key as (select gen_random_uuid() as id)
+             insert into api_keys (tenant_id, id, user_id, name, role, secret_hash, hint,
+                                   created_by)
+             select '{tenant_id}', id, aura.new_api_key_identity('{tenant_id}', id, 'Integration'),
+                    'Integration', 'manager', sha256(gen_random_uuid()::text::bytea), 'abcd',
+                    '{user_id}'
+             from key;
              insert into idempotency_keys (tenant_id, user_id, key, request_hash, status, body)
              values ('{tenant_id}', '{user_id}', 'retry-1', sha256('request'::bytea), 201,
                      'answer'::bytea);
@@ -1308,6 +1312,7 @@ async fn a_rep_reaches_only_their_own_contacts_and_their_activities() {
     sqlx::raw_sql(&format!(
         "insert into users (id, email, display_name) values ('{rep}', 'rep@example.com', 'Rep');
          insert into tenant_members (tenant_id, user_id, role) values ('{tenant}', '{rep}', 'sales_rep');
+         select aura.sync_member_of('{tenant}', '{rep}');
          insert into contacts (tenant_id, first_name, assigned_to) values ('{tenant}', 'Mine', '{rep}');"
     ))
     .execute(&db.owner)

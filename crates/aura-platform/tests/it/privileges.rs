@@ -18,7 +18,8 @@ async fn member(owner: &PgPool, tenant: TenantId, role: &str) -> TenantContext {
         "insert into users (id, email, display_name)
              values ('{user_id}', '{user_id}@example.com', 'Member');
          insert into tenant_members (tenant_id, user_id, role)
-             values ('{tenant}', '{user_id}', '{role}');"
+             values ('{tenant}', '{user_id}', '{role}');
+         select aura.sync_member_of('{tenant}', '{user_id}');"
     ))
     .execute(owner)
     .await

@@ -49,6 +49,12 @@ async fn member_with_a_deal(
     .fetch_one(owner)
     .await
     .unwrap();
+    sqlx::query("select aura.sync_member_of($1, $2)")
+        .bind(tenant.as_uuid())
+        .bind(user.as_uuid())
+        .execute(owner)
+        .await
+        .unwrap();
     (
         TenantContext {
             tenant_id: tenant,

@@ -1,7 +1,8 @@
 //! The users policy without a subquery (0032): as `aura_app` with a member's context, the
 //! member sees exactly themself and the users who are members of the workspace in context,
 //! whatever workspaces those users also belong to, and the set follows memberships as they are
-//! added and removed. No context can write the column the policy reads.
+//! added and removed (each change followed by `aura.sync_member_of`, as `members` does: 0060).
+//! No context can write the column the policy reads, nor make the sync claim a membership.
 
 use std::collections::BTreeSet;
 
@@ -43,6 +44,16 @@ async fn join(owner: &PgPool, tenant: TenantId, user: UserId, role: &str) {
         .bind(user.as_uuid())
         .bind(role)
         .execute(owner)
+        .await
+        .unwrap();
+    sync(owner, tenant, user).await;
+}
+
+async fn sync(conn: impl sqlx::PgExecutor<'_>, tenant: TenantId, user: UserId) {
+    sqlx::query("select aura.sync_member_of($1, $2)")
+        .bind(tenant.as_uuid())
+        .bind(user.as_uuid())
+        .execute(conn)
         .await
         .unwrap();
 }
@@ -149,6 +160,7 @@ async fn a_member_sees_exactly_themself_and_the_members_of_their_workspace() {
         .execute(o)
         .await
         .unwrap();
+    sync(o, b, both).await;
     join(o, a, nobody, "sales_rep").await;
     assert_eq!(
         visible(&db, in_b(b_admin, MemberRole::Admin), &everyone).await,
@@ -190,6 +202,10 @@ async fn an_admin_removing_a_member_through_the_app_role_hides_them_from_the_wor
         .unwrap();
     assert_eq!(removed.rows_affected(), 1);
     tx.commit().await.unwrap();
+    // As the server does, once the change has committed (on Citus it must).
+    aura_platform::members::sync_member_of(&db.app, a, leaver)
+        .await
+        .unwrap();
     assert_eq!(visible(&db, context, &[admin, leaver]).await, set(&[admin]));
 }
 
@@ -210,7 +226,7 @@ async fn no_member_context_can_write_or_read_the_memberships_the_policy_checks()
         format!("update users set member_of = array['{b}'::uuid] where id = '{me}'"),
         format!("insert into users (id, email, display_name, member_of) values (gen_random_uuid(), 'x@example.com', 'x', array['{b}'::uuid])"),
         "select member_of from users".to_owned(),
-        "select aura.keep_member_of()".to_owned(),
+        format!("select aura.new_api_key_identity('{b}', gen_random_uuid(), 'Spoof')"),
     ] {
         let mut tx = db.app.begin(context).await.unwrap();
         let err = sqlx::raw_sql(&statement)
@@ -219,4 +235,65 @@ async fn no_member_context_can_write_or_read_the_memberships_the_policy_checks()
             .expect_err(&format!("`{statement}` ran"));
         assert!(refused_by_privilege_or_policy(&err), "`{statement}`: {err}");
     }
+
+    // The sync reads the memberships, never the caller's word: asked for a workspace the user
+    // is not a member of, it leaves them out of it.
+    aura_platform::members::sync_member_of(&db.app, b, me)
+        .await
+        .unwrap();
+    let member_of: Vec<Uuid> = sqlx::query_scalar("select member_of from users where id = $1")
+        .bind(me.as_uuid())
+        .fetch_one(o)
+        .await
+        .unwrap();
+    assert_eq!(member_of, [a.as_uuid()]);
+}
+
+/// An API key and its identity are made together by `aura.create_api_key`, for the workspace
+/// and by the admin in context only: a manager cannot make one, and nobody inserts a key (with
+/// an identity of their choosing) directly.
+#[tokio::test]
+async fn only_an_admin_makes_api_keys_and_only_in_the_workspace_in_context() {
+    let db = TestDatabase::new().await;
+    let o = &db.owner;
+    let (a, b) = (tenant(o, "users-f").await, tenant(o, "users-g").await);
+    let (admin, manager) = (user(o, "f-admin").await, user(o, "f-manager").await);
+    join(o, a, admin, "admin").await;
+    join(o, a, manager, "manager").await;
+    let as_member = |user_id, role| TenantContext {
+        tenant_id: a,
+        user_id,
+        role,
+        read_only: false,
+    };
+    let create = "select aura.create_api_key(gen_random_uuid(), 'Sync', 'manager',
+                                             sha256(gen_random_uuid()::text::bytea), 'abcd', null)";
+    let mut tx = db.app.begin(as_member(manager, MemberRole::Manager)).await.unwrap();
+    let err = sqlx::raw_sql(create).execute(tx.conn()).await.unwrap_err();
+    assert!(refused_by_privilege_or_policy(&err), "{err}");
+    drop(tx);
+    let mut tx = db.app.begin(as_member(admin, MemberRole::Admin)).await.unwrap();
+    let err = sqlx::raw_sql(&format!(
+        "insert into api_keys (tenant_id, name, role, secret_hash, hint, created_by)
+         values ('{b}', 'Direct', 'manager', sha256('x'::bytea), 'abcd', '{admin}')"
+    ))
+    .execute(tx.conn())
+    .await
+    .unwrap_err();
+    assert!(refused_by_privilege_or_policy(&err), "{err}");
+    drop(tx);
+
+    let mut tx = db.app.begin(as_member(admin, MemberRole::Admin)).await.unwrap();
+    sqlx::raw_sql(create).execute(tx.conn()).await.unwrap();
+    tx.commit().await.unwrap();
+    // The key is the workspace's in context, created by the admin in context, and its
+    // identity is a member of that workspace only.
+    let keys: Vec<(Uuid, Uuid, Vec<Uuid>)> = sqlx::query_as(
+        "select k.tenant_id, k.created_by, u.member_of
+         from api_keys k join users u on u.id = k.user_id",
+    )
+    .fetch_all(o)
+    .await
+    .unwrap();
+    assert_eq!(keys, [(a.as_uuid(), admin.as_uuid(), vec![a.as_uuid()])]);
 }
