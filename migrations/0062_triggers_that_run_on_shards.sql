@@ -5,8 +5,8 @@
 --   trigger's argument instead.
 -- * Citus evaluates a stable function inside `coalesce` or `case` of a statement it routes only
 --   if the function is immutable ("non-IMMUTABLE functions are not allowed in CASE or COALESCE
---   statements"), so the line history's insert now takes its changer from a PL/pgSQL variable,
---   as the stage history's trigger already does (0033).
+--   statements"), so the line history's insert and the deal total's update now take the
+--   changer from a PL/pgSQL variable, as the stage history's trigger already does (0033).
 -- Bodies otherwise unchanged.
 
 create or replace function aura.record_line_change() returns trigger
@@ -127,3 +127,23 @@ drop trigger contacts_owner_passes_on on contacts;
 create trigger contacts_owner_passes_on after update of assigned_to on contacts
     for each row when (old.assigned_to is distinct from new.assigned_to)
     execute function aura.pass_on_owner('contact');
+
+create or replace function aura.sum_deal_lines() returns trigger language plpgsql as $$
+declare
+    v_total numeric;
+    v_changer uuid := aura.current_user_id();
+begin
+    select sum(l.extended_price) into v_total
+    from public.deal_line_items l
+    where l.tenant_id = new.tenant_id and l.deal_id = new.deal_id and l.deleted_at is null;
+    if v_total >= 1000000000000000 then
+        raise exception 'a deal''s total must stay under 1,000,000,000,000,000'
+            using errcode = 'check_violation', constraint = 'deals_amount_bounds';
+    end if;
+    update public.deals d
+    set amount = v_total, version = d.version + 1, updated_at = now(),
+        updated_by = coalesce(v_changer, d.updated_by)
+    where d.tenant_id = new.tenant_id and d.id = new.deal_id
+      and d.amount is distinct from v_total;
+    return null;
+end $$;

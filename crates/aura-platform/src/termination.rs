@@ -149,7 +149,7 @@ pub async fn cancel(
         r#"update tenants set termination_due_at = null,
                 updated_at = now(), updated_by = $2, version = version + 1
            where id = $1 and termination_due_at is not null
-           returning now() as "cancelled_at!""#,
+           returning updated_at as "cancelled_at!""#,
         tenant as TenantId,
         operator as UserId,
     )

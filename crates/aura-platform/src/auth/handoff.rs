@@ -78,9 +78,12 @@ pub async fn redeem(
     code: &Secret,
 ) -> Result<Option<(Secret, SignedIn)>, DbError> {
     let mut tx = pool.begin_tenant_scope(tenant).await?;
+    // `now()` outside the `returning`, where Citus allows no function but an immutable one.
     let spent = sqlx::query!(
-        r#"delete from workspace_handoffs where tenant_id = $1 and code_hash = $2
-           returning user_id as "user_id: UserId", expires_at > now() as "live!""#,
+        r#"with spent as (
+               delete from workspace_handoffs where tenant_id = $1 and code_hash = $2
+               returning user_id, expires_at)
+           select user_id as "user_id!: UserId", expires_at > now() as "live!" from spent"#,
         tenant.as_uuid(),
         code.sha256(),
     )

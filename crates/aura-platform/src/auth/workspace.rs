@@ -116,21 +116,28 @@ pub(crate) async fn open_session(
 ) -> Result<(Secret, SignedIn), DbError> {
     let token = Secret::generate();
     let csrf_token = Secret::generate().as_str().to_owned();
-    let session = sqlx::query!(
-        r#"insert into tenant_sessions (tenant_id, token_hash, user_id, csrf_token)
-           values ($1, $2, $3, $4)
-           returning id,
-                     (select coalesce(u.time_zone, t.timezone) from users u, tenants t
-                      where u.id = $3 and t.id = $1) as "time_zone!""#,
+    let session_id = sqlx::query_scalar!(
+        "insert into tenant_sessions (tenant_id, token_hash, user_id, csrf_token)
+         values ($1, $2, $3, $4)
+         returning id",
         tenant.as_uuid(),
         token.sha256(),
         user_id as UserId,
         csrf_token,
     )
-    .fetch_one(tx)
+    .fetch_one(&mut *tx)
+    .await?;
+    // A statement of its own: Citus routes no subquery in a distributed insert's `returning`.
+    let time_zone = sqlx::query_scalar!(
+        r#"select coalesce(u.time_zone, t.timezone) as "time_zone!" from users u, tenants t
+           where u.id = $1 and t.id = $2"#,
+        user_id as UserId,
+        tenant.as_uuid(),
+    )
+    .fetch_one(&mut *tx)
     .await?;
     let signed_in = SignedIn {
-        session_id: session.id,
+        session_id,
         context: TenantContext {
             tenant_id: tenant,
             user_id,
@@ -141,7 +148,7 @@ pub(crate) async fn open_session(
         email,
         csrf_token,
         refreshed: false,
-        time_zone: session.time_zone,
+        time_zone,
     };
     Ok((token, signed_in))
 }

@@ -57,7 +57,7 @@ impl From<sqlx::Error> for DbError {
             | sqlx::Error::WorkerCrashed => DbError::Unavailable(err),
             sqlx::Error::Database(db) => {
                 let code = db.code().unwrap_or(Cow::Borrowed(""));
-                let constraint = || db.constraint().unwrap_or("unnamed").to_owned();
+                let constraint = || schema_name(db.constraint().unwrap_or("unnamed")).to_owned();
                 let kind = match code.as_ref() {
                     "23505" => Some(ConstraintKind::Unique),
                     "23503" => Some(ConstraintKind::ForeignKey),
@@ -88,11 +88,37 @@ impl From<sqlx::Error> for DbError {
     }
 }
 
+/// On Citus a violation raised on a shard names the shard's copy of the constraint, the
+/// schema's name plus `_` and the shard's number (`contacts_email_key_102041`); callers match
+/// on the schema's name. No constraint of the schema ends in `_` and digits (the distribution
+/// check in the test suite keeps it so).
+fn schema_name(constraint: &str) -> &str {
+    match constraint.rsplit_once('_') {
+        Some((name, shard)) if !shard.is_empty() && shard.bytes().all(|b| b.is_ascii_digit()) => {
+            name
+        }
+        _ => constraint,
+    }
+}
+
 impl From<sqlx::migrate::MigrateError> for DbError {
     fn from(err: sqlx::migrate::MigrateError) -> Self {
         match err {
             sqlx::migrate::MigrateError::Execute(inner) => inner.into(),
             other => DbError::Other(sqlx::Error::Migrate(Box::new(other))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::schema_name;
+
+    #[test]
+    fn a_shard_s_constraint_reads_as_the_schema_s() {
+        assert_eq!(schema_name("contacts_email_key_102041"), "contacts_email_key");
+        assert_eq!(schema_name("contacts_email_key"), "contacts_email_key");
+        assert_eq!(schema_name("deals_pkey"), "deals_pkey");
+        assert_eq!(schema_name("unnamed"), "unnamed");
     }
 }
