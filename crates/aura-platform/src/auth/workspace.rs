@@ -68,11 +68,8 @@ pub(crate) async fn verify_member(
     // Password work waits for its turn before it takes a connection (`password::turn`).
     let _turn = crate::password::turn().await;
     let mut tx = pool.begin_tenant_scope(tenant).await?;
-    let candidate = sqlx::query!(
-        // `aura_app` cannot read `users.password_hash`; the sign-in function hands it over.
-        r#"select u.id as "id: UserId",
-                  (select c.password_hash from aura.apex_login_candidate(u.email) c) as password_hash,
-                  u.display_name, u.email,
+    let member = sqlx::query!(
+        r#"select u.id as "id: UserId", u.display_name, u.email,
                   m.role as "role: MemberRole", m.deactivated_at is not null as "deactivated!"
            from tenant_members m
            join users u on u.id = m.user_id
@@ -83,13 +80,28 @@ pub(crate) async fn verify_member(
     .fetch_optional(&mut *tx)
     .await
     .map_err(DbError::from)?;
-    let details = candidate
+    // `aura_app` cannot read `users.password_hash`; the sign-in function hands it over, in a
+    // statement of its own (on Citus, a function that reads a table may not run inside a query
+    // routed to a shard).
+    let password_hash = match &member {
+        Some(member) => sqlx::query_scalar!(
+            r#"select c.password_hash from aura.apex_login_candidate($1) c where c.id = $2"#,
+            member.email,
+            member.id as UserId,
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(DbError::from)?
+        .flatten(),
+        None => None,
+    };
+    let details = member
         .as_ref()
-        .map(|c| (c.display_name.clone(), c.email.clone(), c.role));
-    let candidate = candidate.map(|c| Candidate {
-        id: c.id,
-        password_hash: c.password_hash,
-        barred: c.deactivated,
+        .map(|m| (m.display_name.clone(), m.email.clone(), m.role));
+    let candidate = member.map(|m| Candidate {
+        id: m.id,
+        password_hash,
+        barred: m.deactivated,
     });
     let (tx, user_id) = check_password(tx, candidate, password, source).await?;
     let (display_name, email, role) = details.expect("a successful check had a candidate");

@@ -116,7 +116,10 @@ mod tests {
 
     #[test]
     fn a_shard_s_constraint_reads_as_the_schema_s() {
-        assert_eq!(schema_name("contacts_email_key_102041"), "contacts_email_key");
+        assert_eq!(
+            schema_name("contacts_email_key_102041"),
+            "contacts_email_key"
+        );
         assert_eq!(schema_name("contacts_email_key"), "contacts_email_key");
         assert_eq!(schema_name("deals_pkey"), "deals_pkey");
         assert_eq!(schema_name("unnamed"), "unnamed");

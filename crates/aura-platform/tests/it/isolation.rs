@@ -232,7 +232,9 @@ pub(crate) fn refused_by_privilege_or_policy(err: &sqlx::Error) -> bool {
 fn refused_by_citus_distribution(err: &sqlx::Error) -> bool {
     err.as_database_error().is_some_and(|e| {
         e.code().as_deref() == Some("0A000")
-            && (e.message().contains("modifying the partition value of rows")
+            && (e
+                .message()
+                .contains("modifying the partition value of rows")
                 || e.message().contains("cannot perform distributed planning"))
     })
 }
@@ -321,13 +323,11 @@ async fn tenant_a_cannot_see_change_delete_or_create_tenant_b_rows_in_any_table(
             .collect::<Vec<_>>()
             .join(", ");
         let mut tx = db.app.begin(t.a).await.unwrap();
-        let err = sqlx::query(&format!(
-            "insert into {table} ({list}) values ({values})"
-        ))
-        .bind(&row)
-        .execute(tx.conn())
-        .await
-        .expect_err(&format!("{table}: tenant A inserted a row for tenant B"));
+        let err = sqlx::query(&format!("insert into {table} ({list}) values ({values})"))
+            .bind(&row)
+            .execute(tx.conn())
+            .await
+            .expect_err(&format!("{table}: tenant A inserted a row for tenant B"));
         assert!(refused_by_privilege_or_policy(&err), "{table}: {err}");
         let reason = if only_the_database_writes {
             "permission denied"
@@ -570,7 +570,11 @@ async fn no_partition_is_reachable_but_through_its_table() {
             holding.push(partition.clone());
         }
     }
-    assert_eq!(holding.len(), 1, "B's entries in one partition: {holding:?}");
+    assert_eq!(
+        holding.len(),
+        1,
+        "B's entries in one partition: {holding:?}"
+    );
 
     for (partition, parent) in &partitions {
         for context in [t.a, t.b] {

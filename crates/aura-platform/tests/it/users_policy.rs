@@ -268,11 +268,19 @@ async fn only_an_admin_makes_api_keys_and_only_in_the_workspace_in_context() {
     };
     let create = "select aura.create_api_key(gen_random_uuid(), 'Sync', 'manager',
                                              sha256(gen_random_uuid()::text::bytea), 'abcd', null)";
-    let mut tx = db.app.begin(as_member(manager, MemberRole::Manager)).await.unwrap();
+    let mut tx = db
+        .app
+        .begin(as_member(manager, MemberRole::Manager))
+        .await
+        .unwrap();
     let err = sqlx::raw_sql(create).execute(tx.conn()).await.unwrap_err();
     assert!(refused_by_privilege_or_policy(&err), "{err}");
     drop(tx);
-    let mut tx = db.app.begin(as_member(admin, MemberRole::Admin)).await.unwrap();
+    let mut tx = db
+        .app
+        .begin(as_member(admin, MemberRole::Admin))
+        .await
+        .unwrap();
     let err = sqlx::raw_sql(&format!(
         "insert into api_keys (tenant_id, name, role, secret_hash, hint, created_by)
          values ('{b}', 'Direct', 'manager', sha256('x'::bytea), 'abcd', '{admin}')"
@@ -283,7 +291,11 @@ async fn only_an_admin_makes_api_keys_and_only_in_the_workspace_in_context() {
     assert!(refused_by_privilege_or_policy(&err), "{err}");
     drop(tx);
 
-    let mut tx = db.app.begin(as_member(admin, MemberRole::Admin)).await.unwrap();
+    let mut tx = db
+        .app
+        .begin(as_member(admin, MemberRole::Admin))
+        .await
+        .unwrap();
     sqlx::raw_sql(create).execute(tx.conn()).await.unwrap();
     tx.commit().await.unwrap();
     // The key is the workspace's in context, created by the admin in context, and its
