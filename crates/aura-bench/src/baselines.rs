@@ -180,9 +180,9 @@ pub async fn snapshot(user: &User, process: Uuid) -> anyhow::Result<usize> {
 }
 
 /// `EXPLAIN (ANALYZE, BUFFERS)` of the first page of the workspace's contacts as
-/// `contacts::list` reads them (`contacts::fetch`'s statement, copied: an `EXPLAIN` needs the
-/// text), in the member's context: where the joins to `users` (owner, created by, updated by)
-/// spend their time under the users policy.
+/// `contacts::list` reads them (`contacts::fetch`'s own statement), in the member's context:
+/// where the joins to `users` (owner, created by, updated by) spend their time under the users
+/// policy.
 pub async fn explain_contacts_fetch(user: &User) -> anyhow::Result<Vec<String>> {
     let mut tx = user.pool.begin(user.context).await?;
     let tenant = user.context.tenant_id.as_uuid();
@@ -193,29 +193,11 @@ pub async fn explain_contacts_fetch(user: &User) -> anyhow::Result<Vec<String>> 
     .bind(tenant)
     .fetch_all(tx.conn())
     .await?;
-    Ok(sqlx::query_scalar(
-        r#"explain (analyze, buffers, costs off)
-           select c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.organization_id,
-                  o.name, c.assigned_to, owner.display_name, c.custom_fields, c.deleted_at,
-                  c.version, c.created_at, c.updated_at, cu.display_name, uu.display_name,
-                  next.due_at, next.subject, last.occurred_at
-           from unnest($2::uuid[]) with ordinality as wanted (id, position)
-           join contacts c on c.tenant_id = $1 and c.id = wanted.id
-           left join organizations o on o.tenant_id = c.tenant_id and o.id = c.organization_id
-           left join users owner on owner.id = c.assigned_to
-           left join users cu on cu.id = c.created_by
-           left join users uu on uu.id = c.updated_by
-           left join lateral (
-               select f.due_at, f.subject from follow_ups f
-               where f.tenant_id = c.tenant_id and f.contact_id = c.id
-                 and f.done_at is null and f.deleted_at is null
-               order by f.due_at, f.id limit 1) next on true
-           left join lateral (
-               select a.occurred_at from activities a
-               where a.tenant_id = c.tenant_id and a.contact_id = c.id and a.deleted_at is null
-               order by a.occurred_at desc, a.id desc limit 1) last on true
-           order by wanted.position"#,
-    )
+    // The server's own statement (aura-crm's `contacts/fetch.sql`), so the plan cannot drift.
+    Ok(sqlx::query_scalar(&format!(
+        "explain (analyze, buffers, costs off) {}",
+        contacts::FETCH_SQL
+    ))
     .bind(tenant)
     .bind(&ids)
     .fetch_all(tx.conn())

@@ -532,8 +532,7 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
         http: Arc::new(move |mut user: HttpUser, _k: u64| {
             let http = Arc::clone(&mover);
             Box::pin(async move {
-                let (deal, version, at) = user.moving.expect("a deal to move");
-                let to = if at == prospect { qualified } else { prospect };
+                let (deal, version, to) = next_move(user.moving, prospect, qualified);
                 let result = async {
                     let response = http
                         .client
@@ -560,8 +559,7 @@ pub fn all(http: &Arc<Http>, fx: &Arc<Fixture>) -> Vec<Scenario> {
         }),
         baseline: Some(Arc::new(move |mut user: baselines::User, _k: u64| {
             Box::pin(async move {
-                let (deal, version, at) = user.moving.expect("a deal to move");
-                let to = if at == prospect { qualified } else { prospect };
+                let (deal, version, to) = next_move(user.moving, prospect, qualified);
                 match baselines::move_stage(&user, deal, version, to).await {
                     Ok(version) => {
                         user.moving = Some((deal, version, to));
@@ -767,4 +765,16 @@ pub fn baseline_users(
     (0..users)
         .map(|i| baselines::User::connect(url, i, http.context(role, i)))
         .collect()
+}
+
+/// The stage-move scenario's next move, over HTTP and in its baseline alike: the deal being
+/// moved, its version, and the stage it is not at (it shuttles between prospect and qualified).
+fn next_move(
+    moving: Option<(Uuid, i64, Uuid)>,
+    prospect: Uuid,
+    qualified: Uuid,
+) -> (Uuid, i64, Uuid) {
+    let (deal, version, at) = moving.expect("a deal to move");
+    let to = if at == prospect { qualified } else { prospect };
+    (deal, version, to)
 }

@@ -219,53 +219,39 @@ async fn distribution_violations(db: &PgPool) -> Vec<String> {
             ));
         }
     }
-    // Citus cannot plan a query with parameters inside a `language sql` function.
-    let sql_functions: Vec<String> = sqlx::query_scalar(
-        r"select p.oid::regprocedure::text
-          from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-          where n.nspname = 'aura' and p.pronargs > 0 and p.prosrc ~* '\mpublic\.'
-            and p.prolang = (select oid from pg_language where lanname = 'sql')
-          order by 1",
-    )
-    .fetch_all(db)
-    .await
-    .unwrap();
-    for function in sql_functions {
-        violations.push(format!(
-            "function {function} is language sql and reads tables (make it PL/pgSQL)"
-        ));
-    }
-    // Citus takes no row locks in a query over several shards: a queue claimed with `skip
-    // locked` across workspaces claims nothing there (0061 claims row by row instead).
-    let skipping: Vec<String> = sqlx::query_scalar(
-        r"select p.oid::regprocedure::text
-          from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-          where n.nspname = 'aura' and p.prosrc ~* '\mskip\s+locked\M'
-          order by 1",
-    )
-    .fetch_all(db)
-    .await
-    .unwrap();
-    for function in skipping {
-        violations.push(format!(
-            "function {function} locks with skip locked (claim row by row)"
-        ));
-    }
-    // On a shard a trigger's `tg_table_name` is the shard's name (`deals_102040`): pass what
-    // fired it as the trigger's argument.
-    let by_table_name: Vec<String> = sqlx::query_scalar(
-        r"select p.oid::regprocedure::text
-          from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-          where n.nspname = 'aura' and p.prosrc ~* '\mtg_table_name\M'
-          order by 1",
-    )
-    .fetch_all(db)
-    .await
-    .unwrap();
-    for function in by_table_name {
-        violations.push(format!(
-            "function {function} asks tg_table_name (use a trigger argument)"
-        ));
+    // Function bodies Citus cannot run as written, each with what to do instead.
+    let rules = [
+        // It cannot plan a query with parameters inside a `language sql` function.
+        (
+            r"p.pronargs > 0 and p.prosrc ~* '\mpublic\.'
+              and p.prolang = (select oid from pg_language where lanname = 'sql')",
+            "is language sql and reads tables (make it PL/pgSQL)",
+        ),
+        // It takes no row locks in a query over several shards: a queue claimed with `skip
+        // locked` across workspaces claims nothing there (0061 claims row by row instead).
+        (
+            r"p.prosrc ~* '\mskip\s+locked\M'",
+            "locks with skip locked (claim row by row)",
+        ),
+        // On a shard a trigger's `tg_table_name` is the shard's name (`deals_102040`).
+        (
+            r"p.prosrc ~* '\mtg_table_name\M'",
+            "asks tg_table_name (use a trigger argument)",
+        ),
+    ];
+    for (condition, problem) in rules {
+        let functions: Vec<String> = sqlx::query_scalar(&format!(
+            "select p.oid::regprocedure::text
+             from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+             where n.nspname = 'aura' and {condition}
+             order by 1"
+        ))
+        .fetch_all(db)
+        .await
+        .unwrap();
+        for function in functions {
+            violations.push(format!("function {function} {problem}"));
+        }
     }
     violations
 }

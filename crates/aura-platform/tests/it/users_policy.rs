@@ -58,6 +58,15 @@ async fn sync(conn: impl sqlx::PgExecutor<'_>, tenant: TenantId, user: UserId) {
         .unwrap();
 }
 
+/// The workspaces `user`'s row says they are a member of, as the owner reads it.
+async fn member_of(owner: &PgPool, user: UserId) -> Vec<Uuid> {
+    sqlx::query_scalar("select member_of from users where id = $1")
+        .bind(user.as_uuid())
+        .fetch_one(owner)
+        .await
+        .unwrap()
+}
+
 /// The users `context` sees, looked up every way a query can: all rows, and by id.
 async fn visible(db: &TestDatabase, context: TenantContext, everyone: &[UserId]) -> BTreeSet<Uuid> {
     let mut tx = db.app.begin(context).await.unwrap();
@@ -170,12 +179,7 @@ async fn a_member_sees_exactly_themself_and_the_members_of_their_workspace() {
         visible(&db, in_a(a_admin, MemberRole::Admin), &everyone).await,
         set(&[a_admin, a_rep, both, nobody])
     );
-    let member_of: Vec<Uuid> = sqlx::query_scalar("select member_of from users where id = $1")
-        .bind(both.as_uuid())
-        .fetch_one(o)
-        .await
-        .unwrap();
-    assert_eq!(member_of, [a.as_uuid()]);
+    assert_eq!(member_of(o, both).await, [a.as_uuid()]);
 }
 
 #[tokio::test]
@@ -241,12 +245,7 @@ async fn no_member_context_can_write_or_read_the_memberships_the_policy_checks()
     aura_platform::members::sync_member_of(&db.app, b, me)
         .await
         .unwrap();
-    let member_of: Vec<Uuid> = sqlx::query_scalar("select member_of from users where id = $1")
-        .bind(me.as_uuid())
-        .fetch_one(o)
-        .await
-        .unwrap();
-    assert_eq!(member_of, [a.as_uuid()]);
+    assert_eq!(member_of(o, me).await, [a.as_uuid()]);
 }
 
 /// An API key and its identity are made together by `aura.create_api_key`, for the workspace
