@@ -16,6 +16,7 @@ use crate::audit;
 use crate::auth::{self, LoginError};
 use crate::db::{AppPool, DbError, TenantContext, TenantTx};
 use crate::ids::{MemberRole, TenantId, UserId};
+use crate::permissions::Permission;
 use crate::step_up::{self, IssuedCode, Proof, Purpose, StepUpError};
 
 crate::id_type!(
@@ -174,7 +175,7 @@ pub enum ExportError {
 }
 
 fn admin_only(context: TenantContext) -> Result<(), ExportError> {
-    if context.role == MemberRole::Admin {
+    if context.role.may(Permission::ExportWorkspace) {
         Ok(())
     } else {
         Err(ExportError::NotAdmin)

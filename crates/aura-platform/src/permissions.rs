@@ -35,6 +35,8 @@ pub enum Permission {
     EditActivities,
     /// Define and archive custom fields.
     DefineCustomFields,
+    /// Export the whole workspace and download the file (after a step-up check).
+    ExportWorkspace,
     /// See, search, edit, move, close, delete and restore every deal; without it, only those
     /// assigned to the member.
     AllDeals,
@@ -43,7 +45,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 18] = [
         Permission::UseWorkspace,
         Permission::SeeMembers,
         Permission::ManageMembers,
@@ -61,6 +63,7 @@ impl Permission {
         Permission::ActivitiesOnAnyContact,
         Permission::EditActivities,
         Permission::DefineCustomFields,
+        Permission::ExportWorkspace,
     ];
 }
 
@@ -79,7 +82,7 @@ impl MemberRole {
             | AllDeals
             | AssignDeals => matches!(self, Admin | Manager),
             ManageMembers | RemoveMembers | EditSettings | ReadAuditLog | ChangeCatalog
-            | DefineCustomFields => self == Admin,
+            | DefineCustomFields | ExportWorkspace => self == Admin,
             EditActivities => false,
         }
     }
@@ -111,6 +114,9 @@ mod tests {
             Permission::ActivitiesOnAnyContact => "log activities; see, delete them",
             Permission::EditActivities => "edit an activity",
             Permission::DefineCustomFields => "define, archive custom fields",
+            Permission::ExportWorkspace => {
+                "export the whole workspace (needs an emailed one-time code, or the password without a mail server)"
+            }
             Permission::AllDeals => "see, search, edit, move, close, delete, restore deals",
             Permission::AssignDeals => "create a deal for someone else, reassign deals (also in bulk)",
         }

@@ -30,6 +30,25 @@ impl<S: Send + Sync, T: FromStr> FromRequestParts<S> for Id<T> {
     }
 }
 
+/// The two record ids of a nested path (`/deals/{id}/lines/{line_id}`), each as its id type;
+/// refused like [`Id`]: 404 when either does not parse.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ids<A, B>(pub A, pub B);
+
+impl<S: Send + Sync, A: FromStr, B: FromStr> FromRequestParts<S> for Ids<A, B> {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, WebError> {
+        let Path((first, second)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| WebError::NotFound)?;
+        match (first.parse(), second.parse()) {
+            (Ok(first), Ok(second)) => Ok(Self(first, second)),
+            _ => Err(WebError::NotFound),
+        }
+    }
+}
+
 /// A form posted in a signed-in session, with that session's member: extracting it checks the
 /// form's `csrf_token` against the session's, so a handler that takes the form cannot skip the
 /// check. It reads the body, so it comes last among a handler's extractors. Refused, before the

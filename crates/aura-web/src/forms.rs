@@ -5,9 +5,12 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use aura_crm::custom_fields::{Definition, Kind};
-use aura_crm::FieldError;
+use aura_crm::{FieldError, WriteError};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+
+use crate::error::WebError;
 
 /// A form's problems, by field name, for the templates (`errors.get("email")`).
 #[derive(Debug, Default)]
@@ -44,6 +47,34 @@ impl Errors {
                 .map_or(error.field.as_str(), |(_, to)| to);
             self.add(field, error.message.clone());
         }
+    }
+}
+
+/// A refused write's problems by field, with the status to answer: 422 for invalid input, 409
+/// for a duplicate (`taken` says what it collides with) or a stale save (with the current
+/// record, and `stale` on the version when the page says so); anything else is passed on.
+pub(crate) fn write_problems<T: serde::Serialize>(
+    err: WriteError<T>,
+    taken: &str,
+    stale: Option<&str>,
+) -> Result<(StatusCode, Errors, Option<T>), WebError> {
+    let mut errors = Errors::default();
+    match err {
+        WriteError::Invalid(list) => {
+            errors.extend(list, &[]);
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, errors, None))
+        }
+        WriteError::Duplicate { field, .. } => {
+            errors.add(field, taken);
+            Ok((StatusCode::CONFLICT, errors, None))
+        }
+        WriteError::Stale(current) => {
+            if let Some(message) = stale {
+                errors.add("version", message);
+            }
+            Ok((StatusCode::CONFLICT, errors, Some(*current)))
+        }
+        other => Err(other.into()),
     }
 }
 

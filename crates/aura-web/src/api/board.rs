@@ -7,8 +7,7 @@ use aura_crm::board::{self, BoardFilter, Card, Totals};
 use aura_crm::deals::{ProcessChoice, Stage};
 use aura_crm::ids::{ProcessId, StageId};
 use aura_platform::ids::UserId;
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -17,31 +16,13 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{param, ApiCaller, ApiQuery};
-use crate::extract::Id;
+use crate::extract::{Id, Ids};
 use crate::{AppState, WebError};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_board))
         .routes(routes!(stage_cards))
-}
-
-/// The process and the stage in `/processes/{id}/board/stages/{stage_id}`; ids that do not
-/// parse name nothing: 404.
-struct ProcessStagePath(ProcessId, StageId);
-
-impl<S: Send + Sync> FromRequestParts<S> for ProcessStagePath {
-    type Rejection = WebError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, WebError> {
-        let Path((process, stage)) = Path::<(String, String)>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| WebError::NotFound)?;
-        match (process.parse(), stage.parse()) {
-            (Ok(process), Ok(stage)) => Ok(Self(process, stage)),
-            _ => Err(WebError::NotFound),
-        }
-    }
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -152,7 +133,7 @@ async fn get_board(
 async fn stage_cards(
     State(state): State<AppState>,
     caller: ApiCaller,
-    ProcessStagePath(process, stage): ProcessStagePath,
+    Ids(process, stage): Ids<ProcessId, StageId>,
     ApiQuery(query): ApiQuery<BoardQuery>,
     ApiQuery(after): ApiQuery<CardsAfter>,
 ) -> Result<Json<BoardCards>, WebError> {

@@ -11,8 +11,7 @@ use aura_crm::deals::{
 use aura_crm::ids::{ActivityId, ContactId, DealId};
 use aura_crm::WriteError;
 use aura_platform::ids::UserId;
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -24,7 +23,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{created, param, ApiCaller, ApiJson, ApiQuery, Page, PageQuery};
-use crate::extract::Id;
+use crate::extract::{Id, Ids};
 use crate::{refusals, AppState, WebError};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -37,24 +36,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(link_contact, unlink_contact))
         .routes(routes!(deal_history))
         .routes(routes!(deal_activities, log_deal_activity))
-}
-
-/// The deal and the contact in `/deals/{id}/contacts/{contact_id}`; ids that do not parse name
-/// nothing: 404, as `Id` answers.
-struct DealContactPath(DealId, ContactId);
-
-impl<S: Send + Sync> FromRequestParts<S> for DealContactPath {
-    type Rejection = WebError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, WebError> {
-        let Path((deal, contact)) = Path::<(String, String)>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| WebError::NotFound)?;
-        match (deal.parse(), contact.parse()) {
-            (Ok(deal), Ok(contact)) => Ok(Self(deal, contact)),
-            _ => Err(WebError::NotFound),
-        }
-    }
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -329,7 +310,7 @@ pub struct DealContactLink {
 async fn link_contact(
     State(state): State<AppState>,
     caller: ApiCaller,
-    DealContactPath(deal, contact): DealContactPath,
+    Ids(deal, contact): Ids<DealId, ContactId>,
     ApiJson(link): ApiJson<DealContactLink>,
 ) -> Result<StatusCode, WebError> {
     deals::link_contact(&state.db, caller.context, deal, contact, link.role).await?;
@@ -343,7 +324,7 @@ async fn link_contact(
 async fn unlink_contact(
     State(state): State<AppState>,
     caller: ApiCaller,
-    DealContactPath(deal, contact): DealContactPath,
+    Ids(deal, contact): Ids<DealId, ContactId>,
 ) -> Result<StatusCode, WebError> {
     deals::unlink_contact(&state.db, caller.context, deal, contact).await?;
     Ok(StatusCode::NO_CONTENT)

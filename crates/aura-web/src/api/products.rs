@@ -10,8 +10,7 @@ use aura_crm::line_items::{self, AddLine, DealLines, EditLine, LineChange};
 use aura_crm::products::{self, BlueprintInput, PriceChange, Product, ProductFilter, ProductInput};
 use aura_platform::auth::LoginSource;
 use aura_platform::step_up::Proof;
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -21,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{created, param, ApiCaller, ApiJson, ApiQuery, Page, PageQuery};
-use crate::extract::Id;
+use crate::extract::{Id, Ids};
 use crate::rate_limit::ClientAddress;
 use crate::{AppState, WebError};
 
@@ -222,23 +221,6 @@ async fn price_history(
         .ok_or(WebError::NotFound)
 }
 
-/// The deal and the line in `/deals/{id}/lines/{line_id}`; ids that do not parse name nothing.
-struct DealLinePath(DealId, LineItemId);
-
-impl<S: Send + Sync> FromRequestParts<S> for DealLinePath {
-    type Rejection = WebError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, WebError> {
-        let Path((deal, line)) = Path::<(String, String)>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| WebError::NotFound)?;
-        match (deal.parse(), line.parse()) {
-            (Ok(deal), Ok(line)) => Ok(Self(deal, line)),
-            _ => Err(WebError::NotFound),
-        }
-    }
-}
-
 /// The deal's live lines with extended prices, discounts, margins and the deal's amount.
 #[utoipa::path(get, path = "/api/v1/deals/{id}/lines", tag = "deals",
     security(("bearer" = [])), params(("id" = Uuid, Path)),
@@ -281,7 +263,7 @@ async fn add_line(
 async fn edit_line(
     State(state): State<AppState>,
     caller: ApiCaller,
-    DealLinePath(id, line): DealLinePath,
+    Ids(id, line): Ids<DealId, LineItemId>,
     ApiJson(input): ApiJson<EditLine>,
 ) -> Result<Json<DealLines>, WebError> {
     Ok(Json(
@@ -305,7 +287,7 @@ pub struct LineVersion {
 async fn remove_line(
     State(state): State<AppState>,
     caller: ApiCaller,
-    DealLinePath(id, line): DealLinePath,
+    Ids(id, line): Ids<DealId, LineItemId>,
     ApiQuery(query): ApiQuery<LineVersion>,
 ) -> Result<Json<DealLines>, WebError> {
     let version = param::<i64>("version", query.version.as_deref())?;

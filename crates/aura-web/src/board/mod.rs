@@ -20,15 +20,14 @@ use aura_crm::{organizations, WriteError};
 use aura_platform::ids::UserId;
 use aura_platform::members;
 use aura_platform::permissions::Permission;
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
-use crate::extract::{Id, MemberForm};
+use crate::extract::{Id, Ids, MemberForm};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
@@ -528,30 +527,13 @@ async fn lost_prompt(
     })
 }
 
-/// The process and the stage in `/board/{id}/stages/{stage_id}`; ids that do not parse: 404.
-struct ProcessStage(ProcessId, StageId);
-
-impl<S: Send + Sync> FromRequestParts<S> for ProcessStage {
-    type Rejection = WebError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, WebError> {
-        let Path((process, stage)) = Path::<(String, String)>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| WebError::NotFound)?;
-        match (process.parse(), stage.parse()) {
-            (Ok(process), Ok(stage)) => Ok(Self(process, stage)),
-            _ => Err(WebError::NotFound),
-        }
-    }
-}
-
 /// The next cards of a column, for "Show more" (htmx puts them in place); a browser without
 /// htmx goes back to the board.
 async fn more_cards(
     State(state): State<AppState>,
     headers: HeaderMap,
     member: Member,
-    ProcessStage(process, stage): ProcessStage,
+    Ids(process, stage): Ids<ProcessId, StageId>,
     Query(filters): Query<FilterQuery>,
 ) -> Result<Response, WebError> {
     if !wants_fragment(&headers) {

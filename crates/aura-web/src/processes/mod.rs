@@ -22,7 +22,7 @@ use axum::Router;
 use serde::Deserialize;
 
 use crate::extract::{Id, MemberForm};
-use crate::forms::{optional_id, Errors, NoFields};
+use crate::forms::{self, optional_id, Errors, NoFields};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::rate_limit::ClientAddress;
 use crate::session::Member;
@@ -151,23 +151,14 @@ impl ProcessForm {
 }
 
 /// A refused write's problems by field, with the status to answer; anything else is passed on.
-fn problems<T>(err: WriteError<T>) -> Result<(StatusCode, Errors, Option<T>), WebError>
-where
-    T: serde::Serialize,
-{
-    let mut errors = Errors::default();
-    match err {
-        WriteError::Invalid(list) => {
-            errors.extend(list, &[]);
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, errors, None))
-        }
-        WriteError::Duplicate { field, .. } => {
-            errors.add(field, "Another one already has this name: choose another.");
-            Ok((StatusCode::CONFLICT, errors, None))
-        }
-        WriteError::Stale(current) => Ok((StatusCode::CONFLICT, errors, Some(*current))),
-        other => Err(other.into()),
-    }
+fn problems<T: serde::Serialize>(
+    err: WriteError<T>,
+) -> Result<(StatusCode, Errors, Option<T>), WebError> {
+    forms::write_problems(
+        err,
+        "Another one already has this name: choose another.",
+        None,
+    )
 }
 
 async fn create(

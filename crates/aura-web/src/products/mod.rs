@@ -20,16 +20,15 @@ use aura_crm::WriteError;
 use aura_platform::auth::LoginSource;
 use aura_platform::permissions::Permission;
 use aura_platform::step_up::Proof;
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
-use crate::extract::{Id, MemberForm};
-use crate::forms::{encode, CustomField, Errors};
+use crate::extract::{Id, Ids, MemberForm};
+use crate::forms::{self, encode, CustomField, Errors};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::rate_limit::ClientAddress;
 use crate::session::Member;
@@ -78,28 +77,11 @@ fn notice(key: Option<&str>) -> Option<&'static str> {
 fn problems<T: serde::Serialize>(
     err: WriteError<T>,
 ) -> Result<(StatusCode, Errors, Option<T>), WebError> {
-    let mut errors = Errors::default();
-    match err {
-        WriteError::Invalid(list) => {
-            errors.extend(list, &[]);
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, errors, None))
-        }
-        WriteError::Duplicate { field, .. } => {
-            errors.add(
-                field,
-                "Another product already has this SKU: choose another.",
-            );
-            Ok((StatusCode::CONFLICT, errors, None))
-        }
-        WriteError::Stale(current) => {
-            errors.add(
-                "version",
-                "Someone changed this since you opened it: what they saved is shown; your input is kept in the form.",
-            );
-            Ok((StatusCode::CONFLICT, errors, Some(*current)))
-        }
-        other => Err(other.into()),
-    }
+    forms::write_problems(
+        err,
+        "Another product already has this SKU: choose another.",
+        Some("Someone changed this since you opened it: what they saved is shown; your input is kept in the form."),
+    )
 }
 
 // The catalog ----------------------------------------------------------------------------------
@@ -501,23 +483,6 @@ async fn send_code(
 
 // A deal's lines ----------------------------------------------------------------------------------
 
-/// The deal and the line in `/deals/{id}/lines/{line_id}`; ids that do not parse name nothing.
-struct DealLinePath(DealId, LineItemId);
-
-impl<S: Send + Sync> FromRequestParts<S> for DealLinePath {
-    type Rejection = WebError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, WebError> {
-        let Path((deal, line)) = Path::<(String, String)>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| WebError::NotFound)?;
-        match (deal.parse(), line.parse()) {
-            (Ok(deal), Ok(line)) => Ok(Self(deal, line)),
-            _ => Err(WebError::NotFound),
-        }
-    }
-}
-
 /// The add form as typed.
 #[derive(Deserialize, Default, Clone)]
 struct AddForm {
@@ -895,7 +860,7 @@ fn total(lines: &DealLines) -> String {
 async fn edit_line(
     State(state): State<AppState>,
     headers: HeaderMap,
-    DealLinePath(id, line): DealLinePath,
+    Ids(id, line): Ids<DealId, LineItemId>,
     MemberForm { member, form }: MemberForm<LineForm>,
 ) -> Result<Response, WebError> {
     let input = EditLine {
@@ -932,7 +897,7 @@ struct RemoveForm {
 async fn remove_line(
     State(state): State<AppState>,
     headers: HeaderMap,
-    DealLinePath(id, line): DealLinePath,
+    Ids(id, line): Ids<DealId, LineItemId>,
     MemberForm { member, form }: MemberForm<RemoveForm>,
 ) -> Result<Response, WebError> {
     let version = form.version.trim().parse().ok();
