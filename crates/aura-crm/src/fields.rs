@@ -1,8 +1,9 @@
 //! Checks shared by the CRM's forms and API. Each refusal names the field and says what is
 //! wrong in words a user can act on; all of a submission's problems are reported at once.
 
-use aura_platform::db::DbError;
+use aura_platform::db::{DbError, TenantContext};
 use aura_platform::ids::Email;
+use aura_platform::permissions::Permission;
 use serde::Serialize;
 
 /// One field's problem: `field` is the input's name (`email`, `website`, ...).
@@ -48,6 +49,15 @@ impl<T> WriteError<T> {
             }
         } else {
             Self::Db(err)
+        }
+    }
+
+    /// Refuses (`NotAllowed`) a caller whose role may not do `permission` (F4.1).
+    pub fn unless_may(context: &TenantContext, permission: Permission) -> Result<(), Self> {
+        if context.role.may(permission) {
+            Ok(())
+        } else {
+            Err(Self::NotAllowed)
         }
     }
 

@@ -159,14 +159,6 @@ pub struct OpenDealsChoice {
     pub lost_reason: Option<String>,
 }
 
-fn admin_only<T>(context: TenantContext) -> Result<(), WriteError<T>> {
-    if context.role.may(Permission::ChangeCatalog) {
-        Ok(())
-    } else {
-        Err(WriteError::NotAllowed)
-    }
-}
-
 /// The database's refusal of a change as the field it concerns; anything else passed on.
 fn refusal<T>(err: DbError) -> WriteError<T> {
     let DbError::Constraint { constraint, .. } = &err else {
@@ -350,7 +342,7 @@ pub async fn create(
     context: TenantContext,
     input: &ProcessInput,
 ) -> Result<ProcessId, WriteError<Process>> {
-    admin_only(context)?;
+    WriteError::unless_may(&context, Permission::ChangeCatalog)?;
     let (name, description) = input.validate()?;
     let mut tx = pool.begin(context).await?;
     let tenant = context.tenant_id.as_uuid();
@@ -423,7 +415,7 @@ pub async fn update(
     version: i64,
     input: &ProcessInput,
 ) -> Result<Process, WriteError<Process>> {
-    admin_only(context)?;
+    WriteError::unless_may(&context, Permission::ChangeCatalog)?;
     let (name, description) = input.validate()?;
     let mut tx = pool.begin(context).await?;
     let current = locked(&mut tx, id).await?;
@@ -469,7 +461,7 @@ pub async fn set_archived(
     id: ProcessId,
     archived: bool,
 ) -> Result<(), WriteError<Process>> {
-    admin_only(context)?;
+    WriteError::unless_may(&context, Permission::ChangeCatalog)?;
     let mut tx = pool.begin(context).await?;
     let current = locked(&mut tx, id).await?;
     if current.archived_at.is_some() == archived {
@@ -510,7 +502,7 @@ pub async fn make_default(
     context: TenantContext,
     id: ProcessId,
 ) -> Result<(), WriteError<Process>> {
-    admin_only(context)?;
+    WriteError::unless_may(&context, Permission::ChangeCatalog)?;
     let mut tx = pool.begin(context).await?;
     let current = locked(&mut tx, id).await?;
     if current.is_default {
@@ -558,7 +550,7 @@ pub async fn request_deletion_code(
     context: TenantContext,
     id: ProcessId,
 ) -> Result<IssuedCode, WriteError<Process>> {
-    admin_only(context)?;
+    WriteError::unless_may(&context, Permission::ChangeCatalog)?;
     let mut tx = pool.begin(context).await?;
     locked::<Process>(&mut tx, id).await?;
     let code = step_up::issue(&mut tx, &Purpose::DeleteProcess(id.as_uuid())).await?;
@@ -577,7 +569,7 @@ pub async fn delete(
     proof: Proof<'_>,
     choice: &OpenDealsChoice,
 ) -> Result<u64, WriteError<Process>> {
-    admin_only(context)?;
+    WriteError::unless_may(&context, Permission::ChangeCatalog)?;
     // A process the caller cannot see is not found, whatever proof came with the request.
     get(pool, context, id).await?.ok_or(WriteError::NotFound)?;
     if let Proof::Password { password, source } = proof {
@@ -778,7 +770,7 @@ pub async fn add_stage(
     process: ProcessId,
     input: &StageInput,
 ) -> Result<StageId, WriteError<Stage>> {
-    admin_only(context)?;
+    WriteError::unless_may(&context, Permission::ChangeCatalog)?;
     let (name, probability) = input.validate()?;
     let mut tx = pool.begin(context).await?;
     let current = locked(&mut tx, process).await?;
@@ -834,7 +826,7 @@ pub async fn update_stage(
     version: i64,
     input: &StageInput,
 ) -> Result<Stage, WriteError<Stage>> {
-    admin_only(context)?;
+    WriteError::unless_may(&context, Permission::ChangeCatalog)?;
     let (name, probability) = input.validate()?;
     let mut tx = pool.begin(context).await?;
     let process = stage_process(&mut tx, id)
@@ -904,7 +896,7 @@ pub async fn reorder(
     process: ProcessId,
     order: &[StageId],
 ) -> Result<Process, WriteError<Process>> {
-    admin_only(context)?;
+    WriteError::unless_may(&context, Permission::ChangeCatalog)?;
     let mut tx = pool.begin(context).await?;
     let current = locked(&mut tx, process).await?;
     let mut given: Vec<StageId> = order.to_vec();
@@ -985,7 +977,7 @@ pub async fn delete_stage(
     id: StageId,
     target: Option<StageId>,
 ) -> Result<u64, WriteError<Stage>> {
-    admin_only(context)?;
+    WriteError::unless_may(&context, Permission::ChangeCatalog)?;
     let mut tx = pool.begin(context).await?;
     let process = stage_process(&mut tx, id)
         .await?

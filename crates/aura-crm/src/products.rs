@@ -312,14 +312,6 @@ async fn check_product(
     })
 }
 
-fn admin_only<T>(context: TenantContext) -> Result<(), WriteError<T>> {
-    if context.role.may(Permission::ChangeCatalog) {
-        Ok(())
-    } else {
-        Err(WriteError::NotAllowed)
-    }
-}
-
 fn duplicate_sku(err: DbError) -> WriteError<Product> {
     WriteError::duplicate_on(err, "products_sku_key", "sku")
 }
@@ -498,7 +490,7 @@ pub async fn create(
     input: &ProductInput,
     blueprint: &BlueprintInput,
 ) -> Result<Product, WriteError<Product>> {
-    admin_only(context)?;
+    WriteError::unless_may(&context, Permission::ChangeCatalog)?;
     let mut tx = pool.begin(context).await?;
     let mut check = Check::new();
     let valid = check_product(&mut tx, input, &mut check).await?;
@@ -555,7 +547,7 @@ pub async fn update(
     version: i64,
     input: &ProductInput,
 ) -> Result<Product, WriteError<Product>> {
-    admin_only(context)?;
+    WriteError::unless_may(&context, Permission::ChangeCatalog)?;
     let mut tx = pool.begin(context).await?;
     let mut check = Check::new();
     let valid = check_product(&mut tx, input, &mut check).await?;
@@ -616,7 +608,7 @@ pub async fn request_blueprint_code(
     context: TenantContext,
     id: ProductId,
 ) -> Result<IssuedCode, WriteError<Product>> {
-    admin_only(context)?;
+    WriteError::unless_may(&context, Permission::ChangeCatalog)?;
     let mut tx = pool.begin(context).await?;
     fetch(&mut tx, id, true)
         .await?
@@ -639,7 +631,7 @@ pub async fn change_blueprint(
     reason: &str,
     proof: Proof<'_>,
 ) -> Result<Product, WriteError<Product>> {
-    admin_only(context)?;
+    WriteError::unless_may(&context, Permission::ChangeCatalog)?;
     // A product the caller cannot see is not found, whatever came with the request.
     get(pool, context, id).await?.ok_or(WriteError::NotFound)?;
     let mut check = Check::new();

@@ -59,14 +59,6 @@ struct Done {
     done: Option<String>,
 }
 
-fn require_admin(member: &Member) -> Result<(), WebError> {
-    if member.may(Permission::DefineCustomFields) {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden)
-    }
-}
-
 async fn page(
     state: &AppState,
     member: &Member,
@@ -99,7 +91,7 @@ async fn fields_page(
     member: Member,
     Query(done): Query<Done>,
 ) -> Result<Response, WebError> {
-    require_admin(&member)?;
+    member.require(Permission::DefineCustomFields)?;
     let form = DefinitionForm {
         entity: "contact".into(),
         kind: "text".into(),
@@ -118,7 +110,7 @@ async fn define(
     State(state): State<AppState>,
     MemberForm { member, form }: MemberForm<DefinitionForm>,
 ) -> Result<Response, WebError> {
-    require_admin(&member)?;
+    member.require(Permission::DefineCustomFields)?;
     let input = DefinitionInput {
         entity: form.entity.clone(),
         label: form.label.clone(),
@@ -151,7 +143,7 @@ async fn archive(
     Id(id): Id<DefinitionId>,
     MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
-    require_admin(&member)?;
+    member.require(Permission::DefineCustomFields)?;
     custom_fields::archive(&state.db, member.signed_in.context, id).await?;
     Ok(Redirect::to("/settings/fields?done=archived").into_response())
 }

@@ -64,14 +64,6 @@ pub(crate) async fn work(db: aura_platform::db::AppPool) {
     }
 }
 
-fn require_importer(member: &Member) -> Result<(), WebError> {
-    if member.may(Permission::AssignContacts) {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden)
-    }
-}
-
 #[derive(Template)]
 #[template(path = "imports/list.html")]
 struct ImportsPage {
@@ -103,7 +95,7 @@ async fn list_page(
 }
 
 async fn imports_page(State(state): State<AppState>, member: Member) -> Result<Response, WebError> {
-    require_importer(&member)?;
+    member.require(Permission::AssignContacts)?;
     let page = list_page(
         &state,
         &member,
@@ -165,7 +157,7 @@ async fn upload(
     member: Member,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, WebError> {
-    require_importer(&member)?;
+    member.require(Permission::AssignContacts)?;
     // A post that is not a multipart form carries no token that could be read: refused as a
     // form without one, like every other form.
     let multipart = multipart.map_err(|_| WebError::CsrfRejected)?;
@@ -241,7 +233,7 @@ async fn import_page(
     Id(id): Id<ImportId>,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
-    require_importer(&member)?;
+    member.require(Permission::AssignContacts)?;
     let import = imports::get(&state.db, member.signed_in.context, id)
         .await?
         .ok_or(WebError::NotFound)?;
@@ -310,7 +302,7 @@ async fn save_mapping(
     Id(id): Id<ImportId>,
     MemberForm { member, form }: MemberForm<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    require_importer(&member)?;
+    member.require(Permission::AssignContacts)?;
     let context = member.signed_in.context;
     let import = imports::get(&state.db, context, id)
         .await?
@@ -349,7 +341,7 @@ async fn start(
     Id(id): Id<ImportId>,
     MemberForm { member, form }: MemberForm<StartForm>,
 ) -> Result<Response, WebError> {
-    require_importer(&member)?;
+    member.require(Permission::AssignContacts)?;
     let context = member.signed_in.context;
     let refused = match Duplicates::parse(&form.duplicates) {
         None => vec![aura_crm::FieldError {
@@ -376,7 +368,7 @@ async fn rejected_report(
     member: Member,
     Id(id): Id<ImportId>,
 ) -> Result<Response, WebError> {
-    require_importer(&member)?;
+    member.require(Permission::AssignContacts)?;
     let report = imports::rejected_report(&state.db, member.signed_in.context, id)
         .await?
         .ok_or(WebError::NotFound)?;

@@ -103,6 +103,15 @@ impl Member {
         self.signed_in.context.role.may(permission)
     }
 
+    /// Refuses (403) a member whose role may not do `permission`.
+    pub fn require(&self, permission: Permission) -> Result<(), WebError> {
+        if self.may(permission) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden)
+        }
+    }
+
     /// The time zone the member reads and writes times in.
     pub fn zone(&self) -> Zone {
         Zone::named(&self.signed_in.time_zone)

@@ -61,20 +61,12 @@ struct SavedQuery {
     saved: Option<String>,
 }
 
-fn require_admin(member: &Member) -> Result<(), WebError> {
-    if member.may(Permission::EditSettings) {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden)
-    }
-}
-
 async fn settings_page(
     State(state): State<AppState>,
     member: Member,
     axum::extract::Query(query): axum::extract::Query<SavedQuery>,
 ) -> Result<Response, WebError> {
-    require_admin(&member)?;
+    member.require(Permission::EditSettings)?;
     let current = tenants::settings(&state.db, member.signed_in.context).await?;
     let mut page = SettingsPage::new(&member, current);
     page.saved = query.saved.is_some();
@@ -117,7 +109,7 @@ async fn save(
     State(state): State<AppState>,
     MemberForm { member, form }: MemberForm<SettingsForm>,
 ) -> Result<Response, WebError> {
-    require_admin(&member)?;
+    member.require(Permission::EditSettings)?;
     let input = form.into_settings();
     match tenants::update_settings(&state.db, member.signed_in.context, &input).await {
         Ok(()) => Ok(Redirect::to("/settings?saved=1").into_response()),

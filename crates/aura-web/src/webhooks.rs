@@ -42,14 +42,6 @@ impl From<WebhookError> for WebError {
     }
 }
 
-fn require_admin(member: &Member) -> Result<(), WebError> {
-    if member.may(Permission::EditSettings) {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden)
-    }
-}
-
 #[derive(Deserialize, Default)]
 struct EndpointForm {
     #[serde(default)]
@@ -109,7 +101,7 @@ async fn list_page(
     member: Member,
     Query(done): Query<Done>,
 ) -> Result<Response, WebError> {
-    require_admin(&member)?;
+    member.require(Permission::EditSettings)?;
     let mut page = list(&state, &member, EndpointForm::default(), Errors::default()).await?;
     page.notice = match done.done.as_deref() {
         Some("deleted") => Some("The endpoint was deleted."),
@@ -122,7 +114,7 @@ async fn create(
     State(state): State<AppState>,
     MemberForm { member, form }: MemberForm<EndpointForm>,
 ) -> Result<Response, WebError> {
-    require_admin(&member)?;
+    member.require(Permission::EditSettings)?;
     let input = NewEndpoint {
         url: form.url.clone(),
         description: form.description.clone(),
@@ -197,7 +189,7 @@ async fn endpoint_page(
     Id(id): Id<Uuid>,
     Query(query): Query<LogQuery>,
 ) -> Result<Response, WebError> {
-    require_admin(&member)?;
+    member.require(Permission::EditSettings)?;
     let context = member.signed_in.context;
     let endpoint = webhooks::get(&state.db, context, id).await?;
     // A cursor that does not parse starts from the newest delivery.
@@ -229,7 +221,7 @@ async fn enable(
     Id(id): Id<Uuid>,
     MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
-    require_admin(&member)?;
+    member.require(Permission::EditSettings)?;
     webhooks::set_enabled(&state.db, member.signed_in.context, id, true).await?;
     Ok(Redirect::to(&format!("/settings/webhooks/{id}?done=enabled")).into_response())
 }
@@ -239,7 +231,7 @@ async fn disable(
     Id(id): Id<Uuid>,
     MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
-    require_admin(&member)?;
+    member.require(Permission::EditSettings)?;
     webhooks::set_enabled(&state.db, member.signed_in.context, id, false).await?;
     Ok(Redirect::to(&format!("/settings/webhooks/{id}?done=disabled")).into_response())
 }
@@ -249,7 +241,7 @@ async fn send_test(
     Id(id): Id<Uuid>,
     MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
-    require_admin(&member)?;
+    member.require(Permission::EditSettings)?;
     webhooks::send_test(&state.db, member.signed_in.context, id).await?;
     Ok(Redirect::to(&format!("/settings/webhooks/{id}?done=test")).into_response())
 }
@@ -259,7 +251,7 @@ async fn delete(
     Id(id): Id<Uuid>,
     MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
-    require_admin(&member)?;
+    member.require(Permission::EditSettings)?;
     webhooks::delete(&state.db, member.signed_in.context, id).await?;
     Ok(Redirect::to("/settings/webhooks?done=deleted").into_response())
 }

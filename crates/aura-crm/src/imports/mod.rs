@@ -1,4 +1,5 @@
 //! CSV import of organizations, contacts and deals (issue 15, NFR-D1). A manager or an admin
+//! (`AssignContacts`: an import assigns contacts to members and creates records in bulk)
 //! uploads a file (kept in the workspace's `imports` row, so any server's worker can run it), maps its
 //! columns to fields (remembered per workspace and record type for the same headers), previews
 //! what would happen to each row, chooses what to do with duplicates, and starts it. A worker
@@ -473,15 +474,6 @@ pub struct Preview {
     pub rejected: usize,
 }
 
-fn require_importer(context: &TenantContext) -> Result<(), WriteError<Import>> {
-    // Importing assigns contacts to members (`owner_email`) and creates records in bulk.
-    if context.role.may(Permission::AssignContacts) {
-        Ok(())
-    } else {
-        Err(WriteError::NotAllowed)
-    }
-}
-
 /// Stores an uploaded file for import, read as its encoding and delimiter are detected (or the
 /// encoding as chosen), with the mapping remembered for the same headers or else the automatic
 /// one. Refuses a file too large, unreadable, or without a header row.
@@ -490,7 +482,7 @@ pub async fn upload(
     context: TenantContext,
     upload: &Upload<'_>,
 ) -> Result<ImportId, WriteError<Import>> {
-    require_importer(&context)?;
+    WriteError::unless_may(&context, Permission::AssignContacts)?;
     if upload.bytes.len() > MAX_FILE_BYTES {
         return Err(WriteError::invalid(
             "file",
@@ -660,7 +652,7 @@ pub async fn set_mapping(
     id: ImportId,
     columns: &[String],
 ) -> Result<(), WriteError<Import>> {
-    require_importer(&context)?;
+    WriteError::unless_may(&context, Permission::AssignContacts)?;
     let mut tx = pool.begin(context).await?;
     let Some(import) = fetch(&mut tx, id).await? else {
         return Err(WriteError::NotFound);
@@ -733,7 +725,7 @@ pub async fn preview(
     context: TenantContext,
     id: ImportId,
 ) -> Result<Option<Preview>, WriteError<Import>> {
-    require_importer(&context)?;
+    WriteError::unless_may(&context, Permission::AssignContacts)?;
     let mut tx = pool.begin(context).await?;
     let Some(loaded) = load(&mut tx, id).await? else {
         return Ok(None);
@@ -766,7 +758,7 @@ pub async fn start(
     id: ImportId,
     duplicates: Duplicates,
 ) -> Result<(), WriteError<Import>> {
-    require_importer(&context)?;
+    WriteError::unless_may(&context, Permission::AssignContacts)?;
     let mut tx = pool.begin(context).await?;
     let started = sqlx::query!(
         "update imports set status = 'queued', duplicates = $3, updated_at = now()

@@ -47,22 +47,6 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/stages/{id}/delete", post(delete_stage))
 }
 
-fn may_read(member: &Member) -> Result<(), WebError> {
-    if member.may(Permission::ReadCatalog) {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden)
-    }
-}
-
-fn may_change(member: &Member) -> Result<(), WebError> {
-    if member.may(Permission::ChangeCatalog) {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden)
-    }
-}
-
 fn notice(key: Option<&str>) -> Option<&'static str> {
     Some(match key? {
         "created" => "Process created, with the standard stages to adapt.",
@@ -100,7 +84,7 @@ struct ListPage {
 
 impl ListPage {
     async fn load(state: &AppState, member: &Member) -> Result<Self, WebError> {
-        may_read(member)?;
+        member.require(Permission::ReadCatalog)?;
         Ok(Self {
             chrome: Chrome::for_member(Section::Processes, member),
             csrf_token: member.signed_in.csrf_token.clone(),
@@ -165,7 +149,7 @@ async fn create(
     State(state): State<AppState>,
     MemberForm { member, form }: MemberForm<ProcessForm>,
 ) -> Result<Response, WebError> {
-    may_change(&member)?;
+    member.require(Permission::ChangeCatalog)?;
     match processes::create(&state.db, member.signed_in.context, &form.input()).await {
         Ok(id) => {
             Ok(Redirect::to(&format!("/settings/processes/{id}?notice=created")).into_response())
@@ -379,7 +363,7 @@ async fn load_process(
     member: &Member,
     id: ProcessId,
 ) -> Result<Process, WebError> {
-    may_read(member)?;
+    member.require(Permission::ReadCatalog)?;
     processes::get(&state.db, member.signed_in.context, id)
         .await?
         .ok_or(WebError::NotFound)
@@ -422,7 +406,7 @@ async fn rename(
     Id(id): Id<ProcessId>,
     MemberForm { member, form }: MemberForm<ProcessForm>,
 ) -> Result<Response, WebError> {
-    may_change(&member)?;
+    member.require(Permission::ChangeCatalog)?;
     // A mangled version matches no save, and is answered like a stale one.
     let version = form.version.trim().parse().unwrap_or(-1);
     let context = member.signed_in.context;
@@ -472,7 +456,7 @@ async fn make_default(
     Id(id): Id<ProcessId>,
     MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
-    may_change(&member)?;
+    member.require(Permission::ChangeCatalog)?;
     let result = processes::make_default(&state.db, member.signed_in.context, id).await;
     process_action(&state, &member, id, "default", result).await
 }
@@ -482,7 +466,7 @@ async fn archive(
     Id(id): Id<ProcessId>,
     MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
-    may_change(&member)?;
+    member.require(Permission::ChangeCatalog)?;
     let result = processes::set_archived(&state.db, member.signed_in.context, id, true).await;
     process_action(&state, &member, id, "archived", result).await
 }
@@ -492,7 +476,7 @@ async fn unarchive(
     Id(id): Id<ProcessId>,
     MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
-    may_change(&member)?;
+    member.require(Permission::ChangeCatalog)?;
     let result = processes::set_archived(&state.db, member.signed_in.context, id, false).await;
     process_action(&state, &member, id, "unarchived", result).await
 }
@@ -526,7 +510,7 @@ struct DeletionForm {
 
 impl DeletionPage {
     async fn load(state: &AppState, member: &Member, id: ProcessId) -> Result<Self, WebError> {
-        may_change(member)?;
+        member.require(Permission::ChangeCatalog)?;
         let process = load_process(state, member, id).await?;
         Ok(Self {
             chrome: Chrome::for_member(Section::Processes, member),
@@ -630,7 +614,7 @@ async fn add_stage(
     Id(id): Id<ProcessId>,
     MemberForm { member, form }: MemberForm<StageForm>,
 ) -> Result<Response, WebError> {
-    may_change(&member)?;
+    member.require(Permission::ChangeCatalog)?;
     let refused = match form.input() {
         Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, errors),
         Ok(input) => {
@@ -667,7 +651,7 @@ async fn edit_stage(
     Id(id): Id<StageId>,
     MemberForm { member, form }: MemberForm<StageForm>,
 ) -> Result<Response, WebError> {
-    may_change(&member)?;
+    member.require(Permission::ChangeCatalog)?;
     let context = member.signed_in.context;
     let process = processes::process_of_stage(&state.db, context, id)
         .await?
@@ -717,7 +701,7 @@ async fn move_stage(
     Id(id): Id<StageId>,
     MemberForm { member, form }: MemberForm<MoveForm>,
 ) -> Result<Response, WebError> {
-    may_change(&member)?;
+    member.require(Permission::ChangeCatalog)?;
     let up = match form.direction.as_str() {
         "up" => true,
         "down" => false,
@@ -771,7 +755,7 @@ async fn reorder(
     Id(id): Id<ProcessId>,
     MemberForm { member, form }: MemberForm<OrderForm>,
 ) -> Result<Response, WebError> {
-    may_change(&member)?;
+    member.require(Permission::ChangeCatalog)?;
     let order: Vec<StageId> = form
         .stage_ids
         .iter()
@@ -820,7 +804,7 @@ async fn delete_stage(
     Id(id): Id<StageId>,
     MemberForm { member, form }: MemberForm<StageDeletionForm>,
 ) -> Result<Response, WebError> {
-    may_change(&member)?;
+    member.require(Permission::ChangeCatalog)?;
     let context = member.signed_in.context;
     let process = processes::process_of_stage(&state.db, context, id)
         .await?

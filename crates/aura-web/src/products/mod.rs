@@ -47,22 +47,6 @@ pub fn routes() -> Router<AppState> {
         .route("/deals/{id}/lines/{line_id}/remove", post(remove_line))
 }
 
-fn may_read(member: &Member) -> Result<(), WebError> {
-    if member.may(Permission::ReadCatalog) {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden)
-    }
-}
-
-fn may_change(member: &Member) -> Result<(), WebError> {
-    if member.may(Permission::ChangeCatalog) {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden)
-    }
-}
-
 fn notice(key: Option<&str>) -> Option<&'static str> {
     Some(match key? {
         "created" => "Product created.",
@@ -195,7 +179,7 @@ struct ListPage {
 
 impl ListPage {
     async fn load(state: &AppState, member: &Member, query: &ListQuery) -> Result<Self, WebError> {
-        may_read(member)?;
+        member.require(Permission::ReadCatalog)?;
         let context = member.signed_in.context;
         let active = query.active.clone().unwrap_or_default();
         let filter = ProductFilter {
@@ -257,7 +241,7 @@ async fn create(
     State(state): State<AppState>,
     MemberForm { member, form }: MemberForm<ProductForm>,
 ) -> Result<Response, WebError> {
-    may_change(&member)?;
+    member.require(Permission::ChangeCatalog)?;
     let context = member.signed_in.context;
     let definitions = custom_fields::list(&state.db, context, Entity::Product).await?;
     let input = form.product(&definitions);
@@ -345,7 +329,7 @@ struct ProductPage {
 
 impl ProductPage {
     async fn load(state: &AppState, member: &Member, id: ProductId) -> Result<Self, WebError> {
-        may_read(member)?;
+        member.require(Permission::ReadCatalog)?;
         let context = member.signed_in.context;
         let product = products::get(&state.db, context, id)
             .await?
@@ -394,7 +378,7 @@ async fn edit(
     Id(id): Id<ProductId>,
     MemberForm { member, form }: MemberForm<ProductForm>,
 ) -> Result<Response, WebError> {
-    may_change(&member)?;
+    member.require(Permission::ChangeCatalog)?;
     let version = form.version.trim().parse().unwrap_or(-1);
     let context = member.signed_in.context;
     let definitions = custom_fields::list(&state.db, context, Entity::Product).await?;
@@ -423,7 +407,7 @@ async fn change_blueprint(
     Id(id): Id<ProductId>,
     MemberForm { member, form }: MemberForm<BlueprintForm>,
 ) -> Result<Response, WebError> {
-    may_change(&member)?;
+    member.require(Permission::ChangeCatalog)?;
     let version = form.version.trim().parse().unwrap_or(-1);
     let source = LoginSource::from(client.ip());
     let proof = if state.mailer.delivers() {
@@ -472,7 +456,7 @@ async fn send_code(
     Id(id): Id<ProductId>,
     MemberForm { member, .. }: MemberForm<NoFields>,
 ) -> Result<Response, WebError> {
-    may_change(&member)?;
+    member.require(Permission::ChangeCatalog)?;
     if !state.mailer.delivers() {
         return Err(WebError::NotFound);
     }
