@@ -58,6 +58,18 @@ async fn sync(conn: impl sqlx::PgExecutor<'_>, tenant: TenantId, user: UserId) {
         .unwrap();
 }
 
+/// Runs `statement` as `aura_app` in `context`, committing when it succeeds.
+async fn run_as(
+    db: &TestDatabase,
+    context: TenantContext,
+    statement: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.app.begin(context).await.unwrap();
+    sqlx::raw_sql(statement).execute(tx.conn()).await?;
+    tx.commit().await.unwrap();
+    Ok(())
+}
+
 /// The workspaces `user`'s row says they are a member of, as the owner reads it.
 async fn member_of(owner: &PgPool, user: UserId) -> Vec<Uuid> {
     sqlx::query_scalar("select member_of from users where id = $1")
@@ -267,36 +279,22 @@ async fn only_an_admin_makes_api_keys_and_only_in_the_workspace_in_context() {
     };
     let create = "select aura.create_api_key(gen_random_uuid(), 'Sync', 'manager',
                                              sha256(gen_random_uuid()::text::bytea), 'abcd', null)";
-    let mut tx = db
-        .app
-        .begin(as_member(manager, MemberRole::Manager))
+    let err = run_as(&db, as_member(manager, MemberRole::Manager), create)
         .await
-        .unwrap();
-    let err = sqlx::raw_sql(create).execute(tx.conn()).await.unwrap_err();
+        .unwrap_err();
     assert!(refused_by_privilege_or_policy(&err), "{err}");
-    drop(tx);
-    let mut tx = db
-        .app
-        .begin(as_member(admin, MemberRole::Admin))
-        .await
-        .unwrap();
-    let err = sqlx::raw_sql(&format!(
+    let direct = format!(
         "insert into api_keys (tenant_id, name, role, secret_hash, hint, created_by)
          values ('{b}', 'Direct', 'manager', sha256('x'::bytea), 'abcd', '{admin}')"
-    ))
-    .execute(tx.conn())
-    .await
-    .unwrap_err();
+    );
+    let err = run_as(&db, as_member(admin, MemberRole::Admin), &direct)
+        .await
+        .unwrap_err();
     assert!(refused_by_privilege_or_policy(&err), "{err}");
-    drop(tx);
 
-    let mut tx = db
-        .app
-        .begin(as_member(admin, MemberRole::Admin))
+    run_as(&db, as_member(admin, MemberRole::Admin), create)
         .await
         .unwrap();
-    sqlx::raw_sql(create).execute(tx.conn()).await.unwrap();
-    tx.commit().await.unwrap();
     // The key is the workspace's in context, created by the admin in context, and its
     // identity is a member of that workspace only.
     let keys: Vec<(Uuid, Uuid, Vec<Uuid>)> = sqlx::query_as(
