@@ -26,13 +26,16 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+mod activities;
 mod board;
-mod crm;
+mod contacts;
+mod custom_fields;
 mod deals;
 mod document;
 mod exports;
 mod follow_ups;
 pub(crate) mod idempotency;
+mod organizations;
 mod processes;
 mod products;
 mod snapshot;
@@ -75,7 +78,10 @@ fn api() -> Api {
         .routes(routes!(issue_token))
         .routes(routes!(refresh_token))
         .routes(routes!(me))
-        .merge(crm::routes())
+        .merge(organizations::routes())
+        .merge(contacts::routes())
+        .merge(activities::routes())
+        .merge(custom_fields::routes())
         .merge(processes::routes())
         .merge(deals::routes())
         .merge(follow_ups::routes())
