@@ -304,7 +304,7 @@ pub async fn accept(
     )
     .await?;
     tx.commit().await.map_err(DbError::from)?;
-    crate::members::sync_member_of(pool, tenant, user_id).await?;
+    crate::members::sync_member_of(pool, tenant, user_id).await;
     Ok(opened)
 }
 

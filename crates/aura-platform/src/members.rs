@@ -264,7 +264,7 @@ pub async fn remove(
     .await
     .map_err(DbError::from)?;
     tx.commit().await?;
-    sync_member_of(pool, context.tenant_id, user).await?;
+    sync_member_of(pool, context.tenant_id, user).await;
     Ok(())
 }
 
@@ -288,7 +288,16 @@ fn may_change(
 /// `tenant_members` row is followed by this once it has committed, in a transaction of its own:
 /// on Citus no trigger can do it, nor may the owner's function touch the workspace's shards in
 /// the transaction where `aura_app` wrote them (migration 0060).
-pub async fn sync_member_of(pool: &AppPool, tenant: TenantId, user: UserId) -> Result<(), DbError> {
+///
+/// The change it follows has committed, so its caller reports that change's success whatever
+/// happens here: a failure is logged, and leaves the copy stale as SECURITY.md describes.
+pub async fn sync_member_of(pool: &AppPool, tenant: TenantId, user: UserId) {
+    if let Err(err) = try_sync_member_of(pool, tenant, user).await {
+        tracing::warn!(%tenant, %user, error = %err, "membership copy on users not synced");
+    }
+}
+
+async fn try_sync_member_of(pool: &AppPool, tenant: TenantId, user: UserId) -> Result<(), DbError> {
     let mut tx = pool.begin_unscoped().await?;
     sqlx::query!(
         "select aura.sync_member_of($1, $2)",

@@ -237,7 +237,7 @@ impl Provisioning {
         )
         .await?;
         self.tx.commit().await?;
-        crate::members::sync_member_of(&self.pool, tenant_id, self.first_admin).await?;
+        crate::members::sync_member_of(&self.pool, tenant_id, self.first_admin).await;
         Ok(tenant_id)
     }
 }
