@@ -19,6 +19,9 @@ if grep -q 'have_createdb_privilege' "$(pg_config --includedir-server)/commands/
   perl -0pi -e 's/static inline bool\nhave_createdb_privilege\(void\)\n\{.*?\n\}\n//s' "$compat"
 fi
 
+# A git checkout gives every file the checkout's time, so make may think `configure` is older
+# than `configure.ac` and try to regenerate it with autoconf, which this machine lacks.
+touch configure
 ./configure --without-libcurl >/dev/null
 # No LLVM bitcode for the JIT: it doubles the build and Aura's queries are not JIT-sized.
 make -j"$(nproc)" with_llvm=no >/dev/null

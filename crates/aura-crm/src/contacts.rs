@@ -386,7 +386,7 @@ pub async fn set_deleted(
     }
     let changed = sqlx::query!(
         "update contacts
-         set deleted_at = case when $3 then now() end, version = version + 1,
+         set deleted_at = (select now() where $3), version = version + 1,
              updated_at = now(), updated_by = $4
          where tenant_id = $1 and id = $2",
         context.tenant_id.as_uuid(),

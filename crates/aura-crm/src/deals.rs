@@ -1225,7 +1225,7 @@ pub async fn move_to_stage(
     sqlx::query!(
         "update deals
          set stage_id = $3, outcome = $5, probability = $6, probability_set = $7,
-             closed_at = case when $5 <> 'open'::aura.stage_outcome then now() end,
+             closed_at = (select now() where $5 <> 'open'::aura.stage_outcome),
              closed_stage_name = case when $5 <> 'open'::aura.stage_outcome then $4 end,
              lost_reason = $8,
              version = version + 1, updated_at = now(), updated_by = $9
@@ -1378,7 +1378,7 @@ pub async fn set_deleted(
     }
     let deleted_at = sqlx::query_scalar!(
         "update deals
-         set deleted_at = case when $3 then now() end, version = version + 1,
+         set deleted_at = (select now() where $3), version = version + 1,
              updated_at = now(), updated_by = $4
          where tenant_id = $1 and id = $2
          returning deleted_at",
@@ -1884,6 +1884,8 @@ async fn check_organization(
 
 /// Writes the `deal.created` entry of each of `ids`, new deals of an import, as [`create`]
 /// writes one: one statement for the batch.
+/// (`returning`: on Citus an insert from arrays then reaches the shards as inserts, not as the
+/// `COPY` that row-level security refuses.)
 pub(crate) async fn audit_created(tx: &mut TenantTx, ids: &[DealId]) -> Result<(), DbError> {
     if ids.is_empty() {
         return Ok(());
@@ -1895,13 +1897,14 @@ pub(crate) async fn audit_created(tx: &mut TenantTx, ids: &[DealId]) -> Result<(
     sqlx::query!(
         "insert into audit_log (tenant_id, actor_user_id, action, entity_type, entity_id, after)
          select $1, $2, 'deal.created', 'deal', u.id, u.after::jsonb
-         from unnest($3::uuid[], $4::text[]) as u (id, after)",
+         from unnest($3::uuid[], $4::text[]) as u (id, after)
+         returning id",
         context.tenant_id.as_uuid(),
         context.user_id as UserId,
         &entity_ids,
         &afters,
     )
-    .execute(tx.conn())
+    .fetch_all(tx.conn())
     .await?;
     Ok(())
 }

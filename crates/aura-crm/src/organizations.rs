@@ -375,7 +375,7 @@ pub async fn set_deleted(
     let mut tx = pool.begin(context).await?;
     let changed = sqlx::query_scalar!(
         "update organizations
-         set deleted_at = case when $3 then now() end, version = version + 1,
+         set deleted_at = (select now() where $3), version = version + 1,
              updated_at = now(), updated_by = $4
          where tenant_id = $1 and id = $2 and (deleted_at is null) = $3
          returning id",

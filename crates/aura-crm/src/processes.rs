@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 pub use crate::deals::Outcome;
 use crate::fields::{Check, FieldError, WriteError};
 use crate::ids::{ProcessId, StageId};
-use crate::workspace_defaults::DEFAULT_STAGES;
+use crate::workspace_defaults::insert_default_stages;
 
 /// Most live processes a workspace may have: the list is one page, never paged.
 pub const MAX_PROCESSES: i64 = 100;
@@ -346,14 +346,17 @@ pub async fn create(
     let (name, description) = input.validate()?;
     let mut tx = pool.begin(context).await?;
     let tenant = context.tenant_id.as_uuid();
-    let count = sqlx::query_scalar!(
-        r#"select count(*) as "count!" from sales_processes where tenant_id = $1 and deleted_at is null"#,
+    // Read apart from the insert: on Citus an insert may hold no subquery.
+    let existing = sqlx::query!(
+        r#"select count(*) filter (where deleted_at is null) as "live!",
+                  coalesce(bool_or(is_default), false) as "has_default!"
+           from sales_processes where tenant_id = $1"#,
         tenant,
     )
     .fetch_one(tx.conn())
     .await
     .map_err(DbError::from)?;
-    if count >= MAX_PROCESSES {
+    if existing.live >= MAX_PROCESSES {
         return Err(WriteError::invalid(
             "name",
             format!("A workspace has at most {MAX_PROCESSES} processes: delete one first."),
@@ -361,39 +364,20 @@ pub async fn create(
     }
     let id = sqlx::query_scalar!(
         r#"insert into sales_processes (tenant_id, name, description, is_default, created_by, updated_by)
-           values ($1, $2, $3,
-                   not exists (select 1 from sales_processes
-                               where tenant_id = $1 and is_default),
-                   $4, $4)
+           values ($1, $2, $3, $4, $5, $5)
            returning id as "id: ProcessId""#,
         tenant,
         name,
         description,
+        !existing.has_default,
         context.user_id as UserId,
     )
     .fetch_one(tx.conn())
     .await
     .map_err(|err| refusal::<Process>(err.into()))?;
-    let names: Vec<String> = DEFAULT_STAGES.iter().map(|s| s.0.to_owned()).collect();
-    let outcomes: Vec<String> = DEFAULT_STAGES.iter().map(|s| s.1.to_owned()).collect();
-    let probabilities: Vec<i32> = DEFAULT_STAGES.iter().map(|s| i32::from(s.2)).collect();
-    sqlx::query!(
-        "insert into deal_stages (tenant_id, process_id, name, position, outcome, win_probability,
-                                  created_by, updated_by)
-         select $1, $2, stage.name, stage.position - 1, stage.outcome::aura.stage_outcome,
-                stage.probability, $3, $3
-         from unnest($4::text[], $5::text[], $6::int[]) with ordinality
-              as stage(name, outcome, probability, position)",
-        tenant,
-        id as ProcessId,
-        context.user_id as UserId,
-        &names,
-        &outcomes,
-        &probabilities,
-    )
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?;
+    insert_default_stages(&mut tx, id.as_uuid())
+        .await
+        .map_err(DbError::from)?;
     audit::record(
         &mut tx,
         "process.created",
@@ -475,7 +459,7 @@ pub async fn set_archived(
     }
     sqlx::query!(
         "update sales_processes
-         set archived_at = case when $3 then now() end, version = version + 1,
+         set archived_at = (select now() where $3), version = version + 1,
              updated_at = now(), updated_by = $4
          where tenant_id = $1 and id = $2",
         context.tenant_id.as_uuid(),
@@ -701,7 +685,7 @@ async fn move_deals<T>(
                  and ($4::uuid is null or d.outcome = 'open')
                for update of d
            ), target as (
-               select id, name, outcome, win_probability from deal_stages
+               select id, name, outcome, win_probability, now() as moved_at from deal_stages
                where tenant_id = $1 and process_id = $2 and id = $5 and archived_at is null
            ), moved as (
                update deals d
@@ -711,7 +695,7 @@ async fn move_deals<T>(
                                            else t.win_probability end end,
                    closed_at = case when t.outcome = 'open' then null
                                     when d.outcome = t.outcome then d.closed_at
-                                    else now() end,
+                                    else t.moved_at end,
                    closed_stage_name = case when t.outcome = 'open' then null else t.name end,
                    lost_reason = case when t.outcome <> 'lost' then null
                                       else coalesce($6, d.lost_reason) end,

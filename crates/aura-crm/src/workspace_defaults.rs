@@ -38,42 +38,44 @@ pub async fn seed(tx: &mut TenantTx) -> Result<(), DbError> {
     .fetch_one(tx.conn())
     .await?;
 
-    let names: Vec<String> = DEFAULT_STAGES.iter().map(|s| s.0.to_owned()).collect();
-    let outcomes: Vec<String> = DEFAULT_STAGES.iter().map(|s| s.1.to_owned()).collect();
-    let probabilities: Vec<i32> = DEFAULT_STAGES.iter().map(|s| i32::from(s.2)).collect();
-    sqlx::query!(
-        "insert into deal_stages (tenant_id, process_id, name, position, outcome, win_probability,
-                                  created_by, updated_by)
-         select $1, $2, stage.name, stage.position - 1, stage.outcome::aura.stage_outcome,
-                stage.probability, $3, $3
-         from unnest($4::text[], $5::text[], $6::int[]) with ordinality
-              as stage(name, outcome, probability, position)",
-        tenant,
-        process_id,
-        actor,
-        &names,
-        &outcomes,
-        &probabilities,
-    )
-    .execute(tx.conn())
-    .await?;
+    insert_default_stages(tx, process_id).await?;
+    for (sku, name, category, price) in STARTER_PRODUCTS {
+        sqlx::query!(
+            "insert into products (tenant_id, sku, name, category, unit_price, created_by, updated_by)
+             values ($1, $2, $3, $4, $5::text::numeric, $6, $6)",
+            tenant,
+            sku,
+            name,
+            category,
+            price,
+            actor,
+        )
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}
 
-    let skus: Vec<String> = STARTER_PRODUCTS.iter().map(|p| p.0.to_owned()).collect();
-    let product_names: Vec<String> = STARTER_PRODUCTS.iter().map(|p| p.1.to_owned()).collect();
-    let categories: Vec<String> = STARTER_PRODUCTS.iter().map(|p| p.2.to_owned()).collect();
-    let prices: Vec<String> = STARTER_PRODUCTS.iter().map(|p| p.3.to_owned()).collect();
-    sqlx::query!(
-        "insert into products (tenant_id, sku, name, category, unit_price, created_by, updated_by)
-         select $1, p.sku, p.name, p.category, p.price::numeric, $2, $2
-         from unnest($3::text[], $4::text[], $5::text[], $6::text[]) as p(sku, name, category, price)",
-        tenant,
-        actor,
-        &skus,
-        &product_names,
-        &categories,
-        &prices,
-    )
-    .execute(tx.conn())
-    .await?;
+/// Gives a new process the stages of F11.3, one statement per stage: on Citus an
+/// `insert ... select` from an array runs through `COPY`, which row-level security refuses.
+pub async fn insert_default_stages(tx: &mut TenantTx, process: uuid::Uuid) -> Result<(), DbError> {
+    let tenant = tx.context().tenant_id.as_uuid();
+    let actor = tx.context().user_id.as_uuid();
+    for (position, (name, outcome, probability)) in (0i32..).zip(DEFAULT_STAGES) {
+        sqlx::query!(
+            "insert into deal_stages (tenant_id, process_id, name, position, outcome,
+                                      win_probability, created_by, updated_by)
+             values ($1, $2, $3, $4, $5::text::aura.stage_outcome, $6, $7, $7)",
+            tenant,
+            process,
+            name,
+            position,
+            outcome,
+            rust_decimal::Decimal::from(probability),
+            actor,
+        )
+        .execute(tx.conn())
+        .await?;
+    }
     Ok(())
 }

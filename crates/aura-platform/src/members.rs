@@ -139,7 +139,7 @@ pub async fn set_active(
     }
     sqlx::query!(
         "update tenant_members
-         set deactivated_at = case when $3 then null else now() end,
+         set deactivated_at = (select now() where not $3),
              updated_at = now(), updated_by = $4, version = version + 1
          where tenant_id = $1 and user_id = $2",
         context.tenant_id.as_uuid(),

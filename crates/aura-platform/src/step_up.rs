@@ -141,7 +141,7 @@ pub async fn consume(tx: &mut TenantTx, purpose: &Purpose, code: &str) -> Result
     let matches = open.code_hash == hash(code.trim());
     sqlx::query!(
         "update step_up_codes
-         set attempts = attempts + 1, used_at = case when $3 then now() end
+         set attempts = attempts + 1, used_at = (select now() where $3)
          where tenant_id = $1 and id = $2",
         context.tenant_id.as_uuid(),
         open.id,

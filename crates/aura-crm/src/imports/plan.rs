@@ -8,6 +8,10 @@
 //! (`lower_cells` and `ids_named`), the duplicate rules (`Seen`, `outcome_of`) and the split of
 //! a batch into creates and updates (`Columns::of`); what is left per entity is its input type,
 //! its values and its SQL (static, so that `sqlx` checks it).
+//!
+//! Each `insert ... select` from arrays ends in `returning`: on Citus that makes the
+//! coordinator hand the rows to the shards as inserts, where without it Citus would use
+//! `COPY`, which row-level security refuses (SCALING.md).
 
 use std::collections::{HashMap, HashSet};
 
@@ -1052,7 +1056,8 @@ async fn write_contacts(
              from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[],
                          $9::uuid[], $10::text[])
                   as u (first_name, last_name, email, phone, title, organization_id, owner,
-                        custom_fields)",
+                        custom_fields)
+             returning id",
             tenant.as_uuid(),
             user as UserId,
             &creates.first_names,
@@ -1064,9 +1069,9 @@ async fn write_contacts(
             &creates.owners,
             &creates.custom_fields,
         )
-        .execute(tx.conn())
+        .fetch_all(tx.conn())
         .await?;
-        counts.created += created.rows_affected() as usize;
+        counts.created += created.len();
     }
     if !updates.ids.is_empty() {
         let updated = sqlx::query!(
@@ -1164,7 +1169,8 @@ async fn write_organizations(
                     nullif(u.size_band, '')::aura.organization_size, nullif(u.location, ''),
                     nullif(u.website, ''), u.custom_fields::jsonb, $2, $2
              from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-                  as u (name, industry, size_band, location, website, custom_fields)",
+                  as u (name, industry, size_band, location, website, custom_fields)
+             returning id",
             tenant.as_uuid(),
             user as UserId,
             &creates.names,
@@ -1174,9 +1180,9 @@ async fn write_organizations(
             &creates.websites,
             &creates.custom_fields,
         )
-        .execute(tx.conn())
+        .fetch_all(tx.conn())
         .await?;
-        counts.created += created.rows_affected() as usize;
+        counts.created += created.len();
     }
     if !updates.ids.is_empty() {
         let updated = sqlx::query!(
@@ -1316,7 +1322,8 @@ async fn write_deals(
                      $14::uuid[], $15::text[], $16::text[], $17::text[])
               as u (id, name, amount, process_id, stage_id, stage_name, outcome, probability,
                     probability_set, close_date, organization_id, owner, notes, lost_reason,
-                    custom_fields)",
+                    custom_fields)
+         returning id",
         tenant.as_uuid(),
         user as UserId,
         &creates.ids,
@@ -1335,9 +1342,9 @@ async fn write_deals(
         &creates.lost_reasons,
         &creates.custom_fields,
     )
-    .execute(tx.conn())
+    .fetch_all(tx.conn())
     .await?;
-    counts.created += created.rows_affected() as usize;
+    counts.created += created.len();
     if !creates.linked_deals.is_empty() {
         // As `deals::create` links a contact: both owners ride along for the policies.
         sqlx::query!(
@@ -1347,13 +1354,14 @@ async fn write_deals(
              from unnest($3::uuid[], $4::uuid[]) as l (deal_id, contact_id)
              join deals d on d.tenant_id = $1 and d.id = l.deal_id
              join contacts c on c.tenant_id = $1 and c.id = l.contact_id
-                            and c.deleted_at is null",
+                            and c.deleted_at is null
+             returning deal_id",
             tenant.as_uuid(),
             user as UserId,
             &creates.linked_deals,
             &creates.linked_contacts,
         )
-        .execute(tx.conn())
+        .fetch_all(tx.conn())
         .await?;
     }
     let ids: Vec<DealId> = creates.ids.iter().copied().map(DealId::from).collect();

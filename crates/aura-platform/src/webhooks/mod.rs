@@ -299,6 +299,8 @@ pub async fn delete(pool: &AppPool, context: TenantContext, id: Uuid) -> Result<
 
 /// Queues a [`TEST_EVENT`] for one endpoint, enabled or not subscribed; the worker sends it
 /// like any other (an endpoint switched off gets it once switched on).
+/// (`returning`: on Citus an insert from a query's rows then reaches the shards as inserts, not
+/// as the `COPY` that row-level security refuses.)
 pub async fn send_test(
     pool: &AppPool,
     context: TenantContext,
@@ -313,14 +315,15 @@ pub async fn send_test(
              from webhook_endpoints e where e.tenant_id = $1 and e.id = $2
              returning id)
          insert into webhook_deliveries (tenant_id, endpoint_id, event_id)
-         select $1, $2, id from event",
+         select $1, $2, id from event
+         returning id",
         context.tenant_id.as_uuid(),
         id,
         TEST_EVENT,
     )
-    .execute(tx.conn())
+    .fetch_optional(tx.conn())
     .await?;
-    if inserted.rows_affected() == 0 {
+    if inserted.is_none() {
         return Err(WebhookError::NotFound);
     }
     tx.commit().await?;

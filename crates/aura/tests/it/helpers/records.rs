@@ -31,15 +31,27 @@ pub async fn seed_process_named(
     names: [&str; 5],
 ) -> Process {
     let mut tx = db.owner.begin().await.unwrap();
+    // What the insert needs is read first, a statement each: on Citus an insert may hold no
+    // subquery, nor may a subquery correlate with the (reference) tenants table.
+    let tenant: uuid::Uuid = sqlx::query_scalar("select id from tenants where slug = $1")
+        .bind(slug)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let has_default: bool = sqlx::query_scalar(
+        "select exists (select 1 from sales_processes where tenant_id = $1 and is_default)",
+    )
+    .bind(tenant)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
     let id: uuid::Uuid = sqlx::query_scalar(
-        "insert into sales_processes (tenant_id, name, is_default)
-         select t.id, $2, not exists (select 1 from sales_processes p
-                                      where p.tenant_id = t.id and p.is_default)
-         from tenants t where t.slug = $1
+        "insert into sales_processes (tenant_id, name, is_default) values ($1, $2, $3)
          returning id",
     )
-    .bind(slug)
+    .bind(tenant)
     .bind(name)
+    .bind(!has_default)
     .fetch_one(&mut *tx)
     .await
     .unwrap();
