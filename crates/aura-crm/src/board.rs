@@ -144,9 +144,10 @@ pub async fn remember(
 ) -> Result<(), DbError> {
     let mut tx = pool.begin(context).await?;
     sqlx::query!(
-        "insert into board_choices (tenant_id, user_id, process_id) values ($1, $2, $3)
+        "insert into board_choices (tenant_id, user_id, process_id, updated_at)
+         values ($1, $2, $3, now())
          on conflict (tenant_id, user_id)
-         do update set process_id = excluded.process_id, updated_at = now()",
+         do update set process_id = excluded.process_id, updated_at = excluded.updated_at",
         context.tenant_id.as_uuid(),
         context.user_id as UserId,
         process as ProcessId,

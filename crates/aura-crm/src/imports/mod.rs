@@ -700,11 +700,12 @@ pub async fn set_mapping(
     .await
     .map_err(DbError::from)?;
     sqlx::query!(
-        "insert into import_mappings (tenant_id, entity, headers_key, mapping, updated_by)
-         values ($1, $2, $3, $4, $5)
+        "insert into import_mappings (tenant_id, entity, headers_key, mapping, updated_by,
+                                      updated_at)
+         values ($1, $2, $3, $4, $5, now())
          on conflict (tenant_id, entity, headers_key)
          do update set mapping = excluded.mapping, updated_by = excluded.updated_by,
-                       updated_at = now()",
+                       updated_at = excluded.updated_at",
         context.tenant_id.as_uuid(),
         import.entity as ImportEntity,
         headers_key(&import.headers),

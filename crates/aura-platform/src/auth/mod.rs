@@ -170,11 +170,13 @@ pub(crate) async fn check_password(
     set_context(&mut tx, None, Some(user.id), None).await?;
     if !matches {
         sqlx::query!(
-            "insert into login_failures as f (user_id, source, failures) values ($1, $2, 1)
+            "insert into login_failures as f (user_id, source, failures, last_failed_at)
+             values ($1, $2, 1, now())
              on conflict (user_id, source) do update
-             set failures = f.failures + 1, last_failed_at = now(),
-                 locked_until = case when f.failures + 1 >= $3 then now() + make_interval(
-                     secs => least($4 * power(2, f.failures + 1 - $3), $5)) end",
+             set failures = f.failures + 1, last_failed_at = excluded.last_failed_at,
+                 locked_until = case when f.failures + 1 >= $3
+                     then excluded.last_failed_at + make_interval(
+                         secs => least($4 * power(2, f.failures + 1 - $3), $5)) end",
             user.id as UserId,
             source.0,
             MAX_FAILED_LOGINS,

@@ -8,5 +8,6 @@ mod isolation;
 mod privileges;
 mod processes;
 mod products;
+mod routed_statements;
 mod termination;
 mod users_policy;
