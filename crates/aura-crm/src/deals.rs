@@ -1884,8 +1884,9 @@ async fn check_organization(
 
 /// Writes the `deal.created` entry of each of `ids`, new deals of an import, as [`create`]
 /// writes one: one statement for the batch.
-/// (`returning`: on Citus an insert from arrays then reaches the shards as inserts, not as the
-/// `COPY` that row-level security refuses.)
+/// (`on conflict do nothing`, though no entry can conflict: on Citus an insert from arrays then
+/// reaches the shards as inserts, not as the `COPY` that row-level security refuses. Not
+/// `returning`, which would need the importer to read the audit trail.)
 pub(crate) async fn audit_created(tx: &mut TenantTx, ids: &[DealId]) -> Result<(), DbError> {
     if ids.is_empty() {
         return Ok(());
@@ -1898,13 +1899,13 @@ pub(crate) async fn audit_created(tx: &mut TenantTx, ids: &[DealId]) -> Result<(
         "insert into audit_log (tenant_id, actor_user_id, action, entity_type, entity_id, after)
          select $1, $2, 'deal.created', 'deal', u.id, u.after::jsonb
          from unnest($3::uuid[], $4::text[]) as u (id, after)
-         returning id",
+         on conflict do nothing",
         context.tenant_id.as_uuid(),
         context.user_id as UserId,
         &entity_ids,
         &afters,
     )
-    .fetch_all(tx.conn())
+    .execute(tx.conn())
     .await?;
     Ok(())
 }

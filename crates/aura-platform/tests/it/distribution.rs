@@ -164,7 +164,8 @@ async fn distribution_violations(db: &PgPool) -> Vec<String> {
     // strips a trailing `_` and digits to get the schema's name back: no name of ours may end so.
     let shard_like: Vec<String> = sqlx::query_scalar(
         r"select c.conname::text from pg_constraint c
-          join pg_namespace n on n.oid = c.connamespace
+          join pg_class t on t.oid = c.conrelid
+          join pg_namespace n on n.oid = t.relnamespace
           where n.nspname = 'public' and c.conname ~ '_[0-9]+$'
           union
           select i.relname::text from pg_class i join pg_namespace n on n.oid = i.relnamespace

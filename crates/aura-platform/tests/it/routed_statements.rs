@@ -4,7 +4,8 @@
 //! Citus refuses, or runs in a way row-level security refuses, once the table is distributed:
 //!
 //! - an `insert ... select` without `returning` or `on conflict`: Citus then writes the rows
-//!   with `COPY`, and PostgreSQL refuses `COPY FROM` under row-level security;
+//!   with `COPY`, and PostgreSQL refuses `COPY FROM` under row-level security (`returning`
+//!   also needs the writer to see the rows; `on conflict do nothing` does not);
 //! - a subquery inside an insert's `values`;
 //! - `now()` (or another clock) inside a `case` or `coalesce` of a statement that updates, and
 //!   any clock in an `on conflict do update`: Citus evaluates clocks on the coordinator, and
@@ -44,7 +45,12 @@ fn sources(dir: &Path, found: &mut Vec<PathBuf>) {
 /// The SQL statements in a source: a `.sql` file whole, and in Rust every string literal
 /// (plain or raw) that starts like a statement. Lower-cased, whitespace collapsed.
 fn statements(path: &Path, text: &str) -> Vec<String> {
-    let normal = |sql: &str| sql.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let normal = |sql: &str| {
+        sql.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
     if path.extension().is_some_and(|ext| ext == "sql") {
         return vec![normal(text)];
     }
@@ -115,14 +121,18 @@ fn refusals(statement: &str) -> Vec<&'static str> {
             rest = aliased.split_once(' ').map_or("", |(_, after)| after);
         }
         if rest.starts_with('(') {
-            rest = rest.split_once(')').map_or("", |(_, after)| after.trim_start());
+            rest = rest
+                .split_once(')')
+                .map_or("", |(_, after)| after.trim_start());
         }
         if rest.starts_with("select ")
             && !insert.contains(" returning ")
             && !insert.ends_with(" returning")
             && !insert.contains(" on conflict ")
         {
-            why.push("an insert from a query without `returning` (Citus would COPY)");
+            why.push(
+                "an insert from a query without `returning` or `on conflict` (Citus would COPY)",
+            );
         }
         if let Some(values) = insert.find(" values ") {
             let rows = &insert[values..];
@@ -208,6 +218,10 @@ fn the_routing_check_catches_each_refused_shape() {
         "select coalesce(d.stage_entered_at < now(), false) from deals d",
     ];
     for statement in accepted {
-        assert!(refusals(statement).is_empty(), "refused: {statement}: {:?}", refusals(statement));
+        assert!(
+            refusals(statement).is_empty(),
+            "refused: {statement}: {:?}",
+            refusals(statement)
+        );
     }
 }
