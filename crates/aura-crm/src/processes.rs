@@ -375,9 +375,7 @@ pub async fn create(
     .fetch_one(tx.conn())
     .await
     .map_err(|err| refusal::<Process>(err.into()))?;
-    insert_default_stages(&mut tx, id.as_uuid())
-        .await
-        .map_err(DbError::from)?;
+    insert_default_stages(&mut tx, id.as_uuid()).await?;
     audit::record(
         &mut tx,
         "process.created",
