@@ -290,7 +290,8 @@ fn may_change(
 /// the transaction where `aura_app` wrote them (migration 0060).
 ///
 /// The change it follows has committed, so its caller reports that change's success whatever
-/// happens here: a failure is logged, and leaves the copy stale as SECURITY.md describes.
+/// happens here: a failure is logged, and the copy stays stale until
+/// [`keep_member_of_reconciled`] mends it.
 pub async fn sync_member_of(pool: &AppPool, tenant: TenantId, user: UserId) {
     if let Err(err) = try_sync_member_of(pool, tenant, user).await {
         tracing::warn!(%tenant, %user, error = %err, "membership copy on users not synced");
@@ -308,6 +309,31 @@ async fn try_sync_member_of(pool: &AppPool, tenant: TenantId, user: UserId) -> R
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Mends the memberships' copies on `users` that disagree with the memberships (what a server
+/// that died between a change and its sync left behind), when called and then every `period`:
+/// each server runs it beside its workers, so a restarted one mends at once.
+pub async fn keep_member_of_reconciled(pool: AppPool, period: std::time::Duration) {
+    let mut ticks = tokio::time::interval(period);
+    loop {
+        ticks.tick().await;
+        match reconcile_member_of(&pool).await {
+            Ok(0) => {}
+            Ok(mended) => tracing::info!(mended, "stale membership copies on users mended"),
+            Err(err) => tracing::warn!(error = %err, "membership copies on users not reconciled"),
+        }
+    }
+}
+
+/// One pass of [`keep_member_of_reconciled`]: how many copies it mended.
+pub async fn reconcile_member_of(pool: &AppPool) -> Result<i32, DbError> {
+    let mut tx = pool.begin_unscoped().await?;
+    let mended = sqlx::query_scalar!(r#"select aura.reconcile_member_of() as "mended!""#)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(mended)
 }
 
 async fn begin_change(

@@ -54,6 +54,7 @@ use std::sync::Arc;
 
 use aura_platform::auth::api::TokenKeys;
 use aura_platform::db::AppPool;
+use aura_platform::members;
 use aura_platform::outbox::Mailer;
 use aura_platform::webhooks::worker::{Worker, WorkerSettings};
 use aura_platform::webhooks::NetworkGuard;
@@ -182,10 +183,13 @@ pub fn router(state: AppState) -> Router {
     middleware::wrap(routes, https)
 }
 
+/// How often each server mends the memberships' copies a dead server may have left stale.
+const MEMBER_OF_RECONCILE_PERIOD: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Serves `router(state)` on `listener` until `shutdown` completes; then stops accepting
 /// connections and returns once the requests in flight have been answered. The webhook delivery
-/// worker and the export worker run beside it meanwhile (an attempt or an export cut short is
-/// taken up again after its lease).
+/// worker, the export and import workers and the memberships' reconciler run beside it meanwhile
+/// (an attempt or an export cut short is taken up again after its lease).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -203,6 +207,10 @@ pub async fn serve(
         aura_crm::export::Worker::new(state.db.clone(), std::time::Duration::from_secs(1)).run(),
     );
     let importer = tokio::spawn(imports::work(state.db.clone()));
+    let reconciler = tokio::spawn(members::keep_member_of_reconciled(
+        state.db.clone(),
+        MEMBER_OF_RECONCILE_PERIOD,
+    ));
     // Connection info: the anonymous endpoints' rate limit counts per client address.
     let served = axum::serve(
         listener,
@@ -213,5 +221,6 @@ pub async fn serve(
     worker.abort();
     exporter.abort();
     importer.abort();
+    reconciler.abort();
     served
 }

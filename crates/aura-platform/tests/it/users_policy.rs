@@ -1,7 +1,8 @@
 //! The users policy without a subquery (0032): as `aura_app` with a member's context, the
 //! member sees exactly themself and the users who are members of the workspace in context,
 //! whatever workspaces those users also belong to, and the set follows memberships as they are
-//! added and removed (each change followed by `aura.sync_member_of`, as `members` does: 0060).
+//! added and removed (each change followed by `aura.sync_member_of`, as `members` does: 0060;
+//! what a dead server left unsynced, `aura.reconcile_member_of` mends: 0065).
 //! No context can write the column the policy reads, nor make the sync claim a membership.
 
 use std::collections::BTreeSet;
@@ -221,6 +222,62 @@ async fn an_admin_removing_a_member_through_the_app_role_hides_them_from_the_wor
     // As the server does, once the change has committed (on Citus it must).
     aura_platform::members::sync_member_of(&db.app, a, leaver).await;
     assert_eq!(visible(&db, context, &[admin, leaver]).await, set(&[admin]));
+}
+
+/// A server that dies between a membership change and its sync leaves the copy wrong, each way;
+/// the reconciler every server runs finds both, mends exactly those, and afterwards has
+/// nothing left to mend. Any member's context may call it: it can only make copies right.
+#[tokio::test]
+async fn copies_a_dead_server_left_stale_are_mended_by_the_reconciler() {
+    let db = TestDatabase::new().await;
+    let o = &db.owner;
+    let a = tenant(o, "users-r").await;
+    let admin = user(o, "r-admin").await;
+    let joined = user(o, "r-joined").await;
+    let left = user(o, "r-left").await;
+    join(o, a, admin, "admin").await;
+    join(o, a, left, "sales_rep").await;
+    // The changes commit; the syncs never run.
+    sqlx::raw_sql(&format!(
+        "insert into tenant_members (tenant_id, user_id, role) values ('{a}', '{joined}', 'manager');
+         delete from tenant_members where tenant_id = '{a}' and user_id = '{left}';"
+    ))
+    .execute(o)
+    .await
+    .unwrap();
+    let context = TenantContext {
+        tenant_id: a,
+        user_id: admin,
+        role: MemberRole::Admin,
+        read_only: false,
+    };
+    let everyone = [admin, joined, left];
+    assert_eq!(visible(&db, context, &everyone).await, set(&[admin, left]));
+
+    let mended = aura_platform::members::reconcile_member_of(&db.app)
+        .await
+        .unwrap();
+    assert_eq!(mended, 2);
+    assert_eq!(
+        visible(&db, context, &everyone).await,
+        set(&[admin, joined])
+    );
+    assert_eq!(member_of(o, joined).await, vec![a.as_uuid()]);
+    assert!(member_of(o, left).await.is_empty());
+    assert_eq!(
+        aura_platform::members::reconcile_member_of(&db.app)
+            .await
+            .unwrap(),
+        0
+    );
+    // Called from a member's context it changes nothing more: there is nothing it disagrees with.
+    run_as(&db, context, "select aura.reconcile_member_of()")
+        .await
+        .unwrap();
+    assert_eq!(
+        visible(&db, context, &everyone).await,
+        set(&[admin, joined])
+    );
 }
 
 #[tokio::test]
