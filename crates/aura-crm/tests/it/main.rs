@@ -6,4 +6,7 @@
 mod contacts;
 mod deals;
 mod follow_ups;
+mod organizations;
+mod processes;
+mod products;
 mod support;
