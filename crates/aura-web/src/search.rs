@@ -54,16 +54,11 @@ impl Found {
     }
 }
 
+/// The page, whose `results` block is also what htmx gets as the user types.
 #[derive(Template)]
-#[template(path = "search/page.html")]
+#[template(path = "search/page.html", blocks = ["results"])]
 struct SearchPage {
     chrome: Chrome,
-    found: Found,
-}
-
-#[derive(Template)]
-#[template(path = "search/results.html")]
-struct SearchResults {
     found: Found,
 }
 
@@ -89,14 +84,15 @@ async fn search(
     } else {
         find(&state, &member, q).await?
     };
-    Ok(if wants_fragment(&headers) {
-        vary_on_htmx(render(&SearchResults { found }))
+    let page = SearchPage {
+        chrome: Chrome::for_member(Section::Search, &member),
+        found,
+    };
+    Ok(vary_on_htmx(if wants_fragment(&headers) {
+        render(&page.as_results())
     } else {
-        vary_on_htmx(render(&SearchPage {
-            chrome: Chrome::for_member(Section::Search, &member),
-            found,
-        }))
-    })
+        render(&page)
+    }))
 }
 
 /// The first few of each kind, through the lists' own search (their prefix indexes, their
