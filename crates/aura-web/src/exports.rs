@@ -7,7 +7,6 @@ use askama::Template;
 use aura_platform::auth::LoginSource;
 use aura_platform::db::TenantContext;
 use aura_platform::exports::{self, Download, Export, ExportError, ExportFormat, ExportId};
-use aura_platform::step_up::Proof;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -184,14 +183,7 @@ async fn start(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
     };
     let source = LoginSource::from(client.ip());
-    let proof = if state.mailer.delivers() {
-        Proof::Code(&form.code)
-    } else {
-        Proof::Password {
-            password: &form.password,
-            source: &source,
-        }
-    };
+    let proof = state.step_up_proof(&form.code, &form.password, &source);
     let (status, error) = match exports::start(&state.db, context, format, proof).await {
         Ok(_) => return Ok(Redirect::to("/settings/export?started=1").into_response()),
         Err(ExportError::WrongCode) => (

@@ -53,9 +53,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use aura_platform::auth::api::TokenKeys;
+use aura_platform::auth::LoginSource;
 use aura_platform::db::AppPool;
 use aura_platform::members;
 use aura_platform::outbox::Mailer;
+use aura_platform::step_up::Proof;
 use aura_platform::webhooks::worker::{Worker, WorkerSettings};
 use aura_platform::webhooks::NetworkGuard;
 use axum::extract::{Request, State};
@@ -83,6 +85,24 @@ pub struct AppState {
     pub webhook_guard: NetworkGuard,
     /// How the webhook delivery worker that [`serve`] starts paces itself.
     pub webhook_worker: WorkerSettings,
+}
+
+impl AppState {
+    /// What proves a member is who they say before a dangerous change (step-up): the emailed
+    /// one-time code where mail is delivered, else their password, checked as a sign-in from
+    /// `source`.
+    pub(crate) fn step_up_proof<'a>(
+        &self,
+        code: &'a str,
+        password: &'a str,
+        source: &'a LoginSource,
+    ) -> Proof<'a> {
+        if self.mailer.delivers() {
+            Proof::Code(code)
+        } else {
+            Proof::Password { password, source }
+        }
+    }
 }
 
 /// Where Aura is reached.

@@ -7,7 +7,6 @@ use aura_platform::ids::{Email, MemberRole, UserId};
 use aura_platform::invitations::{self, AcceptError, AcceptInput, InviteError, OpenInvitation};
 use aura_platform::members::{self, Member as TeamMember, MemberChangeError, PendingInvitation};
 use aura_platform::permissions::Permission;
-use aura_platform::step_up::Proof;
 use aura_platform::tenants::Workspace;
 
 use axum::extract::{Path, State};
@@ -129,14 +128,7 @@ async fn remove(
 ) -> Result<Response, WebError> {
     let target = removal_target(&state, &member, user_id).await?;
     let source = LoginSource::from(client.ip());
-    let proof = if state.mailer.delivers() {
-        Proof::Code(&form.code)
-    } else {
-        Proof::Password {
-            password: &form.password,
-            source: &source,
-        }
-    };
+    let proof = state.step_up_proof(&form.code, &form.password, &source);
     let error = match members::remove(&state.db, member.signed_in.context, target.user_id, proof).await {
         Ok(()) => return Ok(Redirect::to("/members").into_response()),
         Err(MemberChangeError::WrongCode) => "That code is not right. Check the latest email and try again.",

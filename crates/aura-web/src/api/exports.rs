@@ -5,7 +5,6 @@
 
 use aura_platform::auth::LoginSource;
 use aura_platform::exports::{self, Export, ExportFormat, ExportId};
-use aura_platform::step_up::Proof;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -94,14 +93,7 @@ async fn start_export(
     ApiJson(request): ApiJson<ExportRequest>,
 ) -> Result<Response, WebError> {
     let source = LoginSource::from(client.ip());
-    let proof = if state.mailer.delivers() {
-        Proof::Code(&request.code)
-    } else {
-        Proof::Password {
-            password: &request.password,
-            source: &source,
-        }
-    };
+    let proof = state.step_up_proof(&request.code, &request.password, &source);
     let id = exports::start(&state.db, caller.context, request.format, proof)
         .await
         .map_err(export_error)?;

@@ -6,7 +6,6 @@
 use aura_crm::ids::{ProcessId, StageId};
 use aura_crm::processes::{self, OpenDealsChoice, Process, ProcessInput, Stage, StageInput};
 use aura_platform::auth::LoginSource;
-use aura_platform::step_up::Proof;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -225,14 +224,7 @@ async fn delete_process(
 ) -> Result<Json<ProcessDeleted>, WebError> {
     let deletion: ProcessDeletion = optional_json(&body)?;
     let source = LoginSource::from(client.ip());
-    let proof = if state.mailer.delivers() {
-        Proof::Code(&deletion.code)
-    } else {
-        Proof::Password {
-            password: &deletion.password,
-            source: &source,
-        }
-    };
+    let proof = state.step_up_proof(&deletion.code, &deletion.password, &source);
     let deals_closed =
         processes::delete(&state.db, caller.context, id, proof, &deletion.open_deals).await?;
     Ok(Json(ProcessDeleted { deals_closed }))

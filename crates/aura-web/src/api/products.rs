@@ -9,7 +9,6 @@ use aura_crm::ids::{DealId, LineItemId, ProductId};
 use aura_crm::line_items::{self, AddLine, DealLines, EditLine, LineChange};
 use aura_crm::products::{self, BlueprintInput, PriceChange, Product, ProductFilter, ProductInput};
 use aura_platform::auth::LoginSource;
-use aura_platform::step_up::Proof;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -184,14 +183,7 @@ async fn change_blueprint(
     ApiJson(input): ApiJson<BlueprintChange>,
 ) -> Result<Json<Product>, WebError> {
     let source = LoginSource::from(client.ip());
-    let proof = if state.mailer.delivers() {
-        Proof::Code(&input.code)
-    } else {
-        Proof::Password {
-            password: &input.password,
-            source: &source,
-        }
-    };
+    let proof = state.step_up_proof(&input.code, &input.password, &source);
     Ok(Json(
         products::change_blueprint(
             &state.db,

@@ -13,7 +13,6 @@ use aura_crm::processes::{
 use aura_crm::WriteError;
 use aura_platform::auth::LoginSource;
 use aura_platform::permissions::Permission;
-use aura_platform::step_up::Proof;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -563,14 +562,7 @@ async fn delete(
 ) -> Result<Response, WebError> {
     let mut page = DeletionPage::load(&state, &member, id).await?;
     let source = LoginSource::from(client.ip());
-    let proof = if state.mailer.delivers() {
-        Proof::Code(&form.code)
-    } else {
-        Proof::Password {
-            password: &form.password,
-            source: &source,
-        }
-    };
+    let proof = state.step_up_proof(&form.code, &form.password, &source);
     let choice = OpenDealsChoice {
         lost_stage_id: optional_id(Some(&form.lost_stage_id)),
         lost_reason: Some(form.lost_reason.clone()),

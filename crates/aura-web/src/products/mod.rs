@@ -19,7 +19,6 @@ use aura_crm::products::{self, BlueprintInput, PriceChange, Product, ProductFilt
 use aura_crm::WriteError;
 use aura_platform::auth::LoginSource;
 use aura_platform::permissions::Permission;
-use aura_platform::step_up::Proof;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -410,14 +409,7 @@ async fn change_blueprint(
     member.require(Permission::ChangeCatalog)?;
     let version = form.version.trim().parse().unwrap_or(-1);
     let source = LoginSource::from(client.ip());
-    let proof = if state.mailer.delivers() {
-        Proof::Code(&form.code)
-    } else {
-        Proof::Password {
-            password: &form.password,
-            source: &source,
-        }
-    };
+    let proof = state.step_up_proof(&form.code, &form.password, &source);
     let context = member.signed_in.context;
     let result = products::change_blueprint(
         &state.db,
