@@ -6,7 +6,8 @@ use reqwest::{header, Client, Response, StatusCode};
 use aura_platform::db::testing::TestDatabase;
 
 use crate::helpers::{
-    csrf_token, location, operator_signed_in, verification_link, TestApp, TEST_PLATFORM_API_KEY,
+    csrf_token, location, operator_signed_in, verification_link, Member, TestApp,
+    TEST_PLATFORM_API_KEY,
 };
 
 const PASSWORD: &str = "a long enough passphrase";
@@ -687,42 +688,25 @@ async fn journey_one_from_signup_to_the_new_admin_in_their_workspace() {
     ] {
         assert!(home.contains(step), "{step}");
     }
-    let member_csrf = csrf_token(&home);
-    let created = pat_browser
-        .post(app.workspace_url("newco", "/contacts"))
-        .form(&[
-            ("first_name", "Alan"),
-            ("last_name", "Turing"),
-            ("csrf_token", &member_csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+    // Entered by the handoff, not the sign-in form: the session's token is read from its page.
+    let new_admin = Member {
+        app: &app,
+        slug: "newco",
+        browser: pat_browser.clone(),
+        csrf: csrf_token(&home),
+    };
+    let created = new_admin
+        .submit(
+            "/contacts",
+            &[("first_name", "Alan"), ("last_name", "Turing")],
+        )
+        .await;
     assert_eq!(created.status(), StatusCode::SEE_OTHER);
-    let home = pat_browser
-        .get(app.workspace_url("newco", "/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, home) = new_admin.page("/").await;
     assert!(home.contains("Added a contact") && !home.contains("Add your first contact"));
-    let hidden = pat_browser
-        .post(app.workspace_url("newco", "/onboarding/dismiss"))
-        .form(&[("csrf_token", &member_csrf)])
-        .send()
-        .await
-        .unwrap();
+    let hidden = new_admin.submit("/onboarding/dismiss", &[]).await;
     assert_eq!(location(&hidden), "/");
-    let home = pat_browser
-        .get(app.workspace_url("newco", "/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, home) = new_admin.page("/").await;
     assert!(!home.contains("Get NewCo Ltd going"));
 }
 

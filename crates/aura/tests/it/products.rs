@@ -8,7 +8,7 @@ use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{api_token, seed_process, Api, TestApp};
+use crate::helpers::{api_token, seed_process, Api, Member, TestApp};
 
 /// A request with a member's API token on acme.
 async fn call(
@@ -346,35 +346,26 @@ async fn a_blueprint_change_needs_the_step_up_and_writes_the_history() {
 #[tokio::test]
 async fn the_catalog_pages_and_the_deal_lines_partial_work_over_htmx() {
     let s = setup().await;
-    let (admin, admin_csrf) =
-        crate::helpers::signed_in(&s.app, "admin@acme.example", DEMO_PASSWORD).await;
-    let page = |client: &reqwest::Client, path: &str| {
-        let request = client.get(s.app.workspace_url("acme", path));
-        async move {
-            let response = request.send().await.unwrap();
-            (response.status(), response.text().await.unwrap())
-        }
-    };
+    let admin = Member::sign_in(&s.app, "acme", "admin@acme.example").await;
     // An admin creates a product from the page; a refused one keeps the input.
     let created = admin
-        .post(s.app.workspace_url("acme", "/products"))
-        .form(&[
-            ("csrf_token", admin_csrf.as_str()),
-            ("sku", "CBL-1"),
-            ("name", "<b>Cable</b>"),
-            ("category", "Hardware"),
-            ("active", "on"),
-            ("list_price", "12.5"),
-            ("unit_cost", "4"),
-            ("max_discount_percent", "20"),
-            ("margin_target_percent", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .submit(
+            "/products",
+            &[
+                ("sku", "CBL-1"),
+                ("name", "<b>Cable</b>"),
+                ("category", "Hardware"),
+                ("active", "on"),
+                ("list_price", "12.5"),
+                ("unit_cost", "4"),
+                ("max_discount_percent", "20"),
+                ("margin_target_percent", ""),
+            ],
+        )
+        .await;
     assert_eq!(created.status(), StatusCode::SEE_OTHER);
     let location = created.headers()["location"].to_str().unwrap().to_owned();
-    let (status, html) = page(&admin, &location).await;
+    let (status, html) = admin.page(&location).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Product created."), "{html}");
     assert!(
@@ -382,16 +373,15 @@ async fn the_catalog_pages_and_the_deal_lines_partial_work_over_htmx() {
         "{html}"
     );
     let refused = admin
-        .post(s.app.workspace_url("acme", "/products"))
-        .form(&[
-            ("csrf_token", admin_csrf.as_str()),
-            ("sku", "CBL-2"),
-            ("name", "Cable 2"),
-            ("list_price", "12.123456"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .submit(
+            "/products",
+            &[
+                ("sku", "CBL-2"),
+                ("name", "Cable 2"),
+                ("list_price", "12.123456"),
+            ],
+        )
+        .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text().await.unwrap();
     assert!(
@@ -399,15 +389,14 @@ async fn the_catalog_pages_and_the_deal_lines_partial_work_over_htmx() {
         "{html}"
     );
 
-    let (rep, rep_csrf) =
-        crate::helpers::signed_in(&s.app, "rep@acme.example", DEMO_PASSWORD).await;
-    let (status, html) = page(&rep, "/products?q=cbl").await;
+    let rep = Member::sign_in(&s.app, "acme", "rep@acme.example").await;
+    let (status, html) = rep.page("/products?q=cbl").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains("CBL-1") && !html.contains("New product"),
         "{html}"
     );
-    let (status, html) = page(&rep, &format!("/products/{}", s.product)).await;
+    let (status, html) = rep.page(&format!("/products/{}", s.product)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains("Price history") && !html.contains("Change pricing"),
@@ -416,44 +405,30 @@ async fn the_catalog_pages_and_the_deal_lines_partial_work_over_htmx() {
 
     // The rep's deal: add the server twice over htmx, then override within the limit.
     let lines = format!("/deals/{}/lines", s.deal);
-    let (status, html) = page(&rep, &lines).await;
+    let (status, html) = rep.page(&lines).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("No product on this deal yet"), "{html}");
-    let htmx_post = |path: String, form: Vec<(&'static str, String)>| {
-        let request = rep
-            .post(s.app.workspace_url("acme", &path))
-            .header("HX-Request", "true")
-            .form(&form);
-        async move {
-            let response = request.send().await.unwrap();
-            (response.status(), response.text().await.unwrap())
-        }
-    };
-    let (status, html) = htmx_post(
-        lines.clone(),
-        vec![
-            ("csrf_token", rep_csrf.clone()),
-            ("product_id", s.product.clone()),
-            ("quantity", "2".into()),
-            ("unit_price", "".into()),
-            ("override_reason", "".into()),
-        ],
-    )
-    .await;
+    let added = rep
+        .htmx_submit(
+            &lines,
+            &[
+                ("product_id", &s.product),
+                ("quantity", "2"),
+                ("unit_price", ""),
+                ("override_reason", ""),
+            ],
+        )
+        .await;
+    let (status, html) = (added.status(), added.text().await.unwrap());
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.starts_with("<section id=\"deal-lines\"") || html.contains("id=\"deal-lines\""));
     assert!(!html.contains("<html"), "a partial, not a page");
     assert!(html.contains("2000.00 USD"), "{html}");
     // A fractional quantity: refused at its field, the input kept, the total unchanged.
-    let (status, html) = htmx_post(
-        lines.clone(),
-        vec![
-            ("csrf_token", rep_csrf.clone()),
-            ("product_id", s.product.clone()),
-            ("quantity", "1.5".into()),
-        ],
-    )
-    .await;
+    let fractional = rep
+        .htmx_submit(&lines, &[("product_id", &s.product), ("quantity", "1.5")])
+        .await;
+    let (status, html) = (fractional.status(), fractional.text().await.unwrap());
     assert_eq!(
         status,
         StatusCode::OK,
@@ -469,17 +444,18 @@ async fn the_catalog_pages_and_the_deal_lines_partial_work_over_htmx() {
         .nth(1)
         .map(|rest| rest[..36].to_owned())
         .unwrap();
-    let (status, html) = htmx_post(
-        format!("{lines}/{line_id}"),
-        vec![
-            ("csrf_token", rep_csrf.clone()),
-            ("version", "1".into()),
-            ("quantity", "2".into()),
-            ("unit_price", "950".into()),
-            ("override_reason", "Loyal <customer>".into()),
-        ],
-    )
-    .await;
+    let overridden = rep
+        .htmx_submit(
+            &format!("{lines}/{line_id}"),
+            &[
+                ("version", "1"),
+                ("quantity", "2"),
+                ("unit_price", "950"),
+                ("override_reason", "Loyal <customer>"),
+            ],
+        )
+        .await;
+    let (status, html) = (overridden.status(), overridden.text().await.unwrap());
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(
         html.contains("1900.00 USD") && html.contains("Loyal &#60;customer&#62;"),
@@ -684,9 +660,9 @@ async fn a_deal_is_created_with_its_lines_at_once_and_each_line_change_is_in_its
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // The deal's page shows the history, the price's reason and who.
-    let (browser, _) = crate::helpers::signed_in(&s.app, "rep@acme.example", DEMO_PASSWORD).await;
+    let browser = Member::sign_in(&s.app, "acme", "rep@acme.example").await;
     let html = browser
-        .get(s.app.workspace_url("acme", &format!("/deals/{id}/lines")))
+        .get(browser.url(&format!("/deals/{id}/lines")))
         .header("HX-Request", "true")
         .send()
         .await
@@ -709,15 +685,8 @@ async fn a_deal_is_created_with_its_lines_at_once_and_each_line_change_is_in_its
 #[tokio::test]
 async fn the_new_deal_form_takes_products_with_a_picker_that_works_without_script() {
     let s = setup().await;
-    let (rep, csrf) = crate::helpers::signed_in(&s.app, "rep@acme.example", DEMO_PASSWORD).await;
-    let get = |path: String| {
-        let request = rep.get(s.app.workspace_url("acme", &path));
-        async move {
-            let response = request.send().await.unwrap();
-            (response.status(), response.text().await.unwrap())
-        }
-    };
-    let (status, html) = get("/deals/new".into()).await;
+    let rep = Member::sign_in(&s.app, "acme", "rep@acme.example").await;
+    let (status, html) = rep.page("/deals/new").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains("id=\"line_product_0\"")
@@ -726,18 +695,22 @@ async fn the_new_deal_form_takes_products_with_a_picker_that_works_without_scrip
         "{html}"
     );
     // As you type (htmx): the row's options narrow.
-    let (_, options) = get("/deals/product-options?line_q_0=srv".into()).await;
+    let (_, options) = rep.page("/deals/product-options?line_q_0=srv").await;
     assert!(options.contains("Server (SRV-1)"), "{options}");
-    let (_, options) = get("/deals/product-options?line_q_0=zzz".into()).await;
+    let (_, options) = rep.page("/deals/product-options?line_q_0=zzz").await;
     assert!(
         options.contains("No active product matches “zzz”") && !options.contains("SRV-1"),
         "{options}"
     );
 
     let post = |form: Vec<(&'static str, String)>| {
-        let request = rep.post(s.app.workspace_url("acme", "/deals")).form(&form);
+        let rep = &rep;
         async move {
-            let response = request.send().await.unwrap();
+            let form: Vec<(&str, &str)> = form
+                .iter()
+                .map(|(name, value)| (*name, value.as_str()))
+                .collect();
+            let response = rep.submit("/deals", &form).await;
             let status = response.status();
             let location = response
                 .headers()
@@ -748,7 +721,6 @@ async fn the_new_deal_form_takes_products_with_a_picker_that_works_without_scrip
     };
     let base = |extra: Vec<(&'static str, String)>| {
         let mut form = vec![
-            ("csrf_token", csrf.clone()),
             ("name", "Rack for Globex".to_owned()),
             ("amount", String::new()),
         ];
@@ -780,7 +752,6 @@ async fn the_new_deal_form_takes_products_with_a_picker_that_works_without_scrip
     );
     // A typed amount with products: refused at the amount.
     let (status, _, html) = post(vec![
-        ("csrf_token", csrf.clone()),
         ("name", "Rack for Globex".to_owned()),
         ("amount", "10".to_owned()),
         ("line_product_0", s.product.clone()),
@@ -815,7 +786,7 @@ async fn the_new_deal_form_takes_products_with_a_picker_that_works_without_scrip
     )
     .await;
     assert_eq!(deal["amount"], "3000.00", "{deal}");
-    let (_, html) = get(format!("/deals/{id}/lines")).await;
+    let (_, html) = rep.page(&format!("/deals/{id}/lines")).await;
     assert!(
         html.contains("3000.00 USD") && html.matches("Added Server").count() == 2,
         "{html}"
@@ -880,20 +851,16 @@ async fn at_least_one_product_is_a_stage_requirement_on_the_deal_page_the_board_
         "{body}"
     );
     // The deal page: refused with the reason and a way to add a product.
-    let (rep, csrf) = crate::helpers::signed_in(&s.app, "rep@acme.example", DEMO_PASSWORD).await;
+    let rep = Member::sign_in(&s.app, "acme", "rep@acme.example").await;
     let response = rep
-        .post(
-            s.app
-                .workspace_url("acme", &format!("/deals/{}/stage", s.deal)),
+        .submit(
+            &format!("/deals/{}/stage", s.deal),
+            &[
+                ("stage_id", &lead.to_string()),
+                ("version", &deal["version"].to_string()),
+            ],
         )
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("stage_id", &lead.to_string()),
-            ("version", &deal["version"].to_string()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = response.text().await.unwrap();
     assert!(
@@ -902,19 +869,15 @@ async fn at_least_one_product_is_a_stage_requirement_on_the_deal_page_the_board_
     );
     // The board: not moved, with the reason said.
     let response = rep
-        .post(
-            s.app
-                .workspace_url("acme", &format!("/board/{process}/move")),
+        .submit(
+            &format!("/board/{process}/move"),
+            &[
+                ("deal_id", &s.deal),
+                ("stage_id", &lead.to_string()),
+                ("version", &deal["version"].to_string()),
+            ],
         )
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("deal_id", s.deal.as_str()),
-            ("stage_id", &lead.to_string()),
-            ("version", &deal["version"].to_string()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .await;
     let html = response.text().await.unwrap();
     assert!(
         html.contains(&format!(
@@ -1004,35 +967,29 @@ async fn products_carry_the_workspace_s_custom_fields_on_the_api_the_form_and_th
     );
 
     // The page shows them; the edit form changes one and keeps input when refused.
-    let (admin, csrf) =
-        crate::helpers::signed_in(&s.app, "admin@acme.example", DEMO_PASSWORD).await;
-    let page = admin
-        .get(s.app.workspace_url("acme", &format!("/products/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let admin = Member::sign_in(&s.app, "acme", "admin@acme.example").await;
+    let (_, page) = admin.page(&format!("/products/{id}")).await;
     assert!(
         page.contains("<dt>Warranty</dt><dd class=\"wrap\">3 years</dd>")
             && page.contains("name=\"custom_fields.seats\" type=\"number\" value=\"25\""),
         "{page}"
     );
     let save = |seats: &'static str| {
-        let request = admin
-            .post(s.app.workspace_url("acme", &format!("/products/{id}")))
-            .form(&[
-                ("csrf_token", csrf.as_str()),
-                ("version", "1"),
-                ("sku", "LIC-1"),
-                ("name", "Licence"),
-                ("active", "on"),
-                ("custom_fields.warranty", "5 years"),
-                ("custom_fields.seats", seats),
-            ]);
+        let (admin, path) = (&admin, format!("/products/{id}"));
         async move {
-            let response = request.send().await.unwrap();
+            let response = admin
+                .submit(
+                    &path,
+                    &[
+                        ("version", "1"),
+                        ("sku", "LIC-1"),
+                        ("name", "Licence"),
+                        ("active", "on"),
+                        ("custom_fields.warranty", "5 years"),
+                        ("custom_fields.seats", seats),
+                    ],
+                )
+                .await;
             (response.status(), response.text().await.unwrap())
         }
     };
@@ -1057,13 +1014,6 @@ async fn products_carry_the_workspace_s_custom_fields_on_the_api_the_form_and_th
         json!({ "warranty": "5 years", "seats": 30 })
     );
     // The new-product form has them too.
-    let list = admin
-        .get(s.app.workspace_url("acme", "/products"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, list) = admin.page("/products").await;
     assert!(list.contains("name=\"custom_fields.warranty\""), "{list}");
 }

@@ -3,12 +3,7 @@
 use crate::helpers::{csrf_token, operator_signed_in, verification_link, Member, TestApp};
 use reqwest::{header, StatusCode};
 
-fn form<'a>(
-    csrf: &'a str,
-    version: &'a str,
-    name: &'a str,
-    timezone: &'a str,
-) -> Vec<(&'a str, &'a str)> {
+fn form<'a>(version: &'a str, name: &'a str, timezone: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("name", name),
         ("logo_url", "https://cdn.acme.example/logo.png"),
@@ -16,7 +11,6 @@ fn form<'a>(
         ("timezone", timezone),
         ("currency", "usd"),
         ("version", version),
-        ("csrf_token", csrf),
     ]
 }
 
@@ -24,32 +18,23 @@ fn form<'a>(
 async fn an_admin_edits_the_workspace_and_a_stale_save_keeps_its_input() {
     let (app, db) = TestApp::builder().demo().spawn().await;
     let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
-    let page = admin
-        .get(app.workspace_url("acme", "/settings"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    assert!(page
-        .text()
-        .await
-        .unwrap()
-        .contains("name=\"version\" value=\"1\""));
+    let (status, page) = admin.page("/settings").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("name=\"version\" value=\"1\""));
 
     let invalid = admin
-        .post(app.workspace_url("acme", "/settings"))
-        .form(&[
-            ("name", ""),
-            ("logo_url", "http://insecure.example/x.png"),
-            ("timezone", "Nowhere/Else"),
-            ("currency", "dollars"),
-            ("industry", "Widgets"),
-            ("version", "1"),
-            ("csrf_token", &admin.csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .submit(
+            "/settings",
+            &[
+                ("name", ""),
+                ("logo_url", "http://insecure.example/x.png"),
+                ("timezone", "Nowhere/Else"),
+                ("currency", "dollars"),
+                ("industry", "Widgets"),
+                ("version", "1"),
+            ],
+        )
+        .await;
     assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = invalid.text().await.unwrap();
     for message in [
@@ -66,11 +51,8 @@ async fn an_admin_edits_the_workspace_and_a_stale_save_keeps_its_input() {
     );
 
     let saved = admin
-        .post(app.workspace_url("acme", "/settings"))
-        .form(&form(&admin.csrf, "1", "Acme Industries", "Europe/Berlin"))
-        .send()
-        .await
-        .unwrap();
+        .submit("/settings", &form("1", "Acme Industries", "Europe/Berlin"))
+        .await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     let login_page = app
         .client
@@ -86,16 +68,11 @@ async fn an_admin_edits_the_workspace_and_a_stale_save_keeps_its_input() {
 
     // A second tab still on version 1: refused, their input kept, the newer values shown.
     let stale = admin
-        .post(app.workspace_url("acme", "/settings"))
-        .form(&form(
-            &admin.csrf,
-            "1",
-            "Acme Older Idea",
-            "America/New_York",
-        ))
-        .send()
-        .await
-        .unwrap();
+        .submit(
+            "/settings",
+            &form("1", "Acme Older Idea", "America/New_York"),
+        )
+        .await;
     assert_eq!(stale.status(), StatusCode::CONFLICT);
     let html = stale.text().await.unwrap();
     assert!(html.contains("value=\"Acme Older Idea\"") && html.contains("Someone else saved"));
@@ -117,21 +94,10 @@ async fn an_admin_edits_the_workspace_and_a_stale_save_keeps_its_input() {
     assert_eq!(after["currency"], "USD");
 
     let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
-    assert_eq!(
-        manager
-            .get(app.workspace_url("acme", "/settings"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(manager.page("/settings").await.0, StatusCode::FORBIDDEN);
     let refused = manager
-        .post(app.workspace_url("acme", "/settings"))
-        .form(&form(&manager.csrf, "2", "Taken Over", "UTC"))
-        .send()
-        .await
-        .unwrap();
+        .submit("/settings", &form("2", "Taken Over", "UTC"))
+        .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 }
 
@@ -200,14 +166,7 @@ async fn an_operator_suspends_a_workspace_and_nobody_gets_in_until_it_is_reactiv
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        rep.get(app.workspace_url("acme", "/"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(rep.page("/").await.0, 200);
     let trail: Vec<String> = sqlx::query_scalar(
         "select action from audit_log where tenant_id = $1 and action like 'tenant.%' order by id",
     )
@@ -335,39 +294,37 @@ async fn an_operator_suspends_a_workspace_and_nobody_gets_in_until_it_is_reactiv
 async fn admins_define_and_archive_custom_fields_and_others_may_not() {
     let (app, _db) = TestApp::builder().demo().spawn().await;
     let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
-    let url = app.workspace_url("acme", "/settings/fields");
+    let fields = "/settings/fields";
 
     let refused = admin
-        .post(&url)
-        .form(&[
-            ("entity", "contact"),
-            ("label", "Tier"),
-            ("kind", "select"),
-            ("options", ""),
-            ("csrf_token", &admin.csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .submit(
+            fields,
+            &[
+                ("entity", "contact"),
+                ("label", "Tier"),
+                ("kind", "select"),
+                ("options", ""),
+            ],
+        )
+        .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text().await.unwrap();
     assert!(html.contains("needs 1 to 50 choices"), "{html}");
     assert!(html.contains(r#"value="Tier""#), "the input is kept");
 
     let defined = admin
-        .post(&url)
-        .form(&[
-            ("entity", "contact"),
-            ("label", "Tier <b>level</b>"),
-            ("kind", "select"),
-            ("options", "Gold\r\nSilver\r\n"),
-            ("csrf_token", &admin.csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .submit(
+            fields,
+            &[
+                ("entity", "contact"),
+                ("label", "Tier <b>level</b>"),
+                ("kind", "select"),
+                ("options", "Gold\r\nSilver\r\n"),
+            ],
+        )
+        .await;
     assert_eq!(defined.status(), StatusCode::SEE_OTHER);
-    let html = admin.get(&url).send().await.unwrap().text().await.unwrap();
+    let (_, html) = admin.page(fields).await;
     assert!(
         html.contains("Tier &#60;b&#62;level&#60;/b&#62;")
             || html.contains("Tier &lt;b&gt;level&lt;/b&gt;"),
@@ -376,17 +333,16 @@ async fn admins_define_and_archive_custom_fields_and_others_may_not() {
     assert!(html.contains("tier_b_level_b") && html.contains("Gold, Silver"));
 
     let duplicate = admin
-        .post(&url)
-        .form(&[
-            ("entity", "contact"),
-            ("label", "Other"),
-            ("key", "tier_b_level_b"),
-            ("kind", "text"),
-            ("csrf_token", &admin.csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .submit(
+            fields,
+            &[
+                ("entity", "contact"),
+                ("label", "Other"),
+                ("key", "tier_b_level_b"),
+                ("kind", "text"),
+            ],
+        )
+        .await;
     assert_eq!(duplicate.status(), StatusCode::CONFLICT);
 
     let archive_action = html
@@ -395,37 +351,21 @@ async fn admins_define_and_archive_custom_fields_and_others_may_not() {
         .unwrap()
         .to_owned();
     let without_token = admin
-        .post(app.workspace_url("acme", &archive_action))
-        .form(&[("csrf_token", "forged")])
-        .send()
-        .await
-        .unwrap();
+        .submit_as_is(&archive_action, &[("csrf_token", "forged")])
+        .await;
     assert_eq!(without_token.status(), StatusCode::FORBIDDEN);
-    let archived = admin
-        .post(app.workspace_url("acme", &archive_action))
-        .form(&[("csrf_token", admin.csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let archived = admin.submit(&archive_action, &[]).await;
     assert_eq!(archived.status(), StatusCode::SEE_OTHER);
-    let html = admin.get(&url).send().await.unwrap().text().await.unwrap();
+    let (_, html) = admin.page(fields).await;
     assert!(!html.contains("tier_b_level_b"));
 
     let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
-    assert_eq!(
-        manager.get(&url).send().await.unwrap().status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(manager.page(fields).await.0, StatusCode::FORBIDDEN);
     let refused = manager
-        .post(&url)
-        .form(&[
-            ("entity", "contact"),
-            ("label", "Sneaky"),
-            ("kind", "text"),
-            ("csrf_token", &manager.csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .submit(
+            fields,
+            &[("entity", "contact"), ("label", "Sneaky"), ("kind", "text")],
+        )
+        .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 }

@@ -4,16 +4,13 @@ use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, Client, Response, StatusCode};
 
 use crate::helpers::{
-    audit_actions, csrf_token, emailed_code, signed_in, unreachable_mail_server, user_id, TestApp,
+    audit_actions, csrf_token, emailed_code, unreachable_mail_server, user_id, Member, TestApp,
 };
 
-async fn invite(app: &TestApp, admin: &Client, csrf: &str, email: &str, role: &str) -> Response {
+async fn invite(admin: &Member<'_>, email: &str, role: &str) -> Response {
     admin
-        .post(app.workspace_url("acme", "/members/invitations"))
-        .form(&[("email", email), ("role", role), ("csrf_token", csrf)])
-        .send()
+        .submit("/members/invitations", &[("email", email), ("role", role)])
         .await
-        .unwrap()
 }
 
 /// The invitation link shown on the members page after inviting.
@@ -39,16 +36,12 @@ async fn accept(app: &TestApp, link: &str, fields: &[(&str, &str)]) -> (Client, 
 #[tokio::test]
 async fn an_admin_invites_a_new_rep_who_joins_once() {
     let (app, db) = TestApp::builder().demo().spawn().await;
-    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
-    let members = admin
-        .get(app.workspace_url("acme", "/members"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(members.status(), 200);
-    assert!(members.text().await.unwrap().contains("4 members"));
+    let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
+    let (status, members) = admin.page("/members").await;
+    assert_eq!(status, 200);
+    assert!(members.contains("4 members"));
 
-    let invited = invite(&app, &admin, &csrf, "nina@acme.example", "sales_rep").await;
+    let invited = invite(&admin, "nina@acme.example", "sales_rep").await;
     assert_eq!(invited.status(), StatusCode::OK);
     let html = invited.text().await.unwrap();
     let link = link_in(&html);
@@ -123,11 +116,9 @@ async fn an_admin_invites_a_new_rep_who_joins_once() {
 #[tokio::test]
 async fn someone_with_an_account_joins_with_their_password() {
     let (app, db) = TestApp::builder().demo().spawn().await;
-    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
     let html = invite(
-        &app,
         &admin,
-        &csrf,
         "gus@globex.example".replace("gus", "manager").as_str(),
         "manager",
     )
@@ -150,7 +141,7 @@ async fn someone_with_an_account_joins_with_their_password() {
     let new_email_form = app
         .client
         .get(link_in(
-            &invite(&app, &admin, &csrf, "nobody-yet@acme.example", "manager")
+            &invite(&admin, "nobody-yet@acme.example", "manager")
                 .await
                 .text()
                 .await
@@ -203,7 +194,7 @@ async fn someone_with_an_account_joins_with_their_password() {
 #[tokio::test]
 async fn invitations_are_refused_when_they_should_be() {
     let (app, db) = TestApp::builder().demo().spawn().await;
-    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
     for (email, status, message) in [
         (
             "not-an-email",
@@ -212,7 +203,7 @@ async fn invitations_are_refused_when_they_should_be() {
         ),
         ("rep@acme.example", StatusCode::CONFLICT, "already a member"),
     ] {
-        let response = invite(&app, &admin, &csrf, email, "sales_rep").await;
+        let response = invite(&admin, email, "sales_rep").await;
         assert_eq!(response.status(), status, "{email}");
         let html = response.text().await.unwrap();
         assert!(html.contains(message), "{email}");
@@ -221,9 +212,9 @@ async fn invitations_are_refused_when_they_should_be() {
             "{email}: input lost"
         );
     }
-    let first = invite(&app, &admin, &csrf, "sam@acme.example", "manager").await;
+    let first = invite(&admin, "sam@acme.example", "manager").await;
     let link = link_in(&first.text().await.unwrap());
-    let again = invite(&app, &admin, &csrf, "SAM@acme.example", "manager").await;
+    let again = invite(&admin, "SAM@acme.example", "manager").await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
 
     // Expired: a week has passed.
@@ -248,85 +239,50 @@ async fn invitations_are_refused_when_they_should_be() {
     );
 
     // Only admins invite; reps do not even see the team.
-    let (manager, manager_csrf) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
-    let page = manager
-        .get(app.workspace_url("acme", "/members"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    assert!(!page.text().await.unwrap().contains("Send invitation"));
-    let refused = invite(&app, &manager, &manager_csrf, "x@acme.example", "admin").await;
+    let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
+    let (status, page) = manager.page("/members").await;
+    assert_eq!(status, 200);
+    assert!(!page.contains("Send invitation"));
+    let refused = invite(&manager, "x@acme.example", "admin").await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let (rep, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
-    let page = rep
-        .get(app.workspace_url("acme", "/members"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
+    let (status, _) = rep.page("/members").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn admins_change_roles_and_deactivate_members_with_an_audit_trail() {
     let (app, db) = TestApp::builder().demo().spawn().await;
-    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
-    let (rep, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
     let rep_id = user_id(&db, "rep@acme.example").await;
 
     let promoted = admin
-        .post(app.workspace_url("acme", &format!("/members/{rep_id}/role")))
-        .form(&[("role", "manager"), ("csrf_token", &csrf)])
-        .send()
-        .await
-        .unwrap();
+        .submit(&format!("/members/{rep_id}/role"), &[("role", "manager")])
+        .await;
     assert_eq!(promoted.status(), StatusCode::SEE_OTHER);
     // The rep's open session carries the new role at once.
-    let home = rep
-        .get(app.workspace_url("acme", "/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, home) = rep.page("/").await;
     assert!(home.contains("as Manager"), "{home}");
 
     let deactivated = admin
-        .post(app.workspace_url("acme", &format!("/members/{rep_id}/deactivate")))
-        .form(&[("csrf_token", &csrf)])
-        .send()
-        .await
-        .unwrap();
+        .submit(&format!("/members/{rep_id}/deactivate"), &[])
+        .await;
     assert_eq!(deactivated.status(), StatusCode::SEE_OTHER);
-    let out = rep
-        .get(app.workspace_url("acme", "/"))
-        .send()
-        .await
-        .unwrap();
+    let (status, _) = rep.page("/").await;
     assert_eq!(
-        out.status(),
+        status,
         StatusCode::SEE_OTHER,
         "deactivation ends the session at once"
     );
-    let listed = admin
-        .get(app.workspace_url("acme", "/members"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, listed) = admin.page("/members").await;
     assert!(listed.contains("Deactivated") && listed.contains("Reactivate"));
 
     let reactivated = admin
-        .post(app.workspace_url("acme", &format!("/members/{rep_id}/reactivate")))
-        .form(&[("csrf_token", &csrf)])
-        .send()
-        .await
-        .unwrap();
+        .submit(&format!("/members/{rep_id}/reactivate"), &[])
+        .await;
     assert_eq!(reactivated.status(), StatusCode::SEE_OTHER);
-    signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    Member::sign_in(&app, "acme", "rep@acme.example").await;
 
     let trail: Vec<(String, serde_json::Value, serde_json::Value)> = sqlx::query_as(
         "select action, before, after from audit_log where entity_id = $1 order by id",
@@ -352,43 +308,34 @@ async fn admins_change_roles_and_deactivate_members_with_an_audit_trail() {
     // Refusals: one's own account, the last admin, a forged token, a non-admin.
     let admin_id = user_id(&db, "admin@acme.example").await;
     let own = admin
-        .post(app.workspace_url("acme", &format!("/members/{admin_id}/role")))
-        .form(&[("role", "sales_rep"), ("csrf_token", &csrf)])
-        .send()
-        .await
-        .unwrap();
+        .submit(
+            &format!("/members/{admin_id}/role"),
+            &[("role", "sales_rep")],
+        )
+        .await;
     assert_eq!(own.status(), StatusCode::FORBIDDEN);
     let forged = admin
-        .post(app.workspace_url("acme", &format!("/members/{rep_id}/deactivate")))
-        .form(&[("csrf_token", "forged")])
-        .send()
-        .await
-        .unwrap();
+        .submit_as_is(
+            &format!("/members/{rep_id}/deactivate"),
+            &[("csrf_token", "forged")],
+        )
+        .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
-    let (manager, manager_csrf) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
+    let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
     let by_manager = manager
-        .post(app.workspace_url("acme", &format!("/members/{admin_id}/deactivate")))
-        .form(&[("csrf_token", &manager_csrf)])
-        .send()
-        .await
-        .unwrap();
+        .submit(&format!("/members/{admin_id}/deactivate"), &[])
+        .await;
     assert_eq!(by_manager.status(), StatusCode::FORBIDDEN);
     // Promote the manager to admin, then the admin may not be demoted by... the only other admin
     // demoting the first leaves one; demoting both is refused at the last.
     let manager_id = user_id(&db, "manager@acme.example").await;
     let promote = admin
-        .post(app.workspace_url("acme", &format!("/members/{manager_id}/role")))
-        .form(&[("role", "admin"), ("csrf_token", &csrf)])
-        .send()
-        .await
-        .unwrap();
+        .submit(&format!("/members/{manager_id}/role"), &[("role", "admin")])
+        .await;
     assert_eq!(promote.status(), StatusCode::SEE_OTHER);
     let demote_first = manager
-        .post(app.workspace_url("acme", &format!("/members/{admin_id}/role")))
-        .form(&[("role", "manager"), ("csrf_token", &manager_csrf)])
-        .send()
-        .await
-        .unwrap();
+        .submit(&format!("/members/{admin_id}/role"), &[("role", "manager")])
+        .await;
     assert_eq!(demote_first.status(), StatusCode::SEE_OTHER);
     let admins: i64 = sqlx::query_scalar(
         "select count(*) from tenant_members m join tenants t on t.id = m.tenant_id
@@ -407,8 +354,8 @@ async fn removing_a_member_needs_a_fresh_one_time_code() {
         .demo()
         .spawn()
         .await;
-    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
-    let (rep, _) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
+    let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
     let rep_id = user_id(&db, "rep@acme.example").await;
     let rep2_id = user_id(&db, "rep2@acme.example").await;
     sqlx::query(
@@ -420,30 +367,23 @@ async fn removing_a_member_needs_a_fresh_one_time_code() {
     .await
     .unwrap();
     let remove = |target: uuid::Uuid, code: String| {
-        let admin = admin.clone();
-        let url = app.workspace_url("acme", &format!("/members/{target}/remove"));
-        let csrf = csrf.clone();
+        let admin = &admin;
         async move {
             admin
-                .post(url)
-                .form(&[("code", code.as_str()), ("csrf_token", &csrf)])
-                .send()
+                .submit(
+                    &format!("/members/{target}/remove"),
+                    &[("code", code.as_str())],
+                )
                 .await
-                .unwrap()
         }
     };
     let ask_code = |target: uuid::Uuid| {
-        let admin = admin.clone();
-        let url = app.workspace_url("acme", &format!("/members/{target}/remove/code"));
-        let csrf = csrf.clone();
+        let admin = &admin;
         let db = &db;
         async move {
             let page = admin
-                .post(url)
-                .form(&[("csrf_token", csrf.as_str())])
-                .send()
+                .submit(&format!("/members/{target}/remove/code"), &[])
                 .await
-                .unwrap()
                 .text()
                 .await
                 .unwrap();
@@ -477,14 +417,7 @@ async fn removing_a_member_needs_a_fresh_one_time_code() {
         "gone, and the code is spent"
     );
 
-    assert_eq!(
-        rep.get(app.workspace_url("acme", "/"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(rep.page("/").await.0, StatusCode::SEE_OTHER);
     let (still_user, removed): (i64, serde_json::Value) = sqlx::query_as(
         "select (select count(*) from users where id = $1),
                 (select before from audit_log where action = 'member.removed' and entity_id = $1)",
@@ -521,13 +454,9 @@ async fn removing_a_member_needs_a_fresh_one_time_code() {
     let late = remove(rep2_id, code).await;
     assert!(late.text().await.unwrap().contains("no usable code"));
 
-    let (manager, _) = signed_in(&app, "manager@acme.example", DEMO_PASSWORD).await;
-    let page = manager
-        .get(app.workspace_url("acme", &format!("/members/{rep2_id}/remove")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
+    let (status, _) = manager.page(&format!("/members/{rep2_id}/remove")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 /// Without a mail server no code can reach the admin, and one shown on the page would be
@@ -535,28 +464,15 @@ async fn removing_a_member_needs_a_fresh_one_time_code() {
 #[tokio::test]
 async fn without_a_mail_server_removing_a_member_needs_the_admins_password_again() {
     let (app, db) = TestApp::builder().demo().spawn().await;
-    let (admin, csrf) = signed_in(&app, "admin@acme.example", DEMO_PASSWORD).await;
+    let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
     let rep_id = user_id(&db, "rep@acme.example").await;
-    let url = app.workspace_url("acme", &format!("/members/{rep_id}/remove"));
-    let remove = |fields: Vec<(&'static str, String)>| {
-        let (admin, url, csrf) = (admin.clone(), url.clone(), csrf.clone());
-        async move {
-            let mut form = fields;
-            form.push(("csrf_token", csrf));
-            admin.post(url).form(&form).send().await.unwrap()
-        }
-    };
+    let path = format!("/members/{rep_id}/remove");
 
-    let page = admin.get(&url).send().await.unwrap().text().await.unwrap();
+    let (_, page) = admin.page(&path).await;
     assert!(page.contains("name=\"password\""), "{page}");
     assert!(!page.contains("Email me a"), "no code is offered: {page}");
     // Asking for a code anyway issues none, and nothing is shown.
-    let asked = admin
-        .post(format!("{url}/code"))
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let asked = admin.submit(&format!("{path}/code"), &[]).await;
     assert_eq!(asked.status(), StatusCode::NOT_FOUND);
     let codes: i64 = sqlx::query_scalar("select count(*) from step_up_codes")
         .fetch_one(&db.owner)
@@ -565,7 +481,9 @@ async fn without_a_mail_server_removing_a_member_needs_the_admins_password_again
     assert_eq!(codes, 0, "no code was issued");
 
     // A wrong password is refused and counts toward the admin's lockout.
-    let wrong = remove(vec![("password", "not my password at all".into())]).await;
+    let wrong = admin
+        .submit(&path, &[("password", "not my password at all")])
+        .await;
     assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(wrong.text().await.unwrap().contains("not your password"));
     let admin_failures = "select coalesce(sum(f.failures), 0)::int4 from login_failures f
@@ -576,10 +494,10 @@ async fn without_a_mail_server_removing_a_member_needs_the_admins_password_again
         .unwrap();
     assert_eq!(failures, 1);
     // A code is no proof here, not even with the password field missing.
-    let by_code = remove(vec![("code", "123456".into())]).await;
+    let by_code = admin.submit(&path, &[("code", "123456")]).await;
     assert_eq!(by_code.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-    let done = remove(vec![("password", DEMO_PASSWORD.into())]).await;
+    let done = admin.submit(&path, &[("password", DEMO_PASSWORD)]).await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     let members: i64 = sqlx::query_scalar("select count(*) from tenant_members where user_id = $1")
         .bind(rep_id)

@@ -3,7 +3,7 @@
 use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, Client, Response, StatusCode};
 
-use crate::helpers::{csrf_token, location, TestApp};
+use crate::helpers::{csrf_token, location, Member, TestApp};
 
 async fn sign_in_page(app: &TestApp, browser: &Client, slug: &str) -> String {
     let response = browser
@@ -312,26 +312,13 @@ async fn forms_without_their_csrf_token_are_refused() {
         html.contains("This form had expired") && html.contains("value=\"admin@acme.example\"")
     );
 
-    let signed_in =
-        submit_sign_in(&app, &browser, "acme", "admin@acme.example", DEMO_PASSWORD).await;
-    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
-    let logout = browser
-        .post(app.workspace_url("acme", "/logout"))
-        .form(&[("csrf_token", "forged")])
-        .send()
-        .await
-        .unwrap();
+    let admin = Member::sign_in(&app, "acme", "admin@acme.example").await;
+    let logout = admin
+        .submit_as_is("/logout", &[("csrf_token", "forged")])
+        .await;
     assert_eq!(logout.status(), StatusCode::FORBIDDEN);
-    let still = browser
-        .get(app.workspace_url("acme", "/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        still.status(),
-        200,
-        "a refused sign-out must not end the session"
-    );
+    let (still, _) = admin.page("/").await;
+    assert_eq!(still, 200, "a refused sign-out must not end the session");
 }
 
 #[tokio::test]
