@@ -316,20 +316,10 @@ pub async fn reassign(
     ids: &[ContactId],
     owner: UserId,
 ) -> Result<u64, WriteError<Contact>> {
-    if !context.role.may(Permission::AssignContacts) {
-        return Err(WriteError::NotAllowed);
-    }
-    if ids.len() > crate::MAX_BULK {
-        return Err(WriteError::invalid(
-            "ids",
-            "Reassign at most 500 contacts at a time.",
-        ));
-    }
+    WriteError::unless_may(&context, Permission::AssignContacts)?;
+    let ids = crate::bulk_ids(ids.iter().map(ContactId::as_uuid).collect(), "contacts")?;
     let mut tx = pool.begin(context).await?;
     check_owner(&mut tx, owner).await?;
-    let mut ids: Vec<uuid::Uuid> = ids.iter().map(ContactId::as_uuid).collect();
-    ids.sort_unstable();
-    ids.dedup();
     // All or nothing: an id the caller cannot see (another member's or workspace's, or none)
     // refuses the whole request, so that it is answered, and recorded, as a refusal.
     let visible = sqlx::query_scalar!(

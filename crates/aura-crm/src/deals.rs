@@ -1309,20 +1309,10 @@ pub async fn reassign(
     ids: &[DealId],
     owner: UserId,
 ) -> Result<u64, WriteError<Deal>> {
-    if !context.role.may(Permission::AssignDeals) {
-        return Err(WriteError::NotAllowed);
-    }
-    if ids.len() > crate::MAX_BULK {
-        return Err(WriteError::invalid(
-            "ids",
-            "Reassign at most 500 deals at a time.",
-        ));
-    }
+    WriteError::unless_may(&context, Permission::AssignDeals)?;
+    let ids = crate::bulk_ids(ids.iter().map(DealId::as_uuid).collect(), "deals")?;
     let mut tx = pool.begin(context).await?;
     check_owner(&mut tx, owner).await?;
-    let mut ids: Vec<uuid::Uuid> = ids.iter().map(DealId::as_uuid).collect();
-    ids.sort_unstable();
-    ids.dedup();
     // All or nothing: an id the caller cannot see refuses the whole request, so that it is
     // answered, and recorded, as a refusal.
     let visible = sqlx::query_scalar!(

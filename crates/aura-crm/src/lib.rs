@@ -33,3 +33,21 @@ pub use paging::Page;
 
 /// Most records one bulk change (a reassignment) takes: a bigger one is refused, never cut.
 pub const MAX_BULK: usize = 500;
+
+/// The distinct ids of a bulk change of `records` ("contacts", "deals"), sorted (rows are then
+/// locked in one order); more than [`MAX_BULK`] are refused.
+pub(crate) fn bulk_ids<T>(
+    ids: Vec<uuid::Uuid>,
+    records: &str,
+) -> Result<Vec<uuid::Uuid>, WriteError<T>> {
+    if ids.len() > MAX_BULK {
+        return Err(WriteError::invalid(
+            "ids",
+            format!("Reassign at most {MAX_BULK} {records} at a time."),
+        ));
+    }
+    let mut ids = ids;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
