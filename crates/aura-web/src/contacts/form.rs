@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use askama::Template;
 use aura_crm::contacts::{self, Contact, ContactInput};
 use aura_crm::custom_fields::{self, Definition, Entity};
-use aura_crm::ids::{ContactId, OrganizationId};
+use aura_crm::ids::ContactId;
 use aura_crm::{organizations, WriteError};
 use aura_platform::members::Member as TeamMember;
 use aura_platform::permissions::Permission;
@@ -198,15 +198,11 @@ pub(super) async fn new_page(
     Query(query): Query<NewQuery>,
 ) -> Result<Response, WebError> {
     let context = member.signed_in.context;
-    let organization = match optional_id::<OrganizationId>(query.organization.as_deref()) {
-        Some(id) => organizations::get(&state.db, context, id)
-            .await?
-            .filter(|o| o.deleted_at.is_none())
-            .map(|o| o.name),
-        None => None,
-    };
+    let organization =
+        crate::organizations::prefilled_name(&state, &member, query.organization.as_deref())
+            .await?;
     let form = ContactForm {
-        organization: organization.unwrap_or_default(),
+        organization,
         assigned_to: context.user_id.to_string(),
         ..ContactForm::default()
     };

@@ -16,10 +16,10 @@ use aura_crm::custom_fields::{self, Definition, Entity};
 use aura_crm::deals::{
     self, ContactRole, Deal, DealContactInput, DealInput, Outcome, ProcessChoice, Stage,
 };
-use aura_crm::ids::{OrganizationId, ProcessId, ProductId, StageId};
+use aura_crm::ids::{ProcessId, ProductId, StageId};
 use aura_crm::line_items::AddLine;
 use aura_crm::products::{self, Product, ProductFilter};
-use aura_crm::{organizations, FieldError, WriteError};
+use aura_crm::{FieldError, WriteError};
 use aura_platform::members::Member as TeamMember;
 use aura_platform::permissions::Permission;
 use axum::extract::{Query, State};
@@ -458,13 +458,9 @@ pub(super) async fn new_page(
     Query(query): Query<NewQuery>,
 ) -> Result<Response, WebError> {
     let context = member.signed_in.context;
-    let organization = match optional_id::<OrganizationId>(query.organization.as_deref()) {
-        Some(id) => organizations::get(&state.db, context, id)
-            .await?
-            .filter(|o| o.deleted_at.is_none())
-            .map(|o| o.name),
-        None => None,
-    };
+    let organization =
+        crate::organizations::prefilled_name(&state, &member, query.organization.as_deref())
+            .await?;
     // The default process is listed first, so it is the one pre-selected (F11.14).
     let processes = deals::processes(&state.db, context).await?;
     let process = optional_id::<ProcessId>(query.process.as_deref())
@@ -479,7 +475,7 @@ pub(super) async fn new_page(
         None => None,
     };
     let form = DealForm {
-        organization: organization.unwrap_or_default(),
+        organization,
         assigned_to: context.user_id.to_string(),
         process_id: process.map(|p| p.to_string()).unwrap_or_default(),
         stage_id: stage.unwrap_or_default(),

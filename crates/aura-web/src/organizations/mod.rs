@@ -15,6 +15,7 @@ use aura_crm::organizations::{self, Organization};
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::forms::optional_id;
 use crate::removal;
 use crate::session::Member;
 use crate::{AppState, WebError};
@@ -53,4 +54,21 @@ async fn visible_organization(
     organizations::get(&state.db, member.signed_in.context, id)
         .await?
         .ok_or(WebError::NotFound)
+}
+
+/// The name of the live organization a "new record" link names (`?organization=<id>`), to
+/// fill in the form's organization; empty when it names none the member may see.
+pub(crate) async fn prefilled_name(
+    state: &AppState,
+    member: &Member,
+    id: Option<&str>,
+) -> Result<String, WebError> {
+    let Some(id) = optional_id::<OrganizationId>(id) else {
+        return Ok(String::new());
+    };
+    Ok(organizations::get(&state.db, member.signed_in.context, id)
+        .await?
+        .filter(|o| o.deleted_at.is_none())
+        .map(|o| o.name)
+        .unwrap_or_default())
 }
