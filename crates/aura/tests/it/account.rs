@@ -6,7 +6,7 @@ use reqwest::{header, Client, Response, StatusCode};
 use aura_platform::db::testing::TestDatabase;
 
 use crate::helpers::{
-    csrf_token, location, operator_signed_in, verification_link, Member, TestApp,
+    audit_actions_in, csrf_token, location, operator_signed_in, verification_link, Member, TestApp,
     TEST_PLATFORM_API_KEY,
 };
 
@@ -561,14 +561,15 @@ async fn journey_one_from_signup_to_the_new_admin_in_their_workspace() {
     .await
     .unwrap();
     assert_eq!(products, 4);
-    let audited: Vec<String> = sqlx::query_scalar(
-        "select action from audit_log a join tenants t on t.id = a.tenant_id where t.slug = 'newco'
-         union all select action from platform_audit_log where entity_id = $1 order by 1",
-    )
-    .bind(id)
-    .fetch_all(&db.owner)
-    .await
-    .unwrap();
+    let mut audited = audit_actions_in(&db, "newco", "%").await;
+    let on_the_platform: Vec<String> =
+        sqlx::query_scalar("select action from platform_audit_log where entity_id = $1")
+            .bind(id)
+            .fetch_all(&db.owner)
+            .await
+            .unwrap();
+    audited.extend(on_the_platform);
+    audited.sort();
     assert_eq!(
         audited,
         [

@@ -3,9 +3,9 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use sqlx::{Connection, Executor, Row};
+use sqlx::{Connection, Executor};
 
-use crate::helpers::{fields, ids, Api, TestApp};
+use crate::helpers::{audit_changes, fields, ids, Api, TestApp};
 
 impl Api<'_> {
     /// The ids of a contact list.
@@ -369,14 +369,11 @@ async fn managers_reassign_in_bulk_and_each_change_is_audited() {
         )
         .await;
     assert_eq!(body["reassigned"], 0);
-    let mut owner = sqlx::PgConnection::connect(&db.owner_url).await.unwrap();
-    let audited: i64 = sqlx::query_scalar(
-        "select count(*) from audit_log where action = 'contact.reassigned' and after->>'assigned_to' = $1",
-    )
-    .bind(&rep_id)
-    .fetch_one(&mut owner)
-    .await
-    .unwrap();
+    let audited = audit_changes(&db, "contact.reassigned")
+        .await
+        .into_iter()
+        .filter(|(_, after)| after["assigned_to"] == rep_id)
+        .count();
     assert_eq!(audited, 2);
 
     // Only to an active member of this workspace.
@@ -691,11 +688,7 @@ async fn activities_are_logged_listed_newest_first_and_never_edited() {
     );
     let (_, rest) = rep.get(&path).await;
     assert_eq!(rest["items"].as_array().unwrap().len(), 2);
-    let entry = sqlx::query("select before from audit_log where action = 'activity.deleted'")
-        .fetch_one(&mut owner)
-        .await
-        .unwrap();
-    let before: Value = entry.get("before");
+    let (before, _) = audit_changes(&db, "activity.deleted").await.remove(0);
     assert_eq!(before["description"], "a call");
 }
 

@@ -7,7 +7,7 @@ use aura_platform::ids::{MemberRole, TenantId, UserId};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{api_key, user_id, Api, Member, TestApp};
+use crate::helpers::{api_key, audit_trail, refusal_reasons, user_id, Api, Member, TestApp};
 
 /// The identity of the key whose secret ends with `secret`'s last four characters.
 async fn key_identity(db: &aura_platform::db::testing::TestDatabase, secret: &str) -> uuid::Uuid {
@@ -16,18 +16,6 @@ async fn key_identity(db: &aura_platform::db::testing::TestDatabase, secret: &st
         .fetch_one(&db.owner)
         .await
         .unwrap()
-}
-
-/// Why the audit entries `access.refused` of the workspace `slug` were written.
-async fn refusal_reasons(db: &aura_platform::db::testing::TestDatabase, slug: &str) -> Vec<String> {
-    sqlx::query_scalar(
-        "select a.after->>'reason' from audit_log a join tenants t on t.id = a.tenant_id
-         where t.slug = $1 and a.action = 'access.refused' order by a.id",
-    )
-    .bind(slug)
-    .fetch_all(&db.owner)
-    .await
-    .unwrap()
 }
 
 #[tokio::test]
@@ -72,14 +60,16 @@ async fn an_admin_creates_a_key_that_works_is_attributed_and_is_revoked_at_once(
     assert_eq!(created_by, identity);
     let (status, _) = key.delete(&format!("/api/v1/contacts/{contact}")).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let actor: uuid::Uuid = sqlx::query_scalar(
-        "select actor_user_id from audit_log where action = 'contact.deleted' and entity_id = $1::uuid",
-    )
-    .bind(&contact)
-    .fetch_one(&db.owner)
-    .await
-    .unwrap();
-    assert_eq!(actor, identity, "the key's write is attributed to the key");
+    let (_, actor) = audit_trail(&db, &contact)
+        .await
+        .into_iter()
+        .find(|(action, _)| action == "contact.deleted")
+        .expect("the deletion is audited");
+    assert_eq!(
+        actor,
+        Some(identity),
+        "the key's write is attributed to the key"
+    );
     let trail = admin.ok_page("/audit").await;
     assert!(trail.contains("API key “Website form”"), "{trail}");
     let list = admin.ok_page("/settings/api-keys").await;

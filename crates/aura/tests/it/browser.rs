@@ -1,7 +1,7 @@
 //! Journeys in a real browser: headless Chromium (Debian's `chromium`), driven over WebDriver
 //! by Debian's `chromedriver`.
 
-use crate::helpers::{signed_in, verification_link, TestApp};
+use crate::helpers::{verification_link, Member, TestApp};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -453,23 +453,13 @@ async fn older_audit_entries_load_in_place_with_htmx_under_the_csp() {
 async fn a_rep_on_a_small_phone_creates_a_contact_logs_a_call_and_searches_as_they_type() {
     let (app, _db) = TestApp::builder().demo().spawn().await;
     // Another rep's contact, and one more of Rita's own, made over plain HTTP.
-    let (rob, rob_csrf) = signed_in(&app, "rep2@acme.example", DEMO_PASSWORD).await;
-    let (rita, rita_csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let rob = Member::sign_in(&app, "acme", "rep2@acme.example").await;
+    let rita = Member::sign_in(&app, "acme", "rep@acme.example").await;
     let mut paths = Vec::new();
-    for (client, csrf, first, last) in [
-        (&rob, &rob_csrf, "Robs", "Secret"),
-        (&rita, &rita_csrf, "Alan", "Turing"),
-    ] {
-        let created = client
-            .post(app.workspace_url("acme", "/contacts"))
-            .form(&[
-                ("first_name", first),
-                ("last_name", last),
-                ("csrf_token", csrf),
-            ])
-            .send()
-            .await
-            .unwrap();
+    for (member, first, last) in [(&rob, "Robs", "Secret"), (&rita, "Alan", "Turing")] {
+        let created = member
+            .submit("/contacts", &[("first_name", first), ("last_name", last)])
+            .await;
         assert_eq!(created.status(), 303);
         let location = created.headers()["location"].to_str().unwrap();
         paths.push(location.split('?').next().unwrap().to_owned());
@@ -1446,17 +1436,13 @@ async fn the_bulk_bar_selects_a_page_and_counts_it_at_desktop_and_phone_widths()
 #[tokio::test]
 async fn a_rep_logs_a_call_from_the_contact_list_in_two_clicks_without_a_reload() {
     let (app, _db) = TestApp::builder().demo().spawn().await;
-    let (rita, csrf) = signed_in(&app, "rep@acme.example", DEMO_PASSWORD).await;
+    let rita = Member::sign_in(&app, "acme", "rep@acme.example").await;
     let created = rita
-        .post(app.workspace_url("acme", "/contacts"))
-        .form(&[
-            ("first_name", "Alan"),
-            ("last_name", "Turing"),
-            ("csrf_token", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .submit(
+            "/contacts",
+            &[("first_name", "Alan"), ("last_name", "Turing")],
+        )
+        .await;
     assert_eq!(created.status(), 303);
     let contact = created.headers()["location"]
         .to_str()

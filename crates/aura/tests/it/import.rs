@@ -8,12 +8,14 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use aura_platform::db::testing::TestDatabase;
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
-use sqlx::PgPool;
 
 use crate::export::{csv_files, export_acme, zip_entry, CsvFile};
-use crate::helpers::{id, location, unreachable_mail_server, user_id, Api, Member, TestApp};
+use crate::helpers::{
+    audit_changes_on, id, location, unreachable_mail_server, user_id, Api, Member, TestApp,
+};
 
 const BOUNDARY: &str = "aura-import-test-boundary";
 
@@ -129,15 +131,12 @@ fn count(fragment: &str, id: &str) -> i64 {
         .unwrap_or_else(|| panic!("no {id} count in {fragment}"))
 }
 
-async fn audited_counts(owner: &PgPool, path: &str) -> Value {
-    let id: uuid::Uuid = path.trim_start_matches("/imports/").parse().unwrap();
-    sqlx::query_scalar(
-        "select after from audit_log where action = 'import.finished' and entity_id = $1",
-    )
-    .bind(id)
-    .fetch_one(owner)
-    .await
-    .unwrap()
+async fn audited_counts(db: &TestDatabase, path: &str) -> Value {
+    let id = path.trim_start_matches("/imports/");
+    audit_changes_on(db, "import.finished", id)
+        .await
+        .remove(0)
+        .1
 }
 
 const ORGANIZATIONS_CSV: &str = "\
@@ -321,7 +320,7 @@ id,first_name,last_name,email,phone,title,organization,owner_email,custom:tier,c
         "no owner column: the importer"
     );
     assert_eq!(
-        audited_counts(&db.owner, &path).await,
+        audited_counts(&db, &path).await,
         serde_json::json!({ "entity": "contact", "rows": 5, "created": 1, "updated": 0,
                             "duplicates": 1, "duplicates_were": "skip", "rejected": 3 })
     );
@@ -870,17 +869,19 @@ async fn an_export_shaped_deals_file_imports_into_its_processes_and_stages() {
             .unwrap();
     assert_eq!(deal_owner, rep, "the link carries the deal's owner");
     // As a deal created by its form: the stage history's first row and the audit entry.
-    let (history, audited): (i64, i64) = sqlx::query_as(
-        "select (select count(*) from deal_stage_history h
-                 where h.deal_id = $1 and h.from_stage_id is null and h.to_stage_name = 'Proposal'),
-                (select count(*) from audit_log a
-                 where a.entity_id = $1 and a.action = 'deal.created'
-                   and a.after ->> 'name' = 'Initech rollout')",
+    let history: i64 = sqlx::query_scalar(
+        "select count(*) from deal_stage_history
+         where deal_id = $1 and from_stage_id is null and to_stage_name = 'Proposal'",
     )
     .bind(rollout.0)
     .fetch_one(&db.owner)
     .await
     .unwrap();
+    let audited = audit_changes_on(&db, "deal.created", &rollout.0.to_string())
+        .await
+        .into_iter()
+        .filter(|(_, after)| after["name"] == "Initech rollout")
+        .count();
     assert_eq!((history, audited), (1, 1));
 
     // The second: the other process's won stage, closed, the importer's.
@@ -908,7 +909,7 @@ async fn an_export_shaped_deals_file_imports_into_its_processes_and_stages() {
         .unwrap();
     assert_eq!(bad, 0, "no rejected row was written");
     assert_eq!(
-        audited_counts(&db.owner, &path).await,
+        audited_counts(&db, &path).await,
         serde_json::json!({ "entity": "deal", "rows": 8, "created": 2, "updated": 0,
                             "duplicates": 0, "duplicates_were": "skip", "rejected": 6 })
     );

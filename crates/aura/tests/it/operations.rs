@@ -11,7 +11,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use sqlx::PgPool;
 
-use crate::helpers::{aura_command, demo_database, exit_of, serving};
+use crate::helpers::{audit_actions, aura_command, demo_database, exit_of, serving};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -242,12 +242,7 @@ async fn audit_prune_drops_whole_old_months_records_it_and_keeps_at_least_a_year
         None,
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let left: Vec<String> =
-        sqlx::query_scalar("select action from audit_log where action like 'test.%' order by 1")
-            .fetch_all(&db.owner)
-            .await
-            .unwrap();
-    assert_eq!(left, ["test.thirteen"]);
+    assert_eq!(audit_actions(&db, "test.%").await, ["test.thirteen"]);
     let still_recent: i64 = sqlx::query_scalar(
         "select count(*) from audit_log where occurred_at > now() - interval '12 months'",
     )

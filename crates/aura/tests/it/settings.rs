@@ -1,6 +1,9 @@
 //! Workspace settings (F1.7) and suspension by operators (F1.9).
 
-use crate::helpers::{csrf_token, operator_signed_in, verification_link, Member, TestApp};
+use crate::helpers::{
+    audit_actions_in, audit_changes, csrf_token, operator_signed_in, verification_link, Member,
+    TestApp,
+};
 use reqwest::{header, StatusCode};
 
 fn form<'a>(version: &'a str, name: &'a str, timezone: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -82,11 +85,7 @@ async fn an_admin_edits_the_workspace_and_a_stale_save_keeps_its_input() {
         "saving again applies over the newer version"
     );
 
-    let (before, after): (serde_json::Value, serde_json::Value) =
-        sqlx::query_as("select before, after from audit_log where action = 'workspace.updated'")
-            .fetch_one(&db.owner)
-            .await
-            .unwrap();
+    let (before, after) = audit_changes(&db, "workspace.updated").await.remove(0);
     assert_eq!(
         (before["name"].as_str(), after["name"].as_str()),
         (Some("Acme Corporation"), Some("Acme Industries"))
@@ -167,15 +166,8 @@ async fn an_operator_suspends_a_workspace_and_nobody_gets_in_until_it_is_reactiv
         .await
         .unwrap();
     assert_eq!(rep.page("/").await.0, 200);
-    let trail: Vec<String> = sqlx::query_scalar(
-        "select action from audit_log where tenant_id = $1 and action like 'tenant.%' order by id",
-    )
-    .bind(acme)
-    .fetch_all(&db.owner)
-    .await
-    .unwrap();
     assert_eq!(
-        trail,
+        audit_actions_in(&db, "acme", "tenant.%").await,
         [
             "tenant.provisioned",
             "tenant.suspended",

@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{seed_process, signed_in, Api, TestApp};
+use crate::helpers::{seed_process, Api, Member, TestApp};
 
 impl Api<'_> {
     /// Moves the deal (with its current version) and returns it as it now is.
@@ -558,19 +558,10 @@ async fn the_snapshot_matches_the_deals_own_rows_on_the_page_in_csv_and_api_and_
     assert_eq!(expected.forecast.last().unwrap().0, None, "no date last");
 
     // The page shows the same numbers.
-    let (browser, _) = signed_in(
-        &app,
-        "manager@acme.example",
-        aura_platform::demo::DEMO_PASSWORD,
-    )
-    .await;
-    let response = browser
-        .get(app.workspace_url("acme", &format!("/processes/{p}/snapshot?{query}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let html = response.text().await.unwrap();
+    let browser = Member::sign_in(&app, "acme", "manager@acme.example").await;
+    let html = browser
+        .ok_page(&format!("/processes/{p}/snapshot?{query}"))
+        .await;
     assert!(
         html.contains(&format!("time zone: {zone}")),
         "the zone is said"
@@ -630,7 +621,7 @@ async fn the_snapshot_matches_the_deals_own_rows_on_the_page_in_csv_and_api_and_
 
     // The CSV: the same numbers, quoted, formulas guarded.
     let response = browser
-        .get(app.workspace_url("acme", &format!("/processes/{p}/snapshot.csv?{query}")))
+        .get(browser.url(&format!("/processes/{p}/snapshot.csv?{query}")))
         .send()
         .await
         .unwrap();
@@ -729,16 +720,10 @@ async fn the_snapshot_matches_the_deals_own_rows_on_the_page_in_csv_and_api_and_
         ))
         .await;
     assert_eq!(from_json(&narrowed), expected_rep);
-    let (rep_browser, _) =
-        signed_in(&app, "rep@acme.example", aura_platform::demo::DEMO_PASSWORD).await;
-    let rep_csv = rep_browser
-        .get(app.workspace_url("acme", &format!("/processes/{p}/snapshot.csv?{query}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let rep_browser = Member::sign_in(&app, "acme", "rep@acme.example").await;
+    let (_, rep_csv) = rep_browser
+        .page(&format!("/processes/{p}/snapshot.csv?{query}"))
+        .await;
     assert!(rep_csv.contains("Timing, budget") && !rep_csv.contains("HYPERLINK"));
     assert!(
         !rep_csv.contains("Price"),
@@ -770,16 +755,10 @@ async fn the_snapshot_matches_the_deals_own_rows_on_the_page_in_csv_and_api_and_
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let response = browser
-        .get(app.workspace_url(
-            "acme",
-            &format!("/processes/{p}/snapshot?from={to}&to={from}"),
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = response.text().await.unwrap();
+    let (status, html) = browser
+        .page(&format!("/processes/{p}/snapshot?from={to}&to={from}"))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("role=\"alert\"") && html.contains(&format!("value=\"{to}\"")));
 }
 

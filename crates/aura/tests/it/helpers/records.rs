@@ -3,6 +3,7 @@
 
 use aura_platform::db::testing::TestDatabase;
 use aura_platform::outbox::Mailer;
+use serde_json::Value;
 
 /// A sales process seeded into a demo workspace, with its stage ids by name.
 pub struct Process {
@@ -165,4 +166,69 @@ pub async fn audit_actions(db: &TestDatabase, pattern: &str) -> Vec<String> {
         .fetch_all(&db.owner)
         .await
         .unwrap()
+}
+
+/// The actions of workspace `slug`'s audit entries whose action is like `pattern`, oldest first.
+pub async fn audit_actions_in(db: &TestDatabase, slug: &str, pattern: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "select a.action from audit_log a join tenants t on t.id = a.tenant_id
+         where t.slug = $1 and a.action like $2 order by a.id",
+    )
+    .bind(slug)
+    .bind(pattern)
+    .fetch_all(&db.owner)
+    .await
+    .unwrap()
+}
+
+/// The action and actor of each audit entry on the record `entity`, oldest first.
+pub async fn audit_trail(db: &TestDatabase, entity: &str) -> Vec<(String, Option<uuid::Uuid>)> {
+    sqlx::query_as(
+        "select action, actor_user_id from audit_log where entity_id = $1::uuid order by id",
+    )
+    .bind(entity)
+    .fetch_all(&db.owner)
+    .await
+    .unwrap()
+}
+
+/// The `before` and `after` (null if none) of each audit entry of `action`, oldest first.
+pub async fn audit_changes(db: &TestDatabase, action: &str) -> Vec<(Value, Value)> {
+    sqlx::query_as(
+        "select coalesce(before, 'null'), coalesce(after, 'null') from audit_log
+         where action = $1 order by id",
+    )
+    .bind(action)
+    .fetch_all(&db.owner)
+    .await
+    .unwrap()
+}
+
+/// What `audit_changes` answers, of the entries on the record `entity` only.
+pub async fn audit_changes_on(
+    db: &TestDatabase,
+    action: &str,
+    entity: &str,
+) -> Vec<(Value, Value)> {
+    sqlx::query_as(
+        "select coalesce(before, 'null'), coalesce(after, 'null') from audit_log
+         where action = $1 and entity_id = $2::uuid order by id",
+    )
+    .bind(action)
+    .bind(entity)
+    .fetch_all(&db.owner)
+    .await
+    .unwrap()
+}
+
+/// Why each `access.refused` audit entry of the workspace `slug` was written, oldest first.
+pub async fn refusal_reasons(db: &TestDatabase, slug: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "select a.after->>'reason' from audit_log a join tenants t on t.id = a.tenant_id
+         where t.slug = $1 and a.action = 'access.refused' order by a.id",
+    )
+    .bind(slug)
+    .fetch_all(&db.owner)
+    .await
+    .unwrap()
 }
