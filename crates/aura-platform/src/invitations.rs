@@ -240,7 +240,7 @@ pub async fn accept(
             let hash = password::off_executor(move || password::hash(&plaintext)).await;
             set_context(&mut tx, None, Some(user_id), None).await?;
             sqlx::query!(
-                "insert into users (id, email, display_name, password_hash) values ($1, $2, $3, $4)",
+                "select aura.create_account($1, $2, $3, $4)",
                 user_id as UserId,
                 invitation.email,
                 display_name,

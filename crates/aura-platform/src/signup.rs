@@ -127,7 +127,7 @@ pub async fn sign_up(
     let mut tx = pool.begin_unscoped().await?;
     set_context(&mut tx, None, Some(user_id), None).await?;
     let inserted = sqlx::query!(
-        "insert into users (id, email, display_name, password_hash) values ($1, $2, $3, $4)",
+        "select aura.create_account($1, $2, $3, $4)",
         user_id as UserId,
         signup.email.as_str(),
         signup.display_name,

@@ -120,6 +120,7 @@ async fn the_app_role_cannot_reach_the_columns_that_carry_power() {
     let db = TestDatabase::new().await;
     let forbidden = [
         ("users", "is_platform_admin", "INSERT"),
+        ("users", "id", "INSERT"),
         ("users", "is_platform_admin", "UPDATE"),
         ("users", "password_hash", "SELECT"),
         ("users", "email", "UPDATE"),
@@ -190,6 +191,8 @@ async fn security_definer_functions_are_few_known_and_hardened() {
             // An API key with its identity: `users_policy.rs` (only an admin, only in the
             // workspace in context, never inserted directly), and through the server in
             // `aura/tests/it/api_keys.rs`, as are `use_api_key` and `record_refused_api_key`.
+            // A new account, made by itself only: `users_policy.rs`.
+            "aura.create_account(uuid,text,text,text)",
             "aura.create_api_key(uuid,text,aura.api_key_role,bytea,text,timestamp with time zone)",
             "aura.current_user_is_platform_admin()",
             "aura.expire_exports()",

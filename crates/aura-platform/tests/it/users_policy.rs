@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use aura_platform::db::testing::TestDatabase;
 use aura_platform::db::TenantContext;
 use aura_platform::ids::{MemberRole, TenantId, UserId};
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 use uuid::Uuid;
 
 use crate::isolation::refused_by_privilege_or_policy;
@@ -278,6 +278,60 @@ async fn copies_a_dead_server_left_stale_are_mended_by_the_reconciler() {
         visible(&db, context, &everyone).await,
         set(&[admin, joined])
     );
+}
+
+/// An account is made only through `aura.create_account`, by itself (the id the server put in
+/// context for it), never by a direct insert, and with nothing but what a new account says.
+#[tokio::test]
+async fn an_account_is_made_only_by_itself_through_the_function() {
+    let db = TestDatabase::new().await;
+    let newcomer = UserId::new();
+    // As the server's signup does: the new account's id in context, nothing else.
+    let as_newcomer = |statement: String| {
+        let db = &db;
+        async move {
+            let mut conn = db.raw_app_connection().await;
+            let mut tx = conn.begin().await.unwrap();
+            let done = sqlx::raw_sql(&format!(
+                "set local app.current_user_id = '{newcomer}'; {statement}"
+            ))
+            .execute(&mut *tx)
+            .await;
+            if done.is_ok() {
+                tx.commit().await.unwrap();
+            }
+            done.map(|_| ())
+        }
+    };
+    let direct = as_newcomer(format!(
+        "insert into users (id, email, display_name) values ('{newcomer}', 'direct@example.com', 'D')"
+    ))
+    .await
+    .unwrap_err();
+    assert!(refused_by_privilege_or_policy(&direct), "{direct:?}");
+    let someone_else = as_newcomer(format!(
+        "select aura.create_account('{}', 'else@example.com', 'Else', 'hash')",
+        UserId::new()
+    ))
+    .await
+    .unwrap_err();
+    assert!(
+        refused_by_privilege_or_policy(&someone_else),
+        "{someone_else:?}"
+    );
+
+    as_newcomer(format!(
+        "select aura.create_account('{newcomer}', 'new@example.com', 'New', 'hash')"
+    ))
+    .await
+    .unwrap();
+    let (admin, member_of): (bool, Vec<Uuid>) =
+        sqlx::query_as("select is_platform_admin, member_of from users where id = $1")
+            .bind(newcomer.as_uuid())
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    assert!(!admin && member_of.is_empty());
 }
 
 #[tokio::test]
