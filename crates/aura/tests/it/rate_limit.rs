@@ -21,6 +21,20 @@ async fn until_refused(
     panic!("no request was refused");
 }
 
+/// Waits, if the current one-minute window has less than 40 seconds left, for the next one:
+/// the limiter counts in fixed windows, so a count that straddled a boundary would start over
+/// halfway (and a slow machine would see no refusal at all).
+async fn at_the_start_of_a_window() {
+    let into_window = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        % 60.0;
+    if into_window > 20.0 {
+        tokio::time::sleep(std::time::Duration::from_secs_f64(60.0 - into_window + 0.1)).await;
+    }
+}
+
 fn assert_limited(response: &reqwest::Response) {
     let retry_after: u64 = response.headers()[header::RETRY_AFTER]
         .to_str()
@@ -33,6 +47,7 @@ fn assert_limited(response: &reqwest::Response) {
 #[tokio::test]
 async fn a_user_gets_100_requests_a_minute_across_pages_and_api() {
     let (app, _db) = TestApp::builder().demo().spawn().await;
+    at_the_start_of_a_window().await;
     let browser = Member::sign_in(&app, "acme", "rep@acme.example").await;
     // `signed_in` used one request of the budget (the home page).
     let (allowed, refused) = until_refused(async || {
@@ -89,6 +104,7 @@ async fn a_user_gets_100_requests_a_minute_across_pages_and_api() {
 #[tokio::test]
 async fn anonymous_sign_in_attempts_are_limited_per_address() {
     let (app, _db) = TestApp::builder().demo().spawn().await;
+    at_the_start_of_a_window().await;
     let browser = app.browser();
     let page = browser
         .get(app.workspace_url("acme", "/login"))
@@ -135,6 +151,7 @@ async fn servers_share_the_count_through_redis() {
         .serve(db.app.clone())
         .await;
     drop(app); // the demo data stays; only its server goes
+    at_the_start_of_a_window().await;
     let (browser_one, _) = signed_in(&first, "admin@acme.example", DEMO_PASSWORD).await;
     let (browser_two, _) = signed_in(&second, "admin@acme.example", DEMO_PASSWORD).await;
     // Alternate between the servers: the budget is the user's, wherever they land.
