@@ -2,10 +2,12 @@
 //! the inputs for the workspace's custom fields (F6.6, F7.6).
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::str::FromStr;
 
 use aura_crm::custom_fields::{Definition, Kind};
 use aura_crm::{FieldError, WriteError};
+use aura_platform::db::DbError;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -75,6 +77,28 @@ pub(crate) fn write_problems<T: serde::Serialize>(
             Ok((StatusCode::CONFLICT, errors, Some(*current)))
         }
         other => Err(other.into()),
+    }
+}
+
+/// The version a record form was loaded at. A mangled one matches no row, and is answered like a
+/// stale save.
+pub(crate) fn version(text: &str) -> i64 {
+    text.trim().parse().unwrap_or(-1)
+}
+
+/// A record form's write, made only when the form found no problem of its own (a date or an
+/// amount that does not read). Otherwise nothing is saved and the answer is invalid with the
+/// domain's problems too (`problems`), so the page shows every problem at once. The write and
+/// the check are futures: only the one needed runs.
+pub(crate) async fn write_unless<T, R>(
+    form_errors: &Errors,
+    write: impl Future<Output = Result<T, WriteError<R>>>,
+    problems: impl Future<Output = Result<Vec<FieldError>, DbError>>,
+) -> Result<Result<T, WriteError<R>>, WebError> {
+    if form_errors.is_empty() {
+        Ok(write.await)
+    } else {
+        Ok(Err(WriteError::Invalid(problems.await?)))
     }
 }
 

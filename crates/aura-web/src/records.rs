@@ -3,24 +3,53 @@
 //! that explains a refusal with links.
 
 use askama::Template;
-use aura_crm::activities::{self, Activity, Timeline};
+use aura_crm::activities::{self, Activity, ActivityInput, Timeline};
 use aura_crm::ids::ActivityId;
 use aura_crm::paging::Cursor;
 use aura_platform::db::TenantContext;
 use aura_platform::ids::UserId;
 use aura_platform::members::{self, Member as TeamMember};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 
 use crate::forms::Errors;
 use crate::layout::{Chrome, Section};
 use crate::time::Zone;
 use crate::{AppState, WebError};
 
+/// The "log an activity" form as sent, from a contact's or a deal's page or as a quick log.
+#[derive(Deserialize, Default)]
+pub(crate) struct ActivityForm {
+    #[serde(default)]
+    pub(crate) kind: String,
+    /// `datetime-local`: `2026-11-22T14:30`, read in the member's time zone; the quick log has
+    /// none (now).
+    #[serde(default)]
+    pub(crate) occurred_at: String,
+    #[serde(default)]
+    pub(crate) description: String,
+    /// Whom it was with, on an organization or a deal: one of its contacts, if any.
+    #[serde(default)]
+    pub(crate) contact_id: String,
+}
+
+impl ActivityForm {
+    /// The activity to log; a time that does not read is named in `errors`.
+    pub(crate) fn input(&self, zone: Zone, errors: &mut Errors) -> ActivityInput {
+        ActivityInput {
+            kind: self.kind.clone(),
+            description: self.description.clone(),
+            occurred_at: occurred_at(&self.occurred_at, zone, errors),
+            participant_id: None,
+        }
+    }
+}
+
 /// When an activity logged from a page happened, as its date-time picker sends it in the
 /// member's time zone (empty: now, the domain's default). One that does not read is named in
 /// `errors` and answered with a time far beyond what the domain accepts, so the activity is
 /// refused with the form's other problems.
-pub(crate) fn occurred_at(text: &str, zone: Zone, errors: &mut Errors) -> Option<DateTime<Utc>> {
+fn occurred_at(text: &str, zone: Zone, errors: &mut Errors) -> Option<DateTime<Utc>> {
     let text = text.trim();
     if text.is_empty() {
         return None;

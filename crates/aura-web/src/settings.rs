@@ -11,6 +11,7 @@ use axum::Router;
 use serde::Deserialize;
 
 use crate::extract::MemberForm;
+use crate::forms::version;
 use crate::layout::{render, Chrome, Section};
 use crate::session::Member;
 use crate::time::{currency_choices, zone_choices, Choice};
@@ -99,8 +100,7 @@ impl SettingsForm {
             industry: self.industry,
             timezone: self.timezone,
             currency: self.currency,
-            // A mangled version matches no row, and is answered like a stale one.
-            version: self.version.trim().parse().unwrap_or(-1),
+            version: version(&self.version),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Logging an activity on a contact's page, and deleting one from its timeline.
 
-use aura_crm::activities::{self, ActivityInput};
+use aura_crm::activities;
 use aura_crm::ids::{ActivityId, ContactId};
 use aura_crm::WriteError;
 use axum::extract::State;
@@ -13,21 +13,9 @@ use super::visible_contact;
 use crate::extract::{Id, MemberForm};
 use crate::forms::{optional_id, Errors};
 use crate::layout::{render, Chrome, Section};
-use crate::records::occurred_at;
+use crate::records::ActivityForm;
 use crate::removal::{ConfirmPage, DeleteForm};
 use crate::{AppState, WebError};
-
-/// The "log an activity" form as sent.
-#[derive(Deserialize, Default)]
-pub(super) struct ActivityForm {
-    #[serde(default)]
-    pub(super) kind: String,
-    /// `datetime-local`: `2026-11-22T14:30`, read in the member's time zone.
-    #[serde(default)]
-    pub(super) occurred_at: String,
-    #[serde(default)]
-    pub(super) description: String,
-}
 
 pub(super) async fn log_activity(
     State(state): State<AppState>,
@@ -36,13 +24,7 @@ pub(super) async fn log_activity(
 ) -> Result<Response, WebError> {
     let contact = visible_contact(&state, &member, id).await?;
     let mut errors = Errors::default();
-    let occurred_at = occurred_at(&form.occurred_at, member.zone(), &mut errors);
-    let input = ActivityInput {
-        kind: form.kind.clone(),
-        description: form.description.clone(),
-        occurred_at,
-        participant_id: None,
-    };
+    let input = form.input(member.zone(), &mut errors);
     let error = match activities::log(&state.db, member.signed_in.context, contact.id, &input).await
     {
         Ok(_) => {

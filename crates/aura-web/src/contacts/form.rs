@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::visible_contact;
 use crate::extract::{Id, MemberForm};
-use crate::forms::{optional_id, CustomField, Errors};
+use crate::forms::{optional_id, version, write_unless, CustomField, Errors};
 use crate::layout::{render, Chrome, Section};
 use crate::records::owner_choices;
 use crate::session::Member;
@@ -222,14 +222,12 @@ pub(super) async fn create(
     let input = form
         .input(&state, &member, &definitions, &mut errors)
         .await?;
-    let created = if errors.is_empty() {
-        contacts::create(&state.db, context, &input).await
-    } else {
-        // The form found a problem of its own: show the domain's too, and save nothing.
-        Err(WriteError::Invalid(
-            contacts::problems(&state.db, context, &input).await?,
-        ))
-    };
+    let created = write_unless(
+        &errors,
+        contacts::create(&state.db, context, &input),
+        contacts::problems(&state.db, context, &input),
+    )
+    .await?;
     match created {
         Ok(id) => Ok(Redirect::to(&format!("/contacts/{id}?notice=created")).into_response()),
         Err(error) => ContactFormPage::new(&state, &member, None, definitions, form)
@@ -267,16 +265,19 @@ pub(super) async fn update(
     let input = form
         .input(&state, &member, &definitions, &mut errors)
         .await?;
-    // A mangled version matches no row, and is answered like a stale one.
-    let version = form.version.trim().parse().unwrap_or(-1);
     let context = member.signed_in.context;
-    let saved = if errors.is_empty() {
-        contacts::update(&state.db, context, contact.id, version, &input).await
-    } else {
-        Err(WriteError::Invalid(
-            contacts::problems(&state.db, context, &input).await?,
-        ))
-    };
+    let saved = write_unless(
+        &errors,
+        contacts::update(
+            &state.db,
+            context,
+            contact.id,
+            version(&form.version),
+            &input,
+        ),
+        contacts::problems(&state.db, context, &input),
+    )
+    .await?;
     match saved {
         Ok(_) => {
             Ok(Redirect::to(&format!("/contacts/{}?notice=saved", contact.id)).into_response())

@@ -11,13 +11,12 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::activities::ActivityForm;
 use super::visible_contact;
 use crate::extract::Id;
 use crate::follow_ups::{notice as follow_up_notice, FollowUpForm, FollowUpView};
 use crate::forms::{CustomField, Errors};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
-use crate::records::{MoreActivities, ProblemPage, TimelineView};
+use crate::records::{ActivityForm, MoreActivities, ProblemPage, TimelineView};
 use crate::removal::{self, Removable};
 use crate::session::Member;
 use crate::{AppState, WebError};

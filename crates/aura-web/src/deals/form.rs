@@ -32,7 +32,7 @@ use super::{
     visible_deal,
 };
 use crate::extract::{Id, MemberForm};
-use crate::forms::{optional_id, CustomField, Errors};
+use crate::forms::{optional_id, version, write_unless, CustomField, Errors};
 use crate::layout::{render, Chrome, Section};
 use crate::records::owner_choices;
 use crate::session::Member;
@@ -499,17 +499,14 @@ pub(super) async fn create(
         .await?;
     let (lines, rows) = form.lines(&mut errors);
     input.lines = Some(lines);
-    let created = if errors.is_empty() {
-        deals::create(&state.db, context, &input)
-            .await
-            .map_err(|error| match error {
-                WriteError::Invalid(found) => WriteError::Invalid(line_fields(found, &rows)),
-                other => other,
-            })
-    } else {
-        // The form found problems of its own: save nothing, and show them.
-        Err(WriteError::Invalid(Vec::new()))
-    };
+    let created = write_unless(&errors, deals::create(&state.db, context, &input), async {
+        Ok(Vec::new())
+    })
+    .await?
+    .map_err(|error| match error {
+        WriteError::Invalid(found) => WriteError::Invalid(line_fields(found, &rows)),
+        other => other,
+    });
     match created {
         Ok(id) => Ok(Redirect::to(&format!("/deals/{id}?notice=created")).into_response()),
         Err(error) => DealFormPage::new(&state, &member, None, definitions, form)
@@ -548,13 +545,13 @@ pub(super) async fn update(
     let input = form
         .input(&state, &member, &definitions, false, &mut errors)
         .await?;
-    // A mangled version matches no row, and is answered like a stale one.
-    let version = form.version.trim().parse().unwrap_or(-1);
-    let saved = if errors.is_empty() {
-        deals::update(&state.db, context, deal.id, version, &input).await
-    } else {
-        Err(WriteError::Invalid(Vec::new()))
-    };
+    let saved = write_unless(
+        &errors,
+        deals::update(&state.db, context, deal.id, version(&form.version), &input),
+        // The form's own problems are all there is to show: a deal's are read by saving.
+        async { Ok(Vec::new()) },
+    )
+    .await?;
     match saved {
         Ok(_) => Ok(Redirect::to(&format!("/deals/{}?notice=saved", deal.id)).into_response()),
         Err(error) => DealFormPage::new(&state, &member, Some(&deal), definitions, form)

@@ -3,7 +3,7 @@
 //! actions on the deal (edit, reassign, delete, restore).
 
 use askama::Template;
-use aura_crm::activities::{self, ActivityInput, ActivityKind, Timeline};
+use aura_crm::activities::{self, ActivityKind, Timeline};
 use aura_crm::custom_fields::{self, Entity};
 use aura_crm::deals::{self, ContactRole, DealDetail, Outcome, Stage, StageMoveInput};
 use aura_crm::ids::{ActivityId, ContactId, DealId, StageId};
@@ -20,9 +20,9 @@ use serde::Deserialize;
 
 use super::{contact_named, currency, duration, money, percent, visible_deal};
 use crate::extract::{Id, MemberForm};
-use crate::forms::{optional_id, CustomField, Errors};
+use crate::forms::{optional_id, version, CustomField, Errors};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
-use crate::records::{occurred_at, owner_choices, MoreActivities, ProblemPage, TimelineView};
+use crate::records::{owner_choices, ActivityForm, MoreActivities, ProblemPage, TimelineView};
 use crate::removal::{self, Removable};
 use crate::session::Member;
 use crate::{refusals, AppState, WebError};
@@ -48,21 +48,6 @@ struct MoveProblem {
     needs_fields: bool,
     /// The stage needs a product: the page points at the deal's products.
     needs_product: bool,
-}
-
-/// The "log an activity" form as sent.
-#[derive(Deserialize, Default)]
-pub(super) struct ActivityForm {
-    #[serde(default)]
-    kind: String,
-    /// `datetime-local`: `2026-11-22T14:30`, read as UTC.
-    #[serde(default)]
-    occurred_at: String,
-    #[serde(default)]
-    description: String,
-    /// One of the deal's contacts it was with, if any.
-    #[serde(default)]
-    contact_id: String,
 }
 
 /// The "link a contact" form as sent.
@@ -291,8 +276,7 @@ pub(super) async fn move_stage(
     let target: Option<StageId> = optional_id(Some(&form.stage_id));
     let input = StageMoveInput {
         stage_id: target,
-        // A mangled version matches no row, and is answered like a stale one.
-        version: form.version.trim().parse().unwrap_or(-1),
+        version: version(&form.version),
         lost_reason: Some(form.lost_reason.clone()).filter(|r| !r.trim().is_empty()),
     };
     let error = match deals::move_to_stage(&state.db, member.signed_in.context, id, &input).await {
@@ -426,13 +410,7 @@ pub(super) async fn log_activity(
 ) -> Result<Response, WebError> {
     let detail = visible_deal(&state, &member, id).await?;
     let mut errors = Errors::default();
-    let occurred_at = occurred_at(&form.occurred_at, member.zone(), &mut errors);
-    let input = ActivityInput {
-        kind: form.kind.clone(),
-        description: form.description.clone(),
-        occurred_at,
-        participant_id: None,
-    };
+    let input = form.input(member.zone(), &mut errors);
     let contact: Option<ContactId> = optional_id(Some(&form.contact_id));
     match activities::log_on_deal(&state.db, member.signed_in.context, id, contact, &input).await {
         Ok(_) => {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{definitions, visible_organization};
 use crate::extract::{Id, MemberForm};
-use crate::forms::{CustomField, Errors};
+use crate::forms::{version, write_unless, CustomField, Errors};
 use crate::layout::{render, Chrome, Section};
 use crate::session::Member;
 use crate::{AppState, WebError};
@@ -187,14 +187,12 @@ pub(super) async fn create(
         .input(&state, &member, &definitions, &mut errors)
         .await?;
     let context = member.signed_in.context;
-    let created = if errors.is_empty() {
-        organizations::create(&state.db, context, &input).await
-    } else {
-        // The form found a problem of its own: show the domain's too, and save nothing.
-        Err(WriteError::Invalid(
-            organizations::problems(&state.db, context, &input).await?,
-        ))
-    };
+    let created = write_unless(
+        &errors,
+        organizations::create(&state.db, context, &input),
+        organizations::problems(&state.db, context, &input),
+    )
+    .await?;
     match created {
         Ok(id) => Ok(Redirect::to(&format!("/organizations/{id}?notice=created")).into_response()),
         Err(error) => {
@@ -233,15 +231,14 @@ pub(super) async fn update(
     let input = form
         .input(&state, &member, &definitions, &mut errors)
         .await?;
-    let version = form.version.trim().parse().unwrap_or(-1);
     let context = member.signed_in.context;
-    let saved = if errors.is_empty() {
-        organizations::update(&state.db, context, organization.id, version, &input).await
-    } else {
-        Err(WriteError::Invalid(
-            organizations::problems(&state.db, context, &input).await?,
-        ))
-    };
+    let version = version(&form.version);
+    let saved = write_unless(
+        &errors,
+        organizations::update(&state.db, context, organization.id, version, &input),
+        organizations::problems(&state.db, context, &input),
+    )
+    .await?;
     match saved {
         Ok(_) => Ok(
             Redirect::to(&format!("/organizations/{}?notice=saved", organization.id))

@@ -21,7 +21,7 @@ use axum::Router;
 use serde::Deserialize;
 
 use crate::extract::{Id, MemberForm};
-use crate::forms::{self, optional_id, Errors, NoFields};
+use crate::forms::{self, optional_id, version, Errors, NoFields};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::rate_limit::ClientAddress;
 use crate::session::Member;
@@ -406,8 +406,7 @@ async fn rename(
     MemberForm { member, form }: MemberForm<ProcessForm>,
 ) -> Result<Response, WebError> {
     member.require(Permission::ChangeCatalog)?;
-    // A mangled version matches no save, and is answered like a stale one.
-    let version = form.version.trim().parse().unwrap_or(-1);
+    let version = version(&form.version);
     let context = member.signed_in.context;
     match processes::update(&state.db, context, id, version, &form.input()).await {
         Ok(_) => Ok(to_process(id, "saved")),
@@ -648,7 +647,7 @@ async fn edit_stage(
     let process = processes::process_of_stage(&state.db, context, id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let version = form.version.trim().parse().unwrap_or(-1);
+    let version = version(&form.version);
     let (status, errors, stale) = match form.input() {
         Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, errors, None),
         Ok(input) => match processes::update_stage(&state.db, context, id, version, &input).await {

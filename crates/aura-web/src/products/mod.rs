@@ -27,7 +27,7 @@ use axum::Router;
 use serde::Deserialize;
 
 use crate::extract::{Id, Ids, MemberForm};
-use crate::forms::{self, encode, CustomField, Errors};
+use crate::forms::{self, encode, version, CustomField, Errors};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::rate_limit::ClientAddress;
 use crate::session::Member;
@@ -378,7 +378,7 @@ async fn edit(
     MemberForm { member, form }: MemberForm<ProductForm>,
 ) -> Result<Response, WebError> {
     member.require(Permission::ChangeCatalog)?;
-    let version = form.version.trim().parse().unwrap_or(-1);
+    let version = version(&form.version);
     let context = member.signed_in.context;
     let definitions = custom_fields::list(&state.db, context, Entity::Product).await?;
     let input = form.product(&definitions);
@@ -407,7 +407,7 @@ async fn change_blueprint(
     MemberForm { member, form }: MemberForm<BlueprintForm>,
 ) -> Result<Response, WebError> {
     member.require(Permission::ChangeCatalog)?;
-    let version = form.version.trim().parse().unwrap_or(-1);
+    let version = version(&form.version);
     let source = LoginSource::from(client.ip());
     let proof = state.step_up_proof(&form.code, &form.password, &source);
     let context = member.signed_in.context;
@@ -840,7 +840,7 @@ async fn edit_line(
     MemberForm { member, form }: MemberForm<LineForm>,
 ) -> Result<Response, WebError> {
     let input = EditLine {
-        version: form.version.trim().parse().unwrap_or(-1),
+        version: version(&form.version),
         quantity: Some(form.quantity.clone()),
         unit_price: Some(form.unit_price.clone()),
         override_reason: Some(form.override_reason.clone()),
