@@ -4,14 +4,17 @@
 use std::future::Future;
 use std::str::FromStr;
 
-use aura_crm::MAX_BULK;
+use aura_crm::{WriteError, MAX_BULK};
+use aura_platform::db::TenantContext;
 use aura_platform::ids::UserId;
 use axum::extract::Query;
 use axum::http::Uri;
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use uuid::Uuid;
 
-use crate::WebError;
+use crate::{refusals, AppState, WebError};
 
 /// The bulk bar under a list, as the page shows it (`records/bulk_bar.html`).
 pub(crate) struct BulkBar {
@@ -55,6 +58,11 @@ impl Refused {
             Self::BadFilter => "bad_filter",
             Self::TooMany => "too_many",
         }
+    }
+
+    /// Back to the list (`list`: `/contacts`), which says why nothing was reassigned.
+    pub(crate) fn to_list(self, list: &str) -> Response {
+        Redirect::to(&format!("{list}?notice={}", self.code())).into_response()
     }
 
     /// The list's notice for a code, `records` naming them ("contacts").
@@ -109,6 +117,32 @@ impl ReassignForm {
             return Err(Refused::NoSelection);
         }
         Ok((Chosen::Rows(ids), owner))
+    }
+}
+
+/// The answer to a reassignment: back to the list (`list`: `/contacts`) with how many moved, or
+/// why none did. Rows the member may not see are recorded as refused and answered 404, as a
+/// record's own page would be.
+pub(crate) async fn reassigned<Id, R>(
+    state: &AppState,
+    context: TenantContext,
+    list: &str,
+    ids: &[Id],
+    result: Result<u64, WriteError<R>>,
+) -> Result<Response, WebError>
+where
+    Id: Copy + Into<Uuid>,
+    R: serde::Serialize,
+{
+    match result {
+        Ok(count) => Ok(Redirect::to(&format!("{list}?reassigned={count}")).into_response()),
+        Err(WriteError::Invalid(_)) => Ok(Refused::BadOwner.to_list(list)),
+        Err(WriteError::NotFound) => {
+            let named: Vec<Uuid> = ids.iter().map(|&id| id.into()).collect();
+            refusals::record_named(state, context, &named).await;
+            Err(WebError::NotFound)
+        }
+        Err(other) => Err(other.into()),
     }
 }
 

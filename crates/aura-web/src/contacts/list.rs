@@ -1,15 +1,14 @@
 use askama::Template;
 use aura_crm::contacts::{self, Contact, ContactFilter};
 use aura_crm::ids::{ContactId, OrganizationId};
+use aura_crm::organizations;
 use aura_crm::paging::{Cursor, ListOrder, MAX_PAGE_SIZE};
-use aura_crm::{organizations, WriteError};
 use aura_platform::members::Member as TeamMember;
 use aura_platform::permissions::Permission;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::bulk::{self, BulkBar, Chosen, ReassignForm, Refused};
 use crate::extract::MemberForm;
@@ -18,7 +17,7 @@ use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::records::owner_choices;
 use crate::session::Member;
 use crate::time::Zone;
-use crate::{refusals, AppState, WebError};
+use crate::{AppState, WebError};
 
 #[derive(Deserialize, Default)]
 pub(super) struct ListQuery {
@@ -205,9 +204,7 @@ pub(super) async fn reassign(
     if !member.may(Permission::AssignContacts) {
         return Err(WebError::Forbidden);
     }
-    let refused = |why: Refused| {
-        Ok(Redirect::to(&format!("/contacts?notice={}", why.code())).into_response())
-    };
+    let refused = |why: Refused| Ok(why.to_list("/contacts"));
     let context = member.signed_in.context;
     let (chosen, owner) = match form.read::<ContactId, ListQuery>() {
         Ok(read) => read,
@@ -246,14 +243,6 @@ pub(super) async fn reassign(
             }
         }
     };
-    match contacts::reassign(&state.db, context, &ids, owner).await {
-        Ok(count) => Ok(Redirect::to(&format!("/contacts?reassigned={count}")).into_response()),
-        Err(WriteError::Invalid(_)) => refused(Refused::BadOwner),
-        Err(WriteError::NotFound) => {
-            let named: Vec<Uuid> = ids.iter().map(ContactId::as_uuid).collect();
-            refusals::record_named(&state, context, &named).await;
-            Err(WebError::NotFound)
-        }
-        Err(other) => Err(other.into()),
-    }
+    let result = contacts::reassign(&state.db, context, &ids, owner).await;
+    bulk::reassigned(&state, context, "/contacts", &ids, result).await
 }

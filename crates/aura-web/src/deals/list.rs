@@ -5,14 +5,14 @@ use askama::Template;
 use aura_crm::contacts;
 use aura_crm::deals::{self, Deal, DealFilter, DealOrder, Outcome, ProcessChoice, Stage};
 use aura_crm::ids::{ContactId, DealId, OrganizationId, ProcessId, StageId};
+use aura_crm::organizations;
 use aura_crm::paging::MAX_PAGE_SIZE;
-use aura_crm::{organizations, WriteError};
 use aura_platform::ids::UserId;
 use aura_platform::members::Member as TeamMember;
 use aura_platform::permissions::Permission;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -23,7 +23,7 @@ use crate::forms::{encode, optional_id, Errors};
 use crate::layout::{render, vary_on_htmx, wants_fragment, Chrome, Section};
 use crate::records::owner_choices;
 use crate::session::Member;
-use crate::{refusals, AppState, WebError};
+use crate::{AppState, WebError};
 
 #[derive(Deserialize, Default)]
 pub(super) struct ListQuery {
@@ -363,8 +363,7 @@ pub(super) async fn reassign(
     if !member.may(Permission::AssignDeals) {
         return Err(WebError::Forbidden);
     }
-    let refused =
-        |why: Refused| Ok(Redirect::to(&format!("/deals?notice={}", why.code())).into_response());
+    let refused = |why: Refused| Ok(why.to_list("/deals"));
     let context = member.signed_in.context;
     let (chosen, owner) = match form.read::<DealId, ListQuery>() {
         Ok(read) => read,
@@ -401,16 +400,8 @@ pub(super) async fn reassign(
             }
         }
     };
-    match deals::reassign(&state.db, context, &ids, owner).await {
-        Ok(count) => Ok(Redirect::to(&format!("/deals?reassigned={count}")).into_response()),
-        Err(WriteError::Invalid(_)) => refused(Refused::BadOwner),
-        Err(WriteError::NotFound) => {
-            let named: Vec<Uuid> = ids.iter().map(DealId::as_uuid).collect();
-            refusals::record_named(&state, context, &named).await;
-            Err(WebError::NotFound)
-        }
-        Err(other) => Err(other.into()),
-    }
+    let result = deals::reassign(&state.db, context, &ids, owner).await;
+    bulk::reassigned(&state, context, "/deals", &ids, result).await
 }
 
 /// An organization's deals, for its page (htmx loads them there): the first few the member may
@@ -455,19 +446,10 @@ pub(super) async fn of_organization(
     })))
 }
 
-/// A contact's deals, for its page (htmx loads them there): the ones the member may see, most
-/// recently changed first.
+/// A contact's deals, the ones the member may see, most recently changed first: a page of its
+/// own for a browser without script, whose `rows` block htmx loads into the contact's page.
 #[derive(Template)]
-#[template(path = "deals/of_contact_list.html")]
-struct ContactDeals {
-    rows: Vec<DealRow>,
-    more: bool,
-    currency: String,
-}
-
-/// The same as a page of its own, for a browser without script.
-#[derive(Template)]
-#[template(path = "deals/of_contact.html")]
+#[template(path = "deals/of_contact.html", blocks = ["rows"])]
 struct ContactDealsPage {
     chrome: Chrome,
     contact: ContactId,
@@ -491,21 +473,16 @@ pub(super) async fn of_contact(
         return Err(WebError::NotFound);
     };
     let (deals, more) = deals::of_contact(&state.db, context, contact, CONTACT_DEALS).await?;
-    let rows = deals.into_iter().map(DealRow::of).collect();
-    let currency = currency(&state, context).await?;
-    if wants_fragment(&headers) {
-        return Ok(vary_on_htmx(render(&ContactDeals {
-            rows,
-            more,
-            currency,
-        })));
-    }
-    Ok(vary_on_htmx(render(&ContactDealsPage {
+    let page = ContactDealsPage {
         chrome: Chrome::for_member(Section::Contacts, &member),
         contact,
         contact_name: found.full_name(),
-        rows,
+        rows: deals.into_iter().map(DealRow::of).collect(),
         more,
-        currency,
-    })))
+        currency: currency(&state, context).await?,
+    };
+    if wants_fragment(&headers) {
+        return Ok(vary_on_htmx(render(&page.as_rows())));
+    }
+    Ok(vary_on_htmx(render(&page)))
 }
