@@ -4,7 +4,7 @@ use askama::Template;
 use aura_crm::contacts::{self, Contact, ContactInput};
 use aura_crm::custom_fields::{self, Definition, Entity};
 use aura_crm::ids::ContactId;
-use aura_crm::{organizations, WriteError};
+use aura_crm::WriteError;
 use aura_platform::members::Member as TeamMember;
 use aura_platform::permissions::Permission;
 use axum::extract::{Query, State};
@@ -71,19 +71,14 @@ impl ContactForm {
         errors: &mut Errors,
     ) -> Result<ContactInput, WebError> {
         let context = member.signed_in.context;
-        let organization_id = match self.organization.trim() {
-            "" => None,
-            name => match organizations::find_by_name(&state.db, context, name).await? {
-                Some(id) => Some(id),
-                None => {
-                    errors.add(
-                        "organization",
-                        format!("No organization named “{name}”. Create it first."),
-                    );
-                    None
-                }
-            },
-        };
+        let organization_id = crate::organizations::named(
+            state,
+            context,
+            &self.organization,
+            "organization",
+            errors,
+        )
+        .await?;
         Ok(ContactInput {
             first_name: self.first_name.clone(),
             last_name: Some(self.last_name.clone()),

@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{
-    contact_named, currency, money, organization_named, parse_date, parse_decimal, percent,
+    contact_named, currency, money, parse_date, parse_decimal, percent,
     visible_deal,
 };
 use crate::extract::{Id, MemberForm};
@@ -215,7 +215,8 @@ impl DealForm {
         let expected_close_date =
             parse_date(&self.expected_close_date, "expected_close_date", errors);
         let organization_id =
-            organization_named(state, context, &self.organization, errors).await?;
+            crate::organizations::named(state, context, &self.organization, "organization", errors)
+                .await?;
         let contacts = if new {
             let mut links = Vec::new();
             for row in self.contact_rows() {

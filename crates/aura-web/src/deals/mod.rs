@@ -10,8 +10,7 @@ mod page;
 
 use aura_crm::contacts::{self, ContactFilter};
 use aura_crm::deals::{self, DealDetail};
-use aura_crm::ids::{ContactId, DealId, OrganizationId};
-use aura_crm::organizations;
+use aura_crm::ids::{ContactId, DealId};
 use aura_platform::db::TenantContext;
 use aura_platform::tenants;
 use axum::routing::{get, post};
@@ -113,27 +112,6 @@ fn parse_date(text: &str, field: &str, errors: &mut Errors) -> Option<NaiveDate>
             None
         }
     }
-}
-
-/// The organization a form names (by name); one that matches none is noted in `errors`.
-async fn organization_named(
-    state: &AppState,
-    context: TenantContext,
-    name: &str,
-    errors: &mut Errors,
-) -> Result<Option<OrganizationId>, WebError> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Ok(None);
-    }
-    let found = organizations::find_by_name(&state.db, context, name).await?;
-    if found.is_none() {
-        errors.add(
-            "organization",
-            format!("No organization named “{name}”. Create it first."),
-        );
-    }
-    Ok(found)
 }
 
 /// The contact a form names by email or full name (any case), among those the member may see.

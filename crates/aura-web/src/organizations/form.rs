@@ -63,22 +63,8 @@ impl OrganizationForm {
         definitions: &[Definition],
         errors: &mut Errors,
     ) -> Result<OrganizationInput, WebError> {
-        let parent_id = match self.parent.trim() {
-            "" => None,
-            name => {
-                match organizations::find_by_name(&state.db, member.signed_in.context, name).await?
-                {
-                    Some(id) => Some(id),
-                    None => {
-                        errors.add(
-                            "parent",
-                            format!("No organization named “{name}”. Create it first."),
-                        );
-                        None
-                    }
-                }
-            }
-        };
+        let context = member.signed_in.context;
+        let parent_id = super::named(state, context, &self.parent, "parent", errors).await?;
         Ok(OrganizationInput {
             name: self.name.clone(),
             industry: Some(self.industry.clone()),

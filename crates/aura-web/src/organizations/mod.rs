@@ -15,7 +15,9 @@ use aura_crm::organizations::{self, Organization};
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::forms::optional_id;
+use aura_platform::db::TenantContext;
+
+use crate::forms::{optional_id, Errors};
 use crate::removal;
 use crate::session::Member;
 use crate::{AppState, WebError};
@@ -54,6 +56,29 @@ async fn visible_organization(
     organizations::get(&state.db, member.signed_in.context, id)
         .await?
         .ok_or(WebError::NotFound)
+}
+
+/// The organization a form's `field` names (by name, any case); one that matches none is noted
+/// in `errors` at that field, and the form then names none.
+pub(crate) async fn named(
+    state: &AppState,
+    context: TenantContext,
+    name: &str,
+    field: &str,
+    errors: &mut Errors,
+) -> Result<Option<OrganizationId>, WebError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let found = organizations::find_by_name(&state.db, context, name).await?;
+    if found.is_none() {
+        errors.add(
+            field,
+            format!("No organization named “{name}”. Create it first."),
+        );
+    }
+    Ok(found)
 }
 
 /// The name of the live organization a "new record" link names (`?organization=<id>`), to
