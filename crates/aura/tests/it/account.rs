@@ -6,7 +6,7 @@ use reqwest::{header, Client, Response, StatusCode};
 use aura_platform::db::testing::TestDatabase;
 
 use crate::helpers::{
-    audit_actions_in, csrf_token, location, operator_signed_in, verification_link, Member, TestApp,
+    audit_actions_in, csrf_token, location, verification_link, Host, Member, TestApp,
     TEST_PLATFORM_API_KEY,
 };
 
@@ -113,20 +113,8 @@ async fn a_prospect_signs_up_and_waits_with_no_workspace() {
         .unwrap();
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-    let html = browser
-        .get(app.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let signed_out = browser
-        .post(app.url("/logout"))
-        .form(&[("csrf_token", csrf_token(&html))])
-        .send()
-        .await
-        .unwrap();
+    let pat = Member::from_browser(&app, Host::Apex, browser.clone()).await;
+    let signed_out = pat.submit("/logout", &[]).await;
     assert_eq!(location(&signed_out), "/login?signed_out=1");
     let after = browser.get(app.url("/account")).send().await.unwrap();
     assert_eq!(after.status(), StatusCode::SEE_OTHER);
@@ -246,26 +234,19 @@ async fn a_request_is_activated_only_once_its_email_is_verified() {
     submit_signup(&app, &pat_browser, pat()).await;
     let link = verification_link(&db, "pat@newco.example").await;
     let id = signup_id(&db, "pat@newco.example").await;
-    let (ops, csrf) = operator_signed_in(&app).await;
+    let ops = Member::operator(&app).await;
     let signed = ops
-        .post(app.url(&format!("/account/requests/{id}/contract-signed")))
-        .form(&[("csrf_token", &csrf)])
-        .send()
-        .await
-        .unwrap();
+        .submit(&format!("/account/requests/{id}/contract-signed"), &[])
+        .await;
     assert_eq!(location(&signed), "/account");
-    let queue = ops.get(app.url("/account")).send().await.unwrap();
-    assert!(queue
-        .text()
-        .await
-        .unwrap()
-        .contains("Email not verified yet"));
+    let (_, queue) = ops.page("/account").await;
+    assert!(queue.contains("Email not verified yet"));
     let refused = ops
-        .post(app.url(&format!("/account/requests/{id}/activate")))
-        .form(&activation_form(&csrf, "newco"))
-        .send()
-        .await
-        .unwrap();
+        .submit(
+            &format!("/account/requests/{id}/activate"),
+            &activation_form("newco"),
+        )
+        .await;
     assert_eq!(refused.status(), StatusCode::CONFLICT);
     assert!(refused.text().await.unwrap().contains("has not confirmed"));
 
@@ -287,11 +268,11 @@ async fn a_request_is_activated_only_once_its_email_is_verified() {
         "once"
     );
     let activated = ops
-        .post(app.url(&format!("/account/requests/{id}/activate")))
-        .form(&activation_form(&csrf, "newco"))
-        .send()
-        .await
-        .unwrap();
+        .submit(
+            &format!("/account/requests/{id}/activate"),
+            &activation_form("newco"),
+        )
+        .await;
     assert_eq!(activated.status(), StatusCode::SEE_OTHER);
 }
 
@@ -323,15 +304,7 @@ async fn operators_see_every_request_and_prospects_only_their_own() {
         .unwrap();
     assert!(quinn_page.contains("Other Inc") && !quinn_page.contains("NewCo"));
 
-    let (operator, _) = operator_signed_in(&app).await;
-    let html = operator
-        .get(app.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = Member::operator(&app).await.page("/account").await;
     assert!(html.contains("Workspace requests") && html.contains("Platform operator"));
     assert!(
         html.contains("NewCo Ltd")
@@ -392,14 +365,13 @@ async fn signup_id(db: &aura_platform::db::testing::TestDatabase, email: &str) -
     .unwrap()
 }
 
-fn activation_form<'a>(csrf: &'a str, slug: &'a str) -> Vec<(&'a str, &'a str)> {
+fn activation_form(slug: &str) -> Vec<(&str, &str)> {
     vec![
         ("slug", slug),
         ("company_name", "NewCo Ltd"),
         ("industry", "Software"),
         ("timezone", "Europe/Berlin"),
         ("currency", "eur"),
-        ("csrf_token", csrf),
     ]
 }
 
@@ -412,23 +384,16 @@ async fn journey_one_from_signup_to_the_new_admin_in_their_workspace() {
         StatusCode::SEE_OTHER
     );
     let id = signup_id(&db, "pat@newco.example").await;
-    let (ops, csrf) = operator_signed_in(&app).await;
+    let ops = Member::operator(&app).await;
+    let activate = format!("/account/requests/{id}/activate");
 
     // Approval needs a signed contract first.
-    let early = ops
-        .post(app.url(&format!("/account/requests/{id}/activate")))
-        .form(&activation_form(&csrf, "newco"))
-        .send()
-        .await
-        .unwrap();
+    let early = ops.submit(&activate, &activation_form("newco")).await;
     assert_eq!(early.status(), StatusCode::CONFLICT);
 
     let signed = ops
-        .post(app.url(&format!("/account/requests/{id}/contract-signed")))
-        .form(&[("csrf_token", &csrf)])
-        .send()
-        .await
-        .unwrap();
+        .submit(&format!("/account/requests/{id}/contract-signed"), &[])
+        .await;
     assert_eq!(location(&signed), "/account");
     let pat_page = pat_browser
         .get(app.url("/account"))
@@ -440,12 +405,7 @@ async fn journey_one_from_signup_to_the_new_admin_in_their_workspace() {
         .unwrap();
     assert!(pat_page.contains("Contract signed, awaiting activation"));
 
-    let form = ops
-        .get(app.url(&format!("/account/requests/{id}/activate")))
-        .send()
-        .await
-        .unwrap();
-    let html = form.text().await.unwrap();
+    let (_, html) = ops.page(&activate).await;
     assert!(
         html.contains("value=\"newco-ltd\""),
         "a slug is suggested from the company name"
@@ -465,25 +425,15 @@ async fn journey_one_from_signup_to_the_new_admin_in_their_workspace() {
             "only lowercase letters",
         ),
     ] {
-        let refused = ops
-            .post(app.url(&format!("/account/requests/{id}/activate")))
-            .form(&activation_form(&csrf, slug))
-            .send()
-            .await
-            .unwrap();
+        let refused = ops.submit(&activate, &activation_form(slug)).await;
         assert_eq!(refused.status(), status, "{slug}");
         let html = refused.text().await.unwrap();
         assert!(html.contains(message), "{slug}: {message}");
         assert!(html.contains("value=\"Software\""), "{slug}: input lost");
     }
-    let mut bad_zone = activation_form(&csrf, "newco");
+    let mut bad_zone = activation_form("newco");
     bad_zone[3] = ("timezone", "Mars/Olympus");
-    let refused = ops
-        .post(app.url(&format!("/account/requests/{id}/activate")))
-        .form(&bad_zone)
-        .send()
-        .await
-        .unwrap();
+    let refused = ops.submit(&activate, &bad_zone).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let tenants: i64 = sqlx::query_scalar("select count(*) from tenants")
         .fetch_one(&db.owner)
@@ -491,22 +441,10 @@ async fn journey_one_from_signup_to_the_new_admin_in_their_workspace() {
         .unwrap();
     assert_eq!(tenants, 2, "a refused activation leaves nothing behind");
 
-    let activated = ops
-        .post(app.url(&format!("/account/requests/{id}/activate")))
-        .form(&activation_form(&csrf, "newco"))
-        .send()
-        .await
-        .unwrap();
+    let activated = ops.submit(&activate, &activation_form("newco")).await;
     assert_eq!(activated.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&activated), "/account?activated=newco");
-    let notice = ops
-        .get(app.url("/account?activated=newco"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, notice) = ops.page("/account?activated=newco").await;
     assert!(notice.contains(&format!(
         "is live at <a href=\"http://newco.localhost:{}/\"",
         app.port
@@ -587,44 +525,21 @@ async fn journey_one_from_signup_to_the_new_admin_in_their_workspace() {
     );
 
     // A second approval of the same request is refused.
-    let again = ops
-        .post(app.url(&format!("/account/requests/{id}/activate")))
-        .form(&activation_form(&csrf, "newco-two"))
-        .send()
-        .await
-        .unwrap();
+    let again = ops.submit(&activate, &activation_form("newco-two")).await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
 
     // The requester opens their workspace from their account page without typing the
     // password again: a one-minute, single-use code the workspace's host exchanges for a
     // session of its own, after asking whom to continue as.
-    let pat_page = pat_browser
-        .get(app.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let pat = Member::from_browser(&app, Host::Apex, pat_browser.clone()).await;
+    let (_, pat_page) = pat.page("/account").await;
     assert!(pat_page.contains("Open NewCo Ltd"), "{pat_page}");
-    let apex_csrf = csrf_token(&pat_page);
-    for (slug, who) in [("acme", &pat_browser), ("newco", &ops)] {
+    for (slug, who) in [("acme", &pat), ("newco", &ops)] {
         // Not a member there (the operator of no workspace): as if it did not exist.
-        let csrf = if slug == "acme" { &apex_csrf } else { &csrf };
-        let refused = who
-            .post(app.url("/account/enter"))
-            .form(&[("slug", slug), ("csrf_token", csrf)])
-            .send()
-            .await
-            .unwrap();
+        let refused = who.submit("/account/enter", &[("slug", slug)]).await;
         assert_eq!(refused.status(), StatusCode::NOT_FOUND, "{slug}");
     }
-    let sent = pat_browser
-        .post(app.url("/account/enter"))
-        .form(&[("slug", "newco"), ("csrf_token", &apex_csrf)])
-        .send()
-        .await
-        .unwrap();
+    let sent = pat.submit("/account/enter", &[("slug", "newco")]).await;
     let to = location(&sent);
     let prefix = format!("http://newco.localhost:{}/enter?code=", app.port);
     assert!(to.starts_with(&prefix), "{to}");
@@ -697,12 +612,7 @@ async fn journey_one_from_signup_to_the_new_admin_in_their_workspace() {
         assert!(home.contains(step), "{step}");
     }
     // Entered by the handoff, not the sign-in form: the session's token is read from its page.
-    let new_admin = Member {
-        app: &app,
-        slug: "newco",
-        browser: pat_browser.clone(),
-        csrf: csrf_token(&home),
-    };
+    let new_admin = Member::from_browser(&app, Host::Workspace("newco"), pat_browser.clone()).await;
     let created = new_admin
         .submit(
             "/contacts",
@@ -724,33 +634,18 @@ async fn only_operators_move_requests_along() {
     let pat_browser = app.browser();
     sign_up(&app, &db, &pat_browser, pat()).await;
     let id = signup_id(&db, "pat@newco.example").await;
-    let html = pat_browser
-        .get(app.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_token(&html);
+    let pat = Member::from_browser(&app, Host::Apex, pat_browser).await;
 
-    let signed = pat_browser
-        .post(app.url(&format!("/account/requests/{id}/contract-signed")))
-        .form(&[("csrf_token", &csrf)])
-        .send()
-        .await
-        .unwrap();
+    let signed = pat
+        .submit(&format!("/account/requests/{id}/contract-signed"), &[])
+        .await;
     assert_eq!(
         signed.status(),
         StatusCode::FORBIDDEN,
         "a prospect cannot sign off their own contract"
     );
-    let form = pat_browser
-        .get(app.url(&format!("/account/requests/{id}/activate")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(form.status(), StatusCode::FORBIDDEN);
+    let (form, _) = pat.page(&format!("/account/requests/{id}/activate")).await;
+    assert_eq!(form, StatusCode::FORBIDDEN);
     let status: String = sqlx::query_scalar("select status::text from signups where id = $1")
         .bind(id)
         .fetch_one(&db.owner)
@@ -759,23 +654,21 @@ async fn only_operators_move_requests_along() {
     assert_eq!(status, "prospect");
 
     // Operators' forms need their session's token too.
-    let (ops, _) = operator_signed_in(&app).await;
+    let ops = Member::operator(&app).await;
     let forged = ops
-        .post(app.url(&format!("/account/requests/{id}/contract-signed")))
-        .form(&[("csrf_token", "forged")])
-        .send()
-        .await
-        .unwrap();
+        .submit_as_is(
+            &format!("/account/requests/{id}/contract-signed"),
+            &[("csrf_token", "forged")],
+        )
+        .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
-    let unknown = ops
-        .get(app.url(&format!(
+    let (unknown, _) = ops
+        .page(&format!(
             "/account/requests/{}/activate",
             uuid::Uuid::new_v4()
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+        ))
+        .await;
+    assert_eq!(unknown, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

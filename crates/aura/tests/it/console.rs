@@ -6,7 +6,7 @@ use aura_web::rate_limit::RateLimiter;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{operator_signed_in, submit_login, Member, TestApp, TEST_PLATFORM_API_KEY};
+use crate::helpers::{submit_login, Member, TestApp, TEST_PLATFORM_API_KEY};
 
 async fn scrape(app: &TestApp) -> String {
     let response = app
@@ -218,16 +218,8 @@ fn cell(page: &str, name: &str, label: &str) -> String {
 #[tokio::test]
 async fn operators_list_search_and_page_workspaces_with_their_counts() {
     let (app, db) = TestApp::builder().demo().spawn().await;
-    let (ops, _) = operator_signed_in(&app).await;
-    let get = |path: &str| {
-        let request = ops.get(app.url(path));
-        async move {
-            let response = request.send().await.unwrap();
-            assert_eq!(response.status(), StatusCode::OK);
-            response.text().await.unwrap()
-        }
-    };
-    let page = get("/workspaces").await;
+    let ops = Member::operator(&app).await;
+    let page = ops.ok_page("/workspaces").await;
     let counted = |sql: &'static str| {
         let owner = db.owner.clone();
         async move {
@@ -266,11 +258,11 @@ async fn operators_list_search_and_page_workspaces_with_their_counts() {
     assert!(cell(&page, "Acme Corporation", "Status").contains("Active"));
 
     // By the start of the name or of the subdomain, whatever the case.
-    let found = get("/workspaces?q=GLOB").await;
+    let found = ops.ok_page("/workspaces?q=GLOB").await;
     assert!(found.contains("Globex Ltd") && !found.contains("Acme Corporation"));
-    let found = get("/workspaces?q=acm").await;
+    let found = ops.ok_page("/workspaces?q=acm").await;
     assert!(found.contains("Acme Corporation") && !found.contains("Globex Ltd"));
-    let found = get("/workspaces?q=corporation").await;
+    let found = ops.ok_page("/workspaces?q=corporation").await;
     assert!(
         found.contains("starts with “corporation”") && !found.contains("Acme Corporation</td>")
     );
@@ -283,20 +275,20 @@ async fn operators_list_search_and_page_workspaces_with_their_counts() {
     .execute(&db.owner)
     .await
     .unwrap();
-    let first = get("/workspaces").await;
+    let first = ops.ok_page("/workspaces").await;
     let next = first
         .split("href=\"/workspaces?")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .expect("a next page link")
         .replace("&amp;", "&");
-    let second = get(&format!("/workspaces?{next}")).await;
+    let second = ops.ok_page(&format!("/workspaces?{next}")).await;
     assert!(first.contains("Acme Corporation") && !second.contains("Acme Corporation"));
     assert!(second.contains("Zz Workspace 30") && !first.contains("Zz Workspace 30"));
     assert!(second.contains("First page"));
 
     // The health panel.
-    let health = get("/platform").await;
+    let health = ops.ok_page("/platform").await;
     for expected in [
         "Database",
         "answers in",

@@ -20,7 +20,7 @@ mod member;
 mod records;
 
 pub use api::{fields, id, ids, sorted_fields, Api};
-pub use member::{location, record_path, version_in, Member};
+pub use member::{location, record_path, version_in, Host, Member};
 pub use records::*;
 
 /// The test server's token signing secret, so tests can forge tokens it would accept.
@@ -321,29 +321,6 @@ pub async fn signed_in_to(
         .unwrap();
     let csrf = csrf_token(&home);
     (browser, csrf)
-}
-
-/// The platform operator signed in on the apex: their browser and their session's CSRF token.
-pub async fn operator_signed_in(app: &TestApp) -> (reqwest::Client, String) {
-    let browser = app.browser();
-    let signed_in = submit_login(
-        &browser,
-        &app.url("/login"),
-        "ops@aura.example",
-        DEMO_PASSWORD,
-    )
-    .await;
-    assert_eq!(signed_in.headers()[reqwest::header::LOCATION], "/account");
-    let page = browser
-        .get(app.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let session_token = csrf_token(&page);
-    (browser, session_token)
 }
 
 /// The demo platform served with its mail going out by SMTP to a server on `port` of loopback.

@@ -329,33 +329,25 @@ async fn the_doctor_passes_a_sound_deployment_and_names_what_breaks_it() {
 #[tokio::test]
 async fn an_operator_schedules_a_suspended_workspaces_deletion_and_cancels_it() {
     let (app, db) = crate::helpers::TestApp::builder().demo().spawn().await;
-    let (ops, csrf) = crate::helpers::operator_signed_in(&app).await;
+    let ops = crate::helpers::Member::operator(&app).await;
     let acme: uuid::Uuid = sqlx::query_scalar("select id from tenants where slug = 'acme'")
         .fetch_one(&db.owner)
         .await
         .unwrap();
-    let post = |path: String, form: Vec<(&'static str, String)>| {
-        let ops = ops.clone();
-        let url = app.url(&path);
-        async move { ops.post(url).form(&form).send().await.unwrap().status() }
+    let post = |path: String, form: Vec<(&'static str, &'static str)>| {
+        let ops = &ops;
+        async move { ops.submit(&path, &form).await.status() }
     };
     let schedule = format!("/workspaces/{acme}/schedule-deletion");
-    let token = || ("csrf_token", csrf.clone());
-    let confirmed = |days: &str| {
-        vec![
-            token(),
-            ("grace_days", days.to_owned()),
-            ("confirm", "yes".into()),
-        ]
-    };
+    let confirmed = |days| vec![("grace_days", days), ("confirm", "yes")];
 
     // An active workspace is suspended first.
     assert_eq!(post(schedule.clone(), confirmed("30")).await, 409);
-    assert!(post(format!("/workspaces/{acme}/suspend"), vec![token()])
+    assert!(post(format!("/workspaces/{acme}/suspend"), vec![])
         .await
         .is_redirection());
     assert_eq!(
-        post(schedule.clone(), vec![token(), ("grace_days", "30".into())]).await,
+        post(schedule.clone(), vec![("grace_days", "30")]).await,
         422,
         "the confirmation is required"
     );
@@ -364,14 +356,7 @@ async fn an_operator_schedules_a_suspended_workspaces_deletion_and_cancels_it() 
         .await
         .is_redirection());
 
-    let page = ops
-        .get(app.url("/workspaces"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = ops.page("/workspaces").await;
     assert!(page.contains("Deletion due"), "{page}");
     assert!(page.contains(&format!("/workspaces/{acme}/cancel-deletion")));
     let told: Vec<String> = sqlx::query_scalar(
@@ -382,11 +367,9 @@ async fn an_operator_schedules_a_suspended_workspaces_deletion_and_cancels_it() 
     .unwrap();
     assert_eq!(told, ["admin@acme.example"]);
 
-    assert!(
-        post(format!("/workspaces/{acme}/cancel-deletion"), vec![token()])
-            .await
-            .is_redirection()
-    );
+    assert!(post(format!("/workspaces/{acme}/cancel-deletion"), vec![])
+        .await
+        .is_redirection());
     let due: Option<chrono::DateTime<chrono::Utc>> =
         sqlx::query_scalar("select termination_due_at from tenants where id = $1")
             .bind(acme)

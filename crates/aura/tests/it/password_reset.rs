@@ -7,7 +7,7 @@ use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{csrf_token, demo_mailing_to, operator_signed_in, signed_in, Member, TestApp};
+use crate::helpers::{csrf_token, demo_mailing_to, signed_in, Member, TestApp};
 
 async fn request_reset(app: &TestApp, email: &str) -> String {
     let browser = app.browser();
@@ -125,15 +125,7 @@ async fn operators_read_reset_messages_with_the_link_redacted() {
     request_reset(&app, "rep@acme.example").await;
     let link = reset_link(&db, "rep@acme.example").await;
     let secret = link.rsplit('.').next().unwrap();
-    let (operator, _) = operator_signed_in(&app).await;
-    let outbox = operator
-        .get(app.url("/outbox"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, outbox) = Member::operator(&app).await.page("/outbox").await;
     assert!(outbox.contains("Reset your Aura password"), "{outbox}");
     assert!(outbox.contains(".[redacted]"), "{outbox}");
     assert!(

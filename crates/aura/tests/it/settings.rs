@@ -1,8 +1,7 @@
 //! Workspace settings (F1.7) and suspension by operators (F1.9).
 
 use crate::helpers::{
-    audit_actions_in, audit_changes, csrf_token, operator_signed_in, verification_link, Member,
-    TestApp,
+    audit_actions_in, audit_changes, csrf_token, verification_link, Host, Member, TestApp,
 };
 use reqwest::{header, StatusCode};
 
@@ -104,28 +103,17 @@ async fn an_admin_edits_the_workspace_and_a_stale_save_keeps_its_input() {
 async fn an_operator_suspends_a_workspace_and_nobody_gets_in_until_it_is_reactivated() {
     let (app, db) = TestApp::builder().demo().spawn().await;
     let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
-    let (ops, _) = operator_signed_in(&app).await;
-    let list = ops
-        .get(app.url("/workspaces"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let ops = Member::operator(&app).await;
+    let (_, list) = ops.page("/workspaces").await;
     assert!(list.contains("Acme Corporation") && list.contains("Globex Ltd"));
-    let csrf = csrf_token(&list);
     let acme: uuid::Uuid = sqlx::query_scalar("select id from tenants where slug = 'acme'")
         .fetch_one(&db.owner)
         .await
         .unwrap();
 
     let suspended = ops
-        .post(app.url(&format!("/workspaces/{acme}/suspend")))
-        .form(&[("csrf_token", &csrf)])
-        .send()
-        .await
-        .unwrap();
+        .submit(&format!("/workspaces/{acme}/suspend"), &[])
+        .await;
     assert_eq!(suspended.status(), StatusCode::SEE_OTHER);
     let refused = rep
         .get(app.workspace_url("acme", "/"))
@@ -160,11 +148,8 @@ async fn an_operator_suspends_a_workspace_and_nobody_gets_in_until_it_is_reactiv
         200
     );
 
-    ops.post(app.url(&format!("/workspaces/{acme}/reactivate")))
-        .form(&[("csrf_token", &csrf)])
-        .send()
-        .await
-        .unwrap();
+    ops.submit(&format!("/workspaces/{acme}/reactivate"), &[])
+        .await;
     assert_eq!(rep.page("/").await.0, 200);
     assert_eq!(
         audit_actions_in(&db, "acme", "tenant.%").await,
@@ -176,24 +161,14 @@ async fn an_operator_suspends_a_workspace_and_nobody_gets_in_until_it_is_reactiv
     );
 
     // Deletion follows suspension only, and is final: the workspace answers as if it never was.
-    let early = ops
-        .post(app.url(&format!("/workspaces/{acme}/delete")))
-        .form(&[("csrf_token", &csrf)])
-        .send()
-        .await
-        .unwrap();
+    let early = ops.submit(&format!("/workspaces/{acme}/delete"), &[]).await;
     assert_eq!(
         early.status(),
         StatusCode::CONFLICT,
         "an active workspace is suspended first"
     );
     for step in ["suspend", "delete"] {
-        let done = ops
-            .post(app.url(&format!("/workspaces/{acme}/{step}")))
-            .form(&[("csrf_token", &csrf)])
-            .send()
-            .await
-            .unwrap();
+        let done = ops.submit(&format!("/workspaces/{acme}/{step}"), &[]).await;
         assert_eq!(done.status(), StatusCode::SEE_OTHER, "{step}");
     }
     assert_eq!(
@@ -206,11 +181,8 @@ async fn an_operator_suspends_a_workspace_and_nobody_gets_in_until_it_is_reactiv
         StatusCode::NOT_FOUND
     );
     let revive = ops
-        .post(app.url(&format!("/workspaces/{acme}/reactivate")))
-        .form(&[("csrf_token", &csrf)])
-        .send()
-        .await
-        .unwrap();
+        .submit(&format!("/workspaces/{acme}/reactivate"), &[])
+        .await;
     assert_eq!(revive.status(), StatusCode::CONFLICT, "deletion is final");
     let kept: i64 = sqlx::query_scalar("select count(*) from tenant_members where tenant_id = $1")
         .bind(acme)
@@ -221,11 +193,11 @@ async fn an_operator_suspends_a_workspace_and_nobody_gets_in_until_it_is_reactiv
 
     // Only operators, and only with their session's token.
     let forged = ops
-        .post(app.url(&format!("/workspaces/{acme}/suspend")))
-        .form(&[("csrf_token", "forged")])
-        .send()
-        .await
-        .unwrap();
+        .submit_as_is(
+            &format!("/workspaces/{acme}/suspend"),
+            &[("csrf_token", "forged")],
+        )
+        .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     let prospect = app.browser();
     let token = csrf_token(
@@ -264,21 +236,10 @@ async fn an_operator_suspends_a_workspace_and_nobody_gets_in_until_it_is_reactiv
             .status(),
         StatusCode::FORBIDDEN
     );
-    let account = prospect
-        .get(app.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let prospect_csrf = csrf_token(&account);
+    let prospect = Member::from_browser(&app, Host::Apex, prospect).await;
     let by_prospect = prospect
-        .post(app.url(&format!("/workspaces/{acme}/suspend")))
-        .form(&[("csrf_token", &prospect_csrf)])
-        .send()
-        .await
-        .unwrap();
+        .submit(&format!("/workspaces/{acme}/suspend"), &[])
+        .await;
     assert_eq!(by_prospect.status(), StatusCode::FORBIDDEN);
 }
 

@@ -3,7 +3,7 @@
 use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, Client, Response, StatusCode};
 
-use crate::helpers::{csrf_token, location, Member, TestApp};
+use crate::helpers::{csrf_token, location, Host, Member, TestApp};
 
 async fn sign_in_page(app: &TestApp, browser: &Client, slug: &str) -> String {
     let response = browser
@@ -158,12 +158,8 @@ async fn a_member_signs_in_works_and_signs_out() {
         "the database must hold only the secret's hash"
     );
 
-    let signed_out = browser
-        .post(app.workspace_url("acme", "/logout"))
-        .form(&[("csrf_token", csrf_token(&html))])
-        .send()
-        .await
-        .unwrap();
+    let admin = Member::from_browser(&app, Host::Workspace("acme"), browser.clone()).await;
+    let signed_out = admin.submit("/logout", &[]).await;
     assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&signed_out), "/login?signed_out=1");
     let sessions: i64 = sqlx::query_scalar("select count(*) from tenant_sessions")

@@ -1,17 +1,25 @@
-//! A member signed in with a browser-like client (a cookie session): its form posts carry the
-//! session's CSRF token by themselves.
+//! A member signed in with a browser-like client (a cookie session), on a workspace or on the
+//! apex: its form posts carry the session's CSRF token by themselves.
 
 use std::ops::Deref;
 
 use aura_platform::demo::DEMO_PASSWORD;
 use reqwest::{header, Client, Response, StatusCode};
 
-use super::{signed_in_to, TestApp};
+use super::{csrf_token, signed_in_to, submit_login, TestApp};
 
-/// A member's browser on one workspace, and the session's CSRF token.
+/// The host a session belongs to: sessions of the apex and of a workspace do not open each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host<'a> {
+    /// The platform operator's and prospects' host.
+    Apex,
+    Workspace(&'a str),
+}
+
+/// A signed-in browser on one host, and the session's CSRF token.
 pub struct Member<'a> {
     pub app: &'a TestApp,
-    pub slug: &'a str,
+    pub host: Host<'a>,
     pub browser: Client,
     pub csrf: String,
 }
@@ -32,15 +40,49 @@ impl<'a> Member<'a> {
         let (browser, csrf) = signed_in_to(app, slug, email, password).await;
         Self {
             app,
-            slug,
+            host: Host::Workspace(slug),
             browser,
             csrf,
         }
     }
 
-    /// A URL on the member's workspace.
+    /// The platform operator (`ops@aura.example`, demo password) signed in on the apex.
+    pub async fn operator(app: &'a TestApp) -> Self {
+        let browser = app.browser();
+        let signed_in = submit_login(
+            &browser,
+            &app.url("/login"),
+            "ops@aura.example",
+            DEMO_PASSWORD,
+        )
+        .await;
+        assert_eq!(signed_in.headers()[header::LOCATION], "/account");
+        Self::from_browser(app, Host::Apex, browser).await
+    }
+
+    /// A session `browser` already holds (a signup's link, a handoff, a sign-in the test did
+    /// itself): its token is read from the host's home page, as a browser gets it.
+    pub async fn from_browser(app: &'a TestApp, host: Host<'a>, browser: Client) -> Self {
+        let mut member = Self {
+            app,
+            host,
+            browser,
+            csrf: String::new(),
+        };
+        let home = match host {
+            Host::Apex => "/account",
+            Host::Workspace(_) => "/",
+        };
+        member.csrf = csrf_token(&member.ok_page(home).await);
+        member
+    }
+
+    /// A URL on the member's host.
     pub fn url(&self, path: &str) -> String {
-        self.app.workspace_url(self.slug, path)
+        match self.host {
+            Host::Apex => self.app.url(path),
+            Host::Workspace(slug) => self.app.workspace_url(slug, path),
+        }
     }
 
     /// The status and text of a page.
