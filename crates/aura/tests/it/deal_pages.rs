@@ -5,13 +5,15 @@
 //! process and stage names shown as text.
 
 use reqwest::{header, Response, StatusCode};
+use serde_json::json;
 
 use crate::helpers::{
-    api_token, location, record_path, seed_process, seed_process_named, version_in, Member, TestApp,
+    location, record_path, seed_process, seed_process_named, version_in, Api, Member, TestApp,
 };
 
-/// The user id of the member whose name an `<option>` shows.
-fn member_option(html: &str, name: &str) -> String {
+/// The value of the first `<option>` whose label starts with `name` (a member's user id, a
+/// contact's id).
+fn option_value(html: &str, name: &str) -> String {
     html.split("<option value=\"")
         .skip(1)
         .filter_map(|option| {
@@ -21,6 +23,14 @@ fn member_option(html: &str, name: &str) -> String {
         .find(|(_, label)| label.starts_with(name))
         .map(|(value, _)| value.to_owned())
         .unwrap_or_else(|| panic!("{name} among the options"))
+}
+
+/// The path of the first contact a page links to.
+fn first_contact_link(html: &str) -> String {
+    html.split("href=\"/contacts/")
+        .nth(1)
+        .map(|rest| format!("/contacts/{}", rest.split('"').next().unwrap()))
+        .unwrap()
 }
 
 /// Moves a deal through its page's stage bar.
@@ -184,14 +194,8 @@ async fn a_deal_is_created_in_a_non_default_process_and_stays_there() {
 
     // Choosing another process swaps in its stages.
     let stages = rep
-        .get(app.workspace_url("acme", &format!("/deals/stages?process_id={}", partners.id)))
-        .header("HX-Request", "true")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .htmx_get(&format!("/deals/stages?process_id={}", partners.id))
+        .await;
     assert!(!stages.contains("<html"));
     assert!(stages.contains("Intro") && stages.contains("Pilot") && !stages.contains("Lead"));
 
@@ -298,7 +302,7 @@ async fn a_stale_edit_is_refused_with_the_input_kept_and_theirs_shown() {
     );
     let version = version_in(&rep_form);
     assert_eq!(version, version_in(&manager_form));
-    let rita = member_option(&manager_form, "Rita Rep");
+    let rita = option_value(&manager_form, "Rita Rep");
 
     let saved = manager
         .submit(
@@ -542,7 +546,7 @@ async fn a_manager_reassigns_deals_in_bulk_and_one_from_its_page() {
         list.contains("<label for=\"owner\">Owner</label>"),
         "managers filter by owner"
     );
-    let rob = member_option(&list, "Rob Rep");
+    let rob = option_value(&list, "Rob Rep");
     let reassigned = manager
         .submit(
             "/deals/reassign",
@@ -579,8 +583,8 @@ async fn contacts_activities_and_deletion_on_the_deal_page() {
         (&rep, "Ada", "ada@example.com"),
         (&rep2, "Hedy", "hedy@example.com"),
     ] {
-        let created = client
-            .submit(
+        client
+            .create(
                 "/contacts",
                 &[
                     ("first_name", first),
@@ -589,7 +593,6 @@ async fn contacts_activities_and_deletion_on_the_deal_page() {
                 ],
             )
             .await;
-        assert_eq!(created.status(), StatusCode::SEE_OTHER);
     }
     let path = rep
         .create(
@@ -603,23 +606,11 @@ async fn contacts_activities_and_deletion_on_the_deal_page() {
         .await;
     let (_, page) = rep.page(&path).await;
     assert!(page.contains("Ada Contact</a> · Decision maker"));
-    let ada_path = page
-        .split("href=\"/contacts/")
-        .nth(1)
-        .map(|rest| format!("/contacts/{}", rest.split('"').next().unwrap()))
-        .unwrap();
+    let ada_path = first_contact_link(&page);
     let ada_id = ada_path.trim_start_matches("/contacts/");
     let (_, ada_page) = rep.page(&ada_path).await;
     assert!(ada_page.contains(&format!("hx-get=\"/deals/of-contact/{ada_id}\"")));
-    let ada_deals = rep
-        .get(app.workspace_url("acme", &format!("/deals/of-contact/{ada_id}")))
-        .header("HX-Request", "true")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let ada_deals = rep.htmx_get(&format!("/deals/of-contact/{ada_id}")).await;
     assert!(ada_deals.contains(">Shared</a>") && !ada_deals.contains("<html"));
     let (status, alone) = rep.page(&format!("/deals/of-contact/{ada_id}")).await;
     assert_eq!(status, StatusCode::OK);
@@ -654,12 +645,7 @@ async fn contacts_activities_and_deletion_on_the_deal_page() {
     assert!(page.contains("Hedy Contact</a> · Finance"));
 
     // An activity on the deal, with one of its contacts.
-    let ada = page
-        .split("<option value=\"")
-        .filter_map(|o| o.split_once("\">"))
-        .find(|(_, label)| label.starts_with("Ada Contact"))
-        .map(|(v, _)| v.to_owned())
-        .unwrap();
+    let ada = option_value(&page, "Ada Contact");
     let refused = rep
         .submit(
             &format!("{path}/activities"),
@@ -686,12 +672,7 @@ async fn contacts_activities_and_deletion_on_the_deal_page() {
     assert_eq!(location(&logged), format!("{path}?notice=logged#timeline"));
     let (_, page) = rep.page(&path).await;
     assert!(page.contains("Discussed the budget") && page.contains("with <a"));
-    let contact_path = page
-        .split("href=\"/contacts/")
-        .nth(1)
-        .map(|rest| format!("/contacts/{}", rest.split('"').next().unwrap()))
-        .unwrap();
-    let (_, contact_page) = rep.page(&contact_path).await;
+    let (_, contact_page) = rep.page(&first_contact_link(&page)).await;
     assert!(
         contact_page.contains("Discussed the budget"),
         "on the contact's timeline too"
@@ -840,16 +821,13 @@ async fn an_organizations_page_lists_its_deals_the_member_may_see() {
 async fn custom_deal_fields_are_on_the_forms_checked_kept_and_shown() {
     let (app, db) = TestApp::builder().demo().spawn().await;
     seed_process(&db, "acme", "Sales").await;
-    let admin = api_token(&app, "acme", "admin@acme.example").await;
-    let defined = app
-        .client
-        .post(app.workspace_url("acme", "/api/v1/custom-fields"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({ "entity": "deal", "label": "Seats", "kind": "number" }))
-        .send()
+    Api::sign_in(&app, "acme", "admin")
         .await
-        .unwrap();
-    assert_eq!(defined.status(), StatusCode::CREATED);
+        .created(
+            "/api/v1/custom-fields",
+            json!({ "entity": "deal", "label": "Seats", "kind": "number" }),
+        )
+        .await;
     let rep = Member::sign_in(&app, "acme", "rep@acme.example").await;
     let (_, form) = rep.page("/deals/new").await;
     assert!(form.contains("name=\"custom_fields.seats\"") && form.contains("type=\"number\""));

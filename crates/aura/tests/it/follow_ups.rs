@@ -7,6 +7,22 @@ use serde_json::json;
 
 use crate::helpers::{id, location, seed_process, Api, Member, TestApp};
 
+/// Logs an activity over htmx with a form that is refused (422), and returns the answer.
+async fn refused_htmx_log(member: &Member<'_>, log: &str, form: &[(&str, &str)]) -> String {
+    let refused = member.htmx_submit(log, form).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    refused.text().await.unwrap()
+}
+
+/// Another rep of acme may not log an activity at `log`.
+async fn another_rep_may_not_log(app: &TestApp, log: &str) {
+    let rep2 = Member::sign_in(app, "acme", "rep2@acme.example").await;
+    let refused = rep2
+        .submit(log, &[("kind", "call"), ("description", "Hijack")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+}
+
 #[tokio::test]
 async fn over_the_api_a_follow_up_due_yesterday_is_overdue_and_completing_it_logs_it() {
     let (app, _db) = TestApp::builder().demo().spawn().await;
@@ -23,6 +39,7 @@ async fn over_the_api_a_follow_up_due_yesterday_is_overdue_and_completing_it_log
         )
         .await;
     let follow_up = id(&planned);
+    let complete = format!("/api/v1/follow-ups/{follow_up}/complete");
 
     let overdue = rep.ok("/api/v1/follow-ups?due=overdue").await;
     assert_eq!(overdue["total"], 1);
@@ -36,10 +53,7 @@ async fn over_the_api_a_follow_up_due_yesterday_is_overdue_and_completing_it_log
 
     // Another rep of the workspace, and another workspace, do not reach it.
     let rep2 = Api::sign_in(&app, "acme", "rep2").await;
-    for path in [
-        format!("/api/v1/follow-ups/{follow_up}"),
-        format!("/api/v1/follow-ups/{follow_up}/complete"),
-    ] {
+    for path in [format!("/api/v1/follow-ups/{follow_up}"), complete.clone()] {
         let (status, _) = if path.ends_with("complete") {
             rep2.post(&path, json!({})).await
         } else {
@@ -50,10 +64,7 @@ async fn over_the_api_a_follow_up_due_yesterday_is_overdue_and_completing_it_log
     assert_eq!(rep2.ok("/api/v1/follow-ups").await["total"], 0);
 
     let (status, completed) = rep
-        .post(
-            &format!("/api/v1/follow-ups/{follow_up}/complete"),
-            json!({ "note": "Booked a demo." }),
-        )
+        .post(&complete, json!({ "note": "Booked a demo." }))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{completed}");
     let activity = completed["activity_id"].as_str().unwrap();
@@ -71,12 +82,7 @@ async fn over_the_api_a_follow_up_due_yesterday_is_overdue_and_completing_it_log
     assert_eq!(done["done_activity_id"], activity);
     assert_eq!(rep.ok("/api/v1/follow-ups?due=overdue").await["total"], 0);
     // Done is done.
-    let (status, _) = rep
-        .post(
-            &format!("/api/v1/follow-ups/{follow_up}/complete"),
-            json!({}),
-        )
-        .await;
+    let (status, _) = rep.post(&complete, json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = rep
         .post(
@@ -206,25 +212,11 @@ async fn a_call_is_logged_from_the_contact_list_with_htmx_or_without() {
     assert!(list.contains(&format!("hx-get=\"{log}\"")));
 
     // htmx: the form alone, focused; the answer to it says what was logged.
-    let form = rep
-        .get(rep.url(&log))
-        .header("HX-Request", "true")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(form.status(), StatusCode::OK);
-    let form = form.text().await.unwrap();
+    let form = rep.htmx_get(&log).await;
     assert!(!form.contains("<html"), "a fragment");
     assert!(form.contains("autofocus"));
-    let refused = rep
-        .htmx_submit(&log, &[("kind", "call"), ("description", " ")])
-        .await;
-    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused
-        .text()
-        .await
-        .unwrap()
-        .contains("Description is required."));
+    let refused = refused_htmx_log(&rep, &log, &[("kind", "call"), ("description", " ")]).await;
+    assert!(refused.contains("Description is required."));
     let logged = rep
         .htmx_submit(
             &log,
@@ -254,11 +246,7 @@ async fn a_call_is_logged_from_the_contact_list_with_htmx_or_without() {
     );
 
     // Another rep may not log on it.
-    let rep2 = Member::sign_in(&app, "acme", "rep2@acme.example").await;
-    let refused = rep2
-        .submit(&log, &[("kind", "call"), ("description", "Hijack")])
-        .await;
-    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    another_rep_may_not_log(&app, &log).await;
 }
 
 #[tokio::test]
@@ -296,32 +284,29 @@ async fn a_call_is_logged_from_an_organization_s_page_and_a_deal_s_page() {
     );
 
     // With whom is required, and must be one of the organization's contacts.
-    let refused = rep
-        .htmx_submit(&log, &[("kind", "call"), ("description", "Demo booked")])
-        .await;
-    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused
-        .text()
-        .await
-        .unwrap()
-        .contains("Choose who it was with"));
+    let refused = refused_htmx_log(
+        &rep,
+        &log,
+        &[("kind", "call"), ("description", "Demo booked")],
+    )
+    .await;
+    assert!(refused.contains("Choose who it was with"));
     let elsewhere = rep
         .create(
             "/contacts",
             &[("first_name", "Bill"), ("last_name", "Lumbergh")],
         )
         .await;
-    let refused = rep
-        .htmx_submit(
-            &log,
-            &[
-                ("kind", "call"),
-                ("description", "Demo booked"),
-                ("contact_id", elsewhere.trim_start_matches("/contacts/")),
-            ],
-        )
-        .await;
-    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    refused_htmx_log(
+        &rep,
+        &log,
+        &[
+            ("kind", "call"),
+            ("description", "Demo booked"),
+            ("contact_id", elsewhere.trim_start_matches("/contacts/")),
+        ],
+    )
+    .await;
     let logged = rep
         .htmx_submit(
             &log,
@@ -377,9 +362,5 @@ async fn a_call_is_logged_from_an_organization_s_page_and_a_deal_s_page() {
     assert!(rep.ok_page(&contact).await.contains("Kick-off"));
 
     // Another rep reaches neither form.
-    let rep2 = Member::sign_in(&app, "acme", "rep2@acme.example").await;
-    let refused = rep2
-        .submit(&log, &[("kind", "call"), ("description", "Hijack")])
-        .await;
-    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    another_rep_may_not_log(&app, &log).await;
 }

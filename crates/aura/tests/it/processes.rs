@@ -18,6 +18,23 @@ impl Api<'_> {
         self.created("/api/v1/processes", json!({ "name": name }))
             .await
     }
+
+    /// Posts one of a process's actions that take no fields (`default`, `archive`,
+    /// `unarchive`, `deletion-code`).
+    async fn process_action(&self, process_id: &str, action: &str) -> (StatusCode, Value) {
+        self.post(
+            &format!("/api/v1/processes/{process_id}/{action}"),
+            json!({}),
+        )
+        .await
+    }
+
+    /// Has the code that confirms deleting a process emailed, and reads it from the outbox.
+    async fn deletion_code(&self, db: &TestDatabase, process_id: &str) -> String {
+        let (status, _) = self.process_action(process_id, "deletion-code").await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        emailed_code(db).await
+    }
 }
 
 /// The id of the stage called `name` in `process`.
@@ -29,6 +46,16 @@ fn stage(process: &Value, name: &str) -> String {
         .find(|s| s["name"] == name)
         .map(id)
         .unwrap_or_else(|| panic!("no stage {name} in {process}"))
+}
+
+/// The ids of the stages of `process`, in their order.
+fn stage_ids(process: &Value) -> Vec<String> {
+    process["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id)
+        .collect()
 }
 
 fn stage_names(process: &Value) -> Vec<String> {
@@ -62,6 +89,18 @@ async fn deal_in(
     .bind(stage_id)
     .bind(name)
     .bind(probability)
+    .fetch_one(&db.owner)
+    .await
+    .unwrap()
+}
+
+/// How many rows of `deal`'s stage history record a move into a stage called `stage`.
+async fn moves_into(db: &TestDatabase, deal: uuid::Uuid, stage: &str) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from deal_stage_history where deal_id = $1 and to_stage_name = $2",
+    )
+    .bind(deal)
+    .bind(stage)
     .fetch_one(&db.owner)
     .await
     .unwrap()
@@ -101,11 +140,14 @@ async fn an_admin_shapes_processes_and_their_stages() {
     let smb = admin.process("SMB").await;
     assert_eq!(smb["is_default"], false);
     let (enterprise_id, smb_id) = (id(&enterprise), id(&smb));
+    let enterprise_path = format!("/api/v1/processes/{enterprise_id}");
+    let stages = format!("{enterprise_path}/stages");
+    let order_path = format!("{stages}/order");
 
     // Stages: added at the end with their settings; a name is unique within the process.
     let (status, demo) = admin
         .post(
-            &format!("/api/v1/processes/{enterprise_id}/stages"),
+            &stages,
             json!({ "name": "Demo", "outcome": "open", "win_probability": 40, "rotting_days": 14,
                     "requires_amount": true, "requires_contact": true }),
         )
@@ -122,15 +164,12 @@ async fn an_admin_shapes_processes_and_their_stages() {
         (Some(6), Some(40), Some(14), Some(true), Some(false))
     );
     let (status, problem) = admin
-        .post(
-            &format!("/api/v1/processes/{enterprise_id}/stages"),
-            json!({ "name": "demo", "outcome": "open" }),
-        )
+        .post(&stages, json!({ "name": "demo", "outcome": "open" }))
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     let (status, problem) = admin
         .post(
-            &format!("/api/v1/processes/{enterprise_id}/stages"),
+            &stages,
             json!({ "name": "Later", "outcome": "open", "win_probability": 120, "rotting_days": 0 }),
         )
         .await;
@@ -139,16 +178,14 @@ async fn an_admin_shapes_processes_and_their_stages() {
     // A won stage is 100 %, whatever was sent.
     let (_, won_too) = admin
         .post(
-            &format!("/api/v1/processes/{enterprise_id}/stages"),
+            &stages,
             json!({ "name": "Won by referral", "outcome": "won", "win_probability": 30 }),
         )
         .await;
     assert_eq!(won_too["win_probability"], 100);
 
     // Reorder: the full list in one request; Demo after Qualified.
-    let (_, current) = admin
-        .get(&format!("/api/v1/processes/{enterprise_id}"))
-        .await;
+    let (_, current) = admin.get(&enterprise_path).await;
     let mut order: Vec<String> = ["Prospect", "Qualified", "Demo", "Proposal", "Negotiation"]
         .iter()
         .map(|n| stage(&current, n))
@@ -158,13 +195,7 @@ async fn an_admin_shapes_processes_and_their_stages() {
             .iter()
             .map(|n| stage(&current, n)),
     );
-    let (status, reordered) = admin
-        .call(
-            Method::PUT,
-            &format!("/api/v1/processes/{enterprise_id}/stages/order"),
-            Some(json!({ "stage_ids": order })),
-        )
-        .await;
+    let (status, reordered) = admin.put(&order_path, json!({ "stage_ids": order })).await;
     assert_eq!(status, StatusCode::OK, "{reordered}");
     assert_eq!(
         stage_names(&reordered),
@@ -188,31 +219,20 @@ async fn an_admin_shapes_processes_and_their_stages() {
     assert_eq!(positions, (0..8).collect::<Vec<i64>>());
     // A list that leaves a stage out, or names one twice, changes nothing.
     let (status, problem) = admin
-        .call(
-            Method::PUT,
-            &format!("/api/v1/processes/{enterprise_id}/stages/order"),
-            Some(json!({ "stage_ids": order[..7].to_vec() })),
-        )
+        .put(&order_path, json!({ "stage_ids": order[..7].to_vec() }))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&problem), ["stage_ids"]);
     let mut twice = order.clone();
     twice[0] = order[1].clone();
-    let (status, _) = admin
-        .call(
-            Method::PUT,
-            &format!("/api/v1/processes/{enterprise_id}/stages/order"),
-            Some(json!({ "stage_ids": twice })),
-        )
-        .await;
+    let (status, _) = admin.put(&order_path, json!({ "stage_ids": twice })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // Rename with the version read; a save over an older version is 409 with the current one.
     let (status, renamed) = admin
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/processes/{enterprise_id}"),
-            Some(json!({ "version": 1, "name": "Enterprise deals", "description": "Big ones" })),
+        .patch(
+            &enterprise_path,
+            json!({ "version": 1, "name": "Enterprise deals", "description": "Big ones" }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{renamed}");
@@ -221,34 +241,26 @@ async fn an_admin_shapes_processes_and_their_stages() {
         (Some(2), Some("Big ones"))
     );
     let (status, stale) = admin
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/processes/{enterprise_id}"),
-            Some(json!({ "version": 1, "name": "Enterprise (old tab)" })),
+        .patch(
+            &enterprise_path,
+            json!({ "version": 1, "name": "Enterprise (old tab)" }),
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(stale["code"], "stale");
     assert_eq!(stale["current"]["name"], "Enterprise deals");
     let (status, _) = admin
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/processes/{enterprise_id}"),
-            Some(json!({ "version": 2, "name": "smb" })),
-        )
+        .patch(&enterprise_path, json!({ "version": 2, "name": "smb" }))
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "a taken name");
 
     // Stage edit: a stale version is 409; a rename is saved.
     let demo_id = id(&demo);
     let (status, edited) = admin
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/v1/stages/{demo_id}"),
-            Some(
-                json!({ "version": demo["version"], "name": "Demo given", "outcome": "open",
-                         "win_probability": 45, "requires_product": true }),
-            ),
+            json!({ "version": demo["version"], "name": "Demo given", "outcome": "open",
+                    "win_probability": 45, "requires_product": true }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{edited}");
@@ -260,21 +272,16 @@ async fn an_admin_shapes_processes_and_their_stages() {
         (Some("Demo given"), Some(true))
     );
     let (status, stale) = admin
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/v1/stages/{demo_id}"),
-            Some(
-                json!({ "version": demo["version"], "name": "Demo (old tab)", "outcome": "open" }),
-            ),
+            json!({ "version": demo["version"], "name": "Demo (old tab)", "outcome": "open" }),
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(stale["current"]["name"], "Demo given");
 
     // The default switches in one action; the default cannot be archived or deleted.
-    let (status, _) = admin
-        .post(&format!("/api/v1/processes/{smb_id}/default"), json!({}))
-        .await;
+    let (status, _) = admin.process_action(&smb_id, "default").await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, list) = admin.get("/api/v1/processes").await;
     let defaults: Vec<(&str, bool)> = list["items"]
@@ -289,67 +296,41 @@ async fn an_admin_shapes_processes_and_their_stages() {
         })
         .collect();
     assert_eq!(defaults, [("SMB", true), ("Enterprise deals", false)]);
-    let (status, problem) = admin
-        .post(&format!("/api/v1/processes/{smb_id}/archive"), json!({}))
-        .await;
+    let (status, problem) = admin.process_action(&smb_id, "archive").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&problem), ["is_default"]);
-    let (status, _) = admin
-        .post(
-            &format!("/api/v1/processes/{enterprise_id}/archive"),
-            json!({}),
-        )
-        .await;
+    let (status, _) = admin.process_action(&enterprise_id, "archive").await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = admin
-        .post(
-            &format!("/api/v1/processes/{enterprise_id}/default"),
-            json!({}),
-        )
-        .await;
+    let (status, _) = admin.process_action(&enterprise_id, "default").await;
     assert_eq!(
         status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "an archived process"
     );
-    let (_, archived) = admin
-        .get(&format!("/api/v1/processes/{enterprise_id}"))
-        .await;
+    let (_, archived) = admin.get(&enterprise_path).await;
     assert!(archived["archived_at"].is_string());
-    let (status, _) = admin
-        .post(
-            &format!("/api/v1/processes/{enterprise_id}/unarchive"),
-            json!({}),
-        )
-        .await;
+    let (status, _) = admin.process_action(&enterprise_id, "unarchive").await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
     // The process shape is checked at commit: its last won (or lost, or open) stage stays.
     let won = stage(&smb, "Won");
-    let (status, problem) = admin
-        .call(Method::DELETE, &format!("/api/v1/stages/{won}"), None)
-        .await;
+    let (status, problem) = admin.delete(&format!("/api/v1/stages/{won}")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(fields(&problem), ["stages"]);
     let lost = stage(&smb, "Lost");
     let (status, problem) = admin
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/v1/stages/{lost}"),
-            Some(json!({ "version": 1, "name": "Lost", "outcome": "open" })),
+            json!({ "version": 1, "name": "Lost", "outcome": "open" }),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     // Another won stage makes the first one deletable.
     let referral = stage(&reordered, "Won by referral");
-    let (status, body) = admin
-        .call(Method::DELETE, &format!("/api/v1/stages/{referral}"), None)
-        .await;
+    let (status, body) = admin.delete(&format!("/api/v1/stages/{referral}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["deals_moved"], 0);
-    let (_, after) = admin
-        .get(&format!("/api/v1/processes/{enterprise_id}"))
-        .await;
+    let (_, after) = admin.get(&enterprise_path).await;
     assert!(!stage_names(&after).contains(&"Won by referral".to_owned()));
 
     // Malformed ids name nothing.
@@ -358,10 +339,7 @@ async fn an_admin_shapes_processes_and_their_stages() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        admin
-            .call(Method::DELETE, "/api/v1/stages/42", None)
-            .await
-            .0,
+        admin.delete("/api/v1/stages/42").await.0,
         StatusCode::NOT_FOUND
     );
 
@@ -388,12 +366,7 @@ async fn managers_and_reps_read_processes_and_are_refused_every_change() {
     admin.process("SMB").await;
     let process_id = id(&process);
     let stage_id = stage(&process, "Qualified");
-    let order: Vec<String> = process["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(id)
-        .collect();
+    let order = stage_ids(&process);
 
     for who in ["manager", "rep"] {
         let member = Api::sign_in(&app, "acme", who).await;
@@ -492,31 +465,23 @@ async fn deleting_a_stage_with_deals_moves_them_with_their_history() {
     let chosen = deal_in(&db, &qualified, "Chosen probability", Some(33)).await;
     let closing = deal_in(&db, &negotiation, "Closing deal", None).await;
 
-    let (status, problem) = admin
-        .call(Method::DELETE, &format!("/api/v1/stages/{qualified}"), None)
-        .await;
+    let (status, problem) = admin.delete(&format!("/api/v1/stages/{qualified}")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&problem), ["target_stage_id"]);
     // Only a stage of the same process will do.
     let other = admin.process("Other").await;
     let (status, _) = admin
-        .call(
-            Method::DELETE,
-            &format!(
-                "/api/v1/stages/{qualified}?target_stage_id={}",
-                stage(&other, "Proposal")
-            ),
-            None,
-        )
+        .delete(&format!(
+            "/api/v1/stages/{qualified}?target_stage_id={}",
+            stage(&other, "Proposal")
+        ))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     let (status, body) = admin
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/stages/{qualified}?target_stage_id={proposal}"),
-            None,
-        )
+        .delete(&format!(
+            "/api/v1/stages/{qualified}?target_stage_id={proposal}"
+        ))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["deals_moved"], 2);
@@ -567,11 +532,9 @@ async fn deleting_a_stage_with_deals_moves_them_with_their_history() {
 
     // Into a won stage: closed as won, 100 %; renaming the stage later rewrites nothing.
     let (status, _) = admin
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/stages/{negotiation}?target_stage_id={won}"),
-            None,
-        )
+        .delete(&format!(
+            "/api/v1/stages/{negotiation}?target_stage_id={won}"
+        ))
         .await;
     assert_eq!(status, StatusCode::OK);
     let (_, outcome, probability, _, closed, _) = deal(closing).await;
@@ -580,28 +543,19 @@ async fn deleting_a_stage_with_deals_moves_them_with_their_history() {
         ("won", 100.0, Some("Won"))
     );
     let (status, _) = admin
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/v1/stages/{won}"),
-            Some(json!({ "version": 1, "name": "Closed won", "outcome": "won" })),
+            json!({ "version": 1, "name": "Closed won", "outcome": "won" }),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(deal(closing).await.4.as_deref(), Some("Won"));
-    let renamed_history: i64 = sqlx::query_scalar(
-        "select count(*) from deal_stage_history where to_stage_name = 'Won' and deal_id = $1",
-    )
-    .bind(closing)
-    .fetch_one(&db.owner)
-    .await
-    .unwrap();
-    assert_eq!(renamed_history, 1);
+    assert_eq!(moves_into(&db, closing, "Won").await, 1);
     // The stage's outcome cannot change while deals are (or were) in it.
     let (status, problem) = admin
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/v1/stages/{won}"),
-            Some(json!({ "version": 2, "name": "Closed won", "outcome": "open" })),
+            json!({ "version": 2, "name": "Closed won", "outcome": "open" }),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
@@ -628,14 +582,7 @@ async fn deleting_a_process_needs_a_code_and_closes_its_open_deals_as_lost() {
     let (status, problem) = delete(json!({ "code": "123456" })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&problem), ["code"]);
-    let (status, _) = admin
-        .post(
-            &format!("/api/v1/processes/{process_id}/deletion-code"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let code = emailed_code(&db).await;
+    let code = admin.deletion_code(&db, &process_id).await;
     // With the code but without a choice for the open deal: nothing happens, the code keeps.
     let (status, problem) = delete(json!({ "code": code })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -673,25 +620,12 @@ async fn deleting_a_process_needs_a_code_and_closes_its_open_deals_as_lost() {
         .await
         .unwrap();
     assert_eq!(won_outcome, "won", "a closed deal stays as it was");
-    let history: i64 = sqlx::query_scalar(
-        "select count(*) from deal_stage_history where deal_id = $1 and to_stage_name = 'Lost'",
-    )
-    .bind(open)
-    .fetch_one(&db.owner)
-    .await
-    .unwrap();
-    assert_eq!(history, 1);
+    assert_eq!(moves_into(&db, open, "Lost").await, 1);
     assert_eq!(audited(&db, "process.deleted").await, 1);
 
     // The default cannot be deleted, code or not.
     let default_id = id(&default);
-    admin
-        .post(
-            &format!("/api/v1/processes/{default_id}/deletion-code"),
-            json!({}),
-        )
-        .await;
-    let code = emailed_code(&db).await;
+    let code = admin.deletion_code(&db, &default_id).await;
     let (status, problem) = admin
         .call(
             Method::DELETE,
@@ -718,20 +652,13 @@ async fn an_admin_manages_processes_in_the_settings_pages() {
     assert!(list.contains("Create process"), "{list}");
 
     // Created through the form; a name that is markup is shown as text, never run.
-    let created = admin
-        .submit("/settings/processes", &[("name", XSS), ("description", "")])
+    let process_page = admin
+        .create("/settings/processes", &[("name", XSS), ("description", "")])
         .await;
-    assert_eq!(created.status(), StatusCode::SEE_OTHER);
-    let at = location(&created);
-    let id = at
-        .trim_start_matches("/settings/processes/")
-        .split('?')
-        .next()
-        .unwrap()
-        .to_owned();
+    let id = process_page.trim_start_matches("/settings/processes/");
     let added = admin
         .submit(
-            &format!("/settings/processes/{id}/stages"),
+            &format!("{process_page}/stages"),
             &[
                 ("name", XSS),
                 ("outcome", "open"),
@@ -741,10 +668,7 @@ async fn an_admin_manages_processes_in_the_settings_pages() {
         )
         .await;
     assert_eq!(added.status(), StatusCode::SEE_OTHER);
-    for path in [
-        format!("/settings/processes/{id}"),
-        "/settings/processes".to_owned(),
-    ] {
+    for path in [process_page.clone(), "/settings/processes".to_owned()] {
         let (status, html) = admin.page(&path).await;
         assert_eq!(status, StatusCode::OK);
         assert!(!html.contains(XSS), "{path} runs the name");
@@ -757,7 +681,7 @@ async fn an_admin_manages_processes_in_the_settings_pages() {
     // A refused stage keeps what was typed and says why at the field.
     let refused = admin
         .submit(
-            &format!("/settings/processes/{id}/stages"),
+            &format!("{process_page}/stages"),
             &[
                 ("name", "Keep me"),
                 ("outcome", "open"),
@@ -772,15 +696,12 @@ async fn an_admin_manages_processes_in_the_settings_pages() {
 
     // A stale rename is 409 and keeps the input beside theirs.
     let renamed = admin
-        .submit(
-            &format!("/settings/processes/{id}"),
-            &[("name", "Pipeline"), ("version", "1")],
-        )
+        .submit(&process_page, &[("name", "Pipeline"), ("version", "1")])
         .await;
     assert_eq!(renamed.status(), StatusCode::SEE_OTHER);
     let stale = admin
         .submit(
-            &format!("/settings/processes/{id}"),
+            &process_page,
             &[("name", "From an old tab"), ("version", "1")],
         )
         .await;
@@ -821,22 +742,12 @@ async fn an_admin_manages_processes_in_the_settings_pages() {
     assert_eq!(stage_names(&process)[..2], ["Prospect", "Qualified"]);
 
     // Drag and drop posts the whole order through the order form.
-    let mut order: Vec<String> = process["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(crate::helpers::id)
-        .collect();
+    let mut order = stage_ids(&process);
     order.reverse();
-    let mut fields: Vec<(&str, &str)> = order.iter().map(|s| ("stage_ids", s.as_str())).collect();
-    fields.push(("csrf_token", &admin.csrf));
+    let fields: Vec<(&str, &str)> = order.iter().map(|s| ("stage_ids", s.as_str())).collect();
     let response = admin
-        .post(app.workspace_url("acme", &format!("/settings/processes/{id}/stages/order")))
-        .header("HX-Request", "true")
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
+        .htmx_submit(&format!("{process_page}/stages/order"), &fields)
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.text().await.unwrap().contains("Stage order saved"));
     let (_, reversed) = api.get(&format!("/api/v1/processes/{id}")).await;
@@ -870,7 +781,7 @@ async fn an_admin_manages_processes_in_the_settings_pages() {
     // A stage with deals asks where they go.
     let proposal = stage(&reversed, "Proposal");
     deal_in(&db, &proposal, "Waiting deal", None).await;
-    let (_, html) = admin.page(&format!("/settings/processes/{id}")).await;
+    let (_, html) = admin.page(&process_page).await;
     assert!(html.contains("Move its 1 deals to"), "{html}");
     let asked = admin
         .submit(
@@ -900,9 +811,7 @@ async fn an_admin_manages_processes_in_the_settings_pages() {
         html.find("Other").unwrap() < html.find("Pipeline").unwrap(),
         "the default first"
     );
-    let (status, html) = admin
-        .page(&format!("/settings/processes/{id}/delete"))
-        .await;
+    let (status, html) = admin.page(&format!("{process_page}/delete")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains("Your password") && html.contains("Why they were lost"),
@@ -910,7 +819,7 @@ async fn an_admin_manages_processes_in_the_settings_pages() {
     );
     let wrong = admin
         .submit(
-            &format!("/settings/processes/{id}/delete"),
+            &format!("{process_page}/delete"),
             &[("password", "not it"), ("lost_reason", "Kept reason")],
         )
         .await;
@@ -919,7 +828,7 @@ async fn an_admin_manages_processes_in_the_settings_pages() {
     let lost = stage(&reversed, "Lost");
     let deleted = admin
         .submit(
-            &format!("/settings/processes/{id}/delete"),
+            &format!("{process_page}/delete"),
             &[
                 ("password", DEMO_PASSWORD),
                 ("lost_stage_id", &lost),
@@ -928,10 +837,7 @@ async fn an_admin_manages_processes_in_the_settings_pages() {
         )
         .await;
     assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        admin.page(&format!("/settings/processes/{id}")).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(admin.page(&process_page).await.0, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -5,26 +5,10 @@
 
 use aura_platform::db::testing::TestDatabase;
 use aura_platform::demo::DEMO_PASSWORD;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{api_token, seed_process, Api, Member, TestApp};
-
-/// A request with a member's API token on acme.
-async fn call(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let api = Api {
-        app,
-        slug: "acme",
-        token: token.to_owned(),
-    };
-    api.call(method, path, body).await
-}
+use crate::helpers::{api_token, id, location, seed_process, Api, Member, TestApp};
 
 /// The messages of a 422's errors for `field`.
 fn errors_for(body: &Value, field: &str) -> Vec<String> {
@@ -37,70 +21,91 @@ fn errors_for(body: &Value, field: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether one of a 422's errors for `field` says `text`.
+fn has_error(body: &Value, field: &str, text: &str) -> bool {
+    errors_for(body, field).iter().any(|m| m.contains(text))
+}
+
+/// Posts a form of a deal's lines partial as htmx does: the answer is the partial (with any
+/// errors at their fields, since htmx swaps in only a 200), and its text is returned.
+async fn htmx_lines(member: &Member<'_>, path: &str, form: &[(&str, &str)]) -> String {
+    let response = member.htmx_submit(path, form).await;
+    let status = response.status();
+    let html = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "htmx swaps in the partial: {html}");
+    html
+}
+
+/// acme with its Sales process, a product (list price 1000, at most 10 % off) and a rep's deal.
 struct Setup {
     app: TestApp,
     db: TestDatabase,
+    tokens: Tokens,
+    product: String,
+    deal: String,
+}
+
+/// The API tokens of acme's admin, manager and rep, taken once.
+struct Tokens {
     admin: String,
     manager: String,
     rep: String,
-    product: String,
-    deal: String,
+}
+
+impl Setup {
+    fn admin(&self) -> Api<'_> {
+        Api::with_key(&self.app, "acme", &self.tokens.admin)
+    }
+
+    fn manager(&self) -> Api<'_> {
+        Api::with_key(&self.app, "acme", &self.tokens.manager)
+    }
+
+    fn rep(&self) -> Api<'_> {
+        Api::with_key(&self.app, "acme", &self.tokens.rep)
+    }
 }
 
 async fn setup() -> Setup {
     let (app, db) = TestApp::builder().demo().spawn().await;
     seed_process(&db, "acme", "Sales").await;
-    let admin = api_token(&app, "acme", "admin@acme.example").await;
-    let manager = api_token(&app, "acme", "manager@acme.example").await;
-    let rep = api_token(&app, "acme", "rep@acme.example").await;
-    let (status, product) = call(
-        &app,
-        &admin,
-        Method::POST,
-        "/api/v1/products",
-        Some(
+    let tokens = Tokens {
+        admin: api_token(&app, "acme", "admin@acme.example").await,
+        manager: api_token(&app, "acme", "manager@acme.example").await,
+        rep: api_token(&app, "acme", "rep@acme.example").await,
+    };
+    let product = Api::with_key(&app, "acme", &tokens.admin)
+        .created(
+            "/api/v1/products",
             json!({ "sku": "SRV-1", "name": "Server", "category": "Hardware",
-                     "list_price": "1000.00", "unit_cost": "600", "max_discount_percent": "10",
-                     "margin_target_percent": "30" }),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{product}");
-    let (status, deal) = call(
-        &app,
-        &rep,
-        Method::POST,
-        "/api/v1/deals",
-        Some(json!({ "name": "Rack refresh" })),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{deal}");
+                    "list_price": "1000.00", "unit_cost": "600", "max_discount_percent": "10",
+                    "margin_target_percent": "30" }),
+        )
+        .await;
+    let deal = Api::with_key(&app, "acme", &tokens.rep)
+        .deal(json!({ "name": "Rack refresh" }))
+        .await;
     Setup {
         app,
         db,
-        admin,
-        manager,
-        rep,
-        product: product["id"].as_str().unwrap().to_owned(),
-        deal: deal["id"].as_str().unwrap().to_owned(),
+        tokens,
+        product: id(&product),
+        deal: id(&deal),
     }
 }
 
 #[tokio::test]
 async fn a_rep_over_the_discount_limit_is_refused_with_the_limit_named_and_a_manager_is_not() {
     let s = setup().await;
+    let (rep, manager) = (s.rep(), s.manager());
     let lines = format!("/api/v1/deals/{}/lines", s.deal);
-    let (status, body) = call(
-        &s.app,
-        &s.rep,
-        Method::POST,
-        &lines,
-        Some(
+    let (status, body) = rep
+        .post(
+            &lines,
             json!({ "product_id": s.product, "quantity": "2", "unit_price": "850",
-                     "override_reason": "Big customer" }),
-        ),
-    )
-    .await;
+                    "override_reason": "Big customer" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let messages = errors_for(&body, "unit_price");
     assert!(
@@ -110,75 +115,55 @@ async fn a_rep_over_the_discount_limit_is_refused_with_the_limit_named_and_a_man
         "{body}"
     );
     // Within the limit: yes, and the amount follows.
-    let (status, body) = call(
-        &s.app,
-        &s.rep,
-        Method::POST,
-        &lines,
-        Some(
+    let body = rep
+        .created(
+            &lines,
             json!({ "product_id": s.product, "quantity": "2", "unit_price": "900",
-                     "override_reason": "Big customer" }),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+                    "override_reason": "Big customer" }),
+        )
+        .await;
     assert_eq!(body["amount"], "1800.00");
     assert_eq!(body["items"][0]["discount_percent"], "10");
     // 1800 - 2 x 600 = 600, a third: over the 30 % target.
     assert_eq!(body["items"][0]["under_margin_target"], false);
-    let line = body["items"][0]["id"].as_str().unwrap().to_owned();
+    let line = id(&body["items"][0]);
 
     // A manager gives 50 % on the rep's deal.
-    let (status, body) = call(
-        &s.app,
-        &s.manager,
-        Method::PATCH,
-        &format!("{lines}/{line}"),
-        Some(json!({ "version": 1, "unit_price": "500", "override_reason": "Strategic" })),
-    )
-    .await;
+    let (status, body) = manager
+        .patch(
+            &format!("{lines}/{line}"),
+            json!({ "version": 1, "unit_price": "500", "override_reason": "Strategic" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["amount"], "1000.00");
     assert_eq!(body["items"][0]["under_margin_target"], true);
     // With lines, the deal's amount is theirs: a save typing another is refused at the field.
     let deal = format!("/api/v1/deals/{}", s.deal);
-    let (_, current) = call(&s.app, &s.manager, Method::GET, &deal, None).await;
-    let (status, body) = call(
-        &s.app,
-        &s.manager,
-        Method::PATCH,
-        &deal,
-        Some(json!({ "version": current["version"], "amount": "5" })),
-    )
-    .await;
+    let current = manager.ok(&deal).await;
+    let (status, body) = manager
+        .patch(
+            &deal,
+            json!({ "version": current["version"], "amount": "5" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
-        errors_for(&body, "amount")
-            .iter()
-            .any(|m| m.contains("sum of its product lines")),
+        has_error(&body, "amount", "sum of its product lines"),
         "{body}"
     );
     // A stale version is 409 with the lines as they are.
-    let (status, body) = call(
-        &s.app,
-        &s.rep,
-        Method::PATCH,
-        &format!("{lines}/{line}"),
-        Some(json!({ "version": 1, "quantity": "3" })),
-    )
-    .await;
+    let (status, body) = rep
+        .patch(
+            &format!("{lines}/{line}"),
+            json!({ "version": 1, "quantity": "3" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["current"]["items"][0]["version"], 2);
 
     // Removing the line leaves the amount to be typed again; it is in the deal's audit trail.
-    let (status, body) = call(
-        &s.app,
-        &s.rep,
-        Method::DELETE,
-        &format!("{lines}/{line}?version=2"),
-        None,
-    )
-    .await;
+    let (status, body) = rep.delete(&format!("{lines}/{line}?version=2")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["items"], json!([]));
     assert_eq!(body["amount"], Value::Null);
@@ -187,6 +172,7 @@ async fn a_rep_over_the_discount_limit_is_refused_with_the_limit_named_and_a_man
 #[tokio::test]
 async fn bad_quantities_and_prices_and_inactive_products_are_refused_clearly() {
     let s = setup().await;
+    let (admin, manager, rep) = (s.admin(), s.manager(), s.rep());
     let lines = format!("/api/v1/deals/{}/lines", s.deal);
     for (quantity, price, field, says) in [
         ("0", "", "quantity", "at least 1"),
@@ -203,17 +189,13 @@ async fn bad_quantities_and_prices_and_inactive_products_are_refused_clearly() {
         ("2", "10000000.01", "unit_price", "at most 10,000,000"),
         ("2", "12,50", "unit_price", "not an amount"),
     ] {
-        let (status, body) = call(
-            &s.app,
-            &s.manager,
-            Method::POST,
-            &lines,
-            Some(
+        let (status, body) = manager
+            .post(
+                &lines,
                 json!({ "product_id": s.product, "quantity": quantity, "unit_price": price,
-                         "override_reason": "Test" }),
-            ),
-        )
-        .await;
+                        "override_reason": "Test" }),
+            )
+            .await;
         assert_eq!(
             status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -228,63 +210,40 @@ async fn bad_quantities_and_prices_and_inactive_products_are_refused_clearly() {
         );
     }
     // Inactive: refused, by name.
-    let (_, product) = call(
-        &s.app,
-        &s.admin,
-        Method::GET,
-        &format!("/api/v1/products/{}", s.product),
-        None,
-    )
-    .await;
-    let (status, body) = call(
-        &s.app,
-        &s.admin,
-        Method::PUT,
-        &format!("/api/v1/products/{}", s.product),
-        Some(
-            json!({ "version": product["version"], "sku": "SRV-1", "name": "Server",
-                     "active": false }),
-        ),
-    )
-    .await;
+    let product = format!("/api/v1/products/{}", s.product);
+    let current = admin.ok(&product).await;
+    let (status, body) = admin
+        .put(
+            &product,
+            json!({ "version": current["version"], "sku": "SRV-1", "name": "Server",
+                    "active": false }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = call(
-        &s.app,
-        &s.manager,
-        Method::POST,
-        &lines,
-        Some(json!({ "product_id": s.product, "quantity": "1" })),
-    )
-    .await;
+    let (status, body) = manager
+        .post(&lines, json!({ "product_id": s.product, "quantity": "1" }))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
         errors_for(&body, "product_id")[0].contains("inactive"),
         "{body}"
     );
     // The catalog filter sees it as inactive; a rep cannot change the catalog.
-    let (_, list) = call(
-        &s.app,
-        &s.rep,
-        Method::GET,
-        "/api/v1/products?active=false&search=srv",
-        None,
-    )
-    .await;
+    let list = rep.ok("/api/v1/products?active=false&search=srv").await;
     assert_eq!(list["items"][0]["sku"], "SRV-1", "{list}");
-    let (status, _) = call(
-        &s.app,
-        &s.rep,
-        Method::PUT,
-        &format!("/api/v1/products/{}", s.product),
-        Some(json!({ "version": 2, "sku": "SRV-1", "name": "Mine", "active": true })),
-    )
-    .await;
+    let (status, _) = rep
+        .put(
+            &product,
+            json!({ "version": 2, "sku": "SRV-1", "name": "Mine", "active": true }),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn a_blueprint_change_needs_the_step_up_and_writes_the_history() {
     let s = setup().await;
+    let (admin, manager) = (s.admin(), s.manager());
     let path = format!("/api/v1/products/{}/blueprint", s.product);
     let change = |password: &str| {
         json!({ "version": 1, "list_price": "1100", "unit_cost": "650",
@@ -292,42 +251,23 @@ async fn a_blueprint_change_needs_the_step_up_and_writes_the_history() {
                 "reason": "Supplier increase", "password": password })
     };
     // Without the proof (no mail server here: the password), or with a wrong one: refused.
-    let (status, body) = call(&s.app, &s.admin, Method::PUT, &path, Some(change(""))).await;
+    let (status, body) = admin.put(&path, change("")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(!errors_for(&body, "password").is_empty(), "{body}");
-    let (status, body) = call(&s.app, &s.admin, Method::PUT, &path, Some(change("wrong"))).await;
+    let (status, body) = admin.put(&path, change("wrong")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     // A manager may not, whatever they send.
-    let (status, _) = call(
-        &s.app,
-        &s.manager,
-        Method::PUT,
-        &path,
-        Some(change(DEMO_PASSWORD)),
-    )
-    .await;
+    let (status, _) = manager.put(&path, change(DEMO_PASSWORD)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = call(
-        &s.app,
-        &s.admin,
-        Method::PUT,
-        &path,
-        Some(change(DEMO_PASSWORD)),
-    )
-    .await;
+    let (status, body) = admin.put(&path, change(DEMO_PASSWORD)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["list_price"], "1100.00");
     assert_eq!(body["max_discount_percent"], "5.00");
 
-    let (status, history) = call(
-        &s.app,
-        &s.rep,
-        Method::GET,
-        &format!("/api/v1/products/{}/price-history", s.product),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{history}");
+    let history = s
+        .rep()
+        .ok(&format!("/api/v1/products/{}/price-history", s.product))
+        .await;
     let reasons: Vec<&str> = history
         .as_array()
         .unwrap()
@@ -363,9 +303,7 @@ async fn the_catalog_pages_and_the_deal_lines_partial_work_over_htmx() {
             ],
         )
         .await;
-    assert_eq!(created.status(), StatusCode::SEE_OTHER);
-    let location = created.headers()["location"].to_str().unwrap().to_owned();
-    let (status, html) = admin.page(&location).await;
+    let (status, html) = admin.page(&location(&created)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Product created."), "{html}");
     assert!(
@@ -408,32 +346,27 @@ async fn the_catalog_pages_and_the_deal_lines_partial_work_over_htmx() {
     let (status, html) = rep.page(&lines).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("No product on this deal yet"), "{html}");
-    let added = rep
-        .htmx_submit(
-            &lines,
-            &[
-                ("product_id", &s.product),
-                ("quantity", "2"),
-                ("unit_price", ""),
-                ("override_reason", ""),
-            ],
-        )
-        .await;
-    let (status, html) = (added.status(), added.text().await.unwrap());
-    assert_eq!(status, StatusCode::OK, "{html}");
+    let html = htmx_lines(
+        &rep,
+        &lines,
+        &[
+            ("product_id", &s.product),
+            ("quantity", "2"),
+            ("unit_price", ""),
+            ("override_reason", ""),
+        ],
+    )
+    .await;
     assert!(html.starts_with("<section id=\"deal-lines\"") || html.contains("id=\"deal-lines\""));
     assert!(!html.contains("<html"), "a partial, not a page");
     assert!(html.contains("2000.00 USD"), "{html}");
     // A fractional quantity: refused at its field, the input kept, the total unchanged.
-    let fractional = rep
-        .htmx_submit(&lines, &[("product_id", &s.product), ("quantity", "1.5")])
-        .await;
-    let (status, html) = (fractional.status(), fractional.text().await.unwrap());
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "htmx swaps the partial with its errors"
-    );
+    let html = htmx_lines(
+        &rep,
+        &lines,
+        &[("product_id", &s.product), ("quantity", "1.5")],
+    )
+    .await;
     assert!(
         html.contains("value=\"1.5\"") && html.contains("not a whole number"),
         "{html}"
@@ -444,67 +377,46 @@ async fn the_catalog_pages_and_the_deal_lines_partial_work_over_htmx() {
         .nth(1)
         .map(|rest| rest[..36].to_owned())
         .unwrap();
-    let overridden = rep
-        .htmx_submit(
-            &format!("{lines}/{line_id}"),
-            &[
-                ("version", "1"),
-                ("quantity", "2"),
-                ("unit_price", "950"),
-                ("override_reason", "Loyal <customer>"),
-            ],
-        )
-        .await;
-    let (status, html) = (overridden.status(), overridden.text().await.unwrap());
-    assert_eq!(status, StatusCode::OK, "{html}");
+    let html = htmx_lines(
+        &rep,
+        &format!("{lines}/{line_id}"),
+        &[
+            ("version", "1"),
+            ("quantity", "2"),
+            ("unit_price", "950"),
+            ("override_reason", "Loyal <customer>"),
+        ],
+    )
+    .await;
     assert!(
         html.contains("1900.00 USD") && html.contains("Loyal &#60;customer&#62;"),
         "{html}"
     );
     // The deal itself says the same amount.
-    let (_, deal) = call(
-        &s.app,
-        &s.rep,
-        Method::GET,
-        &format!("/api/v1/deals/{}", s.deal),
-        None,
-    )
-    .await;
+    let deal = s.rep().ok(&format!("/api/v1/deals/{}", s.deal)).await;
     assert_eq!(deal["amount"], "1900.00");
 }
 
 #[tokio::test]
 async fn a_deal_is_created_with_its_lines_at_once_and_each_line_change_is_in_its_history() {
     let s = setup().await;
+    let rep = s.rep();
     // Created with two lines: the amount is their total, in the same transaction.
-    let (status, deal) = call(
-        &s.app,
-        &s.rep,
-        Method::POST,
-        "/api/v1/deals",
-        Some(json!({ "name": "Two servers", "lines": [
+    let deal = rep
+        .deal(json!({ "name": "Two servers", "lines": [
             { "product_id": s.product, "quantity": "3" },
             { "product_id": s.product, "quantity": "1", "unit_price": "950",
               "override_reason": "Bundle" },
-        ] })),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{deal}");
+        ] }))
+        .await;
     assert_eq!(deal["amount"], "3950.00");
-    let id = deal["id"].as_str().unwrap().to_owned();
-    let (_, lines) = call(
-        &s.app,
-        &s.rep,
-        Method::GET,
-        &format!("/api/v1/deals/{id}/lines"),
-        None,
-    )
-    .await;
+    let id = id(&deal);
+    let lines = rep.ok(&format!("/api/v1/deals/{id}/lines")).await;
     assert_eq!(lines["items"].as_array().map(Vec::len), Some(2), "{lines}");
 
     // Refused lines name their field and create nothing: not the deal, not a line.
     let count_deals = || async {
-        let (_, list) = call(&s.app, &s.rep, Method::GET, "/api/v1/deals?limit=100", None).await;
+        let list = rep.ok("/api/v1/deals?limit=100").await;
         list["items"].as_array().map_or(0, Vec::len)
     };
     let before = count_deals().await;
@@ -536,31 +448,23 @@ async fn a_deal_is_created_with_its_lines_at_once_and_each_line_change_is_in_its
             "their total",
         ),
     ] {
-        let (status, body) = call(
-            &s.app,
-            &s.rep,
-            Method::POST,
-            "/api/v1/deals",
-            Some(json!({ "name": "Refused", "amount": amount, "lines": lines })),
-        )
-        .await;
+        let (status, body) = rep
+            .post(
+                "/api/v1/deals",
+                json!({ "name": "Refused", "amount": amount, "lines": lines }),
+            )
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-        let messages = errors_for(&body, field);
-        assert!(
-            messages.iter().any(|m| m.contains(says)),
-            "{field}: {says} in {body}"
-        );
+        assert!(has_error(&body, field, says), "{field}: {says} in {body}");
     }
     assert_eq!(count_deals().await, before);
     // Lines change through the lines, never through an edit of the deal.
-    let (status, body) = call(
-        &s.app,
-        &s.rep,
-        Method::PATCH,
-        &format!("/api/v1/deals/{id}"),
-        Some(json!({ "version": deal["version"], "lines": [] })),
-    )
-    .await;
+    let (status, body) = rep
+        .patch(
+            &format!("/api/v1/deals/{id}"),
+            json!({ "version": deal["version"], "lines": [] }),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(!errors_for(&body, "lines").is_empty(), "{body}");
 
@@ -573,38 +477,23 @@ async fn a_deal_is_created_with_its_lines_at_once_and_each_line_change_is_in_its
         .unwrap();
     let first_id = first["id"].as_str().unwrap();
     let path = format!("/api/v1/deals/{id}/lines/{first_id}");
-    let (status, body) = call(
-        &s.app,
-        &s.rep,
-        Method::PATCH,
-        &path,
-        Some(json!({ "version": 1, "quantity": "4" })),
-    )
-    .await;
+    let (status, body) = rep
+        .patch(&path, json!({ "version": 1, "quantity": "4" }))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = call(
-        &s.app,
-        &s.rep,
-        Method::PATCH,
-        &path,
-        Some(json!({ "version": 2, "unit_price": "920", "override_reason": "Volume" })),
-    )
-    .await;
+    let (status, body) = rep
+        .patch(
+            &path,
+            json!({ "version": 2, "unit_price": "920", "override_reason": "Volume" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = call(
-        &s.app,
-        &s.rep,
-        Method::DELETE,
-        &format!("{path}?version=3"),
-        None,
-    )
-    .await;
+    let (status, body) = rep.delete(&format!("{path}?version=3")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["amount"], "950.00");
 
     let history = format!("/api/v1/deals/{id}/line-history");
-    let (status, page) = call(&s.app, &s.rep, Method::GET, &history, None).await;
-    assert_eq!(status, StatusCode::OK, "{page}");
+    let page = rep.ok(&history).await;
     let items = page["items"].as_array().unwrap();
     let kinds: Vec<&str> = items
         .iter()
@@ -632,44 +521,23 @@ async fn a_deal_is_created_with_its_lines_at_once_and_each_line_change_is_in_its
         .iter()
         .all(|c| c["changed_by_name"].as_str().is_some() && c["sku"] == "SRV-1"));
     // Keyset pages: two at a time reach all five, newest first.
-    let mut seen = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let url = match &after {
-            Some(cursor) => format!("{history}?limit=2&after={cursor}"),
-            None => format!("{history}?limit=2"),
-        };
-        let (_, page) = call(&s.app, &s.rep, Method::GET, &url, None).await;
-        for item in page["items"].as_array().unwrap() {
-            seen.push(item["id"].as_str().unwrap().to_owned());
-        }
-        match page["next"].as_str() {
-            Some(next) => after = Some(next.to_owned()),
-            None => break,
-        }
-    }
-    let all: Vec<String> = items
+    let seen: Vec<String> = rep
+        .all(&format!("{history}?limit=2"))
+        .await
         .iter()
-        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .map(crate::helpers::id)
         .collect();
+    let all: Vec<String> = items.iter().map(crate::helpers::id).collect();
     assert_eq!(seen, all);
 
     // Another rep learns nothing of it.
-    let rep2 = crate::helpers::api_token(&s.app, "acme", "rep2@acme.example").await;
-    let (status, _) = call(&s.app, &rep2, Method::GET, &history, None).await;
+    let rep2 = Api::sign_in(&s.app, "acme", "rep2").await;
+    let (status, _) = rep2.get(&history).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // The deal's page shows the history, the price's reason and who.
     let browser = Member::sign_in(&s.app, "acme", "rep@acme.example").await;
-    let html = browser
-        .get(browser.url(&format!("/deals/{id}/lines")))
-        .header("HX-Request", "true")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = browser.htmx_get(&format!("/deals/{id}/lines")).await;
     for text in [
         "Product changes",
         "Removed Server",
@@ -777,14 +645,7 @@ async fn the_new_deal_form_takes_products_with_a_picker_that_works_without_scrip
         .next()
         .unwrap()
         .to_owned();
-    let (_, deal) = call(
-        &s.app,
-        &s.rep,
-        Method::GET,
-        &format!("/api/v1/deals/{id}"),
-        None,
-    )
-    .await;
+    let deal = s.rep().ok(&format!("/api/v1/deals/{id}")).await;
     assert_eq!(deal["amount"], "3000.00", "{deal}");
     let (_, html) = rep.page(&format!("/deals/{id}/lines")).await;
     assert!(
@@ -796,6 +657,7 @@ async fn the_new_deal_form_takes_products_with_a_picker_that_works_without_scrip
 #[tokio::test]
 async fn at_least_one_product_is_a_stage_requirement_on_the_deal_page_the_board_and_the_api() {
     let s = setup().await;
+    let rep = s.rep();
     // The next open stage of the setup deal's process asks for a product, and nothing else.
     let (process, lead, name): (uuid::Uuid, uuid::Uuid, String) = sqlx::query_as(
         "update deal_stages set requires_product = true, requires_amount = false,
@@ -810,49 +672,35 @@ async fn at_least_one_product_is_a_stage_requirement_on_the_deal_page_the_board_
     .await
     .unwrap();
     // Created in that stage without a product: refused.
-    let (status, body) = call(
-        &s.app,
-        &s.rep,
-        Method::POST,
-        "/api/v1/deals",
-        Some(json!({ "name": "Straight to contract", "stage_id": lead,
-                     "contacts": [] })),
-    )
-    .await;
+    let (status, body) = rep
+        .post(
+            "/api/v1/deals",
+            json!({ "name": "Straight to contract", "stage_id": lead, "contacts": [] }),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
-        errors_for(&body, "line_items")
-            .iter()
-            .any(|m| m.contains("needs at least one product")),
+        has_error(&body, "line_items", "needs at least one product"),
         "{body}"
     );
     // The API move of the setup's deal (no lines) is refused, naming it.
-    let (_, deal) = call(
-        &s.app,
-        &s.rep,
-        Method::GET,
-        &format!("/api/v1/deals/{}", s.deal),
-        None,
-    )
-    .await;
-    let (status, body) = call(
-        &s.app,
-        &s.rep,
-        Method::POST,
-        &format!("/api/v1/deals/{}/stage", s.deal),
-        Some(json!({ "stage_id": lead, "version": deal["version"] })),
-    )
-    .await;
+    let deal_path = format!("/api/v1/deals/{}", s.deal);
+    let move_path = format!("{deal_path}/stage");
+    let deal = rep.ok(&deal_path).await;
+    let (status, body) = rep
+        .post(
+            &move_path,
+            json!({ "stage_id": lead, "version": deal["version"] }),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
-        errors_for(&body, "line_items")
-            .iter()
-            .any(|m| m.contains("needs at least one product")),
+        has_error(&body, "line_items", "needs at least one product"),
         "{body}"
     );
     // The deal page: refused with the reason and a way to add a product.
-    let rep = Member::sign_in(&s.app, "acme", "rep@acme.example").await;
-    let response = rep
+    let browser = Member::sign_in(&s.app, "acme", "rep@acme.example").await;
+    let response = browser
         .submit(
             &format!("/deals/{}/stage", s.deal),
             &[
@@ -868,7 +716,7 @@ async fn at_least_one_product_is_a_stage_requirement_on_the_deal_page_the_board_
         "{html}"
     );
     // The board: not moved, with the reason said.
-    let response = rep
+    let response = browser
         .submit(
             &format!("/board/{process}/move"),
             &[
@@ -886,31 +734,18 @@ async fn at_least_one_product_is_a_stage_requirement_on_the_deal_page_the_board_
         "{html}"
     );
     // With a product on it, the move is made.
-    let (status, _) = call(
-        &s.app,
-        &s.rep,
-        Method::POST,
-        &format!("/api/v1/deals/{}/lines", s.deal),
-        Some(json!({ "product_id": s.product, "quantity": "1" })),
+    rep.created(
+        &format!("{deal_path}/lines"),
+        json!({ "product_id": s.product, "quantity": "1" }),
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let (_, deal) = call(
-        &s.app,
-        &s.rep,
-        Method::GET,
-        &format!("/api/v1/deals/{}", s.deal),
-        None,
-    )
-    .await;
-    let (status, body) = call(
-        &s.app,
-        &s.rep,
-        Method::POST,
-        &format!("/api/v1/deals/{}/stage", s.deal),
-        Some(json!({ "stage_id": lead, "version": deal["version"] })),
-    )
-    .await;
+    let deal = rep.ok(&deal_path).await;
+    let (status, body) = rep
+        .post(
+            &move_path,
+            json!({ "stage_id": lead, "version": deal["version"] }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["stage_name"], name);
 }
@@ -918,48 +753,32 @@ async fn at_least_one_product_is_a_stage_requirement_on_the_deal_page_the_board_
 #[tokio::test]
 async fn products_carry_the_workspace_s_custom_fields_on_the_api_the_form_and_the_page() {
     let s = setup().await;
+    let admin = s.admin();
     for body in [
         json!({ "entity": "product", "label": "Warranty", "kind": "text" }),
         json!({ "entity": "product", "label": "Seats", "kind": "number" }),
     ] {
-        let (status, body) = call(
-            &s.app,
-            &s.admin,
-            Method::POST,
-            "/api/v1/custom-fields",
-            Some(body),
+        admin.created("/api/v1/custom-fields", body).await;
+    }
+    let product = admin
+        .created(
+            "/api/v1/products",
+            json!({ "sku": "LIC-1", "name": "Licence", "list_price": "99",
+                    "custom_fields": { "warranty": "3 years", "seats": "25" } }),
         )
         .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-    }
-    let (status, product) = call(
-        &s.app,
-        &s.admin,
-        Method::POST,
-        "/api/v1/products",
-        Some(
-            json!({ "sku": "LIC-1", "name": "Licence", "list_price": "99",
-                     "custom_fields": { "warranty": "3 years", "seats": "25" } }),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{product}");
     assert_eq!(
         product["custom_fields"],
         json!({ "warranty": "3 years", "seats": 25 })
     );
-    let id = product["id"].as_str().unwrap().to_owned();
-    let (status, body) = call(
-        &s.app,
-        &s.admin,
-        Method::POST,
-        "/api/v1/products",
-        Some(
+    let id = id(&product);
+    let (status, body) = admin
+        .post(
+            "/api/v1/products",
             json!({ "sku": "LIC-2", "name": "Licence 2", "list_price": "99",
-                     "custom_fields": { "seats": "many" } }),
-        ),
-    )
-    .await;
+                    "custom_fields": { "seats": "many" } }),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
         !errors_for(&body, "custom_fields.seats").is_empty(),
@@ -967,17 +786,17 @@ async fn products_carry_the_workspace_s_custom_fields_on_the_api_the_form_and_th
     );
 
     // The page shows them; the edit form changes one and keeps input when refused.
-    let admin = Member::sign_in(&s.app, "acme", "admin@acme.example").await;
-    let (_, page) = admin.page(&format!("/products/{id}")).await;
+    let browser = Member::sign_in(&s.app, "acme", "admin@acme.example").await;
+    let (_, page) = browser.page(&format!("/products/{id}")).await;
     assert!(
         page.contains("<dt>Warranty</dt><dd class=\"wrap\">3 years</dd>")
             && page.contains("name=\"custom_fields.seats\" type=\"number\" value=\"25\""),
         "{page}"
     );
     let save = |seats: &'static str| {
-        let (admin, path) = (&admin, format!("/products/{id}"));
+        let (browser, path) = (&browser, format!("/products/{id}"));
         async move {
-            let response = admin
+            let response = browser
                 .submit(
                     &path,
                     &[
@@ -1001,19 +820,12 @@ async fn products_carry_the_workspace_s_custom_fields_on_the_api_the_form_and_th
     );
     let (status, _) = save("30").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let (_, product) = call(
-        &s.app,
-        &s.rep,
-        Method::GET,
-        &format!("/api/v1/products/{id}"),
-        None,
-    )
-    .await;
+    let product = s.rep().ok(&format!("/api/v1/products/{id}")).await;
     assert_eq!(
         product["custom_fields"],
         json!({ "warranty": "5 years", "seats": 30 })
     );
     // The new-product form has them too.
-    let (_, list) = admin.page("/products").await;
+    let (_, list) = browser.page("/products").await;
     assert!(list.contains("name=\"custom_fields.warranty\""), "{list}");
 }
