@@ -5,13 +5,11 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use aura_platform::demo::DEMO_PASSWORD;
-use fantoccini::Locator;
 use serde_json::Value;
 
-use crate::browser::Browser;
+use crate::browser::{poll_until, Browser, ENTER};
 use crate::helpers::TestApp;
 
 /// Pages a crawl opens at most: enough for one of each kind of page the member can reach.
@@ -86,13 +84,8 @@ fn kind_of(url: &reqwest::Url) -> String {
 /// The same-host links of the open page.
 async fn links(browser: &Browser, origin: &reqwest::Url) -> Vec<reqwest::Url> {
     let hrefs = browser
-        .client
-        .execute(
-            "return Array.from(document.querySelectorAll('a[href]'), (a) => a.href)",
-            vec![],
-        )
-        .await
-        .unwrap();
+        .run_script("return Array.from(document.querySelectorAll('a[href]'), (a) => a.href)")
+        .await;
     hrefs
         .as_array()
         .into_iter()
@@ -121,12 +114,8 @@ async fn crawl(browser: &Browser, start: &str, skip: &[&str]) -> usize {
             break;
         }
         visited += 1;
-        browser.client.goto(url.as_str()).await.unwrap();
-        wait_for_load(browser).await;
-        let heading = match browser.client.find(Locator::Css("h1")).await {
-            Ok(h1) => h1.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
+        open_loaded(browser, url.as_str()).await;
+        let heading = browser.current_text("h1").await;
         if ["Not found", "Something went wrong", "Not allowed"].contains(&heading.as_str()) {
             problems.push(format!("{}: an error page ({heading})", url.path()));
         }
@@ -150,31 +139,23 @@ async fn crawl(browser: &Browser, start: &str, skip: &[&str]) -> usize {
     visited
 }
 
+/// Waits until the open page has loaded, scripts and styles too.
 async fn wait_for_load(browser: &Browser) {
-    let started = Instant::now();
-    loop {
-        let state = browser
-            .client
-            .execute("return document.readyState", vec![])
-            .await
-            .unwrap();
-        if state.as_str() == Some("complete") {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "a page never loaded"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    poll_until("a page never loaded", || async {
+        browser.run_script("return document.readyState").await == "complete"
+    })
+    .await;
+}
+
+/// Opens `url` and waits for it to load.
+async fn open_loaded(browser: &Browser, url: &str) {
+    browser.open(url).await;
+    wait_for_load(browser).await;
 }
 
 async fn crawl_workspace_as(email: &str, width: u32) {
     let (app, _db) = TestApp::builder().demo().spawn().await;
-    let browser = Browser::start(width).await;
-    browser
-        .sign_in(&app.workspace_url("acme", "/login"), email, DEMO_PASSWORD)
-        .await;
+    let browser = Browser::signed_in_to_acme(width, &app, email).await;
     browser.expect_heading_starting("Welcome, ").await;
     // Pages that leave the workspace or end the session are not the crawl's to follow.
     let visited = crawl(
@@ -230,14 +211,7 @@ async fn the_export_page_has_no_axe_violations_at_1280_and_375_px() {
     .await
     .unwrap();
     for width in [1280, 375] {
-        let browser = Browser::start(width).await;
-        browser
-            .sign_in(
-                &app.workspace_url("acme", "/login"),
-                "admin@acme.example",
-                DEMO_PASSWORD,
-            )
-            .await;
+        let browser = Browser::signed_in_to_acme(width, &app, "admin@acme.example").await;
         browser.expect_heading_starting("Welcome, ").await;
         // The page alone: every link out of it is skipped.
         let visited = crawl(
@@ -295,45 +269,21 @@ async fn the_operator_console_has_no_axe_violations_at_1280_and_320_px() {
             "the operator crawl reached only {visited} pages"
         );
         for path in ["/workspaces", "/platform"] {
-            browser.client.goto(&app.url(path)).await.unwrap();
-            wait_for_load(&browser).await;
-            let wider = browser
-                .client
-                .execute(
-                    "return document.documentElement.scrollWidth > document.documentElement.clientWidth",
-                    vec![],
-                )
-                .await
-                .unwrap();
-            assert_eq!(
-                wider.as_bool(),
-                Some(false),
+            open_loaded(&browser, &app.url(path)).await;
+            assert!(
+                !browser.overflows_horizontally().await,
                 "{path} overflows at {width} px"
             );
         }
         // The search, by keyboard alone: type into the field and press Enter.
-        browser.client.goto(&app.url("/workspaces")).await.unwrap();
+        open_loaded(&browser, &app.url("/workspaces")).await;
+        browser.type_into("q", &format!("glo{ENTER}")).await;
+        poll_until("Enter did not search", || async {
+            browser.current_url().await.as_str().contains("q=glo")
+        })
+        .await;
         wait_for_load(&browser).await;
-        let field = browser.client.find(Locator::Id("q")).await.unwrap();
-        field.send_keys("glo\u{E007}").await.unwrap();
-        let started = Instant::now();
-        while !browser
-            .client
-            .current_url()
-            .await
-            .unwrap()
-            .as_str()
-            .contains("q=glo")
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "Enter did not search"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        wait_for_load(&browser).await;
-        let table = browser.client.find(Locator::Css("table")).await.unwrap();
-        let text = table.text().await.unwrap();
+        let text = browser.text_of("table").await;
         assert!(
             text.contains("Globex Ltd") && !text.contains("Acme Corporation"),
             "{text}"
@@ -377,23 +327,11 @@ async fn the_import_pages_have_no_axe_violations_at_1280_and_375_px() {
     assert_eq!(started.status(), reqwest::StatusCode::SEE_OTHER);
     let axe = axe_source();
     for width in [1280, 375] {
-        let browser = Browser::start(width).await;
-        browser
-            .sign_in(
-                &app.workspace_url("acme", "/login"),
-                "manager@acme.example",
-                DEMO_PASSWORD,
-            )
-            .await;
+        let browser = Browser::signed_in_to_acme(width, &app, "manager@acme.example").await;
         browser.expect_heading_starting("Welcome, ").await;
         let mut problems = Vec::new();
         for path in ["/imports", previewed.as_str(), finished.as_str()] {
-            browser
-                .client
-                .goto(&app.workspace_url("acme", path))
-                .await
-                .unwrap();
-            wait_for_load(&browser).await;
+            open_loaded(&browser, &app.workspace_url("acme", path)).await;
             for violation in violations(&browser, &axe).await {
                 problems.push(format!("{path} at {width} px: {violation}"));
             }

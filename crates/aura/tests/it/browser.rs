@@ -2,14 +2,22 @@
 //! by Debian's `chromedriver`.
 
 use crate::helpers::{verification_link, Member, TestApp};
+use std::future::Future;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aura_platform::demo::DEMO_PASSWORD;
+use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use serde_json::json;
+use serde_json::{json, Value};
+
+/// The Enter key, for `send_keys`.
+pub(crate) const ENTER: &str = "\u{E007}";
+/// The Escape key, for `send_keys`.
+const ESCAPE: &str = "\u{E00C}";
 
 /// A headless Chromium session; the driver process ends with it.
 pub(crate) struct Browser {
@@ -73,7 +81,7 @@ impl Browser {
     pub(crate) async fn console_errors(&self) -> Vec<String> {
         let session = self.client.session_id().await.unwrap().unwrap();
         // chromedriver's own log endpoint: WebDriver has none.
-        let log: serde_json::Value = reqwest::Client::new()
+        let log: Value = reqwest::Client::new()
             .post(format!(
                 "http://127.0.0.1:{}/session/{session}/se/log",
                 self.driver_port
@@ -94,100 +102,244 @@ impl Browser {
             .collect()
     }
 
-    async fn text_of(&self, css: &str) -> String {
-        let element = self
-            .client
-            .wait()
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap();
+    /// Opens `url` in the window (WebDriver returns once it has loaded).
+    pub(crate) async fn open(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    /// The address of the open page.
+    pub(crate) async fn current_url(&self) -> reqwest::Url {
+        self.client.current_url().await.unwrap()
+    }
+
+    /// Runs `script` in the page and answers what it returns.
+    pub(crate) async fn run_script(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// The element `locator` finds now.
+    async fn find(&self, locator: Locator<'_>) -> Element {
+        self.client.find(locator).await.unwrap()
+    }
+
+    /// Whether `css` finds an element now.
+    async fn has(&self, css: &str) -> bool {
+        self.client.find(Locator::Css(css)).await.is_ok()
+    }
+
+    /// The element `locator` finds, waiting for it to appear.
+    async fn wait_for(&self, locator: Locator<'_>) -> Element {
+        self.client.wait().for_element(locator).await.unwrap()
+    }
+
+    /// The open page's root element: gone once the browser has left the page (see [`left`]).
+    async fn page_root(&self) -> Element {
+        self.find(Locator::Css("html")).await
+    }
+
+    /// The text of `css`, waiting for it to appear.
+    pub(crate) async fn text_of(&self, css: &str) -> String {
+        let element = self.wait_for(Locator::Css(css)).await;
         element.text().await.unwrap()
     }
 
-    /// Whether the page is wider than the window (a horizontal scroll bar at this width).
-    async fn overflows_horizontally(&self) -> bool {
-        let value = self
-            .client
-            .execute(
-                "return document.documentElement.scrollWidth > document.documentElement.clientWidth",
-                vec![],
-            )
-            .await
-            .unwrap();
-        value.as_bool().unwrap()
+    /// The text of `css` as it is now: empty while it is missing, or stale because the page is
+    /// mid-navigation or htmx is swapping it.
+    pub(crate) async fn current_text(&self, css: &str) -> String {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
     }
 
+    /// The texts of every element `css` finds now, in page order.
+    async fn texts_of(&self, css: &str) -> Vec<String> {
+        let mut texts = Vec::new();
+        for element in self.client.find_all(Locator::Css(css)).await.unwrap() {
+            texts.push(element.text().await.unwrap_or_default());
+        }
+        texts
+    }
+
+    /// How many elements `css` finds now.
+    async fn count_of(&self, css: &str) -> usize {
+        self.client.find_all(Locator::Css(css)).await.unwrap().len()
+    }
+
+    /// The `value` of the field `css`, waiting for it to appear.
+    async fn value_of(&self, css: &str) -> Option<String> {
+        let field = self.wait_for(Locator::Css(css)).await;
+        field.prop("value").await.unwrap()
+    }
+
+    /// Whether the page is wider than the window (a horizontal scroll bar at this width).
+    pub(crate) async fn overflows_horizontally(&self) -> bool {
+        self.run_script(
+            "return document.documentElement.scrollWidth > document.documentElement.clientWidth",
+        )
+        .await
+        .as_bool()
+        .unwrap()
+    }
+
+    /// Replaces the text of the field with id `id`.
     async fn fill(&self, id: &str, text: &str) {
-        let field = self.client.find(Locator::Id(id)).await.unwrap();
+        let field = self.find(Locator::Id(id)).await;
         field.clear().await.unwrap();
         field.send_keys(text).await.unwrap();
+    }
+
+    /// Types `keys` into the element with id `id`, after what it already holds.
+    pub(crate) async fn type_into(&self, id: &str, keys: &str) {
+        let element = self.find(Locator::Id(id)).await;
+        element.send_keys(keys).await.unwrap();
+    }
+
+    /// Types `keys` into the element that has the focus.
+    async fn type_into_focused(&self, keys: &str) {
+        let focused = self.client.active_element().await.unwrap();
+        focused.send_keys(keys).await.unwrap();
+    }
+
+    /// Presses Enter on the element `locator` finds (the keyboard way to follow or press it).
+    async fn press_enter(&self, locator: Locator<'_>) {
+        let element = self.find(locator).await;
+        element.send_keys(ENTER).await.unwrap();
+    }
+
+    /// Chooses the option of value `value` in the select with id `id`, waiting for it to appear.
+    async fn choose(&self, id: &str, value: &str) {
+        let select = self.wait_for(Locator::Id(id)).await;
+        select.select_by_value(value).await.unwrap();
     }
 
     /// Clicks `css` (waiting for it to appear) and waits for the page it leads to: until the
     /// current document is gone, since the next page may well have the same heading.
     async fn click(&self, css: &str) {
-        let old_page = self.client.find(Locator::Css("html")).await.unwrap();
-        let target = self
-            .client
-            .wait()
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap();
+        let old_page = self.page_root().await;
+        let target = self.wait_for(Locator::Css(css)).await;
         target.click().await.unwrap();
-        let started = Instant::now();
-        while old_page.tag_name().await.is_ok() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "clicking {css} led nowhere"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        left(old_page, &format!("clicking {css} led nowhere")).await;
     }
 
-    /// Waits for the page's heading to read `expected` (pages load after each click).
-    pub(crate) async fn expect_heading(&self, expected: &str) {
+    /// Clicks the element `locator` finds and returns at once, for a click that changes the
+    /// page in place (htmx, a dialog, a script): what follows waits for the change.
+    async fn click_in_place(&self, locator: Locator<'_>) {
+        let element = self.find(locator).await;
+        element.click().await.unwrap();
+    }
+
+    /// Drags `handle` onto `target` the way a hand does, in small steps with pauses so
+    /// SortableJS follows it on a busy machine: pressed, moved by `nudge` four times, then
+    /// onto `target` at each of the vertical offsets `approach`, and released.
+    async fn drag(&self, handle: Element, nudge: (f64, f64), target: Element, approach: [f64; 3]) {
+        let pause = || PointerAction::Pause {
+            duration: Duration::from_millis(150),
+        };
+        let step = Some(Duration::from_millis(100));
+        let mut drag = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement {
+                element: handle,
+                duration: None,
+                x: 0.0,
+                y: 0.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(pause());
+        for _ in 0..4 {
+            drag = drag
+                .then(PointerAction::MoveBy {
+                    duration: step,
+                    x: nudge.0,
+                    y: nudge.1,
+                })
+                .then(pause());
+        }
+        for y in approach {
+            drag = drag
+                .then(PointerAction::MoveToElement {
+                    element: target.clone(),
+                    duration: step,
+                    x: 0.0,
+                    y,
+                })
+                .then(pause());
+        }
+        let drag = drag.then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+        self.client.perform_actions(drag).await.unwrap();
+    }
+
+    /// Waits until `script` returns true in the page.
+    async fn until(&self, script: &str) {
         let started = Instant::now();
         loop {
-            // The page may be mid-navigation: a missing or stale heading is just "not yet".
-            let heading = match self.client.find(Locator::Css("h1")).await {
-                Ok(element) => element.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            };
-            if heading == expected {
+            if self.run_script(script).await == Value::Bool(true) {
                 return;
             }
             assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "heading {heading:?}, expected {expected:?}"
+                started.elapsed() < Duration::from_secs(30),
+                "never true: {script}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
+    /// Waits for the page's heading to read `expected` (pages load after each click).
+    pub(crate) async fn expect_heading(&self, expected: &str) {
+        self.wait_for_heading(|heading| heading == expected, &format!("{expected:?}"))
+            .await;
+    }
+
     /// Waits for the page's heading to start with `prefix`.
     pub(crate) async fn expect_heading_starting(&self, prefix: &str) {
+        self.wait_for_heading(
+            |heading| heading.starts_with(prefix),
+            &format!("one starting with {prefix:?}"),
+        )
+        .await;
+    }
+
+    /// Waits for the page's heading to match, failing after 10 s with what it reads and
+    /// what was `expected`.
+    async fn wait_for_heading(&self, matches: impl Fn(&str) -> bool, expected: &str) {
         let started = Instant::now();
         loop {
-            let heading = match self.client.find(Locator::Css("h1")).await {
-                Ok(element) => element.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            };
-            if heading.starts_with(prefix) {
+            // The page may be mid-navigation: a missing or stale heading is just "not yet".
+            let heading = self.current_text("h1").await;
+            if matches(&heading) {
                 return;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(10),
-                "heading {heading:?}, expected one starting with {prefix:?}"
+                "heading {heading:?}, expected {expected}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     pub(crate) async fn sign_in(&self, url: &str, email: &str, password: &str) {
-        self.client.goto(url).await.unwrap();
+        self.open(url).await;
         self.fill("email", email).await;
         self.fill("password", password).await;
         self.click("form.stack button[type=submit]").await;
+    }
+
+    /// Signs in to Acme's workspace as the demo member `email` (the demo password), from its
+    /// sign-in page.
+    pub(crate) async fn sign_in_to_acme(&self, app: &TestApp, email: &str) {
+        self.sign_in(&app.workspace_url("acme", "/login"), email, DEMO_PASSWORD)
+            .await;
+    }
+
+    /// A browser `width` px wide, signed in to Acme's workspace as the demo member `email`.
+    pub(crate) async fn signed_in_to_acme(width: u32, app: &TestApp, email: &str) -> Self {
+        let browser = Self::start(width).await;
+        browser.sign_in_to_acme(app, email).await;
+        browser
     }
 
     /// Opens the header's menu when the window is narrow enough to fold it away.
@@ -213,84 +365,73 @@ impl Browser {
     }
 }
 
+/// Waits until `check` holds, asking every 25 ms; fails saying `failure` after 10 s.
+pub(crate) async fn poll_until<F, Fut>(failure: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < Duration::from_secs(10), "{failure}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Waits until `old_page` (the [`Browser::page_root`] of the page before an action) is gone:
+/// the browser left that page; fails saying `failure` after 10 s.
+async fn left(old_page: Element, failure: &str) {
+    poll_until(failure, || async { old_page.tag_name().await.is_err() }).await;
+}
+
 #[tokio::test]
 async fn a_member_signs_in_and_out_with_the_keyboard_on_a_small_phone() {
     let (app, _db) = TestApp::builder().demo().spawn().await;
     let browser = Browser::start(320).await;
-    let page = &browser.client;
 
-    page.goto(&app.workspace_url("acme", "/login"))
-        .await
-        .unwrap();
+    browser.open(&app.workspace_url("acme", "/login")).await;
     assert_eq!(browser.text_of("h1").await, "Sign in to Acme Corporation");
     assert!(
         !browser.overflows_horizontally().await,
         "the sign-in page overflows 320 px"
     );
 
-    // A wrong password: the error is shown and the email is kept.
-    page.find(Locator::Id("email"))
-        .await
-        .unwrap()
-        .send_keys("rita@nowhere.example")
-        .await
-        .unwrap();
-    page.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys("wrong\u{E007}")
-        .await
-        .unwrap(); // Enter
+    // A wrong password, sent with Enter: the error is shown and the email is kept.
+    browser.type_into("email", "rita@nowhere.example").await;
+    browser
+        .type_into("password", &format!("wrong{ENTER}"))
+        .await;
     let error = browser.text_of("#form-error").await;
     assert!(error.contains("do not match an active account"), "{error}");
-    let kept = page
-        .find(Locator::Id("email"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap();
-    assert_eq!(kept.as_deref(), Some("rita@nowhere.example"));
+    assert_eq!(
+        browser.value_of("#email").await.as_deref(),
+        Some("rita@nowhere.example")
+    );
 
-    let email = page.find(Locator::Id("email")).await.unwrap();
-    email.clear().await.unwrap();
-    email.send_keys("rep@acme.example").await.unwrap();
-    page.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(&format!("{DEMO_PASSWORD}\u{E007}"))
-        .await
-        .unwrap();
+    browser.fill("email", "rep@acme.example").await;
+    browser
+        .type_into("password", &format!("{DEMO_PASSWORD}{ENTER}"))
+        .await;
     browser.expect_heading("Welcome, Rita Rep").await;
     assert!(
         !browser.overflows_horizontally().await,
         "the workspace home overflows 320 px"
     );
     // The navigation and account menu fold behind the Menu button, which opens by keyboard.
-    let menu = page.find(Locator::Css(".menu-button")).await.unwrap();
+    let menu = browser.find(Locator::Css(".menu-button")).await;
     assert!(menu.is_displayed().await.unwrap());
-    assert!(!page
-        .find(Locator::Css(".account"))
-        .await
-        .unwrap()
-        .is_displayed()
-        .await
-        .unwrap());
-    menu.send_keys("\u{E007}").await.unwrap(); // Enter
+    let account = browser.find(Locator::Css(".account")).await;
+    assert!(!account.is_displayed().await.unwrap());
+    menu.send_keys(ENTER).await.unwrap();
     assert_eq!(
         menu.attr("aria-expanded").await.unwrap().as_deref(),
         Some("true")
     );
     assert!(browser.text_of(".account").await.contains("Sales Rep"));
 
-    page.find(Locator::Css(".account button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click(".account button").await;
     assert_eq!(browser.text_of("p.notice").await, "You have signed out.");
-    page.goto(&app.workspace_url("acme", "/")).await.unwrap();
+    browser.open(&app.workspace_url("acme", "/")).await;
     assert_eq!(browser.text_of("h1").await, "Sign in to Acme Corporation");
     browser.close().await;
 }
@@ -299,11 +440,10 @@ async fn a_member_signs_in_and_out_with_the_keyboard_on_a_small_phone() {
 async fn journey_one_from_signup_to_the_invited_reps_first_sign_in() {
     let (app, db) = TestApp::builder().demo().spawn().await;
     let browser = Browser::start(1024).await;
-    let page = &browser.client;
     let passphrase = "pat's long passphrase";
 
     // 1. A prospect signs up on the apex and waits.
-    page.goto(&app.url("/")).await.unwrap();
+    browser.open(&app.url("/")).await;
     browser.click("a.cta").await;
     browser.expect_heading("Start with Aura").await;
     browser.fill("display_name", "Pat Prospect").await;
@@ -313,9 +453,9 @@ async fn journey_one_from_signup_to_the_invited_reps_first_sign_in() {
     browser.click("form.stack button[type=submit]").await;
     browser.expect_heading("Check your email").await;
     // The emailed link confirms the address and signs in.
-    page.goto(&verification_link(&db, "pat@newco.example").await)
-        .await
-        .unwrap();
+    browser
+        .open(&verification_link(&db, "pat@newco.example").await)
+        .await;
     browser.expect_heading("Hello, Pat Prospect").await;
     assert!(browser
         .text_of("p.lead")
@@ -351,7 +491,7 @@ async fn journey_one_from_signup_to_the_invited_reps_first_sign_in() {
         .await;
     browser.expect_heading("Welcome, Pat Prospect").await;
     assert_eq!(
-        page.current_url().await.unwrap().host_str(),
+        browser.current_url().await.host_str(),
         Some("newco.localhost")
     );
     browser.click("nav a[href='/members']").await;
@@ -360,19 +500,14 @@ async fn journey_one_from_signup_to_the_invited_reps_first_sign_in() {
     browser
         .click("form[action='/members/invitations'] button")
         .await;
-    let link = page
-        .wait()
-        .for_element(Locator::Css("input.copyable"))
+    let link = browser
+        .value_of("input.copyable")
         .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
         .expect("the invitation link");
     browser.sign_out().await;
 
     // 5. The invitee opens the link, chooses a password, and lands in the CRM as a rep.
-    page.goto(&link).await.unwrap();
+    browser.open(&link).await;
     browser.expect_heading("Join NewCo Ltd").await;
     browser.fill("display_name", "Rita Rep").await;
     browser.fill("password", "rita's long passphrase").await;
@@ -395,55 +530,21 @@ async fn older_audit_entries_load_in_place_with_htmx_under_the_csp() {
     .execute(&db.owner)
     .await
     .unwrap();
-    let browser = Browser::start(1024).await;
-    browser
-        .sign_in(
-            &app.workspace_url("acme", "/login"),
-            "admin@acme.example",
-            DEMO_PASSWORD,
-        )
-        .await;
+    let browser = Browser::signed_in_to_acme(1024, &app, "admin@acme.example").await;
     browser.expect_heading("Welcome, Ada Admin").await;
+    browser.open(&app.workspace_url("acme", "/audit")).await;
+    assert_eq!(browser.count_of("#audit-rows tr").await, 25);
     browser
-        .client
-        .goto(&app.workspace_url("acme", "/audit"))
-        .await
-        .unwrap();
-    let rows = |b: &Browser| {
-        let client = b.client.clone();
-        async move {
-            client
-                .find_all(Locator::Css("#audit-rows tr"))
-                .await
-                .unwrap()
-                .len()
-        }
-    };
-    assert_eq!(rows(&browser).await, 25);
-    browser
-        .client
-        .find(Locator::Css("#audit-pager a[hx-get]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let started = Instant::now();
-    while rows(&browser).await != 31 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the older entries did not arrive"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let url = browser.client.current_url().await.unwrap();
+        .click_in_place(Locator::Css("#audit-pager a[hx-get]"))
+        .await;
+    poll_until("the older entries did not arrive", || async {
+        browser.count_of("#audit-rows tr").await == 31
+    })
+    .await;
+    let url = browser.current_url().await;
     assert_eq!(url.path(), "/audit", "loaded in place, no navigation");
     assert!(
-        browser
-            .client
-            .find(Locator::Css("#audit-pager a[hx-get]"))
-            .await
-            .is_err(),
+        !browser.has("#audit-pager a[hx-get]").await,
         "no older entries left"
     );
     browser.close().await;
@@ -465,15 +566,7 @@ async fn a_rep_on_a_small_phone_creates_a_contact_logs_a_call_and_searches_as_th
         paths.push(location.split('?').next().unwrap().to_owned());
     }
 
-    let browser = Browser::start(320).await;
-    let page = &browser.client;
-    browser
-        .sign_in(
-            &app.workspace_url("acme", "/login"),
-            "rep@acme.example",
-            DEMO_PASSWORD,
-        )
-        .await;
+    let browser = Browser::signed_in_to_acme(320, &app, "rep@acme.example").await;
     browser.expect_heading("Welcome, Rita Rep").await;
     browser.click("main a[href='/contacts/new']").await;
     browser.expect_heading("New contact").await;
@@ -492,29 +585,20 @@ async fn a_rep_on_a_small_phone_creates_a_contact_logs_a_call_and_searches_as_th
         .contains("Contact created."));
 
     // Log a call: the form folds open with the keyboard, "when" defaults to now (UTC).
-    let summary = page
-        .find(Locator::Css("details:has(#description) summary"))
-        .await
-        .unwrap();
-    summary.send_keys("\u{E007}").await.unwrap(); // Enter
-    let when = page
-        .find(Locator::Id("occurred_at"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    browser
+        .press_enter(Locator::Css("details:has(#description) summary"))
+        .await;
+    let when = browser.value_of("#occurred_at").await.unwrap_or_default();
     assert!(
         when.starts_with(&chrono::Utc::now().format("%Y-%m-%d").to_string()),
         "{when}"
     );
-    page.find(Locator::Id("description"))
-        .await
-        .unwrap()
-        .send_keys("Called about the Banburismus sheets.\nShe will send them.")
-        .await
-        .unwrap();
+    browser
+        .type_into(
+            "description",
+            "Called about the Banburismus sheets.\nShe will send them.",
+        )
+        .await;
     browser
         .click("details:has(#description) button[type=submit]")
         .await;
@@ -529,44 +613,23 @@ async fn a_rep_on_a_small_phone_creates_a_contact_logs_a_call_and_searches_as_th
     );
 
     // Search as you type: the list narrows in place, and the address follows the search.
-    page.goto(&app.workspace_url("acme", "/contacts"))
-        .await
-        .unwrap();
+    browser.open(&app.workspace_url("acme", "/contacts")).await;
     browser.expect_heading("Contacts").await;
     assert!(
         !browser.overflows_horizontally().await,
         "the contact list overflows 320 px"
     );
-    let names = |b: &Browser| {
-        let client = b.client.clone();
-        async move {
-            let mut names = Vec::new();
-            for link in client
-                .find_all(Locator::Css("#contact-rows td.primary a"))
-                .await
-                .unwrap()
-            {
-                names.push(link.text().await.unwrap_or_default());
-            }
-            names
-        }
-    };
-    assert_eq!(names(&browser).await, ["Joan Clarke", "Alan Turing"]);
-    page.find(Locator::Id("q"))
-        .await
-        .unwrap()
-        .send_keys("tur")
-        .await
-        .unwrap();
-    let started = Instant::now();
-    while names(&browser).await != ["Alan Turing"] {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the list did not narrow"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let url = page.current_url().await.unwrap();
+    let names = "#contact-rows td.primary a";
+    assert_eq!(
+        browser.texts_of(names).await,
+        ["Joan Clarke", "Alan Turing"]
+    );
+    browser.type_into("q", "tur").await;
+    poll_until("the list did not narrow", || async {
+        browser.texts_of(names).await == ["Alan Turing"]
+    })
+    .await;
+    let url = browser.current_url().await;
     assert_eq!(
         (url.path(), url.query()),
         ("/contacts", Some("q=tur&sort=name")),
@@ -575,9 +638,7 @@ async fn a_rep_on_a_small_phone_creates_a_contact_logs_a_call_and_searches_as_th
     assert_eq!(browser.text_of("h1").await, "Contacts");
 
     // Rob's contact is not there for Rita, even by its address.
-    page.goto(&app.workspace_url("acme", &paths[0]))
-        .await
-        .unwrap();
+    browser.open(&app.workspace_url("acme", &paths[0])).await;
     browser.expect_heading("Not found").await;
     browser.close().await;
 }
@@ -585,40 +646,19 @@ async fn a_rep_on_a_small_phone_creates_a_contact_logs_a_call_and_searches_as_th
 /// Presses Enter on the stage bar's button for `stage` (the keyboard way) and waits for the
 /// page the move leads to.
 async fn press_stage(browser: &Browser, stage: &str) {
-    let old_page = browser.client.find(Locator::Css("html")).await.unwrap();
+    let old_page = browser.page_root().await;
     let button = browser
-        .client
-        .wait()
-        .for_element(Locator::XPath(&format!(
+        .wait_for(Locator::XPath(&format!(
             "//ol[@class='stage-bar']//button[starts-with(normalize-space(.), '{stage}')]"
         )))
-        .await
-        .unwrap();
-    button.send_keys("\u{E007}").await.unwrap(); // Enter
-    let started = Instant::now();
-    while old_page.tag_name().await.is_ok() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "moving to {stage} led nowhere"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+        .await;
+    button.send_keys(ENTER).await.unwrap();
+    left(old_page, &format!("moving to {stage} led nowhere")).await;
 }
 
-/// Waits until `script` returns true in the page.
-async fn until(browser: &Browser, script: &str) {
-    let started = Instant::now();
-    loop {
-        let value = browser.client.execute(script, vec![]).await.unwrap();
-        if value == serde_json::Value::Bool(true) {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "never true: {script}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// The stage bar's current stage, with what it says about it.
+async fn current_stage(browser: &Browser) -> String {
+    browser.text_of("[aria-current='step']").await
 }
 
 #[tokio::test]
@@ -648,15 +688,7 @@ async fn a_rep_takes_a_deal_in_another_process_to_won_and_a_manager_reassigns_it
             .await
             .unwrap();
 
-    let browser = Browser::start(320).await;
-    let page = &browser.client;
-    browser
-        .sign_in(
-            &app.workspace_url("acme", "/login"),
-            "rep@acme.example",
-            DEMO_PASSWORD,
-        )
-        .await;
+    let browser = Browser::signed_in_to_acme(320, &app, "rep@acme.example").await;
     browser.expect_heading("Welcome, Rita Rep").await;
     browser.open_menu().await;
     browser.click("nav a[href='/deals']").await;
@@ -675,27 +707,12 @@ async fn a_rep_takes_a_deal_in_another_process_to_won_and_a_manager_reassigns_it
         "the default process is pre-selected"
     );
 
-    // Another process: htmx swaps in its stages.
-    page.find(Locator::Id("process_id"))
-        .await
-        .unwrap()
-        .select_by_value(&partners.id)
-        .await
-        .unwrap();
-    let started = Instant::now();
-    // The select is replaced under the test's feet: a stale one is just "not yet".
-    while !match page.find(Locator::Id("stage_id")).await {
-        Ok(select) => select.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-    .contains("Intro")
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the stages did not follow the process"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Another process: htmx swaps in its stages (the select is replaced under the test's feet).
+    browser.choose("process_id", &partners.id).await;
+    poll_until("the stages did not follow the process", || async {
+        browser.current_text("#stage_id").await.contains("Intro")
+    })
+    .await;
     browser.fill("name", "Reseller pilot").await;
     browser.fill("amount", "4800").await;
     assert!(
@@ -709,33 +726,21 @@ async fn a_rep_takes_a_deal_in_another_process_to_won_and_a_manager_reassigns_it
         browser.text_of(".process-name").await,
         "Sales process: Partners"
     );
-    assert!(browser
-        .text_of("[aria-current='step']")
-        .await
-        .starts_with("Intro"));
+    assert!(current_stage(&browser).await.starts_with("Intro"));
     assert!(
         !browser.overflows_horizontally().await,
         "the deal page overflows 320 px"
     );
-    let deal_path = page.current_url().await.unwrap().path().to_owned();
+    let deal_path = browser.current_url().await.path().to_owned();
 
     // Two stages on, by keyboard, then won.
     press_stage(&browser, "Pilot").await;
-    assert!(browser
-        .text_of("[aria-current='step']")
-        .await
-        .starts_with("Pilot"));
+    assert!(current_stage(&browser).await.starts_with("Pilot"));
     press_stage(&browser, "Signed off").await;
-    assert!(browser
-        .text_of("[aria-current='step']")
-        .await
-        .starts_with("Signed off"));
+    assert!(current_stage(&browser).await.starts_with("Signed off"));
     browser.click(".close-actions button.won").await;
     assert!(browser.text_of("p.notice").await.contains("Deal won."));
-    assert!(browser
-        .text_of("[aria-current='step']")
-        .await
-        .starts_with("Partnered"));
+    assert!(current_stage(&browser).await.starts_with("Partnered"));
     let history = browser
         .text_of("ol[aria-labelledby='history-heading']")
         .await;
@@ -746,36 +751,21 @@ async fn a_rep_takes_a_deal_in_another_process_to_won_and_a_manager_reassigns_it
     browser.sign_out().await;
 
     // A manager gives it to Rob.
-    browser
-        .sign_in(
-            &app.workspace_url("acme", "/login"),
-            "manager@acme.example",
-            DEMO_PASSWORD,
-        )
-        .await;
-    page.goto(&app.workspace_url("acme", &deal_path))
-        .await
-        .unwrap();
+    browser.sign_in_to_acme(&app, "manager@acme.example").await;
+    browser.open(&app.workspace_url("acme", &deal_path)).await;
     browser.expect_heading("Reseller pilot").await;
     assert!(
         !browser.overflows_horizontally().await,
         "the deal page with its reassign form overflows 320 px"
     );
-    page.find(Locator::Id("owner"))
-        .await
-        .unwrap()
-        .select_by_value(&rob.to_string())
-        .await
-        .unwrap();
+    browser.choose("owner", &rob.to_string()).await;
     browser.click("form[action$='/owner'] button").await;
     assert!(browser
         .text_of("p.notice")
         .await
         .contains("Deal reassigned."));
     assert!(browser.text_of(".details").await.contains("Rob Rep"));
-    page.goto(&app.workspace_url("acme", "/deals"))
-        .await
-        .unwrap();
+    browser.open(&app.workspace_url("acme", "/deals")).await;
     browser.expect_heading("Deals").await;
     assert!(
         !browser.overflows_horizontally().await,
@@ -784,10 +774,35 @@ async fn a_rep_takes_a_deal_in_another_process_to_won_and_a_manager_reassigns_it
     browser.close().await;
 }
 
+/// Waits until the board's cards can be dragged and moved (SortableJS is set up).
+async fn wait_for_board(browser: &Browser) {
+    browser
+        .until("return !!document.querySelector('[data-sortable-ready]')")
+        .await;
+}
+
+/// Waits until the board's status line (read out to screen readers) says `text`.
+async fn wait_for_board_status(browser: &Browser, text: &str) {
+    browser
+        .until(&format!(
+            "return document.getElementById('board-status').textContent.includes('{text}')"
+        ))
+        .await;
+}
+
+/// Moves the card of deal `id` to `stage` by keyboard: once the board is ready, the stage is
+/// chosen in the card's Move to control by typing its name, and the button is pressed with
+/// Enter.
+async fn move_by_keyboard(browser: &Browser, id: &str, stage: &str) {
+    wait_for_board(browser).await;
+    browser.type_into(&format!("move-{id}"), stage).await;
+    browser
+        .press_enter(Locator::Css(&format!("#card-{id} .move-to button")))
+        .await;
+}
+
 #[tokio::test]
 async fn a_manager_drags_a_deal_on_the_board_and_moves_another_by_keyboard() {
-    use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
-
     let (app, db) = TestApp::builder().demo().spawn().await;
     let process = crate::helpers::seed_process(&db, "acme", "Board").await;
     let token = crate::helpers::api_token(&app, "acme", "manager@acme.example").await;
@@ -806,7 +821,7 @@ async fn a_manager_drags_a_deal_on_the_board_and_moves_another_by_keyboard() {
             .send()
             .await
             .unwrap();
-        let deal: serde_json::Value = response.json().await.unwrap();
+        let deal: Value = response.json().await.unwrap();
         ids.push(deal["id"].as_str().unwrap().to_owned());
     }
     let stage_of = |id: String| {
@@ -820,163 +835,55 @@ async fn a_manager_drags_a_deal_on_the_board_and_moves_another_by_keyboard() {
         }
     };
 
-    let browser = Browser::start(1024).await;
+    let browser = Browser::signed_in_to_acme(1024, &app, "manager@acme.example").await;
     browser
-        .sign_in(
-            &app.workspace_url("acme", "/login"),
-            "manager@acme.example",
-            DEMO_PASSWORD,
-        )
+        .open(&app.workspace_url("acme", &format!("/board/{}", process.id)))
         .await;
-    browser
-        .client
-        .goto(&app.workspace_url("acme", &format!("/board/{}", process.id)))
-        .await
-        .unwrap();
-    until(
-        &browser,
-        "return !!document.querySelector('[data-sortable-ready]')",
-    )
-    .await;
+    wait_for_board(&browser).await;
 
-    // A pointer drag of "Drag me" onto the Proposal column, in small steps with pauses so
-    // SortableJS follows it on a busy machine.
+    // A pointer drag of "Drag me" onto the Proposal column.
     let proposal = process.stage("Proposal");
     let card = browser
-        .client
         .find(Locator::Css(&format!("#card-{} .card-facts", ids[0])))
-        .await
-        .unwrap();
-    let target = browser
-        .client
+        .await;
+    let column = browser
         .find(Locator::Css(&format!("[data-board-column='{proposal}']")))
-        .await
-        .unwrap();
-    let pause = || PointerAction::Pause {
-        duration: Duration::from_millis(150),
-    };
-    let step = Some(Duration::from_millis(100));
-    let mut drag = MouseActions::new("mouse".into())
-        .then(PointerAction::MoveToElement {
-            element: card,
-            duration: None,
-            x: 0.0,
-            y: 0.0,
-        })
-        .then(PointerAction::Down {
-            button: MOUSE_BUTTON_LEFT,
-        })
-        .then(pause());
-    for _ in 0..4 {
-        drag = drag
-            .then(PointerAction::MoveBy {
-                duration: step,
-                x: 10.0,
-                y: 0.0,
-            })
-            .then(pause());
-    }
-    for y in [-10.0, 0.0, 5.0] {
-        drag = drag
-            .then(PointerAction::MoveToElement {
-                element: target.clone(),
-                duration: step,
-                x: 0.0,
-                y,
-            })
-            .then(pause());
-    }
-    let drag = drag.then(PointerAction::Up {
-        button: MOUSE_BUTTON_LEFT,
-    });
-    browser.client.perform_actions(drag).await.unwrap();
-    until(
-        &browser,
-        "return document.getElementById('board-status').textContent.includes('Moved “Drag me” to Proposal.')",
-    )
-    .await;
+        .await;
+    browser
+        .drag(card, (10.0, 0.0), column, [-10.0, 0.0, 5.0])
+        .await;
+    wait_for_board_status(&browser, "Moved “Drag me” to Proposal.").await;
     assert_eq!(stage_of(ids[0].clone()).await, proposal);
-    until(
-        &browser,
-        &format!(
+    browser
+        .until(&format!(
             "return !!document.querySelector(\"[data-board-column='{proposal}'] #card-{}\")",
             ids[0]
-        ),
-    )
-    .await;
+        ))
+        .await;
 
     // By keyboard: "Key me"'s Move to control, Won chosen by typing, the button pressed with
     // Enter; the result is announced.
-    until(
-        &browser,
-        "return !!document.querySelector('[data-sortable-ready]')",
-    )
-    .await;
-    let select = browser
-        .client
-        .find(Locator::Id(&format!("move-{}", ids[1])))
-        .await
-        .unwrap();
-    select.send_keys("Won").await.unwrap();
-    let button = browser
-        .client
-        .find(Locator::Css(&format!("#card-{} .move-to button", ids[1])))
-        .await
-        .unwrap();
-    button.send_keys("\u{E007}").await.unwrap();
-    until(
-        &browser,
-        "return document.getElementById('board-status').textContent.includes('Moved “Key me” to Won.')",
-    )
-    .await;
+    move_by_keyboard(&browser, &ids[1], "Won").await;
+    wait_for_board_status(&browser, "Moved “Key me” to Won.").await;
     assert_eq!(stage_of(ids[1].clone()).await, process.stage("Won"));
 
     // By keyboard to Lost: the board asks why, the reason's field has the focus, the reason is
     // typed and sent with Enter, and the move is saved with it.
-    until(
-        &browser,
-        "return !!document.querySelector('[data-sortable-ready]')",
-    )
-    .await;
-    let select = browser
-        .client
-        .find(Locator::Id(&format!("move-{}", ids[2])))
-        .await
-        .unwrap();
-    select.send_keys("Lost").await.unwrap();
-    let button = browser
-        .client
-        .find(Locator::Css(&format!("#card-{} .move-to button", ids[2])))
-        .await
-        .unwrap();
-    button.send_keys("\u{E007}").await.unwrap();
-    until(
-        &browser,
-        "return document.activeElement && document.activeElement.id === 'lost_reason'",
-    )
-    .await;
-    until(
-        &browser,
-        "return document.getElementById('board-status').textContent.includes('a lost reason is needed')",
-    )
-    .await;
+    move_by_keyboard(&browser, &ids[2], "Lost").await;
+    browser
+        .until("return document.activeElement && document.activeElement.id === 'lost_reason'")
+        .await;
+    wait_for_board_status(&browser, "a lost reason is needed").await;
     assert_eq!(
         stage_of(ids[2].clone()).await,
         process.stage("Lead"),
         "not moved yet"
     );
-    let reason = browser
-        .client
-        .find(Locator::Id("lost_reason"))
-        .await
-        .unwrap();
-    reason.send_keys("No budget this year").await.unwrap();
-    reason.send_keys("\u{E007}").await.unwrap();
-    until(
-        &browser,
-        "return document.getElementById('board-status').textContent.includes('Moved “Lose me” to Lost.')",
-    )
-    .await;
+    browser
+        .type_into("lost_reason", "No budget this year")
+        .await;
+    browser.type_into("lost_reason", ENTER).await;
+    wait_for_board_status(&browser, "Moved “Lose me” to Lost.").await;
     assert_eq!(stage_of(ids[2].clone()).await, process.stage("Lost"));
     let lost_reason: Option<String> =
         sqlx::query_scalar("select lost_reason from deals where id = $1::uuid")
@@ -989,29 +896,20 @@ async fn a_manager_drags_a_deal_on_the_board_and_moves_another_by_keyboard() {
     // At 320 px the columns scroll inside the board; the page does not.
     browser.client.set_window_size(320, 900).await.unwrap();
     browser.client.refresh().await.unwrap();
-    until(
-        &browser,
-        "return !!document.querySelector('[data-sortable-ready]')",
-    )
-    .await;
+    wait_for_board(&browser).await;
     // Said on failure: the widths from the columns up, to find what widens the page.
     let wide = browser
-        .client
-        .execute(
+        .run_script(
             "const w = document.documentElement.clientWidth; let e = document.querySelector('.board-columns'); const out = [w, document.documentElement.scrollWidth]; while (e) { out.push(e.tagName + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().width) + '/' + e.scrollWidth + ' ' + getComputedStyle(e).display); e = e.parentElement; } return out",
-            vec![],
         )
-        .await
-        .unwrap();
+        .await;
     assert!(
         !browser.overflows_horizontally().await,
         "the page overflows at 320 px: {wide}"
     );
-    until(
-        &browser,
-        "const c = document.querySelector('.board-columns'); return c.scrollWidth > c.clientWidth",
-    )
-    .await;
+    browser
+        .until("const c = document.querySelector('.board-columns'); return c.scrollWidth > c.clientWidth")
+        .await;
     browser.close().await;
 }
 
@@ -1024,7 +922,7 @@ async fn a_rep_prices_a_deal_with_two_products_and_an_override_without_a_reload(
     crate::helpers::seed_process(&db, "acme", "Sales").await;
     let admin = crate::helpers::api_token(&app, "acme", "admin@acme.example").await;
     let rep = crate::helpers::api_token(&app, "acme", "rep@acme.example").await;
-    let post = |token: &str, path: String, body: serde_json::Value| {
+    let post = |token: &str, path: String, body: Value| {
         let request = app
             .client
             .post(app.workspace_url("acme", &path))
@@ -1033,7 +931,7 @@ async fn a_rep_prices_a_deal_with_two_products_and_an_override_without_a_reload(
         async move {
             let response = request.send().await.unwrap();
             assert_eq!(response.status(), 201, "{path}");
-            response.json::<serde_json::Value>().await.unwrap()
+            response.json::<Value>().await.unwrap()
         }
     };
     let mut products = Vec::new();
@@ -1057,28 +955,17 @@ async fn a_rep_prices_a_deal_with_two_products_and_an_override_without_a_reload(
     .await;
     let deal = deal["id"].as_str().unwrap().to_owned();
 
-    let browser = Browser::start(1024).await;
-    browser
-        .sign_in(
-            &app.workspace_url("acme", "/login"),
-            "rep@acme.example",
-            DEMO_PASSWORD,
-        )
-        .await;
+    let browser = Browser::signed_in_to_acme(1024, &app, "rep@acme.example").await;
     browser.expect_heading("Welcome, Rita Rep").await;
     let page = app.workspace_url("acme", &format!("/deals/{deal}"));
-    browser.client.goto(&page).await.unwrap();
+    browser.open(&page).await;
     // The products section arrives by htmx; then mark the page.
-    until(
-        &browser,
-        "return !!document.querySelector('#deal-lines form')",
-    )
-    .await;
     browser
-        .client
-        .execute("window.auraMarker = 'same page'; return true", vec![])
-        .await
-        .unwrap();
+        .until("return !!document.querySelector('#deal-lines form')")
+        .await;
+    browser
+        .run_script("window.auraMarker = 'same page'; return true")
+        .await;
     let total_is = |amount: &'static str| {
         format!(
             "const t = document.querySelector('#deal-lines-total'); return !!t && t.textContent.trim() === '{amount}'"
@@ -1090,31 +977,18 @@ async fn a_rep_prices_a_deal_with_two_products_and_an_override_without_a_reload(
         (&products[0], "2", "200.00 USD"),
         (&products[1], "1", "240.00 USD"),
     ] {
-        browser
-            .client
-            .wait()
-            .for_element(Locator::Id("product-choice"))
-            .await
-            .unwrap()
-            .select_by_value(product)
-            .await
-            .unwrap();
+        browser.choose("product-choice", product).await;
         browser.fill("add-quantity", quantity).await;
         browser
-            .client
-            .find(Locator::XPath(
+            .click_in_place(Locator::XPath(
                 "//form[@aria-labelledby='add-line-title']//button",
             ))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        until(&browser, &total_is(total)).await;
+            .await;
+        browser.until(&total_is(total)).await;
     }
 
     // Override the box's price with a reason: the total follows.
-    let lines: serde_json::Value = app
+    let lines: Value = app
         .client
         .get(app.workspace_url("acme", &format!("/api/v1/deals/{deal}/lines")))
         .bearer_auth(&rep)
@@ -1133,43 +1007,26 @@ async fn a_rep_prices_a_deal_with_two_products_and_an_override_without_a_reload(
         .as_str()
         .unwrap()
         .to_owned();
+    let form = format!("//form[@hx-post='/deals/{deal}/lines/{line}']");
     browser
-        .client
-        .find(Locator::XPath(&format!(
-            "//form[@hx-post='/deals/{deal}/lines/{line}']/ancestor::details/summary"
-        )))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+        .click_in_place(Locator::XPath(&format!("{form}/ancestor::details/summary")))
+        .await;
     browser.fill(&format!("unit-price-{line}"), "90").await;
     browser
         .fill(&format!("reason-{line}"), "Loyal customer")
         .await;
     browser
-        .client
-        .find(Locator::XPath(&format!(
-            "//form[@hx-post='/deals/{deal}/lines/{line}']//button[@type='submit']"
-        )))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    until(&browser, &total_is("220.00 USD")).await;
+        .click_in_place(Locator::XPath(&format!("{form}//button[@type='submit']")))
+        .await;
+    browser.until(&total_is("220.00 USD")).await;
     assert_eq!(
         browser.text_of("#deal-lines-status").await.trim(),
         "Saved. The total is now 220.00 USD."
     );
     // The same document all along, at the same address.
-    let marker = browser
-        .client
-        .execute("return window.auraMarker || null", vec![])
-        .await
-        .unwrap();
+    let marker = browser.run_script("return window.auraMarker || null").await;
     assert_eq!(marker, json!("same page"), "the page was reloaded");
-    assert_eq!(browser.client.current_url().await.unwrap().as_str(), page);
+    assert_eq!(browser.current_url().await.as_str(), page);
     // The history shows the three changes, the override with its reason.
     let history = browser.text_of(".line-history").await;
     assert!(
@@ -1201,32 +1058,14 @@ async fn the_snapshot_page_fits_a_small_phone_and_prints_without_its_controls() 
             .unwrap();
         assert_eq!(response.status(), reqwest::StatusCode::CREATED);
     }
-    let browser = Browser::start(320).await;
+    let browser = Browser::signed_in_to_acme(320, &app, "manager@acme.example").await;
     browser
-        .sign_in(
-            &app.workspace_url("acme", "/login"),
-            "manager@acme.example",
-            DEMO_PASSWORD,
-        )
+        .open(&app.workspace_url("acme", &format!("/processes/{}/snapshot", process.id)))
         .await;
     browser
-        .client
-        .goto(&app.workspace_url("acme", &format!("/processes/{}/snapshot", process.id)))
-        .await
-        .unwrap();
-    until(
-        &browser,
-        "return !!document.getElementById('snapshot-stages')",
-    )
-    .await;
-    let text = browser
-        .client
-        .find(Locator::Id("snapshot-forecast"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .until("return !!document.getElementById('snapshot-stages')")
+        .await;
+    let text = browser.text_of("#snapshot-forecast").await;
     assert!(text.contains("123,555,554.43"), "{text}");
     // Ten columns of numbers scroll inside their table's box; the page itself does not.
     assert!(
@@ -1236,8 +1075,7 @@ async fn the_snapshot_page_fits_a_small_phone_and_prints_without_its_controls() 
     // Printed, the navigation, the filters and the buttons are hidden and table rows are not
     // split: the print rules of the stylesheet the page loads.
     let print = browser
-        .client
-        .execute(
+        .run_script(
             "const rules = [];
              for (const sheet of document.styleSheets) {
                for (const rule of sheet.cssRules) {
@@ -1245,27 +1083,29 @@ async fn the_snapshot_page_fits_a_small_phone_and_prints_without_its_controls() 
                }
              }
              return rules.join('\\n');",
-            vec![],
         )
-        .await
-        .unwrap();
+        .await;
     let print = print.as_str().unwrap_or_default();
     for needed in [".site-header", ".no-print", "button", "break-inside: avoid"] {
         assert!(print.contains(needed), "print rules lack {needed}: {print}");
     }
     // The period is chosen with the keyboard: a preset link, followed with Enter.
-    let quarter = browser
-        .client
-        .find(Locator::LinkText("This quarter"))
-        .await
-        .unwrap();
-    quarter.send_keys("\u{E007}").await.unwrap();
-    until(
-        &browser,
-        "return location.search.includes('period=quarter') && !!document.querySelector('a[aria-current=\"page\"][href*=\"period=quarter\"]')",
-    )
-    .await;
+    browser.press_enter(Locator::LinkText("This quarter")).await;
+    browser
+        .until("return location.search.includes('period=quarter') && !!document.querySelector('a[aria-current=\"page\"][href*=\"period=quarter\"]')")
+        .await;
     browser.close().await;
+}
+
+/// A record page's Delete button.
+const DELETE_BUTTON: &str = "form[data-confirm] button.danger";
+
+/// Clicks the record page's Delete button and waits for the dialog that asks first.
+async fn open_delete_dialog(browser: &Browser) {
+    browser.click_in_place(Locator::Css(DELETE_BUTTON)).await;
+    browser
+        .until("return document.getElementById('confirm-dialog').open")
+        .await;
 }
 
 #[tokio::test]
@@ -1282,77 +1122,34 @@ async fn delete_asks_in_a_dialog_and_undo_restores_at_desktop_and_phone_widths()
                 ],
             )
             .await;
-        let browser = Browser::start(width).await;
-        browser
-            .sign_in(
-                &app.workspace_url("acme", "/login"),
-                "manager@acme.example",
-                DEMO_PASSWORD,
-            )
-            .await;
+        let browser = Browser::signed_in_to_acme(width, &app, "manager@acme.example").await;
         browser.expect_heading("Welcome, Max Manager").await;
-        browser
-            .client
-            .goto(&app.workspace_url("acme", &contact))
-            .await
-            .unwrap();
+        browser.open(&app.workspace_url("acme", &contact)).await;
         browser
             .expect_heading(&format!("Ada Lovelace {width}"))
             .await;
 
         // Delete opens the dialog, focused on Cancel; Escape closes it and nothing happens.
-        let delete = "form[data-confirm] button.danger";
-        browser
-            .client
-            .find(Locator::Css(delete))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        until(
-            &browser,
-            "return document.getElementById('confirm-dialog').open",
-        )
-        .await;
+        open_delete_dialog(&browser).await;
         assert_eq!(
             browser.text_of("#confirm-dialog-title").await,
             format!("Delete Ada Lovelace {width}?")
         );
-        until(&browser, "return document.activeElement.value === 'cancel'").await;
         browser
-            .client
-            .active_element()
-            .await
-            .unwrap()
-            .send_keys("\u{E00C}") // Escape
-            .await
-            .unwrap();
-        until(
-            &browser,
-            "return !document.getElementById('confirm-dialog').open",
-        )
-        .await;
+            .until("return document.activeElement.value === 'cancel'")
+            .await;
+        browser.type_into_focused(ESCAPE).await;
+        browser
+            .until("return !document.getElementById('confirm-dialog').open")
+            .await;
         assert_eq!(
-            browser.client.current_url().await.unwrap().path(),
+            browser.current_url().await.path(),
             contact,
             "cancelled: still on the contact"
         );
 
         // Confirmed, the contact is deleted and the page offers Undo.
-        browser
-            .client
-            .find(Locator::Css(delete))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        until(
-            &browser,
-            "return document.getElementById('confirm-dialog').open",
-        )
-        .await;
+        open_delete_dialog(&browser).await;
         browser.click("#confirm-dialog-yes").await;
         assert!(browser
             .text_of(".toast p")
@@ -1361,7 +1158,7 @@ async fn delete_asks_in_a_dialog_and_undo_restores_at_desktop_and_phone_widths()
         assert!(!browser.overflows_horizontally().await, "{width} px");
         browser.click(".toast button").await;
         assert_eq!(browser.text_of(".flash.notice").await, "Contact restored.");
-        assert!(browser.client.find(Locator::Css(delete)).await.is_ok());
+        assert!(browser.has(DELETE_BUTTON).await);
         browser.close().await;
     }
 }
@@ -1374,59 +1171,33 @@ async fn the_bulk_bar_selects_a_page_and_counts_it_at_desktop_and_phone_widths()
         manager.create("/contacts", &[("first_name", name)]).await;
     }
     for width in [1280, 375] {
-        let browser = Browser::start(width).await;
-        browser
-            .sign_in(
-                &app.workspace_url("acme", "/login"),
-                "manager@acme.example",
-                DEMO_PASSWORD,
-            )
-            .await;
+        let browser = Browser::signed_in_to_acme(width, &app, "manager@acme.example").await;
         browser.expect_heading("Welcome, Max Manager").await;
-        browser
-            .client
-            .goto(&app.workspace_url("acme", "/contacts"))
-            .await
-            .unwrap();
+        browser.open(&app.workspace_url("acme", "/contacts")).await;
         browser.expect_heading("Contacts").await;
         let count = browser.text_of("[data-bulk-count]").await;
         assert_eq!(count, "0 selected.");
         browser
-            .client
-            .find(Locator::Css("[data-bulk-page]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        until(
-            &browser,
-            "return document.querySelector('[data-bulk-count]').textContent === \
-             document.querySelectorAll(\"input[name='ids']:checked\").length + ' selected.' \
-             && document.querySelectorAll(\"input[name='ids']:checked\").length >= 3",
-        )
-        .await;
+            .click_in_place(Locator::Css("[data-bulk-page]"))
+            .await;
         browser
-            .client
-            .find(Locator::Css("[data-bulk-all-matching]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+            .until(
+                "return document.querySelector('[data-bulk-count]').textContent === \
+                 document.querySelectorAll(\"input[name='ids']:checked\").length + ' selected.' \
+                 && document.querySelectorAll(\"input[name='ids']:checked\").length >= 3",
+            )
+            .await;
+        browser
+            .click_in_place(Locator::Css("[data-bulk-all-matching]"))
+            .await;
         assert_eq!(
             browser.text_of("[data-bulk-count]").await,
             "All matching this list selected, on every page."
         );
         // The bar stays in view: sticky at the window's bottom.
         let sticky = browser
-            .client
-            .execute(
-                "return getComputedStyle(document.querySelector('.bulk-bar')).position",
-                vec![],
-            )
-            .await
-            .unwrap();
+            .run_script("return getComputedStyle(document.querySelector('.bulk-bar')).position")
+            .await;
         assert_eq!(sticky, "sticky");
         assert!(!browser.overflows_horizontally().await, "{width} px");
         browser.close().await;
@@ -1453,60 +1224,41 @@ async fn a_rep_logs_a_call_from_the_contact_list_in_two_clicks_without_a_reload(
         .to_owned();
 
     for width in [1280, 375] {
-        let browser = Browser::start(width).await;
-        let page = &browser.client;
-        browser
-            .sign_in(
-                &app.workspace_url("acme", "/login"),
-                "rep@acme.example",
-                DEMO_PASSWORD,
-            )
-            .await;
+        let browser = Browser::signed_in_to_acme(width, &app, "rep@acme.example").await;
         browser.expect_heading("Welcome, Rita Rep").await;
-        page.goto(&app.workspace_url("acme", "/contacts"))
-            .await
-            .unwrap();
+        browser.open(&app.workspace_url("acme", "/contacts")).await;
         browser.expect_heading("Contacts").await;
         // A mark on this document: a full page load would lose it.
-        page.execute("document.body.dataset.kept = 'yes'; return true", vec![])
-            .await
-            .unwrap();
+        browser
+            .run_script("document.body.dataset.kept = 'yes'; return true")
+            .await;
 
         // Click 1: "Log" on the row; the form comes in place with the text area focused.
-        page.find(Locator::Css(&format!("a[href='{contact}/log']")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        until(
-            &browser,
-            "const f = document.activeElement; \
-             return !!f && f.id.startsWith('quick-log-') && f.id.endsWith('-description')",
-        )
-        .await;
-        let focused = page.active_element().await.unwrap();
-        focused
-            .send_keys(&format!("Called at {width} px about the bombe."))
-            .await
-            .unwrap();
+        browser
+            .click_in_place(Locator::Css(&format!("a[href='{contact}/log']")))
+            .await;
+        browser
+            .until(
+                "const f = document.activeElement; \
+                 return !!f && f.id.startsWith('quick-log-') && f.id.endsWith('-description')",
+            )
+            .await;
+        browser
+            .type_into_focused(&format!("Called at {width} px about the bombe."))
+            .await;
         // Click 2: Save (a call is the preselected kind).
-        page.find(Locator::Css(".quick-log button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        until(
-            &browser,
-            "const n = document.querySelector('.quick-log .notice'); \
-             return !!n && n.textContent.includes('Call logged with Alan Turing')",
-        )
-        .await;
-        let kept = page
-            .execute("return document.body.dataset.kept || ''", vec![])
-            .await
-            .unwrap();
+        browser
+            .click_in_place(Locator::Css(".quick-log button[type=submit]"))
+            .await;
+        browser
+            .until(
+                "const n = document.querySelector('.quick-log .notice'); \
+                 return !!n && n.textContent.includes('Call logged with Alan Turing')",
+            )
+            .await;
+        let kept = browser
+            .run_script("return document.body.dataset.kept || ''")
+            .await;
         assert_eq!(kept, "yes", "no full page load at {width} px");
         assert!(
             !browser.overflows_horizontally().await,
@@ -1533,38 +1285,25 @@ async fn the_api_reference_reads_on_a_small_phone_under_the_csp_and_its_links_wo
     let (app, _db) = TestApp::builder().demo().spawn().await;
     let browser = Browser::start(320).await;
     for url in [app.url("/api/docs"), app.workspace_url("acme", "/api/docs")] {
-        browser.client.goto(&url).await.unwrap();
+        browser.open(&url).await;
         browser.expect_heading("Aura CRM API").await;
         assert!(!browser.overflows_horizontally().await, "{url} fits 320 px");
         let broken = browser
-            .client
-            .execute(
+            .run_script(
                 "return [...document.querySelectorAll('a[href^=\"#\"]')]
                    .map(a => a.getAttribute('href').slice(1))
                    .filter(id => !document.getElementById(id))",
-                vec![],
             )
-            .await
-            .unwrap();
+            .await;
         assert_eq!(broken, json!([]), "every link on {url} has its target");
         for operation in ["#create_contact", "#schema-Problem", "#auth-bearer"] {
-            assert!(
-                browser.client.find(Locator::Css(operation)).await.is_ok(),
-                "{url} has {operation}"
-            );
+            assert!(browser.has(operation).await, "{url} has {operation}");
         }
         // By keyboard: a contents entry, then Enter, reaches the operation.
-        let entry = browser
-            .client
-            .find(Locator::Css(".reference-toc a[href='#create_contact']"))
-            .await
-            .unwrap();
-        entry.send_keys("\u{E007}").await.unwrap();
-        let hash = browser
-            .client
-            .execute("return location.hash", vec![])
-            .await
-            .unwrap();
+        browser
+            .press_enter(Locator::Css(".reference-toc a[href='#create_contact']"))
+            .await;
+        let hash = browser.run_script("return location.hash").await;
         assert_eq!(hash, "#create_contact");
         assert_eq!(
             browser.console_errors().await,
@@ -1577,10 +1316,8 @@ async fn the_api_reference_reads_on_a_small_phone_under_the_csp_and_its_links_wo
         .click(".reference .lead a[href='/api/v1/openapi.json']")
         .await;
     let document = browser
-        .client
-        .execute("return JSON.parse(document.body.innerText).openapi", vec![])
-        .await
-        .unwrap();
+        .run_script("return JSON.parse(document.body.innerText).openapi")
+        .await;
     assert_eq!(document, "3.1.0");
     browser.close().await;
 }
