@@ -28,6 +28,16 @@ pub(crate) struct Browser {
 
 impl Browser {
     pub(crate) async fn start(width: u32) -> Self {
+        Self::launch(width, false).await
+    }
+
+    /// A browser whose screen is emulated exactly `width` px wide: a window has a minimum
+    /// width, which a phone-sized drag must not depend on.
+    pub(crate) async fn phone_sized(width: u32) -> Self {
+        Self::launch(width, true).await
+    }
+
+    async fn launch(width: u32, emulate_screen: bool) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -39,19 +49,21 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver is needed for browser tests: apt-get install chromium chromium-driver");
+        let mut options = json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                format!("--window-size={width},900"),
+            ],
+        });
+        if emulate_screen {
+            options["mobileEmulation"] =
+                json!({ "deviceMetrics": { "width": width, "height": 900, "pixelRatio": 1 } });
+        }
         let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    format!("--window-size={width},900"),
-                ],
-            }),
-        );
+        capabilities.insert("goog:chromeOptions".into(), options);
         // The console, for `console_errors`.
         capabilities.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
         let started = Instant::now();
@@ -118,7 +130,7 @@ impl Browser {
     }
 
     /// The element `locator` finds now.
-    async fn find(&self, locator: Locator<'_>) -> Element {
+    pub(crate) async fn find(&self, locator: Locator<'_>) -> Element {
         self.client.find(locator).await.unwrap()
     }
 
@@ -128,7 +140,7 @@ impl Browser {
     }
 
     /// The element `locator` finds, waiting for it to appear.
-    async fn wait_for(&self, locator: Locator<'_>) -> Element {
+    pub(crate) async fn wait_for(&self, locator: Locator<'_>) -> Element {
         self.client.wait().for_element(locator).await.unwrap()
     }
 
@@ -202,7 +214,7 @@ impl Browser {
     }
 
     /// Presses Enter on the element `locator` finds (the keyboard way to follow or press it).
-    async fn press_enter(&self, locator: Locator<'_>) {
+    pub(crate) async fn press_enter(&self, locator: Locator<'_>) {
         let element = self.find(locator).await;
         element.send_keys(ENTER).await.unwrap();
     }
@@ -232,7 +244,13 @@ impl Browser {
     /// Drags `handle` onto `target` the way a hand does, in small steps with pauses so
     /// SortableJS follows it on a busy machine: pressed, moved by `nudge` four times, then
     /// onto `target` at each of the vertical offsets `approach`, and released.
-    async fn drag(&self, handle: Element, nudge: (f64, f64), target: Element, approach: [f64; 3]) {
+    pub(crate) async fn drag(
+        &self,
+        handle: Element,
+        nudge: (f64, f64),
+        target: Element,
+        approach: [f64; 3],
+    ) {
         let pause = || PointerAction::Pause {
             duration: Duration::from_millis(150),
         };
@@ -274,7 +292,7 @@ impl Browser {
     }
 
     /// Waits until `script` returns true in the page.
-    async fn until(&self, script: &str) {
+    pub(crate) async fn until(&self, script: &str) {
         let started = Instant::now();
         loop {
             if self.run_script(script).await == Value::Bool(true) {

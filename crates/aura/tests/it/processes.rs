@@ -5,9 +5,11 @@
 
 use aura_platform::db::testing::TestDatabase;
 use aura_platform::demo::DEMO_PASSWORD;
+use fantoccini::Locator;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use crate::browser::Browser;
 use crate::helpers::{
     audited, emailed_code, fields, id, location, unreachable_mail_server, Api, Member, TestApp,
 };
@@ -921,153 +923,45 @@ async fn managers_and_reps_see_the_pages_without_forms_and_cannot_post() {
 
 // In a real browser ------------------------------------------------------------------------------
 
-/// A headless Chromium `width` pixels wide, driven by chromedriver; the driver ends with it.
-struct Chromium {
-    client: fantoccini::Client,
-    driver: std::process::Child,
-}
-
-impl Chromium {
-    async fn start(width: u32) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let driver = std::process::Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("chromedriver is needed: apt-get install chromium chromium-driver");
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                         "--disable-background-networking", "--disable-sync",
-                         format!("--window-size={width},900")],
-                // A window has a minimum width; the emulated screen is exactly `width` wide.
-                "mobileEmulation": { "deviceMetrics": { "width": width, "height": 900, "pixelRatio": 1 } },
-            }),
-        );
-        let started = std::time::Instant::now();
-        let client = loop {
-            match fantoccini::ClientBuilder::new(
-                hyper_util::client::legacy::connect::HttpConnector::new(),
-            )
-            .capabilities(capabilities.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            {
-                Ok(client) => break client,
-                Err(err) if started.elapsed() > std::time::Duration::from_secs(20) => {
-                    panic!("cannot start Chromium: {err}")
-                }
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
-            }
-        };
-        Self { client, driver }
-    }
-
-    async fn script(&self, script: &str) -> Value {
-        self.client.execute(script, vec![]).await.unwrap()
-    }
-
-    /// Waits until `script` returns true.
-    async fn until(&self, script: &str) {
-        let started = std::time::Instant::now();
-        while self.script(script).await != Value::Bool(true) {
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(30),
-                "never true: {script}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn close(mut self) {
-        self.client.clone().close().await.ok();
-        self.driver.kill().ok();
-        self.driver.wait().ok();
-    }
-}
-
 #[tokio::test]
 async fn stages_reorder_by_keyboard_and_by_dragging_on_a_phone_sized_screen() {
-    use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
-    use fantoccini::Locator;
-
     let (app, _db) = TestApp::builder().demo().spawn().await;
     let api = Api::sign_in(&app, "acme", "admin").await;
     let process = api.process("Enterprise").await;
     let process_id = id(&process);
-    let chromium = Chromium::start(320).await;
-    let client = &chromium.client;
-    client
-        .goto(&app.workspace_url("acme", "/login"))
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("email"))
-        .await
-        .unwrap()
-        .send_keys("admin@acme.example")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(DEMO_PASSWORD)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("form.stack button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    chromium.until("return location.pathname === '/'").await;
-    client
-        .goto(&app.workspace_url("acme", &format!("/settings/processes/{process_id}")))
-        .await
-        .unwrap();
-    chromium
+    let browser = Browser::phone_sized(320).await;
+    browser.sign_in_to_acme(&app, "admin@acme.example").await;
+    browser
+        .open(&app.workspace_url("acme", &format!("/settings/processes/{process_id}")))
+        .await;
+    browser
         .until("return !!document.querySelector('[data-sortable-ready]')")
         .await;
-    assert_eq!(
-        chromium
-            .script("return document.documentElement.scrollWidth > document.documentElement.clientWidth")
-            .await,
-        Value::Bool(false),
+    assert!(
+        !browser.overflows_horizontally().await,
         "no sideways scrolling at 320 px"
     );
     if let Ok(folder) = std::env::var("AURA_SCREENSHOTS") {
-        let png = client.screenshot().await.unwrap();
+        let png = browser.client.screenshot().await.unwrap();
         std::fs::write(format!("{folder}/process-320.png"), png).unwrap();
-        chromium
-            .script("document.querySelector('.stage-list li:nth-child(5)').scrollIntoView(); return true")
+        browser
+            .run_script("document.querySelector('.stage-list li:nth-child(5)').scrollIntoView(); return true")
             .await;
-        let png = client.screenshot().await.unwrap();
+        let png = browser.client.screenshot().await.unwrap();
         std::fs::write(format!("{folder}/stages-320.png"), png).unwrap();
     }
 
     // Keyboard: Move down on the first stage, pressed with Enter; announced, focus kept.
     let prospect = stage(&process, "Prospect");
-    let button = client
-        .find(Locator::Css(&format!(
+    browser
+        .press_enter(Locator::Css(&format!(
             "#stage-{prospect} input[value=down] + button"
         )))
-        .await
-        .unwrap();
-    button.send_keys("\u{E007}").await.unwrap();
-    chromium
+        .await;
+    browser
         .until("return document.getElementById('stage-status').textContent.includes('Moved “Prospect” down: it is now stage 2 of 6.')")
         .await;
-    chromium
+    browser
         .until(&format!(
             "return document.activeElement.closest('li') === document.getElementById('stage-{prospect}') && document.activeElement.textContent.startsWith('Move down')"
         ))
@@ -1075,66 +969,27 @@ async fn stages_reorder_by_keyboard_and_by_dragging_on_a_phone_sized_screen() {
     let (_, now) = api.get(&format!("/api/v1/processes/{process_id}")).await;
     assert_eq!(stage_names(&now)[..2], ["Qualified", "Prospect"]);
 
-    // Drag: Lost's handle above Won.
-    chromium
+    // Drag: Lost's handle onto the stage above it (Won), both on screen.
+    browser
         .until("return !!document.querySelector('[data-sortable-ready]')")
         .await;
     let lost = stage(&process, "Lost");
-    let handle = client
-        .find(Locator::Css(&format!("#stage-{lost} .drag-handle")))
-        .await
-        .unwrap();
-    // Onto the stage above it (Won), both on screen.
     let won = stage(&process, "Won");
-    chromium
-        .script(&format!(
+    browser
+        .run_script(&format!(
             "document.getElementById('stage-{lost}').scrollIntoView({{block: 'center'}}); return true"
         ))
         .await;
-    let first = client
+    let handle = browser
+        .find(Locator::Css(&format!("#stage-{lost} .drag-handle")))
+        .await;
+    let above = browser
         .find(Locator::Css(&format!("#stage-{won} .drag-handle")))
-        .await
-        .unwrap();
-    // Small steps with pauses: Sortable follows the pointer move by move, also on a busy machine.
-    let pause = || PointerAction::Pause {
-        duration: std::time::Duration::from_millis(150),
-    };
-    let step = Some(std::time::Duration::from_millis(100));
-    let mut drag = MouseActions::new("mouse".into())
-        .then(PointerAction::MoveToElement {
-            element: handle,
-            duration: None,
-            x: 0.0,
-            y: 0.0,
-        })
-        .then(PointerAction::Down {
-            button: MOUSE_BUTTON_LEFT,
-        })
-        .then(pause());
-    for _ in 0..4 {
-        drag = drag
-            .then(PointerAction::MoveBy {
-                duration: step,
-                x: 0.0,
-                y: -8.0,
-            })
-            .then(pause());
-    }
-    for y in [40.0, 10.0, -5.0] {
-        drag = drag
-            .then(PointerAction::MoveToElement {
-                element: first.clone(),
-                duration: step,
-                x: 0.0,
-                y,
-            })
-            .then(pause());
-    }
-    let drag = drag.then(PointerAction::Up {
-        button: MOUSE_BUTTON_LEFT,
-    });
-    client.perform_actions(drag).await.unwrap();
-    chromium
+        .await;
+    browser
+        .drag(handle, (0.0, -8.0), above, [40.0, 10.0, -5.0])
+        .await;
+    browser
         .until("return document.getElementById('stage-status').textContent.includes('Stage order saved')")
         .await;
     let (_, dragged) = api.get(&format!("/api/v1/processes/{process_id}")).await;
@@ -1150,7 +1005,7 @@ async fn stages_reorder_by_keyboard_and_by_dragging_on_a_phone_sized_screen() {
         ],
         "{dragged}"
     );
-    chromium.close().await;
+    browser.close().await;
 }
 
 #[tokio::test]
