@@ -5,7 +5,7 @@
 use aura_platform::cursor::Cursor;
 use reqwest::{header, StatusCode};
 
-use crate::helpers::{location, version_in, Member, TestApp};
+use crate::helpers::{location, option_value, version_in, Member, TestApp};
 
 #[tokio::test]
 async fn a_contact_form_keeps_the_input_and_names_each_problem() {
@@ -571,12 +571,7 @@ async fn a_manager_reassigns_contacts_in_bulk_and_a_rep_may_not() {
     let manager = Member::sign_in(&app, "acme", "manager@acme.example").await;
     let (_, list) = manager.page("/contacts").await;
     assert!(list.contains("name=\"ids\"") && list.contains("action=\"/contacts/reassign\""));
-    let rob = list
-        .split("<option value=\"")
-        .filter_map(|option| option.split_once("\">"))
-        .find(|(_, label)| label.starts_with("Rob Rep"))
-        .map(|(value, _)| value.to_owned())
-        .expect("Rob Rep among the owners");
+    let rob = option_value(&list, "Rob Rep");
 
     let reassigned = manager
         .submit(

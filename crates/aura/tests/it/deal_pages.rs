@@ -8,22 +8,9 @@ use reqwest::{header, Response, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{
-    location, record_path, seed_process, seed_process_named, version_in, Api, Member, TestApp,
+    location, option_value, record_path, seed_process, seed_process_named, version_in, Api, Member,
+    TestApp,
 };
-
-/// The value of the first `<option>` whose label starts with `name` (a member's user id, a
-/// contact's id).
-fn option_value(html: &str, name: &str) -> String {
-    html.split("<option value=\"")
-        .skip(1)
-        .filter_map(|option| {
-            let (value, rest) = option.split_once('"')?;
-            Some((value, rest.split_once('>')?.1))
-        })
-        .find(|(_, label)| label.starts_with(name))
-        .map(|(value, _)| value.to_owned())
-        .unwrap_or_else(|| panic!("{name} among the options"))
-}
 
 /// The path of the first contact a page links to.
 fn first_contact_link(html: &str) -> String {

@@ -20,7 +20,7 @@ mod member;
 mod records;
 
 pub use api::{fields, id, ids, sorted_fields, Api};
-pub use member::{location, record_path, version_in, Host, Member};
+pub use member::{location, option_value, record_path, version_in, Host, Member};
 pub use records::*;
 
 /// The test server's token signing secret, so tests can forge tokens it would accept.

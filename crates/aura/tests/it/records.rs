@@ -3,20 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{location, seed_process, Member, TestApp};
-
-/// The user id of the member whose name an `<option>` shows.
-fn member_option(html: &str, name: &str) -> String {
-    html.split("<option value=\"")
-        .skip(1)
-        .filter_map(|option| {
-            let (value, rest) = option.split_once('"')?;
-            Some((value, rest.split_once('>')?.1))
-        })
-        .find(|(_, label)| label.starts_with(name))
-        .map(|(value, _)| value.to_owned())
-        .unwrap_or_else(|| panic!("{name} among the options"))
-}
+use crate::helpers::{location, option_value, seed_process, Member, TestApp};
 
 #[tokio::test]
 async fn deleting_asks_first_and_offers_undo_for_every_kind_of_record() {
@@ -173,7 +160,7 @@ async fn reassigning_all_matching_takes_exactly_the_matching_rows() {
     assert!(filter.ends_with("q=quorra"), "{filter}");
     assert!(list.contains("name=\"all_matching\"") && list.contains("class=\"bulk-bar\""));
     assert!(list.contains("<label class=\"check\" hidden><input type=\"checkbox\" data-bulk-page>"));
-    let rob = member_option(&list, "Rob Rep");
+    let rob = option_value(&list, "Rob Rep");
 
     // No member chosen: nothing happens, and the list says why.
     let unchosen = manager

@@ -210,3 +210,17 @@ pub fn version_in(html: &str) -> String {
         .expect("a version field")
         .to_owned()
 }
+
+/// The value of the first `<option>` whose label starts with `name` (a member's user id, a
+/// contact's id).
+pub fn option_value(html: &str, name: &str) -> String {
+    html.split("<option value=\"")
+        .skip(1)
+        .filter_map(|option| {
+            let (value, rest) = option.split_once('"')?;
+            Some((value, rest.split_once('>')?.1))
+        })
+        .find(|(_, label)| label.starts_with(name))
+        .map(|(value, _)| value.to_owned())
+        .unwrap_or_else(|| panic!("{name} among the options"))
+}
