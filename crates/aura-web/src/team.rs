@@ -72,9 +72,7 @@ async fn removal_target(
     member: &Member,
     user_id: UserId,
 ) -> Result<TeamMember, WebError> {
-    if !member.may(Permission::RemoveMembers) {
-        return Err(WebError::Forbidden);
-    }
+    member.require(Permission::RemoveMembers)?;
     members::list(&state.db, member.signed_in.context)
         .await?
         .into_iter()
@@ -172,9 +170,7 @@ struct MembersPage {
 impl MembersPage {
     async fn load(state: &AppState, member: &Member) -> Result<Self, WebError> {
         let context = member.signed_in.context;
-        if !member.may(Permission::SeeMembers) {
-            return Err(WebError::Forbidden);
-        }
+        member.require(Permission::SeeMembers)?;
         Ok(Self {
             chrome: Chrome::for_member(Section::Members, member),
             can_manage: member.may(Permission::ManageMembers),
@@ -215,9 +211,7 @@ async fn invite(
     MemberForm { member, form }: MemberForm<InviteForm>,
 ) -> Result<Response, WebError> {
     let context = member.signed_in.context;
-    if !member.may(Permission::ManageMembers) {
-        return Err(WebError::Forbidden);
-    }
+    member.require(Permission::ManageMembers)?;
     let role = parse_role(&form.role).ok_or(WebError::Invalid {
         constraint: "role".into(),
     })?;

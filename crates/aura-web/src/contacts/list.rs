@@ -201,9 +201,7 @@ pub(super) async fn reassign(
     State(state): State<AppState>,
     MemberForm { member, form }: MemberForm<ReassignForm>,
 ) -> Result<Response, WebError> {
-    if !member.may(Permission::AssignContacts) {
-        return Err(WebError::Forbidden);
-    }
+    member.require(Permission::AssignContacts)?;
     let refused = |why: Refused| Ok(why.to_list("/contacts"));
     let context = member.signed_in.context;
     let (chosen, owner) = match form.read::<ContactId, ListQuery>() {

@@ -653,9 +653,7 @@ pub(super) async fn product_options(
     member: Member,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
-    if !member.may(Permission::ReadCatalog) {
-        return Err(WebError::Forbidden);
-    }
+    member.require(Permission::ReadCatalog)?;
     // Whichever row's search asked: its value is the one parameter sent.
     let q = query.into_values().next().unwrap_or_default();
     let choices = product_choices(&state, &member, &q, "").await?;

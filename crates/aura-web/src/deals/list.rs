@@ -360,9 +360,7 @@ pub(super) async fn reassign(
     State(state): State<AppState>,
     MemberForm { member, form }: MemberForm<ReassignForm>,
 ) -> Result<Response, WebError> {
-    if !member.may(Permission::AssignDeals) {
-        return Err(WebError::Forbidden);
-    }
+    member.require(Permission::AssignDeals)?;
     let refused = |why: Refused| Ok(why.to_list("/deals"));
     let context = member.signed_in.context;
     let (chosen, owner) = match form.read::<DealId, ListQuery>() {

@@ -439,9 +439,7 @@ pub(super) async fn reassign_one(
     MemberForm { member, form }: MemberForm<OwnerForm>,
 ) -> Result<Response, WebError> {
     visible_deal(&state, &member, id).await?;
-    if !member.may(Permission::AssignDeals) {
-        return Err(WebError::Forbidden);
-    }
+    member.require(Permission::AssignDeals)?;
     let Some(owner) = optional_id::<UserId>(Some(&form.owner)) else {
         return Err(WebError::InvalidFields(vec![aura_crm::FieldError {
             field: "owner".to_owned(),

@@ -131,9 +131,7 @@ impl Removable for Organizations {
         member: &Member,
         id: OrganizationId,
     ) -> Result<Organization, WebError> {
-        if !member.may(Permission::DeleteOrganizations) {
-            return Err(WebError::Forbidden);
-        }
+        member.require(Permission::DeleteOrganizations)?;
         visible_organization(state, member, id).await
     }
 
