@@ -71,14 +71,9 @@ impl ContactForm {
         errors: &mut Errors,
     ) -> Result<ContactInput, WebError> {
         let context = member.signed_in.context;
-        let organization_id = crate::organizations::named(
-            state,
-            context,
-            &self.organization,
-            "organization",
-            errors,
-        )
-        .await?;
+        let organization_id =
+            crate::organizations::named(state, context, &self.organization, "organization", errors)
+                .await?;
         Ok(ContactInput {
             first_name: self.first_name.clone(),
             last_name: Some(self.last_name.clone()),

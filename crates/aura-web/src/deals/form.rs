@@ -27,10 +27,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{
-    contact_named, currency, money, parse_date, parse_decimal, percent,
-    visible_deal,
-};
+use super::{contact_named, currency, money, parse_date, parse_decimal, percent, visible_deal};
 use crate::extract::{Id, MemberForm};
 use crate::forms::{optional_id, version, write_unless, CustomField, Errors};
 use crate::layout::{render, Chrome, Section};
