@@ -1,7 +1,7 @@
 //! Journeys in a real browser: headless Chromium (Debian's `chromium`), driven over WebDriver
 //! by Debian's `chromedriver`.
 
-use crate::helpers::{verification_link, Member, TestApp};
+use crate::helpers::{id, verification_link, Api, Member, TestApp};
 use std::future::Future;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -1337,5 +1337,154 @@ async fn the_api_reference_reads_on_a_small_phone_under_the_csp_and_its_links_wo
         .run_script("return JSON.parse(document.body.innerText).openapi")
         .await;
     assert_eq!(document, "3.1.0");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_dashboard_fits_a_small_phone() {
+    let (app, db) = TestApp::builder().demo().spawn().await;
+    crate::dashboard::seed(&db).await;
+    let browser = Browser::start(320).await;
+    browser.client.set_window_size(320, 900).await.unwrap();
+    for who in ["manager", "rep"] {
+        browser
+            .sign_in(
+                &app.workspace_url("acme", "/login"),
+                &format!("{who}@acme.example"),
+                DEMO_PASSWORD,
+            )
+            .await;
+        browser
+            .expect_heading(&format!(
+                "Welcome, {}",
+                if who == "manager" {
+                    "Max Manager"
+                } else {
+                    "Rita Rep"
+                }
+            ))
+            .await;
+        // Open every chart's table too: the widest the page gets.
+        browser
+            .client
+            .execute(
+                "document.querySelectorAll('details').forEach(d => d.open = true)",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let widths = browser
+            .client
+            .execute(
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth, document.querySelectorAll('svg.chart-svg').length]",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let widths: Vec<i64> = widths
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        assert!(
+            widths[1] <= 320,
+            "{who}: the window is 320 px wide: {widths:?}"
+        );
+        assert!(
+            widths[0] <= 320,
+            "{who}: the dashboard overflows 320 px: {widths:?}"
+        );
+        assert_eq!(widths[2], 3, "{who}: three charts");
+        browser.sign_out().await;
+    }
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn stages_reorder_by_keyboard_and_by_dragging_on_a_phone_sized_screen() {
+    let (app, _db) = TestApp::builder().demo().spawn().await;
+    let api = Api::sign_in(&app, "acme", "admin").await;
+    let process = api.process("Enterprise").await;
+    let process_id = id(&process);
+    let browser = Browser::phone_sized(320).await;
+    browser.sign_in_to_acme(&app, "admin@acme.example").await;
+    browser
+        .open(&app.workspace_url("acme", &format!("/settings/processes/{process_id}")))
+        .await;
+    browser
+        .until("return !!document.querySelector('[data-sortable-ready]')")
+        .await;
+    assert!(
+        !browser.overflows_horizontally().await,
+        "no sideways scrolling at 320 px"
+    );
+    if let Ok(folder) = std::env::var("AURA_SCREENSHOTS") {
+        let png = browser.client.screenshot().await.unwrap();
+        std::fs::write(format!("{folder}/process-320.png"), png).unwrap();
+        browser
+            .run_script("document.querySelector('.stage-list li:nth-child(5)').scrollIntoView(); return true")
+            .await;
+        let png = browser.client.screenshot().await.unwrap();
+        std::fs::write(format!("{folder}/stages-320.png"), png).unwrap();
+    }
+
+    // Keyboard: Move down on the first stage, pressed with Enter; announced, focus kept.
+    let prospect = crate::processes::stage(&process, "Prospect");
+    browser
+        .press_enter(Locator::Css(&format!(
+            "#stage-{prospect} input[value=down] + button"
+        )))
+        .await;
+    browser
+        .until("return document.getElementById('stage-status').textContent.includes('Moved “Prospect” down: it is now stage 2 of 6.')")
+        .await;
+    browser
+        .until(&format!(
+            "return document.activeElement.closest('li') === document.getElementById('stage-{prospect}') && document.activeElement.textContent.startsWith('Move down')"
+        ))
+        .await;
+    let (_, now) = api.get(&format!("/api/v1/processes/{process_id}")).await;
+    assert_eq!(
+        crate::processes::stage_names(&now)[..2],
+        ["Qualified", "Prospect"]
+    );
+
+    // Drag: Lost's handle onto the stage above it (Won), both on screen.
+    browser
+        .until("return !!document.querySelector('[data-sortable-ready]')")
+        .await;
+    let lost = crate::processes::stage(&process, "Lost");
+    let won = crate::processes::stage(&process, "Won");
+    browser
+        .run_script(&format!(
+            "document.getElementById('stage-{lost}').scrollIntoView({{block: 'center'}}); return true"
+        ))
+        .await;
+    let handle = browser
+        .find(Locator::Css(&format!("#stage-{lost} .drag-handle")))
+        .await;
+    let above = browser
+        .find(Locator::Css(&format!("#stage-{won} .drag-handle")))
+        .await;
+    browser
+        .drag(handle, (0.0, -8.0), above, [40.0, 10.0, -5.0])
+        .await;
+    browser
+        .until("return document.getElementById('stage-status').textContent.includes('Stage order saved')")
+        .await;
+    let (_, dragged) = api.get(&format!("/api/v1/processes/{process_id}")).await;
+    assert_eq!(
+        crate::processes::stage_names(&dragged),
+        [
+            "Qualified",
+            "Prospect",
+            "Proposal",
+            "Negotiation",
+            "Lost",
+            "Won"
+        ],
+        "{dragged}"
+    );
     browser.close().await;
 }

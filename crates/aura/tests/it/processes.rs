@@ -5,18 +5,16 @@
 
 use aura_platform::db::testing::TestDatabase;
 use aura_platform::demo::DEMO_PASSWORD;
-use fantoccini::Locator;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::browser::Browser;
 use crate::helpers::{
     audited, emailed_code, fields, id, location, unreachable_mail_server, Api, Member, TestApp,
 };
 
 impl Api<'_> {
     /// Creates a process and returns it.
-    async fn process(&self, name: &str) -> Value {
+    pub(crate) async fn process(&self, name: &str) -> Value {
         self.created("/api/v1/processes", json!({ "name": name }))
             .await
     }
@@ -40,7 +38,7 @@ impl Api<'_> {
 }
 
 /// The id of the stage called `name` in `process`.
-fn stage(process: &Value, name: &str) -> String {
+pub(crate) fn stage(process: &Value, name: &str) -> String {
     process["stages"]
         .as_array()
         .unwrap()
@@ -60,7 +58,7 @@ fn stage_ids(process: &Value) -> Vec<String> {
         .collect()
 }
 
-fn stage_names(process: &Value) -> Vec<String> {
+pub(crate) fn stage_names(process: &Value) -> Vec<String> {
     process["stages"]
         .as_array()
         .unwrap()
@@ -922,91 +920,6 @@ async fn managers_and_reps_see_the_pages_without_forms_and_cannot_post() {
 }
 
 // In a real browser ------------------------------------------------------------------------------
-
-#[tokio::test]
-async fn stages_reorder_by_keyboard_and_by_dragging_on_a_phone_sized_screen() {
-    let (app, _db) = TestApp::builder().demo().spawn().await;
-    let api = Api::sign_in(&app, "acme", "admin").await;
-    let process = api.process("Enterprise").await;
-    let process_id = id(&process);
-    let browser = Browser::phone_sized(320).await;
-    browser.sign_in_to_acme(&app, "admin@acme.example").await;
-    browser
-        .open(&app.workspace_url("acme", &format!("/settings/processes/{process_id}")))
-        .await;
-    browser
-        .until("return !!document.querySelector('[data-sortable-ready]')")
-        .await;
-    assert!(
-        !browser.overflows_horizontally().await,
-        "no sideways scrolling at 320 px"
-    );
-    if let Ok(folder) = std::env::var("AURA_SCREENSHOTS") {
-        let png = browser.client.screenshot().await.unwrap();
-        std::fs::write(format!("{folder}/process-320.png"), png).unwrap();
-        browser
-            .run_script("document.querySelector('.stage-list li:nth-child(5)').scrollIntoView(); return true")
-            .await;
-        let png = browser.client.screenshot().await.unwrap();
-        std::fs::write(format!("{folder}/stages-320.png"), png).unwrap();
-    }
-
-    // Keyboard: Move down on the first stage, pressed with Enter; announced, focus kept.
-    let prospect = stage(&process, "Prospect");
-    browser
-        .press_enter(Locator::Css(&format!(
-            "#stage-{prospect} input[value=down] + button"
-        )))
-        .await;
-    browser
-        .until("return document.getElementById('stage-status').textContent.includes('Moved “Prospect” down: it is now stage 2 of 6.')")
-        .await;
-    browser
-        .until(&format!(
-            "return document.activeElement.closest('li') === document.getElementById('stage-{prospect}') && document.activeElement.textContent.startsWith('Move down')"
-        ))
-        .await;
-    let (_, now) = api.get(&format!("/api/v1/processes/{process_id}")).await;
-    assert_eq!(stage_names(&now)[..2], ["Qualified", "Prospect"]);
-
-    // Drag: Lost's handle onto the stage above it (Won), both on screen.
-    browser
-        .until("return !!document.querySelector('[data-sortable-ready]')")
-        .await;
-    let lost = stage(&process, "Lost");
-    let won = stage(&process, "Won");
-    browser
-        .run_script(&format!(
-            "document.getElementById('stage-{lost}').scrollIntoView({{block: 'center'}}); return true"
-        ))
-        .await;
-    let handle = browser
-        .find(Locator::Css(&format!("#stage-{lost} .drag-handle")))
-        .await;
-    let above = browser
-        .find(Locator::Css(&format!("#stage-{won} .drag-handle")))
-        .await;
-    browser
-        .drag(handle, (0.0, -8.0), above, [40.0, 10.0, -5.0])
-        .await;
-    browser
-        .until("return document.getElementById('stage-status').textContent.includes('Stage order saved')")
-        .await;
-    let (_, dragged) = api.get(&format!("/api/v1/processes/{process_id}")).await;
-    assert_eq!(
-        stage_names(&dragged),
-        [
-            "Qualified",
-            "Prospect",
-            "Proposal",
-            "Negotiation",
-            "Lost",
-            "Won"
-        ],
-        "{dragged}"
-    );
-    browser.close().await;
-}
 
 #[tokio::test]
 async fn the_deletion_page_asks_for_an_emailed_code_where_mail_is_sent() {
