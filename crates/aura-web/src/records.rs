@@ -17,18 +17,18 @@ use crate::layout::{Chrome, Section};
 use crate::time::Zone;
 use crate::{AppState, WebError};
 
-/// The "log an activity" form as sent, from a contact's or a deal's page or as a quick log.
+/// The "log an activity" form as sent from a contact's or a deal's page (the quick log, which
+/// has no time, has its own).
 #[derive(Deserialize, Default)]
 pub(crate) struct ActivityForm {
     #[serde(default)]
     pub(crate) kind: String,
-    /// `datetime-local`: `2026-11-22T14:30`, read in the member's time zone; the quick log has
-    /// none (now).
+    /// `datetime-local`: `2026-11-22T14:30`, read in the member's time zone (empty: now).
     #[serde(default)]
     pub(crate) occurred_at: String,
     #[serde(default)]
     pub(crate) description: String,
-    /// Whom it was with, on an organization or a deal: one of its contacts, if any.
+    /// On a deal, whom it was with: one of the deal's contacts, if any.
     #[serde(default)]
     pub(crate) contact_id: String,
 }
