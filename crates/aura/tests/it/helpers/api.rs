@@ -19,7 +19,8 @@ impl<'a> Api<'a> {
         Self { app, slug, token }
     }
 
-    /// A client presenting `key` (an API key's secret) on the workspace `slug`.
+    /// A client presenting `key` as its bearer on the workspace `slug`: an API key's secret, or
+    /// a sign-in's access token taken once and reused (`api_token`).
     pub fn with_key(app: &'a TestApp, slug: &'a str, key: &str) -> Self {
         Self {
             app,
